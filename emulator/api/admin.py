@@ -1,0 +1,122 @@
+"""The emulator's private control API under /_emulator (outside /services, never counted).
+
+Ground truth for tests and the harness: exact usage counters, stored records, jobs; and controls:
+reset, seed, profile and fault configuration, session expiry. It listens on loopback only and carries no
+Salesforce authentication; do not expose the emulator beyond the machine.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from ..errors import SalesforceError
+from ..org import Org
+from .common import json_response, read_json
+
+
+def _org(request: Request) -> Org:
+    return request.app.state.org
+
+
+def _errors(handler):
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except (SalesforceError, ValueError, KeyError, TypeError) as err:
+            return json_response({"error": type(err).__name__, "message": str(err)}, status=400)
+
+    return wrapped
+
+
+@_errors
+async def usage(request: Request) -> Response:
+    org = _org(request)
+    if request.method == "POST":
+        org.usage.reset()
+    return json_response(org.usage.snapshot())
+
+
+@_errors
+async def reset(request: Request) -> Response:
+    body = await _optional_json(request)
+    _org(request).reset(data=bool(body.get("data", True)), usage=bool(body.get("usage", True)))
+    return json_response({"ok": True})
+
+
+@_errors
+async def seed(request: Request) -> Response:
+    body = await read_json(request)
+    org = _org(request)
+    ids = org.seed(str(body["object"]), int(body["count"]), parents=body.get("parents"))
+    return json_response({"object": body["object"], "count": int(body["count"]), "ids": ids if body.get("return_ids") else None})
+
+
+@_errors
+async def config(request: Request) -> Response:
+    org = _org(request)
+    if request.method == "POST":
+        body = await read_json(request)
+        org.configure(profile=body.get("profile"), profile_overrides=body.get("profile_overrides"),
+                      faults=body.get("faults"), edition=body.get("edition"), session_seconds=body.get("session_seconds"))
+    return json_response({"profile": org.profile.to_dict(), "faults": org.faults.to_dict(), "edition": org.edition,
+                          "session_seconds": org.sessions.lifetime_s, "org_id": org.org_id, "user_id": org.user_id})
+
+
+@_errors
+async def records(request: Request) -> Response:
+    """Every stored record of an object as JSON Lines, field names in their API spelling."""
+    org = _org(request)
+    obj = org.sobject(request.path_params["sobject"])
+    wanted = [f.strip() for f in request.query_params.get("fields", "").split(",") if f.strip()]
+    fields = [obj.field(f) for f in wanted] if wanted else list(obj.fields.values())
+    if any(f is None for f in fields):
+        raise ValueError(f"unknown field in {wanted}")
+    cols = ", ".join("id" if f.name == "Id" else f'"{f.column}"' for f in fields)
+
+    def lines():
+        cur = org.store.execute(f'SELECT {cols} FROM "{obj.table}" ORDER BY id')
+        while batch := cur.fetchmany(2000):
+            yield "".join(json.dumps({f.name: f.to_json(v) for f, v in zip(fields, row)}) + "\n" for row in batch).encode()
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@_errors
+async def expire_sessions(request: Request) -> Response:
+    _org(request).sessions.expire_all()
+    return json_response({"ok": True})
+
+
+@_errors
+async def jobs(request: Request) -> Response:
+    org = _org(request)
+    return json_response({
+        "bulk1": [j.info() for j in list(org.bulk1.jobs.values())],
+        "bulk2_ingest": [j.info() for j in org.bulk2.list_ingest()],
+        "bulk2_query": [j.info() for j in list(org.bulk2.queries.values())],
+    })
+
+
+async def _optional_json(request: Request) -> dict:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return data
+
+
+routes = [
+    Route("/_emulator/usage", usage, methods=["GET", "POST"]),
+    Route("/_emulator/reset", reset, methods=["POST"]),
+    Route("/_emulator/seed", seed, methods=["POST"]),
+    Route("/_emulator/config", config, methods=["GET", "POST"]),
+    Route("/_emulator/records/{sobject}", records, methods=["GET"]),
+    Route("/_emulator/sessions/expire", expire_sessions, methods=["POST"]),
+    Route("/_emulator/jobs", jobs, methods=["GET"]),
+]

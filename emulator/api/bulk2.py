@@ -1,0 +1,179 @@
+"""Bulk API 2.0 routes under /services/data/vXX.X/jobs/: JSON job documents, CSV data and results."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from .common import with_and_without_slash
+
+from ..constants import BULK2_QUERY_DEFAULT_PAGE
+from ..errors import ClientInputError, InvalidJob, SalesforceError, UnsupportedMediaType
+from ..org import Org
+from .common import api_version, bulk2_error, json_response, read_json
+
+LIST_PAGE = 1000
+
+
+def _org(request: Request) -> Org:
+    return request.app.state.org
+
+
+def _errors(handler):
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except SalesforceError as err:
+            return bulk2_error(err)
+
+    return wrapped
+
+
+def _version(request: Request) -> float:
+    return api_version(request.path_params["version"])
+
+
+@_errors
+async def ingest_jobs(request: Request) -> Response:
+    org = _org(request)
+    version = _version(request)
+    if request.method == "POST":
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise InvalidJob("InvalidJob : The job document must be a JSON object")
+        job = org.bulk2.create_ingest(body, version)
+        return json_response(job.info(brief=True))
+    jobs = sorted(org.bulk2.list_ingest(), key=lambda j: j.created_date)
+    start = int(request.query_params.get("queryLocator", "0") or 0)
+    page = jobs[start : start + LIST_PAGE]
+    done = start + LIST_PAGE >= len(jobs)
+    body = {"done": done, "records": [j.info(brief=True) for j in page],
+            "nextRecordsUrl": None if done else f"/services/data/v{version:.1f}/jobs/ingest?queryLocator={start + LIST_PAGE}"}
+    return json_response(body)
+
+
+@_errors
+async def ingest_job(request: Request) -> Response:
+    org = _org(request)
+    _version(request)
+    job_id = request.path_params["job_id"]
+    if request.method == "GET":
+        return json_response(org.bulk2.get_ingest(job_id).info())
+    if request.method == "DELETE":
+        org.bulk2.delete_ingest(job_id)
+        return Response(status_code=204)
+    body = await read_json(request)
+    state = body.get("state") if isinstance(body, dict) else None
+    if not state:
+        raise InvalidJob("InvalidJob : The request must set state")
+    return json_response(org.bulk2.set_ingest_state(job_id, state).info(brief=True))
+
+
+@_errors
+async def upload(request: Request) -> Response:
+    org = _org(request)
+    _version(request)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "text/csv":
+        raise UnsupportedMediaType(f"Unsupported content type {media or '(none)'}; upload job data as text/csv")
+    job = org.bulk2.get_ingest(request.path_params["job_id"])
+    path = os.path.join(org.bulk2.workdir, f"upload-{uuid.uuid4().hex}.csv")
+    size = 0
+    with open(path, "wb") as fh:
+        async for block in request.stream():
+            size += len(block)
+            fh.write(block)
+    org.bulk2.accept_upload(job.id, path, size)
+    return Response(status_code=201)
+
+
+def _results(kind: str):
+    @_errors
+    async def handler(request: Request) -> Response:
+        org = _org(request)
+        _version(request)
+        stream = org.bulk2.results(request.path_params["job_id"], kind)
+        first = next(stream)  # raises before the response starts when the job is not complete
+        def body():
+            yield first
+            yield from stream
+        return StreamingResponse(body(), headers={"content-type": "text/csv"})
+
+    return handler
+
+
+@_errors
+async def query_jobs(request: Request) -> Response:
+    org = _org(request)
+    version = _version(request)
+    if request.method == "POST":
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise InvalidJob("InvalidJob : The job document must be a JSON object")
+        try:
+            job = org.bulk2.create_query(body, version)
+        except SalesforceError as err:
+            if err.code in ("MALFORMED_QUERY", "INVALID_FIELD", "INVALID_TYPE"):
+                raise
+            raise
+        return json_response(job.info())
+    jobs = list(org.bulk2.queries.values())
+    return json_response({"done": True, "records": [j.info() for j in jobs], "nextRecordsUrl": None})
+
+
+@_errors
+async def query_job(request: Request) -> Response:
+    org = _org(request)
+    _version(request)
+    job_id = request.path_params["job_id"]
+    if request.method == "GET":
+        return json_response(org.bulk2.get_query(job_id).info())
+    if request.method == "DELETE":
+        org.bulk2.delete_query(job_id)
+        return Response(status_code=204)
+    body = await read_json(request)
+    if not isinstance(body, dict) or body.get("state") != "Aborted":
+        raise InvalidJob("InvalidJob : Only state Aborted can be set on a query job")
+    return json_response(org.bulk2.abort_query(job_id).info())
+
+
+@_errors
+async def query_results(request: Request) -> Response:
+    org = _org(request)
+    version = _version(request)
+    job = org.bulk2.get_query(request.path_params["job_id"])
+    if abs(job.api_version - version) > 1e-9:
+        err = ClientInputError(f"The job was created with API version {job.api_version:.1f}; request its results with the same version")
+        err.status = 409
+        raise err
+    raw_max = request.query_params.get("maxRecords")
+    try:
+        max_records = int(raw_max) if raw_max else BULK2_QUERY_DEFAULT_PAGE
+    except ValueError:
+        raise ClientInputError(f"maxRecords must be a positive integer, got {raw_max!r}") from None
+    if max_records <= 0:
+        raise ClientInputError("maxRecords must be a positive integer")
+    locator = request.query_params.get("locator") or None
+    if locator == "null":
+        locator = None
+    body, rows, next_locator = org.bulk2.query_page(job.id, locator, max_records)
+    return Response(body, headers={"content-type": "text/csv", "Sforce-NumberOfRecords": str(rows), "Sforce-Locator": next_locator})
+
+
+_P = "/services/data/{version}/jobs"
+routes = with_and_without_slash([
+    Route(_P + "/ingest", ingest_jobs, methods=["GET", "POST"]),
+    Route(_P + "/ingest/{job_id}", ingest_job, methods=["GET", "PATCH", "DELETE"]),
+    Route(_P + "/ingest/{job_id}/batches", upload, methods=["PUT"]),
+    Route(_P + "/ingest/{job_id}/successfulResults", _results("success"), methods=["GET"]),
+    Route(_P + "/ingest/{job_id}/failedResults", _results("failed"), methods=["GET"]),
+    Route(_P + "/ingest/{job_id}/unprocessedrecords", _results("unprocessed"), methods=["GET"]),
+    Route(_P + "/query", query_jobs, methods=["GET", "POST"]),
+    Route(_P + "/query/{job_id}", query_job, methods=["GET", "PATCH", "DELETE"]),
+    Route(_P + "/query/{job_id}/results", query_results, methods=["GET"]),
+])

@@ -1,0 +1,97 @@
+"""Helpers every API family's routes share: versions, JSON bodies, error rendering per family."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from xml.sax.saxutils import XMLGenerator
+import io
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..constants import BULK1_NS, MAX_API_VERSION
+from ..errors import JsonParserError, OAuthError, SalesforceError, UnsupportedApiVersion
+
+#: Oldest version the emulator serves. REST features check their own minimum (Collections: 42.0).
+OLDEST_VERSION = 20.0
+_VERSION_RE = re.compile(r"^v?(\d{2})\.0$")
+
+JSON_TYPE = "application/json;charset=UTF-8"
+XML_TYPE = "application/xml"
+
+
+def api_version(text: str) -> float:
+    m = _VERSION_RE.match(text)
+    if not m or not (OLDEST_VERSION <= float(m.group(1)) <= MAX_API_VERSION):
+        raise UnsupportedApiVersion("The requested resource does not exist")
+    return float(m.group(1))
+
+
+def dumps(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(body), status_code=status, headers=headers, media_type=JSON_TYPE)
+
+
+async def read_json(request: Request) -> Any:
+    raw = await request.body()
+    return parse_json(raw)
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        raise JsonParserError("The request body is empty")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise JsonParserError(f"Unexpected character in JSON: {err}") from None
+
+
+def rest_error(err: SalesforceError) -> Response:
+    return json_response(err.rest_body(), status=err.status)
+
+
+def bulk2_error(err: SalesforceError) -> Response:
+    return json_response([{"errorCode": _bulk2_code(err), "message": err.message}], status=err.status)
+
+
+def _bulk2_code(err: SalesforceError) -> str:
+    return err.code
+
+
+def bulk1_error(err: SalesforceError, *, json_format: bool = False) -> Response:
+    status = err.async_status or err.status
+    if status >= 500 and err.async_code not in ("InternalServerError", "Timeout"):
+        status = 400
+    if json_format:
+        return json_response({"exceptionCode": err.async_code, "exceptionMessage": err.message}, status=status)
+    buf = io.StringIO()
+    x = XMLGenerator(buf, encoding="UTF-8")
+    x.startDocument()
+    x.startElement("error", {"xmlns": BULK1_NS})
+    for name, text in (("exceptionCode", err.async_code), ("exceptionMessage", err.message)):
+        x.startElement(name, {})
+        x.characters(text)
+        x.endElement(name)
+    x.endElement("error")
+    x.endDocument()
+    return Response(buf.getvalue().encode("utf-8"), status_code=status, media_type=XML_TYPE)
+
+
+def oauth_error(err: OAuthError) -> Response:
+    return json_response({"error": err.error, "error_description": err.description}, status=err.status)
+
+
+def with_and_without_slash(routes: list) -> list:
+    """Serve `/path` and `/path/` alike: clients differ, and a redirect would cost an extra API call."""
+    from starlette.routing import Route
+
+    out = []
+    for r in routes:
+        out.append(r)
+        out.append(Route(r.path + "/", r.endpoint, methods=[m for m in (r.methods or []) if m != "HEAD"]))
+    return out

@@ -1,0 +1,144 @@
+"""The org's front door, as pure ASGI middleware: faults, authentication, API accounting, latency.
+
+Every request to an API path passes here before routing: injected transport faults fire first (so a
+retried request never applied a change), then the session is checked (refusals are not counted), then
+one request is counted against the daily allocation (or refused with REQUEST_LIMIT_EXCEEDED), then the
+profile's base latency is slept. REST and Bulk 2.0 responses get `Sforce-Limit-Info`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from ..errors import InternalError, InvalidSessionId, RequestLimitExceeded, SalesforceError, ServerUnavailable
+from ..org import Org
+from .common import bulk1_error, bulk2_error, json_response, rest_error
+
+_ID = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
+_VERSION = re.compile(r"/v?\d{2}\.0(?=/|$)")
+
+
+def classify(path: str) -> str:
+    if path.startswith("/services/data"):
+        rest = path[len("/services/data"):]
+        if rest in ("", "/"):
+            return "versions"
+        if "/jobs/" in rest or rest.rstrip("/").endswith("/jobs"):
+            return "bulk2"
+        return "rest"
+    if path.startswith("/services/async/"):
+        return "bulk1"
+    if path.startswith("/services/oauth2/") or path.startswith("/services/Soap/"):
+        return "login"
+    if path.startswith("/id/"):
+        return "identity"
+    if path.startswith("/_emulator"):
+        return "admin"
+    return "other"
+
+
+def endpoint_key(method: str, path: str) -> str:
+    path = _VERSION.sub("/vXX.X", path)
+    path = _ID.sub("/{id}", path)
+    return f"{method} {path.rstrip('/') or '/'}"
+
+
+class OrgGate:
+    def __init__(self, app: Any, org: Org) -> None:
+        self.app = app
+        self.org = org
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        org = self.org
+        path: str = scope["path"]
+        family = classify(path)
+        method: str = scope["method"]
+        if family in ("versions", "login", "admin", "other"):
+            if family in ("versions", "login"):
+                org.usage.record_free(family, endpoint_key(method, path))
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        faults = org.faults
+        if family != "identity" and faults.applies_to(path):
+            if faults.roll(faults.drop_rate):
+                await _drop(send)
+                return
+            for rate, error in ((faults.http_500_rate, InternalError), (faults.http_503_rate, ServerUnavailable)):
+                if faults.roll(rate):
+                    await _render(family, error("An unexpected error occurred (injected fault). Please retry."), headers)(scope, receive, send)
+                    return
+        token = _token(family, headers)
+        try:
+            session = org.sessions.validate(
+                token,
+                expire_after_requests=faults.session_expiry_after_requests,
+                expire_after_seconds=faults.session_expiry_after_seconds,
+            )
+        except InvalidSessionId as err:
+            if family == "bulk1":
+                err = InvalidSessionId("Invalid session id")
+            await _render(family, err, headers)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["session"] = session
+        if family == "identity":
+            await self.app(scope, receive, send)
+            return
+        allowed, _ = org.usage.try_consume(family, endpoint_key(method, path))
+        if not allowed:
+            await _render(family, RequestLimitExceeded("TotalRequests Limit exceeded."), headers)(scope, receive, send)
+            return
+        body_bytes = int(headers.get("content-length", "0") or 0)
+        delay = org.profile.request_delay(write=method not in ("GET", "HEAD"), body_bytes=body_bytes)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if family in ("rest", "bulk2"):
+            send = _with_limit_info(send, org)
+        await self.app(scope, receive, send)
+
+
+def _headers(scope: dict) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _token(family: str, headers: dict[str, str]) -> str | None:
+    if family == "bulk1":
+        token = headers.get("x-sfdc-session")
+        if token:
+            return token.strip()
+    auth = headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() in ("bearer", "oauth") and value:
+        return value.strip()
+    return None
+
+
+def _render(family: str, err: SalesforceError, headers: dict[str, str]):
+    if family == "bulk1":
+        wants_json = "json" in headers.get("content-type", "") or "json" in headers.get("accept", "")
+        return bulk1_error(err, json_format=wants_json)
+    if family == "bulk2":
+        return bulk2_error(err)
+    return rest_error(err)
+
+
+def _with_limit_info(send: Any, org: Org) -> Any:
+    async def wrapped(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            headers.append((b"sforce-limit-info", org.usage.limit_info().encode("latin-1")))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
+
+
+async def _drop(send: Any) -> None:
+    """Break the connection mid-response: the client sees a dropped connection, nothing was applied."""
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024"), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

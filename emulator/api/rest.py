@@ -1,0 +1,412 @@
+"""REST API: sObject rows, describe, query/queryMore, sObject Collections and /limits.
+
+Handlers are plain functions of a `RestCall` returning a `RestResult`, so the same code serves a top-level
+HTTP request and a Composite subrequest (emulator/api/composite.py dispatches through `dispatch`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from .. import soql
+from ..constants import COLLECTIONS_MAX_RECORDS, MAX_API_VERSION, QUERY_PAGE_MIN, QUERY_PAGE_SIZE
+from ..dml import SaveResult
+from ..errors import (
+    InvalidField,
+    JsonParserError,
+    MalformedId,
+    MethodNotAllowed,
+    NotFound,
+    NotFoundSObject,
+    SalesforceError,
+)
+from ..ids import to_18
+from ..org import Org
+from ..schema import describe_global_entry
+
+
+@dataclass
+class RestCall:
+    org: Org
+    method: str
+    version: float
+    path: str  # path below /services/data/vXX.X, starting with "/" (or "")
+    query: dict[str, list[str]]
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    conn: Any = None  # the enclosing transaction (Composite allOrNone), or None
+
+    @property
+    def base(self) -> str:
+        return f"/services/data/v{self.version:.1f}"
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class RestResult:
+    status: int
+    body: Any = None
+    records: int = 0  # records written, for the profile's per-record latency
+    subrequests: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[RestCall], RestResult]
+_ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+
+
+def route(pattern: str, **methods: Handler) -> None:
+    _ROUTES.append((re.compile("^" + pattern + "/?$"), methods))
+
+
+def dispatch(call: RestCall) -> RestResult:
+    for pattern, methods in _ROUTES:
+        m = pattern.match(call.path)
+        if m:
+            handler = methods.get(call.method)
+            if handler is None:
+                raise MethodNotAllowed(f"HTTP Method '{call.method}' not allowed. Allowed are {', '.join(sorted(methods))}")
+            call.params = {k: v for k, v in m.groupdict().items() if v is not None}
+            return handler(call)
+    raise NotFound("The requested resource does not exist")
+
+
+def split_query(raw: str) -> dict[str, list[str]]:
+    return parse_qs(raw, keep_blank_values=True)
+
+
+# -- rendering helpers ----------------------------------------------------------------------------
+def record_json(call: RestCall, obj, row: dict[str, Any], fields: list[str] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"attributes": {"type": obj.name, "url": f"{call.base}/sobjects/{obj.name}/{row['id']}"}}
+    wanted = [obj.field(f) for f in fields] if fields else list(obj.fields.values())
+    for fd in wanted:
+        if fd is None:
+            continue
+        out[fd.name] = row["id"] if fd.name == "Id" else fd.to_json(row.get(fd.column))
+    return out
+
+
+def save_results_json(results: list[SaveResult]) -> list[dict]:
+    return [r.to_json() for r in results]
+
+
+# -- resources ------------------------------------------------------------------------------------
+def resources(call: RestCall) -> RestResult:
+    names = ["sobjects", "query", "queryAll", "composite", "limits", "jobs"]
+    return RestResult(200, {n: f"{call.base}/{n}" for n in names} | {"identity": f"/id/{call.org.org_id}/{call.org.user_id}"})
+
+
+def limits(call: RestCall) -> RestResult:
+    return RestResult(200, call.org.usage.limits_resource())
+
+
+def describe_global(call: RestCall) -> RestResult:
+    return RestResult(200, {
+        "encoding": "UTF-8",
+        "maxBatchSize": COLLECTIONS_MAX_RECORDS,
+        "sobjects": [describe_global_entry(o, call.base) for o in call.org.schema.objects()],
+    })
+
+
+def sobject_basic(call: RestCall) -> RestResult:
+    obj = call.org.sobject(call.params["sobject"])
+    return RestResult(200, {"objectDescribe": describe_global_entry(obj, call.base), "recentItems": []})
+
+
+def sobject_describe(call: RestCall) -> RestResult:
+    obj = call.org.sobject(call.params["sobject"])
+    return RestResult(200, obj.describe(call.base))
+
+
+def sobject_create(call: RestCall) -> RestResult:
+    obj = call.org.sobject(call.params["sobject"])
+    body = _object_body(call)
+    result = call.org.dml.insert(obj, [body], conn=call.conn)[0]
+    if not result.success:
+        return RestResult(400, [_rest_error(e) for e in result.errors], records=1)
+    return RestResult(201, {"id": result.id, "success": True, "errors": []}, records=1)
+
+
+def _row_target(call: RestCall):
+    obj = call.org.sobject(call.params["sobject"])
+    raw = call.params["id"]
+    rid = to_18(raw)
+    if rid is None or rid[:3] != obj.key_prefix:
+        raise NotFound(f"Provided external ID field does not exist or is not accessible: {raw}")
+    return obj, rid
+
+
+def row_get(call: RestCall) -> RestResult:
+    obj, rid = _row_target(call)
+    row = call.org.store.get(obj, rid)
+    if row is None:
+        raise NotFound("The requested resource does not exist")
+    fields = [f.strip() for f in (call.arg("fields") or "").split(",") if f.strip()]
+    for f in fields:
+        if obj.field(f) is None:
+            raise InvalidField(f"No such column '{f}' on sobject of type {obj.name}")
+    return RestResult(200, record_json(call, obj, row, fields or None))
+
+
+def row_patch(call: RestCall) -> RestResult:
+    obj, rid = _row_target(call)
+    body = _object_body(call)
+    if not call.org.store.get_many(obj, [rid], call.conn):
+        raise NotFound("The requested resource does not exist")
+    result = call.org.dml.update(obj, [(rid, body)], conn=call.conn)[0]
+    if not result.success:
+        return RestResult(400, [_rest_error(e) for e in result.errors], records=1)
+    return RestResult(204, None, records=1)
+
+
+def row_delete(call: RestCall) -> RestResult:
+    obj, rid = _row_target(call)
+    result = call.org.dml.delete(obj, [rid], conn=call.conn)[0]
+    if not result.success:
+        if result.errors and result.errors[0].status_code == "ENTITY_IS_DELETED":
+            raise NotFound("The requested resource does not exist")
+        return RestResult(400, [_rest_error(e) for e in result.errors], records=1)
+    return RestResult(204, None, records=1)
+
+
+def _rest_error(e) -> dict:
+    out = {"message": e.message, "errorCode": e.status_code}
+    if e.fields:
+        out["fields"] = e.fields
+    return out
+
+
+def _object_body(call: RestCall) -> dict[str, Any]:
+    if not isinstance(call.body, dict):
+        raise JsonParserError("Cannot deserialize instance of the sObject from the request body: expected a JSON object")
+    return call.body
+
+
+# -- query ------------------------------------------------------------------------------------------
+def _page_size(call: RestCall) -> int:
+    options = call.headers.get("sforce-query-options", "")
+    m = re.search(r"batchSize\s*=\s*(\d+)", options)
+    if not m:
+        return QUERY_PAGE_SIZE
+    return min(max(int(m.group(1)), QUERY_PAGE_MIN), QUERY_PAGE_SIZE)
+
+
+def query(call: RestCall) -> RestResult:
+    text = call.arg("q")
+    if not text:
+        raise soql_error("A query string (q) is required")
+    cq = soql.compile_query(soql.parse(text), call.org.schema)
+    if cq.is_count:
+        sql, params = cq.count_sql()
+        total = call.org.store.execute(sql, params).fetchone()[0]
+        return RestResult(200, {"totalSize": total, "done": True, "records": []})
+    return _query_page(call, cq, 0)
+
+
+def query_more(call: RestCall) -> RestResult:
+    found = call.org.cursor(call.params["locator"])
+    if found is None:
+        err = SalesforceError("invalid query locator")
+        err.code = "INVALID_QUERY_LOCATOR"
+        raise err
+    cq, offset = found
+    return _query_page(call, cq, offset)
+
+
+def _query_page(call: RestCall, cq, offset: int) -> RestResult:
+    size = _page_size(call)
+    sql, params = cq.count_sql()
+    total = call.org.store.execute(sql, params).fetchone()[0]
+    rows = list(cq.rows(call.org.store, offset=offset, limit=size))
+    records = [_query_record(call, cq, row) for row in rows]
+    body: dict[str, Any] = {"totalSize": total, "done": offset + len(rows) >= total}
+    if not body["done"]:
+        body["nextRecordsUrl"] = f"{call.base}/query/{call.org.open_cursor(cq, offset + len(rows))}"
+    body["records"] = records
+    return RestResult(200, body)
+
+
+def _query_record(call: RestCall, cq, row: dict[str, Any]) -> dict[str, Any]:
+    obj = cq.sobject
+    out: dict[str, Any] = {"attributes": {"type": obj.name, "url": f"{call.base}/sobjects/{obj.name}/{row['__id']}"}}
+    for col in cq.columns:
+        key = ".".join(col.path)
+        value = col.field.to_json(row.get(key))
+        if len(col.path) == 1:
+            out[col.field.name if col.path[0].lower() == col.field.name.lower() else col.path[0]] = value
+        else:
+            rel = col.path[0]
+            parent = out.get(rel)
+            if parent is None and rel not in out:
+                parent = {"attributes": {"type": col.target.name}}
+                out[rel] = parent
+            if isinstance(parent, dict):
+                parent[col.field.name] = value
+    # A parent whose fields are all null is rendered as null, as Salesforce does for an empty lookup.
+    for key, value in list(out.items()):
+        if key != "attributes" and isinstance(value, dict) and all(v is None for k, v in value.items() if k != "attributes"):
+            out[key] = None
+    return out
+
+
+def soql_error(message: str) -> SalesforceError:
+    from ..errors import MalformedQuery
+
+    return MalformedQuery(message)
+
+
+# -- sObject Collections ----------------------------------------------------------------------------
+def _collection_records(call: RestCall) -> tuple[bool, list[dict[str, Any]]]:
+    if call.version < 42.0:
+        raise NotFound("The requested resource does not exist")
+    body = call.body
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise JsonParserError("The request body must be an object with a records array")
+    records = body["records"]
+    if len(records) > COLLECTIONS_MAX_RECORDS:
+        raise SalesforceErrorFactory.exceeded(len(records))
+    if not records:
+        raise SalesforceErrorFactory.empty()
+    return bool(body.get("allOrNone", False)), records
+
+
+class SalesforceErrorFactory:
+    @staticmethod
+    def exceeded(n: int) -> SalesforceError:
+        err = SalesforceError(f"The number of records in the request ({n}) exceeds the limit of {COLLECTIONS_MAX_RECORDS}")
+        err.code = "EXCEEDED_ID_LIMIT"
+        return err
+
+    @staticmethod
+    def empty() -> SalesforceError:
+        err = SalesforceError("The records array is empty")
+        err.code = "INVALID_FIELD"
+        return err
+
+
+def _type_of(record: dict[str, Any]) -> str | None:
+    attributes = record.get("attributes")
+    if isinstance(attributes, dict) and isinstance(attributes.get("type"), str):
+        return attributes["type"]
+    return None
+
+
+def _by_type_runs(call: RestCall, records: list[dict[str, Any]]):
+    """Consecutive records of one type form a chunk (Salesforce allows at most 10 chunks)."""
+    runs: list[tuple[str | None, list[int]]] = []
+    for i, rec in enumerate(records):
+        t = _type_of(rec) if isinstance(rec, dict) else None
+        if runs and runs[-1][0] == t:
+            runs[-1][1].append(i)
+        else:
+            runs.append((t, [i]))
+    if len(runs) > 10:
+        err = SalesforceError("Records of more than 10 consecutive object types (chunks) in one request are not allowed")
+        err.code = "INVALID_BATCH_SIZE"
+        raise err
+    return runs
+
+
+def _bad(code: str, message: str, fields: list[str] | None = None) -> SaveResult:
+    from ..errors import RecordError
+
+    return SaveResult(None, False, [RecordError(code, message, fields or [])])
+
+
+def collections_update(call: RestCall) -> RestResult:
+    all_or_none, records = _collection_records(call)
+    return _collections_write(call, records, all_or_none, "update")
+
+
+def collections_create(call: RestCall) -> RestResult:
+    all_or_none, records = _collection_records(call)
+    return _collections_write(call, records, all_or_none, "insert")
+
+
+class _RollBack(Exception):
+    def __init__(self, results: list[SaveResult]) -> None:
+        self.results = results
+
+
+def _collections_write(call: RestCall, records: list[Any], all_or_none: bool, op: str) -> RestResult:
+    """Write each run of same-type records; with allOrNone, in one transaction that is really rolled back."""
+    from ..dml import ROLLED_BACK
+
+    if not all_or_none:
+        return RestResult(200, save_results_json(_write_runs(call, records, op, call.conn)), records=len(records))
+    try:
+        with call.org.store.atomic(call.conn) as conn:
+            results = _write_runs(call, records, op, conn)
+            if any(not r.success for r in results):
+                raise _RollBack(results)
+    except _RollBack as rb:
+        results = [r if not r.success else SaveResult(r.id if op == "update" else None, False, [ROLLED_BACK]) for r in rb.results]
+    return RestResult(200, save_results_json(results), records=len(records))
+
+
+def _write_runs(call: RestCall, records: list[Any], op: str, conn) -> list[SaveResult]:
+    org = call.org
+    results: list[SaveResult | None] = [None] * len(records)
+    for type_name, idx in _by_type_runs(call, records):
+        obj = org.schema.get(type_name) if type_name else None
+        if obj is None:
+            for i in idx:
+                msg = "When creating or updating records, the attributes.type field is required" if not type_name else f"sObject type '{type_name}' is not supported."
+                results[i] = _bad("INVALID_TYPE", msg)
+            continue
+        if op == "update":
+            pairs = []
+            for i in idx:
+                rec = records[i] if isinstance(records[i], dict) else {}
+                rid = next((v for k, v in rec.items() if k.lower() == "id"), None)
+                pairs.append((rid, {k: v for k, v in rec.items() if k.lower() != "id"}))
+            part = org.dml.update(obj, pairs, conn=conn)
+        else:
+            part = org.dml.insert(obj, [records[i] for i in idx], conn=conn)
+        for i, res in zip(idx, part):
+            results[i] = res
+    return [r for r in results if r is not None]
+
+
+def collections_get(call: RestCall) -> RestResult:
+    if call.method == "GET":
+        ids = [i for i in (call.arg("ids") or "").split(",") if i]
+        fields = [f for f in (call.arg("fields") or "").split(",") if f]
+        obj = call.org.sobject(call.params.get("sobject", ""))
+        out: list[Any] = []
+        for raw in ids:
+            rid = to_18(raw)
+            row = call.org.store.get(obj, rid) if rid else None
+            out.append(record_json(call, obj, row, fields or None) if row else None)
+        return RestResult(200, out)
+    raise MethodNotAllowed("GET requires /composite/sobjects/{sObject}")
+
+
+def collections_delete(call: RestCall) -> RestResult:
+    ids = [i for i in (call.arg("ids") or "").split(",") if i]
+    if len(ids) > COLLECTIONS_MAX_RECORDS:
+        raise SalesforceErrorFactory.exceeded(len(ids))
+    all_or_none = (call.arg("allOrNone") or "false").lower() == "true"
+    results = call.org.dml.delete(None, ids, all_or_none=all_or_none, conn=call.conn)
+    return RestResult(200, save_results_json(results), records=len(ids))
+
+
+route("", GET=resources)
+route("/limits", GET=limits)
+route("/sobjects", GET=describe_global)
+route("/sobjects/(?P<sobject>[^/]+)", GET=sobject_basic, POST=sobject_create)
+route("/sobjects/(?P<sobject>[^/]+)/describe", GET=sobject_describe)
+route("/sobjects/(?P<sobject>[^/]+)/(?P<id>[^/]+)", GET=row_get, PATCH=row_patch, DELETE=row_delete)
+route("/query", GET=query)
+route("/queryAll", GET=query)
+route("/query/(?P<locator>[^/]+)", GET=query_more)
+route("/queryAll/(?P<locator>[^/]+)", GET=query_more)
+route("/composite/sobjects", PATCH=collections_update, POST=collections_create, DELETE=collections_delete)
+route("/composite/sobjects/(?P<sobject>[^/]+)", GET=collections_get)

@@ -1,0 +1,92 @@
+"""Background workers that move bulk jobs through their states on the active latency profile's clock.
+
+Work units are Bulk 1.0 batches and Bulk 2.0 internal batches (10,000 records). A unit first waits out
+its queue delay, then takes one of `bulk_parallelism` processing slots (shared by every job of the org,
+as Salesforce's pod is), and, for Serial Bulk 1.0 jobs, that job's serial lane too.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
+
+from ..profiles import LatencyProfile
+
+log = logging.getLogger(__name__)
+
+
+class BulkEngine:
+    def __init__(self, profile: Callable[[], LatencyProfile], seed: int = 0) -> None:
+        self._profile = profile
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="bulk-worker")
+        self._drivers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="bulk-driver")
+        self._slots_size = max(profile().bulk_parallelism, 1)
+        self._slots = threading.BoundedSemaphore(self._slots_size)
+        self._slots_lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    @property
+    def profile(self) -> LatencyProfile:
+        return self._profile()
+
+    def queue_delay(self) -> float:
+        with self._rng_lock:
+            return self.profile.queue_delay(self._rng)
+
+    def _current_slots(self) -> threading.BoundedSemaphore:
+        wanted = max(self.profile.bulk_parallelism, 1)
+        with self._slots_lock:
+            if wanted != self._slots_size:
+                self._slots_size = wanted
+                self._slots = threading.BoundedSemaphore(wanted)
+            return self._slots
+
+    def submit_unit(self, work: Callable[[], None], *, delay: float, lane: threading.Lock | None = None) -> Future:
+        """Run `work` after `delay` seconds, inside a processing slot (and `lane`, when given)."""
+
+        def run() -> None:
+            if self.sleep(delay):
+                return
+            slots = self._current_slots()
+            with slots:
+                if lane is not None:
+                    with lane:
+                        work()
+                else:
+                    work()
+
+        return self._pool.submit(_logged(run))
+
+    def submit_driver(self, work: Callable[[], None]) -> Future:
+        return self._drivers.submit(_logged(work))
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep unless the engine is shutting down; True when interrupted by shutdown."""
+        if seconds <= 0:
+            return self._stopping.is_set()
+        return self._stopping.wait(seconds)
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._drivers.shutdown(wait=True, cancel_futures=True)
+
+
+def _logged(fn: Callable[[], None]) -> Callable[[], None]:
+    def wrapper() -> None:
+        try:
+            fn()
+        except Exception:  # a worker must never die silently: the job records the failure itself
+            log.exception("bulk worker failed")
+
+    return wrapper
+
+
+def elapsed_ms(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)

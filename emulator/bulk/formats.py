@@ -1,0 +1,174 @@
+"""Bulk data files on disk: reading uploaded batches (CSV, XML, JSON) and writing result files.
+
+Uploads are streamed to disk by the HTTP layer; everything here reads and writes files incrementally so
+the emulator's memory does not grow with a job's size. XML from clients is parsed with defusedxml.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import IO, Any, Iterator
+from xml.sax.saxutils import XMLGenerator
+
+from defusedxml.ElementTree import iterparse, ParseError
+
+from ..constants import BULK1_NS
+from ..errors import InvalidBatch
+
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+NA = "#N/A"
+
+DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
+LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
+
+csv.field_size_limit(2**31 - 1)
+
+
+def bulk_value(text: str) -> Any:
+    """A Bulk text value: '' leaves the field unchanged (skip), '#N/A' sets null."""
+    return None if text == NA else text
+
+
+class _Skip:
+    pass
+
+
+SKIP = _Skip()
+
+
+def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], Iterator[list[str]]]:
+    fh = open(path, newline="", encoding="utf-8-sig")
+    reader = csv.reader(fh, delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        fh.close()
+        return [], iter(())
+    except csv.Error as err:
+        fh.close()
+        raise InvalidBatch(f"InvalidBatch : Failed to parse CSV header: {err}") from None
+
+    def rows() -> Iterator[list[str]]:
+        try:
+            for row in reader:
+                if row == [] or row == [""]:
+                    continue
+                yield row
+        except csv.Error as err:
+            raise InvalidBatch(f"InvalidBatch : Failed to parse CSV. Found unescaped quote or malformed row near line {reader.line_num}: {err}") from None
+        finally:
+            fh.close()
+
+    return header, rows()
+
+
+def csv_record(header: list[str], row: list[str]) -> dict[str, Any]:
+    if len(row) != len(header):
+        raise ValueError(f"row has {len(row)} columns, header has {len(header)}")
+    return {name: bulk_value(value) for name, value in zip(header, row) if value != ""}
+
+
+def read_xml_records(path: str) -> Iterator[dict[str, Any]]:
+    """Yield one dict per <sObject>; elements with xsi:nil="true" map to None; empty elements are skipped."""
+    try:
+        depth = 0
+        current: dict[str, Any] | None = None
+        for event, elem in iterparse(path, events=("start", "end")):
+            tag = elem.tag.rsplit("}", 1)[-1]
+            if event == "start":
+                depth += 1
+                if depth == 1 and tag != "sObjects":
+                    raise InvalidBatch(f"InvalidBatch : Unable to parse XML: root element must be sObjects, found {tag}")
+                if depth == 2:
+                    current = {}
+                continue
+            if depth == 3 and current is not None:
+                if elem.get(XSI_NIL) in ("true", "1"):
+                    current[tag] = None
+                elif len(elem):
+                    raise InvalidBatch(f"InvalidBatch : Nested element {tag} is not supported for update")
+                elif elem.text:
+                    current[tag] = bulk_value(elem.text)
+            elif depth == 2 and current is not None:
+                yield current
+                current = None
+                elem.clear()
+            depth -= 1
+    except ParseError as err:
+        raise InvalidBatch(f"InvalidBatch : Unable to parse XML: {err}") from None
+
+
+def read_json_records(path: str) -> list[dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidBatch(f"InvalidBatch : Unable to parse JSON: {err}") from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InvalidBatch("InvalidBatch : JSON batch must be an array of objects")
+    return data
+
+
+def error_text(code: str, message: str, fields: list[str]) -> str:
+    """Bulk's flat error string: `CODE:message:field1,field2 --`."""
+    return f"{code}:{message}:{','.join(fields)} --"
+
+
+class Bulk1ResultWriter:
+    """Writes a Bulk 1.0 batch result file in the job's content type, one result per input row."""
+
+    def __init__(self, fh: IO[str], content_type: str) -> None:
+        self.fh = fh
+        self.kind = "JSON" if "JSON" in content_type else ("CSV" if "CSV" in content_type else "XML")
+        self._first = True
+        if self.kind == "XML":
+            self._xml = XMLGenerator(fh, encoding="UTF-8", short_empty_elements=True)
+            self._xml.startDocument()
+            self._xml.startElement("results", {"xmlns": BULK1_NS})
+        elif self.kind == "CSV":
+            self._csv = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
+            self._csv.writerow(["Id", "Success", "Created", "Error"])
+        else:
+            fh.write("[")
+
+    def write(self, record_id: str | None, success: bool, created: bool, errors: list[tuple[str, str, list[str]]]) -> None:
+        if self.kind == "XML":
+            x = self._xml
+            x.startElement("result", {})
+            if record_id:
+                _text_element(x, "id", record_id)
+            else:
+                x.startElement("id", {"xsi:nil": "true", "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance"})
+                x.endElement("id")
+            for code, message, fields in errors:
+                x.startElement("errors", {})
+                for f in fields:
+                    _text_element(x, "fields", f)
+                _text_element(x, "message", message)
+                _text_element(x, "statusCode", code)
+                x.endElement("errors")
+            _text_element(x, "success", "true" if success else "false")
+            _text_element(x, "created", "true" if created else "false")
+            x.endElement("result")
+        elif self.kind == "CSV":
+            err = error_text(*errors[0]) if errors else ""
+            self._csv.writerow([record_id or "", "true" if success else "false", "true" if created else "false", err])
+        else:
+            item = {"success": success, "created": created, "id": record_id,
+                    "errors": [{"statusCode": c, "message": m, "fields": f} for c, m, f in errors]}
+            self.fh.write(("" if self._first else ",") + json.dumps(item))
+        self._first = False
+
+    def close(self) -> None:
+        if self.kind == "XML":
+            self._xml.endElement("results")
+            self._xml.endDocument()
+        elif self.kind == "JSON":
+            self.fh.write("]")
+
+
+def _text_element(x: XMLGenerator, name: str, text: str) -> None:
+    x.startElement(name, {})
+    x.characters(text)
+    x.endElement(name)

@@ -1,0 +1,311 @@
+"""Bulk API 1.0 jobs and batches: state, limits and processing (no HTTP here).
+
+Batches start processing as soon as they are added (Salesforce queues them at once; closing a job only
+stops new batches). Batch states: Queued -> InProgress -> Completed | Failed, or NotProcessed when their
+job is aborted first. The not-processed state is spelled `Not Processed` for API 40.0 and earlier and
+`NotProcessed` after (the docs changed spelling; clients check one or the other: salesforce-bulk, whose
+default API version is 40.0, checks the former, jsforce the latter).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..constants import BULK1_MAX_BYTES_PER_BATCH, BULK1_MAX_CHARS_PER_BATCH, BULK1_MAX_RECORDS_PER_BATCH
+from ..dml import SaveResult
+from ..errors import ExceededQuota, InvalidBatch, InvalidJob, InvalidJobState, InvalidOperation, InvalidType
+from ..schema import now_stamp
+from .formats import Bulk1ResultWriter, csv_record, read_csv, read_json_records, read_xml_records
+from .transactions import OPERATIONS, BulkContext, UnitRecord, run_transactions
+
+CONTENT_TYPES = {"XML", "CSV", "JSON"}
+_MEDIA = {"XML": ("application/xml", "text/xml"), "CSV": ("text/csv",), "JSON": ("application/json",)}
+
+
+@dataclass
+class Bulk1Batch:
+    id: str
+    job_id: str
+    request_path: str
+    result_path: str
+    record_count: int
+    state: str = "Queued"
+    state_message: str = ""
+    created_date: str = field(default_factory=now_stamp)
+    systemmodstamp: str = field(default_factory=now_stamp)
+    records_processed: int = 0
+    records_failed: int = 0
+    total_processing_ms: int = 0
+    api_active_ms: int = 0
+    has_result: bool = False
+
+
+@dataclass
+class Bulk1Job:
+    id: str
+    operation: str
+    object: str
+    content_type: str
+    concurrency_mode: str
+    api_version: str
+    created_by: str
+    external_id_field: str | None = None
+    state: str = "Open"
+    created_date: str = field(default_factory=now_stamp)
+    systemmodstamp: str = field(default_factory=now_stamp)
+    batches: dict[str, Bulk1Batch] = field(default_factory=dict)
+    retries: int = 0
+    lane: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    records_seen: int = 0  # for the fail-midway fault
+
+    def count(self, state: str) -> int:
+        return sum(1 for b in self.batches.values() if b.state == state)
+
+    @property
+    def not_processed_state(self) -> str:
+        return "Not Processed" if float(self.api_version) <= 40.0 else "NotProcessed"
+
+    def info(self) -> dict[str, Any]:
+        """JobInfo fields in the documented order."""
+        batches = list(self.batches.values())
+        return {
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.object,
+            "createdById": self.created_by,
+            "createdDate": self.created_date,
+            "systemModstamp": self.systemmodstamp,
+            "state": self.state,
+            "concurrencyMode": self.concurrency_mode,
+            "contentType": self.content_type,
+            "numberBatchesQueued": self.count("Queued"),
+            "numberBatchesInProgress": self.count("InProgress"),
+            "numberBatchesCompleted": self.count("Completed"),
+            "numberBatchesFailed": self.count("Failed") + self.count(self.not_processed_state),
+            "numberBatchesTotal": len(batches),
+            "numberRecordsProcessed": sum(b.records_processed for b in batches),
+            "numberRetries": self.retries,
+            "apiVersion": self.api_version,
+            "numberRecordsFailed": sum(b.records_failed for b in batches),
+            "totalProcessingTime": sum(b.total_processing_ms for b in batches),
+            "apiActiveProcessingTime": sum(b.api_active_ms for b in batches),
+            "apexProcessingTime": 0,
+        }
+
+
+def batch_info(batch: Bulk1Batch) -> dict[str, Any]:
+    info = {
+        "id": batch.id,
+        "jobId": batch.job_id,
+        "state": batch.state,
+    }
+    if batch.state_message:
+        info["stateMessage"] = batch.state_message
+    info.update({
+        "createdDate": batch.created_date,
+        "systemModstamp": batch.systemmodstamp,
+        "numberRecordsProcessed": batch.records_processed,
+        "numberRecordsFailed": batch.records_failed,
+        "totalProcessingTime": batch.total_processing_ms,
+        "apiActiveProcessingTime": batch.api_active_ms,
+        "apexProcessingTime": 0,
+    })
+    return info
+
+
+class Bulk1Service:
+    def __init__(self, ctx: BulkContext, workdir: str) -> None:
+        self.ctx = ctx
+        self.workdir = workdir
+        self.jobs: dict[str, Bulk1Job] = {}
+        self._lock = threading.Lock()
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def create_job(self, *, operation: str, object_name: str, content_type: str | None, concurrency_mode: str | None,
+                   api_version: str, external_id_field: str | None = None) -> Bulk1Job:
+        if operation not in OPERATIONS:
+            raise InvalidJob(f"InvalidJob : Invalid operation: {operation}" if operation not in ("upsert", "query", "queryAll")
+                             else f"InvalidJob : Operation {operation} is not supported by this emulator")
+        obj = self.ctx.schema.get(object_name or "")
+        if obj is None:
+            raise InvalidJob(f"InvalidJob : Unable to find object: {object_name}")
+        ctype = (content_type or "XML").upper()
+        if ctype not in CONTENT_TYPES:
+            raise InvalidJob(f"InvalidJob : Invalid content type: {content_type}")
+        mode = concurrency_mode or "Parallel"
+        if mode not in ("Parallel", "Serial"):
+            raise InvalidJob(f"InvalidJob : Invalid concurrency mode: {concurrency_mode}")
+        job = Bulk1Job(self.ctx.ids.next_id("750"), operation, obj.name, ctype, mode, api_version, self.ctx.user_id, external_id_field)
+        with self._lock:
+            self.jobs[job.id] = job
+        return job
+
+    def get_job(self, job_id: str) -> Bulk1Job:
+        job = self.jobs.get(job_id) or self.jobs.get(_canon(job_id))
+        if job is None:
+            raise InvalidJob(f"InvalidJob : Unable to find job: {job_id}")
+        return job
+
+    def set_state(self, job_id: str, state: str) -> Bulk1Job:
+        job = self.get_job(job_id)
+        if state not in ("Closed", "Aborted"):
+            raise InvalidJobState(f"InvalidJobState : Invalid state: {state}")
+        with self._lock:
+            if job.state != "Open" and not (state == "Aborted" and job.state == "Closed"):
+                raise InvalidJobState(f"InvalidJobState : Job {job.id} is {job.state}; cannot change it to {state}")
+            job.state = state
+            job.systemmodstamp = now_stamp()
+            if state == "Aborted":
+                for batch in job.batches.values():
+                    if batch.state == "Queued":
+                        batch.state = job.not_processed_state
+                        batch.systemmodstamp = now_stamp()
+        return job
+
+    # -- batches ----------------------------------------------------------------------------------
+    def add_batch(self, job_id: str, upload_path: str, media_type: str) -> Bulk1Batch:
+        job = self.get_job(job_id)
+        # A batch sent to a closed job is refused but still counts against the daily allocation (fact 2.1).
+        if not self.ctx.usage.consume_batches(1):
+            _remove(upload_path)
+            raise ExceededQuota("ExceededQuota : Exceeded the daily Bulk API batch allocation (15000)")
+        if job.state != "Open":
+            _remove(upload_path)
+            raise InvalidJobState(f"InvalidJobState : Job {job.id} is not open")
+        if not any(media_type.startswith(m) for m in _MEDIA[job.content_type]):
+            _remove(upload_path)
+            raise InvalidBatch(f"InvalidBatch : Content type of the batch ({media_type or 'none'}) does not match the job's content type {job.content_type}")
+        size = os.path.getsize(upload_path)
+        if size == 0:
+            _remove(upload_path)
+            raise InvalidBatch("InvalidBatch : Empty batch")
+        if size > BULK1_MAX_BYTES_PER_BATCH:
+            _remove(upload_path)
+            raise InvalidBatch(f"InvalidBatch : Exceeded max size limit of {BULK1_MAX_BYTES_PER_BATCH} bytes")
+        chars = _count_chars(upload_path)
+        if chars > BULK1_MAX_CHARS_PER_BATCH:
+            _remove(upload_path)
+            raise InvalidBatch(f"InvalidBatch : Exceeded max size limit of {BULK1_MAX_CHARS_PER_BATCH} characters")
+        try:
+            count = sum(1 for _ in self._records(job, upload_path))
+        except InvalidBatch:
+            _remove(upload_path)
+            raise
+        if count > BULK1_MAX_RECORDS_PER_BATCH:
+            _remove(upload_path)
+            raise InvalidBatch(f"InvalidBatch : Records in a batch cannot exceed {BULK1_MAX_RECORDS_PER_BATCH}; found {count}")
+        batch_id = self.ctx.ids.next_id("751")
+        batch = Bulk1Batch(batch_id, job.id, upload_path, os.path.join(self.workdir, f"{batch_id}.result"), count)
+        with self._lock:
+            job.batches[batch.id] = batch
+        lane = job.lane if job.concurrency_mode == "Serial" else None
+        self.ctx.engine.submit_unit(lambda: self._process(job, batch), delay=self.ctx.engine.queue_delay(), lane=lane)
+        return batch
+
+    def get_batch(self, job_id: str, batch_id: str) -> Bulk1Batch:
+        job = self.get_job(job_id)
+        batch = job.batches.get(batch_id) or job.batches.get(_canon(batch_id))
+        if batch is None:
+            raise InvalidBatch(f"InvalidBatch : Unable to find batch: {batch_id}")
+        return batch
+
+    def result_path(self, job_id: str, batch_id: str) -> str:
+        batch = self.get_batch(job_id, batch_id)
+        if not batch.has_result:
+            raise InvalidBatch(f"InvalidBatch : Batch {batch.id} not completed")
+        return batch.result_path
+
+    # -- processing -------------------------------------------------------------------------------
+    def _records(self, job: Bulk1Job, path: str) -> Iterator[dict[str, Any]]:
+        if job.content_type == "CSV":
+            header, rows = read_csv(path)
+            if not header:
+                raise InvalidBatch("InvalidBatch : Empty batch")
+            obj = self.ctx.schema.get(job.object)
+            for name in header:
+                if obj.field(name) is None:
+                    raise InvalidBatch(f"InvalidBatch : Field name not found : {name}")
+            for n, row in enumerate(rows, start=2):
+                try:
+                    yield csv_record(header, row)
+                except ValueError as err:
+                    raise InvalidBatch(f"InvalidBatch : Malformed CSV row {n}: {err}") from None
+        elif job.content_type == "XML":
+            yield from read_xml_records(path)
+        else:
+            yield from read_json_records(path)
+
+    def _process(self, job: Bulk1Job, batch: Bulk1Batch) -> None:
+        if batch.state != "Queued":
+            return
+        if job.state == "Aborted":
+            batch.state = job.not_processed_state
+            return
+        started = time.monotonic()
+        batch.state = "InProgress"
+        batch.systemmodstamp = now_stamp()
+        ctx = self.ctx
+        ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
+        obj = ctx.schema.get(job.object)
+        fail_after = ctx.faults.bulk_fail_after_records
+
+        def before(n: int) -> None:
+            if fail_after and job.records_seen + n > fail_after:
+                raise _FailMidway()
+            job.records_seen += n
+
+        def on_result(rec: UnitRecord, res: SaveResult) -> None:
+            errors = [(e.status_code, e.message, e.fields) for e in res.errors]
+            writer.write(res.id, res.success, res.created, errors)
+            batch.records_processed += 1
+            if not res.success:
+                batch.records_failed += 1
+
+        with open(batch.result_path, "w", encoding="utf-8", newline="") as fh:
+            writer = Bulk1ResultWriter(fh, job.content_type)
+            try:
+                records = (UnitRecord(i, values) for i, values in enumerate(self._records(job, batch.request_path)))
+                run_transactions(ctx, obj, job.operation, records, on_result, before_transaction=before)
+                final, message = "Completed", ""
+            except InvalidBatch as err:
+                final, message = "Failed", err.message
+            except _FailMidway:
+                final, message = "Failed", "InternalServerError : The batch failed midway (injected fault); some records were not processed"
+            finally:
+                writer.close()
+        batch.has_result = final == "Completed" or batch.records_processed > 0
+        batch.total_processing_ms = batch.api_active_ms = int((time.monotonic() - started) * 1000)
+        batch.state_message = message
+        batch.state = final
+        batch.systemmodstamp = now_stamp()
+
+
+class _FailMidway(Exception):
+    pass
+
+
+def _count_chars(path: str) -> int:
+    total = 0
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        while True:
+            block = fh.read(1 << 20)
+            if not block:
+                return total
+            total += len(block)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _canon(record_id: str) -> str:
+    from ..ids import to_18
+
+    return to_18(record_id) or record_id

@@ -1,0 +1,367 @@
+"""The org's metadata: objects, fields and validation rules, and how a raw value becomes a stored one.
+
+Values arrive typed (REST JSON) or as text (CSV, XML). Both paths end in `FieldDef.coerce`, which either
+returns the value to store or raises a per-record `RecordError` with the code Salesforce would use.
+Stored forms: text as str, numbers as int/float, booleans as 0/1, dates `YYYY-MM-DD`, datetimes
+`YYYY-MM-DDTHH:MM:SS.000+0000` (so SQL comparisons order them correctly).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import ids
+from .errors import RecordError
+
+TEXT_TYPES = {"string", "textarea", "url", "email", "phone", "picklist"}
+NUMBER_TYPES = {"int", "double", "currency", "percent"}
+SYSTEM_FIELDS = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp", "IsDeleted")
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    type: str
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    required: bool = False
+    read_only: bool = False
+    custom: bool = False
+    reference_to: str | None = None
+    relationship_name: str | None = None
+    picklist_values: tuple[str, ...] = ()
+    computed_from: tuple[str, ...] = ()
+
+    @property
+    def column(self) -> str:
+        return self.name.lower()
+
+    @property
+    def sql_type(self) -> str:
+        if self.type in ("int", "boolean"):
+            return "INTEGER"
+        if self.type in NUMBER_TYPES:
+            return "REAL"
+        return "TEXT"
+
+    # -- coercion -------------------------------------------------------------------------------
+    def coerce(self, value: Any) -> Any:
+        """Turn a client value (JSON-typed or text) into the stored form, or raise RecordError."""
+        if value is None:
+            return None
+        t = self.type
+        if t in TEXT_TYPES:
+            text = value if isinstance(value, str) else _json_scalar_text(value)
+            if self.length is not None and len(text) > self.length:
+                shown = text if len(text) <= 80 else text[:77] + "..."
+                raise RecordError("STRING_TOO_LONG", f"{self.label}: data value too large: {shown} (max length={self.length})", [self.name])
+            return text
+        if t in NUMBER_TYPES:
+            return self._coerce_number(value)
+        if t == "boolean":
+            if isinstance(value, bool):
+                return int(value)
+            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+                return int(value.strip().lower() in ("true", "1", "yes"))
+            raise self._type_error(value)
+        if t == "date":
+            if isinstance(value, str):
+                text = value.strip()
+                m = _DATETIME_RE.match(text)
+                if _DATE_RE.match(text) or m:
+                    day = text[:10]
+                    try:
+                        dt.date.fromisoformat(day)
+                    except ValueError:
+                        raise self._type_error(value) from None
+                    return day
+            raise self._type_error(value)
+        if t == "datetime":
+            if isinstance(value, str):
+                stamp = parse_datetime(value)
+                if stamp is not None:
+                    return format_datetime(stamp)
+            raise self._type_error(value)
+        if t in ("reference", "id"):
+            if not isinstance(value, str):
+                raise self._type_error(value)
+            canonical = ids.to_18(value.strip())
+            if canonical is None:
+                raise RecordError("MALFORMED_ID", f"{self.label}: id value of incorrect type: {value}", [self.name])
+            return canonical
+        raise self._type_error(value)
+
+    def _coerce_number(self, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise self._type_error(value)
+        if isinstance(value, (int, float)):
+            number = Decimal(str(value))
+        elif isinstance(value, str):
+            try:
+                number = Decimal(value.strip())
+            except InvalidOperation:
+                raise self._type_error(value) from None
+        else:
+            raise self._type_error(value)
+        if not number.is_finite():
+            raise self._type_error(value)
+        scale = self.scale if self.scale is not None else (0 if self.type == "int" else 2)
+        digits_allowed = (self.precision or 18) - scale
+        integral = abs(int(number))
+        if len(str(integral)) > digits_allowed and integral != 0:
+            raise RecordError("NUMBER_OUTSIDE_VALID_RANGE", f"{self.label}: value outside of valid range on numeric field: {value}", [self.name])
+        if self.type == "int":
+            if number != number.to_integral_value():
+                raise self._type_error(value)
+            return int(number)
+        rounded = round(number, scale)
+        return int(rounded) if scale == 0 else float(rounded)
+
+    def _type_error(self, value: Any) -> RecordError:
+        return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{self.label}: value not of required type: {value}", [self.name])
+
+    @property
+    def label(self) -> str:
+        base = self.name[:-3] if self.name.endswith("__c") else self.name
+        return base.replace("_", " ")
+
+    # -- rendering ------------------------------------------------------------------------------
+    def to_json(self, stored: Any) -> Any:
+        """Stored form -> REST JSON value."""
+        if stored is None:
+            return None
+        if self.type == "boolean":
+            return bool(stored)
+        if self.type == "int":
+            return int(stored)
+        if self.type in NUMBER_TYPES:
+            return float(stored)
+        return stored
+
+    def to_text(self, stored: Any) -> str:
+        """Stored form -> CSV/XML text (Bulk results, Bulk 2.0 queries)."""
+        if stored is None:
+            return ""
+        if self.type == "boolean":
+            return "true" if stored else "false"
+        if self.type in NUMBER_TYPES:
+            value = float(stored)
+            return str(int(value)) if value.is_integer() and self.type != "int" else str(stored if self.type == "int" else value)
+        return str(stored)
+
+
+@dataclass(frozen=True)
+class ValidationRule:
+    name: str
+    kind: str
+    fields: tuple[str, ...]
+    message: str
+    minimum: float | None = None
+
+    def check(self, merged: dict[str, Any]) -> None:
+        """`merged` maps lower-case field names to the record's values after the change."""
+        if self.kind == "min":
+            for name in self.fields:
+                value = merged.get(name.lower())
+                if value is not None and self.minimum is not None and value < self.minimum:
+                    raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", self.message, [])
+
+
+@dataclass
+class SObjectDef:
+    name: str
+    label: str
+    key_prefix: str
+    custom: bool = False
+    system: bool = False
+    fields: dict[str, FieldDef] = field(default_factory=dict)  # keyed by lower-case name
+    rules: list[ValidationRule] = field(default_factory=list)
+
+    @property
+    def table(self) -> str:
+        return self.name.lower()
+
+    def field(self, name: str) -> FieldDef | None:
+        return self.fields.get(name.lower())
+
+    def data_fields(self) -> list[FieldDef]:
+        return [f for f in self.fields.values() if f.name != "Id" and f.name not in SYSTEM_FIELDS]
+
+    def describe(self, base_url: str) -> dict:
+        return describe_object(self, base_url)
+
+
+class Schema:
+    """All objects of one org, looked up case-insensitively by name or key prefix."""
+
+    def __init__(self, objects: Iterable[SObjectDef]) -> None:
+        self._by_name: dict[str, SObjectDef] = {}
+        self._by_prefix: dict[str, SObjectDef] = {}
+        for obj in objects:
+            self.add(obj)
+
+    def add(self, obj: SObjectDef) -> None:
+        self._by_name[obj.name.lower()] = obj
+        self._by_prefix[obj.key_prefix] = obj
+
+    def get(self, name: str) -> SObjectDef | None:
+        return self._by_name.get(name.lower())
+
+    def by_prefix(self, prefix: str) -> SObjectDef | None:
+        return self._by_prefix.get(prefix)
+
+    def objects(self) -> list[SObjectDef]:
+        return list(self._by_name.values())
+
+    @classmethod
+    def load(cls, extra_files: Iterable[str | Path] = ()) -> "Schema":
+        text = resources.files("emulator").joinpath("schemas/standard.json").read_text("utf-8")
+        objects = parse_schema_document(json.loads(text))
+        for path in extra_files:
+            objects.extend(parse_schema_document(json.loads(Path(path).read_text("utf-8"))))
+        return cls(objects)
+
+
+def parse_schema_document(doc: dict) -> list[SObjectDef]:
+    out = []
+    for spec in doc.get("objects", []):
+        obj = SObjectDef(
+            name=spec["name"],
+            label=spec.get("label", spec["name"]),
+            key_prefix=spec["keyPrefix"],
+            custom=bool(spec.get("custom", spec["name"].endswith("__c"))),
+            system=bool(spec.get("system", False)),
+        )
+        obj.fields["id"] = FieldDef("Id", "id", length=18, read_only=True)
+        for f in spec["fields"]:
+            fd = FieldDef(
+                name=f["name"],
+                type=f["type"],
+                length=f.get("length"),
+                precision=f.get("precision"),
+                scale=f.get("scale"),
+                required=bool(f.get("required", False)),
+                read_only=bool(f.get("readOnly", False)),
+                custom=bool(f.get("custom", f["name"].endswith("__c"))),
+                reference_to=f.get("referenceTo"),
+                relationship_name=f.get("relationshipName"),
+                picklist_values=tuple(f.get("values", ())),
+                computed_from=tuple(f.get("computedFrom", ())),
+            )
+            obj.fields[fd.name.lower()] = fd
+        for name in SYSTEM_FIELDS:
+            ftype = {"IsDeleted": "boolean", "CreatedById": "reference", "LastModifiedById": "reference"}.get(name, "datetime")
+            obj.fields[name.lower()] = FieldDef(name, ftype, read_only=True, reference_to="User" if ftype == "reference" else None)
+        for rule in spec.get("validationRules", []):
+            obj.rules.append(
+                ValidationRule(rule["name"], rule["kind"], tuple(rule["fields"]), rule["message"], rule.get("min"))
+            )
+        out.append(obj)
+    return out
+
+
+def parse_datetime(text: str) -> dt.datetime | None:
+    m = _DATETIME_RE.match(text.strip())
+    if not m:
+        return None
+    day, hh, mm, ss, frac, zone = m.groups()
+    try:
+        base = dt.datetime.fromisoformat(f"{day}T{hh}:{mm}:{ss}")
+    except ValueError:
+        return None
+    if frac:
+        base = base.replace(microsecond=int((frac[1:] + "000000")[:6]))
+    offset = dt.timedelta(0)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset = sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return (base - offset).replace(tzinfo=dt.timezone.utc)
+
+
+def format_datetime(stamp: dt.datetime) -> str:
+    stamp = stamp.astimezone(dt.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
+
+
+def now_stamp() -> str:
+    return format_datetime(dt.datetime.now(dt.timezone.utc))
+
+
+def _json_scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_SOAP_TYPES = {
+    "id": "tns:ID", "reference": "tns:ID", "string": "xsd:string", "textarea": "xsd:string", "url": "xsd:string",
+    "email": "xsd:string", "phone": "xsd:string", "picklist": "xsd:string", "int": "xsd:int", "double": "xsd:double",
+    "currency": "xsd:double", "percent": "xsd:double", "boolean": "xsd:boolean", "date": "xsd:date", "datetime": "xsd:dateTime",
+}
+
+
+def describe_object(obj: SObjectDef, base_url: str) -> dict:
+    """A describe result in the shape clients read (a realistic subset of Salesforce's keys)."""
+    fields = []
+    for f in obj.fields.values():
+        updateable = not f.read_only and f.name != "Id"
+        fields.append({
+            "name": f.name,
+            "label": f.label,
+            "type": f.type,
+            "soapType": _SOAP_TYPES.get(f.type, "xsd:string"),
+            "length": f.length or 0,
+            "precision": f.precision or 0,
+            "scale": f.scale or 0,
+            "custom": f.custom,
+            "nillable": not f.required and f.type != "boolean" and f.name != "Id",
+            "createable": updateable,
+            "updateable": updateable,
+            "calculated": bool(f.computed_from),
+            "defaultedOnCreate": f.type == "boolean" or f.name in SYSTEM_FIELDS or f.name == "Id",
+            "idLookup": f.name == "Id",
+            "referenceTo": [f.reference_to] if f.reference_to else [],
+            "relationshipName": f.relationship_name,
+            "picklistValues": [{"active": True, "defaultValue": False, "label": v, "value": v} for v in f.picklist_values],
+            "unique": False,
+            "externalId": False,
+        })
+    return {
+        **describe_global_entry(obj, base_url),
+        "fields": fields,
+        "childRelationships": [],
+        "recordTypeInfos": [],
+        "supportedScopes": [{"label": "All", "name": "everything"}],
+    }
+
+
+def describe_global_entry(obj: SObjectDef, base_url: str) -> dict:
+    url = f"{base_url}/sobjects/{obj.name}"
+    editable = not obj.system
+    return {
+        "name": obj.name,
+        "label": obj.label,
+        "labelPlural": obj.label + "s",
+        "keyPrefix": obj.key_prefix,
+        "custom": obj.custom,
+        "createable": editable,
+        "updateable": True,
+        "deletable": editable,
+        "queryable": True,
+        "retrieveable": True,
+        "searchable": True,
+        "layoutable": True,
+        "urls": {"sobject": url, "describe": f"{url}/describe", "rowTemplate": f"{url}/{{ID}}"},
+    }

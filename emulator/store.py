@@ -1,0 +1,141 @@
+"""SQLite storage for one org: one table per sObject, columns named after lower-case field names.
+
+Every thread gets its own connection (the HTTP loop and each bulk worker). WAL mode lets readers run
+beside a writer; writes serialize in SQLite itself. Durability is traded for speed (synchronous=OFF):
+the emulator's data is disposable by design.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+
+from .schema import Schema, SObjectDef
+
+
+class RecordStore:
+    def __init__(self, path: str, schema: Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        with self.connection() as conn:
+            for obj in schema.objects():
+                self.ensure_table(obj, conn)
+
+    # -- connections ----------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("PRAGMA cache_size=-65536")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        yield self._conn()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def atomic(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """A transaction, or a savepoint nested in the caller's transaction when `conn` is given."""
+        if conn is None:
+            with self.transaction() as c:
+                yield c
+            return
+        name = f"sp{id(object())}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            conn.execute(f"RELEASE {name}")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- DDL --------------------------------------------------------------------------------------
+    def ensure_table(self, obj: SObjectDef, conn: sqlite3.Connection | None = None) -> None:
+        conn = conn or self._conn()
+        cols = ", ".join(f'"{f.column}" {f.sql_type}' for f in obj.fields.values() if f.name != "Id")
+        conn.execute(f'CREATE TABLE IF NOT EXISTS "{obj.table}" (id TEXT PRIMARY KEY, {cols})')
+
+    # -- reads ------------------------------------------------------------------------------------
+    def get(self, obj: SObjectDef, record_id: str) -> dict[str, Any] | None:
+        cur = self._conn().execute(f'SELECT * FROM "{obj.table}" WHERE id = ?', (record_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip((d[0] for d in cur.description), row))
+
+    def get_many(self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None = None) -> dict[str, dict[str, Any]]:
+        conn = conn or self._conn()
+        out: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(record_ids))
+        for start in range(0, len(unique), 900):
+            part = unique[start : start + 900]
+            marks = ",".join("?" * len(part))
+            cur = conn.execute(f'SELECT * FROM "{obj.table}" WHERE id IN ({marks})', part)
+            names = [d[0] for d in cur.description]
+            for row in cur:
+                out[row[0]] = dict(zip(names, row))
+        return out
+
+    def exists(self, obj: SObjectDef, record_ids: Iterable[str]) -> set[str]:
+        return set(self.get_many(obj, list(record_ids)))
+
+    def count(self, obj: SObjectDef) -> int:
+        return self._conn().execute(f'SELECT COUNT(*) FROM "{obj.table}"').fetchone()[0]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._conn().execute(sql, params)
+
+    # -- writes -----------------------------------------------------------------------------------
+    def insert_rows(self, obj: SObjectDef, columns: Sequence[str], rows: Iterable[Sequence[Any]], conn: sqlite3.Connection | None = None) -> None:
+        conn = conn or self._conn()
+        cols = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        conn.executemany(f'INSERT INTO "{obj.table}" ({cols}) VALUES ({marks})', rows)
+
+    def update_row(self, obj: SObjectDef, record_id: str, changes: dict[str, Any], conn: sqlite3.Connection | None = None) -> None:
+        conn = conn or self._conn()
+        sets = ", ".join(f'"{c}" = ?' for c in changes)
+        conn.execute(f'UPDATE "{obj.table}" SET {sets} WHERE id = ?', (*changes.values(), record_id))
+
+    def delete_row(self, obj: SObjectDef, record_id: str, conn: sqlite3.Connection | None = None) -> None:
+        conn = conn or self._conn()
+        conn.execute(f'DELETE FROM "{obj.table}" WHERE id = ?', (record_id,))
+
+    def truncate(self, obj: SObjectDef) -> None:
+        self._conn().execute(f'DELETE FROM "{obj.table}"')

@@ -1,0 +1,121 @@
+"""API usage counters, kept the way Salesforce counts them (fact sheet sections 1.5, 2.1, 2.6).
+
+Decisions where the documentation is silent (UNCONFIRMED there, settings here):
+- every Bulk API 2.0 HTTP request counts one (it runs on the REST framework);
+- `GET /services/data/` (versions) is free, as documented;
+- OAuth token requests, SOAP login() and identity/userinfo calls are free (`count_auth=False`): login
+  calls count against the login rate limit, not the daily API allocation;
+- `GET /limits` counts one (only the versions resource is documented as free);
+- requests refused for a bad session are not counted (they never reached the API).
+Counters cover the emulator's lifetime since the last reset rather than a rolling 24 hours.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .constants import DAILY_BULK_API_BATCHES, DAILY_BULK_V2_QUERY_JOBS, BULK2_DAILY_RECORDS, EDITION_DAILY_API_REQUESTS
+
+
+@dataclass
+class ApiUsage:
+    edition: str = "developer"
+    daily_api_max: int = 15_000
+    count_auth: bool = False
+    api_used: int = 0
+    batches_used: int = 0
+    bulk2_query_jobs_used: int = 0
+    bulk2_records_used: int = 0
+    by_family: Counter = field(default_factory=Counter)
+    by_endpoint: Counter = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def for_edition(cls, edition: str, licenses: int = 0) -> "ApiUsage":
+        try:
+            base = EDITION_DAILY_API_REQUESTS[edition]
+        except KeyError:
+            raise ValueError(f"unknown edition {edition!r}; known: {', '.join(EDITION_DAILY_API_REQUESTS)}") from None
+        if edition == "enterprise":
+            base += 1000 * licenses
+        return cls(edition=edition, daily_api_max=base)
+
+    def try_consume(self, family: str, endpoint: str) -> tuple[bool, int]:
+        """Count one API request; False when the allocation is exhausted (the request is refused)."""
+        with self._lock:
+            if self.api_used >= self.daily_api_max:
+                return False, self.api_used
+            self.api_used += 1
+            self.by_family[family] += 1
+            self.by_endpoint[endpoint] += 1
+            return True, self.api_used
+
+    def record_free(self, family: str, endpoint: str) -> None:
+        with self._lock:
+            self.by_family[f"{family} (free)"] += 1
+            self.by_endpoint[f"{endpoint} (free)"] += 1
+
+    def consume_batches(self, n: int = 1) -> bool:
+        with self._lock:
+            if self.batches_used + n > DAILY_BULK_API_BATCHES:
+                return False
+            self.batches_used += n
+            return True
+
+    def consume_bulk2_records(self, n: int) -> bool:
+        with self._lock:
+            if self.bulk2_records_used + n > BULK2_DAILY_RECORDS:
+                return False
+            self.bulk2_records_used += n
+            return True
+
+    def consume_query_job(self) -> bool:
+        with self._lock:
+            if self.bulk2_query_jobs_used >= DAILY_BULK_V2_QUERY_JOBS:
+                return False
+            self.bulk2_query_jobs_used += 1
+            return True
+
+    def reset(self) -> None:
+        with self._lock:
+            self.api_used = self.batches_used = self.bulk2_query_jobs_used = self.bulk2_records_used = 0
+            self.by_family.clear()
+            self.by_endpoint.clear()
+
+    def limit_info(self) -> str:
+        return f"api-usage={self.api_used}/{self.daily_api_max}"
+
+    def limits_resource(self) -> dict:
+        """The body of GET /limits (a realistic subset of keys)."""
+        def pair(mx: int, used: int) -> dict:
+            return {"Max": mx, "Remaining": max(mx - used, 0)}
+
+        with self._lock:
+            return {
+                "ConcurrentAsyncGetReportInstances": pair(200, 0),
+                "DailyApiRequests": pair(self.daily_api_max, self.api_used),
+                "DailyAsyncApexExecutions": pair(250_000, 0),
+                "DailyBulkApiBatches": pair(DAILY_BULK_API_BATCHES, self.batches_used),
+                "DailyBulkV2QueryFileStorageMB": pair(976_562, 0),
+                "DailyBulkV2QueryJobs": pair(DAILY_BULK_V2_QUERY_JOBS, self.bulk2_query_jobs_used),
+                "DailyStreamingApiEvents": pair(10_000, 0),
+                "DataStorageMB": pair(5, 0),
+                "FileStorageMB": pair(20, 0),
+                "HourlyODataCallout": pair(10_000, 0),
+                "MassEmail": pair(10, 0),
+                "SingleEmail": pair(15, 0),
+            }
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {
+                "edition": self.edition,
+                "DailyApiRequests": {"used": self.api_used, "max": self.daily_api_max},
+                "DailyBulkApiBatches": {"used": self.batches_used, "max": DAILY_BULK_API_BATCHES},
+                "DailyBulkV2QueryJobs": {"used": self.bulk2_query_jobs_used, "max": DAILY_BULK_V2_QUERY_JOBS},
+                "Bulk2RecordsProcessed": {"used": self.bulk2_records_used, "max": BULK2_DAILY_RECORDS},
+                "by_family": dict(self.by_family),
+                "by_endpoint": dict(self.by_endpoint),
+            }

@@ -1,0 +1,434 @@
+"""The update interface every strategy implements, its run summary, and the run template they share.
+
+`UpdateStrategy.update` is a template method; a strategy fills in `_submit` (send rows, report outcomes)
+and the class-level formula `api_calls`. The template owns everything that must behave the same way for
+every strategy:
+
+1. validation before any call (`records.prepare`), optionally against the object's describe;
+2. routing of outcomes: counted in the summary, written to the sink, or set aside for the second pass;
+3. the one bounded second pass for retryable per-record failures (``UNABLE_TO_LOCK_ROW`` and friends),
+   serial where the API allows;
+4. turning an error or Ctrl-C into a summary that accounts for every record (`RunFailed`,
+   `RunInterrupted`), after the strategy has closed or aborted its open jobs;
+5. metering: the run's own share of the session `Meter`, and the first and last ``Sforce-Limit-Info``.
+
+Accounting invariant (tested for every strategy): ``submitted == succeeded + failed + unprocessed +
+pending``. ``pending`` is non-zero only when a Bulk job was left *processing* on the server (a client-side
+poll timeout, or an interrupt after its batches were queued); `job_ids` and `notes` say how to resume it.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any, ClassVar, Collection, Iterable, Iterator, Mapping
+
+from .errors import ConfigurationError, RunFailed, RunInterrupted, StrategyError
+from .records import PreparedRecords, Row, Validator, prepare
+from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .transport import FAMILY_REST, LimitInfo, MeterSnapshot, OrgSession
+
+RETRYABLE_RECORD_CODES = frozenset(
+    {
+        "UNABLE_TO_LOCK_ROW",  # lock wait > 10 s; the documented fix is to retry, serially
+        "TooManyLockFailure",  # Bulk 1.0's name for the same thing
+        "SERVER_UNAVAILABLE",
+        "REQUEST_RUNNING_TOO_LONG",
+    }
+)
+"""Per-record error codes worth one more attempt. Validation errors, bad Ids and the like are not: the same
+record would fail the same way. ``ALL_OR_NONE_OPERATION_ROLLED_BACK`` is not retried either, because the
+caller asked for all-or-nothing."""
+
+
+@dataclass(frozen=True)
+class CallEstimate:
+    """API calls a strategy will make, by phase, and the Bulk batches it will consume.
+
+    The harness cost model and the tests use the same numbers; for Bulk strategies the number of status
+    polls is an input, because it depends on how long the org takes.
+    """
+
+    by_phase: Mapping[str, int]
+    batches: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_phase.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"by_phase": dict(self.by_phase), "batches": self.batches, "total": self.total}
+
+    def __add__(self, other: "CallEstimate") -> "CallEstimate":
+        phases = dict(self.by_phase)
+        for key, value in other.by_phase.items():
+            phases[key] = phases.get(key, 0) + value
+        return CallEstimate(phases, self.batches + other.batches)
+
+
+@dataclass
+class RunSummary:
+    """What one `update` (or `resume`) did. `to_dict()` gives a JSON-ready form."""
+
+    strategy: str
+    sobject: str
+    submitted: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    unprocessed: int = 0
+    pending: int = 0
+    retried: int = 0
+    """Records given the second pass (their final outcome is counted once, in the fields above)."""
+    calls_by_phase: dict[str, int] = field(default_factory=dict)
+    calls_by_family: dict[str, int] = field(default_factory=dict)
+    total_calls: int = 0
+    """Every HTTP request this run made, retries and re-authentication included."""
+    api_calls: int = 0
+    """The share of `total_calls` that counts against DailyApiRequests (all but login/token requests)."""
+    http_retries: int = 0
+    reauthentications: int = 0
+    batches: int = 0
+    """Bulk batches consumed from the daily allocation: Bulk 1.0 batches, or ceil(records/10,000) per
+    Bulk 2.0 job."""
+    wall_seconds: float = 0.0
+    seconds_by_phase: dict[str, float] = field(default_factory=dict)
+    job_ids: list[str] = field(default_factory=list)
+    limit_info_before: dict[str, int] | None = None
+    limit_info_after: dict[str, int] | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    interrupted: bool = False
+    delegate: str | None = None
+    """For `auto`: the strategy it chose."""
+
+    @property
+    def accounted(self) -> int:
+        return self.succeeded + self.failed + self.unprocessed + self.pending
+
+    @property
+    def complete(self) -> bool:
+        """Every record has a final outcome and nothing is left processing."""
+        return self.pending == 0 and self.accounted == self.submitted
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["complete"] = self.complete
+        return data
+
+
+class RunContext:
+    """The state of one run: the summary being built, the sink, and the second-pass spool.
+
+    Strategies report through `outcome()`; they never touch the sink directly, so counting and retry
+    routing cannot be forgotten.
+    """
+
+    def __init__(self, strategy: "UpdateStrategy", sobject: str, sink: ResultSink, *, second_pass_allowed: bool) -> None:
+        self.strategy = strategy
+        self.session = strategy.session
+        self.sobject = sobject
+        self.sink = sink
+        self.summary = RunSummary(strategy=strategy.name, sobject=sobject)
+        self.second_pass = False
+        self._retry_allowed = second_pass_allowed
+        self._retry_spool: IO[bytes] | None = None
+        self._retry_pickler: pickle.Pickler | None = None
+        self._retry_count = 0
+        self._started = time.perf_counter()
+        self._meter_start: MeterSnapshot = self.session.meter.snapshot()
+        self._limit_first: LimitInfo | None = None
+        self._limit_last: LimitInfo | None = None
+        self.session.meter.observers.append(self._observe_limit)
+        self.input_iter: Iterator[Row] | None = None
+        """The first-pass rows not yet pulled by the strategy (drained as unprocessed if the run stops)."""
+        self.retry_iter: Iterator[tuple[Row, RecordOutcome]] | None = None
+
+    # -- reporting ----------------------------------------------------------------------------------
+    def submitted(self, n: int = 1) -> None:
+        self.summary.submitted += n
+
+    def outcome(self, outcome: RecordOutcome, retry_record: Mapping[str, Any] | None = None) -> None:
+        """Record one row's outcome; a retryable failure with its record goes to the second pass instead."""
+        if (
+            outcome.status == FAILED
+            and self._retry_allowed
+            and not self.second_pass
+            and retry_record is not None
+            and outcome.error_code in self.strategy.retryable_codes
+            and outcome.row is not None
+        ):
+            if self._retry_spool is None:
+                self._retry_spool = tempfile.TemporaryFile(prefix="sfh-retry-")
+                self._retry_pickler = pickle.Pickler(self._retry_spool, protocol=pickle.HIGHEST_PROTOCOL)
+            assert self._retry_pickler is not None
+            self._retry_pickler.dump((outcome.row, dict(retry_record), outcome))
+            self._retry_pickler.clear_memo()
+            self._retry_count += 1
+            return
+        if outcome.status == SUCCEEDED:
+            self.summary.succeeded += 1
+        elif outcome.status == FAILED:
+            self.summary.failed += 1
+        else:
+            self.summary.unprocessed += 1
+        self.sink.write(outcome)
+
+    def unprocessed(self, row: int | None, record_id: str | None, code: str, message: str) -> None:
+        self.outcome(RecordOutcome(row, record_id, UNPROCESSED, code, message))
+
+    def pending(self, n: int) -> None:
+        self.summary.pending += n
+
+    def note(self, text: str) -> None:
+        self.summary.notes.append(text)
+
+    def job(self, job_id: str) -> None:
+        if job_id not in self.summary.job_ids:
+            self.summary.job_ids.append(job_id)
+
+    # -- second pass --------------------------------------------------------------------------------
+    @property
+    def retry_count(self) -> int:
+        return self._retry_count
+
+    def take_retry_rows(self) -> Iterator[tuple[Row, RecordOutcome]]:
+        """The rows set aside for the second pass (each with its first-pass failure), once."""
+        spool = self._retry_spool
+        self._retry_spool, self._retry_pickler = None, None
+        if spool is None:
+            return
+        try:
+            spool.seek(0)
+            unpickler = pickle.Unpickler(spool)
+            while True:
+                try:
+                    row, record, first = unpickler.load()
+                except EOFError:
+                    return
+                yield (row, record), first
+        finally:
+            spool.close()
+
+    def drain(self, code: str, message: str) -> None:
+        """After a stop: report every row nobody will send. Rows never pulled from the input become
+        unprocessed; rows waiting for (or in) the second pass keep their first-pass failure."""
+        self._retry_allowed = False
+        if self.input_iter is not None:
+            remaining, self.input_iter = self.input_iter, None
+            for row, record in remaining:
+                self.unprocessed(row, _record_id(record), code, message)
+        if self.retry_iter is not None:
+            waiting, self.retry_iter = self.retry_iter, None
+            for _row, first in waiting:
+                self.outcome(first)
+        for _row, first in self.take_retry_rows():
+            self.outcome(first)
+
+    # -- end ----------------------------------------------------------------------------------------
+    def _observe_limit(self, info: LimitInfo) -> None:
+        if self._limit_first is None:
+            self._limit_first = info
+        self._limit_last = info
+
+    def finish(self) -> RunSummary:
+        meter = self.session.meter
+        if self._observe_limit in meter.observers:
+            meter.observers.remove(self._observe_limit)
+        used = meter.snapshot().since(self._meter_start)
+        s = self.summary
+        s.calls_by_phase = used.by_phase()
+        s.calls_by_family = used.by_family()
+        s.total_calls = used.total
+        s.api_calls = used.api_total()
+        s.http_retries = used.retries
+        s.reauthentications = used.reauths
+        s.seconds_by_phase = {k: round(v, 6) for k, v in used.seconds.items()}
+        s.wall_seconds = round(time.perf_counter() - self._started, 6)
+        s.limit_info_before = self._limit_first.to_dict() if self._limit_first else None
+        s.limit_info_after = self._limit_last.to_dict() if self._limit_last else None
+        if s.accounted != s.submitted:  # a bug, never expected: say so loudly rather than hide it
+            s.notes.append(f"ACCOUNTING MISMATCH: submitted {s.submitted}, accounted {s.accounted}")
+        return s
+
+
+class UpdateStrategy(ABC):
+    """Update records of one sObject from an iterable of mappings (each with ``Id``), streamed.
+
+    Options every strategy accepts:
+
+    * `validate` (default True): reject records with no Id, a malformed Id, an invalid field name, or
+      (with `known_fields` or `describe=True`) a field the object lacks, before any call. With False,
+      records are sent as they are and the org judges them.
+    * `known_fields`: the object's field names, for validation without a describe call.
+    * `describe`: fetch ``sobjects/{Object}/describe`` once (1 call, phase ``describe``) for validation.
+    * `retry_pass` (default True): one second pass for records that failed with a retryable code.
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[str] = FAMILY_REST
+    supports_resume: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        session: OrgSession,
+        *,
+        validate: bool = True,
+        known_fields: Collection[str] | None = None,
+        describe: bool = False,
+        retry_pass: bool = True,
+        retryable_codes: Collection[str] = RETRYABLE_RECORD_CODES,
+    ) -> None:
+        self.session = session
+        self.validate = validate
+        self.known_fields = known_fields
+        self.describe = describe
+        self.retry_pass = retry_pass
+        self.retryable_codes = frozenset(retryable_codes)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(session={self.session!r})"
+
+    # -- the interface ------------------------------------------------------------------------------
+    def update(
+        self,
+        sobject: str,
+        records: Iterable[Mapping[str, Any]],
+        sink: ResultSink,
+        *,
+        expected_records: int | None = None,
+    ) -> RunSummary:
+        """Update `records` of `sobject`; one outcome per input row goes to `sink`.
+
+        Raises `RecordValidationError` (nothing sent), `RunFailed` (stopped early; `.summary` accounts
+        for every record) or `RunInterrupted` (Ctrl-C; same). Otherwise returns the summary.
+        """
+        run = RunContext(self, sobject, sink, second_pass_allowed=self.retry_pass)
+        prepared: PreparedRecords | None = None
+        try:
+            prepared = self._prepare(sobject, records, run, expected_records)
+            self._execute(sobject, prepared, run, expected_records)
+        except KeyboardInterrupt:
+            run.summary.interrupted = True
+            run.drain("INTERRUPTED", "not sent: the run was interrupted")
+            run.note("interrupted by the user (Ctrl-C)")
+            raise RunInterrupted(run.finish()) from None
+        except StrategyError as exc:
+            if isinstance(exc, RunFailed):
+                raise
+            if run.summary.submitted == 0 and _is_pre_call(exc):
+                run.finish()  # detaches from the meter; nothing was sent, so the error itself says it all
+                raise
+            run.drain("NOT_SENT", f"not sent: the run stopped early ({type(exc).__name__})")
+            run.summary.error = f"{type(exc).__name__}: {exc}"
+            raise RunFailed(f"{self.name} run stopped early: {exc}", run.finish()) from exc
+        finally:
+            if prepared is not None:
+                prepared.close()
+        return run.finish()
+
+    @classmethod
+    @abstractmethod
+    def api_calls(cls, n_records: int, **options: Any) -> CallEstimate:
+        """The documented call formula for `n_records` records with no failures, retries or re-auth."""
+
+    def estimate(self, n_records: int, **options: Any) -> CallEstimate:
+        """`api_calls` with this instance's options (and the describe call, when enabled)."""
+        estimate = type(self).api_calls(n_records, **{**self._formula_options(), **options})
+        if self.describe and self.validate:
+            estimate = estimate + CallEstimate({"describe": 1})
+        return estimate
+
+    def _formula_options(self) -> dict[str, Any]:
+        return {}
+
+    # -- the template -------------------------------------------------------------------------------
+    def _prepare(self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None) -> PreparedRecords:
+        validator = None
+        if self.validate:
+            fields = self.known_fields
+            if fields is None and self.describe:
+                fields = self.describe_fields(sobject)
+            validator = Validator(known_fields=fields, value_check=self._value_check())
+        return prepare(records, validator=validator, need_count=self._needs_count(expected))
+
+    def _needs_count(self, expected: int | None) -> bool:
+        return False
+
+    def _value_check(self):  # type: ignore[no-untyped-def]
+        """A strategy-specific check of one field value (`records.ValueCheck`), or None."""
+        return None
+
+    def _execute(self, sobject: str, prepared: PreparedRecords, run: RunContext, expected: int | None) -> None:
+        """First pass over every row, then the second pass for retryable failures."""
+        run.input_iter = _counted(prepared, run)
+        self._submit(sobject, run.input_iter, run)
+        run.input_iter = None
+        if run.retry_count:
+            run.summary.retried += run.retry_count
+            run.second_pass = True
+            run.note(f"second pass for {run.retry_count} record(s) with retryable errors")
+            run.retry_iter = run.take_retry_rows()
+            self._submit(sobject, (row for row, _first in run.retry_iter), run, second_pass=True)
+            run.retry_iter = None
+
+    @abstractmethod
+    def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
+        """Send `rows` and report one outcome per row through `run.outcome`.
+
+        On any exception or interrupt the strategy closes or aborts what it opened and reports the rows it
+        was holding (unprocessed, or pending when a job keeps running) before re-raising.
+        """
+
+    # -- helpers for strategies ---------------------------------------------------------------------
+    def describe_fields(self, sobject: str) -> list[str]:
+        with self.session.phase("describe"):
+            body = self.session.get_json(self.session.rest_url(f"sobjects/{sobject}/describe"))
+        return [f["name"] for f in body.get("fields", [])]
+
+
+def _counted(rows: Iterable[Row], run: RunContext) -> Iterator[Row]:
+    """Count rows as the strategy pulls them, so `submitted` is right even if the run stops early."""
+    for row in rows:
+        run.submitted()
+        yield row
+
+
+def _record_id(record: Mapping[str, Any]) -> str | None:
+    value = record.get("Id")
+    return value if isinstance(value, str) else None
+
+
+def _is_pre_call(exc: StrategyError) -> bool:
+    from .errors import BudgetError, RecordValidationError
+
+    return isinstance(exc, (RecordValidationError, ConfigurationError, BudgetError))
+
+
+def chunks_of(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    """Consecutive lists of at most `size` rows; the last, short list is always yielded."""
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b) if a > 0 else 0
+
+
+__all__ = [
+    "CallEstimate",
+    "RETRYABLE_RECORD_CODES",
+    "RunContext",
+    "RunSummary",
+    "UpdateStrategy",
+    "ceil_div",
+    "chunks_of",
+]

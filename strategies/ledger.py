@@ -1,0 +1,149 @@
+"""Which input rows went into which Bulk batch or job: kept on disk, in SQLite.
+
+Bulk results do not carry our row numbers. Bulk 1.0 returns one result per input row *in order*, so a
+batch's results are zipped with the batch's ledger rows. Bulk 2.0 returns only failed and unprocessed
+rows, in no promised order, each with the columns we uploaded; they are matched on the uploaded ``Id``
+value plus its occurrence number (the k-th failed row with Id X is the k-th row with Id X in that job), so
+even a duplicated Id is counted exactly once. Nothing is added to the CSV we send.
+
+Why SQLite rather than a dict: a Bulk 2.0 job may hold millions of rows; a dict of them would make memory
+grow with the input, which the bulk strategies promise not to do. The file also lets a later process
+`resume` a job by id (pass the same `state_dir`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (chunk TEXT NOT NULL, seq INTEGER NOT NULL, row INTEGER, id TEXT,
+                                    PRIMARY KEY (chunk, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (chunk TEXT PRIMARY KEY, job_id TEXT, batch_id TEXT, position INTEGER,
+                                   records INTEGER DEFAULT 0, sobject TEXT, meta TEXT);
+CREATE INDEX IF NOT EXISTS chunks_by_job ON chunks (job_id, position);
+CREATE TEMP TABLE IF NOT EXISTS outcomes (chunk TEXT, seq INTEGER, id TEXT, status TEXT, code TEXT,
+                                          message TEXT, fields TEXT, record TEXT);
+"""
+
+
+class Ledger:
+    """Rows per chunk (a Bulk 1.0 batch, or a Bulk 2.0 job's upload), their job and batch ids."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=OFF")  # scratch data: speed over crash safety
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.executescript(_SCHEMA)
+        self._buffer: list[tuple[str, int, int | None, str | None]] = []
+        self._seq: dict[str, int] = {}
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    # -- writing ------------------------------------------------------------------------------------
+    def add(self, chunk: str, row: int | None, record_id: str | None) -> None:
+        seq = self._seq.get(chunk, 0)
+        self._seq[chunk] = seq + 1
+        self._buffer.append((chunk, seq, row, record_id))
+        if len(self._buffer) >= 5000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?)", self._buffer)
+            self._db.execute("COMMIT")
+            self._buffer.clear()
+
+    def assign(self, chunk: str, *, job_id: str, batch_id: str | None = None, position: int = 0, records: int = 0, sobject: str = "", meta: dict[str, Any] | None = None) -> None:
+        """Record that `chunk` was sent as batch `batch_id` (Bulk 1.0) or as job `job_id` (Bulk 2.0)."""
+        self.flush()
+        self._db.execute(
+            "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (chunk, job_id, batch_id, position, records, sobject, json.dumps(meta or {})),
+        )
+
+    def forget(self, chunk: str) -> None:
+        self.flush()
+        self._db.execute("DELETE FROM entries WHERE chunk = ?", (chunk,))
+        self._db.execute("DELETE FROM chunks WHERE chunk = ?", (chunk,))
+
+    # -- reading ------------------------------------------------------------------------------------
+    def rows(self, chunk: str) -> Iterator[tuple[int | None, str | None]]:
+        """(row, Id) of `chunk` in the order they were written (= upload order)."""
+        self.flush()
+        cursor = self._db.execute("SELECT row, id FROM entries WHERE chunk = ? ORDER BY seq", (chunk,))
+        while True:
+            page = cursor.fetchmany(5000)
+            if not page:
+                return
+            yield from page
+
+    def count(self, chunk: str) -> int:
+        self.flush()
+        return int(self._db.execute("SELECT COUNT(*) FROM entries WHERE chunk = ?", (chunk,)).fetchone()[0])
+
+    def chunks_of_job(self, job_id: str) -> list[dict[str, Any]]:
+        cursor = self._db.execute(
+            "SELECT chunk, batch_id, position, records, sobject, meta FROM chunks WHERE job_id = ? ORDER BY position", (job_id,)
+        )
+        return [
+            {"chunk": c, "batch_id": b, "position": p, "records": r, "sobject": s, "meta": json.loads(m or "{}")}
+            for c, b, p, r, s, m in cursor.fetchall()
+        ]
+
+    # -- matching Bulk 2.0 results ------------------------------------------------------------------
+    def match(
+        self, chunk: str, outcomes: Iterable[tuple[str, str, str, str, tuple[str, ...], dict[str, Any] | None]]
+    ) -> Iterator[tuple[int | None, str | None, tuple[str, str, str, tuple[str, ...], dict[str, Any] | None] | None]]:
+        """Join result rows ``(id, status, code, message, fields, record)`` to `chunk`'s rows.
+
+        Yields every ledger row once, in upload order, with its matched result or None (no result means
+        the row succeeded). Result rows that match no ledger row are yielded last with row None.
+        """
+        self.flush()
+        self._db.execute("DELETE FROM outcomes")
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (chunk, seq, oid, status, code, message, json.dumps(list(fields)), json.dumps(record) if record is not None else None)
+                for seq, (oid, status, code, message, fields, record) in enumerate(outcomes)
+            ),
+        )
+        self._db.execute("COMMIT")
+        query = """
+            WITH m AS (SELECT seq, row, id, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) AS k
+                       FROM entries WHERE chunk = :chunk),
+                 o AS (SELECT id, status, code, message, fields, record,
+                              ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) AS k
+                       FROM outcomes WHERE chunk = :chunk)
+            SELECT m.row, m.id, o.status, o.code, o.message, o.fields, o.record
+            FROM m LEFT JOIN o ON o.id = m.id AND o.k = m.k ORDER BY m.seq
+        """
+        cursor = self._db.execute(query, {"chunk": chunk})
+        while True:
+            page = cursor.fetchmany(5000)
+            if not page:
+                break
+            for row, rid, status, code, message, fields, record in page:
+                if status is None:
+                    yield row, rid, None
+                else:
+                    yield row, rid, (status, code or "", message or "", tuple(json.loads(fields or "[]")), json.loads(record) if record else None)
+        orphans = """
+            WITH m AS (SELECT id, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) AS k FROM entries WHERE chunk = :chunk),
+                 o AS (SELECT id, status, code, message, fields, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) AS k
+                       FROM outcomes WHERE chunk = :chunk)
+            SELECT o.id, o.status, o.code, o.message, o.fields FROM o LEFT JOIN m ON m.id = o.id AND m.k = o.k
+            WHERE m.id IS NULL
+        """
+        for rid, status, code, message, fields in self._db.execute(orphans, {"chunk": chunk}).fetchall():
+            yield None, rid, (status, code or "", message or "", tuple(json.loads(fields or "[]")), None)
+        self._db.execute("DELETE FROM outcomes")

@@ -1,0 +1,461 @@
+"""Input records: streaming readers, validation before any call, and exact chunking.
+
+Row numbers: a record's row is its 1-based position in the input (for a CSV file, the first data row
+after the header is row 1). Every outcome a strategy reports carries that number.
+
+Why validation makes a full pass first: the issue asks that a bad record be rejected *before any API call*.
+A file can only be judged after its last row was read, so `prepare` reads everything once. A re-iterable
+input (a list, or a reader that reopens its file) is simply read twice; a one-shot iterator is spooled to a
+temporary file with `pickle` (our own file, written and read by this process, so the types of values such
+as `date` or `Decimal` survive unchanged) and replayed from there. Memory stays flat either way.
+
+Why the chunker measures what it writes: a batch limit is a limit on the bytes and characters Salesforce
+receives. Estimating from field lengths (as simple-salesforce does) ignores quotes, escapes and line
+endings and overshoots. Here each record is rendered to its final text once; that text's length in
+characters and its UTF-8 length in bytes decide where to cut, and exactly those bytes are written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pickle
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, Collection, Iterable, Iterator, Mapping, TypeVar
+
+from .errors import RecordProblem, RecordValidationError
+
+Row = tuple[int, dict[str, Any]]
+"""A numbered input record: (1-based row number, field mapping including ``Id``)."""
+
+_BASE62 = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+FIELD_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+"""API names: a letter, then letters, digits and underscores. Also what makes a name a safe XML element
+name and a CSV header cell that needs no quoting."""
+
+
+# -- Ids --------------------------------------------------------------------------------------------
+def id_checksum(id15: str) -> str:
+    """The 3-character suffix of an 18-character Id: one letter per 5-character block, encoding which
+    characters of the block are upper case."""
+    out = []
+    for block in range(3):
+        bits = 0
+        for i, ch in enumerate(id15[block * 5 : block * 5 + 5]):
+            if "A" <= ch <= "Z":
+                bits |= 1 << i
+        out.append(_SUFFIX_ALPHABET[bits])
+    return "".join(out)
+
+
+def id_problem(value: Any) -> str | None:
+    """Why `value` is not a well-formed Salesforce Id, or None when it is."""
+    if value is None or value == "":
+        return "missing Id"
+    if not isinstance(value, str):
+        return f"Id must be text, got {type(value).__name__}"
+    if len(value) not in (15, 18):
+        return f"malformed Id {value!r}: expected 15 or 18 characters, got {len(value)}"
+    if not set(value[:15]) <= _BASE62:
+        return f"malformed Id {value!r}: only letters and digits are allowed"
+    if len(value) == 18 and value[15:].upper() != id_checksum(value[:15]):
+        return f"malformed Id {value!r}: checksum suffix should be {id_checksum(value[:15])}"
+    return None
+
+
+def to_18(value: str) -> str:
+    """The 18-character form of a valid 15- or 18-character Id (others are returned unchanged)."""
+    if isinstance(value, str) and len(value) in (15, 18) and id_problem(value) is None:
+        return value[:15] + id_checksum(value[:15])
+    return value
+
+
+# -- readers ----------------------------------------------------------------------------------------
+class CsvRecords:
+    """Records from a UTF-8 CSV file with a header row; re-iterable (each iteration reopens the file).
+
+    Empty cells become absent fields (Bulk semantics: "leave unchanged"); the literal `null_marker`
+    (default ``#N/A``, as in Bulk API 2.0 and Data Loader) becomes None (set the field to null).
+    A BOM at the start of the file is ignored. Any file size: one row is in memory at a time.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, null_marker: str | None = "#N/A", delimiter: str = ",") -> None:
+        self.path = Path(path)
+        self.null_marker = null_marker
+        self.delimiter = delimiter
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with open(self.path, "r", encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            header = next(reader, None)
+            if header is None:
+                return
+            for cells in reader:
+                if not cells:
+                    continue
+                record: dict[str, Any] = {}
+                for name, cell in zip(header, cells):
+                    if cell == "":
+                        continue
+                    record[name] = None if cell == self.null_marker else cell
+                yield record
+
+    def numbered(self) -> Iterator[Row]:
+        return ((i, rec) for i, rec in enumerate(self, start=1))
+
+
+class JsonlRecords:
+    """Records from a JSON Lines file (one JSON object per line; blank lines skipped); re-iterable."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with open(self.path, "r", encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                value = json.loads(line)
+                if not isinstance(value, dict):
+                    raise RecordValidationError([RecordProblem(line_no, None, "a JSON Lines record must be an object")])
+                yield value
+
+
+def read_records(path: str | os.PathLike[str]) -> CsvRecords | JsonlRecords:
+    """A reader chosen by file extension: ``.jsonl``/``.ndjson`` -> JSON Lines, anything else -> CSV."""
+    suffix = Path(path).suffix.lower()
+    return JsonlRecords(path) if suffix in (".jsonl", ".ndjson") else CsvRecords(path)
+
+
+# -- validation and preparation ----------------------------------------------------------------------
+ValueCheck = Callable[[str, Any], "str | None"]
+
+
+@dataclass
+class Validator:
+    """Checks one record: an Id that is present and well formed, field names that are API names (and,
+    when `known_fields` is given, fields the object has, compared case-insensitively), plus any
+    strategy-specific value check (e.g. characters XML cannot carry)."""
+
+    known_fields: Collection[str] | None = None
+    value_check: ValueCheck | None = None
+
+    def __post_init__(self) -> None:
+        self._known = {f.lower() for f in self.known_fields} if self.known_fields is not None else None
+
+    def problems(self, row: int, record: Mapping[str, Any]) -> list[RecordProblem]:
+        found: list[RecordProblem] = []
+        if not isinstance(record, Mapping):
+            return [RecordProblem(row, None, f"a record must be a mapping, got {type(record).__name__}")]
+        id_keys = [k for k in record if isinstance(k, str) and k.lower() == "id"]
+        if not id_keys:
+            found.append(RecordProblem(row, "Id", "missing Id"))
+        else:
+            reason = id_problem(record[id_keys[0]])
+            if reason:
+                found.append(RecordProblem(row, "Id", reason))
+            if len(id_keys) > 1:
+                found.append(RecordProblem(row, "Id", "Id given more than once"))
+        for name, value in record.items():
+            if not isinstance(name, str) or not FIELD_NAME_RE.match(name):
+                found.append(RecordProblem(row, str(name), "not a valid field API name"))
+                continue
+            if name.lower() == "id":
+                continue
+            if self._known is not None and name.lower() not in self._known:
+                found.append(RecordProblem(row, name, "the object has no such field"))
+                continue
+            if self.value_check is not None:
+                reason = self.value_check(name, value)
+                if reason:
+                    found.append(RecordProblem(row, name, reason))
+        return found
+
+
+def normalise(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict with the Id key spelled ``Id`` (inputs may say ``ID`` or ``id``)."""
+    out: dict[str, Any] = {}
+    for name, value in record.items():
+        out["Id" if isinstance(name, str) and name.lower() == "id" else name] = value
+    return out
+
+
+class PreparedRecords:
+    """Numbered, validated records that can be iterated more than once, with their count when known.
+
+    Built by `prepare`; iterating yields `Row` tuples. Call `close()` to remove a spool file.
+    """
+
+    def __init__(self, source: Iterable[Mapping[str, Any]] | None, spool: IO[bytes] | None, count: int | None, columns: list[str] | None) -> None:
+        self._source = source
+        self._spool = spool
+        self.count = count
+        self.columns = columns
+        """All field names seen, in first-seen order (known after a validation pass), else None."""
+
+    def __iter__(self) -> Iterator[Row]:
+        if self._spool is not None:
+            self._spool.seek(0)
+            unpickler = pickle.Unpickler(self._spool)
+            while True:
+                try:
+                    yield unpickler.load()
+                except EOFError:
+                    return
+        else:
+            assert self._source is not None
+            for i, record in enumerate(self._source, start=1):
+                yield i, normalise(record)
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
+def prepare(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    validator: Validator | None,
+    need_count: bool = False,
+    max_problems: int = 20,
+) -> PreparedRecords:
+    """Validate every record (when `validator` is given) before anything is sent; see the module doc.
+
+    Raises `RecordValidationError` naming the first `max_problems` problems and counting all bad records.
+    With `validator=None` and no count needed, records stream straight through (the org judges them).
+    """
+    one_shot = iter(records) is records  # type: ignore[comparison-overlap]
+    if validator is None and not need_count:
+        return PreparedRecords(records, None, None, None)
+    problems: list[RecordProblem] = []
+    bad = 0
+    columns: dict[str, None] = {}
+    spool: IO[bytes] | None = tempfile.TemporaryFile(prefix="sfh-input-") if one_shot else None
+    pickler = pickle.Pickler(spool, protocol=pickle.HIGHEST_PROTOCOL) if spool else None
+    count = 0
+    try:
+        for count, record in enumerate(records, start=1):
+            if validator is not None:
+                found = validator.problems(count, record)
+                if found:
+                    bad += 1
+                    if len(problems) < max_problems:
+                        problems.extend(found[: max_problems - len(problems)])
+                    continue
+            clean = normalise(record) if isinstance(record, Mapping) else record
+            for name in clean:
+                if name not in columns:
+                    columns[name] = None
+            if pickler is not None:
+                pickler.dump((count, clean))
+                pickler.clear_memo()
+    except BaseException:
+        if spool:
+            spool.close()
+        raise
+    if bad:
+        if spool:
+            spool.close()
+        raise RecordValidationError(problems, total=bad)
+    return PreparedRecords(None if one_shot else records, spool, count, list(columns))
+
+
+# -- chunking ---------------------------------------------------------------------------------------
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class ChunkLimits:
+    """Upper bounds for one chunk (a Bulk 1.0 batch or a Bulk 2.0 job upload); None means unbounded.
+
+    Bytes are UTF-8 bytes and characters are Python characters (code points) of the complete payload,
+    header and footer included.
+    """
+
+    max_records: int | None = None
+    max_bytes: int | None = None
+    max_chars: int | None = None
+
+
+class RecordTooLarge(ValueError):
+    """One rendered record alone exceeds a chunk limit."""
+
+
+@dataclass
+class Chunk:
+    """A finished chunk: its payload in `file` (rewound to 0), and exactly measured totals."""
+
+    index: int
+    file: IO[bytes]
+    records: int
+    bytes: int
+    chars: int
+    header: str = ""
+
+
+def _disk_spool() -> IO[bytes]:
+    return tempfile.TemporaryFile(prefix="sfh-chunk-")
+
+
+class Chunker:
+    """Cuts rendered records into chunks within `limits`, writing each chunk to its own spool file.
+
+    `header` starts and `footer` ends every chunk and both count toward its size. `add` places one
+    record's final text and returns the chunk it *finished* when the record did not fit (the record then
+    opens the next chunk); `flush` returns the last, partial chunk, so no trailing record is ever dropped.
+    `index` is the chunk the last added record went into; `open_records` how many records the unfinished
+    chunk holds (a strategy reports those if it has to stop).
+
+    A record that alone exceeds a limit raises `RecordTooLarge` and is not placed.
+    """
+
+    def __init__(self, limits: ChunkLimits, *, header: str = "", footer: str = "", spool: Callable[[], IO[bytes]] = _disk_spool) -> None:
+        self.limits = limits
+        self.header = header
+        self.footer = footer
+        self._foot_bytes = len(footer.encode("utf-8"))
+        self._spool = spool
+        self._current: Chunk | None = None
+        self.index = -1
+
+    @property
+    def open_records(self) -> int:
+        return self._current.records if self._current is not None else 0
+
+    def set_header(self, header: str) -> Chunk | None:
+        """Use `header` from the next record on; finishes and returns the open chunk if it has records."""
+        if header == self.header:
+            return None
+        finished = self.flush()
+        self.header = header
+        return finished
+
+    def add(self, text: str) -> Chunk | None:
+        encoded = text.encode("utf-8")
+        finished: Chunk | None = None
+        if self._current is None:
+            self._start()
+        assert self._current is not None
+        if not self._fits(self._current, len(encoded), len(text)):
+            if self._current.records == 0:
+                raise RecordTooLarge(
+                    f"one record renders to {len(encoded)} bytes / {len(text)} characters, over the chunk limit {self.limits}"
+                )
+            finished = self._finish()
+            self._start()
+            assert self._current is not None
+            if not self._fits(self._current, len(encoded), len(text)):
+                self._current.file.close()
+                self._current = None
+                raise RecordTooLarge(
+                    f"one record renders to {len(encoded)} bytes / {len(text)} characters, over the chunk limit {self.limits}"
+                )
+        chunk = self._current
+        chunk.file.write(encoded)
+        chunk.records += 1
+        chunk.bytes += len(encoded)
+        chunk.chars += len(text)
+        return finished
+
+    def flush(self) -> Chunk | None:
+        """Finish and return the open chunk, or None if it holds no record."""
+        if self._current is None:
+            return None
+        if self._current.records == 0:
+            self._current.file.close()
+            self._current = None
+            self.index -= 1
+            return None
+        return self._finish()
+
+    def discard(self) -> None:
+        """Drop the open chunk (after a failure); its records must be reported by the caller."""
+        if self._current is not None:
+            self._current.file.close()
+            self._current = None
+
+    def _start(self) -> None:
+        self.index += 1
+        encoded = self.header.encode("utf-8")
+        handle = self._spool()
+        handle.write(encoded)
+        self._current = Chunk(self.index, handle, 0, len(encoded), len(self.header), self.header)
+
+    def _finish(self) -> Chunk:
+        chunk = self._current
+        assert chunk is not None
+        self._current = None
+        chunk.file.write(self.footer.encode("utf-8"))
+        chunk.bytes += self._foot_bytes
+        chunk.chars += len(self.footer)
+        chunk.file.seek(0)
+        return chunk
+
+    def _fits(self, chunk: Chunk, nbytes: int, nchars: int) -> bool:
+        limits = self.limits
+        if limits.max_records is not None and chunk.records + 1 > limits.max_records:
+            return False
+        if limits.max_bytes is not None and chunk.bytes + nbytes + self._foot_bytes > limits.max_bytes:
+            return False
+        if limits.max_chars is not None and chunk.chars + nchars + len(self.footer) > limits.max_chars:
+            return False
+        return True
+
+
+def iter_chunks(
+    items: Iterable[tuple[K, str]],
+    limits: ChunkLimits,
+    *,
+    header: str = "",
+    footer: str = "",
+    spool: Callable[[], IO[bytes]] = _disk_spool,
+) -> Iterator[tuple[Chunk, list[K]]]:
+    """Convenience over `Chunker` for small inputs: yields each finished chunk with the keys it holds."""
+    chunker = Chunker(limits, header=header, footer=footer, spool=spool)
+    keys: list[K] = []
+    for key, text in items:
+        finished = chunker.add(text)
+        if finished is not None:
+            yield finished, keys
+            keys = []
+        keys.append(key)
+    last = chunker.flush()
+    if last is not None:
+        yield last, keys
+
+
+def text_of(value: Any) -> str:
+    """The text form Bulk payloads use for a non-null value (booleans lower case, dates ISO 8601)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+_NEEDS_QUOTES = re.compile(r'[",\r\n]|^\s|\s$')
+
+
+def csv_cell(text: str) -> str:
+    """One CSV cell. Quoted when it holds a comma, a quote, CR or LF, or starts or ends with whitespace.
+
+    Not `csv.writer`: with QUOTE_MINIMAL it leaves a lone CR unquoted, which every reader (Salesforce's
+    and Python's) takes as a line break, silently splitting the record.
+    """
+    if _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_line(cells: Iterable[str]) -> str:
+    """One LF-terminated CSV line of `csv_cell`s."""
+    return ",".join(csv_cell(c) for c in cells) + "\n"

@@ -1,0 +1,116 @@
+"""`collections`: sObject Collections, ``PATCH /composite/sobjects`` with up to 200 records per call.
+
+Request ``{"allOrNone": bool, "records": [{"attributes": {"type": Obj}, "id": Id, fields...}]}``; the
+answer is HTTP 200 with one save result ``{id, success, errors: [{statusCode, message, fields}]}`` per
+record, in input order. One call per 200 records: ``dml = ceil(N / batch_size)``.
+
+The module also holds the helpers Composite shares (record body, save result -> outcome), because a
+Composite request here is just five Collections requests in one envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterable, Mapping, Sequence
+
+from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of
+from .errors import ConfigurationError
+from .records import Row
+from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
+from .transport import FAMILY_REST, rest_errors
+
+COLLECTIONS_MAX = 200
+
+
+def collection_record(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """One record of a Collections body: attributes, lower-case ``id``, then the fields to set."""
+    body: dict[str, Any] = {"attributes": {"type": sobject}, "id": record.get("Id")}
+    for key, value in record.items():
+        if key != "Id":
+            body[key] = value
+    return body
+
+
+def save_result_outcome(row: Row, result: Any) -> RecordOutcome:
+    """A Collections save result ``{id, success, errors}`` as the outcome of `row`."""
+    number, record = row
+    record_id = record.get("Id")
+    if not isinstance(result, Mapping):
+        return RecordOutcome(number, record_id, UNPROCESSED, "NO_RESULT", f"unexpected result {result!r:.200}")
+    if result.get("success"):
+        return RecordOutcome(number, result.get("id") or record_id, SUCCEEDED)
+    errors = result.get("errors") or [{}]
+    first = errors[0] if isinstance(errors[0], Mapping) else {}
+    return RecordOutcome(
+        number,
+        record_id,
+        FAILED,
+        str(first.get("statusCode") or first.get("errorCode") or "UNKNOWN_ERROR"),
+        str(first.get("message") or ""),
+        tuple(first.get("fields") or ()),
+    )
+
+
+def report_chunk(run: RunContext, rows: Sequence[Row], results: Any) -> None:
+    """Report save results for `rows`, in order; rows without a result are unprocessed."""
+    results = results if isinstance(results, list) else []
+    for index, row in enumerate(rows):
+        if index < len(results):
+            run.outcome(save_result_outcome(row, results[index]), row[1])
+        else:
+            run.outcome(RecordOutcome(row[0], row[1].get("Id"), UNPROCESSED, "NO_RESULT", "Salesforce returned no result for this record"))
+
+
+def report_refused(run: RunContext, rows: Sequence[Row], status: int, errors: list[dict[str, Any]]) -> None:
+    """A refused request or subrequest: every record in it failed with the request's error."""
+    first = errors[0] if errors else {}
+    code = str(first.get("errorCode") or first.get("statusCode") or f"HTTP_{status}")
+    message = str(first.get("message") or "")
+    fields = tuple(first.get("fields") or ())
+    for number, record in rows:
+        run.outcome(RecordOutcome(number, record.get("Id"), FAILED, code, message, fields), record)
+
+
+def report_unknown(run: RunContext, rows: Sequence[Row], exc: BaseException) -> None:
+    """The request carrying `rows` never got an answer (error or interrupt): their outcome is unknown."""
+    for number, record in rows:
+        run.outcome(RecordOutcome(number, record.get("Id"), UNPROCESSED, "REQUEST_FAILED", f"outcome unknown: {type(exc).__name__}: {exc}"))
+
+
+class CollectionsStrategy(UpdateStrategy):
+    """sObject Collections PATCH, `batch_size` (<= 200) records per call. Formula: ``dml = ceil(N/batch_size)``."""
+
+    name: ClassVar[str] = "collections"
+    family: ClassVar[str] = FAMILY_REST
+
+    def __init__(self, session: Any, *, batch_size: int = COLLECTIONS_MAX, all_or_none: bool = False, **common: Any) -> None:
+        super().__init__(session, **common)
+        if not 1 <= batch_size <= COLLECTIONS_MAX:
+            raise ConfigurationError(f"batch_size must be 1..{COLLECTIONS_MAX}")
+        self.batch_size = batch_size
+        self.all_or_none = all_or_none
+
+    @classmethod
+    def api_calls(cls, n_records: int, *, batch_size: int = COLLECTIONS_MAX, **_options: Any) -> CallEstimate:
+        calls = ceil_div(n_records, batch_size)
+        return CallEstimate({"dml": calls} if calls else {})
+
+    def _formula_options(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size}
+
+    def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
+        url = self.session.rest_url("composite/sobjects")
+        with self.session.phase("dml"):
+            for chunk in chunks_of(rows, self.batch_size):
+                body = {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in chunk]}
+                try:
+                    response = self.session.request(
+                        "PATCH", url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
+                    )
+                except BaseException as exc:
+                    report_unknown(run, chunk, exc)
+                    raise
+                with response:
+                    if response.status_code == 200:
+                        report_chunk(run, chunk, response.json())
+                    else:
+                        report_refused(run, chunk, response.status_code, rest_errors(response))
