@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from .commands import compare as compare_cmd
 from .commands import emulator as emulator_cmd
+from .commands import limits as limits_cmd
+from .commands import plan as plan_cmd
+from .commands import update as update_cmd
 
 app = typer.Typer(
     name="sfharness",
@@ -13,6 +17,11 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
 app.add_typer(emulator_cmd.app, name="emulator")
+app.command("compare")(compare_cmd.compare)
+app.command("plan")(plan_cmd.plan)
+app.command("update")(update_cmd.update)
+app.command("resume")(update_cmd.resume)
+app.command("limits")(limits_cmd.limits)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any, ClassVar, Collection, Iterable, Iterator, Mapping
+from typing import IO, Any, Callable, ClassVar, Collection, Iterable, Iterator, Mapping
 
 from .errors import ConfigurationError, RunFailed, RunInterrupted, StrategyError
 from .records import PreparedRecords, Row, Validator, prepare
@@ -145,6 +145,8 @@ class RunContext:
         self.input_iter: Iterator[Row] | None = None
         """The first-pass rows not yet pulled by the strategy (drained as unprocessed if the run stops)."""
         self.retry_iter: Iterator[tuple[Row, RecordOutcome]] | None = None
+        self.columns: list[str] | None = None
+        """Every field name of the input, when a validation pass saw them all (Bulk 2.0's CSV header)."""
 
     # -- reporting ----------------------------------------------------------------------------------
     def submitted(self, n: int = 1) -> None:
@@ -190,6 +192,11 @@ class RunContext:
             self.summary.job_ids.append(job_id)
 
     # -- second pass --------------------------------------------------------------------------------
+    @property
+    def retry_enabled(self) -> bool:
+        """Whether a retryable failure reported now would go to the second pass."""
+        return self._retry_allowed and not self.second_pass
+
     @property
     def retry_count(self) -> int:
         return self._retry_count
@@ -344,6 +351,16 @@ class UpdateStrategy(ABC):
     def _formula_options(self) -> dict[str, Any]:
         return {}
 
+    def close(self) -> None:
+        """Release scratch files (Bulk strategies keep a ledger on disk). Safe to call twice."""
+        return None
+
+    def __enter__(self) -> "UpdateStrategy":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- the template -------------------------------------------------------------------------------
     def _prepare(self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None) -> PreparedRecords:
         validator = None
@@ -363,6 +380,7 @@ class UpdateStrategy(ABC):
 
     def _execute(self, sobject: str, prepared: PreparedRecords, run: RunContext, expected: int | None) -> None:
         """First pass over every row, then the second pass for retryable failures."""
+        run.columns = prepared.columns
         run.input_iter = _counted(prepared, run)
         self._submit(sobject, run.input_iter, run)
         run.input_iter = None
@@ -419,6 +437,29 @@ def chunks_of(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
+def send_in_batches(rows: Iterable[Row], size: int, send: "Callable[[list[Row]], None]", run: RunContext) -> None:
+    """Call `send` with consecutive batches of at most `size` rows.
+
+    If reading the input fails or is interrupted while a batch is being filled, the rows already taken
+    from the input are reported unprocessed before the exception continues (a plain `chunks_of` would
+    drop them silently). `send` reports its own batch, whatever happens to it.
+    """
+    batch: list[Row] = []
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) == size:
+                full, batch = batch, []
+                send(full)
+        if batch:
+            full, batch = batch, []
+            send(full)
+    except BaseException:
+        for number, record in batch:
+            run.unprocessed(number, _record_id(record), "NOT_SENT", "not sent: the run stopped before this batch was sent")
+        raise
+
+
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b) if a > 0 else 0
 
@@ -431,4 +472,5 @@ __all__ = [
     "UpdateStrategy",
     "ceil_div",
     "chunks_of",
+    "send_in_batches",
 ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterable, Mapping
 
-from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of
+from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of, send_in_batches
 from .errors import ConfigurationError
 from .records import Row
 from .results import UNPROCESSED, RecordOutcome
@@ -74,33 +74,36 @@ class CompositeStrategy(UpdateStrategy):
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         url = self.session.rest_url("composite")
         sub_url = f"/services/data/v{self.session.api_version}/composite/sobjects"
-        with self.session.phase("dml"):
-            for group in chunks_of(rows, self.subrequests * self.batch_size):
-                parts = {f"chunk{i}": part for i, part in enumerate(chunks_of(group, self.batch_size))}
-                body = {
-                    "allOrNone": self.all_or_none,
-                    "compositeRequest": [
-                        {
-                            "method": "PATCH",
-                            "url": sub_url,
-                            "referenceId": ref,
-                            "body": {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in part]},
-                        }
-                        for ref, part in parts.items()
-                    ],
-                }
-                try:
-                    response = self.session.request(
-                        "POST", url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
-                    )
-                except BaseException as exc:
-                    report_unknown(run, group, exc)
-                    raise
-                with response:
-                    if response.status_code != 200:
-                        report_refused(run, group, response.status_code, rest_errors(response))
-                        continue
+
+        def send(group: list[Row]) -> None:
+            parts = {f"chunk{i}": part for i, part in enumerate(chunks_of(group, self.batch_size))}
+            body = {
+                "allOrNone": self.all_or_none,
+                "compositeRequest": [
+                    {
+                        "method": "PATCH",
+                        "url": sub_url,
+                        "referenceId": ref,
+                        "body": {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in part]},
+                    }
+                    for ref, part in parts.items()
+                ],
+            }
+            try:
+                response = self.session.request(
+                    "POST", url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
+                )
+            except BaseException as exc:
+                report_unknown(run, group, exc)
+                raise
+            with response:
+                if response.status_code != 200:
+                    report_refused(run, group, response.status_code, rest_errors(response))
+                else:
                     self._report(run, parts, response.json())
+
+        with self.session.phase("dml"):
+            send_in_batches(rows, self.subrequests * self.batch_size, send, run)
 
     @staticmethod
     def _report(run: RunContext, parts: dict[str, list[Row]], payload: Any) -> None:

@@ -18,7 +18,6 @@ characters and its UTF-8 length in bytes decide where to cut, and exactly those 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import pickle
@@ -324,6 +323,11 @@ class Chunker:
         self._spool = spool
         self._current: Chunk | None = None
         self.index = -1
+        self._empty = self._empty_chunk()
+
+    def _empty_chunk(self) -> Chunk:
+        """A stand-in for a chunk holding only the header (to test whether one record fits at all)."""
+        return Chunk(-1, None, 0, len(self.header.encode("utf-8")), len(self.header))  # type: ignore[arg-type]
 
     @property
     def open_records(self) -> int:
@@ -335,29 +339,22 @@ class Chunker:
             return None
         finished = self.flush()
         self.header = header
+        self._empty = self._empty_chunk()
         return finished
 
     def add(self, text: str) -> Chunk | None:
         encoded = text.encode("utf-8")
+        if not self._fits_alone(len(encoded), len(text)):
+            raise RecordTooLarge(
+                f"one record renders to {len(encoded)} bytes / {len(text)} characters, over the chunk limit {self.limits}"
+            )
         finished: Chunk | None = None
+        if self._current is not None and not self._fits(self._current, len(encoded), len(text)):
+            finished = self._finish()
         if self._current is None:
             self._start()
-        assert self._current is not None
-        if not self._fits(self._current, len(encoded), len(text)):
-            if self._current.records == 0:
-                raise RecordTooLarge(
-                    f"one record renders to {len(encoded)} bytes / {len(text)} characters, over the chunk limit {self.limits}"
-                )
-            finished = self._finish()
-            self._start()
-            assert self._current is not None
-            if not self._fits(self._current, len(encoded), len(text)):
-                self._current.file.close()
-                self._current = None
-                raise RecordTooLarge(
-                    f"one record renders to {len(encoded)} bytes / {len(text)} characters, over the chunk limit {self.limits}"
-                )
         chunk = self._current
+        assert chunk is not None
         chunk.file.write(encoded)
         chunk.records += 1
         chunk.bytes += len(encoded)
@@ -397,6 +394,9 @@ class Chunker:
         chunk.chars += len(self.footer)
         chunk.file.seek(0)
         return chunk
+
+    def _fits_alone(self, nbytes: int, nchars: int) -> bool:
+        return self._fits(self._empty, nbytes, nchars)
 
     def _fits(self, chunk: Chunk, nbytes: int, nchars: int) -> bool:
         limits = self.limits
@@ -457,5 +457,7 @@ def csv_cell(text: str) -> str:
 
 
 def csv_line(cells: Iterable[str]) -> str:
-    """One LF-terminated CSV line of `csv_cell`s."""
-    return ",".join(csv_cell(c) for c in cells) + "\n"
+    """One LF-terminated CSV line of `csv_cell`s (a lone empty cell is written ``""``: an empty line
+    would be skipped by readers as a blank line)."""
+    line = ",".join(csv_cell(c) for c in cells)
+    return (line or '""') + "\n"

@@ -88,8 +88,9 @@ class RestStrategy(UpdateStrategy):
                             break
             except BaseException as exc:  # Ctrl-C while waiting: stop queuing, settle what is in flight
                 fatal = exc
-            for future in inflight:
-                future.cancel()
+            if fatal is not None:  # stopping: requests not started yet are not sent at all
+                for future in inflight:
+                    future.cancel()
             done, _ = cf.wait(inflight)
             first = self._collect(done, inflight, run)
             fatal = fatal or first

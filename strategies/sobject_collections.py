@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
-from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of
+from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, send_in_batches
 from .errors import ConfigurationError
 from .records import Row
 from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
@@ -99,18 +99,21 @@ class CollectionsStrategy(UpdateStrategy):
 
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         url = self.session.rest_url("composite/sobjects")
+
+        def send(chunk: list[Row]) -> None:
+            body = {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in chunk]}
+            try:
+                response = self.session.request(
+                    "PATCH", url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
+                )
+            except BaseException as exc:
+                report_unknown(run, chunk, exc)
+                raise
+            with response:
+                if response.status_code == 200:
+                    report_chunk(run, chunk, response.json())
+                else:
+                    report_refused(run, chunk, response.status_code, rest_errors(response))
+
         with self.session.phase("dml"):
-            for chunk in chunks_of(rows, self.batch_size):
-                body = {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in chunk]}
-                try:
-                    response = self.session.request(
-                        "PATCH", url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
-                    )
-                except BaseException as exc:
-                    report_unknown(run, chunk, exc)
-                    raise
-                with response:
-                    if response.status_code == 200:
-                        report_chunk(run, chunk, response.json())
-                    else:
-                        report_refused(run, chunk, response.status_code, rest_errors(response))
+            send_in_batches(rows, self.batch_size, send, run)

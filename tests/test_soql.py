@@ -790,34 +790,27 @@ def _field_value(record: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def _literal_to_python(field: str, lit: Any) -> Any:
-    """A scalar to compare with, or a (lo, hi) tuple for a half-open range."""
+    """A scalar to compare with, or a (lo, hi) tuple of days for a half-open range.
+
+    (The datetime literals in DATETIMES are whole milliseconds, the precision datetimes are stored at.)
+    """
     if isinstance(lit, NullLit):
         return False if field == "IsPrivate" else None
-    if isinstance(lit, StringLit):
-        return lit.value
-    if isinstance(lit, (NumberLit, BoolLit)):
-        return lit.value
     if isinstance(lit, DateConst):
         days = {"TODAY": (0, 1), "YESTERDAY": (-1, 0), "TOMORROW": (1, 2)}.get(lit.name)
         if days is None:
             days = (-lit.n, 1) if lit.name == "LAST_N_DAYS" else (1, 1 + lit.n)
-        lo, hi = (TODAY + dt.timedelta(days=d) for d in days)
-    elif isinstance(lit, DateLit) and field == "CreatedDate":
-        lo, hi = lit.value, lit.value + dt.timedelta(days=1)
-    elif isinstance(lit, DateTimeLit) and field == "CloseDate":
-        return lit.value.replace(microsecond=lit.value.microsecond // 1000 * 1000)
-    else:
-        value = lit.value
-        return value.replace(microsecond=value.microsecond // 1000 * 1000) if isinstance(value, dt.datetime) else value
-    if field == "CreatedDate":
-        return (dt.datetime.combine(lo, dt.time(), UTC), dt.datetime.combine(hi, dt.time(), UTC))
-    return (lo, hi)
+        return tuple(TODAY + dt.timedelta(days=d) for d in days)
+    if isinstance(lit, DateLit) and field == "CreatedDate":
+        return (lit.value, lit.value + dt.timedelta(days=1))
+    return lit.value
 
 
-def _key(field: str, value: Any) -> Any:
+def _key(value: Any) -> Any:
+    """Comparable form: text folded to lower case, a bare date read as midnight UTC."""
     if isinstance(value, str):
         return value.lower()
-    if field == "CloseDate" and isinstance(value, dt.date):
+    if type(value) is dt.date:
         return dt.datetime.combine(value, dt.time(), UTC)
     return value
 
@@ -843,14 +836,12 @@ def _compare(field: str, x: Any, op: str, lit: Any) -> bool:
         return not _compare(field, x, "=", lit)
     if x is None or v is None:
         return op == "=" and x is None and v is None
+    x = _key(x)
     if isinstance(v, tuple):
-        lo, hi = v
-        x = _key(field, x) if field == "CloseDate" and isinstance(lo, dt.datetime) else x
+        lo, hi = _key(v[0]), _key(v[1])
         return {"=": lo <= x < hi, "<": x < lo, "<=": x < hi, ">": x >= hi, ">=": x >= lo}[op]
-    if field == "CloseDate" and isinstance(v, dt.datetime):
-        x = _key(field, x)
-    a, b = _key(field, x), _key(field, v)
-    return {"=": a == b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    v = _key(v)
+    return {"=": x == v, "<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v}[op]
 
 
 def evaluate(cond: Any, record: dict[str, Any]) -> bool:
@@ -871,7 +862,7 @@ def evaluate(cond: Any, record: dict[str, Any]) -> bool:
 OPP_RECORDS = [dict(zip(OPP_COLUMNS, row)) for row in OPPS]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(where=conditions)
 def test_where_matches_python_model(store: RecordStore, where: Any) -> None:
     query = Query(select=(FieldRef(("Id",)),), sobject="Opportunity", where=where)
@@ -880,7 +871,7 @@ def test_where_matches_python_model(store: RecordStore, where: Any) -> None:
     assert got == expected, to_soql(query)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(where=conditions)
 def test_where_count_matches_rows(store: RecordStore, where: Any) -> None:
     cq = compile_query(Query(select=(CountCall(),), sobject="Opportunity", where=where), SCHEMA, today=TODAY)
@@ -930,14 +921,14 @@ queries = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(query=queries)
 def test_to_soql_round_trips(query: Query) -> None:
     text = to_soql(query)
     assert parse(text) == query, text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(value=st.text(max_size=20))
 def test_string_literals_round_trip(value: str) -> None:
     lit = StringLit.from_value(value)
@@ -945,7 +936,7 @@ def test_string_literals_round_trip(value: str) -> None:
     assert parsed.value == value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(value=st.text(alphabet=st.characters(codec="ascii", exclude_characters="\x00"), max_size=8))
 def test_like_literal_pattern_matches_itself(store: RecordStore, value: str) -> None:
     # A LIKE pattern with its wildcards escaped matches exactly the strings equal to it (ignoring case).

@@ -135,7 +135,9 @@ async def create_job(request: Request) -> Response:
         api_version=f"{version:.1f}",
         external_id_field=doc.get("externalIdFieldName") or None,
     )
-    return _job_response(job, job.content_type == "JSON" or _is_json_request(request), status=201)
+    # The job document comes back in the format it was sent in: salesforce-bulk creates JSON jobs with an
+    # XML jobInfo and parses the answer as XML. Later GETs use the job's own format.
+    return _job_response(job, _is_json_request(request), status=201)
 
 
 @_errors
@@ -151,6 +153,7 @@ async def job(request: Request) -> Response:
         if not state:
             raise InvalidJob("InvalidJob : The job document must set state")
         found = org.bulk1.set_state(job_id, state)
+        return _job_response(found, _is_json_request(request))
     return _job_response(found, found.content_type == "JSON")
 
 

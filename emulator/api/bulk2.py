@@ -173,6 +173,8 @@ routes = with_and_without_slash([
     Route(_P + "/ingest/{job_id}/successfulResults", _results("success"), methods=["GET"]),
     Route(_P + "/ingest/{job_id}/failedResults", _results("failed"), methods=["GET"]),
     Route(_P + "/ingest/{job_id}/unprocessedrecords", _results("unprocessed"), methods=["GET"]),
+    # The documented spelling is all lower case; simple-salesforce asks for `unprocessedRecords`.
+    Route(_P + "/ingest/{job_id}/unprocessedRecords", _results("unprocessed"), methods=["GET"]),
     Route(_P + "/query", query_jobs, methods=["GET", "POST"]),
     Route(_P + "/query/{job_id}", query_job, methods=["GET", "PATCH", "DELETE"]),
     Route(_P + "/query/{job_id}/results", query_results, methods=["GET"]),

@@ -191,7 +191,10 @@ class Bulk1Service:
             _remove(upload_path)
             raise InvalidBatch(f"InvalidBatch : Exceeded max size limit of {BULK1_MAX_CHARS_PER_BATCH} characters")
         try:
-            count = sum(1 for _ in self._records(job, upload_path))
+            # Counting parses the file (malformed files and oversized batches are refused at once); field
+            # names are checked when the batch runs, so an unknown CSV column fails the batch
+            # ("InvalidBatch : Field name not found : X" in its stateMessage), as on Salesforce.
+            count = sum(1 for _ in self._records(job, upload_path, check_fields=False))
         except InvalidBatch:
             _remove(upload_path)
             raise
@@ -220,13 +223,13 @@ class Bulk1Service:
         return batch.result_path
 
     # -- processing -------------------------------------------------------------------------------
-    def _records(self, job: Bulk1Job, path: str) -> Iterator[dict[str, Any]]:
+    def _records(self, job: Bulk1Job, path: str, *, check_fields: bool = True) -> Iterator[dict[str, Any]]:
         if job.content_type == "CSV":
             header, rows = read_csv(path)
             if not header:
                 raise InvalidBatch("InvalidBatch : Empty batch")
             obj = self.ctx.schema.get(job.object)
-            for name in header:
+            for name in header if check_fields else ():
                 if obj.field(name) is None:
                     raise InvalidBatch(f"InvalidBatch : Field name not found : {name}")
             for n, row in enumerate(rows, start=2):

@@ -322,6 +322,9 @@ class Bulk2Service:
             count = 0
             with open(chunk_path, "w", encoding="utf-8", newline="") as out:
                 writer = csv.writer(out, delimiter=job.delimiter, lineterminator="\n")
+                # The chunk is read back with read_csv, which takes its first row as the header: without
+                # it the first record of every internal batch was silently dropped.
+                writer.writerow(header)
                 for row in rows:
                     writer.writerow(row)
                     count += 1

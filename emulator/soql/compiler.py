@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field as dc_field
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .. import ids
-from ..errors import InvalidField, InvalidType, MalformedQuery
+from ..errors import InvalidField, InvalidType, MalformedQuery, SalesforceError
 from ..schema import NUMBER_TYPES, TEXT_TYPES, FieldDef, Schema, SObjectDef, format_datetime
 from .parser import (
     And,
@@ -257,7 +257,7 @@ class _Compiler:
         self.obj = self._resolve_object()
 
     # errors --------------------------------------------------------------------------------------
-    def _fail(self, cls: type, pos: Pos, message: str) -> Exception:
+    def _fail(self, cls: type[SalesforceError], pos: Pos, message: str) -> SalesforceError:
         return cls(format_error(self.query.source, pos, message))
 
     def _resolve_object(self) -> SObjectDef:
@@ -272,7 +272,7 @@ class _Compiler:
             )
         return obj
 
-    def _no_such_column(self, name: str, obj: SObjectDef, pos: Pos) -> Exception:
+    def _no_such_column(self, name: str, obj: SObjectDef, pos: Pos) -> SalesforceError:
         return self._fail(
             InvalidField,
             pos,
@@ -306,7 +306,7 @@ class _Compiler:
         fd = target.field(path[1])
         if fd is None:
             raise self._no_such_column(path[1], target, ref.pos)
-        rel = ref_field.relationship_name or path[0]
+        rel = ref_field.relationship_name or path[0]  # always set: the field was found by it
         alias = self._join(rel, ref_field, target)
         return _Resolved(f"{alias}.{_quote(fd.column)}", fd, target, rel, (rel, fd.name))
 
@@ -426,7 +426,7 @@ class _Compiler:
         """The expression to test for null, or None for booleans (compared as COALESCE(x, 0): never null)."""
         return None if res.field.type == "boolean" else res.sql
 
-    def _type_error(self, res: _Resolved, value: Literal) -> Exception:
+    def _type_error(self, res: _Resolved, value: Literal) -> SalesforceError:
         ftype = res.field.type
         is_text = ftype in TEXT_TYPES
         type_name = "string" if is_text else _TYPE_NAMES.get(ftype, ftype)

@@ -1,0 +1,178 @@
+"""`sfharness compare`: every strategy side by side, at several volumes, measured and verified."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from strategies import registry
+from strategies.polling import PollPolicy
+
+from .. import options as opt
+from ..report import compare_table, recommendation_lines, write_reports
+from ..results import CompareRun, Measurement, Recommendation
+from ..runner import run_once, scratch_dir
+from ..workload import DEFAULT_FIELDS, Workload
+
+DEFAULT_VOLUMES = "100,1000,10000"
+DEFAULT_STRATEGIES = ("rest", "collections", "composite", "bulk1-xml", "bulk2-csv", "auto")
+REST_DEFAULT_MAX = 20_000
+
+
+def _volumes(text: str) -> list[int]:
+    try:
+        values = sorted({int(v.replace("_", "")) for v in text.split(",") if v.strip()})
+    except ValueError:
+        opt.fail(f"--records expects comma-separated whole numbers, got {text!r}")
+    if not values or values[0] <= 0:
+        opt.fail("--records needs at least one positive volume")
+    return values
+
+
+def _strategies(text: Optional[str]) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()] if text else list(DEFAULT_STRATEGIES)
+    unknown = [n for n in names if n not in registry.names()]
+    if unknown:
+        opt.fail(f"unknown strategy {', '.join(unknown)}; choose from {', '.join(registry.names())}")
+    return names
+
+
+def environment(conn, settings: dict[str, Any]) -> dict[str, Any]:
+    def version(pkg: str) -> str | None:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "tool": f"sf-update-harness {version('sf-update-harness')}",
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "org_kind": conn.kind,
+        "instance": "embedded emulator" if conn.is_emulator else conn.instance_url,
+        "auth": conn.auth_method,
+        "profile": settings.get("profile") if conn.is_emulator else None,
+        "edition": settings.get("edition") if conn.is_emulator else None,
+        "api_version": conn.api_version,
+        "libraries": {p: version(p) for p in ("requests", "urllib3", "starlette", "uvicorn", "simple-salesforce", "salesforce-bulk")},
+    }
+
+
+def compare(
+    records: str = typer.Option(DEFAULT_VOLUMES, "--records", help="Volumes to run, e.g. 100,2000,10000."),
+    strategies: Optional[str] = typer.Option(None, "--strategies", help=f"Comma-separated strategies (default: {','.join(DEFAULT_STRATEGIES)})."),
+    repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per strategy and volume (medians are reported)."),
+    rest_max: int = typer.Option(REST_DEFAULT_MAX, "--rest-max", help="Skip per-record REST above this volume (it makes one call per record)."),
+    sobject: str = typer.Option("Byline__c", "--sobject", help="Object to update (needs Name and the --fields)."),
+    fields: str = typer.Option(",".join(DEFAULT_FIELDS), "--fields", help="Numeric fields that get new values."),
+    reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where reports/<timestamp>/ is written."),
+    allow_production: bool = typer.Option(False, "--allow-production", help="Permit running against a production org."),
+    profile: str = opt.Profile,
+    time_scale: Optional[float] = opt.TimeScale,
+    faults: Optional[str] = opt.Faults,
+    edition: str = opt.Edition,
+    json_out: bool = opt.JsonOut,
+    target_org: Optional[str] = opt.TargetOrg,
+    instance_url: Optional[str] = opt.InstanceUrl,
+    access_token: Optional[str] = opt.AccessToken,
+    client_id: Optional[str] = opt.ClientId,
+    client_secret: Optional[str] = opt.ClientSecret,
+    jwt_key_file: Optional[str] = opt.JwtKeyFile,
+    username: Optional[str] = opt.Username,
+    password: Optional[str] = opt.Password,
+    security_token: Optional[str] = opt.SecurityToken,
+    login_url: Optional[str] = opt.LoginUrl,
+    api_version: str = opt.ApiVersion,
+) -> None:
+    """Run the strategies side by side and report API calls, batches, time, memory and failures."""
+    volumes = _volumes(records)
+    names = _strategies(strategies)
+    field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
+    options = opt.org_options(target_org=target_org, instance_url=instance_url, access_token=access_token, client_id=client_id,
+                              client_secret=client_secret, jwt_key_file=jwt_key_file, username=username, password=password,
+                              security_token=security_token, login_url=login_url, api_version=api_version)
+    settings = {"volumes": volumes, "strategies": names, "repeat": repeat, "profile": profile, "time_scale": time_scale,
+                "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max}
+    started = dt.datetime.now(dt.timezone.utc)
+    with opt.open_org(options, edition=edition, profile=profile, time_scale=time_scale, faults=faults) as conn:
+        if conn.kind == "production" and not allow_production:
+            opt.fail("this is a production org; compare creates and deletes test records. Re-run with --allow-production if you mean it.")
+        # On a scaled profile the client's polling is scaled too, so poll counts match real time.
+        scale = (time_scale or 1.0) if conn.is_emulator and profile != "instant" else 1.0
+        poll_policy = PollPolicy().scaled(1.0 / scale) if scale != 1.0 else None
+        run = CompareRun(started_at=started.isoformat(timespec="seconds"), finished_at="", environment=environment(conn, settings),
+                         settings=settings, measurements=[], recommendations=[])
+        workdir = scratch_dir()
+        workload = Workload(conn, workdir, sobject=sobject, fields=field_list)
+        plan_runs = [(n, r, s) for n in volumes for r in range(1, repeat + 1) for s in names if not (s == "rest" and n > rest_max)]
+        try:
+            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                          console=opt.err_console, transient=True, disable=json_out) as progress:
+                task = progress.add_task("compare", total=len(plan_runs))
+                round_no = 0
+                for n, rep, name in plan_runs:
+                    round_no += 1
+                    progress.update(task, description=f"{name} × {n:,} (run {rep})")
+                    wf = workload.prepare(n, round_no)
+                    strategy_options = _strategy_options(name, poll_policy)
+                    m = run_once(conn, workload, name, wf, repeat=rep, options=strategy_options)
+                    run.measurements.append(m)
+                    status = "ok" if m.error is None and m.mismatched == 0 and m.failed == 0 else "CHECK"
+                    if not json_out:
+                        progress.console.print(f"{name:>12} {n:>9,} records: {m.calls_client:>7,} calls (org {m.calls_org}), "
+                                               f"{m.wall_seconds:8.2f} s, {m.peak_memory_mb} MB, verified {m.verified:,}/{n:,} {status}")
+                    progress.advance(task)
+        finally:
+            deleted = workload.cleanup()
+            if deleted and not json_out:
+                opt.console.print(f"deleted {deleted:,} test records from the org")
+        run.recommendations = _recommendations(run)
+        run.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    folder = write_reports(run, reports_dir)
+    if json_out:
+        print(json.dumps({"report_dir": str(folder), **run.to_dict()}))
+        return
+    opt.console.print(compare_table(run))
+    for line in recommendation_lines(run):
+        opt.console.print(line)
+    opt.console.print(f"reports: {folder}")
+
+
+def _strategy_options(name: str, poll_policy: PollPolicy | None) -> dict[str, Any]:
+    if poll_policy is None:
+        return {}
+    if name in ("bulk1-xml", "bulk2-csv"):
+        return {"poll_policy": poll_policy}
+    if name == "auto":
+        return {"bulk2_options": {"poll_policy": poll_policy}}
+    return {}
+
+
+def _recommendations(run: CompareRun) -> list[Recommendation]:
+    """Per volume: among our strategies that updated every record, the fewest org-counted calls wins."""
+    out = []
+    for n in sorted({m.records for m in run.measurements}):
+        rows = [m for m in run.measurements if m.records == n and not m.baseline and m.strategy != "auto"]
+        good = [m for m in rows if m.error is None and m.failed == 0 and m.unprocessed == 0 and m.mismatched == 0]
+        if not good:
+            out.append(Recommendation(records=n, strategy="", reason="no strategy updated every record; see the failures above"))
+            continue
+        def calls(m: Measurement) -> int:
+            return m.calls_org if m.calls_org is not None else m.calls_client
+        best = min(good, key=lambda m: (calls(m), m.wall_seconds))
+        fastest = min(good, key=lambda m: m.wall_seconds)
+        reason = f"fewest API calls ({calls(best):,}) in {best.wall_seconds:.2f} s"
+        if fastest is not best:
+            reason += f"; fastest was {fastest.strategy} ({fastest.wall_seconds:.2f} s, {calls(fastest):,} calls)"
+        out.append(Recommendation(records=n, strategy=best.strategy, reason=reason))
+    return out

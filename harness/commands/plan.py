@@ -1,0 +1,68 @@
+"""`sfharness plan`: predicted API calls, batches and time per strategy for a volume, and a pick."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from emulator.constants import EDITION_DAILY_API_REQUESTS
+
+from .. import options as opt
+from ..costmodel import STRATEGY_ORDER, plan as make_plan
+
+
+def plan(
+    records: int = typer.Option(..., "--records", min=0, help="How many records you will update."),
+    fields: int = typer.Option(3, "--fields", min=1, help="Fields set per record (sizes the payloads)."),
+    profile: str = typer.Option("realistic", "--profile", help="Latency profile for time predictions: realistic or instant."),
+    time_scale: Optional[float] = opt.TimeScale,
+    edition: str = typer.Option("developer", "--edition", help="Org edition for the budget when no org is given."),
+    json_out: bool = opt.JsonOut,
+    target_org: Optional[str] = opt.TargetOrg,
+    instance_url: Optional[str] = opt.InstanceUrl,
+    access_token: Optional[str] = opt.AccessToken,
+    client_id: Optional[str] = opt.ClientId,
+    client_secret: Optional[str] = opt.ClientSecret,
+    jwt_key_file: Optional[str] = opt.JwtKeyFile,
+    username: Optional[str] = opt.Username,
+    password: Optional[str] = opt.Password,
+    security_token: Optional[str] = opt.SecurityToken,
+    login_url: Optional[str] = opt.LoginUrl,
+    api_version: str = opt.ApiVersion,
+) -> None:
+    """Predict each strategy's cost from the documented cost model and recommend one, with the reason."""
+    options = opt.org_options(target_org=target_org, instance_url=instance_url, access_token=access_token, client_id=client_id,
+                              client_secret=client_secret, jwt_key_file=jwt_key_file, username=username, password=password,
+                              security_token=security_token, login_url=login_url, api_version=api_version)
+    if edition not in EDITION_DAILY_API_REQUESTS:
+        opt.fail(f"unknown edition {edition!r}; choose from {', '.join(EDITION_DAILY_API_REQUESTS)}")
+    remaining, source = EDITION_DAILY_API_REQUESTS[edition], f"{edition} edition allocation (a full day)"
+    if options.wants_real_org:
+        from .limits import fetch_limits
+
+        with opt.open_org(options) as conn:
+            limits = fetch_limits(conn)
+        remaining, source = limits["DailyApiRequests"]["Remaining"], "the org's remaining DailyApiRequests"
+    try:
+        predictions, choice, reason = make_plan(records, profile, time_scale=time_scale, fields=fields, strategies=STRATEGY_ORDER, api_remaining=remaining)
+    except ValueError as err:
+        opt.fail(str(err))
+    if json_out:
+        print(json.dumps({"records": records, "profile": profile, "api_remaining": remaining, "budget_source": source,
+                          "predictions": [p.to_dict() for p in predictions], "recommendation": choice, "reason": reason}))
+        return
+    table = Table(title=f"Plan for {records:,} records ({profile} profile)")
+    for col in ("strategy", "API calls", "by phase", "Bulk batches", "time"):
+        table.add_column(col, justify="right" if col not in ("strategy", "by phase") else "left")
+    from ..costmodel import _fmt_s
+
+    for p in predictions:
+        phases = ", ".join(f"{k} {v}" for k, v in p.calls_by_phase.items())
+        style = "bold green" if p.strategy == choice else None
+        table.add_row(p.strategy, f"{p.calls:,}", phases, f"{p.batches:,}", _fmt_s(p.seconds), style=style)
+    opt.console.print(table)
+    opt.console.print(f"budget: {remaining:,} calls ({source})")
+    opt.console.print(f"recommended: [bold]{choice}[/] ({reason})")

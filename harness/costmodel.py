@@ -1,0 +1,160 @@
+"""Predictions of API calls, Bulk batches and time for each strategy, from documented parameters.
+
+Calls come from each strategy's own formula (`api_calls`), so prediction and implementation cannot
+drift; the only free input of a Bulk formula is the number of status polls, which is derived here by
+replaying the strategy's poll schedule against the job's predicted processing time. Times come from the
+latency profile (emulator/profiles.py; its numbers and their evidence are in
+../shared/reference/latency-calibration.md, mostly estimates), plus a per-request client overhead.
+Every parameter is overridable; predictions are checked against measurements in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.profiles import LatencyProfile, get_profile
+from strategies import registry
+from strategies.polling import PollPolicy
+
+BULK2_CHUNK = 10_000
+BULK1_BATCH = 10_000
+CLIENT_OVERHEAD_S = 0.0007  # measured: client + emulator cost of one small request on the instant profile
+STRATEGY_ORDER = ("rest", "collections", "composite", "bulk1-xml", "bulk2-csv")
+
+
+@dataclass
+class Prediction:
+    strategy: str
+    records: int
+    calls: int
+    calls_by_phase: dict[str, int]
+    batches: int
+    seconds: float
+    polls: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "records": self.records, "calls": self.calls, "calls_by_phase": self.calls_by_phase,
+                "batches": self.batches, "seconds": round(self.seconds, 3), "polls": self.polls, "notes": self.notes}
+
+
+def polls_until(duration: float, policy: PollPolicy, per_poll: float = 0.0) -> int:
+    """How many checks the poller makes before it sees a job that takes `duration` seconds finish."""
+    waited, polls = 0.0, 0
+    for delay in policy.delays():
+        waited += delay + per_poll
+        polls += 1
+        if waited >= duration or waited >= policy.timeout:
+            return polls
+    return polls  # pragma: no cover
+
+
+def _request(profile: LatencyProfile, *, write: bool, records: int = 0, subrequests: int = 0, body_bytes: int = 0) -> float:
+    return profile.request_delay(write=write, records=records, subrequests=subrequests, body_bytes=body_bytes) + CLIENT_OVERHEAD_S
+
+
+def _bulk_processing(profile: LatencyProfile, units: list[int], parallelism: int) -> float:
+    """Server time from close to done: queue wait, then units run `parallelism` at a time."""
+    if not units:
+        return 0.0
+    per_unit = sorted((profile.batch_seconds(n) for n in units), reverse=True)
+    lanes = [0.0] * max(1, parallelism)
+    for t in per_unit:
+        i = lanes.index(min(lanes))
+        lanes[i] += t
+    return profile.scaled(profile.bulk_queue_median_s) + max(lanes)
+
+
+def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, row_bytes: int | None = None,
+            poll_policy: PollPolicy | None = None, rest_concurrency: int = 1) -> Prediction:
+    """Calls, batches and seconds for `strategy` updating `n` records of `fields` fields each."""
+    cls = registry.strategy_class(strategy)
+    row_bytes = row_bytes or (19 + fields * 8)
+    policy = poll_policy or PollPolicy()
+    notes: list[str] = []
+    if strategy == "rest":
+        est = cls.api_calls(n)
+        seconds = n * _request(profile, write=True, records=1, body_bytes=row_bytes * 2) / max(1, rest_concurrency)
+        return Prediction(strategy, n, est.total, dict(est.by_phase), 0, seconds)
+    if strategy in ("collections", "composite"):
+        est = cls.api_calls(n)
+        per_call = 200 if strategy == "collections" else 1000
+        seconds = 0.0
+        for start in range(0, n, per_call):
+            m = min(per_call, n - start)
+            subs = math.ceil(m / 200) if strategy == "composite" else 0
+            seconds += _request(profile, write=True, records=m, subrequests=subs, body_bytes=m * (row_bytes + 40))
+        return Prediction(strategy, n, est.total, dict(est.by_phase), 0, seconds)
+    if strategy == "bulk2-csv":
+        units = [min(BULK2_CHUNK, n - s) for s in range(0, n, BULK2_CHUNK)]
+        processing = _bulk_processing(profile, units, profile.bulk_parallelism)
+        per_poll = _request(profile, write=False)
+        polls = polls_until(processing, policy, per_poll) if n else 0
+        est = cls.api_calls(n, polls=polls)
+        upload = _request(profile, write=True, body_bytes=n * row_bytes)
+        seconds = 3 * _request(profile, write=True) + upload + processing + (polls * per_poll) + _poll_lag(processing, policy, per_poll)
+        seconds += (est.by_phase.get("results", 0)) * per_poll
+        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, polls, notes)
+    if strategy == "bulk1-xml":
+        units = [min(BULK1_BATCH, n - s) for s in range(0, n, BULK1_BATCH)]
+        processing = _bulk_processing(profile, units, profile.bulk_parallelism)
+        per_poll = _request(profile, write=False)
+        polls = polls_until(processing, policy, per_poll) if n else 0
+        est = cls.api_calls(n, polls=polls)
+        xml_bytes = row_bytes * 3
+        uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) for u in units)
+        seconds = 2 * _request(profile, write=True) + uploads + processing + polls * per_poll + _poll_lag(processing, policy, per_poll)
+        seconds += len(units) * per_poll
+        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, polls, notes)
+    raise ValueError(f"no cost model for strategy {strategy!r}")
+
+
+def _poll_lag(duration: float, policy: PollPolicy, per_poll: float) -> float:
+    """Time between the job finishing and the poll that notices (sleeping time only)."""
+    waited = 0.0
+    for delay in policy.delays():
+        waited += delay + per_poll
+        if waited >= duration:
+            return max(0.0, waited - duration - per_poll)
+        if waited >= policy.timeout:
+            return 0.0
+    return 0.0  # pragma: no cover
+
+
+def recommend(predictions: list[Prediction], *, api_remaining: int | None = None, batches_remaining: int | None = None) -> tuple[str, str]:
+    """Fewest API calls wins (the budget is what users run out of); time breaks ties. Says why."""
+    usable = [p for p in predictions if batches_remaining is None or p.batches <= batches_remaining]
+    if not usable:
+        return "", "no strategy fits the remaining Bulk batch allocation"
+    best = min(usable, key=lambda p: (p.calls, p.seconds))
+    runner_up = sorted(usable, key=lambda p: (p.calls, p.seconds))[1:2]
+    reason = f"{best.strategy}: {best.calls} API call(s), about {_fmt_s(best.seconds)}"
+    if runner_up:
+        r = runner_up[0]
+        reason += f"; next best {r.strategy}: {r.calls} call(s), about {_fmt_s(r.seconds)}"
+    if api_remaining is not None:
+        reason += f"; leaves {api_remaining - best.calls:,} of {api_remaining:,} remaining daily API requests"
+        if best.calls > api_remaining:
+            reason += " (EXCEEDS the remaining budget)"
+    return best.strategy, reason
+
+
+def _fmt_s(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def plan(n: int, profile_name: str = "realistic", *, time_scale: float | None = None, fields: int = 3,
+         strategies: tuple[str, ...] = STRATEGY_ORDER, poll_policy: PollPolicy | None = None,
+         api_remaining: int | None = None) -> tuple[list[Prediction], str, str]:
+    profile = get_profile(profile_name, time_scale)
+    predictions = [predict(s, n, profile, fields=fields, poll_policy=poll_policy) for s in strategies]
+    choice, reason = recommend(predictions, api_remaining=api_remaining)
+    return predictions, choice, reason

@@ -1,0 +1,59 @@
+"""Command-line options shared by the commands that reach an org, and the console they print to."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+import typer
+from rich.console import Console
+
+from .orgs import ConnectionError_, OrgConnection, OrgOptions, connect, embedded_emulator
+
+console = Console()
+err_console = Console(stderr=True)
+
+TargetOrg = typer.Option(None, "--target-org", help="sf CLI org alias (uses `sf org display`). Env: SF_TARGET_ORG.")
+InstanceUrl = typer.Option(None, "--instance-url", help="Org URL for access-token auth. Env: SF_INSTANCE_URL.")
+AccessToken = typer.Option(None, "--access-token", help="Access token (prefer the env var SF_ACCESS_TOKEN).", show_default=False)
+ClientId = typer.Option(None, "--client-id", help="Connected/external client app key. Env: SF_CLIENT_ID.")
+ClientSecret = typer.Option(None, "--client-secret", help="Client secret (prefer SF_CLIENT_SECRET).", show_default=False)
+JwtKeyFile = typer.Option(None, "--jwt-key-file", help="Private key for the JWT bearer flow. Env: SF_JWT_KEY_FILE.")
+Username = typer.Option(None, "--username", help="Username (JWT subject, or password login). Env: SF_USERNAME.")
+Password = typer.Option(None, "--password", help="Password (prefer SF_PASSWORD).", show_default=False)
+SecurityToken = typer.Option(None, "--security-token", help="Security token (prefer SF_SECURITY_TOKEN).", show_default=False)
+LoginUrl = typer.Option(None, "--login-url", help="Login host: https://login.salesforce.com, https://test.salesforce.com or your My Domain. Env: SF_LOGIN_URL.")
+ApiVersion = typer.Option("62.0", "--api-version", help="Salesforce API version.")
+Edition = typer.Option("developer", "--edition", help="Emulator edition when no org is given: developer, enterprise or sandbox.")
+Profile = typer.Option("instant", "--profile", help="Emulator latency profile: instant or realistic.")
+TimeScale = typer.Option(None, "--time-scale", help="Run the emulator's profile this many times faster than real time.")
+Faults = typer.Option(None, "--faults", help="Emulator fault injection, e.g. 'http_503_rate=0.02,lock_error_rate=0.01,seed=7'.")
+JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+
+
+def org_options(**flags: Any) -> OrgOptions:
+    return OrgOptions.from_env(**flags)
+
+
+@contextmanager
+def open_org(options: OrgOptions, *, edition: str = "developer", profile: str = "instant", time_scale: Optional[float] = None,
+             faults: Optional[str] = None) -> Iterator[OrgConnection]:
+    """A real org when credentials were given, else the embedded emulator (started in a child process)."""
+    if options.wants_real_org:
+        try:
+            yield connect(options)
+        except ConnectionError_ as err:
+            fail(str(err))
+        return
+    try:
+        with embedded_emulator(profile=profile, time_scale=time_scale, edition=edition, faults=faults, api_version=options.api_version) as conn:
+            yield conn
+    except ConnectionError_ as err:
+        fail(str(err))
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One clear line on stderr and a non-zero exit."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)

@@ -1,0 +1,748 @@
+"""Reports of a `sfharness compare` run: the console table, and files under `reports/<timestamp>/`.
+
+One folder per run, never overwritten, so runs can be compared later; `reports/latest` points at the
+newest. Four files, each for a different reader:
+
+- `results.json`: everything, lossless (`CompareRun.to_dict()`); the source of truth for tools.
+- `results.csv`: one flat row per measurement (each repeat), for a spreadsheet.
+- `report.md`: the tables and the advice, readable as plain text or in a pull request.
+- `report.html`: the same plus two log-log charts, SELF-CONTAINED: inline CSS and SVG, no script, no
+  network (a Content-Security-Policy forbids any load), so it opens from a file on an air-gapped machine.
+
+Strategy names, notes and errors are data, not markup: every text is escaped for its target
+(`html.escape` for HTML, backslash escapes for Markdown, `rich.text.Text` for the console).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from .charts import Series, loglog_chart
+from .results import CompareRun, Measurement, Recommendation
+from .results import format_seconds as _seconds
+
+__all__ = [
+    "compare_table",
+    "csv_columns",
+    "recommendation_lines",
+    "render_csv",
+    "render_html",
+    "render_markdown",
+    "write_reports",
+]
+
+RESULTS_JSON = "results.json"
+RESULTS_CSV = "results.csv"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+LATEST_LINK = "latest"
+LATEST_FILE = "LATEST"
+
+DASH = "–"  # shown for a figure that is not known (e.g. the org's counter on a real org)
+
+
+# -- writing the folder -------------------------------------------------------------------------------
+
+
+def write_reports(run: CompareRun, root: Path = Path("reports")) -> Path:
+    """Write the four report files into a new `root/<timestamp>/` folder and point `root/latest` at it.
+
+    The folder is named after the run's start (UTC, `YYYYMMDD-HHMMSS`, with `-2`, `-3`... if that name is
+    taken) so that folders sort by time and a rerun never overwrites an earlier report. Returns the folder.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = _new_folder(root, _timestamp(run.started_at))
+    (folder / RESULTS_JSON).write_text(
+        json.dumps(run.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+    (folder / RESULTS_CSV).write_text(render_csv(run), encoding="utf-8", newline="")
+    (folder / REPORT_MD).write_text(render_markdown(run), encoding="utf-8")
+    (folder / REPORT_HTML).write_text(render_html(run), encoding="utf-8")
+    _point_latest(root, folder)
+    return folder
+
+
+def _timestamp(iso: str) -> str:
+    try:
+        when = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        when = datetime.now(UTC)
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y%m%d-%H%M%S")
+
+
+def _new_folder(root: Path, name: str) -> Path:
+    """Create a fresh folder (mkdir without exist_ok, so two concurrent runs cannot share one)."""
+    for n in range(1, 1000):
+        folder = root / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"too many report folders named {name} in {root}")
+
+
+def _point_latest(root: Path, folder: Path) -> None:
+    """Point `root/latest` at `folder` with a relative symlink (so the tree can be moved or archived).
+
+    The link is made under a temporary name and renamed over the old one, so `latest` is never missing
+    or half-made. Where symlinks are not possible (some Windows setups, some mounts, or `latest` being a
+    real directory), the folder name goes into a `LATEST` text file instead; a stale `LATEST` is removed
+    once the link works, so the two never disagree.
+    """
+    link = root / LATEST_LINK
+    tmp = root / f".{LATEST_LINK}.{os.getpid()}"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(folder.name, tmp, target_is_directory=True)
+        os.replace(tmp, link)
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        (root / LATEST_FILE).write_text(folder.name + "\n", encoding="utf-8")
+        return
+    (root / LATEST_FILE).unlink(missing_ok=True)
+
+
+# -- shared formatting ----------------------------------------------------------------------------------
+
+
+def _int(value: int | None) -> str:
+    return DASH if value is None else f"{value:,}"
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _mb(value: float | None) -> str:
+    return DASH if value is None else f"{value:,.1f}"
+
+
+def _label(m: Measurement) -> str:
+    return f"{m.strategy} (baseline)" if m.baseline else m.strategy
+
+
+def _outcome(m: Measurement) -> str:
+    return f"{m.succeeded:,} / {m.failed:,} / {m.unprocessed:,}"
+
+
+def _verified(m: Measurement) -> str:
+    text = f"{m.verified:,}/{m.records:,}"
+    return f"{text} ({m.mismatched:,} mismatched)" if m.mismatched else text
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    numeric: bool
+    width_em: float | None = None  # HTML only: fixed widths keep the per-volume tables aligned
+
+
+# The table every view shows (console, Markdown, HTML), in one place so the three cannot drift apart.
+_COLUMNS: tuple[_Column, ...] = (
+    _Column("Strategy", False),
+    _Column("Records", True, 5.5),
+    _Column("Calls (client)", True, 6.5),
+    _Column("Calls (org)", True, 6.5),
+    _Column("Batches", True, 5),
+    _Column("Wall s", True, 5),
+    _Column("Rec/s", True, 5),
+    _Column("Peak MB", True, 5),
+    _Column("OK / failed / unproc.", True, 10),
+    _Column("Verified", True, 10),
+)
+
+
+_OUTCOME, _VERIFIED = 8, 9  # positions of the cells that get flagged
+
+
+def _cells(m: Measurement) -> list[str]:
+    if m.crashed:
+        outcome = "crashed"
+    else:
+        outcome = _outcome(m)
+    return [
+        _label(m),
+        f"{m.records:,}",
+        _int(m.calls_client),
+        _int(m.calls_org),
+        _int(m.batches),
+        _seconds(m.wall_seconds),
+        _rate(m.records_per_second),
+        _mb(m.peak_memory_mb),
+        outcome,
+        _verified(m),
+    ]
+
+
+def _max_repeats(run: CompareRun) -> int:
+    return max((m.repeat for m in run.measurements), default=1)
+
+
+def _aggregation_note(run: CompareRun) -> str:
+    repeats = _max_repeats(run)
+    if repeats <= 1:
+        return "One run per strategy and volume."
+    return (
+        f"Medians of {repeats} repeats for times; API calls, batches and memory are the maximum, "
+        "record counts the worst repeat."
+    )
+
+
+@dataclass(frozen=True)
+class _VolumeAdvice:
+    records: int
+    recommendations: list[Recommendation]
+    missing: str | None  # why there is no recommendation, when there is none
+
+
+def _advice(run: CompareRun) -> list[_VolumeAdvice]:
+    """The recorded recommendation(s) for each volume, or a reason there are none.
+
+    The report only shows what the run recorded (the compare command or the planner decides what to
+    recommend); it says so plainly rather than inventing advice of its own.
+    """
+    volumes = sorted(set(run.volumes()) | {r.records for r in run.recommendations})
+    out: list[_VolumeAdvice] = []
+    for records in volumes:
+        recs = run.recommendation_for(records)
+        missing = None
+        if not recs:
+            clean = [m for m in run.medians() if m.records == records and m.clean and not m.baseline]
+            missing = "no recommendation recorded" if clean else "no strategy updated every record cleanly"
+        out.append(_VolumeAdvice(records, recs, missing))
+    return out
+
+
+def recommendation_lines(run: CompareRun) -> list[str]:
+    """One plain-text line per recommendation (and per volume without one), ordered by volume.
+
+    Plain strings, not rich markup: print them with `markup=False` (or `highlight=False`) since a
+    strategy name may contain brackets.
+    """
+    lines: list[str] = []
+    for advice in _advice(run):
+        for rec in advice.recommendations:
+            reason = f": {rec.reason}" if rec.reason else ""
+            lines.append(f"{advice.records:,} records: {rec.strategy}{reason}")
+        if advice.missing:
+            lines.append(f"{advice.records:,} records: {advice.missing}")
+    return lines
+
+
+def _recommended(run: CompareRun) -> set[tuple[int, str]]:
+    return {(r.records, r.strategy) for r in run.recommendations}
+
+
+# -- console ---------------------------------------------------------------------------------------------
+
+
+def compare_table(run: CompareRun) -> Table:
+    """The console table: one row per strategy and volume (medians of repeats), a section per volume.
+
+    Cells are `Text` objects so names are never read as rich markup. Baselines are dim and labelled,
+    crashed rows red, recommended strategies bold green.
+    """
+    table = Table(title="sfharness compare", caption=_aggregation_note(run), caption_justify="left")
+    for column in _COLUMNS:
+        table.add_column(column.header, justify="right" if column.numeric else "left", no_wrap=column.numeric)
+    recommended = _recommended(run)
+    rows = run.medians()
+    for i, m in enumerate(rows):
+        if m.crashed:
+            style = "red"
+        elif m.baseline:
+            style = "dim"
+        elif (m.records, m.strategy) in recommended:
+            style = "bold green"
+        else:
+            style = ""
+        cells = [Text(cell) for cell in _cells(m)]
+        if not m.crashed and (m.failed or m.unprocessed):
+            cells[_OUTCOME].stylize("yellow")
+        if m.mismatched:
+            cells[_VERIFIED].stylize("red")
+        last_of_volume = i + 1 == len(rows) or rows[i + 1].records != m.records
+        table.add_row(*cells, style=style, end_section=last_of_volume)
+    return table
+
+
+# -- CSV -------------------------------------------------------------------------------------------------
+
+
+def _phase_column(phase: str) -> str:
+    return "calls_" + (re.sub(r"\W+", "_", phase).strip("_") or "unnamed")
+
+
+def csv_columns(run: CompareRun) -> list[str]:
+    """The CSV header: the measurement's fields, with `calls_by_phase` spread into `calls_<phase>` columns.
+
+    Phases are the union over all measurements, sorted, so every row has the same columns.
+    """
+    phases = sorted({_phase_column(p) for m in run.measurements for p in m.calls_by_phase})
+    return [
+        "strategy", "baseline", "family", "records", "repeat", "calls_client", "calls_org", *phases,
+        "batches", "wall_seconds", "records_per_second", "peak_memory_mb",
+        "succeeded", "failed", "unprocessed", "verified", "mismatched", "job_ids", "notes", "error",
+    ]  # fmt: skip
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def render_csv(run: CompareRun) -> str:
+    """One row per measurement (every repeat). Lists are joined with "; ", unknown figures left empty.
+
+    A phase a measurement did not use is 0; all phase columns are empty when the measurement recorded no
+    breakdown at all (unknown is not zero).
+    """
+    columns = csv_columns(run)
+    phase_columns = [c for c in columns if c.startswith("calls_") and c not in ("calls_client", "calls_org")]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for m in run.measurements:
+        row = m.to_dict()
+        by_phase = row.pop("calls_by_phase")
+        row["job_ids"] = "; ".join(m.job_ids)
+        row["notes"] = "; ".join(m.notes)
+        for column in phase_columns:
+            row[column] = 0 if by_phase else None
+        for phase, n in by_phase.items():
+            row[_phase_column(phase)] += n
+        writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+    return buffer.getvalue()
+
+
+# -- environment -----------------------------------------------------------------------------------------
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested dicts as dotted keys (`library_versions.requests`), lists joined: a two-column table."""
+    out: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.extend(_flatten(value, name + ".") or [(name, "")])
+        elif isinstance(value, (list, tuple, set)):
+            out.append((name, ", ".join(str(v) for v in value)))
+        else:
+            out.append((name, DASH if value is None else str(value)))
+    return out
+
+
+def _duration(run: CompareRun) -> str | None:
+    try:
+        start = datetime.fromisoformat(run.started_at)
+        end = datetime.fromisoformat(run.finished_at or "")
+        seconds = (end - start).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
+
+
+def _org_summary(run: CompareRun) -> str:
+    env = run.environment
+    parts = [f"org: {env.get('org_kind', 'unknown')}"]
+    for key in ("profile", "edition", "api_version"):
+        if env.get(key) not in (None, ""):
+            parts.append(f"{key.replace('_', ' ')} {env[key]}")
+    return ", ".join(parts)
+
+
+def _problems(run: CompareRun) -> list[tuple[Measurement, str]]:
+    """Every crash, record-level failure and note, per measurement, for the "Problems and notes" list."""
+    out: list[tuple[Measurement, str]] = []
+    for m in sorted(run.measurements, key=lambda m: (m.records, m.strategy, m.repeat)):
+        if m.error:
+            out.append((m, f"crashed: {m.error}"))
+        if m.failed or m.unprocessed:
+            counts = [f"{n:,} {what}" for n, what in ((m.failed, "failed"), (m.unprocessed, "unprocessed")) if n]
+            out.append((m, ", ".join(counts)))
+        if m.mismatched:
+            out.append((m, f"{m.mismatched:,} records read back with other values than written"))
+        for note in m.notes:
+            out.append((m, note))
+    return out
+
+
+# -- Markdown --------------------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
+
+
+def _md(text: str) -> str:
+    """Escape text for a Markdown table cell: no raw HTML, no emphasis or links, no cell breaks."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _md_table(headers: list[str], rows: Iterable[list[str]], numeric: list[bool]) -> list[str]:
+    lines = ["| " + " | ".join(_md(h) for h in headers) + " |"]
+    lines.append("| " + " | ".join("---:" if n else "---" for n in numeric) + " |")
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+def render_markdown(run: CompareRun) -> str:
+    """report.md: environment, a table per volume, recommendations, then problems and notes."""
+    lines = [f"# sfharness compare: {_md(run.started_at)}", ""]
+    summary = [f"Started {run.started_at}"]
+    if run.finished_at:
+        summary.append(f"finished {run.finished_at}")
+    if (duration := _duration(run)) is not None:
+        summary.append(f"took {duration}")
+    summary.append(_org_summary(run))
+    lines += [_md(" · ".join(summary)), ""]
+
+    lines += ["## Environment", ""]
+    lines += _md_table(["Key", "Value"], ([_md(k), _md(v)] for k, v in _flatten(run.environment)), [False, False])
+    if run.settings:
+        lines += ["", "### Settings", ""]
+        lines += _md_table(["Key", "Value"], ([_md(k), _md(v)] for k, v in _flatten(run.settings)), [False, False])
+
+    lines += [
+        "",
+        "## Results",
+        "",
+        _md(_aggregation_note(run)) + " Baselines are third-party libraries, marked (baseline).",
+    ]
+    recommended = _recommended(run)
+    medians = run.medians()
+    advice = {a.records: a for a in _advice(run)}
+    for records in run.volumes():
+        lines += ["", f"### {records:,} records", ""]
+        rows = []
+        for m in (m for m in medians if m.records == records):
+            cells = [_md(c) for c in _cells(m)]
+            if (m.records, m.strategy) in recommended:
+                cells[0] = f"**{cells[0]}**"
+            rows.append(cells)
+        lines += _md_table([c.header for c in _COLUMNS], rows, [c.numeric for c in _COLUMNS])
+        lines += ["", _md_advice(advice[records])]
+
+    lines += ["", "## Recommendations", ""]
+    for a in _advice(run):
+        lines.append(f"- {_md_advice(a)}")
+
+    problems = _problems(run)
+    if problems:
+        lines += ["", "## Problems and notes", ""]
+        for m, text in problems:
+            lines.append(f"- {_md(_label(m))} at {m.records:,} records, repeat {m.repeat}: {_md(text)}")
+    return "\n".join(lines) + "\n"
+
+
+def _md_advice(advice: _VolumeAdvice) -> str:
+    if not advice.recommendations:
+        return f"**{advice.records:,} records:** {_md(advice.missing or '')}"
+    return " ".join(
+        f"**{advice.records:,} records:** use **{_md(r.strategy)}**" + (f": {_md(r.reason)}" if r.reason else "")
+        for r in advice.recommendations
+    )
+
+
+# -- HTML ------------------------------------------------------------------------------------------------
+
+_CSS = """
+:root { color-scheme: light; --fg: #1f2328; --muted: #57606a; --line: #d0d7de; --soft: #f6f8fa;
+        --good: #1a7f37; --good-bg: #dafbe1; --bad: #cf222e; --bad-bg: #ffebe9; --warn-bg: #fff8c5; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color: var(--fg); background: #fff; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 48px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 36px 0 12px; padding-bottom: 6px; border-bottom: 1px solid var(--line); }
+h3 { font-size: 16px; margin: 24px 0 8px; }
+p.meta, p.note, figcaption { color: var(--muted); margin: 4px 0 12px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: 20px; }
+figure { margin: 0; padding: 12px; border: 1px solid var(--line); border-radius: 8px; }
+figure svg { display: block; width: 100%; max-width: 720px; height: auto; margin: 0 auto; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: var(--soft); font-weight: 600; }
+thead th { vertical-align: bottom; }
+table.results { table-layout: fixed; min-width: 980px; }
+table.results th[scope="row"] { overflow-wrap: anywhere; }
+td.num, th.num { text-align: right; }
+td.num { white-space: nowrap; }
+tbody tr:nth-child(even) { background: #fbfcfd; }
+tr.baseline td { color: var(--muted); font-style: italic; }
+tr.recommended td { background: var(--good-bg); }
+tr.recommended td:first-child { font-weight: 600; }
+tr.crashed td { background: var(--bad-bg); }
+td.warn { background: var(--warn-bg); }
+td.bad { color: var(--bad); font-weight: 600; }
+.tag { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 10px; font-size: 11px;
+       font-style: normal; font-weight: 600; vertical-align: 1px; }
+.tag.rec { background: var(--good); color: #fff; }
+.tag.base { background: var(--line); color: var(--fg); }
+.advice { margin: 8px 0 0; padding: 8px 12px; border-left: 4px solid var(--good); background: var(--soft); }
+.advice.none { border-left-color: var(--bad); }
+ul.recs { padding-left: 20px; } ul.recs li { margin: 4px 0; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
+details { margin-top: 24px; } summary { cursor: pointer; font-weight: 600; }
+dl.env { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0; }
+dl.env dt { color: var(--muted); } dl.env dd { margin: 0; }
+footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
+"""
+
+# Forbids every load (scripts, styles, images, fonts, frames, fetches) except the inline style: the page
+# is self-contained by construction, and the browser would refuse anything that crept in.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _calls_axis_label(rows: list[Measurement]) -> str:
+    known = [m.calls_org is not None for m in rows]
+    if known and all(known):
+        return "API calls (org counter)"
+    if any(known):
+        return "API calls (org counter where known, else client)"
+    return "API calls (client count)"
+
+
+def _chart_series(run: CompareRun, value: str) -> list[Series]:
+    """One series per strategy (display order, so colours match across charts); crashed rows left out."""
+    medians = [m for m in run.medians() if not m.crashed]
+    out: list[Series] = []
+    for name in run.strategies():
+        rows = [m for m in medians if m.strategy == name]
+        points = [(float(m.records), float(m.calls if value == "calls" else m.wall_seconds)) for m in rows]
+        baseline = run.is_baseline(name)
+        out.append(Series(name=name, points=points, dashed=baseline, label=f"{name} (baseline)" if baseline else None))
+    return out
+
+
+def _th(header: str, numeric: bool) -> str:
+    css = ' class="num"' if numeric else ""
+    return f'<th scope="col"{css}>{_e(header)}</th>'
+
+
+def _html_table(run: CompareRun, rows: list[Measurement], *, every_repeat: bool = False) -> str:
+    """A results table. Median rows by default; `every_repeat` adds the repeat number and the job ids.
+
+    The per-volume tables share a fixed layout, so each column sits at the same place in every one.
+    """
+    recommended = _recommended(run)
+    heads = [_th(c.header, c.numeric) for c in _COLUMNS]
+    if every_repeat:
+        heads.insert(1, _th("Repeat", True))
+        heads.append(_th("Job ids", False))
+    body: list[str] = []
+    for m in rows:
+        is_recommended = not every_repeat and not m.crashed and (m.records, m.strategy) in recommended
+        classes = [
+            c for c, on in (("baseline", m.baseline), ("crashed", m.crashed), ("recommended", is_recommended)) if on
+        ]
+        name = _e(m.strategy)
+        if m.baseline:
+            name += '<span class="tag base">baseline</span>'
+        if is_recommended:
+            name += '<span class="tag rec">recommended</span>'
+        tds = [f'<th scope="row">{name}</th>']
+        if every_repeat:
+            tds.append(f'<td class="num">{m.repeat}</td>')
+        for i, (column, cell) in enumerate(zip(_COLUMNS[1:], _cells(m)[1:]), start=1):
+            css = ["num"] if column.numeric else []
+            cell_html = _e(cell)
+            if i == _OUTCOME and m.crashed:
+                css.append("bad")
+                cell_html = f'<span title="{_e(m.error)}">crashed</span>'
+            elif i == _OUTCOME and (m.failed or m.unprocessed):
+                css.append("warn")
+            if i == _VERIFIED and m.mismatched:
+                css.append("bad")
+            tds.append(f'<td class="{" ".join(css)}">{cell_html}</td>' if css else f"<td>{cell_html}</td>")
+        if every_repeat:
+            tds.append(f"<td><code>{_e(', '.join(m.job_ids))}</code></td>")
+        cls = f' class="{" ".join(classes)}"' if classes else ""
+        body.append(f"<tr{cls}>{''.join(tds)}</tr>")
+    if every_repeat:
+        table = "<table>"
+    else:
+        cols = "".join(f'<col style="width: {c.width_em}em">' if c.width_em else "<col>" for c in _COLUMNS)
+        table = f'<table class="results"><colgroup>{cols}</colgroup>'
+    return (
+        f'<div class="table-wrap">{table}<thead><tr>{"".join(heads)}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _html_advice(advice: _VolumeAdvice) -> str:
+    if not advice.recommendations:
+        return f'<p class="advice none"><strong>{advice.records:,} records:</strong> {_e(advice.missing)}</p>'
+    parts = [
+        f"<strong>{advice.records:,} records:</strong> use <strong>{_e(r.strategy)}</strong>"
+        + (f": {_e(r.reason)}" if r.reason else "")
+        for r in advice.recommendations
+    ]
+    return '<p class="advice">' + "<br>".join(parts) + "</p>"
+
+
+def _html_env(data: Mapping[str, Any]) -> str:
+    items = "".join(f"<dt>{_e(k)}</dt><dd><code>{_e(v)}</code></dd>" for k, v in _flatten(data))
+    return f'<dl class="env">{items}</dl>' if items else '<p class="note">None recorded.</p>'
+
+
+def _every_repeat(run: CompareRun) -> list[Measurement]:
+    order = {name: i for i, name in enumerate(run.strategies())}
+    return sorted(run.measurements, key=lambda m: (m.records, order[m.strategy], m.repeat))
+
+
+def render_html(run: CompareRun) -> str:
+    """report.html: recommendations, two log-log charts, a table per volume, problems, environment.
+
+    Valid HTML5, one file, no script and no external resource; the charts are inline SVG.
+    """
+    medians = run.medians()
+    advice = _advice(run)
+    volumes = run.volumes()
+    duration = _duration(run)
+    meta = [f"Started {run.started_at}"]
+    if run.finished_at:
+        meta.append(f"finished {run.finished_at}")
+    if duration:
+        meta.append(f"took {duration}")
+    meta.append(_org_summary(run))
+
+    plotted = [m for m in medians if not m.crashed]
+    calls_chart = loglog_chart(
+        _chart_series(run, "calls"),
+        title="API calls against volume",
+        x_label="Records",
+        y_label=_calls_axis_label(plotted),
+        chart_id="chart-calls",
+    )
+    time_chart = loglog_chart(
+        _chart_series(run, "wall"),
+        title="Wall time against volume",
+        x_label="Records",
+        y_label="Wall time (s)",
+        chart_id="chart-time",
+    )
+    baselines_note = (
+        " Dashed lines are third-party baselines." if any(run.is_baseline(s) for s in run.strategies()) else ""
+    )
+
+    parts: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>sfharness compare: {_e(run.started_at)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        "<header>",
+        "<h1>sfharness compare</h1>",
+        f'<p class="meta">{_e(" · ".join(meta))}</p>',
+        "</header>",
+        '<section id="recommendations" aria-labelledby="h-recs">',
+        '<h2 id="h-recs">Recommendations</h2>',
+        '<ul class="recs">',
+    ]
+    for a in advice:
+        if a.recommendations:
+            for r in a.recommendations:
+                reason = f": {_e(r.reason)}" if r.reason else ""
+                parts.append(
+                    f"<li><strong>{a.records:,} records:</strong> <strong>{_e(r.strategy)}</strong>{reason}</li>"
+                )
+        else:
+            parts.append(f"<li><strong>{a.records:,} records:</strong> {_e(a.missing)}</li>")
+    parts += [
+        "</ul>",
+        "</section>",
+        '<section id="charts" aria-labelledby="h-charts">',
+        '<h2 id="h-charts">Charts</h2>',
+        (
+            f'<p class="note">Both axes are logarithmic; lower is better.{_e(baselines_note)} '
+            f"{_e(_aggregation_note(run))} Crashed runs are not plotted.</p>"
+        ),
+        '<div class="charts">',
+        f"<figure>{calls_chart}<figcaption>API calls used per run, by record volume.</figcaption></figure>",
+        f"<figure>{time_chart}<figcaption>Wall time per run, by record volume.</figcaption></figure>",
+        "</div>",
+        "</section>",
+        '<section id="results" aria-labelledby="h-results">',
+        '<h2 id="h-results">Results by volume</h2>',
+        (
+            f'<p class="note">{_e(_aggregation_note(run))} OK / failed / unproc. counts records; '
+            "verified counts records read back with the values written.</p>"
+        ),
+    ]
+    by_volume = {a.records: a for a in advice}
+    for records in volumes:
+        parts.append(f"<h3>{records:,} records</h3>")
+        parts.append(_html_table(run, [m for m in medians if m.records == records]))
+        parts.append(_html_advice(by_volume[records]))
+    parts.append("</section>")
+
+    problems = _problems(run)
+    if problems:
+        parts += ['<section id="problems" aria-labelledby="h-problems">', '<h2 id="h-problems">Problems and notes</h2>']
+        parts.append(
+            '<div class="table-wrap"><table><thead><tr><th scope="col">Strategy</th>'
+            '<th scope="col" class="num">Records</th><th scope="col" class="num">Repeat</th>'
+            '<th scope="col">What</th></tr></thead><tbody>'
+        )
+        for m, text in problems:
+            parts.append(
+                f'<tr><td>{_e(_label(m))}</td><td class="num">{m.records:,}</td>'
+                f'<td class="num">{m.repeat}</td><td>{_e(text)}</td></tr>'
+            )
+        parts.append("</tbody></table></div></section>")
+
+    parts += [
+        '<section id="environment" aria-labelledby="h-env">',
+        '<h2 id="h-env">Environment</h2>',
+        _html_env(run.environment),
+        "<h3>Settings</h3>",
+        _html_env(run.settings),
+        "</section>",
+        "<details>",
+        f"<summary>Every measurement ({len(run.measurements)})</summary>",
+        _html_table(run, _every_repeat(run), every_repeat=True),
+        "</details>",
+        (
+            f"<footer>Written by sfharness {_e(run.environment.get('tool_version', ''))}. "
+            f"{_e(RESULTS_JSON)} beside this file holds every figure.</footer>"
+        ),
+        "</main>",
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,413 @@
+"""What `sfharness compare` measured, as plain data: the one model the runner fills and the reports read.
+
+Why a separate module: the runner, the CLI, the planner's calibration tests and the report writers are
+written independently; they meet only here. Everything is a plain dataclass with `to_dict()` /
+`from_dict()` so that `results.json` is the full, lossless record of a run and can be read back later
+(to re-render a report, or to check the cost model against it) without importing the runner.
+
+Readers are tolerant: `from_dict()` ignores keys it does not know and fills missing optional ones with
+their defaults, so a newer writer's file still loads in an older reader as far as it can.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+#: Bumped when a field changes meaning or is removed (adding fields does not need a bump).
+SCHEMA_VERSION = 1
+
+#: Keys `best_for()` accepts. For all of them lower is better, except those in `HIGHER_IS_BETTER`.
+#: "calls" is the org's own counter when it is known, else the client's count (see `Measurement.calls`).
+COMPARABLE_KEYS = (
+    "calls",
+    "calls_client",
+    "calls_org",
+    "batches",
+    "wall_seconds",
+    "records_per_second",
+    "peak_memory_mb",
+)
+HIGHER_IS_BETTER = frozenset({"records_per_second"})
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _required(data: Mapping[str, Any], key: str, kind: str) -> Any:
+    """A required key, with an error that says which record lacks what (KeyError alone says too little)."""
+    try:
+        return data[key]
+    except KeyError:
+        raise ValueError(f"{kind}: missing required key {key!r}") from None
+
+
+@dataclass(kw_only=True)
+class Measurement:
+    """One run of one strategy at one record volume (one repeat).
+
+    Keyword-only so that the many counters cannot be swapped by position. Counts are of records except
+    where named `calls_*` (HTTP requests) or `batches` (Bulk batches, which the org also limits per day).
+    `calls_org` is the delta of the org's own API counter over the run: the figure that matters for the
+    daily limit, and the check on `calls_client`; it is None where the org cannot be asked precisely
+    (a real org without introspection). `error` is set only when the run itself crashed, in which case
+    the other figures are whatever was known at the crash and must not be compared.
+    """
+
+    strategy: str
+    family: str  # rest | bulk1 | bulk2
+    records: int
+    repeat: int = 1
+    baseline: bool = False
+    calls_client: int = 0
+    calls_org: int | None = None
+    calls_by_phase: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    wall_seconds: float = 0.0
+    records_per_second: float = 0.0
+    peak_memory_mb: float | None = None
+    succeeded: int = 0
+    failed: int = 0
+    unprocessed: int = 0
+    verified: int = 0
+    mismatched: int = 0
+    job_ids: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def calls(self) -> int:
+        """The best available API-call figure: the org's counter when known, else the client's count."""
+        return self.calls_org if self.calls_org is not None else self.calls_client
+
+    @property
+    def crashed(self) -> bool:
+        return self.error is not None
+
+    @property
+    def clean(self) -> bool:
+        """True when the run finished and every record was written and read back as expected.
+
+        Only clean runs may be recommended: a strategy that is cheap because it dropped records is not.
+        """
+        return (
+            self.error is None
+            and self.failed == 0
+            and self.unprocessed == 0
+            and self.mismatched == 0
+            and self.succeeded == self.records
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "baseline": self.baseline,
+            "family": self.family,
+            "records": self.records,
+            "repeat": self.repeat,
+            "calls_client": self.calls_client,
+            "calls_org": self.calls_org,
+            "calls_by_phase": dict(self.calls_by_phase),
+            "batches": self.batches,
+            "wall_seconds": self.wall_seconds,
+            "records_per_second": self.records_per_second,
+            "peak_memory_mb": self.peak_memory_mb,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "unprocessed": self.unprocessed,
+            "verified": self.verified,
+            "mismatched": self.mismatched,
+            "job_ids": list(self.job_ids),
+            "notes": list(self.notes),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        kind = "Measurement"
+        return cls(
+            strategy=str(_required(data, "strategy", kind)),
+            family=str(_required(data, "family", kind)),
+            records=int(_required(data, "records", kind)),
+            repeat=int(data.get("repeat", 1)),
+            baseline=bool(data.get("baseline", False)),
+            calls_client=int(data.get("calls_client", 0)),
+            calls_org=_opt_int(data.get("calls_org")),
+            calls_by_phase={str(k): int(v) for k, v in (data.get("calls_by_phase") or {}).items()},
+            batches=int(data.get("batches", 0)),
+            wall_seconds=float(data.get("wall_seconds", 0.0)),
+            records_per_second=float(data.get("records_per_second", 0.0)),
+            peak_memory_mb=_opt_float(data.get("peak_memory_mb")),
+            succeeded=int(data.get("succeeded", 0)),
+            failed=int(data.get("failed", 0)),
+            unprocessed=int(data.get("unprocessed", 0)),
+            verified=int(data.get("verified", 0)),
+            mismatched=int(data.get("mismatched", 0)),
+            job_ids=[str(j) for j in data.get("job_ids") or []],
+            notes=[str(n) for n in data.get("notes") or []],
+            error=_opt_str(data.get("error")),
+        )
+
+
+@dataclass(kw_only=True)
+class Recommendation:
+    """The strategy to use at one record volume, and why, in words a user can check against the table."""
+
+    records: int
+    strategy: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"records": self.records, "strategy": self.strategy, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recommendation:
+        kind = "Recommendation"
+        return cls(
+            records=int(_required(data, "records", kind)),
+            strategy=str(_required(data, "strategy", kind)),
+            reason=str(data.get("reason", "")),
+        )
+
+
+def _max_opt(values: Iterable[float | int | None]) -> Any:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _aggregate(group: list[Measurement]) -> Measurement:
+    """One row for the repeats of one strategy at one volume.
+
+    Times are the median (robust to one slow outlier), API calls and batches the maximum (the limit must
+    hold on the worst repeat), and record counts the worst case. Crashed repeats are left out of the
+    figures while any repeat finished; the row still carries an `error` saying how many crashed, so a
+    flaky strategy is never presented (or recommended) as a clean one.
+    """
+    finished = [m for m in group if m.error is None]
+    crashed = [m for m in group if m.error is not None]
+    use = finished or group
+    first = group[0]
+    error: str | None = None
+    if crashed:
+        error = (
+            crashed[0].error
+            if len(group) == 1
+            else f"{len(crashed)} of {len(group)} repeats crashed: {crashed[0].error}"
+        )
+    phases = _dedupe(p for m in use for p in m.calls_by_phase)
+    return replace(
+        first,
+        repeat=len(group),
+        calls_client=max(m.calls_client for m in use),
+        calls_org=_max_opt(m.calls_org for m in use),
+        calls_by_phase={p: max(m.calls_by_phase.get(p, 0) for m in use) for p in phases},
+        batches=max(m.batches for m in use),
+        wall_seconds=statistics.median(m.wall_seconds for m in use),
+        records_per_second=statistics.median(m.records_per_second for m in use),
+        peak_memory_mb=_max_opt(m.peak_memory_mb for m in use),
+        succeeded=min(m.succeeded for m in use),
+        failed=max(m.failed for m in use),
+        unprocessed=max(m.unprocessed for m in use),
+        verified=min(m.verified for m in use),
+        mismatched=max(m.mismatched for m in use),
+        job_ids=_dedupe(j for m in group for j in m.job_ids),
+        notes=_dedupe(n for m in group for n in m.notes),
+        error=error,
+    )
+
+
+@dataclass(kw_only=True)
+class CompareRun:
+    """A whole `sfharness compare` run: where it ran, with what settings, every measurement, the advice.
+
+    `environment` and `settings` are free-form dicts on purpose: they are recorded for the reader of the
+    report (and for reproducing the run), not computed on, and they grow as the harness learns more about
+    the org. Expected keys are listed in the module's brief (tool/python/platform versions, cpu count,
+    org kind emulator|sandbox|production, profile, edition, api version, library versions; volumes,
+    strategies, repeat, profile, faults).
+    """
+
+    started_at: str
+    finished_at: str | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+    recommendations: list[Recommendation] = field(default_factory=list)
+
+    # -- serialisation ----------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "environment": self.environment,
+            "settings": self.settings,
+            "measurements": [m.to_dict() for m in self.measurements],
+            "recommendations": [r.to_dict() for r in self.recommendations],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CompareRun:
+        version = int(data.get("schema_version", SCHEMA_VERSION))
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"results were written with schema version {version}; this sfharness reads up to {SCHEMA_VERSION}"
+            )
+        return cls(
+            started_at=str(_required(data, "started_at", "CompareRun")),
+            finished_at=_opt_str(data.get("finished_at")),
+            environment=dict(data.get("environment") or {}),
+            settings=dict(data.get("settings") or {}),
+            measurements=[Measurement.from_dict(m) for m in data.get("measurements") or []],
+            recommendations=[Recommendation.from_dict(r) for r in data.get("recommendations") or []],
+        )
+
+    # -- views ------------------------------------------------------------------------------------------
+
+    def strategies(self) -> list[str]:
+        """Strategy names in a stable display order: ours first, then baselines, each by first appearance.
+
+        Stable so that a strategy keeps the same row position and chart colour in every view of the run.
+        """
+        ours = _dedupe(m.strategy for m in self.measurements if not m.baseline)
+        baselines = _dedupe(m.strategy for m in self.measurements if m.baseline and m.strategy not in ours)
+        return ours + baselines
+
+    def volumes(self) -> list[int]:
+        """The record volumes measured, ascending."""
+        return sorted({m.records for m in self.measurements})
+
+    def is_baseline(self, strategy: str) -> bool:
+        return any(m.baseline for m in self.measurements if m.strategy == strategy)
+
+    def by_strategy(self) -> dict[str, list[Measurement]]:
+        """Every measurement grouped by strategy (display order), each list sorted by volume then repeat."""
+        groups: dict[str, list[Measurement]] = {name: [] for name in self.strategies()}
+        for m in self.measurements:
+            groups[m.strategy].append(m)
+        for rows in groups.values():
+            rows.sort(key=lambda m: (m.records, m.repeat))
+        return groups
+
+    def medians(self) -> list[Measurement]:
+        """One aggregated row per strategy and volume, sorted by volume then display order.
+
+        Median of the repeats for times and throughput, maximum for API calls, batches and memory, worst
+        case for record counts (see `_aggregate`). In these rows `repeat` holds how many repeats the row
+        summarises, not a 1-based index.
+        """
+        order = {name: i for i, name in enumerate(self.strategies())}
+        groups: dict[tuple[int, str], list[Measurement]] = {}
+        for m in self.measurements:
+            groups.setdefault((m.records, m.strategy), []).append(m)
+        rows = [_aggregate(sorted(g, key=lambda m: m.repeat)) for g in groups.values()]
+        rows.sort(key=lambda m: (m.records, order[m.strategy]))
+        return rows
+
+    def best_for(self, records: int, key: str = "calls", *, include_baselines: bool = False) -> Measurement | None:
+        """The best clean median row at `records` by `key` (one of `COMPARABLE_KEYS`), or None.
+
+        Only clean rows compete (no crash, no failed, unprocessed or mismatched record), and baselines
+        only when asked: they are there to be beaten, not recommended. Ties are broken by API calls, then
+        wall time, then display order, so the answer is deterministic.
+        """
+        if key not in COMPARABLE_KEYS:
+            raise ValueError(f"unknown key {key!r}; choose one of {', '.join(COMPARABLE_KEYS)}")
+        sign = -1.0 if key in HIGHER_IS_BETTER else 1.0
+        candidates = [
+            m
+            for m in self.medians()
+            if m.records == records
+            and m.clean
+            and (include_baselines or not m.baseline)
+            and getattr(m, key) is not None
+        ]
+        if not candidates:
+            return None
+        order = {name: i for i, name in enumerate(self.strategies())}
+        return min(candidates, key=lambda m: (sign * getattr(m, key), m.calls, m.wall_seconds, order[m.strategy]))
+
+    def recommendation_for(self, records: int) -> list[Recommendation]:
+        """The recorded recommendations for one volume (usually one)."""
+        return [r for r in self.recommendations if r.records == records]
+
+    def recommend(self, key: str = "calls") -> list[Recommendation]:
+        """A default recommendation per volume from the figures: fewest API calls, then fastest.
+
+        Returned, not stored: the caller (the compare command, or a planner with a better model) decides
+        what goes into `recommendations`. The reason quotes the numbers so the user can check them against
+        the table, and names the runner-up and the best baseline when there is one.
+        """
+        out: list[Recommendation] = []
+        for records in self.volumes():
+            best = self.best_for(records, key)
+            if best is None:
+                continue
+            rows = [m for m in self.medians() if m.records == records and m.clean]
+            others = [m for m in rows if not m.baseline and m.strategy != best.strategy]
+            runner_up = min(others, key=_sort_key(key), default=None)
+            parts = [f"{_describe(key, getattr(best, key))}, {_seconds(best.wall_seconds)}"]
+            if runner_up is not None:
+                parts.append(
+                    f"next: {runner_up.strategy} with {_describe(key, getattr(runner_up, key))}, "
+                    f"{_seconds(runner_up.wall_seconds)}"
+                )
+            baselines = [m for m in rows if m.baseline]
+            best_baseline = min(baselines, key=_sort_key(key), default=None)
+            if best_baseline is not None:
+                parts.append(
+                    f"best baseline: {best_baseline.strategy} with {_describe(key, getattr(best_baseline, key))}"
+                )
+            out.append(Recommendation(records=records, strategy=best.strategy, reason="; ".join(parts)))
+        return out
+
+
+def _sort_key(key: str) -> Callable[[Measurement], tuple[float, float]]:
+    sign = -1.0 if key in HIGHER_IS_BETTER else 1.0
+    return lambda m: (sign * (getattr(m, key) or 0), m.wall_seconds)
+
+
+def _describe(key: str, value: float | None) -> str:
+    if value is None:
+        return f"{key} unknown"
+    if key in ("calls", "calls_client", "calls_org"):
+        return f"{value:,} API call" + ("" if value == 1 else "s")
+    if key == "batches":
+        return f"{value:,} batch" + ("" if value == 1 else "es")
+    if key == "wall_seconds":
+        return _seconds(float(value))
+    if key == "records_per_second":
+        return f"{value:,.0f} records/s"
+    if key == "peak_memory_mb":
+        return f"{value:,.1f} MB peak"
+    return f"{key} {value}"
+
+
+def format_seconds(value: float) -> str:
+    """Three significant figures without scientific notation (0.0123, 1.23, 12.3, 1,234), as every view
+    of a run shows times, so a figure quoted in a recommendation reads the same as in the table."""
+    if value <= 0:
+        return "0"
+    if value < 100:
+        return f"{value:#.3g}".rstrip(".")
+    return f"{value:,.0f}"
+
+
+def _seconds(value: float) -> str:
+    return f"{format_seconds(value)} s"

@@ -1,0 +1,93 @@
+"""One measured run: a strategy updates one workload round, then the org is read back and checked.
+
+Figures kept per run: API calls by phase as the client counted them, the org's own counter delta (the
+emulator's ground truth; `None` on a real org, where other integrations also move the counter), Bulk
+batches, wall time, records per second, client peak RSS, outcome counts, and the verification result.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from strategies import registry
+from strategies.errors import RunFailed, StrategyError
+from strategies.records import CsvRecords
+from strategies.results import CountingSink, CsvResultSink
+
+from .measure import PeakMemory
+from .orgs import OrgConnection
+from .results import Measurement
+from .workload import Workload, WorkloadFile
+
+FAMILY = {"rest": "rest", "collections": "rest", "composite": "rest", "bulk1-xml": "bulk1", "bulk2-csv": "bulk2", "auto": "auto"}
+
+
+def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: WorkloadFile, *, repeat: int = 1,
+             options: dict[str, Any] | None = None, outcome_dir: Path | None = None, verify: bool = True) -> Measurement:
+    """Run `strategy_name` over `wf` and return the measurement (never raises for a failed run)."""
+    org_before = conn.admin.usage() if conn.admin is not None else None
+    session = conn.session()
+    sink: Any = CsvResultSink(outcome_dir) if outcome_dir is not None else CountingSink()
+    strategy = None
+    summary = None
+    error: str | None = None
+    started = time.perf_counter()
+    with PeakMemory() as memory:
+        try:
+            strategy = registry.get(strategy_name, session, **(options or {}))
+            summary = strategy.update(workload.sobject, CsvRecords(wf.path), sink, expected_records=wf.records)
+        except RunFailed as exc:
+            summary, error = exc.summary, str(exc)
+        except StrategyError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            sink.close()
+            closer = getattr(strategy, "close", None)
+            if closer is not None:
+                closer()
+            session.close()
+    wall = time.perf_counter() - started
+    org_after = conn.admin.usage() if conn.admin is not None else None
+    calls_org = None
+    batches_org = None
+    if org_before is not None and org_after is not None:
+        calls_org = org_after["DailyApiRequests"]["used"] - org_before["DailyApiRequests"]["used"]
+        batches_org = org_after["DailyBulkApiBatches"]["used"] - org_before["DailyBulkApiBatches"]["used"]
+    verified = mismatched = 0
+    notes = list(summary.notes) if summary else []
+    if verify and error is None:
+        check = workload.verify(wf)
+        verified, mismatched = check.verified, check.mismatched + check.missing
+        notes += [f"verification: {e}" for e in check.examples]
+    name = strategy_name
+    if summary is not None and summary.delegate:
+        notes.insert(0, f"auto chose {summary.delegate}")
+    return Measurement(
+        strategy=name,
+        baseline=False,
+        family=FAMILY.get(summary.delegate if summary and summary.delegate else strategy_name, "rest"),
+        records=wf.records,
+        repeat=repeat,
+        calls_client=summary.api_calls if summary else 0,
+        calls_org=calls_org,
+        calls_by_phase=dict(summary.calls_by_phase) if summary else {},
+        batches=batches_org if batches_org is not None else (summary.batches if summary else 0),
+        wall_seconds=round(summary.wall_seconds if summary else wall, 4),
+        records_per_second=round(wf.records / summary.wall_seconds, 1) if summary and summary.wall_seconds > 0 else 0.0,
+        peak_memory_mb=memory.peak_mb,
+        succeeded=summary.succeeded if summary else 0,
+        failed=summary.failed if summary else 0,
+        unprocessed=(summary.unprocessed + summary.pending) if summary else wf.records,
+        verified=verified,
+        mismatched=mismatched,
+        job_ids=list(summary.job_ids) if summary else [],
+        notes=notes,
+        error=error,
+    )
+
+
+def scratch_dir(prefix: str = "sfharness-") -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))

@@ -1,0 +1,86 @@
+"""Interchangeable strategies that update Salesforce records, each spending the fewest calls its API allows.
+
+    from strategies import OrgSession, CsvResultSink, CsvRecords, get
+    with OrgSession(instance_url, token, ca_file=ca) as session:
+        strategy = get("bulk2-csv", session)
+        summary = strategy.update("Byline__c", CsvRecords("in.csv"), CsvResultSink("out/"))
+
+See `base` for the interface and the accounting invariant, `transport` for retries and metering, and each
+strategy module for its call formula.
+"""
+
+from .auto import AutoStrategy
+from .base import RETRYABLE_RECORD_CODES, CallEstimate, RunSummary, UpdateStrategy
+from .bulk1 import Bulk1Strategy
+from .bulk2 import Bulk2Strategy
+from .composite import CompositeStrategy
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    BudgetError,
+    ConfigurationError,
+    JobError,
+    RecordProblem,
+    RecordValidationError,
+    RequestLimitError,
+    RunFailed,
+    RunInterrupted,
+    ServerError,
+    StrategyError,
+    TransportError,
+)
+from .polling import PollPolicy, PollResult, poll
+from .records import ChunkLimits, Chunker, CsvRecords, JsonlRecords, read_records
+from .registry import STRATEGIES, from_env, get, names, strategy_class
+from .rest import RestStrategy
+from .results import CountingSink, CsvResultSink, MemorySink, RecordOutcome, ResultSink
+from .sobject_collections import CollectionsStrategy
+from .transport import LimitInfo, Meter, OrgSession, RetryPolicy
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "AutoStrategy",
+    "BudgetError",
+    "Bulk1Strategy",
+    "Bulk2Strategy",
+    "CallEstimate",
+    "ChunkLimits",
+    "Chunker",
+    "CollectionsStrategy",
+    "CompositeStrategy",
+    "ConfigurationError",
+    "CountingSink",
+    "CsvRecords",
+    "CsvResultSink",
+    "JobError",
+    "JsonlRecords",
+    "LimitInfo",
+    "MemorySink",
+    "Meter",
+    "OrgSession",
+    "PollPolicy",
+    "PollResult",
+    "RETRYABLE_RECORD_CODES",
+    "RecordOutcome",
+    "RecordProblem",
+    "RecordValidationError",
+    "RequestLimitError",
+    "RestStrategy",
+    "ResultSink",
+    "RetryPolicy",
+    "RunFailed",
+    "RunInterrupted",
+    "RunSummary",
+    "STRATEGIES",
+    "ServerError",
+    "StrategyError",
+    "TransportError",
+    "UpdateStrategy",
+    "from_env",
+    "get",
+    "names",
+    "poll",
+    "read_records",
+    "strategy_class",
+]

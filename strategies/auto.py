@@ -1,0 +1,144 @@
+"""`auto`: pick the strategy that spends the fewest API calls for this many records within the budget.
+
+Inputs: the record count (the caller's `expected_records` hint, or the count from the validation pass,
+which reads the input once anyway) and the org's remaining daily API budget (``GET /limits`` ->
+``DailyApiRequests.Remaining`` and ``DailyBulkApiBatches.Remaining``: 1 call, phase ``limits``).
+
+Rule, in order:
+
+1. Estimate both candidates with their own formulas: `composite` = ceil(N/1000) calls, synchronous;
+   `bulk2-csv` = 3 per job + `expected_polls` polls, asynchronous, and ceil(N/10,000) Bulk batches.
+   (`rest`, `collections` and `bulk1-xml` never need fewer calls than one of these two, so they are not
+   candidates.)
+2. Prefer the one with fewer estimated calls; on a tie prefer `composite` (its results are immediate).
+   With the default 4 expected polls this means Composite up to 7,000 records, Bulk 2.0 above, which
+   sits above Salesforce's "Bulk for more than 2,000 records" guidance because we count polls honestly.
+3. If Bulk 2.0 would need more batches than the org has left today, use Composite.
+4. If the chosen estimate exceeds the remaining API calls, take the other one if it fits; if neither
+   fits, raise `BudgetError` before any record is sent.
+
+Every decision is written to `RunSummary.notes`, and `RunSummary.delegate` names the chosen strategy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
+
+from .base import CallEstimate, RunContext, UpdateStrategy
+from .bulk2 import Bulk2Strategy
+from .composite import CompositeStrategy
+from .errors import BudgetError
+from .records import PreparedRecords
+from .results import ResultSink
+from .transport import FAMILY_REST
+
+DEFAULT_EXPECTED_POLLS = 4
+
+
+class AutoStrategy(UpdateStrategy):
+    """Chooses between `composite` and `bulk2-csv`; see the module docstring for the rule."""
+
+    name: ClassVar[str] = "auto"
+    family: ClassVar[str] = FAMILY_REST
+    supports_resume: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        check_budget: bool = True,
+        expected_polls: int = DEFAULT_EXPECTED_POLLS,
+        composite_options: Mapping[str, Any] | None = None,
+        bulk2_options: Mapping[str, Any] | None = None,
+        state_dir: str | Path | None = None,
+        **common: Any,
+    ) -> None:
+        super().__init__(session, **common)
+        self.check_budget = check_budget
+        self.expected_polls = expected_polls
+        self.composite_options = dict(composite_options or {})
+        self.bulk2_options = dict(bulk2_options or {})
+        self.state_dir = state_dir
+        self._bulk2: Bulk2Strategy | None = None
+
+    @classmethod
+    def choose(
+        cls,
+        n_records: int,
+        *,
+        remaining_calls: int | None = None,
+        remaining_batches: int | None = None,
+        expected_polls: int = DEFAULT_EXPECTED_POLLS,
+    ) -> tuple[str, str]:
+        """(strategy name, reason) for `n_records`; raises `BudgetError` when nothing fits."""
+        composite = CompositeStrategy.api_calls(n_records)
+        bulk2 = Bulk2Strategy.api_calls(n_records, polls=expected_polls)
+        order = ["composite", "bulk2-csv"] if composite.total <= bulk2.total else ["bulk2-csv", "composite"]
+        reason = f"{n_records} record(s): composite ~{composite.total} call(s), bulk2-csv ~{bulk2.total} call(s) (with {expected_polls} polls)"
+        if remaining_batches is not None and bulk2.batches > remaining_batches:
+            order.remove("bulk2-csv")
+            reason += f"; bulk2-csv needs {bulk2.batches} batch(es) but only {remaining_batches} remain today"
+        if remaining_calls is not None:
+            costs = {"composite": composite.total, "bulk2-csv": bulk2.total}
+            fitting = [name for name in order if costs[name] <= remaining_calls]
+            reason += f"; {remaining_calls} API call(s) remain today"
+            if not fitting:
+                raise BudgetError(f"{reason}: no strategy fits, nothing was sent")
+            order = fitting
+        return order[0], f"auto chose {order[0]}: {reason}"
+
+    @classmethod
+    def api_calls(cls, n_records: int, *, polls: int = 1, check_budget: bool = True, expected_polls: int = DEFAULT_EXPECTED_POLLS, **_options: Any) -> CallEstimate:
+        name, _why = cls.choose(n_records, expected_polls=expected_polls)
+        base = CallEstimate({"limits": 1}) if check_budget else CallEstimate({})
+        chosen = CompositeStrategy.api_calls(n_records) if name == "composite" else Bulk2Strategy.api_calls(n_records, polls=polls)
+        return base + chosen
+
+    def _formula_options(self) -> dict[str, Any]:
+        return {"check_budget": self.check_budget, "expected_polls": self.expected_polls}
+
+    def _needs_count(self, expected: int | None) -> bool:
+        return expected is None
+
+    def _value_check(self):  # type: ignore[no-untyped-def]
+        from .bulk2 import csv_value_problem
+
+        return csv_value_problem  # the stricter of the two candidates, so the choice cannot change validity
+
+    def _limits(self) -> tuple[int | None, int | None]:
+        with self.session.phase("limits"):
+            body = self.session.get_json(self.session.rest_url("limits"))
+        calls = body.get("DailyApiRequests", {}).get("Remaining")
+        batches = body.get("DailyBulkApiBatches", {}).get("Remaining")
+        return (int(calls) if calls is not None else None, int(batches) if batches is not None else None)
+
+    def _execute(self, sobject: str, prepared: PreparedRecords, run: RunContext, expected: int | None) -> None:
+        n = expected if expected is not None else (prepared.count or 0)
+        remaining_calls = remaining_batches = None
+        if self.check_budget and n > 0:
+            remaining_calls, remaining_batches = self._limits()
+        name, why = self.choose(n, remaining_calls=remaining_calls, remaining_batches=remaining_batches, expected_polls=self.expected_polls)
+        run.summary.delegate = name
+        run.note(why)
+        common = {"validate": False, "retry_pass": self.retry_pass, "retryable_codes": self.retryable_codes}
+        if name == "composite":
+            delegate: UpdateStrategy = CompositeStrategy(self.session, **common, **self.composite_options)
+        else:
+            if self._bulk2 is None:
+                self._bulk2 = Bulk2Strategy(self.session, state_dir=self.state_dir, **common, **self.bulk2_options)
+            delegate = self._bulk2
+        delegate._execute(sobject, prepared, run, expected)
+
+    def _submit(self, sobject: str, rows: Any, run: RunContext, *, second_pass: bool = False) -> None:  # pragma: no cover
+        raise NotImplementedError("auto delegates in _execute")
+
+    def resume(self, job_id: str, sink: ResultSink) -> Any:
+        """Resume a Bulk 2.0 job that an earlier `auto` run left pending."""
+        if self._bulk2 is None:
+            self._bulk2 = Bulk2Strategy(self.session, state_dir=self.state_dir, retry_pass=self.retry_pass)
+        return self._bulk2.resume(job_id, sink)
+
+    def close(self) -> None:
+        if self._bulk2 is not None:
+            self._bulk2.close()

@@ -1,0 +1,508 @@
+"""`bulk1-xml`: Bulk API 1.0 with XML batches, the seed's approach done right.
+
+Calls, for N records in B batches (B = ceil(N/10,000) unless bytes or characters cut earlier) and P polls::
+
+    create 1  +  upload B  +  close 1  +  poll P  +  results B     (N = 0: no call at all)
+
+plus 1 (``GET /job/{id}/batch``) when a batch ends Failed or Not Processed, because only the batch list
+says which one. P counts *job* status checks (``GET /job/{id}``, done when numberBatchesCompleted +
+numberBatchesFailed = numberBatchesTotal): one call per poll whatever B is, unlike per-batch polling.
+
+How it works: records are rendered one by one to ``<sObject>`` XML by `XMLGenerator` (with one change:
+a carriage return is written as ``&#13;`` because every XML parser turns a literal CR into LF, which would
+alter the value), then `Chunker` cuts batches at 10,000 records, 10,000,000 bytes and 10,000,000
+characters, measured on exactly the text it writes. Batch files live in temporary files on disk; the row
+numbers and Ids of each batch live in the `Ledger`; memory does not grow with N. Results (one per input
+row, in input order) are zipped with the batch's ledger rows. A null value, or an empty string (which
+Salesforce stores as null), is sent as ``<Field xsi:nil="true"/>``.
+
+Failure handling: an add-batch POST is not retried after it may have reached the server (it would create
+a second batch); its records are reported unprocessed and the job is still closed so the batches already
+added run. On an error or Ctrl-C an open job is closed when it holds batches (they run; their rows are
+*pending* and the job can be resumed by id) and aborted when it holds none. A client-side poll timeout
+leaves the job running and returns its rows as pending. The second pass for retryable failures
+(``UNABLE_TO_LOCK_ROW``) runs as a new job in Serial mode.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tempfile
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, ClassVar, Iterable, Mapping
+from xml.sax.saxutils import XMLGenerator, escape
+
+import defusedxml.ElementTree as SafeET
+
+from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
+from .errors import ConfigurationError, JobError
+from .ledger import Ledger
+from .polling import PollPolicy, poll
+from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, text_of
+from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .transport import BULK1_NS, FAMILY_BULK1
+
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+MAX_BATCH_RECORDS = 10_000
+MAX_BATCH_BYTES = 10_000_000
+MAX_BATCH_CHARS = 10_000_000
+XML_CONTENT_TYPE = "application/xml; charset=UTF-8"
+_XML_ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_DONE_STATES = ("Aborted", "Failed")
+
+
+def xml_value_problem(_name: str, value: Any) -> str | None:
+    """Characters XML 1.0 cannot carry at all (control characters, lone surrogates) make a record unsendable."""
+    if isinstance(value, str):
+        bad = _XML_ILLEGAL.search(value)
+        if bad:
+            return f"character U+{ord(bad.group()):04X} cannot be sent in an XML batch"
+    return None
+
+
+class _RecordXmlGenerator(XMLGenerator):
+    """`XMLGenerator` that also escapes CR (as ``&#13;``) in text, so the parser gives back what we sent."""
+
+    def characters(self, content: str) -> None:
+        if content:
+            self._finish_pending_start_element()  # type: ignore[attr-defined]
+            self._write(escape(content, {"\r": "&#13;"}))  # type: ignore[attr-defined]
+
+
+class SObjectXml:
+    """Renders batch documents: `header`, one `render(record)` per record, then `footer`."""
+
+    def __init__(self) -> None:
+        head = io.StringIO()
+        gen = XMLGenerator(head, encoding="UTF-8", short_empty_elements=False)
+        gen.startDocument()
+        gen.startElement("sObjects", {"xmlns": BULK1_NS, "xmlns:xsi": XSI_NS})
+        self.header = head.getvalue()
+        self.footer = "</sObjects>"
+        self._buffer = io.StringIO()
+        self._gen = _RecordXmlGenerator(self._buffer, encoding="UTF-8", short_empty_elements=True)
+
+    def render(self, record: Mapping[str, Any]) -> str:
+        """One ``<sObject>`` element; ``Id`` first, then the other fields in the record's order."""
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        gen = self._gen
+        gen.startElement("sObject", {})
+        ordered = [("Id", record["Id"])] if "Id" in record else []
+        ordered += [(k, v) for k, v in record.items() if k != "Id"]
+        for name, value in ordered:
+            if value is None or value == "":
+                gen.startElement(name, {"xsi:nil": "true"})
+            else:
+                gen.startElement(name, {})
+                gen.characters(text_of(value))
+            gen.endElement(name)
+        gen.endElement("sObject")
+        return self._buffer.getvalue()
+
+
+def job_xml(**children: str) -> bytes:
+    """A small ``jobInfo`` document (create, close, abort), serialised by ElementTree."""
+    root = ET.Element("jobInfo", {"xmlns": BULK1_NS})
+    for name, value in children.items():
+        ET.SubElement(root, name).text = value
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def xml_fields(content: bytes) -> dict[str, str]:
+    """The direct children of a ``jobInfo``/``batchInfo`` document as a name -> text mapping."""
+    root = SafeET.fromstring(content)
+    return {_local(child.tag): (child.text or "") for child in root}
+
+
+def _int(info: Mapping[str, str], name: str) -> int:
+    try:
+        return int(float(info.get(name) or 0))
+    except ValueError:
+        return 0
+
+
+@dataclass
+class _Batch:
+    chunk: str
+    position: int
+    records: int
+    batch_id: str = ""
+    file: IO[bytes] | None = None
+    reported: bool = False
+
+
+class Bulk1Strategy(UpdateStrategy):
+    """Bulk API 1.0, XML. See the module docstring for the formula and the failure rules."""
+
+    name: ClassVar[str] = "bulk1-xml"
+    family: ClassVar[str] = FAMILY_BULK1
+    supports_resume: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        serial: bool = False,
+        batch_records: int = MAX_BATCH_RECORDS,
+        batch_bytes: int = MAX_BATCH_BYTES,
+        batch_chars: int = MAX_BATCH_CHARS,
+        poll_policy: PollPolicy = PollPolicy(),
+        sleep: Callable[[float], None] | None = None,
+        state_dir: str | Path | None = None,
+        **common: Any,
+    ) -> None:
+        super().__init__(session, **common)
+        if not 1 <= batch_records <= MAX_BATCH_RECORDS or batch_bytes > MAX_BATCH_BYTES or batch_chars > MAX_BATCH_CHARS:
+            raise ConfigurationError("Bulk 1.0 batches hold at most 10,000 records, 10,000,000 bytes and 10,000,000 characters")
+        self.serial = serial
+        self.limits = ChunkLimits(batch_records, batch_bytes, batch_chars)
+        self.poll_policy = poll_policy
+        self.sleep = sleep or session.sleep
+        self._own_state_dir = state_dir is None
+        self.state_dir = Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="sfh-bulk1-"))
+        self.ledger = Ledger(self.state_dir / "bulk1-ledger.sqlite")
+        self._pending_jobs: set[str] = set()
+
+    # -- formula --------------------------------------------------------------------------------------
+    @classmethod
+    def api_calls(
+        cls, n_records: int, *, polls: int = 1, batches: int | None = None, batch_records: int = MAX_BATCH_RECORDS, failed_batches: int = 0, **_options: Any
+    ) -> CallEstimate:
+        if n_records <= 0:
+            return CallEstimate({})
+        b = batches if batches is not None else ceil_div(n_records, batch_records)
+        return CallEstimate(
+            {"create": 1, "upload": b, "close": 1, "poll": polls, "results": b + (1 if failed_batches else 0) - failed_batches},
+            batches=b,
+        )
+
+    def _formula_options(self) -> dict[str, Any]:
+        return {"batch_records": self.limits.max_records}
+
+    def _value_check(self):  # type: ignore[no-untyped-def]
+        return xml_value_problem
+
+    def close(self) -> None:
+        """Remove the scratch state directory, unless a job is still pending (it is needed to resume)."""
+        self.ledger.close()
+        if self._own_state_dir and not self._pending_jobs:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    # -- submission -----------------------------------------------------------------------------------
+    def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
+        job = _Job(self, sobject, run, mode="Serial" if (self.serial or second_pass) else "Parallel")
+        writer = SObjectXml()
+        chunker = Chunker(self.limits, header=writer.header, footer=writer.footer)
+        try:
+            with self.session.phase("upload"):
+                for number, record in rows:
+                    try:
+                        finished = chunker.add(writer.render(record))
+                    except RecordTooLarge as exc:
+                        run.outcome(RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc)))
+                        continue
+                    self.ledger.add(job.chunk_key(chunker.index), number, record.get("Id"))
+                    if finished is not None:
+                        job.add_batch(finished)
+                last = chunker.flush()
+                if last is not None:
+                    job.add_batch(last)
+        except BaseException as exc:
+            if chunker.open_records:
+                job.report_rows(job.chunk_key(chunker.index), UNPROCESSED, "NOT_SENT", "not sent: the run stopped before this batch was added")
+            chunker.discard()
+            job.stop(exc)
+            raise
+        if job.job_id is None:
+            return
+        job.finish()
+
+    def resume(self, job_id: str, sink: ResultSink) -> "Any":
+        """Wait for a job started earlier (by this strategy, with the same `state_dir`) and collect it."""
+        chunks = self.ledger.chunks_of_job(job_id)
+        if not chunks:
+            raise ConfigurationError(f"no local ledger for job {job_id} in {self.state_dir}; pass the state_dir of the run that started it")
+        sobject = chunks[0]["sobject"]
+        run = RunContext(self, sobject, sink, second_pass_allowed=False)
+        job = _Job(self, sobject, run, mode="Parallel", job_id=job_id)
+        for c in chunks:
+            job.batches.append(_Batch(c["chunk"], c["position"], c["records"], c["batch_id"]))
+            run.submitted(c["records"])
+        run.note(f"resumed job {job_id}; retryable failures are reported, not retried (their values are not kept)")
+        self._pending_jobs.discard(job_id)
+        try:
+            job.finish(closed=True)
+        except KeyboardInterrupt:
+            from .errors import RunInterrupted
+
+            run.summary.interrupted = True
+            raise RunInterrupted(run.finish()) from None
+        return run.finish()
+
+
+class _Job:
+    """One Bulk 1.0 job of one `_submit` (or `resume`) call."""
+
+    def __init__(self, strategy: Bulk1Strategy, sobject: str, run: RunContext, *, mode: str, job_id: str | None = None) -> None:
+        self.s = strategy
+        self.session = strategy.session
+        self.ledger = strategy.ledger
+        self.sobject = sobject
+        self.run = run
+        self.mode = mode
+        self.job_id = job_id
+        self.batches: list[_Batch] = []
+        self._prefix = uuid.uuid4().hex[:12]
+
+    def chunk_key(self, index: int) -> str:
+        return f"{self._prefix}-{index}"
+
+    # -- requests -------------------------------------------------------------------------------------
+    def _create(self) -> None:
+        body = job_xml(operation="update", object=self.sobject, concurrencyMode=self.mode, contentType="XML")
+        with self.session.phase("create"):
+            response = self.session.request(
+                "POST", self.session.async_url("job"), family=FAMILY_BULK1, data=body, headers={"Content-Type": XML_CONTENT_TYPE}, ok=(200, 201)
+            )
+        info = xml_fields(response.content)
+        self.job_id = info.get("id") or ""
+        if not self.job_id:
+            raise JobError(response.status_code, "InvalidJob", "job creation returned no id", family=FAMILY_BULK1)
+        self.run.job(self.job_id)
+
+    def add_batch(self, chunk: Chunk) -> None:
+        key = self.chunk_key(chunk.index)
+        try:
+            if self.job_id is None:
+                self._create()
+            assert self.job_id is not None
+            response = self.session.request(
+                "POST",
+                self.session.async_url(f"job/{self.job_id}/batch"),
+                family=FAMILY_BULK1,
+                phase="upload",
+                data=chunk.file,
+                headers={"Content-Type": XML_CONTENT_TYPE},
+                ok=(200, 201),
+            )
+        except BaseException:
+            chunk.file.close()
+            self.report_rows(key, UNPROCESSED, "NOT_SENT", "not sent: adding this batch failed")
+            raise
+        batch_id = xml_fields(response.content).get("id", "")
+        batch = _Batch(key, chunk.index, chunk.records, batch_id, chunk.file)
+        self.batches.append(batch)
+        self.run.summary.batches += 1
+        self.ledger.assign(key, job_id=self.job_id, batch_id=batch_id, position=chunk.index, records=chunk.records, sobject=self.sobject)
+
+    def _set_state(self, state: str, phase: str) -> None:
+        assert self.job_id is not None
+        with self.session.phase(phase):
+            self.session.request(
+                "POST",
+                self.session.async_url(f"job/{self.job_id}"),
+                family=FAMILY_BULK1,
+                data=job_xml(state=state),
+                headers={"Content-Type": XML_CONTENT_TYPE},
+                idempotent=True,  # setting the same state twice changes nothing
+            )
+
+    def _info(self) -> dict[str, str]:
+        assert self.job_id is not None
+        response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}"), family=FAMILY_BULK1, phase="poll")
+        return xml_fields(response.content)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def stop(self, exc: BaseException) -> None:
+        """The submission loop failed or was interrupted: never leave the job open."""
+        if self.job_id is None:
+            return
+        if not self.batches:
+            try:
+                self._set_state("Aborted", "abort")
+                self.run.note(f"job {self.job_id} aborted: no batch had been added")
+            except Exception as err:
+                self.run.note(f"could not abort job {self.job_id}: {err}")
+            return
+        try:
+            self._set_state("Closed", "close")
+        except Exception as err:
+            self.run.note(f"could not close job {self.job_id}: {err}; its batches may stay queued")
+        if isinstance(exc, KeyboardInterrupt):
+            self._leave_pending("the run was interrupted after its batches were queued")
+            return
+        try:
+            self.finish(closed=True)
+        except BaseException:
+            self._leave_pending("its results could not be collected after the error")
+
+    def finish(self, *, closed: bool = False) -> None:
+        try:
+            if not closed:
+                self._set_state("Closed", "close")
+            expected = len(self.batches)
+
+            def done(info: dict[str, str]) -> bool:
+                if info.get("state") in _DONE_STATES:
+                    return True
+                finished = _int(info, "numberBatchesCompleted") + _int(info, "numberBatchesFailed")
+                total = _int(info, "numberBatchesTotal")
+                return total >= expected and finished >= total
+
+            with self.session.phase("poll"):
+                waited = poll(self._info, done, self.s.poll_policy, sleep=self.s.sleep)
+            if not waited.done:
+                self._leave_pending(f"it was still processing after {waited.waited:.0f} s of polling")
+                return
+            self._collect(waited.value or {})
+        except BaseException:
+            self._leave_pending("the run stopped while waiting for it")
+            raise
+
+    def _leave_pending(self, why: str) -> None:
+        open_batches = [b for b in self.batches if not b.reported]
+        if not open_batches:
+            return
+        n = sum(b.records for b in open_batches)
+        for b in open_batches:
+            b.reported = True
+            if b.file is not None:
+                b.file.close()
+        self.run.pending(n)
+        assert self.job_id is not None
+        self.s._pending_jobs.add(self.job_id)
+        self.run.note(
+            f"job {self.job_id}: {n} record(s) pending because {why}; the job keeps running. "
+            f"Collect with resume({self.job_id!r}) (state_dir={self.s.state_dir})"
+        )
+
+    # -- results --------------------------------------------------------------------------------------
+    def _collect(self, info: dict[str, str]) -> None:
+        assert self.job_id is not None
+        states: dict[str, dict[str, str]] = {}
+        completed = _int(info, "numberBatchesCompleted")
+        if info.get("state") in _DONE_STATES or _int(info, "numberBatchesFailed") or completed < len(self.batches):
+            with self.session.phase("results"):
+                response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1)
+            root = SafeET.fromstring(response.content)
+            for element in root:
+                batch_info = {_local(c.tag): (c.text or "") for c in element}
+                states[batch_info.get("id", "")] = batch_info
+        for batch in self.batches:
+            if batch.reported:
+                continue
+            state = states.get(batch.batch_id, {"state": "Completed"})
+            name = state.get("state", "Completed")
+            if name == "Completed" or (name == "Failed" and _int(state, "numberRecordsProcessed") > 0):
+                self._batch_results(batch)
+            else:
+                code = "BATCH_FAILED" if name == "Failed" else "BATCH_NOT_PROCESSED"
+                message = state.get("stateMessage") or f"batch {batch.batch_id} ended {name}"
+                self.report_rows(batch.chunk, UNPROCESSED, code, message)
+                batch.reported = True
+            if batch.file is not None:
+                batch.file.close()
+                batch.file = None
+            self.ledger.forget(batch.chunk)
+
+    def _batch_results(self, batch: _Batch) -> None:
+        assert self.job_id is not None
+        with self.session.phase("results"):
+            response = self.session.request(
+                "GET", self.session.async_url(f"job/{self.job_id}/batch/{batch.batch_id}/result"), family=FAMILY_BULK1, stream=True
+            )
+            spool = tempfile.TemporaryFile(prefix="sfh-result-")
+            with response:
+                for block in response.iter_content(1 << 16):
+                    spool.write(block)
+        with spool:
+            retry_positions = self._retryable_positions(spool, batch)
+            records = self._records_at(batch, retry_positions) if retry_positions else {}
+            spool.seek(0)
+            ledger_rows = self.ledger.rows(batch.chunk)
+            position = 0
+            for result in _iter_results(spool):
+                entry = next(ledger_rows, None)
+                if entry is None:
+                    self.run.note(f"batch {batch.batch_id}: more results than records sent; extra results ignored")
+                    break
+                row, record_id = entry
+                self.run.outcome(_outcome(row, record_id, result), records.get(position))
+                position += 1
+            missing = 0
+            for row, record_id in ledger_rows:
+                missing += 1
+                self.run.outcome(RecordOutcome(row, record_id, UNPROCESSED, "NO_RESULT", f"batch {batch.batch_id} returned no result for this record"))
+            if missing:
+                self.run.note(f"batch {batch.batch_id}: {missing} record(s) without a result")
+        batch.reported = True
+
+    def _retryable_positions(self, spool: IO[bytes], batch: _Batch) -> set[int]:
+        if not self.run.retry_enabled or batch.file is None:
+            return set()
+        codes = self.s.retryable_codes
+        spool.seek(0)
+        return {i for i, result in enumerate(_iter_results(spool)) if not result["success"] and result["code"] in codes}
+
+    def _records_at(self, batch: _Batch, positions: set[int]) -> dict[int, dict[str, Any]]:
+        """Parse our own batch file back for the records at `positions` (the second pass re-sends them)."""
+        if batch.file is None:
+            return {}
+        batch.file.seek(0)
+        found: dict[int, dict[str, Any]] = {}
+        index = 0
+        nil = f"{{{XSI_NS}}}nil"
+        for _event, element in SafeET.iterparse(batch.file, events=("end",)):
+            if _local(element.tag) != "sObject":
+                continue
+            if index in positions:
+                found[index] = {
+                    _local(f.tag): (None if f.get(nil) == "true" else (f.text or "")) for f in element
+                }
+            element.clear()
+            index += 1
+        return found
+
+    def report_rows(self, chunk: str, status: str, code: str, message: str) -> None:
+        for row, record_id in self.ledger.rows(chunk):
+            self.run.outcome(RecordOutcome(row, record_id, status, code, message))  # type: ignore[arg-type]
+
+
+def _iter_results(stream: IO[bytes]):  # type: ignore[no-untyped-def]
+    """Stream ``<result>`` elements of a batch result document as small dicts."""
+    for _event, element in SafeET.iterparse(stream, events=("end",)):
+        if _local(element.tag) != "result":
+            continue
+        out: dict[str, Any] = {"id": "", "success": False, "code": "", "message": "", "fields": ()}
+        for child in element:
+            name = _local(child.tag)
+            if name == "id":
+                out["id"] = child.text or ""
+            elif name == "success":
+                out["success"] = (child.text or "").strip().lower() == "true"
+            elif name == "errors" and not out["code"]:
+                parts = {_local(e.tag): e for e in child}
+                out["code"] = (parts["statusCode"].text or "") if "statusCode" in parts else "UNKNOWN_ERROR"
+                out["message"] = (parts["message"].text or "") if "message" in parts else ""
+                out["fields"] = tuple((e.text or "") for e in child if _local(e.tag) == "fields" and e.text)
+        element.clear()
+        yield out
+
+
+def _outcome(row: int | None, record_id: str | None, result: Mapping[str, Any]) -> RecordOutcome:
+    if result["success"]:
+        return RecordOutcome(row, result["id"] or record_id, SUCCEEDED)
+    return RecordOutcome(row, record_id, FAILED, result["code"], result["message"], result["fields"])
+
+
+__all__ = ["Bulk1Strategy", "SObjectXml", "job_xml", "xml_fields", "xml_value_problem"]

@@ -1,0 +1,509 @@
+"""`bulk2-csv`: Bulk API 2.0 ingest with CSV written in a stream and exact byte accounting.
+
+Calls, for N records in J jobs (J = 1 unless a job's upload would pass `max_job_bytes`), P polls::
+
+    create J  +  upload J  +  close J  +  poll P  +  results (F + U)        (N = 0: no call at all)
+
+where F is the number of jobs with at least one failed record (one ``failedResults/`` download each) and
+U the number of jobs with unprocessed records (one ``unprocessedrecords/`` download each). Successes cost
+nothing: they are the uploaded rows that are neither failed nor unprocessed (``successfulResults/`` is
+fetched only with ``fetch_successes=True``, +1 call per job). Batches consumed: ceil(rows/10,000) per job.
+
+Size: Salesforce's 150 MB upload limit applies to the *base64-encoded* body; its docs advise at most
+100 MB of raw CSV. `max_job_bytes` (default 100,000,000) bounds the raw bytes we PUT per job, measured
+exactly: header, quotes, escaped quotes and LF line endings are all counted, because the measured text is
+the text written. Larger inputs become several jobs, run one after another, or `parallel_jobs` at once.
+
+Row mapping: nothing is added to the CSV. The `Ledger` keeps (row, Id) per job on disk; failed and
+unprocessed result rows are matched back on the uploaded Id column plus its occurrence number.
+
+Values: None and the empty string are sent as ``#N/A`` (Bulk's "set to null"; Salesforce stores an empty
+text as null anyway); a field a record does not have is an empty cell (Bulk's "leave unchanged"). The
+literal text ``#N/A`` is therefore rejected by validation: it would silently mean null.
+
+Failure handling: an upload that fails with a 5xx or a dropped connection is never re-PUT into the same
+job (a second upload could double its data); the job is aborted and the chunk, still on disk, is uploaded
+once more into a fresh job (`upload_attempts`). On an error or Ctrl-C, a job that was not closed is
+aborted (its rows are unprocessed); a closed job keeps running and its rows are pending, resumable by id.
+A client-side poll timeout never aborts or deletes: the job's rows are pending and its id is reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence
+
+from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
+from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, TransportError
+from .ledger import Ledger
+from .polling import PollPolicy, poll
+from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, csv_line, text_of
+from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .transport import FAMILY_BULK2
+
+DEFAULT_MAX_JOB_BYTES = 100_000_000
+INTERNAL_BATCH_RECORDS = 10_000
+NULL_MARKER = "#N/A"
+_FINAL_STATES = ("JobComplete", "Failed", "Aborted")
+
+
+def csv_value_problem(_name: str, value: Any) -> str | None:
+    if isinstance(value, str):
+        if value == NULL_MARKER:
+            return "the text '#N/A' means null in a Bulk 2.0 CSV; send None to clear a field"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text contains a lone surrogate and cannot be encoded as UTF-8"
+        if "\x00" in value:
+            return "text contains a NUL character"
+    return None
+
+
+def csv_cell_text(record: Mapping[str, Any], column: str) -> str:
+    if column not in record:
+        return ""
+    value = record[column]
+    if value is None or value == "":
+        return NULL_MARKER
+    return text_of(value)
+
+
+def parse_sf_error(text: str) -> tuple[str, str, tuple[str, ...]]:
+    """``CODE:message:field1,field2 --`` (Bulk's ``sf__Error``) as (code, message, fields)."""
+    body = text.strip()
+    if body.endswith("--"):
+        body = body[:-2].rstrip()
+    code, _, rest = body.partition(":")
+    message, fields_text = rest, ""
+    if ":" in rest:
+        message, _, fields_text = rest.rpartition(":")
+    fields = tuple(f.strip() for f in fields_text.split(",") if f.strip())
+    return code.strip() or "UNKNOWN_ERROR", message.strip(), fields
+
+
+@dataclass
+class _Job2:
+    chunk: str
+    records: int
+    file: IO[bytes] | None
+    job_id: str = ""
+    info: dict[str, Any] | None = None
+    reported: bool = False
+
+
+class Bulk2Strategy(UpdateStrategy):
+    """Bulk API 2.0 ingest, CSV. See the module docstring for the formula and the failure rules."""
+
+    name: ClassVar[str] = "bulk2-csv"
+    family: ClassVar[str] = FAMILY_BULK2
+    supports_resume: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        max_job_bytes: int = DEFAULT_MAX_JOB_BYTES,
+        max_job_records: int | None = None,
+        parallel_jobs: int = 1,
+        poll_policy: PollPolicy = PollPolicy(),
+        sleep: Callable[[float], None] | None = None,
+        state_dir: str | Path | None = None,
+        fetch_successes: bool = False,
+        upload_attempts: int = 2,
+        **common: Any,
+    ) -> None:
+        super().__init__(session, **common)
+        if max_job_bytes > 150_000_000 or max_job_bytes < 1024:
+            raise ConfigurationError("max_job_bytes must be between 1 KiB and 150,000,000")
+        if parallel_jobs < 1 or upload_attempts < 1:
+            raise ConfigurationError("parallel_jobs and upload_attempts must be at least 1")
+        self.limits = ChunkLimits(max_records=max_job_records, max_bytes=max_job_bytes)
+        self.parallel_jobs = parallel_jobs
+        self.poll_policy = poll_policy
+        self.sleep = sleep or session.sleep
+        self.fetch_successes = fetch_successes
+        self.upload_attempts = upload_attempts
+        self._own_state_dir = state_dir is None
+        self.state_dir = Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="sfh-bulk2-"))
+        self.ledger = Ledger(self.state_dir / "bulk2-ledger.sqlite")
+        self._pending_jobs: set[str] = set()
+
+    # -- formula --------------------------------------------------------------------------------------
+    @classmethod
+    def api_calls(
+        cls,
+        n_records: int,
+        *,
+        polls: int = 1,
+        job_sizes: Sequence[int] | None = None,
+        max_job_records: int | None = None,
+        jobs_with_failures: int = 0,
+        jobs_with_unprocessed: int = 0,
+        fetch_successes: bool = False,
+        **_options: Any,
+    ) -> CallEstimate:
+        if n_records <= 0:
+            return CallEstimate({})
+        if job_sizes is None:
+            if max_job_records:
+                full, rest = divmod(n_records, max_job_records)
+                job_sizes = [max_job_records] * full + ([rest] if rest else [])
+            else:
+                job_sizes = [n_records]
+        jobs = len(job_sizes)
+        results = jobs_with_failures + jobs_with_unprocessed + (jobs if fetch_successes else 0)
+        phases = {"create": jobs, "upload": jobs, "close": jobs, "poll": polls}
+        if results:
+            phases["results"] = results
+        return CallEstimate(phases, batches=sum(ceil_div(n, INTERNAL_BATCH_RECORDS) for n in job_sizes))
+
+    def _formula_options(self) -> dict[str, Any]:
+        return {"max_job_records": self.limits.max_records, "fetch_successes": self.fetch_successes}
+
+    def _value_check(self):  # type: ignore[no-untyped-def]
+        return csv_value_problem
+
+    def close(self) -> None:
+        """Remove the scratch state directory, unless a job is still pending (it is needed to resume)."""
+        self.ledger.close()
+        if self._own_state_dir and not self._pending_jobs:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    # -- submission -----------------------------------------------------------------------------------
+    def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
+        ctx = _Submission(self, sobject, run)
+        columns: list[str] | None = None
+        known = run.columns
+        if known and not second_pass:
+            columns = ["Id"] + [c for c in known if c != "Id"]
+        chunker = Chunker(self.limits, header=csv_line(columns) if columns else "")
+        column_set = set(columns or ())
+        try:
+            for number, record in rows:
+                if ctx.stopped:
+                    run.unprocessed(number, record.get("Id"), "NOT_SENT", ctx.stopped)
+                    continue
+                if columns is None or not column_set.issuperset(record):
+                    columns = ["Id"] + [c for c in record if c != "Id"]
+                    column_set = set(columns)
+                    finished = chunker.set_header(csv_line(columns))
+                    if finished is not None:
+                        ctx.submit(finished)
+                try:
+                    finished = chunker.add(csv_line([csv_cell_text(record, c) for c in columns]))
+                except RecordTooLarge as exc:
+                    run.outcome(RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc)))
+                    continue
+                self.ledger.add(ctx.chunk_key(chunker.index), number, record.get("Id"))
+                if finished is not None:
+                    ctx.submit(finished)
+            last = chunker.flush()
+            if last is not None:
+                ctx.submit(last)
+            ctx.wait(all_jobs=True)
+        except BaseException as exc:
+            if chunker.open_records:
+                ctx.report_rows(ctx.chunk_key(chunker.index), UNPROCESSED, "NOT_SENT", "not sent: the run stopped before this job was created")
+            chunker.discard()
+            ctx.stop(exc)
+            raise
+
+    def resume(self, job_id: str, sink: ResultSink) -> Any:
+        """Wait for a job started earlier and collect its outcomes.
+
+        With this strategy's ledger (same instance, or the same `state_dir`) outcomes carry input row
+        numbers and successes cost no call; without it, all three result sets are downloaded (3 calls)
+        and rows are reported with row None.
+        """
+        chunks = self.ledger.chunks_of_job(job_id)
+        sobject = chunks[0]["sobject"] if chunks else ""
+        run = RunContext(self, sobject, sink, second_pass_allowed=False)
+        ctx = _Submission(self, sobject, run)
+        self._pending_jobs.discard(job_id)
+        try:
+            if chunks:
+                job = _Job2(chunks[0]["chunk"], chunks[0]["records"], None, job_id)
+                run.submitted(job.records)
+                run.job(job_id)
+                ctx.inflight.append(job)
+                run.note(f"resumed job {job_id}")
+                ctx.wait(all_jobs=True)
+            else:
+                ctx.collect_without_ledger(job_id)
+        except KeyboardInterrupt:
+            ctx.stop(KeyboardInterrupt())
+            run.summary.interrupted = True
+            raise RunInterrupted(run.finish()) from None
+        return run.finish()
+
+
+class _Submission:
+    """The jobs of one `_submit` (or `resume`) call: create, upload, close, wait, collect."""
+
+    def __init__(self, strategy: Bulk2Strategy, sobject: str, run: RunContext) -> None:
+        self.s = strategy
+        self.session = strategy.session
+        self.ledger = strategy.ledger
+        self.sobject = sobject
+        self.run = run
+        self.inflight: list[_Job2] = []
+        self.stopped = ""
+        self._prefix = uuid.uuid4().hex[:12]
+        self._deadline: float | None = None
+
+    def chunk_key(self, index: int) -> str:
+        return f"{self._prefix}-{index}"
+
+    # -- one job --------------------------------------------------------------------------------------
+    def submit(self, chunk: Chunk) -> None:
+        job = _Job2(self.chunk_key(chunk.index), chunk.records, chunk.file)
+        try:
+            for attempt in range(1, self.s.upload_attempts + 1):
+                job.job_id = self._create()
+                try:
+                    self._upload(job)
+                except (ServerError, TransportError) as exc:
+                    self._abort(job.job_id, f"upload failed ({exc.__class__.__name__}); nothing was processed")
+                    if attempt < self.s.upload_attempts:
+                        self.run.note(f"retrying the upload of {job.records} record(s) in a new job")
+                        continue
+                    raise
+                except ApiError as exc:  # the org refused the data itself: every row failed with its error
+                    self._abort(job.job_id, f"upload refused: {exc.error_code}")
+                    self.report_rows(job.chunk, FAILED, exc.error_code, exc.message)
+                    job.reported = True
+                    return
+                except BaseException:
+                    self._abort(job.job_id, "the run stopped during the upload")
+                    raise
+                break
+            self._close(job)
+        except BaseException:
+            if not job.reported:
+                self.report_rows(job.chunk, UNPROCESSED, "NOT_SENT", "not sent: this job's upload did not complete")
+                job.reported = True
+            raise
+        finally:
+            if job.file is not None:
+                job.file.close()
+                job.file = None
+        self.run.summary.batches += ceil_div(job.records, INTERNAL_BATCH_RECORDS)
+        self.ledger.assign(job.chunk, job_id=job.job_id, records=job.records, sobject=self.sobject)
+        self.inflight.append(job)
+        if len(self.inflight) >= self.s.parallel_jobs:
+            self.wait(all_jobs=False)
+
+    def _create(self) -> str:
+        body = {"object": self.sobject, "operation": "update", "contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA"}
+        with self.session.phase("create"):
+            info = self.session.request("POST", self.session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body=body).json()
+        job_id = str(info["id"])
+        self.run.job(job_id)
+        return job_id
+
+    def _upload(self, job: _Job2) -> None:
+        assert job.file is not None
+        job.file.seek(0)
+        with self.session.phase("upload"):
+            response = self.session.request(
+                "PUT",
+                self.session.rest_url(f"jobs/ingest/{job.job_id}/batches"),
+                family=FAMILY_BULK2,
+                data=job.file,
+                headers={"Content-Type": "text/csv"},
+                ok=(200, 201),
+            )
+            response.close()
+
+    def _close(self, job: _Job2) -> None:
+        try:
+            with self.session.phase("close"):
+                self.session.request(
+                    "PATCH",
+                    self.session.rest_url(f"jobs/ingest/{job.job_id}"),
+                    family=FAMILY_BULK2,
+                    json_body={"state": "UploadComplete"},
+                    idempotent=True,  # setting the same state twice changes nothing
+                ).close()
+        except BaseException:
+            self._abort(job.job_id, "closing it failed")
+            raise
+
+    def _abort(self, job_id: str, why: str) -> None:
+        try:
+            with self.session.phase("abort"):
+                self.session.request(
+                    "PATCH", self.session.rest_url(f"jobs/ingest/{job_id}"), family=FAMILY_BULK2, json_body={"state": "Aborted"}, idempotent=True
+                ).close()
+            self.run.note(f"job {job_id} aborted: {why}")
+        except Exception as err:
+            self.run.note(f"job {job_id}: abort after '{why}' failed too ({err}); check it in Setup")
+
+    # -- waiting --------------------------------------------------------------------------------------
+    def _info(self, job: _Job2) -> dict[str, Any]:
+        return self.session.request("GET", self.session.rest_url(f"jobs/ingest/{job.job_id}"), family=FAMILY_BULK2, phase="poll").json()
+
+    def wait(self, *, all_jobs: bool) -> None:
+        """Poll the open jobs until one (or all) reach a final state; collect those."""
+        while self.inflight:
+            if self._deadline is None:
+                self._deadline = time.monotonic() + self.s.poll_policy.timeout
+            remaining = self._deadline - time.monotonic()
+            policy = PollPolicy(self.s.poll_policy.initial, self.s.poll_policy.factor, self.s.poll_policy.ceiling, max(remaining, 0.0))
+
+            def check() -> list[_Job2]:
+                for job in self.inflight:
+                    if job.info is None or job.info.get("state") not in _FINAL_STATES:
+                        job.info = self._info(job)
+                return [j for j in self.inflight if j.info and j.info.get("state") in _FINAL_STATES]
+
+            with self.session.phase("poll"):
+                waited = poll(check, lambda done: bool(done), policy, sleep=self.s.sleep)
+            if not waited.done:
+                self._leave_pending(f"still processing when polling timed out after {self.s.poll_policy.timeout:.0f} s")
+                self.stopped = "not sent: polling timed out on an earlier job"
+                return
+            for job in waited.value or []:
+                self.inflight.remove(job)
+                self._collect(job)
+            if not all_jobs and len(self.inflight) < self.s.parallel_jobs:
+                return
+
+    def _leave_pending(self, why: str) -> None:
+        for job in self.inflight:
+            if job.reported:
+                continue
+            job.reported = True
+            self.run.pending(job.records)
+            self.s._pending_jobs.add(job.job_id)
+            self.run.note(
+                f"job {job.job_id}: {job.records} record(s) pending ({why}); the job keeps running. "
+                f"Collect with resume({job.job_id!r}) (state_dir={self.s.state_dir})"
+            )
+        self.inflight.clear()
+
+    def stop(self, exc: BaseException) -> None:
+        """After an error or Ctrl-C: closed jobs keep running (pending); nothing is left open."""
+        self._leave_pending("the run stopped before its results were collected")
+
+    # -- results --------------------------------------------------------------------------------------
+    def _collect(self, job: _Job2) -> None:
+        info = job.info or {}
+        state = str(info.get("state"))
+        processed = int(info.get("numberRecordsProcessed") or 0)
+        failed = int(info.get("numberRecordsFailed") or 0)
+        job_code = f"JOB_{state.upper()}"
+        job_message = str(info.get("errorMessage") or f"job {job.job_id} ended {state}")
+        if state != "JobComplete":
+            self.run.note(f"job {job.job_id} ended {state}: {job_message}")
+        if self.s.fetch_successes:
+            self._check_successes(job, processed - failed)
+        if failed == 0 and processed >= job.records:
+            self.report_rows(job.chunk, SUCCEEDED, "", "")
+        elif processed == 0:
+            self.report_rows(job.chunk, UNPROCESSED, job_code, job_message)
+        else:
+            results: list[Iterable[tuple[str, str, str, str, tuple[str, ...], dict[str, Any] | None]]] = []
+            if failed:
+                results.append(self._download(job.job_id, "failedResults/", FAILED, "", ""))
+            if processed < job.records:
+                results.append(self._download(job.job_id, "unprocessedrecords/", UNPROCESSED, job_code, job_message))
+            matched = self.ledger.match(job.chunk, (item for part in results for item in part))
+            listed_unprocessed = 0
+            for row, record_id, result in matched:
+                if result is None:
+                    self.run.outcome(RecordOutcome(row, record_id, SUCCEEDED))
+                    continue
+                if result[0] == UNPROCESSED:
+                    listed_unprocessed += 1
+                status, code, message, fields, record = result
+                if row is None:
+                    self.run.note(f"job {job.job_id}: a result row for Id {record_id!r} matched no uploaded row")
+                    continue
+                self.run.outcome(RecordOutcome(row, record_id, status, code, message, fields), record)  # type: ignore[arg-type]
+            if processed < job.records and processed + listed_unprocessed != job.records:
+                # Salesforce's numbers must add up: processed (failures included) + unprocessed = uploaded.
+                # When they do not, rows reported "succeeded" above are only "not listed as failed".
+                self.run.note(
+                    f"INCONSISTENT JOB COUNTS: job {job.job_id} reports {processed} processed and lists "
+                    f"{listed_unprocessed} unprocessed for {job.records} uploaded record(s)"
+                )
+        job.reported = True
+        self.ledger.forget(job.chunk)
+
+    def _download(self, job_id: str, resource: str, status: str, code: str, message: str) -> Iterator[tuple[str, str, str, str, tuple[str, ...], dict[str, Any] | None]]:
+        """Stream one result CSV to disk, then yield its rows as ledger match tuples."""
+        spool = self._fetch(job_id, resource)
+        with spool:
+            reader = csv.reader(_lines_keeping_newlines(spool))
+            header = next(reader, None)
+            if not header:
+                return
+            id_at = header.index("Id") if "Id" in header else (header.index("sf__Id") if "sf__Id" in header else None)
+            error_at = header.index("sf__Error") if "sf__Error" in header else None
+            data_columns = [(i, name) for i, name in enumerate(header) if not name.startswith("sf__")]
+            retry_codes = self.s.retryable_codes
+            for cells in reader:
+                if not cells:
+                    continue
+                record_id = cells[id_at] if id_at is not None and id_at < len(cells) else ""
+                row_code, row_message, fields = code, message, ()
+                if error_at is not None and error_at < len(cells):
+                    row_code, row_message, fields = parse_sf_error(cells[error_at])
+                record = None
+                if status == FAILED and row_code in retry_codes:
+                    record = {name: (None if cells[i] == NULL_MARKER else cells[i]) for i, name in data_columns if i < len(cells) and cells[i] != ""}
+                yield record_id, status, row_code, row_message, fields, record
+
+    def _fetch(self, job_id: str, resource: str) -> IO[bytes]:
+        spool = tempfile.TemporaryFile(prefix="sfh-bulk2-result-")
+        with self.session.phase("results"):
+            response = self.session.request(
+                "GET", self.session.rest_url(f"jobs/ingest/{job_id}/{resource}"), family=FAMILY_BULK2, stream=True
+            )
+            with response:
+                for block in response.iter_content(1 << 16):
+                    spool.write(block)
+        spool.seek(0)
+        return spool
+
+    def _check_successes(self, job: _Job2, expected: int) -> None:
+        with self._fetch(job.job_id, "successfulResults/") as spool:
+            count = sum(1 for cells in csv.reader(_lines_keeping_newlines(spool)) if cells) - 1
+        if count != expected:
+            self.run.note(f"job {job.job_id}: successfulResults lists {count} row(s), job info says {expected}")
+
+    def collect_without_ledger(self, job_id: str) -> None:
+        """Resume a job this machine has no ledger for: all three result sets, rows unnumbered."""
+        job = _Job2(f"{self._prefix}-resume", 0, None, job_id)
+        self.run.job(job_id)
+        with self.session.phase("poll"):
+            waited = poll(lambda: self._info(job), lambda info: info.get("state") in _FINAL_STATES, self.s.poll_policy, sleep=self.s.sleep)
+        info = waited.value or {}
+        if not waited.done:
+            self.run.note(f"job {job_id} still processing; nothing collected")
+            self.s._pending_jobs.add(job_id)
+            return
+        self.run.note(f"resumed job {job_id} without a local ledger: row numbers are unknown")
+        for resource, status in (("successfulResults/", SUCCEEDED), ("failedResults/", FAILED), ("unprocessedrecords/", UNPROCESSED)):
+            code = "" if status != UNPROCESSED else f"JOB_{str(info.get('state')).upper()}"
+            for record_id, st, c, message, fields, _record in self._download(job_id, resource, status, code, str(info.get("errorMessage") or "")):
+                self.run.submitted()
+                self.run.outcome(RecordOutcome(None, record_id, st, c, message, fields))  # type: ignore[arg-type]
+
+    def report_rows(self, chunk: str, status: str, code: str, message: str) -> None:
+        for row, record_id in self.ledger.rows(chunk):
+            self.run.outcome(RecordOutcome(row, record_id, status, code, message))  # type: ignore[arg-type]
+
+
+def _lines_keeping_newlines(spool: IO[bytes]) -> Iterator[str]:
+    """Decoded lines of a binary CSV file for `csv.reader` (which needs the newlines kept as they are)."""
+    yield from io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
