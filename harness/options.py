@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sys
+import functools
+import inspect
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -32,8 +33,33 @@ Faults = typer.Option(None, "--faults", help="Emulator fault injection, e.g. 'ht
 JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 
 
-def org_options(**flags: Any) -> OrgOptions:
-    return OrgOptions.from_env(**flags)
+CaFile = typer.Option(None, "--ca-file", help="Extra CA certificate to trust (e.g. a standalone emulator's ca_file). Env: SF_CA_FILE.")
+
+_ORG_PARAMS = {
+    "target_org": TargetOrg, "instance_url": InstanceUrl, "access_token": AccessToken, "client_id": ClientId,
+    "client_secret": ClientSecret, "jwt_key_file": JwtKeyFile, "username": Username, "password": Password,
+    "security_token": SecurityToken, "login_url": LoginUrl, "ca_file": CaFile,
+}
+
+
+def with_org_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the org connection flags to a command; it receives them merged with the environment as `org`.
+
+    One definition for every command that reaches an org (typer reads the signature we publish here).
+    """
+    sig = inspect.signature(command)
+    params = [p for p in sig.parameters.values() if p.name != "org"]
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Optional[str])
+             for name, default in _ORG_PARAMS.items()]
+    extra.append(inspect.Parameter("api_version", inspect.Parameter.KEYWORD_ONLY, default=ApiVersion, annotation=str))
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name, None) for name in (*_ORG_PARAMS, "api_version")}
+        return command(*args, org=OrgOptions.from_env(**flags), **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=[*(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params), *extra])  # type: ignore[attr-defined]
+    return wrapper
 
 
 @contextmanager

@@ -15,6 +15,7 @@ Strategy names, notes and errors are data, not markup: every text is escaped for
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -25,14 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from .charts import Series, loglog_chart
-from .results import CompareRun, Measurement, Recommendation
-from .results import format_seconds as _seconds
+from .results import CompareRun, Measurement, Recommendation, format_seconds
 
 __all__ = [
     "compare_table",
@@ -114,10 +115,8 @@ def _point_latest(root: Path, folder: Path) -> None:
         os.symlink(folder.name, tmp, target_is_directory=True)
         os.replace(tmp, link)
     except OSError:
-        try:
+        with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         (root / LATEST_FILE).write_text(folder.name + "\n", encoding="utf-8")
         return
     (root / LATEST_FILE).unlink(missing_ok=True)
@@ -142,12 +141,12 @@ def _label(m: Measurement) -> str:
     return f"{m.strategy} (baseline)" if m.baseline else m.strategy
 
 
-def _outcome(m: Measurement) -> str:
-    return f"{m.succeeded:,} / {m.failed:,} / {m.unprocessed:,}"
+def _outcome(m: Measurement, sep: str = " / ") -> str:
+    return sep.join(f"{n:,}" for n in (m.succeeded, m.failed, m.unprocessed))
 
 
-def _verified(m: Measurement) -> str:
-    text = f"{m.verified:,}/{m.records:,}"
+def _verified(m: Measurement, compact: bool = False) -> str:
+    text = f"{m.verified:,}" if compact else f"{m.verified:,}/{m.records:,}"
     return f"{text} ({m.mismatched:,} mismatched)" if m.mismatched else text
 
 
@@ -156,19 +155,21 @@ class _Column:
     header: str
     numeric: bool
     width_em: float | None = None  # HTML only: fixed widths keep the per-volume tables aligned
+    console: str | None = None  # a shorter, two-line header for the terminal, where width is scarce
+    in_console: bool = True  # the terminal shows the volume as a heading row instead, to save width
 
 
 # The table every view shows (console, Markdown, HTML), in one place so the three cannot drift apart.
 _COLUMNS: tuple[_Column, ...] = (
     _Column("Strategy", False),
-    _Column("Records", True, 5.5),
-    _Column("Calls (client)", True, 6.5),
-    _Column("Calls (org)", True, 6.5),
-    _Column("Batches", True, 5),
-    _Column("Wall s", True, 5),
+    _Column("Records", True, 5.5, in_console=False),
+    _Column("Calls (client)", True, 6.5, "Calls\nclient"),
+    _Column("Calls (org)", True, 6.5, "Calls\norg"),
+    _Column("Batches", True, 5, "Bat-\nches"),
+    _Column("Wall s", True, 5, "Wall\ns"),
     _Column("Rec/s", True, 5),
-    _Column("Peak MB", True, 5),
-    _Column("OK / failed / unproc.", True, 10),
+    _Column("Peak MB", True, 5, "Peak\nMB"),
+    _Column("OK / failed / unproc.", True, 10, "OK/failed/\nunproc."),
     _Column("Verified", True, 10),
 )
 
@@ -176,22 +177,23 @@ _COLUMNS: tuple[_Column, ...] = (
 _OUTCOME, _VERIFIED = 8, 9  # positions of the cells that get flagged
 
 
-def _cells(m: Measurement) -> list[str]:
-    if m.crashed:
-        outcome = "crashed"
-    else:
-        outcome = _outcome(m)
+def _cells(m: Measurement, compact: bool = False) -> list[str]:
+    """A row's display cells, in `_COLUMNS` order. A crashed row's figures are partial, so it says so.
+
+    `compact` (the terminal) drops the spaces around the outcome's slashes and the verified total, which
+    the Records column already shows.
+    """
     return [
         _label(m),
         f"{m.records:,}",
         _int(m.calls_client),
         _int(m.calls_org),
         _int(m.batches),
-        _seconds(m.wall_seconds),
+        format_seconds(m.wall_seconds),
         _rate(m.records_per_second),
         _mb(m.peak_memory_mb),
-        outcome,
-        _verified(m),
+        "crashed" if m.crashed else _outcome(m, "/" if compact else " / "),
+        _verified(m, compact),
     ]
 
 
@@ -220,16 +222,23 @@ def _advice(run: CompareRun) -> list[_VolumeAdvice]:
     """The recorded recommendation(s) for each volume, or a reason there are none.
 
     The report only shows what the run recorded (the compare command or the planner decides what to
-    recommend); it says so plainly rather than inventing advice of its own.
+    recommend); it says so plainly rather than inventing advice of its own. A recorded recommendation
+    with an empty strategy means "none", and its reason is shown as the reason why.
     """
     volumes = sorted(set(run.volumes()) | {r.records for r in run.recommendations})
+    medians = run.medians()
     out: list[_VolumeAdvice] = []
     for records in volumes:
-        recs = run.recommendation_for(records)
+        recorded = run.recommendation_for(records)
+        recs = [r for r in recorded if r.strategy]
         missing = None
         if not recs:
-            clean = [m for m in run.medians() if m.records == records and m.clean and not m.baseline]
-            missing = "no recommendation recorded" if clean else "no strategy updated every record cleanly"
+            reasons = [r.reason for r in recorded if r.reason]
+            clean = [m for m in medians if m.records == records and m.clean and not m.baseline]
+            if reasons:
+                missing = "; ".join(reasons)
+            else:
+                missing = "no recommendation recorded" if clean else "no strategy updated every record cleanly"
         out.append(_VolumeAdvice(records, recs, missing))
     return out
 
@@ -260,30 +269,50 @@ def _recommended(run: CompareRun) -> set[tuple[int, str]]:
 def compare_table(run: CompareRun) -> Table:
     """The console table: one row per strategy and volume (medians of repeats), a section per volume.
 
-    Cells are `Text` objects so names are never read as rich markup. Baselines are dim and labelled,
-    crashed rows red, recommended strategies bold green.
+    Each section opens with a "N records" heading row rather than repeating the volume in a column, and
+    headers are short with no vertical rules: the table then fits an 80-column terminal (or a piped
+    output, which rich treats as 80 wide) for the usual strategy names. Cells are `Text` objects so names
+    are never read as rich markup. Baselines are dim and labelled, crashed rows red, recommended
+    strategies bold green.
     """
-    table = Table(title="sfharness compare", caption=_aggregation_note(run), caption_justify="left")
-    for column in _COLUMNS:
-        table.add_column(column.header, justify="right" if column.numeric else "left", no_wrap=column.numeric)
-    recommended = _recommended(run)
-    rows = run.medians()
-    for i, m in enumerate(rows):
-        if m.crashed:
-            style = "red"
-        elif m.baseline:
-            style = "dim"
-        elif (m.records, m.strategy) in recommended:
-            style = "bold green"
+    table = Table(
+        title="sfharness compare",
+        caption=_aggregation_note(run),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        show_edge=False,
+    )
+    shown = [i for i, column in enumerate(_COLUMNS) if column.in_console]
+    for i in shown:
+        column = _COLUMNS[i]
+        header = column.console or column.header
+        if column.numeric:
+            table.add_column(header, justify="right", no_wrap=True, overflow="fold")
         else:
-            style = ""
-        cells = [Text(cell) for cell in _cells(m)]
-        if not m.crashed and (m.failed or m.unprocessed):
-            cells[_OUTCOME].stylize("yellow")
-        if m.mismatched:
-            cells[_VERIFIED].stylize("red")
-        last_of_volume = i + 1 == len(rows) or rows[i + 1].records != m.records
-        table.add_row(*cells, style=style, end_section=last_of_volume)
+            table.add_column(header, overflow="fold")
+    recommended = _recommended(run)
+    medians = run.medians()
+    for records in run.volumes():
+        rows = [m for m in medians if m.records == records]
+        table.add_row(Text(f"{records:,} records", style="bold"), *([""] * (len(shown) - 1)))
+        for n, m in enumerate(rows, start=1):
+            if m.crashed:
+                style = "red"
+            elif m.baseline:
+                style = "dim"
+            elif (m.records, m.strategy) in recommended:
+                style = "bold green"
+            else:
+                style = ""
+            cells = [Text(cell) for cell in _cells(m, compact=True)]
+            if not m.crashed and (m.failed or m.unprocessed):
+                cells[_OUTCOME].stylize("yellow")
+            if m.mismatched:
+                cells[_VERIFIED].stylize("red")
+            cells[0].pad_left(2)
+            table.add_row(*(cells[i] for i in shown), style=style, end_section=n == len(rows))
     return table
 
 
@@ -394,7 +423,7 @@ def _problems(run: CompareRun) -> list[tuple[Measurement, str]]:
 
 # -- Markdown --------------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|#])")
 
 
 def _md(text: str) -> str:
@@ -486,17 +515,17 @@ figure svg { display: block; width: 100%; max-width: 720px; height: auto; margin
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-th { background: var(--soft); font-weight: 600; }
-thead th { vertical-align: bottom; }
+th { font-weight: 600; }
+thead th { background: var(--soft); vertical-align: bottom; }
 table.results { table-layout: fixed; min-width: 980px; }
 table.results th[scope="row"] { overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; }
 td.num { white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fbfcfd; }
-tr.baseline td { color: var(--muted); font-style: italic; }
-tr.recommended td { background: var(--good-bg); }
-tr.recommended td:first-child { font-weight: 600; }
-tr.crashed td { background: var(--bad-bg); }
+tr.baseline > * { color: var(--muted); font-style: italic; }
+tr.baseline > th { font-weight: 500; }
+tr.recommended > * { background: var(--good-bg); }
+tr.crashed > * { background: var(--bad-bg); }
 td.warn { background: var(--warn-bg); }
 td.bad { color: var(--bad); font-weight: 600; }
 .tag { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 10px; font-size: 11px;
@@ -531,7 +560,7 @@ def _calls_axis_label(rows: list[Measurement]) -> str:
     return "API calls (client count)"
 
 
-def _chart_series(run: CompareRun, value: str) -> list[Series]:
+def _chart_series(run: CompareRun, value: Literal["calls", "wall"]) -> list[Series]:
     """One series per strategy (display order, so colours match across charts); crashed rows left out."""
     medians = [m for m in run.medians() if not m.crashed]
     out: list[Series] = []
@@ -634,6 +663,7 @@ def render_html(run: CompareRun) -> str:
     if duration:
         meta.append(f"took {duration}")
     meta.append(_org_summary(run))
+    tool = " ".join(str(p) for p in ("sfharness", run.environment.get("tool_version")) if p)
 
     plotted = [m for m in medians if not m.crashed]
     calls_chart = loglog_chart(
@@ -737,10 +767,7 @@ def render_html(run: CompareRun) -> str:
         f"<summary>Every measurement ({len(run.measurements)})</summary>",
         _html_table(run, _every_repeat(run), every_repeat=True),
         "</details>",
-        (
-            f"<footer>Written by sfharness {_e(run.environment.get('tool_version', ''))}. "
-            f"{_e(RESULTS_JSON)} beside this file holds every figure.</footer>"
-        ),
+        f"<footer>Written by {_e(tool)}. {_e(RESULTS_JSON)} beside this file holds every figure.</footer>",
         "</main>",
         "</body>",
         "</html>",

@@ -237,9 +237,13 @@ class CompareRun:
 
     `environment` and `settings` are free-form dicts on purpose: they are recorded for the reader of the
     report (and for reproducing the run), not computed on, and they grow as the harness learns more about
-    the org. Expected keys are listed in the module's brief (tool/python/platform versions, cpu count,
-    org kind emulator|sandbox|production, profile, edition, api version, library versions; volumes,
-    strategies, repeat, profile, faults).
+    the org. The reports read these keys when present (others are listed as they are):
+
+    - environment: `tool_version`, `python`, `platform`, `cpu_count`, `org_kind` (emulator | sandbox |
+      production), `profile`, `edition`, `api_version`, `library_versions` ({name: version});
+    - settings: `volumes`, `strategies`, `repeat`, `profile`, `faults`.
+
+    Timestamps are ISO 8601 strings, preferably with a UTC offset (`datetime.now(UTC).isoformat()`).
     """
 
     started_at: str
@@ -400,10 +404,12 @@ def _describe(key: str, value: float | None) -> str:
 
 
 def format_seconds(value: float) -> str:
-    """Three significant figures without scientific notation (0.0123, 1.23, 12.3, 1,234), as every view
-    of a run shows times, so a figure quoted in a recommendation reads the same as in the table."""
+    """Times as every view of a run shows them (0.043, 1.23, 12.3, 1,234): three significant figures,
+    milliseconds at most, no scientific notation; shared so a recommendation quotes what the table shows."""
     if value <= 0:
         return "0"
+    if value < 1:
+        return f"{value:.3f}" if value >= 0.001 else "<0.001"
     if value < 100:
         return f"{value:#.3g}".rstrip(".")
     return f"{value:,.0f}"

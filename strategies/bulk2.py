@@ -345,7 +345,7 @@ class _Submission:
                 ).close()
             self.run.note(f"job {job_id} aborted: {why}")
         except Exception as err:
-            self.run.note(f"job {job_id}: abort after '{why}' failed too ({err}); check it in Setup")
+            self.run.note(f"could not abort job {job_id} after '{why}' ({err}); check it in Setup")
 
     # -- waiting --------------------------------------------------------------------------------------
     def _info(self, job: _Job2) -> dict[str, Any]:

@@ -171,7 +171,7 @@ async def batches(request: Request) -> Response:
             fh.write(block)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     batch = org.bulk1.add_batch(found.id, path, media)
-    return _render("batchInfo", batch_info(batch), as_json, status=201)
+    return _render("batchInfo", batch.ack or batch_info(batch), as_json, status=201)
 
 
 @_errors

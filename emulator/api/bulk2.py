@@ -71,7 +71,8 @@ async def ingest_job(request: Request) -> Response:
     state = body.get("state") if isinstance(body, dict) else None
     if not state:
         raise InvalidJob("InvalidJob : The request must set state")
-    return json_response(org.bulk2.set_ingest_state(job_id, state).info(brief=True))
+    job = org.bulk2.set_ingest_state(job_id, state)
+    return json_response(job.ack or job.info(brief=True))
 
 
 @_errors
@@ -121,7 +122,7 @@ async def query_jobs(request: Request) -> Response:
             if err.code in ("MALFORMED_QUERY", "INVALID_FIELD", "INVALID_TYPE"):
                 raise
             raise
-        return json_response(job.info())
+        return json_response(job.ack or job.info())
     jobs = list(org.bulk2.queries.values())
     return json_response({"done": True, "records": [j.info() for j in jobs], "nextRecordsUrl": None})
 

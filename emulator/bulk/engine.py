@@ -53,12 +53,14 @@ class BulkEngine:
         def run() -> None:
             if self.sleep(delay):
                 return
-            slots = self._current_slots()
-            with slots:
-                if lane is not None:
-                    with lane:
+            # A Serial job's unit waits for its lane *before* taking a processing slot: holding a slot
+            # while blocked on the lane would starve every other job of the org's shared slots.
+            if lane is not None:
+                with lane:
+                    with self._current_slots():
                         work()
-                else:
+            else:
+                with self._current_slots():
                     work()
 
         return self._pool.submit(_logged(run))

@@ -42,6 +42,7 @@ class Bulk1Batch:
     total_processing_ms: int = 0
     api_active_ms: int = 0
     has_result: bool = False
+    ack: dict[str, Any] | None = field(default=None, repr=False)  # batchInfo as accepted (state Queued)
 
 
 @dataclass
@@ -205,6 +206,7 @@ class Bulk1Service:
         batch = Bulk1Batch(batch_id, job.id, upload_path, os.path.join(self.workdir, f"{batch_id}.result"), count)
         with self._lock:
             job.batches[batch.id] = batch
+        batch.ack = batch_info(batch)  # the add-batch response says Queued, whatever a worker does next
         lane = job.lane if job.concurrency_mode == "Serial" else None
         self.ctx.engine.submit_unit(lambda: self._process(job, batch), delay=self.ctx.engine.queue_delay(), lane=lane)
         return batch
@@ -263,7 +265,9 @@ class Bulk1Service:
 
         def on_result(rec: UnitRecord, res: SaveResult) -> None:
             errors = [(e.status_code, e.message, e.fields) for e in res.errors]
-            writer.write(res.id, res.success, res.created, errors)
+            # Salesforce leaves the id of a failed row empty in Bulk 1.0 results, updates included
+            # (simple-salesforce #627 reports exactly this: failed update rows come back with id None).
+            writer.write(res.id if res.success else None, res.success, res.created, errors)
             batch.records_processed += 1
             if not res.success:
                 batch.records_failed += 1

@@ -67,6 +67,8 @@ class IngestJob:
     processing_ms: int = 0
     error_message: str = ""
     parts: list[_Part] = field(default_factory=list)
+    pending_rows: Any = field(default=None, repr=False)  # rows of the upload not yet split (while splitting)
+    ack: dict[str, Any] | None = field(default=None, repr=False)  # job info as of the last state change by a client
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -130,6 +132,7 @@ class QueryJob:
     records_processed: int = 0
     processing_ms: int = 0
     error_message: str = ""
+    ack: dict[str, Any] | None = field(default=None, repr=False)  # job info as created (before workers ran)
 
     def info(self) -> dict[str, Any]:
         info = {
@@ -217,6 +220,9 @@ class Bulk2Service:
                     raise InvalidJobState(f"Job {job.id} is {job.state}; only an Open job can be closed")
                 job.state = "UploadComplete"
                 job.systemmodstamp = now_stamp()
+                # The answer to this request shows UploadComplete, as Salesforce's does, even when a
+                # worker of the instant profile moves the job on before the response is written.
+                job.ack = job.info(brief=True)
                 self.ctx.engine.submit_driver(lambda: self._drive(job))
             elif state == "Aborted":
                 if job.state in TERMINAL:
@@ -226,6 +232,7 @@ class Bulk2Service:
                 job.systemmodstamp = now_stamp()
                 if was_open:
                     self._all_unprocessed(job)
+                job.ack = job.info(brief=True)
             else:
                 raise InvalidJobState(f"Invalid state transition: {state}")
         return job
@@ -266,33 +273,62 @@ class Bulk2Service:
                 return
             job.state = "InProgress"
             job.systemmodstamp = now_stamp()
+        futures: list[Future] = []
         try:
-            futures = self._split_and_submit(job)
-            wait(futures)
-            for f in futures:
-                if f.exception() is not None:
-                    raise f.exception()  # type: ignore[misc]
+            self._split_and_submit(job, futures)
         except SalesforceError as err:
-            self._finish(job, "Failed", err.message, started)
+            # Nothing after this point is processed: stop the internal batches already running (their
+            # unread rows become unprocessed) and keep every row not yet split as unprocessed too.
+            with job.lock:
+                job.error_message = job.error_message or err.message
+            wait(futures)
+            self._rest_unprocessed(job)
+            self._finish(job, "Failed", job.error_message, started)
             return
-        except _Midway as err:
-            self._finish(job, "Failed", str(err), started)
-            return
+        wait(futures)
+        failure = next((f.exception() for f in futures if f.exception() is not None), None)
+        if failure is not None and not job.error_message:
+            # A worker must never leave a job InProgress for ever.
+            job.error_message = f"InternalServerError : {failure}"
         self._finish(job, "Aborted" if job.state == "Aborted" else ("Failed" if job.error_message else "JobComplete"), job.error_message, started)
 
+    def _rest_unprocessed(self, job: IngestJob) -> None:
+        """After a failure while splitting: rows never handed to an internal batch are unprocessed."""
+        rows = job.pending_rows
+        job.pending_rows = None
+        if not job.parts:
+            self._all_unprocessed(job)
+            return
+        if rows is None:
+            return
+        base = os.path.join(self.workdir, f"{job.id}.rest")
+        part = _Part(len(job.parts), base + ".ok", base + ".err", base + ".unp")
+        try:
+            with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh, delimiter=job.delimiter, lineterminator=job.newline)
+                for row in rows:
+                    writer.writerow(row)
+                    job.records_total += 1
+        except SalesforceError:
+            pass  # a malformed tail: what could be read is kept
+        job.parts.append(part)
+
     def _all_unprocessed(self, job: IngestJob) -> None:
-        """An aborted job that never started: every uploaded record is unprocessed."""
+        """A job that never started processing (aborted, or failed up front): every uploaded record is unprocessed."""
         if not job.upload_path or job.parts:
             return
-        header, rows = read_csv(job.upload_path, job.delimiter)
-        job.header = header
         base = os.path.join(self.workdir, f"{job.id}.p00000")
         part = _Part(0, base + ".ok", base + ".err", base + ".unp")
-        with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, delimiter=job.delimiter, lineterminator=job.newline)
-            for row in rows:
-                writer.writerow(row)
-                job.records_total += 1
+        try:
+            header, rows = read_csv(job.upload_path, job.delimiter)
+            job.header = header
+            with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh, delimiter=job.delimiter, lineterminator=job.newline)
+                for row in rows:
+                    writer.writerow(row)
+                    job.records_total += 1
+        except SalesforceError:
+            pass  # a malformed upload: what could be read is kept
         job.parts.append(part)
 
     def _finish(self, job: IngestJob, state: str, message: str, started: float) -> None:
@@ -303,19 +339,21 @@ class Bulk2Service:
             job.processing_ms = int((time.monotonic() - started) * 1000)
             job.systemmodstamp = now_stamp()
 
-    def _split_and_submit(self, job: IngestJob) -> list[Future]:
+    def _split_and_submit(self, job: IngestJob, futures: list[Future]) -> None:
+        """Cut the upload into internal batches of 10,000 records and submit each (appended to `futures`)."""
         ctx = self.ctx
         if not job.upload_path:
             raise ClientInputError("InvalidBatch : No data was uploaded to the job")
+        _check_line_ending(job)
         header, rows = read_csv(job.upload_path, job.delimiter)
         job.header = header
+        job.pending_rows = rows
         obj = ctx.schema.get(job.object)
         for name in header:
             if obj.field(name) is None:
                 raise ClientInputError(f"InvalidBatch : Field name not found : {name}")
         if job.operation in ("update", "delete", "hardDelete") and not any(h.lower() == "id" for h in header):
             raise ClientInputError("InvalidBatch : Field name not found : Id")
-        futures: list[Future] = []
         index = 0
         while True:
             chunk_path = os.path.join(self.workdir, f"{job.id}.in{index:05d}.csv")
@@ -334,6 +372,7 @@ class Bulk2Service:
                 os.remove(chunk_path)
                 break
             if not ctx.usage.consume_batches(1) or not ctx.usage.consume_bulk2_records(count):
+                self._chunk_unprocessed(job, chunk_path, index)
                 raise ExceededQuota("ExceededQuota : The daily Bulk API batch or record allocation is exhausted")
             job.records_total += count
             base = os.path.join(self.workdir, f"{job.id}.p{index:05d}")
@@ -343,7 +382,20 @@ class Bulk2Service:
             index += 1
             if count < BULK2_INTERNAL_BATCH_RECORDS:
                 break
-        return futures
+        job.pending_rows = None
+
+    def _chunk_unprocessed(self, job: IngestJob, chunk_path: str, index: int) -> None:
+        """A chunk that will never run (the allocation ran out): its rows are unprocessed."""
+        base = os.path.join(self.workdir, f"{job.id}.p{index:05d}")
+        part = _Part(index, base + ".ok", base + ".err", base + ".unp")
+        _, rows = read_csv(chunk_path, job.delimiter)
+        with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, delimiter=job.delimiter, lineterminator=job.newline)
+            for row in rows:
+                writer.writerow(row)
+                job.records_total += 1
+        job.parts.append(part)
+        os.remove(chunk_path)
 
     def _process_part(self, job: IngestJob, part: _Part, chunk_path: str) -> None:
         ctx = self.ctx
@@ -424,6 +476,7 @@ class Bulk2Service:
         job.result_path = os.path.join(self.workdir, f"{job.id}.query.csv")
         with self._lock:
             self.queries[job.id] = job
+        job.ack = job.info()  # the create response says UploadComplete even if a worker starts at once
         self.ctx.engine.submit_driver(lambda: self._run_query(job))
         return job
 
@@ -499,6 +552,17 @@ class Bulk2Service:
 
 class _Midway(Exception):
     pass
+
+
+def _check_line_ending(job: IngestJob) -> None:
+    """Salesforce refuses data whose line ending differs from the job's `lineEnding` (the job fails)."""
+    with open(job.upload_path, "rb") as fh:
+        first = fh.readline(1 << 20)
+    if not first.endswith(b"\n"):
+        return  # a single line without a terminator: nothing to compare
+    crlf = first.endswith(b"\r\n")
+    if crlf != (job.line_ending == "CRLF"):
+        raise ClientInputError(f"ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is {job.line_ending}")
 
 
 def _malformed_guard(gen: Iterator[UnitRecord], bad, raw_rows: dict[int, list[str]], job: IngestJob) -> Iterator[UnitRecord]:

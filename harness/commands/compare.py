@@ -18,6 +18,7 @@ from strategies import registry
 from strategies.polling import PollPolicy
 
 from .. import options as opt
+from ..orgs import OrgOptions
 from ..report import compare_table, recommendation_lines, write_reports
 from ..results import CompareRun, Measurement, Recommendation
 from ..runner import run_once, scratch_dir
@@ -68,6 +69,7 @@ def environment(conn, settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@opt.with_org_options
 def compare(
     records: str = typer.Option(DEFAULT_VOLUMES, "--records", help="Volumes to run, e.g. 100,2000,10000."),
     strategies: Optional[str] = typer.Option(None, "--strategies", help=f"Comma-separated strategies (default: {','.join(DEFAULT_STRATEGIES)})."),
@@ -82,25 +84,13 @@ def compare(
     faults: Optional[str] = opt.Faults,
     edition: str = opt.Edition,
     json_out: bool = opt.JsonOut,
-    target_org: Optional[str] = opt.TargetOrg,
-    instance_url: Optional[str] = opt.InstanceUrl,
-    access_token: Optional[str] = opt.AccessToken,
-    client_id: Optional[str] = opt.ClientId,
-    client_secret: Optional[str] = opt.ClientSecret,
-    jwt_key_file: Optional[str] = opt.JwtKeyFile,
-    username: Optional[str] = opt.Username,
-    password: Optional[str] = opt.Password,
-    security_token: Optional[str] = opt.SecurityToken,
-    login_url: Optional[str] = opt.LoginUrl,
-    api_version: str = opt.ApiVersion,
+    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
 ) -> None:
     """Run the strategies side by side and report API calls, batches, time, memory and failures."""
     volumes = _volumes(records)
     names = _strategies(strategies)
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
-    options = opt.org_options(target_org=target_org, instance_url=instance_url, access_token=access_token, client_id=client_id,
-                              client_secret=client_secret, jwt_key_file=jwt_key_file, username=username, password=password,
-                              security_token=security_token, login_url=login_url, api_version=api_version)
+    options = org
     settings = {"volumes": volumes, "strategies": names, "repeat": repeat, "profile": profile, "time_scale": time_scale,
                 "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max}
     started = dt.datetime.now(dt.timezone.utc)

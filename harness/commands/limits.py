@@ -8,6 +8,7 @@ from typing import Any, Optional
 from rich.table import Table
 
 from .. import options as opt
+from ..orgs import OrgOptions
 from ..orgs import OrgConnection
 
 WATCHED = ("DailyApiRequests", "DailyBulkApiBatches", "DailyBulkV2QueryJobs", "DailyBulkV2QueryFileStorageMB", "DataStorageMB")
@@ -22,25 +23,14 @@ def fetch_limits(conn: OrgConnection) -> dict[str, Any]:
         session.close()
 
 
+@opt.with_org_options
 def limits(
     json_out: bool = opt.JsonOut,
     edition: str = opt.Edition,
-    target_org: Optional[str] = opt.TargetOrg,
-    instance_url: Optional[str] = opt.InstanceUrl,
-    access_token: Optional[str] = opt.AccessToken,
-    client_id: Optional[str] = opt.ClientId,
-    client_secret: Optional[str] = opt.ClientSecret,
-    jwt_key_file: Optional[str] = opt.JwtKeyFile,
-    username: Optional[str] = opt.Username,
-    password: Optional[str] = opt.Password,
-    security_token: Optional[str] = opt.SecurityToken,
-    login_url: Optional[str] = opt.LoginUrl,
-    api_version: str = opt.ApiVersion,
+    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
 ) -> None:
     """Show the org's limits (this costs one API call); the embedded emulator when no org is given."""
-    options = opt.org_options(target_org=target_org, instance_url=instance_url, access_token=access_token, client_id=client_id,
-                              client_secret=client_secret, jwt_key_file=jwt_key_file, username=username, password=password,
-                              security_token=security_token, login_url=login_url, api_version=api_version)
+    options = org
     with opt.open_org(options, edition=edition) as conn:
         data = fetch_limits(conn)
         where = conn.describe()

@@ -11,9 +11,11 @@ from rich.table import Table
 from emulator.constants import EDITION_DAILY_API_REQUESTS
 
 from .. import options as opt
+from ..orgs import OrgOptions
 from ..costmodel import STRATEGY_ORDER, plan as make_plan
 
 
+@opt.with_org_options
 def plan(
     records: int = typer.Option(..., "--records", min=0, help="How many records you will update."),
     fields: int = typer.Option(3, "--fields", min=1, help="Fields set per record (sizes the payloads)."),
@@ -21,22 +23,10 @@ def plan(
     time_scale: Optional[float] = opt.TimeScale,
     edition: str = typer.Option("developer", "--edition", help="Org edition for the budget when no org is given."),
     json_out: bool = opt.JsonOut,
-    target_org: Optional[str] = opt.TargetOrg,
-    instance_url: Optional[str] = opt.InstanceUrl,
-    access_token: Optional[str] = opt.AccessToken,
-    client_id: Optional[str] = opt.ClientId,
-    client_secret: Optional[str] = opt.ClientSecret,
-    jwt_key_file: Optional[str] = opt.JwtKeyFile,
-    username: Optional[str] = opt.Username,
-    password: Optional[str] = opt.Password,
-    security_token: Optional[str] = opt.SecurityToken,
-    login_url: Optional[str] = opt.LoginUrl,
-    api_version: str = opt.ApiVersion,
+    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
 ) -> None:
     """Predict each strategy's cost from the documented cost model and recommend one, with the reason."""
-    options = opt.org_options(target_org=target_org, instance_url=instance_url, access_token=access_token, client_id=client_id,
-                              client_secret=client_secret, jwt_key_file=jwt_key_file, username=username, password=password,
-                              security_token=security_token, login_url=login_url, api_version=api_version)
+    options = org
     if edition not in EDITION_DAILY_API_REQUESTS:
         opt.fail(f"unknown edition {edition!r}; choose from {', '.join(EDITION_DAILY_API_REQUESTS)}")
     remaining, source = EDITION_DAILY_API_REQUESTS[edition], f"{edition} edition allocation (a full day)"

@@ -23,6 +23,7 @@ from strategies.records import Validator, prepare, read_records
 from strategies.results import CsvResultSink
 
 from .. import options as opt
+from ..orgs import OrgOptions
 from ..costmodel import predict
 from ..orgs import OrgConnection
 from .limits import fetch_limits
@@ -54,18 +55,20 @@ def _validate(conn: OrgConnection, sobject: str, path: Path) -> tuple[int, list[
     finally:
         session.close()
     fields = [f["name"] for f in body.get("fields", [])]
-    prepared = prepare(read_records(path), validator=Validator(known_fields=fields), need_count=False)
     count = 0
     try:
-        for _ in prepared:
-            count += 1
+        prepared = prepare(read_records(path), validator=Validator(known_fields=fields), need_count=False)
+        try:
+            for _ in prepared:
+                count += 1
+        finally:
+            prepared.close()
     except RecordValidationError as err:
         opt.fail(f"{path}: {err}")
-    finally:
-        prepared.close()
     return count, fields
 
 
+@opt.with_org_options
 def update(
     sobject: str = typer.Option(..., "--sobject", help="The object to update, e.g. Byline__c."),
     input_file: Path = typer.Option(..., "--input", help="CSV (header with Id) or JSON Lines file of records."),
@@ -76,17 +79,7 @@ def update(
     serial: bool = typer.Option(False, "--serial", help="Bulk 1.0: Serial concurrency mode (avoids lock contention)."),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=32, help="rest: parallel requests over one session."),
     json_out: bool = opt.JsonOut,
-    target_org: Optional[str] = opt.TargetOrg,
-    instance_url: Optional[str] = opt.InstanceUrl,
-    access_token: Optional[str] = opt.AccessToken,
-    client_id: Optional[str] = opt.ClientId,
-    client_secret: Optional[str] = opt.ClientSecret,
-    jwt_key_file: Optional[str] = opt.JwtKeyFile,
-    username: Optional[str] = opt.Username,
-    password: Optional[str] = opt.Password,
-    security_token: Optional[str] = opt.SecurityToken,
-    login_url: Optional[str] = opt.LoginUrl,
-    api_version: str = opt.ApiVersion,
+    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
 ) -> None:
     """Update records from a file with one strategy; exits 1 when any record failed or was not processed."""
     if not strategy:
@@ -94,9 +87,7 @@ def update(
     if strategy not in registry.names():
         opt.fail(f"unknown strategy {strategy!r}; choose from {', '.join(registry.names())}")
     _check_input(input_file)
-    options = opt.org_options(target_org=target_org, instance_url=instance_url, access_token=access_token, client_id=client_id,
-                              client_secret=client_secret, jwt_key_file=jwt_key_file, username=username, password=password,
-                              security_token=security_token, login_url=login_url, api_version=api_version)
+    options = org
     if not options.wants_real_org:
         opt.fail("update needs an org: give --target-org, or --instance-url with --access-token, or other credentials (see --help)")
     with opt.open_org(options) as conn:
@@ -185,29 +176,18 @@ def _print(data: dict[str, Any], json_out: bool, text: str) -> None:
         opt.console.print(text)
 
 
+@opt.with_org_options
 def resume(
     job_id: str = typer.Option(..., "--job-id", help="The bulk job id printed by an interrupted update."),
     strategy: str = typer.Option("bulk2-csv", "--strategy", help="The strategy that started the job: bulk2-csv, bulk1-xml or auto."),
     out: Path = typer.Option(Path("out"), "--out", help="The --out directory of the interrupted run (holds its resume state)."),
     json_out: bool = opt.JsonOut,
-    target_org: Optional[str] = opt.TargetOrg,
-    instance_url: Optional[str] = opt.InstanceUrl,
-    access_token: Optional[str] = opt.AccessToken,
-    client_id: Optional[str] = opt.ClientId,
-    client_secret: Optional[str] = opt.ClientSecret,
-    jwt_key_file: Optional[str] = opt.JwtKeyFile,
-    username: Optional[str] = opt.Username,
-    password: Optional[str] = opt.Password,
-    security_token: Optional[str] = opt.SecurityToken,
-    login_url: Optional[str] = opt.LoginUrl,
-    api_version: str = opt.ApiVersion,
+    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
 ) -> None:
     """Wait for a bulk job an earlier update left running, and collect its outcomes."""
     if strategy not in ("bulk2-csv", "bulk1-xml", "auto"):
         opt.fail("resume works for bulk2-csv, bulk1-xml and auto runs")
-    options = opt.org_options(target_org=target_org, instance_url=instance_url, access_token=access_token, client_id=client_id,
-                              client_secret=client_secret, jwt_key_file=jwt_key_file, username=username, password=password,
-                              security_token=security_token, login_url=login_url, api_version=api_version)
+    options = org
     if not options.wants_real_org:
         opt.fail("resume needs the org the job runs on (see --help for credentials)")
     with opt.open_org(options) as conn:

@@ -32,8 +32,10 @@ class Api:
 
     # Bulk 1.0 --------------------------------------------------------------------------------------
     def bulk1(self, method: str, path: str, *, body: Any = None, content_type: str = "application/xml; charset=UTF-8",
-              version: str = "62.0", token: str | None = None, **kw: Any) -> requests.Response:
-        headers = {"X-SFDC-Session": token or self.token, "Content-Type": content_type}
+              version: str = "62.0", token: str | None = None, send_session: bool = True, **kw: Any) -> requests.Response:
+        headers = {"Content-Type": content_type}
+        if send_session:
+            headers["X-SFDC-Session"] = token or self.token
         headers.update(kw.pop("headers", {}))
         plain = requests.Session()
         plain.trust_env = False

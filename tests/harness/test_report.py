@@ -26,9 +26,10 @@ from harness.report import (
     compare_table,
     recommendation_lines,
     render_csv,
+    render_html,
     write_reports,
 )
-from harness.results import CompareRun, Measurement
+from harness.results import CompareRun, Measurement, Recommendation
 
 HOSTILE = '<script>alert("x")</script>&co'
 VOLUMES = (100, 2_000, 10_000)
@@ -358,8 +359,12 @@ def test_console_table_and_recommendation_lines() -> None:
 
 def test_volumes_without_a_recommendation_say_why() -> None:
     run = sample_run()
-    run.recommendations = []
-    assert recommendation_lines(run)[0] == "100 records: no recommendation recorded"
+    run.recommendations = [Recommendation(records=2_000, strategy="", reason="every strategy failed some records")]
+    lines = recommendation_lines(run)
+    assert lines[0] == "100 records: no recommendation recorded"
+    assert lines[1] == "2,000 records: every strategy failed some records"
+    html = render_html(run)
+    assert "use <strong></strong>" not in html and "every strategy failed some records" in html
 
 
 def test_csv_leaves_unknown_figures_empty() -> None:

@@ -58,7 +58,8 @@ def new_session(org: Any) -> Iterator[Callable[..., OrgSession]]:
 
     def factory(**options: Any) -> OrgSession:
         options.setdefault("retry", NO_BACKOFF)
-        session = OrgSession(org.instance_url, org.access_token, ca_file=org.ca_file, **options)
+        token = password_login(org)()  # tests that expire sessions must not spoil the next test's token
+        session = OrgSession(org.instance_url, token, ca_file=org.ca_file, **options)
         made.append(session)
         return session
 

@@ -1,0 +1,150 @@
+"""The CLI end to end against a running emulator: every command, and bad input that must not touch the org."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def org(sf_org, monkeypatch):
+    """The shared emulator with fresh data and counters, reachable through the env vars the CLI reads."""
+    sf_org.admin.reset()
+    monkeypatch.setenv("SF_INSTANCE_URL", sf_org.instance_url)
+    monkeypatch.setenv("SF_ACCESS_TOKEN", sf_org.access_token)
+    monkeypatch.setenv("SF_CA_FILE", sf_org.ca_file)
+    monkeypatch.delenv("SFHARNESS_STRATEGY", raising=False)
+    return sf_org
+
+
+def _input(tmp_path: Path, ids: list[str], *, tweets: int = 5) -> Path:
+    path = tmp_path / "in.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Id", "Tweets__c", "Likes__c"])
+        for i, rid in enumerate(ids):
+            w.writerow([rid, tweets + i, 7])
+    return path
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def _api_used(org) -> int:
+    return org.admin.usage()["DailyApiRequests"]["used"]
+
+
+def test_update_writes_outcome_files_and_data(org, tmp_path):
+    ids = org.admin.seed("Byline__c", 30, return_ids=True)["ids"]
+    out = tmp_path / "out"
+    result = _invoke("update", "--strategy", "collections", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids)), "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.strip().splitlines()[-1])
+    assert data["summary"]["succeeded"] == 30
+    with open(out / "success.csv", encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == 30
+    stored = {r["Id"]: r for r in org.admin.records("Byline__c", ["Id", "Tweets__c", "Likes__c"])}
+    assert all(stored[rid]["Tweets__c"] == 5 + i and stored[rid]["Likes__c"] == 7 for i, rid in enumerate(ids))
+
+
+def test_update_strategy_from_environment_and_failures_exit_nonzero(org, tmp_path, monkeypatch):
+    ids = org.admin.seed("Byline__c", 3, return_ids=True)["ids"]
+    path = tmp_path / "neg.csv"
+    path.write_text(f"Id,Tweets__c\n{ids[0]},1\n{ids[1]},-4\n{ids[2]},3\n", encoding="utf-8")
+    monkeypatch.setenv("SFHARNESS_STRATEGY", "composite")
+    result = _invoke("update", "--sobject", "Byline__c", "--input", str(path), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    with open(tmp_path / "o" / "failed.csv", encoding="utf-8") as fh:
+        failed = list(csv.DictReader(fh))
+    assert [(f["row"], f["Id"], f["error_code"]) for f in failed] == [("2", ids[1], "FIELD_CUSTOM_VALIDATION_EXCEPTION")]
+
+
+def test_dry_run_validates_and_writes_nothing(org, tmp_path):
+    ids = org.admin.seed("Byline__c", 10, return_ids=True)["ids"]
+    before = org.admin.records("Byline__c", ["Id", "Tweets__c"])
+    result = _invoke("update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids, tweets=900)), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "dry run: 10 valid records" in result.output
+    assert org.admin.records("Byline__c", ["Id", "Tweets__c"]) == before
+    assert org.admin.jobs()["bulk2_ingest"] == []
+
+
+@pytest.mark.parametrize(
+    "case, args_of, message",
+    [
+        ("missing file", lambda p, ids: ["--strategy", "rest", "--input", str(p / "nope.csv")], "input file not found"),
+        ("no Id column", lambda p, ids: ["--strategy", "rest", "--input", str(_write(p / "x.csv", "Name,Tweets__c\na,1\n"))], "has no Id column"),
+        ("unknown strategy", lambda p, ids: ["--strategy", "bulk3", "--input", str(_input(p, ids))], "unknown strategy 'bulk3'"),
+        ("bad Id", lambda p, ids: ["--strategy", "rest", "--input", str(_write(p / "b.csv", "Id,Tweets__c\n001xyz,1\n"))], "row 1"),
+        ("unknown field", lambda p, ids: ["--strategy", "rest", "--input", str(_write(p / "f.csv", f"Id,Nope__c\n{ids[0]},1\n"))], "Nope__c"),
+    ],
+)
+def test_bad_input_is_refused_before_any_write(org, tmp_path, case, args_of, message):
+    ids = org.admin.seed("Byline__c", 2, return_ids=True)["ids"]
+    before = org.admin.records("Byline__c")
+    result = runner.invoke(app, ["update", "--sobject", "Byline__c", *args_of(tmp_path, ids)])
+    assert result.exit_code != 0
+    assert message in result.output.replace("\n", " ")
+    assert org.admin.records("Byline__c") == before
+
+
+def test_unknown_object_is_one_clear_line(org, tmp_path):
+    ids = org.admin.seed("Byline__c", 1, return_ids=True)["ids"]
+    result = runner.invoke(app, ["update", "--strategy", "rest", "--sobject", "Nope__c", "--input", str(_input(tmp_path, ids))])
+    assert result.exit_code == 2
+    assert "unknown object 'Nope__c'" in result.output
+
+
+def test_budget_guard_refuses_and_writes_nothing(org, tmp_path):
+    ids = org.admin.seed("Byline__c", 60, return_ids=True)["ids"]
+    before = org.admin.records("Byline__c")
+    # 15,000 per day minus a 99.9 % reserve leaves 15 calls: 60 per-record PATCHes do not fit.
+    result = runner.invoke(app, ["update", "--strategy", "rest", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids)), "--api-reserve", "99.9"])
+    assert result.exit_code == 3
+    assert "budget guard" in result.output
+    assert org.admin.records("Byline__c") == before
+
+
+def test_limits_json(org):
+    result = _invoke("limits", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["limits"]["DailyApiRequests"]["Max"] == 15000
+    assert data["org"]["kind"] == "developer"
+
+
+def test_plan_json_recommends_bulk_for_large_volumes():
+    result = _invoke("plan", "--records", "1000000", "--json")
+    data = json.loads(result.output)
+    assert data["recommendation"] == "bulk2-csv"
+    by_name = {p["strategy"]: p for p in data["predictions"]}
+    assert by_name["rest"]["calls"] == 1_000_000 and by_name["collections"]["calls"] == 5000 and by_name["composite"]["calls"] == 1000
+
+
+def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch):
+    for var in ("SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_TARGET_ORG", "SF_USERNAME", "SF_CLIENT_ID"):
+        monkeypatch.delenv(var, raising=False)
+    result = _invoke("compare", "--records", "50,250", "--strategies", "collections,composite,bulk2-csv", "--reports-dir", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.strip().splitlines()[-1])
+    folder = Path(data["report_dir"])
+    assert {p.name for p in folder.iterdir()} >= {"results.json", "results.csv", "report.md", "report.html"}
+    rows = {(m["strategy"], m["records"]): m for m in data["measurements"]}
+    assert rows[("collections", 250)]["calls_org"] == rows[("collections", 250)]["calls_client"] == 2
+    assert rows[("composite", 250)]["calls_org"] == 1
+    assert all(m["verified"] == m["records"] and m["mismatched"] == 0 for m in data["measurements"])
+    assert (tmp_path / "latest").resolve() == folder.resolve()
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
