@@ -14,15 +14,17 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_CHARS = frozenset(_BASE62)
 
 
+_UPPER_BITS = str.maketrans({c: ("1" if "A" <= c <= "Z" else "0") for c in _BASE62})
+
+
 def checksum_suffix(id15: str) -> str:
-    out = []
-    for block in range(3):
-        bits = 0
-        for i, ch in enumerate(id15[block * 5 : block * 5 + 5]):
-            if "A" <= ch <= "Z":
-                bits |= 1 << i
-        out.append(_SUFFIX_ALPHABET[bits])
-    return "".join(out)
+    """Bit i of block b is set when character 5b+i is upper case (str.translate keeps this hot path in C)."""
+    bits = id15.translate(_UPPER_BITS)
+    return (
+        _SUFFIX_ALPHABET[int(bits[4::-1], 2)]
+        + _SUFFIX_ALPHABET[int(bits[9:4:-1], 2)]
+        + _SUFFIX_ALPHABET[int(bits[14:9:-1], 2)]
+    )
 
 
 def to_18(record_id: str) -> str | None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -105,28 +105,34 @@ class FieldDef:
     def _coerce_number(self, value: Any) -> Any:
         if isinstance(value, bool):
             raise self._type_error(value)
-        if isinstance(value, (int, float)):
-            number = Decimal(str(value))
-        elif isinstance(value, str):
+        if isinstance(value, str):
+            text = value.strip()
             try:
-                number = Decimal(value.strip())
-            except InvalidOperation:
-                raise self._type_error(value) from None
+                number: float | int = int(text)
+            except ValueError:
+                try:
+                    number = float(text)
+                except ValueError:
+                    raise self._type_error(value) from None
+        elif isinstance(value, (int, float)):
+            number = value
         else:
             raise self._type_error(value)
-        if not number.is_finite():
+        if isinstance(number, float) and not math.isfinite(number):
             raise self._type_error(value)
         scale = self.scale if self.scale is not None else (0 if self.type == "int" else 2)
-        digits_allowed = (self.precision or 18) - scale
-        integral = abs(int(number))
-        if len(str(integral)) > digits_allowed and integral != 0:
+        if abs(number) >= 10 ** ((self.precision or 18) - scale):
             raise RecordError("NUMBER_OUTSIDE_VALID_RANGE", f"{self.label}: value outside of valid range on numeric field: {value}", [self.name])
         if self.type == "int":
-            if number != number.to_integral_value():
-                raise self._type_error(value)
-            return int(number)
+            if isinstance(number, float):
+                if not number.is_integer():
+                    raise self._type_error(value)
+                number = int(number)
+            return number
+        if isinstance(number, int):
+            return number if scale == 0 else float(number)
         rounded = round(number, scale)
-        return int(rounded) if scale == 0 else float(rounded)
+        return int(rounded) if scale == 0 else rounded
 
     def _type_error(self, value: Any) -> RecordError:
         return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{self.label}: value not of required type: {value}", [self.name])

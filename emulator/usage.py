@@ -78,6 +78,12 @@ class ApiUsage:
             self.bulk2_query_jobs_used += 1
             return True
 
+    def set_daily_api_max(self, value: int) -> None:
+        if value < 0:
+            raise ValueError("daily_api_max must be zero or more")
+        with self._lock:
+            self.daily_api_max = value
+
     def reset(self) -> None:
         with self._lock:
             self.api_used = self.batches_used = self.bulk2_query_jobs_used = self.bulk2_records_used = 0

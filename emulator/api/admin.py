@@ -62,7 +62,12 @@ async def config(request: Request) -> Response:
         body = await read_json(request)
         org.configure(profile=body.get("profile"), profile_overrides=body.get("profile_overrides"),
                       faults=body.get("faults"), edition=body.get("edition"), session_seconds=body.get("session_seconds"))
+        if body.get("daily_api_max") is not None:
+            # A small allocation lets tests and demos reach REQUEST_LIMIT_EXCEEDED without 15,000 calls;
+            # an edition given in the same call sets its preset first.
+            org.usage.set_daily_api_max(int(body["daily_api_max"]))
     return json_response({"profile": org.profile.to_dict(), "faults": org.faults.to_dict(), "edition": org.edition,
+                          "daily_api_max": org.usage.daily_api_max,
                           "session_seconds": org.sessions.lifetime_s, "org_id": org.org_id, "user_id": org.user_id})
 
 

@@ -17,6 +17,7 @@ from ..org import Org
 from .common import bulk1_error, bulk2_error, json_response, rest_error
 
 _ID = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
+_LOCATOR = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?-\d+(?=/|$)")  # REST queryMore locators
 _VERSION = re.compile(r"/v?\d{2}\.0(?=/|$)")
 
 
@@ -41,6 +42,7 @@ def classify(path: str) -> str:
 
 def endpoint_key(method: str, path: str) -> str:
     path = _VERSION.sub("/vXX.X", path)
+    path = _LOCATOR.sub("/{locator}", path)
     path = _ID.sub("/{id}", path)
     return f"{method} {path.rstrip('/') or '/'}"
 
@@ -90,6 +92,8 @@ class OrgGate:
             await self.app(scope, receive, send)
             return
         allowed, _ = org.usage.try_consume(family, endpoint_key(method, path))
+        if family in ("rest", "bulk2"):
+            send = _with_limit_info(send, org)  # on error responses too, the refusal below included
         if not allowed:
             await _render(family, RequestLimitExceeded("TotalRequests Limit exceeded."), headers)(scope, receive, send)
             return
@@ -97,8 +101,6 @@ class OrgGate:
         delay = org.profile.request_delay(write=method not in ("GET", "HEAD"), body_bytes=body_bytes)
         if delay > 0:
             await asyncio.sleep(delay)
-        if family in ("rest", "bulk2"):
-            send = _with_limit_info(send, org)
         await self.app(scope, receive, send)
 
 

@@ -134,7 +134,7 @@ def compare(
         return
     opt.console.print(compare_table(run))
     for line in recommendation_lines(run):
-        opt.console.print(line)
+        opt.console.print(line, markup=False)
     opt.console.print(f"reports: {folder}")
 
 
@@ -149,10 +149,15 @@ def _strategy_options(name: str, poll_policy: PollPolicy | None) -> dict[str, An
 
 
 def _recommendations(run: CompareRun) -> list[Recommendation]:
-    """Per volume: among our strategies that updated every record, the fewest org-counted calls wins."""
+    """Per volume: among our strategies that updated every record, the fewest org-counted calls wins.
+
+    Works on the medians of repeats (what the tables show). `auto` is left out: it is a chooser, and the
+    advice names the strategy itself.
+    """
     out = []
-    for n in sorted({m.records for m in run.measurements}):
-        rows = [m for m in run.measurements if m.records == n and not m.baseline and m.strategy != "auto"]
+    medians = run.medians()
+    for n in sorted({m.records for m in medians}):
+        rows = [m for m in medians if m.records == n and not m.baseline and m.strategy != "auto"]
         good = [m for m in rows if m.error is None and m.failed == 0 and m.unprocessed == 0 and m.mismatched == 0]
         if not good:
             out.append(Recommendation(records=n, strategy="", reason="no strategy updated every record; see the failures above"))

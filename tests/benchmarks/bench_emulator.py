@@ -1,0 +1,172 @@
+"""Emulator benchmark (a script that prints figures, not a timed test).
+
+    python tests/benchmarks/bench_emulator.py [--patches 3000] [--bulk-records 1000000]
+
+Prints, from one run on this machine:
+1. per-record PATCH requests/s over one keep-alive HTTPS connection to the emulator, next to a bare ASGI
+   handler that does one SQLite UPDATE per request on the same server stack (aim: >= 70 % of it);
+2. seconds for a Bulk API 2.0 update job of --bulk-records records on the instant profile (aim: <= 20 s),
+   and the emulator process's peak RSS during it.
+Both servers run in child processes, so client and server do not share a GIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import psutil
+import requests
+
+BARE_APP = r'''
+import sqlite3, sys, os, uvicorn, trustme, tempfile
+db = os.path.join(tempfile.mkdtemp(), "bare.db")
+conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+conn.execute("PRAGMA journal_mode=WAL"); conn.execute("PRAGMA synchronous=OFF")
+conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, v REAL)")
+conn.executemany("INSERT INTO t VALUES (?, 0)", ((f"r{i}",) for i in range(100000)))
+
+async def app(scope, receive, send):
+    body = b""
+    more = True
+    while more:
+        msg = await receive()
+        body += msg.get("body", b"")
+        more = msg.get("more_body", False)
+    rid = scope["path"].rsplit("/", 1)[-1]
+    conn.execute("UPDATE t SET v = v + 1 WHERE id = ?", (rid,))
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+ca = trustme.CA(); cert = ca.issue_cert("127.0.0.1")
+d = tempfile.mkdtemp(); ca_file = os.path.join(d, "ca.pem"); chain = os.path.join(d, "c.pem"); key = os.path.join(d, "k.pem")
+ca.cert_pem.write_to_path(ca_file); cert.private_key_pem.write_to_path(key)
+with open(chain, "wb") as fh:
+    for b in cert.cert_chain_pems: fh.write(b.bytes())
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+print(f"https://127.0.0.1:{port} {ca_file}", flush=True)
+uvicorn.run(app, host="127.0.0.1", port=port, ssl_certfile=chain, ssl_keyfile=key, log_level="warning", access_log=False, lifespan="off")
+'''
+
+
+def start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
+    """Start a server that prints its URL first; wait until it accepts connections."""
+    import socket
+    from urllib.parse import urlsplit
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    url = line.split()[0] if not line.startswith("{") else json.loads(line)["instance_url"]
+    parts = urlsplit(url)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, line
+
+
+def patch_rate(url_of, n: int, verify: str, headers: dict[str, str]) -> float:
+    s = requests.Session()
+    s.trust_env = False
+    s.headers.update(headers)
+    for i in range(50):  # warm up the connection and the server
+        s.patch(url_of(i), json={"Tweets__c": i}, verify=verify)
+    started = time.perf_counter()
+    for i in range(n):
+        r = s.patch(url_of(i), json={"Tweets__c": i}, verify=verify)
+        if r.status_code != 204:
+            raise SystemExit(f"unexpected {r.status_code}: {r.text[:200]}")
+    return n / (time.perf_counter() - started)
+
+
+def peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
+    proc = psutil.Process(pid)
+    peak = 0
+    while not stop.wait(0.05):
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.Error:
+            break
+    out.append(peak)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--patches", type=int, default=3000)
+    ap.add_argument("--bulk-records", type=int, default=1_000_000)
+    args = ap.parse_args()
+    figures: dict[str, object] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+
+    bare, line = start([sys.executable, "-c", BARE_APP])
+    try:
+        base, ca = line.split()
+        bare_rate = patch_rate(lambda i: f"{base}/services/data/v62.0/sobjects/Byline__c/r{i % 100000}", args.patches, ca, {})
+    finally:
+        bare.terminate()
+        bare.wait()
+
+    seed = max(args.bulk_records, args.patches)
+    emu, line = start([sys.executable, "-m", "harness", "emulator", "serve", "--seed", f"Byline__c={seed}"])
+    try:
+        info = json.loads(line)
+        base, ca, token = info["instance_url"], info["ca_file"], info["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        ids = []
+        s = requests.Session()
+        s.trust_env = False
+        with s.get(f"{base}/_emulator/records/Byline__c", params={"fields": "Id"}, verify=ca, stream=True) as resp:
+            for raw in resp.iter_lines():
+                if raw:
+                    ids.append(json.loads(raw)["Id"])
+        emu_rate = patch_rate(lambda i: f"{base}/services/data/v62.0/sobjects/Byline__c/{ids[i % len(ids)]}", args.patches, ca, auth)
+        figures["patch_per_second"] = {"emulator": round(emu_rate), "bare_asgi_sqlite": round(bare_rate), "ratio": round(emu_rate / bare_rate, 3)}
+
+        # Bulk API 2.0 update job of --bulk-records records.
+        path = os.path.join(tempfile.mkdtemp(), "bulk.csv")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("Id,Tweets__c,Likes__c\n")
+            for i, rid in enumerate(ids[: args.bulk_records]):
+                fh.write(f"{rid},{i % 1000},{i % 77}\n")
+        api = f"{base}/services/data/v62.0/jobs/ingest"
+        stop, peak = threading.Event(), []
+        watcher = threading.Thread(target=peak_rss, args=(emu.pid, stop, peak))
+        watcher.start()
+        job = s.post(api, json={"object": "Byline__c", "operation": "update", "contentType": "CSV", "lineEnding": "LF"}, headers=auth, verify=ca).json()
+        t0 = time.perf_counter()
+        with open(path, "rb") as fh:
+            s.put(f"{api}/{job['id']}/batches", data=fh, headers={**auth, "Content-Type": "text/csv"}, verify=ca).raise_for_status()
+        upload = time.perf_counter() - t0
+        s.patch(f"{api}/{job['id']}", json={"state": "UploadComplete"}, headers=auth, verify=ca).raise_for_status()
+        t1 = time.perf_counter()
+        while True:
+            state = s.get(f"{api}/{job['id']}", headers=auth, verify=ca).json()
+            if state["state"] in ("JobComplete", "Failed", "Aborted"):
+                break
+            time.sleep(0.2)
+        done = time.perf_counter()
+        stop.set()
+        watcher.join()
+        figures["bulk2_update_job"] = {
+            "records": args.bulk_records, "upload_seconds": round(upload, 2), "processing_seconds": round(done - t1, 2),
+            "total_seconds": round(done - t0, 2), "state": state["state"], "processed": state["numberRecordsProcessed"],
+            "failed": state["numberRecordsFailed"], "server_peak_rss_mb": round(peak[0] / 1_048_576, 1) if peak else None,
+        }
+    finally:
+        emu.terminate()
+        emu.wait()
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
