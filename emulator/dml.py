@@ -306,6 +306,29 @@ class DmlEngine:
             if parents & blocked:
                 results[i] = SaveResult(canon[i], False, [_lock_error(sorted(parents & blocked)[0])])
 
+    def prelock_parents(self, obj: SObjectDef, records: Sequence[tuple[Any, Mapping[str, Any]]], owner: object, timeout: float) -> None:
+        """Take the parent-record locks an update of `records` will need, waiting up to `timeout`.
+
+        Called outside any write transaction; `update(..., lock_owner=owner)` then finds the parents it
+        got already held by `owner` and fails only the records whose parents stayed locked by others.
+        """
+        ref_fields = [f for f in obj.fields.values() if f.type == "reference" and f.reference_to and not f.read_only]
+        if not ref_fields:
+            return
+        canon = [ids.to_18(raw) if isinstance(raw, str) else None for raw, _ in records]
+        existing = self.store.get_many(obj, [c for c in canon if c])
+        parents: set[str] = set()
+        for rid, (_, values) in zip(canon, records):
+            row = existing.get(rid or "", {})
+            lowered = {k.lower(): v for k, v in values.items()}
+            for f in ref_fields:
+                value = lowered[f.column] if f.column in lowered else row.get(f.column)
+                parent = ids.to_18(value.strip()) if isinstance(value, str) and value.strip() else None
+                if parent:
+                    parents.add(parent)
+        if parents:
+            self.parent_locks.acquire(parents, owner, timeout)
+
     def _apply_computed(self, obj: SObjectDef, changes: dict[str, Any], row: Mapping[str, Any]) -> None:
         for f in obj.fields.values():
             if f.computed_from and any(src.lower() in changes for src in f.computed_from):

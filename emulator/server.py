@@ -23,6 +23,7 @@ import trustme
 import uvicorn
 
 from .api.app import create_app
+from .api.gate import InjectedDropFilter
 from .org import Org
 from .profiles import FaultConfig, get_profile
 
@@ -228,6 +229,7 @@ def run_org(
             create_app(org), host=host, port=port, log_level="warning", access_log=access_log, lifespan="off",
             ssl_certfile=chain, ssl_keyfile=key, http="auto", loop="auto", timeout_keep_alive=75,
         )
+        _install_log_filter()  # after Config, which (re)configures uvicorn's loggers
         thread = _ServerThread(config)
         thread.start()
         deadline = time.monotonic() + 30
@@ -259,6 +261,14 @@ def run_org(
         if thread is not None:
             thread.stop()
         org.close()
+
+
+def _install_log_filter() -> None:
+    import logging
+
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, InjectedDropFilter) for f in log.filters):
+        log.addFilter(InjectedDropFilter())
 
 
 def serve_forever(**options: Any) -> None:

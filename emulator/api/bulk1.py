@@ -112,15 +112,18 @@ def _errors(handler):
         try:
             return await handler(request)
         except SalesforceError as err:
-            return bulk1_error(err, json_format=_is_json_request(request) or _job_is_json(request))
+            return bulk1_error(err, json_format=_error_as_json(request))
 
     return wrapped
 
 
-def _job_is_json(request: Request) -> bool:
+def _error_as_json(request: Request) -> bool:
+    """Errors about an existing job use the job's format; otherwise the request's."""
     job_id = request.path_params.get("job_id")
     job = _org(request).bulk1.jobs.get(job_id) if job_id else None
-    return bool(job and job.content_type == "JSON")
+    if job is not None:
+        return job.content_type == "JSON"
+    return _is_json_request(request)
 
 
 @_errors

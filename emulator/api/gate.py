@@ -9,6 +9,8 @@ profile's base latency is slept. REST and Bulk 2.0 responses get `Sforce-Limit-I
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import re
 from typing import Any
 
@@ -140,7 +142,23 @@ def _with_limit_info(send: Any, org: Org) -> Any:
     return wrapped
 
 
+#: Set while a request is being dropped on purpose, so the server's complaint about it is not logged.
+_DROPPING: contextvars.ContextVar[bool] = contextvars.ContextVar("sf_emulator_dropping", default=False)
+
+
+class InjectedDropFilter(logging.Filter):
+    """Hides uvicorn's "returned without completing response" error for injected dropped connections."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _DROPPING.get()
+
+
 async def _drop(send: Any) -> None:
-    """Break the connection mid-response: the client sees a dropped connection, nothing was applied."""
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024"), (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    """Break the connection mid-response: the client sees a dropped connection, nothing was applied.
+
+    The response starts with a Content-Length it never delivers; returning without completing it
+    makes the server close the transport (uvicorn logs that as an error; InjectedDropFilter hides it).
+    """
+    _DROPPING.set(True)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
+    await send({"type": "http.response.body", "body": b"[", "more_body": True})

@@ -206,6 +206,10 @@ def query(call: RestCall) -> RestResult:
     if cq.is_count:
         sql, params = cq.count_sql()
         total = call.org.store.execute(sql, params).fetchone()[0]
+        if cq.count_alias:
+            # COUNT(field) is an aggregate query: one AggregateResult row, not a bare totalSize.
+            row = {"attributes": {"type": "AggregateResult"}, cq.count_alias: total}
+            return RestResult(200, {"totalSize": 1, "done": True, "records": [row]})
         return RestResult(200, {"totalSize": total, "done": True, "records": []})
     return _query_page(call, cq, 0)
 

@@ -48,10 +48,15 @@ class BulkEngine:
             return self._slots
 
     def submit_unit(self, work: Callable[[], None], *, delay: float, lane: threading.Lock | None = None) -> Future:
-        """Run `work` after `delay` seconds, inside a processing slot (and `lane`, when given)."""
+        """Run `work` after `delay` seconds, inside a processing slot (and `lane`, when given).
+
+        The delay runs from submission, not from when a pool thread picks the unit up: with more units
+        queued than pool threads, a unit that waited for a thread must not wait its full delay again.
+        """
+        start_at = time.monotonic() + max(delay, 0.0)
 
         def run() -> None:
-            if self.sleep(delay):
+            if self.sleep(start_at - time.monotonic()):
                 return
             # A Serial job's unit waits for its lane *before* taking a processing slot: holding a slot
             # while blocked on the lane would starve every other job of the org's shared slots.

@@ -111,8 +111,19 @@ def read_json_records(path: str) -> list[dict[str, Any]]:
 
 
 def error_text(code: str, message: str, fields: list[str]) -> str:
-    """Bulk's flat error string: `CODE:message:field1,field2 --`."""
-    return f"{code}:{message}:{','.join(fields)} --"
+    """Bulk's flat error string: `CODE:message:field1,field2 --`, or `CODE:message:--` without fields.
+
+    Both shapes are observed (fact sheet 3.1: `...:[LastName]:LastName --`; 3.2: `...:invalid cross
+    reference id:--`).
+    """
+    if fields:
+        return f"{code}:{message}:{','.join(fields)} --"
+    return f"{code}:{message}:--"
+
+
+def quoted(values: list[str], delimiter: str) -> str:
+    """The `sf__` columns of Bulk 2.0 results: always quoted, whatever the upload's quoting."""
+    return delimiter.join('"' + v.replace('"', '""') + '"' for v in values)
 
 
 class Bulk1ResultWriter:

@@ -62,8 +62,15 @@ def run_transactions(
         owner = object()
         profile = ctx.profile
         try:
+            lock_wait = profile.scaled(profile.lock_wait_s)
+            if operation == "update" and lock_wait > 0 and ctx.faults.parent_lock_contention:
+                # Wait for contended parent records *before* taking SQLite's write lock: waiting inside
+                # the transaction stalled every other writer of the org (other batches and REST calls)
+                # for up to lock_wait_s and serialised parallel batches.
+                ctx.dml.prelock_parents(obj, [(_id_of(r.values), r.values) for r in chunk], owner, lock_wait)
+                lock_wait = 0.0  # inside the transaction, parents still held by others fail at once
             with ctx.store.transaction() as conn:
-                results = _apply(ctx.dml, obj, operation, chunk, conn, owner, profile.scaled(profile.lock_wait_s))
+                results = _apply(ctx.dml, obj, operation, chunk, conn, owner, lock_wait)
             ctx.engine.sleep(profile.scaled((profile.bulk_chunk_overhead_ms + len(chunk) * profile.bulk_per_record_ms) / 1000.0))
         finally:
             ctx.dml.parent_locks.release(owner)

@@ -259,9 +259,10 @@ class Bulk1Service:
         fail_after = ctx.faults.bulk_fail_after_records
 
         def before(n: int) -> None:
-            if fail_after and job.records_seen + n > fail_after:
-                raise _FailMidway()
-            job.records_seen += n
+            with self._lock:  # parallel batches of one job share the count
+                if fail_after and job.records_seen + n > fail_after:
+                    raise _FailMidway()
+                job.records_seen += n
 
         def on_result(rec: UnitRecord, res: SaveResult) -> None:
             errors = [(e.status_code, e.message, e.fields) for e in res.errors]

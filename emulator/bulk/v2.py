@@ -24,7 +24,7 @@ from ..constants import BULK2_INTERNAL_BATCH_RECORDS, BULK2_MAX_UPLOAD_BYTES
 from ..dml import SaveResult
 from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
 from ..schema import now_stamp
-from .formats import DELIMITERS, LINE_ENDINGS, csv_record, error_text, read_csv
+from .formats import DELIMITERS, LINE_ENDINGS, csv_record, error_text, quoted, read_csv
 from .transactions import OPERATIONS, BulkContext, UnitRecord, run_transactions
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
@@ -251,7 +251,11 @@ class Bulk2Service:
             raise JobNotComplete(f"Job {job.id} is not complete; its state is {job.state}")
         prefix = {"success": ["sf__Id", "sf__Created"], "failed": ["sf__Id", "sf__Error"], "unprocessed": []}[kind]
         header = io.StringIO()
-        csv.writer(header, delimiter=job.delimiter, lineterminator=job.newline, quoting=csv.QUOTE_MINIMAL).writerow(prefix + job.header)
+        if prefix:
+            # `"sf__Id","sf__Error",Id,Name`: the sf__ columns are quoted, the upload's own are not
+            # unless they need to be (fact sheet 3.2).
+            header.write(quoted(prefix, job.delimiter) + (job.delimiter if job.header else ""))
+        csv.writer(header, delimiter=job.delimiter, lineterminator=job.newline, quoting=csv.QUOTE_MINIMAL).writerow(job.header)
         yield header.getvalue().encode("utf-8")
         for part in list(job.parts):
             path = getattr(part, kind)
@@ -428,13 +432,18 @@ class Bulk2Service:
                     if job.error_message:
                         raise _Midway(job.error_message)
 
+            def write_failed(record_id: str, error: str, row: list[str]) -> None:
+                err_fh.write(quoted([record_id, error], job.delimiter) + job.delimiter)
+                bad.writerow(row)
+
             def on_result(rec: UnitRecord, res: SaveResult) -> None:
                 row = raw_rows.pop(rec.index)
                 if res.success:
-                    ok.writerow([res.id or "", "true" if res.created else "false", *row])
+                    ok_fh.write(quoted([res.id or "", "true" if res.created else "false"], job.delimiter) + job.delimiter)
+                    ok.writerow(row)
                 else:
                     e = res.errors[0]
-                    bad.writerow([res.id or "", error_text(e.status_code, e.message, e.fields), *row])
+                    write_failed(res.id or "", error_text(e.status_code, e.message, e.fields), row)
                 with job.lock:
                     job.records_processed += 1
                     if not res.success:
@@ -443,7 +452,7 @@ class Bulk2Service:
             ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
             gen = source()
             try:
-                run_transactions(ctx, obj, job.operation, _malformed_guard(gen, bad, raw_rows, job), on_result,
+                run_transactions(ctx, obj, job.operation, _malformed_guard(gen, write_failed, raw_rows, job), on_result,
                                  should_stop=lambda: job.state == "Aborted", before_transaction=before)
             except _Midway:
                 pass
@@ -565,12 +574,12 @@ def _check_line_ending(job: IngestJob) -> None:
         raise ClientInputError(f"ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is {job.line_ending}")
 
 
-def _malformed_guard(gen: Iterator[UnitRecord], bad, raw_rows: dict[int, list[str]], job: IngestJob) -> Iterator[UnitRecord]:
+def _malformed_guard(gen: Iterator[UnitRecord], write_failed, raw_rows: dict[int, list[str]], job: IngestJob) -> Iterator[UnitRecord]:
     """Rows whose column count disagrees with the header fail on their own, as on Salesforce."""
     for rec in gen:
         if "__malformed__" in rec.values:
             row = raw_rows.pop(rec.index)
-            bad.writerow(["", error_text("INVALID_FIELD", f"Malformed row: {rec.values['__malformed__']}", []), *row])
+            write_failed("", error_text("INVALID_FIELD", f"Malformed row: {rec.values['__malformed__']}", []), row)
             with job.lock:
                 job.records_processed += 1
                 job.records_failed += 1

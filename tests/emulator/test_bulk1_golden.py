@@ -141,7 +141,7 @@ def test_result_formats(api, wait, seeded):
     assert res.text == (
         '"Id","Success","Created","Error"\n'
         f'"{ids[0]}","true","false",""\n'
-        '"","false","false","FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.: --"\n'
+        '"","false","false","FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.:--"\n'
     )
     # JSON (job and batch documents in JSON too)
     resp = api.bulk1("POST", "/job", body=json.dumps({"operation": "update", "object": "Byline__c", "contentType": "JSON"}), content_type=JSON)
@@ -304,3 +304,19 @@ def test_failed_rows_are_per_record_not_whole_batch(api, wait, seeded):
     assert rows[2]["Error"].startswith("INVALID_TYPE_ON_FIELD_IN_RECORD:")
     assert rows[3]["Error"].startswith("MALFORMED_ID:")
     assert api.records()[ids[0]]["Date_Published__c"] == "2024-01-31"
+
+
+def test_parallel_batches_wait_for_a_locked_parent(api, wait, org):
+    """With a lock wait longer than the parent is held, parallel batches queue for it and all succeed."""
+    api.org.admin.configure(profile_overrides={"bulk_chunk_overhead_ms": 100, "lock_wait_s": 5.0, "bulk_parallelism": 4},
+                            faults={"parent_lock_contention": True})
+    ids = org.admin.seed("Byline__c", 400, return_ids=True, parents=1)["ids"]
+    job = create_job(api, content_type="CSV")
+    batches = [_fields(api.bulk1("POST", f"/job/{job}/batch", body="Id,Tweets__c\n" + "".join(f"{r},{n}\n" for r in ids[n * 200:(n + 1) * 200]),
+                                 content_type=CSV))["id"] for n in range(2)]
+    # A REST write while the batches run is not held up behind a batch waiting for the parent's lock.
+    assert api.rest("PATCH", f"/sobjects/Byline__c/{ids[0]}", json={"Likes__c": 1}).status_code == 204
+    for b in batches:
+        assert wait_batch(api, wait, job, b)["numberRecordsFailed"] == "0"
+    stored = api.records()
+    assert all(stored[r]["Tweets__c"] == n // 200 for n, r in enumerate(ids))

@@ -105,13 +105,19 @@ def test_result_sets_columns(api, wait, seeded):
     data = f"Id,Likes__c,Name\n{ids[0]},1,one\n{ids[1]},-1,two\n{ids[2]},3,\"th,ree\"\n001000000000000AAA,4,four\n"
     info = run_job(api, wait, data)
     assert info["numberRecordsProcessed"] == 4 and info["numberRecordsFailed"] == 2
-    ok = list(csv.reader(io.StringIO(results(api, info["id"], "successfulResults"))))
+    raw_ok = results(api, info["id"], "successfulResults")
+    # The sf__ columns are always quoted; the upload's own only when they need it (fact sheet 3.2).
+    assert raw_ok.startswith('"sf__Id","sf__Created",Id,Likes__c,Name\n')
+    assert f'"{ids[2]}","false",{ids[2]},3,"th,ree"\n' in raw_ok
+    ok = list(csv.reader(io.StringIO(raw_ok)))
     assert ok[0] == ["sf__Id", "sf__Created", "Id", "Likes__c", "Name"]
     assert sorted(ok[1:]) == sorted([[ids[0], "false", ids[0], "1", "one"], [ids[2], "false", ids[2], "3", "th,ree"]])
-    bad = list(csv.reader(io.StringIO(results(api, info["id"], "failedResults"))))
+    raw_bad = results(api, info["id"], "failedResults")
+    assert raw_bad.startswith('"sf__Id","sf__Error",Id,Likes__c,Name\n')
+    bad = list(csv.reader(io.StringIO(raw_bad)))
     assert bad[0] == ["sf__Id", "sf__Error", "Id", "Likes__c", "Name"]
     by_input = {row[2]: row for row in bad[1:]}
-    assert by_input[ids[1]][1] == "FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.: --"
+    assert by_input[ids[1]][1] == "FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.:--"
     assert by_input["001000000000000AAA"][1].startswith("MALFORMED_ID:")
     assert results(api, info["id"], "unprocessedrecords") == "Id,Likes__c,Name\n"
     stored = api.records()
@@ -130,10 +136,11 @@ def test_every_delimiter_and_line_ending(api, wait, seeded, delimiter, ending):
     assert (info["columnDelimiter"], info["lineEnding"]) == (delimiter, ending)
     assert info["state"] == "JobComplete" and info["numberRecordsProcessed"] == 3 and info["numberRecordsFailed"] == 1
     ok = results(api, info["id"], "successfulResults")
-    assert ok.startswith(d.join(["sf__Id", "sf__Created", "Id", "Tweets__c", "Name"]) + nl)
+    assert ok.startswith(d.join(['"sf__Id"', '"sf__Created"', "Id", "Tweets__c", "Name"]) + nl)
+    assert f'"{ids[0]}"{d}"false"{d}{ids[0]}{d}10{d}name 0{nl}' in ok
     assert ok.count(nl) == 3 and (ending == "CRLF" or "\r" not in ok)
     failed = results(api, info["id"], "failedResults")
-    assert failed.startswith(d.join(["sf__Id", "sf__Error", "Id", "Tweets__c", "Name"]) + nl) and failed.count(nl) == 2
+    assert failed.startswith(d.join(['"sf__Id"', '"sf__Error"', "Id", "Tweets__c", "Name"]) + nl) and failed.count(nl) == 2
     stored = api.records()
     assert stored[ids[0]]["Tweets__c"] == 10 and stored[ids[0]]["Name"] == "name 0" and stored[ids[1]]["Tweets__c"] != -4
 
@@ -166,7 +173,7 @@ def test_internal_batches_of_10000(api, wait, seeded):
     assert usage["DailyBulkApiBatches"]["used"] == 3  # ceil(20,001 / 10,000); the empty parent batch is free
     assert usage["Bulk2RecordsProcessed"]["used"] == 20_001
     ok = results(api, info["id"], "successfulResults").splitlines()
-    assert len(ok) == 20_002 and {line.split(",")[0] for line in ok[1:]} == set(ids)
+    assert len(ok) == 20_002 and {line.split(",")[0].strip('"') for line in ok[1:]} == set(ids)
     stored = api.records(fields=["Id", "Tweets__c"])
     assert all(r["Tweets__c"] == 2 for r in stored.values())
 

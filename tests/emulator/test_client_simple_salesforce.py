@@ -119,8 +119,8 @@ def test_bulk2_update_records(sf, api, seeded):
     ok = list(csv.DictReader(sf.bulk2.Byline__c.get_successful_records(job_id).splitlines()))
     assert len(ok) == 25_000 and {r["sf__Id"] for r in ok} == set(ids)
     # simple-salesforce orders the columns of `records=` by a set, so compare them as sets.
-    header, *rows = sf.bulk2.Byline__c.get_failed_records(job_id).splitlines()
-    assert header.split(",")[:2] == ["sf__Id", "sf__Error"] and set(header.split(",")[2:]) == {"Id", "Tweets__c"} and rows == []
+    header, *rows = list(csv.reader(sf.bulk2.Byline__c.get_failed_records(job_id).splitlines()))
+    assert header[:2] == ["sf__Id", "sf__Error"] and set(header[2:]) == {"Id", "Tweets__c"} and rows == []
     # simple-salesforce asks for `unprocessedRecords` (the documented spelling is lower case).
     header, *rows = sf.bulk2.Byline__c.get_unprocessed_records(job_id).splitlines()
     assert set(header.split(",")) == {"Id", "Tweets__c"} and rows == []

@@ -152,6 +152,10 @@ def test_query_shapes_and_paging(api, seeded):
     assert len(small["records"]) == 500
     count = api.rest("GET", "/query", params={"q": "SELECT COUNT() FROM Byline__c WHERE Tweets__c >= 0"}).json()
     assert count == {"totalSize": 2300, "done": True, "records": []}
+    aggregate = api.rest("GET", "/query", params={"q": "SELECT COUNT(Id) FROM Byline__c"}).json()
+    assert aggregate == {"totalSize": 1, "done": True, "records": [{"attributes": {"type": "AggregateResult"}, "expr0": 2300}]}
+    aliased = api.rest("GET", "/query", params={"q": "SELECT COUNT(Id) n FROM Byline__c WHERE Tweets__c < 0"}).json()
+    assert aliased["records"] == [{"attributes": {"type": "AggregateResult"}, "n": 0}]
     bad = api.rest("GET", "/query/01gBOGUS-2000")
     assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
 
