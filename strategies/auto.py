@@ -121,7 +121,7 @@ class AutoStrategy(UpdateStrategy):
         name, why = self.choose(n, remaining_calls=remaining_calls, remaining_batches=remaining_batches, expected_polls=self.expected_polls)
         run.summary.delegate = name
         run.note(why)
-        common = {"validate": False, "retry_pass": self.retry_pass, "retryable_codes": self.retryable_codes}
+        common: dict[str, Any] = {"validate": False, "retry_pass": self.retry_pass, "retryable_codes": self.retryable_codes}
         if name == "composite":
             delegate: UpdateStrategy = CompositeStrategy(self.session, **common, **self.composite_options)
         else:

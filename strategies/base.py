@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Any, Callable, ClassVar, Collection, Iterable, Iterator, Mapping
 
 from .errors import ConfigurationError, RunFailed, RunInterrupted, StrategyError
-from .records import PreparedRecords, Row, Validator, prepare
+from .records import PreparedRecords, Row, Validator, prepare, spool_dump
 from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
 from .transport import FAMILY_REST, LimitInfo, MeterSnapshot, OrgSession
 
@@ -135,7 +135,6 @@ class RunContext:
         self.second_pass = False
         self._retry_allowed = second_pass_allowed
         self._retry_spool: IO[bytes] | None = None
-        self._retry_pickler: pickle.Pickler | None = None
         self._retry_count = 0
         self._started = time.perf_counter()
         self._meter_start: MeterSnapshot = self.session.meter.snapshot()
@@ -164,10 +163,7 @@ class RunContext:
         ):
             if self._retry_spool is None:
                 self._retry_spool = tempfile.TemporaryFile(prefix="sfh-retry-")
-                self._retry_pickler = pickle.Pickler(self._retry_spool, protocol=pickle.HIGHEST_PROTOCOL)
-            assert self._retry_pickler is not None
-            self._retry_pickler.dump((outcome.row, dict(retry_record), outcome))
-            self._retry_pickler.clear_memo()
+            spool_dump(self._retry_spool, (outcome.row, dict(retry_record), outcome))
             self._retry_count += 1
             return
         if outcome.status == SUCCEEDED:
@@ -204,15 +200,14 @@ class RunContext:
     def take_retry_rows(self) -> Iterator[tuple[Row, RecordOutcome]]:
         """The rows set aside for the second pass (each with its first-pass failure), once."""
         spool = self._retry_spool
-        self._retry_spool, self._retry_pickler = None, None
+        self._retry_spool = None
         if spool is None:
             return
         try:
             spool.seek(0)
-            unpickler = pickle.Unpickler(spool)
             while True:
                 try:
-                    row, record, first = unpickler.load()
+                    row, record, first = pickle.load(spool)
                 except EOFError:
                     return
                 yield (row, record), first

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, ClassVar, Iterable, Mapping
 from xml.sax.saxutils import XMLGenerator, escape
+from xml.sax.xmlreader import AttributesImpl
 
 import defusedxml.ElementTree as SafeET
 
@@ -54,6 +55,8 @@ MAX_BATCH_CHARS = 10_000_000
 XML_CONTENT_TYPE = "application/xml; charset=UTF-8"
 _XML_ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DONE_STATES = ("Aborted", "Failed")
+_NO_ATTRS: AttributesImpl = AttributesImpl({})
+_NIL: AttributesImpl = AttributesImpl({"xsi:nil": "true"})
 
 
 def xml_value_problem(_name: str, value: Any) -> str | None:
@@ -81,7 +84,7 @@ class SObjectXml:
         head = io.StringIO()
         gen = XMLGenerator(head, encoding="UTF-8", short_empty_elements=False)
         gen.startDocument()
-        gen.startElement("sObjects", {"xmlns": BULK1_NS, "xmlns:xsi": XSI_NS})
+        gen.startElement("sObjects", AttributesImpl({"xmlns": BULK1_NS, "xmlns:xsi": XSI_NS}))
         self.header = head.getvalue()
         self.footer = "</sObjects>"
         self._buffer = io.StringIO()
@@ -92,14 +95,14 @@ class SObjectXml:
         self._buffer.seek(0)
         self._buffer.truncate()
         gen = self._gen
-        gen.startElement("sObject", {})
+        gen.startElement("sObject", _NO_ATTRS)
         ordered = [("Id", record["Id"])] if "Id" in record else []
         ordered += [(k, v) for k, v in record.items() if k != "Id"]
         for name, value in ordered:
             if value is None or value == "":
-                gen.startElement(name, {"xsi:nil": "true"})
+                gen.startElement(name, _NIL)
             else:
-                gen.startElement(name, {})
+                gen.startElement(name, _NO_ATTRS)
                 gen.characters(text_of(value))
             gen.endElement(name)
         gen.endElement("sObject")

@@ -417,18 +417,25 @@ class _Submission:
             if processed < job.records:
                 results.append(self._download(job.job_id, "unprocessedrecords/", UNPROCESSED, job_code, job_message))
             matched = self.ledger.match(job.chunk, (item for part in results for item in part))
-            listed_unprocessed = 0
+            listed_unprocessed = listed_failed = 0
             for row, record_id, result in matched:
                 if result is None:
                     self.run.outcome(RecordOutcome(row, record_id, SUCCEEDED))
                     continue
-                if result[0] == UNPROCESSED:
-                    listed_unprocessed += 1
                 status, code, message, fields, record = result
                 if row is None:
                     self.run.note(f"job {job.job_id}: a result row for Id {record_id!r} matched no uploaded row")
                     continue
+                if status == UNPROCESSED:
+                    listed_unprocessed += 1
+                else:
+                    listed_failed += 1
                 self.run.outcome(RecordOutcome(row, record_id, status, code, message, fields), record)  # type: ignore[arg-type]
+            if listed_failed != failed:
+                self.run.note(
+                    f"INCONSISTENT JOB COUNTS: job {job.job_id} reports {failed} failed record(s) but "
+                    f"failedResults matched {listed_failed} uploaded row(s)"
+                )
             if processed < job.records and processed + listed_unprocessed != job.records:
                 # Salesforce's numbers must add up: processed (failures included) + unprocessed = uploaded.
                 # When they do not, rows reported "succeeded" above are only "not listed as failed".
@@ -455,7 +462,8 @@ class _Submission:
                 if not cells:
                     continue
                 record_id = cells[id_at] if id_at is not None and id_at < len(cells) else ""
-                row_code, row_message, fields = code, message, ()
+                row_code, row_message = code, message
+                fields: tuple[str, ...] = ()
                 if error_at is not None and error_at < len(cells):
                     row_code, row_message, fields = parse_sf_error(cells[error_at])
                 record = None

@@ -120,7 +120,7 @@ class CompositeStrategy(UpdateStrategy):
             if status == 200:
                 report_chunk(run, rows, body)
             else:
-                errors = [e for e in body if isinstance(e, Mapping)] if isinstance(body, list) else []
+                errors = [dict(e) for e in body if isinstance(e, Mapping)] if isinstance(body, list) else []
                 report_refused(run, rows, status, errors)
         for ref, rows in parts.items():
             if ref not in seen:

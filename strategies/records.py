@@ -201,10 +201,9 @@ class PreparedRecords:
     def __iter__(self) -> Iterator[Row]:
         if self._spool is not None:
             self._spool.seek(0)
-            unpickler = pickle.Unpickler(self._spool)
             while True:
                 try:
-                    yield unpickler.load()
+                    yield pickle.load(self._spool)  # one independent pickle per record (see `spool_dump`)
                 except EOFError:
                     return
         else:
@@ -216,6 +215,17 @@ class PreparedRecords:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+
+
+def spool_dump(spool: IO[bytes], item: Any) -> None:
+    """Append `item` to a spool file as a self-contained pickle, read back with `pickle.load`.
+
+    Each item gets its own pickler (and the reader its own unpickler): a shared pickler with
+    `clear_memo()` read by one long-lived unpickler makes their memo tables diverge, and an object
+    referenced twice in one record (a string that is both Name and URL) would come back as a value
+    memoised from an earlier record. The property tests caught exactly that.
+    """
+    pickle.dump(item, spool, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def prepare(
@@ -237,7 +247,6 @@ def prepare(
     bad = 0
     columns: dict[str, None] = {}
     spool: IO[bytes] | None = tempfile.TemporaryFile(prefix="sfh-input-") if one_shot else None
-    pickler = pickle.Pickler(spool, protocol=pickle.HIGHEST_PROTOCOL) if spool else None
     count = 0
     try:
         for count, record in enumerate(records, start=1):
@@ -252,9 +261,8 @@ def prepare(
             for name in clean:
                 if name not in columns:
                     columns[name] = None
-            if pickler is not None:
-                pickler.dump((count, clean))
-                pickler.clear_memo()
+            if spool is not None:
+                spool_dump(spool, (count, clean))
     except BaseException:
         if spool:
             spool.close()

@@ -143,8 +143,8 @@ class Meter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: Counter = Counter()
-        self._seconds: Counter = Counter()
+        self._calls: Counter[tuple[str, str]] = Counter()
+        self._seconds: dict[str, float] = {}
         self.retries = 0
         self.reauths = 0
         self.limit_first: LimitInfo | None = None
@@ -167,7 +167,7 @@ class Meter:
 
     def add_time(self, phase: str, seconds: float) -> None:
         with self._lock:
-            self._seconds[phase] += seconds
+            self._seconds[phase] = self._seconds.get(phase, 0.0) + seconds
 
     def note_retry(self) -> None:
         with self._lock:
@@ -341,7 +341,7 @@ class OrgSession:
             idempotent = method in ("GET", "HEAD")
         phase_name = phase or self.current_phase
         path = urlsplit(url).path
-        body_start = data.tell() if hasattr(data, "tell") and not isinstance(data, (bytes, str)) else None
+        body_start = data.tell() if data is not None and not isinstance(data, (bytes, str)) else None
         reauths = 0
         attempt = 0
         while True:

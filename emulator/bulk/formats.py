@@ -121,6 +121,26 @@ def error_text(code: str, message: str, fields: list[str]) -> str:
     return f"{code}:{message}:--"
 
 
+class CsvOut:
+    """A CSV writer that never lets a carriage return out unquoted.
+
+    Python's csv module quotes a field only for the delimiter, the quote character and the characters
+    of its line terminator: with LF line endings, a value holding a bare CR was written unquoted and
+    read back as a line break, splitting the record in two (values and whole rows were lost).
+    """
+
+    def __init__(self, fh: IO[str], delimiter: str = ",", newline: str = "\n") -> None:
+        self._minimal = csv.writer(fh, delimiter=delimiter, lineterminator=newline)
+        self._all = csv.writer(fh, delimiter=delimiter, lineterminator=newline, quoting=csv.QUOTE_ALL)
+        self._check = "\r" not in newline
+
+    def writerow(self, row: list[str]) -> None:
+        if self._check and any("\r" in value for value in row):
+            self._all.writerow(row)
+        else:
+            self._minimal.writerow(row)
+
+
 def quoted(values: list[str], delimiter: str) -> str:
     """The `sf__` columns of Bulk 2.0 results: always quoted, whatever the upload's quoting."""
     return delimiter.join('"' + v.replace('"', '""') + '"' for v in values)

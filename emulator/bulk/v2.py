@@ -24,7 +24,7 @@ from ..constants import BULK2_INTERNAL_BATCH_RECORDS, BULK2_MAX_UPLOAD_BYTES
 from ..dml import SaveResult
 from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
 from ..schema import now_stamp
-from .formats import DELIMITERS, LINE_ENDINGS, csv_record, error_text, quoted, read_csv
+from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, csv_record, error_text, quoted, read_csv
 from .transactions import OPERATIONS, BulkContext, UnitRecord, run_transactions
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
@@ -255,7 +255,7 @@ class Bulk2Service:
             # `"sf__Id","sf__Error",Id,Name`: the sf__ columns are quoted, the upload's own are not
             # unless they need to be (fact sheet 3.2).
             header.write(quoted(prefix, job.delimiter) + (job.delimiter if job.header else ""))
-        csv.writer(header, delimiter=job.delimiter, lineterminator=job.newline, quoting=csv.QUOTE_MINIMAL).writerow(job.header)
+        CsvOut(header, job.delimiter, job.newline).writerow(job.header)
         yield header.getvalue().encode("utf-8")
         for part in list(job.parts):
             path = getattr(part, kind)
@@ -309,7 +309,7 @@ class Bulk2Service:
         part = _Part(len(job.parts), base + ".ok", base + ".err", base + ".unp")
         try:
             with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh, delimiter=job.delimiter, lineterminator=job.newline)
+                writer = CsvOut(fh, job.delimiter, job.newline)
                 for row in rows:
                     writer.writerow(row)
                     job.records_total += 1
@@ -327,7 +327,7 @@ class Bulk2Service:
             header, rows = read_csv(job.upload_path, job.delimiter)
             job.header = header
             with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh, delimiter=job.delimiter, lineterminator=job.newline)
+                writer = CsvOut(fh, job.delimiter, job.newline)
                 for row in rows:
                     writer.writerow(row)
                     job.records_total += 1
@@ -363,7 +363,7 @@ class Bulk2Service:
             chunk_path = os.path.join(self.workdir, f"{job.id}.in{index:05d}.csv")
             count = 0
             with open(chunk_path, "w", encoding="utf-8", newline="") as out:
-                writer = csv.writer(out, delimiter=job.delimiter, lineterminator="\n")
+                writer = CsvOut(out, job.delimiter, "\n")
                 # The chunk is read back with read_csv, which takes its first row as the header: without
                 # it the first record of every internal batch was silently dropped.
                 writer.writerow(header)
@@ -394,7 +394,7 @@ class Bulk2Service:
         part = _Part(index, base + ".ok", base + ".err", base + ".unp")
         _, rows = read_csv(chunk_path, job.delimiter)
         with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, delimiter=job.delimiter, lineterminator=job.newline)
+            writer = CsvOut(fh, job.delimiter, job.newline)
             for row in rows:
                 writer.writerow(row)
                 job.records_total += 1
@@ -409,9 +409,9 @@ class Bulk2Service:
         with open(part.success, "w", encoding="utf-8", newline="") as ok_fh, \
              open(part.failed, "w", encoding="utf-8", newline="") as err_fh, \
              open(part.unprocessed, "w", encoding="utf-8", newline="") as unp_fh:
-            ok = csv.writer(ok_fh, delimiter=job.delimiter, lineterminator=newline)
-            bad = csv.writer(err_fh, delimiter=job.delimiter, lineterminator=newline)
-            unp = csv.writer(unp_fh, delimiter=job.delimiter, lineterminator=newline)
+            ok = CsvOut(ok_fh, job.delimiter, newline)
+            bad = CsvOut(err_fh, job.delimiter, newline)
+            unp = CsvOut(unp_fh, job.delimiter, newline)
             _, rows_iter = read_csv(chunk_path, job.delimiter)
             raw_rows: dict[int, list[str]] = {}
 

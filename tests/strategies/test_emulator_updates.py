@@ -57,6 +57,7 @@ def test_update_stores_every_value_and_costs_the_formula(org: Any, new_session: 
     assert sorted(o.row for o in sink.outcomes) == list(range(1, n + 1))
     assert all(o.status == SUCCEEDED for o in sink.outcomes)
     assert summary.complete and summary.error is None
+    assert not [note for note in summary.notes if "INCONSISTENT" in note or "MISMATCH" in note]
 
     usage = org.admin.usage()
     assert usage["DailyApiRequests"]["used"] == summary.api_calls == summary.total_calls

@@ -207,3 +207,14 @@ def test_csv_cell_quotes_a_lone_carriage_return() -> None:
     assert csv_cell("a\rb") == '"a\rb"'
     assert csv_cell("plain") == "plain"
     assert csv_cell(" lead") == '" lead"'
+
+
+def test_spooled_records_keep_shared_objects_apart() -> None:
+    """Regression: a value used twice in one record must not come back as an earlier record's value."""
+    shared_later = "same"
+    source = iter([{"Id": make_id(1), "Name": "first", "Url": None}, {"Id": make_id(2), "Name": shared_later, "Url": shared_later}])
+    prepared = prepare(source, validator=Validator())
+    rows = [record for _, record in prepared]
+    assert rows[1] == {"Id": make_id(2), "Name": "same", "Url": "same"}
+    assert list(prepared)[1][1] == rows[1]
+    prepared.close()
