@@ -8,6 +8,8 @@ Decisions where the documentation is silent (UNCONFIRMED there, settings here):
 - `GET /limits` counts one (only the versions resource is documented as free);
 - requests refused for a bad session are not counted (they never reached the API).
 Counters cover the emulator's lifetime since the last reset rather than a rolling 24 hours.
+The daily allocation follows the edition preset; `set_daily_api_max` (admin API: `configure(daily_api_max=N)`)
+overrides it, e.g. to reach REQUEST_LIMIT_EXCEEDED in a test without thousands of calls.
 """
 
 from __future__ import annotations

@@ -304,8 +304,9 @@ class UpdateStrategy(ABC):
     ) -> RunSummary:
         """Update `records` of `sobject`; one outcome per input row goes to `sink`.
 
-        Raises `RecordValidationError` (nothing sent), `RunFailed` (stopped early; `.summary` accounts
-        for every record) or `RunInterrupted` (Ctrl-C; same). Otherwise returns the summary.
+        Raises `RecordValidationError` (nothing sent), `RunFailed` (stopped early for any reason, the
+        original exception chained; `.summary` accounts for every record) or `RunInterrupted` (Ctrl-C;
+        same). Otherwise returns the summary.
         """
         run = RunContext(self, sobject, sink, second_pass_allowed=self.retry_pass)
         prepared: PreparedRecords | None = None
@@ -317,13 +318,16 @@ class UpdateStrategy(ABC):
             run.drain("INTERRUPTED", "not sent: the run was interrupted")
             run.note("interrupted by the user (Ctrl-C)")
             raise RunInterrupted(run.finish()) from None
-        except StrategyError as exc:
+        except Exception as exc:  # any cause (Salesforce, network, disk, a failing sink): account, then say so
             if isinstance(exc, RunFailed):
                 raise
-            if run.summary.submitted == 0 and _is_pre_call(exc):
+            if run.summary.submitted == 0 and isinstance(exc, StrategyError) and _is_pre_call(exc):
                 run.finish()  # detaches from the meter; nothing was sent, so the error itself says it all
                 raise
-            run.drain("NOT_SENT", f"not sent: the run stopped early ({type(exc).__name__})")
+            try:
+                run.drain("NOT_SENT", f"not sent: the run stopped early ({type(exc).__name__})")
+            except Exception as drain_error:  # e.g. the sink itself is what failed
+                run.note(f"could not report the remaining rows: {type(drain_error).__name__}: {drain_error}")
             run.summary.error = f"{type(exc).__name__}: {exc}"
             raise RunFailed(f"{self.name} run stopped early: {exc}", run.finish()) from exc
         finally:

@@ -39,9 +39,10 @@ from xml.sax.saxutils import XMLGenerator, escape
 from xml.sax.xmlreader import AttributesImpl
 
 import defusedxml.ElementTree as SafeET
+import requests
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
-from .errors import ConfigurationError, JobError
+from .errors import ConfigurationError, JobError, ServerError, TransportError
 from .ledger import Ledger
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, text_of
@@ -127,6 +128,10 @@ def xml_fields(content: bytes) -> dict[str, str]:
     return {_local(child.tag): (child.text or "") for child in root}
 
 
+def _local_children(element: Any) -> dict[str, str]:
+    return {_local(child.tag): (child.text or "") for child in element}
+
+
 def _int(info: Mapping[str, str], name: str) -> int:
     try:
         return int(float(info.get(name) or 0))
@@ -179,15 +184,26 @@ class Bulk1Strategy(UpdateStrategy):
     # -- formula --------------------------------------------------------------------------------------
     @classmethod
     def api_calls(
-        cls, n_records: int, *, polls: int = 1, batches: int | None = None, batch_records: int = MAX_BATCH_RECORDS, failed_batches: int = 0, **_options: Any
+        cls,
+        n_records: int,
+        *,
+        polls: int = 1,
+        batches: int | None = None,
+        batch_records: int = MAX_BATCH_RECORDS,
+        failed_batches: int = 0,
+        **_options: Any,
     ) -> CallEstimate:
+        """``create 1 + upload B + close 1 + poll P + results B`` (nothing for N = 0).
+
+        `batches` overrides B = ceil(N/batch_records) when bytes or characters cut batches earlier.
+        `failed_batches` counts batches that ended Failed or Not Processed without results: they cost
+        no result download, and the batch list that identifies them costs 1.
+        """
         if n_records <= 0:
             return CallEstimate({})
         b = batches if batches is not None else ceil_div(n_records, batch_records)
-        return CallEstimate(
-            {"create": 1, "upload": b, "close": 1, "poll": polls, "results": b + (1 if failed_batches else 0) - failed_batches},
-            batches=b,
-        )
+        results = b - failed_batches + (1 if failed_batches else 0)
+        return CallEstimate({"create": 1, "upload": b, "close": 1, "poll": polls, "results": results}, batches=b)
 
     def _formula_options(self) -> dict[str, Any]:
         return {"batch_records": self.limits.max_records}
@@ -288,25 +304,60 @@ class _Job:
         try:
             if self.job_id is None:
                 self._create()
-            assert self.job_id is not None
-            response = self.session.request(
-                "POST",
-                self.session.async_url(f"job/{self.job_id}/batch"),
-                family=FAMILY_BULK1,
-                phase="upload",
-                data=chunk.file,
-                headers={"Content-Type": XML_CONTENT_TYPE},
-                ok=(200, 201),
-            )
+            batch_id = self._post_batch(chunk)
         except BaseException:
             chunk.file.close()
             self.report_rows(key, UNPROCESSED, "NOT_SENT", "not sent: adding this batch failed")
             raise
-        batch_id = xml_fields(response.content).get("id", "")
         batch = _Batch(key, chunk.index, chunk.records, batch_id, chunk.file)
         self.batches.append(batch)
         self.run.summary.batches += 1
+        assert self.job_id is not None
         self.ledger.assign(key, job_id=self.job_id, batch_id=batch_id, position=chunk.index, records=chunk.records, sobject=self.sobject)
+
+    def _post_batch(self, chunk: Chunk) -> str:
+        """POST one batch; after a 5xx or a dropped connection, check before trying again.
+
+        Adding a batch is not idempotent, so it is never simply re-sent. Instead the job's batch count
+        (one ``GET /job/{id}``, phase ``upload``) tells whether the failed POST created the batch: if it
+        did, its id is taken from the batch list (one more call); if not, the POST is safely repeated.
+        Nobody else adds batches to a job we created, so the count is unambiguous.
+        """
+        assert self.job_id is not None
+        attempts = self.session.retry.max_attempts
+        for attempt in range(1, attempts + 1):
+            chunk.file.seek(0)
+            try:
+                response = self.session.request(
+                    "POST",
+                    self.session.async_url(f"job/{self.job_id}/batch"),
+                    family=FAMILY_BULK1,
+                    phase="upload",
+                    data=chunk.file,
+                    headers={"Content-Type": XML_CONTENT_TYPE},
+                    ok=(200, 201),
+                )
+                return xml_fields(response.content).get("id", "")
+            except (ServerError, TransportError) as exc:
+                if attempt == attempts or isinstance(exc.__cause__, requests.exceptions.ReadTimeout):
+                    raise  # after a read timeout the server may still be adding the batch: never race it
+                self.session.sleep(self.session.retry.delay(attempt))
+                known = {b.batch_id for b in self.batches}
+                info = self._info(phase="upload")
+                if _int(info, "numberBatchesTotal") > len(known):
+                    created = self._new_batch_id(known)
+                    if created:
+                        self.run.note(f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) but the batch was created; kept it")
+                        return created
+                self.run.note(f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) before the batch was created; sent it again")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _new_batch_id(self, known: set[str]) -> str | None:
+        assert self.job_id is not None
+        response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1, phase="upload")
+        ids = [_local_children(element).get("id", "") for element in SafeET.fromstring(response.content)]
+        fresh = [i for i in ids if i and i not in known]
+        return fresh[-1] if len(fresh) == 1 else None
 
     def _set_state(self, state: str, phase: str) -> None:
         assert self.job_id is not None
@@ -320,9 +371,9 @@ class _Job:
                 idempotent=True,  # setting the same state twice changes nothing
             )
 
-    def _info(self) -> dict[str, str]:
+    def _info(self, phase: str = "poll") -> dict[str, str]:
         assert self.job_id is not None
-        response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}"), family=FAMILY_BULK1, phase="poll")
+        response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}"), family=FAMILY_BULK1, phase=phase)
         return xml_fields(response.content)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -420,14 +471,9 @@ class _Job:
 
     def _batch_results(self, batch: _Batch) -> None:
         assert self.job_id is not None
+        spool = tempfile.TemporaryFile(prefix="sfh-result-")
         with self.session.phase("results"):
-            response = self.session.request(
-                "GET", self.session.async_url(f"job/{self.job_id}/batch/{batch.batch_id}/result"), family=FAMILY_BULK1, stream=True
-            )
-            spool = tempfile.TemporaryFile(prefix="sfh-result-")
-            with response:
-                for block in response.iter_content(1 << 16):
-                    spool.write(block)
+            self.session.download(self.session.async_url(f"job/{self.job_id}/batch/{batch.batch_id}/result"), spool, family=FAMILY_BULK1)
         with spool:
             retry_positions = self._retryable_positions(spool, batch)
             records = self._records_at(batch, retry_positions) if retry_positions else {}

@@ -474,13 +474,7 @@ class _Submission:
     def _fetch(self, job_id: str, resource: str) -> IO[bytes]:
         spool = tempfile.TemporaryFile(prefix="sfh-bulk2-result-")
         with self.session.phase("results"):
-            response = self.session.request(
-                "GET", self.session.rest_url(f"jobs/ingest/{job_id}/{resource}"), family=FAMILY_BULK2, stream=True
-            )
-            with response:
-                for block in response.iter_content(1 << 16):
-                    spool.write(block)
-        spool.seek(0)
+            self.session.download(self.session.rest_url(f"jobs/ingest/{job_id}/{resource}"), spool, family=FAMILY_BULK2)
         return spool
 
     def _check_successes(self, job: _Job2, expected: int) -> None:

@@ -32,7 +32,6 @@ from .errors import RecordProblem, RecordValidationError
 Row = tuple[int, dict[str, Any]]
 """A numbered input record: (1-based row number, field mapping including ``Id``)."""
 
-_BASE62 = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 FIELD_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 """API names: a letter, then letters, digits and underscores. Also what makes a name a safe XML element
@@ -40,17 +39,17 @@ name and a CSV header cell that needs no quoting."""
 
 
 # -- Ids --------------------------------------------------------------------------------------------
+_UPPER_FLAGS = str.maketrans({chr(c): ("1" if chr(c).isascii() and chr(c).isupper() else "0") for c in range(128)})
+
+
 def id_checksum(id15: str) -> str:
     """The 3-character suffix of an 18-character Id: one letter per 5-character block, encoding which
-    characters of the block are upper case."""
-    out = []
-    for block in range(3):
-        bits = 0
-        for i, ch in enumerate(id15[block * 5 : block * 5 + 5]):
-            if "A" <= ch <= "Z":
-                bits |= 1 << i
-        out.append(_SUFFIX_ALPHABET[bits])
-    return "".join(out)
+    characters of the block are upper case (bit i set when character i of the block is A-Z)."""
+    flags = id15[:15].translate(_UPPER_FLAGS)
+    return "".join(_SUFFIX_ALPHABET[int(flags[b : b + 5][::-1], 2)] for b in (0, 5, 10))
+
+
+_ID_SHAPE = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")
 
 
 def id_problem(value: Any) -> str | None:
@@ -59,9 +58,9 @@ def id_problem(value: Any) -> str | None:
         return "missing Id"
     if not isinstance(value, str):
         return f"Id must be text, got {type(value).__name__}"
-    if len(value) not in (15, 18):
-        return f"malformed Id {value!r}: expected 15 or 18 characters, got {len(value)}"
-    if not set(value[:15]) <= _BASE62:
+    if _ID_SHAPE.fullmatch(value) is None:
+        if len(value) not in (15, 18):
+            return f"malformed Id {value!r}: expected 15 or 18 characters, got {len(value)}"
         return f"malformed Id {value!r}: only letters and digits are allowed"
     if len(value) == 18 and value[15:].upper() != id_checksum(value[:15]):
         return f"malformed Id {value!r}: checksum suffix should be {id_checksum(value[:15])}"
@@ -147,12 +146,13 @@ class Validator:
 
     def __post_init__(self) -> None:
         self._known = {f.lower() for f in self.known_fields} if self.known_fields is not None else None
+        self._good_names: set[str] = set()  # names already found valid (and known): checked once, not per row
 
     def problems(self, row: int, record: Mapping[str, Any]) -> list[RecordProblem]:
         found: list[RecordProblem] = []
-        if not isinstance(record, Mapping):
+        if not isinstance(record, dict) and not isinstance(record, Mapping):
             return [RecordProblem(row, None, f"a record must be a mapping, got {type(record).__name__}")]
-        id_keys = [k for k in record if isinstance(k, str) and k.lower() == "id"]
+        id_keys = [k for k in record if k not in self._good_names and isinstance(k, str) and k.lower() == "id"]
         if not id_keys:
             found.append(RecordProblem(row, "Id", "missing Id"))
         else:
@@ -162,15 +162,17 @@ class Validator:
             if len(id_keys) > 1:
                 found.append(RecordProblem(row, "Id", "Id given more than once"))
         for name, value in record.items():
-            if not isinstance(name, str) or not FIELD_NAME_RE.match(name):
-                found.append(RecordProblem(row, str(name), "not a valid field API name"))
-                continue
-            if name.lower() == "id":
-                continue
-            if self._known is not None and name.lower() not in self._known:
-                found.append(RecordProblem(row, name, "the object has no such field"))
-                continue
-            if self.value_check is not None:
+            if name not in self._good_names:
+                if not isinstance(name, str) or not FIELD_NAME_RE.match(name):
+                    found.append(RecordProblem(row, str(name), "not a valid field API name"))
+                    continue
+                if name.lower() == "id":
+                    continue  # never cached: every row's Id keys are found by the scan above
+                if self._known is not None and name.lower() not in self._known:
+                    found.append(RecordProblem(row, name, "the object has no such field"))
+                    continue
+                self._good_names.add(name)
+            if self.value_check is not None and name.lower() != "id":
                 reason = self.value_check(name, value)
                 if reason:
                     found.append(RecordProblem(row, name, reason))
@@ -179,6 +181,8 @@ class Validator:
 
 def normalise(record: Mapping[str, Any]) -> dict[str, Any]:
     """A plain dict with the Id key spelled ``Id`` (inputs may say ``ID`` or ``id``)."""
+    if "Id" in record and "id" not in record and "ID" not in record and "iD" not in record:
+        return record if type(record) is dict else dict(record)  # the common case: nothing to rename
     out: dict[str, Any] = {}
     for name, value in record.items():
         out["Id" if isinstance(name, str) and name.lower() == "id" else name] = value
@@ -257,7 +261,7 @@ def prepare(
                     if len(problems) < max_problems:
                         problems.extend(found[: max_problems - len(problems)])
                     continue
-            clean = normalise(record) if isinstance(record, Mapping) else record
+            clean = normalise(record)
             for name in clean:
                 if name not in columns:
                     columns[name] = None

@@ -239,6 +239,7 @@ class OrgSession:
         self.api_version = str(api_version).lstrip("v")
         self._token = access_token
         self._token_lock = threading.Lock()
+        self._reauth_lock = threading.Lock()
         self.timeout = timeout
         self.retry = retry
         self.reauthenticate = reauthenticate
@@ -308,8 +309,13 @@ class OrgSession:
 
     # -- requests -----------------------------------------------------------------------------------
     def auth_headers(self, family: str) -> dict[str, str]:
+        """The auth header this family expects, with the current token."""
         with self._token_lock:
             token = self._token
+        return self._auth_header(family, token)
+
+    @staticmethod
+    def _auth_header(family: str, token: str) -> dict[str, str]:
         if family == FAMILY_BULK1:
             return {"X-SFDC-Session": token}
         return {"Authorization": f"Bearer {token}"}
@@ -347,7 +353,9 @@ class OrgSession:
         while True:
             attempt += 1
             send_headers = dict(headers or {})
-            send_headers.update(self.auth_headers(family))
+            with self._token_lock:
+                token_used = self._token
+            send_headers.update(self._auth_header(family, token_used))
             if json_body is not None:
                 send_headers.setdefault("Content-Type", "application/json")
                 payload: Any = json.dumps(json_body, default=_json_default, ensure_ascii=False).encode("utf-8")
@@ -389,7 +397,7 @@ class OrgSession:
                     and self.meter.reauths < self.max_reauth_total
                 ):
                     reauths += 1
-                    self._reauthenticate()
+                    self._reauthenticate(token_used)
                     continue
                 response.close()
                 raise AuthenticationError(
@@ -424,16 +432,43 @@ class OrgSession:
         self.meter.note_retry()
         self.sleep(self.retry.delay(attempt))
 
-    def _reauthenticate(self) -> None:
+    def _reauthenticate(self, rejected: str) -> None:
+        """Replace the `rejected` token, once: threads that were refused with the same token wait for
+        the first one's login and then use its token instead of logging in again."""
         assert self.reauthenticate is not None
-        self.meter.note_reauth()
-        # The callback makes (at least) one login/token request; it is metered as one `auth` call.
-        self.meter.record("auth", FAMILY_AUTH)
-        token = self.reauthenticate()
-        if not token:
-            raise AuthenticationError(401, "INVALID_SESSION_ID", "re-authentication returned no token")
-        with self._token_lock:
-            self._token = token
+        with self._reauth_lock:
+            with self._token_lock:
+                if self._token != rejected:
+                    return  # another thread already renewed it
+            self.meter.note_reauth()
+            # The callback makes (at least) one login/token request; it is metered as one `auth` call.
+            self.meter.record("auth", FAMILY_AUTH)
+            token = self.reauthenticate()
+            if not token:
+                raise AuthenticationError(401, "INVALID_SESSION_ID", "re-authentication returned no token")
+            with self._token_lock:
+                self._token = token
+
+    def download(self, url: str, spool: IO[bytes], *, family: str, phase: str | None = None) -> None:
+        """GET `url` into `spool` (streamed, never held in memory), starting over if the body breaks.
+
+        A GET is always safe to repeat, but a connection that drops *while the body streams* happens
+        after `request` returned, outside its retry loop; this loop covers that, within the same bound.
+        """
+        for attempt in range(1, self.retry.max_attempts + 1):
+            spool.seek(0)
+            spool.truncate()
+            response = self.request("GET", url, family=family, phase=phase, stream=True)
+            try:
+                with response:
+                    for block in response.iter_content(1 << 16):
+                        spool.write(block)
+                spool.seek(0)
+                return
+            except requests.exceptions.RequestException as exc:
+                if attempt == self.retry.max_attempts:
+                    raise TransportError(f"download broke off: {type(exc).__name__}: {exc}", method="GET", path=urlsplit(url).path) from exc
+                self._backoff(attempt)
 
     # -- small conveniences used by every strategy --------------------------------------------------
     def get_json(self, url: str, *, family: str = FAMILY_REST, phase: str | None = None) -> Any:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import io
-import time
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import XMLGenerator
 
@@ -15,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import InvalidLogin, InvalidSessionId, OAuthError, SalesforceError
+from ..errors import InvalidLogin, InvalidSessionId, OAuthError
 from ..org import Org
-from .common import json_response, oauth_error, rest_error
+from .common import json_response, oauth_error
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PARTNER_NS = "urn:partner.soap.sforce.com"
@@ -80,7 +79,6 @@ async def revoke(request: Request) -> Response:
 
 def _identity(request: Request, org: Org) -> dict:
     base = _base(request)
-    v = "62.0"
     return {
         "id": f"{base}/id/{org.org_id}/{org.user_id}",
         "asserted_user": True,

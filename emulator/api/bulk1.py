@@ -22,7 +22,7 @@ from .common import with_and_without_slash
 
 from ..bulk.v1 import Bulk1Job, batch_info
 from ..constants import BULK1_NS
-from ..errors import InvalidJob, InvalidXml, JsonParserError, SalesforceError
+from ..errors import InvalidJob, InvalidXml, JsonParserError, NotFound, SalesforceError
 from ..org import Org
 from .common import api_version, bulk1_error, dumps
 
@@ -95,7 +95,7 @@ async def _job_document(request: Request) -> dict[str, Any]:
     except ParseError as err:
         raise InvalidXml(f"Unable to parse XML: {err}") from None
     if root.tag.rsplit("}", 1)[-1] != "jobInfo":
-        raise InvalidXml(f"Unable to parse XML: the root element must be jobInfo")
+        raise InvalidXml("Unable to parse XML: the root element must be jobInfo")
     return {child.tag.rsplit("}", 1)[-1]: (child.text or "").strip() for child in root}
 
 
@@ -208,6 +208,12 @@ def _file(path: str, content_type: str) -> Response:
     return FileResponse(path, headers={"content-type": _MEDIA[content_type]})
 
 
+async def unknown(request: Request) -> Response:
+    """Any other path or method under /services/async: the documented `<error>` body, not a bare 404."""
+    err = NotFound(f"InvalidUrl : {request.method} {request.url.path} is not a Bulk API resource")
+    return bulk1_error(err, json_format=_is_json_request(request))
+
+
 _P = "/services/async/{version}"
 routes = with_and_without_slash([
     Route(_P + "/job", create_job, methods=["POST"]),
@@ -216,4 +222,4 @@ routes = with_and_without_slash([
     Route(_P + "/job/{job_id}/batch/{batch_id}", batch, methods=["GET"]),
     Route(_P + "/job/{job_id}/batch/{batch_id}/request", batch_request, methods=["GET"]),
     Route(_P + "/job/{job_id}/batch/{batch_id}/result", batch_result, methods=["GET"]),
-])
+]) + [Route("/services/async/{rest:path}", unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]

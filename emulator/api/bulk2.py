@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..constants import COMPOSITE_BATCH_MAX_SUBREQUESTS, COMPOSITE_MAX_COLLECTIONS_OR_QUERIES, COMPOSITE_MAX_SUBREQUESTS
-from ..errors import JsonParserError, ProcessingHalted, RequestLimitExceeded, SalesforceError
+from ..errors import JsonParserError, RequestLimitExceeded, SalesforceError
 from .common import api_version
 from .rest import RestCall, RestResult, dispatch, route, split_query
 

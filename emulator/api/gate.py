@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InternalError, InvalidSessionId, RequestLimitExceeded, SalesforceError, ServerUnavailable
 from ..org import Org
-from .common import bulk1_error, bulk2_error, json_response, rest_error
+from .common import bulk1_error, bulk2_error, rest_error
 
 _ID = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
 _LOCATOR = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?-\d+(?=/|$)")  # REST queryMore locators
@@ -85,9 +85,8 @@ class OrgGate:
                 expire_after_seconds=faults.session_expiry_after_seconds,
             )
         except InvalidSessionId as err:
-            if family == "bulk1":
-                err = InvalidSessionId("Invalid session id")
-            await _render(family, err, headers)(scope, receive, send)
+            refusal = InvalidSessionId("Invalid session id") if family == "bulk1" else err
+            await _render(family, refusal, headers)(scope, receive, send)
             return
         scope.setdefault("state", {})["session"] = session
         if family == "identity":

@@ -12,15 +12,13 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from .. import soql
-from ..constants import COLLECTIONS_MAX_RECORDS, MAX_API_VERSION, QUERY_PAGE_MIN, QUERY_PAGE_SIZE
+from ..constants import COLLECTIONS_MAX_RECORDS, QUERY_PAGE_MIN, QUERY_PAGE_SIZE
 from ..dml import SaveResult
 from ..errors import (
     InvalidField,
     JsonParserError,
-    MalformedId,
     MethodNotAllowed,
     NotFound,
-    NotFoundSObject,
     SalesforceError,
 )
 from ..ids import to_18

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from ..constants import BULK1_MAX_BYTES_PER_BATCH, BULK1_MAX_CHARS_PER_BATCH, BULK1_MAX_RECORDS_PER_BATCH
 from ..dml import SaveResult
-from ..errors import ExceededQuota, InvalidBatch, InvalidJob, InvalidJobState, InvalidOperation, InvalidType
+from ..errors import ExceededQuota, InvalidBatch, InvalidJob, InvalidJobState
 from ..schema import now_stamp
 from .formats import Bulk1ResultWriter, csv_record, read_csv, read_json_records, read_xml_records
 from .transactions import OPERATIONS, BulkContext, UnitRecord, run_transactions

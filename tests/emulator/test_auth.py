@@ -165,7 +165,7 @@ def test_revoke(org):
 
 
 def test_sessions_expire_after_their_lifetime(org, api, wait):
-    org.admin.configure(session_seconds=0.3)
+    org.admin.configure(session_seconds=1.0)
     short = token(org, grant_type="client_credentials", client_id=org.client_id, client_secret=org.client_secret).json()["access_token"]
     assert works(org, short) == 200
     wait(lambda: works(org, short) == 401, what="session expiry")

@@ -237,7 +237,8 @@ def test_abort_leaves_queued_batches_not_processed(api, seeded, version, spellin
 
 def test_serial_mode_avoids_parent_lock_contention(api, wait, org):
     """Parallel batches whose records share one parent contend for its lock; Serial ones never do."""
-    api.org.admin.configure(profile_overrides={"bulk_chunk_overhead_ms": 150, "bulk_parallelism": 4},
+    # Each 200-record transaction keeps its parent locked for 500 ms after committing.
+    api.org.admin.configure(profile_overrides={"bulk_chunk_overhead_ms": 500, "bulk_parallelism": 4},
                             faults={"parent_lock_contention": True})
     ids = org.admin.seed("Byline__c", 800, return_ids=True, parents=1)["ids"]
     outcome = {}
@@ -320,3 +321,10 @@ def test_parallel_batches_wait_for_a_locked_parent(api, wait, org):
         assert wait_batch(api, wait, job, b)["numberRecordsFailed"] == "0"
     stored = api.records()
     assert all(stored[r]["Tweets__c"] == n // 200 for n, r in enumerate(ids))
+
+
+def test_unknown_paths_and_methods_get_an_error_body(api):
+    job = create_job(api)
+    for method, path in (("GET", "/nothing/here"), ("DELETE", f"/job/{job}"), ("PUT", f"/job/{job}/batch")):
+        resp = api.bulk1(method, path)
+        assert_error(resp, "InvalidUrl", status=404)

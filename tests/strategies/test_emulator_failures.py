@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -143,19 +144,45 @@ def test_bulk2_recovers_from_5xx_on_polls_closes_and_uploads(org: Any, new_sessi
 
 
 def test_bulk1_5xx_while_adding_batches_never_duplicates_a_batch(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
-    org.admin.configure(faults={"http_503_rate": 0.2, "seed": 9, "paths": "/services/async/"})
+    # Faults on every request under /job/ (adding batches, polls, results, closing), not on creating the job.
+    org.admin.configure(faults={"http_503_rate": 0.25, "drop_rate": 0.05, "seed": 9, "paths": "/services/async/62.0/job/"})
+    tag = unique_tag()
     sink = MemorySink()
-    strategy = make(new_session(), "bulk1-xml", batch_records=200)
-    try:
-        summary = strategy.update("Byline__c", records_for(byline_ids, 2000, unique_tag()), sink)
-    except RunFailed as exc:
-        summary = exc.summary
+    summary = make(new_session(), "bulk1-xml", batch_records=200).update("Byline__c", records_for(byline_ids, 2000, tag), sink)
     assert_accounted(summary, sink, 2000)
+    assert summary.succeeded == 2000 and summary.batches == 10
+    assert any("sent it again" in note for note in summary.notes)  # a failed batch POST was checked, then re-sent
     org.admin.configure(faults={})
     assert_no_open_job(org, summary.job_ids)
-    jobs = {j["id"]: j for j in org.admin.jobs()["bulk1"]}
-    for job_id in summary.job_ids:  # batches the server holds == batches we counted
-        assert jobs[job_id]["numberBatchesTotal"] <= summary.batches
+    job = next(j for j in org.admin.jobs()["bulk1"] if j["id"] == summary.job_ids[0])
+    assert job["numberBatchesTotal"] == 10  # no batch was created twice
+    stored = stored_names(org)
+    assert all(stored[byline_ids[k]] == f"{tag}-{k}" for k in range(2000))
+
+
+def test_bulk1_keeps_a_batch_whose_post_failed_after_it_was_created(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 5xx can come after the batch was stored; the check finds it and does not post it again."""
+    from strategies import ServerError
+    from strategies.transport import OrgSession as Session
+
+    real = Session.request
+    failed_once: list[bool] = []
+
+    def flaky(self: Session, method: str, url: str, **kw: Any) -> Any:
+        response = real(self, method, url, **kw)
+        if method == "POST" and url.endswith("/batch") and not failed_once:
+            failed_once.append(True)
+            raise ServerError(503, "SERVER_UNAVAILABLE", "lost the answer", family="bulk1", method=method, path=url)
+        return response
+
+    monkeypatch.setattr(Session, "request", flaky)
+    tag = unique_tag()
+    sink = MemorySink()
+    summary = make(new_session(), "bulk1-xml", batch_records=300).update("Byline__c", records_for(byline_ids, 900, tag), sink)
+    assert summary.succeeded == 900 and summary.batches == 3
+    assert any("was created; kept it" in note for note in summary.notes)
+    job = next(j for j in org.admin.jobs()["bulk1"] if j["id"] == summary.job_ids[0])
+    assert job["numberBatchesTotal"] == 3
 
 
 def interrupting(records: list[dict[str, Any]], after: int) -> Iterator[dict[str, Any]]:
@@ -206,7 +233,7 @@ def test_bulk2_interrupt_while_polling_leaves_the_job_running(org: Any, new_sess
     assert "abort" not in summary.calls_by_phase
     job = next(j for j in org.admin.jobs()["bulk2_ingest"] if j["id"] == summary.job_ids[0])
     assert job["state"] in ("UploadComplete", "InProgress", "JobComplete")
-    strategy.sleep = FAST_POLL and __import__("time").sleep
+    strategy.sleep = time.sleep  # the user is back: wait normally this time
     later = MemorySink()
     resumed = strategy.resume(summary.job_ids[0], later)
     assert resumed.succeeded == 1500 and sorted(o.row for o in later.outcomes) == list(range(1, 1501))
@@ -256,3 +283,36 @@ def test_bulk2_job_failed_by_the_org_marks_rows_unprocessed(org: Any, new_sessio
     assert summary.unprocessed > 0 and summary.succeeded >= 1000 - 200
     assert all(o.error_code == "JOB_FAILED" for o in sink.unprocessed)
     assert not any("INCONSISTENT" in note for note in summary.notes)
+
+
+def test_an_unexpected_error_still_ends_in_run_failed_with_a_summary(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
+    class DiskFull(MemorySink):
+        def write(self, outcome: Any) -> None:
+            if len(self.outcomes) == 250:
+                raise OSError(28, "No space left on device")
+            super().write(outcome)
+
+    with pytest.raises(RunFailed) as info:
+        make(new_session(), "collections").update("Byline__c", records_for(byline_ids, 1000, unique_tag()), DiskFull())
+    assert isinstance(info.value.__cause__, OSError)
+    summary = info.value.summary
+    assert "OSError" in (summary.error or "")
+    assert any("could not report the remaining rows" in note for note in summary.notes)  # the sink itself is broken
+
+
+def test_bulk2_resume_without_a_ledger_downloads_all_three_result_sets(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], tmp_path: Any) -> None:
+    org.admin.configure(profile="instant", profile_overrides={"bulk_batch_overhead_s": 0.5})
+    records = records_for(byline_ids, 300, unique_tag())
+    records[10]["Tweets__c"] = -3
+    hasty = PollPolicy(initial=0.05, factor=1.5, ceiling=0.1, timeout=0.1)
+    first = make(new_session(), "bulk2-csv", poll_policy=hasty)
+    summary = first.update("Byline__c", records, MemorySink())
+    assert summary.pending == 300
+    elsewhere = make(new_session(), "bulk2-csv", state_dir=tmp_path / "empty")  # another machine: no ledger
+    sink = MemorySink()
+    resumed = elsewhere.resume(summary.job_ids[0], sink)
+    assert (resumed.submitted, resumed.succeeded, resumed.failed) == (300, 299, 1)
+    assert resumed.calls_by_phase["results"] == 3 and all(o.row is None for o in sink.outcomes)
+    assert sink.failed[0].id == byline_ids[10] and sink.failed[0].error_code == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    first.close()
+    elsewhere.close()

@@ -132,7 +132,7 @@ def test_jsonl_reader(tmp_path: Path) -> None:
 @pytest.mark.parametrize("size", [1, 200, 1000, 10_000])
 def test_chunker_cuts_by_count_and_keeps_the_trailing_record(n: int, size: int) -> None:
     items = ((i, f"{i}\n") for i in range(n))
-    chunks = list(iter_chunks(items, ChunkLimits(max_records=size)))
+    chunks = list(iter_chunks(items, ChunkLimits(max_records=size), spool=io.BytesIO))
     keys = [k for _, ks in chunks for k in ks]
     assert keys == list(range(n))
     assert len(chunks) == -(-n // size)

@@ -197,3 +197,30 @@ def test_per_record_errors_can_be_returned_instead_of_raised() -> None:
     session, _ = session_with([reply(400, [{"errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "no"}])])
     response = session.request("PATCH", session.rest_url("sobjects/A/1"), family=FAMILY_REST, json_body={}, raise_for_status=False)
     assert response.status_code == 400
+
+
+def test_concurrent_refusals_renew_the_token_once() -> None:
+    import threading
+
+    expired = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
+    logins: list[int] = []
+    session = OrgSession("https://example.my.salesforce.com", "OLD", retry=RetryPolicy(backoff=0.0), reauthenticate=lambda: logins.append(1) or "NEW")
+    barrier = threading.Barrier(4)
+
+    class Adapter(BaseAdapter):
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+            if request.headers["Authorization"] == "Bearer OLD":
+                barrier.wait(timeout=5)  # all four threads are refused with the old token together
+                return reply(401, expired)(request)
+            return reply(200, {})(request)
+
+        def close(self) -> None:
+            pass
+
+    session.http.mount("https://", Adapter())
+    threads = [threading.Thread(target=session.request, args=("GET", session.rest_url("limits")), kwargs={"family": FAMILY_REST}) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert logins == [1] and session.meter.reauths == 1
