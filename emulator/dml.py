@@ -252,13 +252,13 @@ class DmlEngine:
         return out
 
     def _check_required(self, obj: SObjectDef, merged: Mapping[str, Any]) -> None:
-        missing = [f.name for f in obj.fields.values() if f.required and not f.read_only and merged.get(f.column) in (None, "")]
+        missing = [f.name for f in obj.required_fields if merged.get(f.column) in (None, "")]
         if missing:
             raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
 
     def _check_references(self, obj, changes_by_row, results, canon, conn) -> None:
         wanted: dict[str, set[str]] = {}
-        ref_fields = [f for f in obj.fields.values() if f.type == "reference" and f.reference_to and not f.read_only]
+        ref_fields = obj.reference_fields
         if not ref_fields:
             return
         for i, changes in changes_by_row.items():
@@ -312,7 +312,7 @@ class DmlEngine:
         Called outside any write transaction; `update(..., lock_owner=owner)` then finds the parents it
         got already held by `owner` and fails only the records whose parents stayed locked by others.
         """
-        ref_fields = [f for f in obj.fields.values() if f.type == "reference" and f.reference_to and not f.read_only]
+        ref_fields = obj.reference_fields
         if not ref_fields:
             return
         canon = [ids.to_18(raw) if isinstance(raw, str) else None for raw, _ in records]
@@ -330,8 +330,8 @@ class DmlEngine:
             self.parent_locks.acquire(parents, owner, timeout)
 
     def _apply_computed(self, obj: SObjectDef, changes: dict[str, Any], row: Mapping[str, Any]) -> None:
-        for f in obj.fields.values():
-            if f.computed_from and any(src.lower() in changes for src in f.computed_from):
+        for f in obj.computed_fields:
+            if any(src.lower() in changes for src in f.computed_from):
                 parts = [changes.get(src.lower(), row.get(src.lower())) for src in f.computed_from]
                 changes[f.column] = " ".join(p for p in parts if p)
 

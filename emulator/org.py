@@ -206,7 +206,8 @@ def _synthetic_rows(obj: SObjectDef, user_id: str, parent_ids: list[str], parent
     """Columns and a row factory with plausible values for every data field (fast: no per-row dict)."""
     stamp = now_stamp()
     fields = [f for f in obj.data_fields() if not f.computed_from]
-    columns = [f.column for f in fields] + ["createddate", "createdbyid", "lastmodifieddate", "lastmodifiedbyid", "systemmodstamp", "isdeleted"]
+    computed = [(f, [fields.index(obj.field(src)) for src in f.computed_from if obj.field(src) in fields]) for f in obj.computed_fields]
+    columns = [f.column for f in fields] + [c.column for c, _ in computed] + ["createddate", "createdbyid", "lastmodifieddate", "lastmodifiedbyid", "systemmodstamp", "isdeleted"]
     base_day = dt.date(2024, 1, 1)
     n_parents = len(parent_ids)
 
@@ -238,6 +239,8 @@ def _synthetic_rows(obj: SObjectDef, user_id: str, parent_ids: list[str], parent
         return None
 
     def make_row(n: int) -> tuple:
-        return (*[value(f, n) for f in fields], stamp, user_id, stamp, user_id, stamp, 0)
+        values = [value(f, n) for f in fields]
+        derived = [" ".join(str(values[i]) for i in sources if values[i]) or None for _, sources in computed]
+        return (*values, *derived, stamp, user_id, stamp, user_id, stamp, 0)
 
     return columns, make_row

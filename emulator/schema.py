@@ -193,13 +193,28 @@ class SObjectDef:
     system: bool = False
     fields: dict[str, FieldDef] = field(default_factory=dict)  # keyed by lower-case name
     rules: list[ValidationRule] = field(default_factory=list)
+    required_fields: list[FieldDef] = field(default_factory=list)
+    computed_fields: list[FieldDef] = field(default_factory=list)
+    reference_fields: list[FieldDef] = field(default_factory=list)
 
     @property
     def table(self) -> str:
         return self.name.lower()
 
     def field(self, name: str) -> FieldDef | None:
-        return self.fields.get(name.lower())
+        found = self._exact.get(name)
+        return found if found is not None else self.fields.get(name.lower())
+
+    def __post_init__(self) -> None:
+        self._exact: dict[str, FieldDef] = {}
+
+    def finalise(self) -> None:
+        """Precompute the lookups the per-record hot paths use (call after the fields are complete)."""
+        fields = list(self.fields.values())
+        self._exact = {f.name: f for f in fields}
+        self.required_fields = [f for f in fields if f.required and not f.read_only]
+        self.computed_fields = [f for f in fields if f.computed_from]
+        self.reference_fields = [f for f in fields if f.type == "reference" and f.reference_to and not f.read_only]
 
     def data_fields(self) -> list[FieldDef]:
         return [f for f in self.fields.values() if f.name != "Id" and f.name not in SYSTEM_FIELDS]
@@ -273,6 +288,7 @@ def parse_schema_document(doc: dict) -> list[SObjectDef]:
             obj.rules.append(
                 ValidationRule(rule["name"], rule["kind"], tuple(rule["fields"]), rule["message"], rule.get("min"))
             )
+        obj.finalise()
         out.append(obj)
     return out
 

@@ -25,7 +25,8 @@ SYNC_CPU_PER_RECORD_S = 0.00012  # measured: serialising, parsing and storing on
 # Measured on the emulator (2-core machine): its own work per bulk record beyond the profile's delays.
 # On a real org this is part of Salesforce's processing time; set them to 0 there (see `predict`).
 BULK2_CPU_PER_RECORD_S = 0.0001
-BULK1_CPU_PER_RECORD_S = 0.00012  # XML parsing, counted once when the batch is added and again when processed
+BULK1_CPU_PER_RECORD_S = 0.00005  # processing an XML batch
+BULK1_UPLOAD_CPU_PER_RECORD_S = 0.0001  # the add-batch request parses the XML to enforce the record limit
 STRATEGY_ORDER = ("rest", "collections", "composite", "bulk1-xml", "bulk2-csv")
 
 
@@ -109,7 +110,7 @@ def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, 
         polls = polls_until(processing, policy, per_poll) if n else 0
         est = cls.api_calls(n, polls=polls)
         xml_bytes = row_bytes * 3
-        uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_CPU_PER_RECORD_S for u in units)
+        uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in units)
         seconds = 2 * _request(profile, write=True) + uploads + processing + polls * per_poll + _poll_lag(processing, policy, per_poll)
         seconds += len(units) * per_poll
         return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, polls, notes)

@@ -91,7 +91,7 @@ class AutoStrategy(UpdateStrategy):
     @classmethod
     def api_calls(cls, n_records: int, *, polls: int = 1, check_budget: bool = True, expected_polls: int = DEFAULT_EXPECTED_POLLS, **_options: Any) -> CallEstimate:
         name, _why = cls.choose(n_records, expected_polls=expected_polls)
-        base = CallEstimate({"limits": 1}) if check_budget else CallEstimate({})
+        base = CallEstimate({"limits": 1}) if check_budget and n_records > 0 else CallEstimate({})
         chosen = CompositeStrategy.api_calls(n_records) if name == "composite" else Bulk2Strategy.api_calls(n_records, polls=polls)
         return base + chosen
 

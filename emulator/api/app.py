@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from ..constants import MAX_API_VERSION
 from ..errors import SalesforceError
@@ -54,11 +54,26 @@ async def rest(request: Request) -> Response:
     return json_response(result.body, result.status, result.headers or None)
 
 
+def _mounted(prefix: str, routes: list[BaseRoute]) -> list[BaseRoute]:
+    """Group a family's routes under their common prefix, so a request tests one prefix, not every route."""
+    inner, outer = [], []
+    for r in routes:
+        methods = [m for m in (getattr(r, "methods", None) or []) if m != "HEAD"]
+        if isinstance(r, Route) and r.path.startswith(prefix):
+            inner.append(Route(r.path[len(prefix):] or "/", r.endpoint, methods=methods))
+        elif isinstance(r, Route) and r.path.endswith("{rest:path}"):
+            inner.append(Route("/{rest:path}", r.endpoint, methods=methods))  # the family's own "unknown URL"
+            outer.append(r)
+        else:
+            outer.append(r)
+    return [Mount(prefix, routes=inner), *outer]
+
+
 def create_app(org: Org) -> OrgGate:
     routes = [
+        *_mounted("/services/data/{version}/jobs", bulk2.routes),  # before the REST catch-all below
+        *_mounted("/services/async/{version}", bulk1.routes),
         *auth.routes,
-        *bulk1.routes,
-        *bulk2.routes,
         Route("/services/data", versions, methods=["GET"]),
         Route("/services/data/", versions, methods=["GET"]),
         Route("/services/data/{version}", rest, methods=["GET"]),

@@ -156,10 +156,10 @@ def row_get(call: RestCall) -> RestResult:
 def row_patch(call: RestCall) -> RestResult:
     obj, rid = _row_target(call)
     body = _object_body(call)
-    if not call.org.store.get_many(obj, [rid], call.conn):
-        raise NotFound("The requested resource does not exist")
     result = call.org.dml.update(obj, [(rid, body)], conn=call.conn)[0]
     if not result.success:
+        if result.errors[0].status_code == "ENTITY_IS_DELETED":  # no such row: REST answers 404
+            raise NotFound("The requested resource does not exist")
         return RestResult(400, [_rest_error(e) for e in result.errors], records=1)
     return RestResult(204, None, records=1)
 

@@ -41,7 +41,7 @@ def expected_calls(name: str, n: int, summary: RunSummary, **options: Any) -> in
     strategy = get(name, session, **options)
     polls = summary.calls_by_phase.get("poll", 0)
     if name == "auto":
-        return strategy.estimate(n, polls=polls, check_budget=n > 0).total
+        return strategy.estimate(n, polls=polls).total
     return strategy.estimate(n, polls=polls).total
 
 

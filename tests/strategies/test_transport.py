@@ -173,7 +173,7 @@ def test_reauthentication_total_is_bounded_across_requests() -> None:
 
 
 def test_bulk1_invalid_session_is_http_400_xml() -> None:
-    body = f'<?xml version="1.0"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>InvalidSessionId</exceptionCode><exceptionMessage>Invalid session id</exceptionMessage></error>'
+    body = '<?xml version="1.0"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>InvalidSessionId</exceptionCode><exceptionMessage>Invalid session id</exceptionMessage></error>'
     session, adapter = session_with([reply(400, xml=body), reply(200, xml="<jobInfo/>")], reauthenticate=lambda: "FRESH")
     session.request("GET", session.async_url("job/750"), family=FAMILY_BULK1)
     assert adapter.sent[1][0].headers["X-SFDC-Session"] == "FRESH"
