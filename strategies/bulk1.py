@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
@@ -43,7 +42,7 @@ import requests
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ConfigurationError, JobError, ServerError, TransportError
-from .ledger import Ledger
+from .ledger import Ledger, ScratchState
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, text_of
 from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
@@ -176,10 +175,7 @@ class Bulk1Strategy(UpdateStrategy):
         self.limits = ChunkLimits(batch_records, batch_bytes, batch_chars)
         self.poll_policy = poll_policy
         self.sleep = sleep or session.sleep
-        self._own_state_dir = state_dir is None
-        self.state_dir = Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="sfh-bulk1-"))
-        self.ledger = Ledger(self.state_dir / "bulk1-ledger.sqlite")
-        self._pending_jobs: set[str] = set()
+        self._state = ScratchState(state_dir, prefix="sfh-bulk1-", ledger_name="bulk1-ledger.sqlite")
 
     # -- formula --------------------------------------------------------------------------------------
     @classmethod
@@ -211,11 +207,21 @@ class Bulk1Strategy(UpdateStrategy):
     def _value_check(self):  # type: ignore[no-untyped-def]
         return xml_value_problem
 
+    @property
+    def ledger(self) -> Ledger:
+        return self._state.ledger
+
+    @property
+    def state_dir(self) -> Path:
+        return self._state.directory
+
+    @property
+    def _pending_jobs(self) -> set[str]:
+        return self._state.pending_jobs
+
     def close(self) -> None:
-        """Remove the scratch state directory, unless a job is still pending (it is needed to resume)."""
-        self.ledger.close()
-        if self._own_state_dir and not self._pending_jobs:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+        """Close the ledger; remove a scratch state directory unless a job is pending (needed to resume)."""
+        self._state.close()
 
     # -- submission -----------------------------------------------------------------------------------
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:

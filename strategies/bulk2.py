@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import tempfile
 import time
 import uuid
@@ -42,7 +41,7 @@ from typing import IO, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Seq
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, TransportError
-from .ledger import Ledger
+from .ledger import Ledger, ScratchState
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, csv_line, text_of
 from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
@@ -131,10 +130,7 @@ class Bulk2Strategy(UpdateStrategy):
         self.sleep = sleep or session.sleep
         self.fetch_successes = fetch_successes
         self.upload_attempts = upload_attempts
-        self._own_state_dir = state_dir is None
-        self.state_dir = Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="sfh-bulk2-"))
-        self.ledger = Ledger(self.state_dir / "bulk2-ledger.sqlite")
-        self._pending_jobs: set[str] = set()
+        self._state = ScratchState(state_dir, prefix="sfh-bulk2-", ledger_name="bulk2-ledger.sqlite")
 
     # -- formula --------------------------------------------------------------------------------------
     @classmethod
@@ -171,11 +167,21 @@ class Bulk2Strategy(UpdateStrategy):
     def _value_check(self):  # type: ignore[no-untyped-def]
         return csv_value_problem
 
+    @property
+    def ledger(self) -> Ledger:
+        return self._state.ledger
+
+    @property
+    def state_dir(self) -> Path:
+        return self._state.directory
+
+    @property
+    def _pending_jobs(self) -> set[str]:
+        return self._state.pending_jobs
+
     def close(self) -> None:
-        """Remove the scratch state directory, unless a job is still pending (it is needed to resume)."""
-        self.ledger.close()
-        if self._own_state_dir and not self._pending_jobs:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+        """Close the ledger; remove a scratch state directory unless a job is pending (needed to resume)."""
+        self._state.close()
 
     # -- submission -----------------------------------------------------------------------------------
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:

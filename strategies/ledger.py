@@ -14,7 +14,10 @@ grow with the input, which the bulk strategies promise not to do. The file also 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -147,3 +150,46 @@ class Ledger:
         for rid, status, code, message, fields in self._db.execute(orphans, {"chunk": chunk}).fetchall():
             yield None, rid, (status, code or "", message or "", tuple(json.loads(fields or "[]")), None)
         self._db.execute("DELETE FROM outcomes")
+
+
+class ScratchState:
+    """A Bulk strategy's state directory and ledger, created on first use.
+
+    With no `directory` given, a temporary one is made when first needed and removed by `close()`, or
+    when the strategy is garbage collected, unless a job is still pending (then it is kept, and its path
+    is in the run's notes, because `resume` needs it). A caller-given directory is never removed.
+    """
+
+    def __init__(self, directory: str | Path | None, *, prefix: str, ledger_name: str) -> None:
+        self._given = Path(directory) if directory is not None else None
+        self._prefix = prefix
+        self._ledger_name = ledger_name
+        self._directory: Path | None = self._given
+        self._ledger: Ledger | None = None
+        self.pending_jobs: set[str] = set()
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def directory(self) -> Path:
+        if self._directory is None:
+            self._directory = Path(tempfile.mkdtemp(prefix=self._prefix))
+            self._finalizer = weakref.finalize(self, _remove_unless_pending, str(self._directory), self.pending_jobs)
+        return self._directory
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger(self.directory / self._ledger_name)
+        return self._ledger
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+        if self._finalizer is not None:
+            self._finalizer()
+
+
+def _remove_unless_pending(directory: str, pending_jobs: set[str]) -> None:
+    if not pending_jobs:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -24,7 +24,7 @@ STRATEGIES: dict[str, type[UpdateStrategy]] = {
     AutoStrategy.name: AutoStrategy,
 }
 
-ENV_VAR = "SFH_STRATEGY"
+ENV_VAR = "SFHARNESS_STRATEGY"
 
 
 def names() -> list[str]:
@@ -45,7 +45,7 @@ def get(name: str, session: OrgSession, **options: Any) -> UpdateStrategy:
 
 
 def from_env(session: OrgSession, *, default: str = "auto", env_var: str = ENV_VAR, **options: Any) -> UpdateStrategy:
-    """The strategy named by the environment variable `env_var` (``SFH_STRATEGY``), else `default`."""
+    """The strategy named by the environment variable `env_var` (``SFHARNESS_STRATEGY``), else `default`."""
     return get(os.environ.get(env_var) or default, session, **options)
 
 

@@ -19,13 +19,15 @@ per session, so a token that the server keeps rejecting ends in `AuthenticationE
 
 TLS: verification is always on. `requests` lets ``REQUESTS_CA_BUNDLE`` override `Session.verify`, so the
 bundle is passed *per request*. When `ca_file` is given (the emulator's own CA) it is trusted *in addition
-to* the system bundle: both are concatenated into a private temporary file, removed by `close()`. A merged
+to* the system bundle: both are concatenated into one temporary file per CA file and process, removed at
+exit. A merged
 bundle (rather than "ca_file for one host") keeps one rule for every host, so a redirect or a second host
 behaves the same and a real org stays reachable from the same session.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -248,7 +250,7 @@ class OrgSession:
         self.meter = meter or Meter()
         self.sleep = sleep
         self._phase = threading.local()
-        self._verify, self._bundle_path = _verify_setting(ca_file)
+        self._verify, _ = _verify_setting(ca_file)
         self.http = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0)
         self.http.mount("https://", adapter)
@@ -260,11 +262,8 @@ class OrgSession:
         return f"OrgSession({self.instance_url!r}, api_version={self.api_version!r})"
 
     def close(self) -> None:
+        """Close pooled connections. (A merged CA bundle is shared and removed at process exit.)"""
         self.http.close()
-        if self._bundle_path:
-            with contextlib.suppress(OSError):
-                os.unlink(self._bundle_path)
-            self._bundle_path = None
 
     def __enter__(self) -> "OrgSession":
         return self
@@ -551,8 +550,17 @@ def _failed_before_sending(exc: requests.exceptions.RequestException) -> bool:
     return False
 
 
+_BUNDLES: dict[tuple[str, str | None, float], str] = {}
+_BUNDLES_LOCK = threading.Lock()
+
+
 def _verify_setting(ca_file: str | None) -> tuple[str | bool, str | None]:
-    """The per-request `verify` value and, when we wrote one, the merged bundle's path (to delete)."""
+    """The per-request `verify` value: the system bundle, or system + `ca_file` merged into one file.
+
+    Merged bundles are shared by every session of the process that trusts the same CA file (keyed by
+    path and modification time) and removed when the process exits, so sessions that are never closed
+    leave nothing behind. The second element is kept for API compatibility and is always None.
+    """
     system = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if not system:
         try:
@@ -563,16 +571,28 @@ def _verify_setting(ca_file: str | None) -> tuple[str | bool, str | None]:
             system = None
     if not ca_file:
         return (system or True), None
-    with open(ca_file, "rb") as handle:
-        extra = handle.read()
-    fd, path = tempfile.mkstemp(prefix="sfh-ca-", suffix=".pem")
-    with os.fdopen(fd, "wb") as out:
-        if system and os.path.exists(system):
-            with open(system, "rb") as base:
-                out.write(base.read())
-            out.write(b"\n")
-        out.write(extra)
-    return path, path
+    key = (os.path.abspath(ca_file), system, os.path.getmtime(ca_file))
+    with _BUNDLES_LOCK:
+        path = _BUNDLES.get(key)
+        if path is None or not os.path.exists(path):
+            with open(ca_file, "rb") as handle:
+                extra = handle.read()
+            fd, path = tempfile.mkstemp(prefix="sfh-ca-", suffix=".pem")
+            with os.fdopen(fd, "wb") as out:
+                if system and os.path.exists(system):
+                    with open(system, "rb") as base:
+                        out.write(base.read())
+                    out.write(b"\n")
+                out.write(extra)
+            _BUNDLES[key] = path
+    return path, None
+
+
+@atexit.register
+def _remove_bundles() -> None:
+    for path in list(_BUNDLES.values()):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _json_default(value: Any) -> Any:

@@ -95,8 +95,10 @@ def test_every_request_has_a_timeout_and_per_request_verify(tmp_path: Path) -> N
     session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
     kwargs = adapter.sent[0][1]
     assert kwargs["timeout"] == (3, 30) and kwargs["verify"] == str(bundle)
+    other, _ = session_with([], ca_file=str(ca))
+    assert other.verify == session.verify  # one merged bundle per CA file, shared by sessions
     session.close()
-    assert not bundle.exists()
+    assert bundle.exists()  # removed at process exit, not by one session's close()
 
 
 def test_get_is_retried_on_5xx_and_counted() -> None:
