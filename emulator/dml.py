@@ -101,7 +101,7 @@ class DmlEngine:
                 canon.append(None)
             else:
                 canon.append(rid)
-        existing = self.store.get_many(obj, [c for c in canon if c], conn)
+        existing = self.store.get_many(obj, [c for c in canon if c], conn, obj.rule_columns)
         changes_by_row: dict[int, dict[str, Any]] = {}
         for i, (_, values) in enumerate(records):
             rid = canon[i]

@@ -6,6 +6,7 @@ are upper case. Clients (and our strategies) validate ids with it, so the emulat
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 
@@ -27,6 +28,7 @@ def checksum_suffix(id15: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=8192)  # an id is usually checked more than once per request or transaction
 def to_18(record_id: str) -> str | None:
     """The canonical 18-character form of a 15- or 18-character id, or None when it is malformed."""
     if not isinstance(record_id, str):

@@ -76,7 +76,9 @@ class LatencyProfile:
 
 
 PROFILES: dict[str, LatencyProfile] = {
-    "instant": LatencyProfile(name="instant"),
+    # No delays: bulk workers are CPU-bound, and under the GIL one worker finishes a job fastest
+    # (measured: 100,000 records in 3.2 s with 1 worker, 4.2-4.7 s with 2 or 4).
+    "instant": LatencyProfile(name="instant", bulk_parallelism=1),
     # Estimates and their evidence: ../shared/reference/latency-calibration.md section 7 (lean object).
     "realistic": LatencyProfile(
         name="realistic",

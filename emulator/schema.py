@@ -43,9 +43,10 @@ class FieldDef:
     picklist_values: tuple[str, ...] = ()
     computed_from: tuple[str, ...] = ()
 
-    @property
-    def column(self) -> str:
-        return self.name.lower()
+    column: str = field(init=False, repr=False, compare=False, default="")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column", self.name.lower())  # hot path: looked up per record and field
 
     @property
     def sql_type(self) -> str:
@@ -196,6 +197,7 @@ class SObjectDef:
     required_fields: list[FieldDef] = field(default_factory=list)
     computed_fields: list[FieldDef] = field(default_factory=list)
     reference_fields: list[FieldDef] = field(default_factory=list)
+    rule_columns: list[str] = field(default_factory=list)
 
     @property
     def table(self) -> str:
@@ -215,6 +217,13 @@ class SObjectDef:
         self.required_fields = [f for f in fields if f.required and not f.read_only]
         self.computed_fields = [f for f in fields if f.computed_from]
         self.reference_fields = [f for f in fields if f.type == "reference" and f.reference_to and not f.read_only]
+        # The stored columns an update must read to apply its rules (not the whole row).
+        wanted = {"isdeleted"} | {f.column for f in self.required_fields} | {f.column for f in self.reference_fields}
+        for f in self.computed_fields:
+            wanted |= {src.lower() for src in f.computed_from}
+        for rule in self.rules:
+            wanted |= {name.lower() for name in rule.fields}
+        self.rule_columns = sorted(c for c in wanted if c in self.fields)
 
     def data_fields(self) -> list[FieldDef]:
         return [f for f in self.fields.values() if f.name != "Id" and f.name not in SYSTEM_FIELDS]
