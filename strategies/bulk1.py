@@ -42,7 +42,7 @@ import requests
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ConfigurationError, JobError, ServerError, TransportError
-from .ledger import Ledger, ScratchState
+from .ledger import Ledger, ScratchState, ScratchStateMixin
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, text_of
 from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
@@ -148,7 +148,7 @@ class _Batch:
     reported: bool = False
 
 
-class Bulk1Strategy(UpdateStrategy):
+class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
     """Bulk API 1.0, XML. See the module docstring for the formula and the failure rules."""
 
     name: ClassVar[str] = "bulk1-xml"
@@ -206,22 +206,6 @@ class Bulk1Strategy(UpdateStrategy):
 
     def _value_check(self):  # type: ignore[no-untyped-def]
         return xml_value_problem
-
-    @property
-    def ledger(self) -> Ledger:
-        return self._state.ledger
-
-    @property
-    def state_dir(self) -> Path:
-        return self._state.directory
-
-    @property
-    def _pending_jobs(self) -> set[str]:
-        return self._state.pending_jobs
-
-    def close(self) -> None:
-        """Close the ledger; remove a scratch state directory unless a job is pending (needed to resume)."""
-        self._state.close()
 
     # -- submission -----------------------------------------------------------------------------------
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:

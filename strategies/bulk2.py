@@ -41,7 +41,7 @@ from typing import IO, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Seq
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, TransportError
-from .ledger import Ledger, ScratchState
+from .ledger import Ledger, ScratchState, ScratchStateMixin
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, csv_line, text_of
 from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
@@ -98,7 +98,7 @@ class _Job2:
     reported: bool = False
 
 
-class Bulk2Strategy(UpdateStrategy):
+class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
     """Bulk API 2.0 ingest, CSV. See the module docstring for the formula and the failure rules."""
 
     name: ClassVar[str] = "bulk2-csv"
@@ -166,22 +166,6 @@ class Bulk2Strategy(UpdateStrategy):
 
     def _value_check(self):  # type: ignore[no-untyped-def]
         return csv_value_problem
-
-    @property
-    def ledger(self) -> Ledger:
-        return self._state.ledger
-
-    @property
-    def state_dir(self) -> Path:
-        return self._state.directory
-
-    @property
-    def _pending_jobs(self) -> set[str]:
-        return self._state.pending_jobs
-
-    def close(self) -> None:
-        """Close the ledger; remove a scratch state directory unless a job is pending (needed to resume)."""
-        self._state.close()
 
     # -- submission -----------------------------------------------------------------------------------
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:

@@ -193,3 +193,25 @@ class ScratchState:
 def _remove_unless_pending(directory: str, pending_jobs: set[str]) -> None:
     if not pending_jobs:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+class ScratchStateMixin:
+    """The state accessors every resumable Bulk strategy shares (its `_state` is a `ScratchState`)."""
+
+    _state: ScratchState
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._state.ledger
+
+    @property
+    def state_dir(self) -> Path:
+        return self._state.directory
+
+    @property
+    def _pending_jobs(self) -> set[str]:
+        return self._state.pending_jobs
+
+    def close(self) -> None:
+        """Close the ledger; remove a scratch state directory unless a job is pending (needed to resume)."""
+        self._state.close()

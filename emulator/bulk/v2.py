@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .. import soql
 from ..constants import BULK2_INTERNAL_BATCH_RECORDS, BULK2_MAX_UPLOAD_BYTES
@@ -305,34 +305,31 @@ class Bulk2Service:
             return
         if rows is None:
             return
-        base = os.path.join(self.workdir, f"{job.id}.rest")
-        part = _Part(len(job.parts), base + ".ok", base + ".err", base + ".unp")
-        try:
-            with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
-                writer = CsvOut(fh, job.delimiter, job.newline)
-                for row in rows:
-                    writer.writerow(row)
-                    job.records_total += 1
-        except SalesforceError:
-            pass  # a malformed tail: what could be read is kept
-        job.parts.append(part)
+        self._unprocessed_part(job, f"{job.id}.rest", lambda: rows)
 
     def _all_unprocessed(self, job: IngestJob) -> None:
         """A job that never started processing (aborted, or failed up front): every uploaded record is unprocessed."""
         if not job.upload_path or job.parts:
             return
-        base = os.path.join(self.workdir, f"{job.id}.p00000")
-        part = _Part(0, base + ".ok", base + ".err", base + ".unp")
-        try:
+        def upload_rows() -> Iterator[list[str]]:
             header, rows = read_csv(job.upload_path, job.delimiter)
             job.header = header
+            return rows
+
+        self._unprocessed_part(job, f"{job.id}.p00000", upload_rows)
+
+    def _unprocessed_part(self, job: IngestJob, name: str, rows: Callable[[], Iterator[list[str]]]) -> None:
+        """A result part holding only unprocessed rows; a malformed tail keeps what could be read."""
+        base = os.path.join(self.workdir, name)
+        part = _Part(len(job.parts), base + ".ok", base + ".err", base + ".unp")
+        try:
             with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
                 writer = CsvOut(fh, job.delimiter, job.newline)
-                for row in rows:
+                for row in rows():
                     writer.writerow(row)
                     job.records_total += 1
         except SalesforceError:
-            pass  # a malformed upload: what could be read is kept
+            pass
         job.parts.append(part)
 
     def _finish(self, job: IngestJob, state: str, message: str, started: float) -> None:
