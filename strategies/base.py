@@ -186,6 +186,8 @@ class RunContext:
     def job(self, job_id: str) -> None:
         if job_id not in self.summary.job_ids:
             self.summary.job_ids.append(job_id)
+            if self.strategy.on_job is not None:
+                self.strategy.on_job(job_id)  # e.g. the CLI prints it before waiting, for `resume`
 
     # -- second pass --------------------------------------------------------------------------------
     @property
@@ -267,6 +269,8 @@ class UpdateStrategy(ABC):
     * `known_fields`: the object's field names, for validation without a describe call.
     * `describe`: fetch ``sobjects/{Object}/describe`` once (1 call, phase ``describe``) for validation.
     * `retry_pass` (default True): one second pass for records that failed with a retryable code.
+    * `on_job`: called with each Bulk job id as soon as the job exists (before any waiting), so a caller
+      can show or store it and resume the run if this process dies.
     """
 
     name: ClassVar[str]
@@ -282,8 +286,10 @@ class UpdateStrategy(ABC):
         describe: bool = False,
         retry_pass: bool = True,
         retryable_codes: Collection[str] = RETRYABLE_RECORD_CODES,
+        on_job: Callable[[str], None] | None = None,
     ) -> None:
         self.session = session
+        self.on_job = on_job
         self.validate = validate
         self.known_fields = known_fields
         self.describe = describe

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from strategies import registry
+from strategies.polling import PollPolicy
 from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
 from strategies.records import Validator, prepare, read_records
 from strategies.results import CsvResultSink
@@ -78,6 +79,7 @@ def update(
     out: Path = typer.Option(Path("out"), "--out", help="Directory for success.csv, failed.csv, unprocessed.csv."),
     serial: bool = typer.Option(False, "--serial", help="Bulk 1.0: Serial concurrency mode (avoids lock contention)."),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=32, help="rest: parallel requests over one session."),
+    wait: float = typer.Option(3600.0, "--wait", min=0, help="Bulk: seconds to wait for a job; after that it keeps running and `sfharness resume` collects it."),
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
 ) -> None:
@@ -108,7 +110,7 @@ def update(
             _print({"dry_run": True, "plan": plan}, json_out, f"dry run: {count:,} valid records; {chosen} would use about "
                    f"{prediction.calls:,} API calls and {prediction.batches:,} Bulk batches; {api['Remaining']:,} calls remain. Nothing was written.")
             return
-        summary = _run(conn, strategy, sobject, input_file, out, fields, json_out, _strategy_options(strategy, out, serial, concurrency))
+        summary = _run(conn, strategy, sobject, input_file, out, fields, json_out, _strategy_options(strategy, out, serial, concurrency, wait))
     _report(summary, plan, out, json_out)
 
 
@@ -118,12 +120,15 @@ def _profile():
     return get_profile("realistic")
 
 
-def _strategy_options(name: str, out: Path, serial: bool, concurrency: int) -> dict[str, Any]:
+def _strategy_options(name: str, out: Path, serial: bool, concurrency: int, wait: float) -> dict[str, Any]:
     state = str(out / ".state")
+    policy = replace(PollPolicy(), timeout=wait)
     if name == "bulk1-xml":
-        return {"serial": serial, "state_dir": state}
-    if name in ("bulk2-csv", "auto"):
-        return {"state_dir": state}
+        return {"serial": serial, "state_dir": state, "poll_policy": policy}
+    if name == "bulk2-csv":
+        return {"state_dir": state, "poll_policy": policy}
+    if name == "auto":
+        return {"state_dir": state, "bulk2_options": {"poll_policy": policy}}
     if name == "rest":
         return {"concurrency": concurrency}
     return {}
@@ -132,7 +137,11 @@ def _strategy_options(name: str, out: Path, serial: bool, concurrency: int) -> d
 def _run(conn: OrgConnection, name: str, sobject: str, path: Path, out: Path, fields: list[str], json_out: bool, options: dict[str, Any]):
     session = conn.session()
     sink = CsvResultSink(out)
-    strategy = registry.get(name, session, known_fields=fields, **options)
+    def announce(job_id: str) -> None:
+        if not json_out:
+            opt.console.print(f"job {job_id} created (if this run is interrupted: sfharness resume --job-id {job_id} --strategy {name} --out {out})")
+
+    strategy = registry.get(name, session, known_fields=fields, on_job=announce, **options)
     try:
         if not json_out:
             opt.console.print(f"updating {sobject} from {path} with {name}; outcomes go to {out}/")

@@ -149,3 +149,22 @@ def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch):
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_update_prints_job_id_then_resume_collects_the_pending_job(org, tmp_path):
+    ids = org.admin.seed("Byline__c", 40, return_ids=True)["ids"]
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids, tweets=300)),
+                                "--out", str(out), "--wait", "0"])
+    assert first.exit_code == 1  # records are pending: not a success yet
+    job_id = next(word for word in first.output.split() if word.startswith("750"))
+    assert "sfharness resume --job-id" in first.output
+    second = _invoke("resume", "--job-id", job_id, "--strategy", "bulk2-csv", "--out", str(out), "--json")
+    assert second.exit_code == 0, second.output
+    summary = json.loads(second.output.strip().splitlines()[-1])["summary"]
+    assert summary["succeeded"] == 40 and summary["pending"] == 0
+    with open(out / f"resume-{job_id}" / "success.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(int(r["row"]) for r in rows) == list(range(1, 41))  # mapped back to input rows via the ledger
+    stored = {r["Id"]: r["Tweets__c"] for r in org.admin.records("Byline__c", ["Id", "Tweets__c"])}
+    assert all(stored[rid] == 300 + i for i, rid in enumerate(ids))
