@@ -35,11 +35,22 @@ class RecordStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")
             conn.execute("PRAGMA temp_store=MEMORY")
-            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA cache_size=-16384")  # 16 MB per connection
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
         return conn
+
+    def close_thread_connection(self) -> None:
+        """Close this thread's connection (worker threads call it when a unit of work ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._all_lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.close()
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:

@@ -20,8 +20,13 @@ log = logging.getLogger(__name__)
 
 
 class BulkEngine:
-    def __init__(self, profile: Callable[[], LatencyProfile], seed: int = 0) -> None:
+    def __init__(self, profile: Callable[[], LatencyProfile], seed: int = 0, *,
+                 thread_done: Callable[[], None] = lambda: None) -> None:
+        """`thread_done` runs on a worker thread after each unit or driver: it releases that thread's
+        per-thread resources (its SQLite connection and page cache), so memory stays flat however many
+        pool threads a large job wakes up."""
         self._profile = profile
+        self._thread_done = thread_done
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="bulk-worker")
@@ -68,10 +73,10 @@ class BulkEngine:
                 with self._current_slots():
                     work()
 
-        return self._pool.submit(_logged(run))
+        return self._pool.submit(_logged(run, self._thread_done))
 
     def submit_driver(self, work: Callable[[], None]) -> Future:
-        return self._drivers.submit(_logged(work))
+        return self._drivers.submit(_logged(work, self._thread_done))
 
     def sleep(self, seconds: float) -> bool:
         """Sleep unless the engine is shutting down; True when interrupted by shutdown."""
@@ -85,12 +90,14 @@ class BulkEngine:
         self._drivers.shutdown(wait=True, cancel_futures=True)
 
 
-def _logged(fn: Callable[[], None]) -> Callable[[], None]:
+def _logged(fn: Callable[[], None], finally_: Callable[[], None]) -> Callable[[], None]:
     def wrapper() -> None:
         try:
             fn()
         except Exception:  # a worker must never die silently: the job records the failure itself
             log.exception("bulk worker failed")
+        finally:
+            finally_()
 
     return wrapper
 
