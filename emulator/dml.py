@@ -131,7 +131,8 @@ class DmlEngine:
             if results[i] is not None:
                 continue
             full = dict(changes)
-            self._apply_computed(obj, full, existing[canon[i]])
+            if obj.computed_fields:
+                self._apply_computed(obj, full, existing[canon[i]])
             full.update({"lastmodifieddate": stamp, "systemmodstamp": stamp, "lastmodifiedbyid": self.user_id})
             writes.append((canon[i], full))
             results[i] = SaveResult(canon[i], True)
@@ -287,9 +288,10 @@ class DmlEngine:
 
     def _inject_lock_failures(self, obj, changes_by_row, results, canon, existing, lock_owner, lock_timeout) -> None:
         faults = self._faults()
-        for i in changes_by_row:
-            if results[i] is None and faults.roll(faults.lock_error_rate):
-                results[i] = SaveResult(canon[i], False, [_lock_error(canon[i])])
+        if faults.lock_error_rate > 0:
+            for i in changes_by_row:
+                if results[i] is None and faults.roll(faults.lock_error_rate):
+                    results[i] = SaveResult(canon[i], False, [_lock_error(canon[i])])
         if lock_owner is None or not faults.parent_lock_contention:
             return
         parent_fields = [f.column for f in obj.fields.values() if f.type == "reference" and f.reference_to and not f.read_only]
