@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from .commands import bench as bench_cmd
 from .commands import compare as compare_cmd
 from .commands import emulator as emulator_cmd
 from .commands import limits as limits_cmd
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(emulator_cmd.app, name="emulator")
 app.command("compare")(compare_cmd.compare)
+app.command("bench")(bench_cmd.bench)
 app.command("plan")(plan_cmd.plan)
 app.command("update")(update_cmd.update)
 app.command("resume")(update_cmd.resume)

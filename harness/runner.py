@@ -23,11 +23,23 @@ from .results import Measurement
 from .workload import Workload, WorkloadFile
 
 FAMILY = {"rest": "rest", "collections": "rest", "composite": "rest", "bulk1-xml": "bulk1", "bulk2-csv": "bulk2", "auto": "auto"}
+"""Our strategies' families; a baseline's family is its class's (`registry.FAMILIES`)."""
+
+
+def family_of(name: str, delegate: str | None = None) -> str:
+    """rest | bulk1 | bulk2 (or auto, until it has chosen) for a strategy or baseline name."""
+    key = delegate or name
+    return FAMILY.get(key) or registry.FAMILIES.get(key, "rest")
 
 
 def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: WorkloadFile, *, repeat: int = 1,
              options: dict[str, Any] | None = None, outcome_dir: Path | None = None, verify: bool = True) -> Measurement:
-    """Run `strategy_name` over `wf` and return the measurement (never raises for a failed run)."""
+    """Run `strategy_name` over `wf` and return the measurement (never raises for a failed run).
+
+    `strategy_name` may be one of our strategies or a library baseline (`registry.baseline_names()`); a
+    baseline's measurement has ``baseline=True`` and is metered, verified and reported the same way.
+    """
+    baseline = registry.is_baseline(strategy_name)
     org_before = conn.admin.usage() if conn.admin is not None else None
     session = conn.session()
     sink: Any = CsvResultSink(outcome_dir) if outcome_dir is not None else CountingSink()
@@ -37,7 +49,7 @@ def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: Wo
     started = time.perf_counter()
     with PeakMemory() as memory:
         try:
-            strategy = registry.get(strategy_name, session, **(options or {}))
+            strategy = registry.get(strategy_name, session, include_baselines=baseline, **(options or {}))
             summary = strategy.update(workload.sobject, CsvRecords(wf.path), sink, expected_records=wf.records)
         except RunFailed as exc:
             summary, error = exc.summary, str(exc)
@@ -67,8 +79,8 @@ def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: Wo
         notes.insert(0, f"auto chose {summary.delegate}")
     return Measurement(
         strategy=name,
-        baseline=False,
-        family=FAMILY.get(summary.delegate if summary and summary.delegate else strategy_name, "rest"),
+        baseline=baseline,
+        family=family_of(strategy_name, summary.delegate if summary else None),
         records=wf.records,
         repeat=repeat,
         calls_client=summary.api_calls if summary else 0,

@@ -7,6 +7,7 @@ from typing import Any
 
 from .auto import AutoStrategy
 from .base import UpdateStrategy
+from .baselines import BASELINES
 from .bulk1 import Bulk1Strategy
 from .bulk2 import Bulk2Strategy
 from .composite import CompositeStrategy
@@ -25,23 +26,42 @@ STRATEGIES: dict[str, type[UpdateStrategy]] = {
 }
 
 ENV_VAR = "SFHARNESS_STRATEGY"
+FAMILIES: dict[str, str] = {name: cls.family for name, cls in {**STRATEGIES, **BASELINES}.items()}
+"""API family of every strategy and baseline (rest | bulk1 | bulk2); `auto` is whichever it delegates to."""
 
 
-def names() -> list[str]:
-    """Registered strategy names, in the order of the table above (cheapest to write first)."""
-    return list(STRATEGIES)
+def names(include_baselines: bool = False) -> list[str]:
+    """Registered strategy names, in the order of the table above (cheapest to write first).
+
+    Baselines (third-party libraries, `BASELINES`) are listed after ours only when asked: they are there
+    to be measured against, and `update` never offers them.
+    """
+    return list(STRATEGIES) + (list(BASELINES) if include_baselines else [])
 
 
-def strategy_class(name: str) -> type[UpdateStrategy]:
-    try:
+def baseline_names() -> list[str]:
+    """The library baselines (`strategies.baselines`), in display order."""
+    return list(BASELINES)
+
+
+def is_baseline(name: str) -> bool:
+    return name in BASELINES
+
+
+def strategy_class(name: str, *, include_baselines: bool = False) -> type[UpdateStrategy]:
+    if name in STRATEGIES:
         return STRATEGIES[name]
-    except KeyError:
-        raise ConfigurationError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}") from None
+    if include_baselines and name in BASELINES:
+        return BASELINES[name]
+    known = names(include_baselines)
+    hint = " (a library baseline: pass include_baselines=True)" if name in BASELINES else ""
+    raise ConfigurationError(f"unknown strategy {name!r}{hint}; choose one of {', '.join(known)}")
 
 
-def get(name: str, session: OrgSession, **options: Any) -> UpdateStrategy:
-    """A new strategy instance: ``get("bulk2-csv", session, parallel_jobs=2)``."""
-    return strategy_class(name)(session, **options)
+def get(name: str, session: OrgSession, *, include_baselines: bool = False, **options: Any) -> UpdateStrategy:
+    """A new strategy instance: ``get("bulk2-csv", session, parallel_jobs=2)``; a baseline
+    (``get("simple-salesforce:bulk2", session, include_baselines=True)``) only when asked for."""
+    return strategy_class(name, include_baselines=include_baselines)(session, **options)
 
 
 def from_env(session: OrgSession, *, default: str = "auto", env_var: str = ENV_VAR, **options: Any) -> UpdateStrategy:

@@ -27,6 +27,7 @@ from ..workload import DEFAULT_FIELDS, Workload
 DEFAULT_VOLUMES = "100,1000,10000"
 DEFAULT_STRATEGIES = ("rest", "collections", "composite", "bulk1-xml", "bulk2-csv", "auto")
 REST_DEFAULT_MAX = 20_000
+PER_RECORD = ("rest", "simple-salesforce:rest")
 
 
 def _volumes(text: str) -> list[int]:
@@ -39,12 +40,23 @@ def _volumes(text: str) -> list[int]:
     return values
 
 
-def _strategies(text: Optional[str]) -> list[str]:
+def _strategies(text: Optional[str], baselines: bool = False) -> list[str]:
+    """Our strategies (the default set, or --strategies), then the library baselines with --baselines.
+
+    A baseline may also be named in --strategies (e.g. ``bulk2-csv,simple-salesforce:bulk2``)."""
+    known = registry.names(include_baselines=True)
     names = [s.strip() for s in text.split(",") if s.strip()] if text else list(DEFAULT_STRATEGIES)
-    unknown = [n for n in names if n not in registry.names()]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        opt.fail(f"unknown strategy {', '.join(unknown)}; choose from {', '.join(registry.names())}")
+        opt.fail(f"unknown strategy {', '.join(unknown)}; choose from {', '.join(known)}")
+    if baselines:
+        names += [b for b in registry.baseline_names() if b not in names]
     return names
+
+
+def _per_record(name: str) -> bool:
+    """One call per record (skipped above --rest-max): ours and the library's."""
+    return name in PER_RECORD
 
 
 def environment(conn, settings: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +86,7 @@ def compare(
     records: str = typer.Option(DEFAULT_VOLUMES, "--records", help="Volumes to run, e.g. 100,2000,10000."),
     strategies: Optional[str] = typer.Option(None, "--strategies", help=f"Comma-separated strategies (default: {','.join(DEFAULT_STRATEGIES)})."),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per strategy and volume (medians are reported)."),
+    baselines: bool = typer.Option(False, "--baselines", help="Also run the library baselines (simple-salesforce, salesforce-bulk), marked as baselines; never recommended."),
     rest_max: int = typer.Option(REST_DEFAULT_MAX, "--rest-max", help="Skip per-record REST above this volume (it makes one call per record)."),
     sobject: str = typer.Option("Byline__c", "--sobject", help="Object to update (needs Name and the --fields)."),
     fields: str = typer.Option(",".join(DEFAULT_FIELDS), "--fields", help="Numeric fields that get new values."),
@@ -88,11 +101,12 @@ def compare(
 ) -> None:
     """Run the strategies side by side and report API calls, batches, time, memory and failures."""
     volumes = _volumes(records)
-    names = _strategies(strategies)
+    names = _strategies(strategies, baselines)
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
     options = org
     settings = {"volumes": volumes, "strategies": names, "repeat": repeat, "profile": profile, "time_scale": time_scale,
-                "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max}
+                "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max,
+                "baselines": [n for n in names if registry.is_baseline(n)]}
     started = dt.datetime.now(dt.timezone.utc)
     with opt.open_org(options, edition=edition, profile=profile, time_scale=time_scale, faults=faults) as conn:
         if conn.kind == "production" and not allow_production:
@@ -104,7 +118,7 @@ def compare(
                          settings=settings, measurements=[], recommendations=[])
         workdir = scratch_dir()
         workload = Workload(conn, workdir, sobject=sobject, fields=field_list)
-        plan_runs = [(n, r, s) for n in volumes for r in range(1, repeat + 1) for s in names if not (s == "rest" and n > rest_max)]
+        plan_runs = [(n, r, s) for n in volumes for r in range(1, repeat + 1) for s in names if not (_per_record(s) and n > rest_max)]
         try:
             with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                           console=opt.err_console, transient=True, disable=json_out) as progress:
@@ -114,12 +128,13 @@ def compare(
                     round_no += 1
                     progress.update(task, description=f"{name} × {n:,} (run {rep})")
                     wf = workload.prepare(n, round_no)
-                    strategy_options = _strategy_options(name, poll_policy)
+                    strategy_options = _strategy_options(name, poll_policy, scale)
                     m = run_once(conn, workload, name, wf, repeat=rep, options=strategy_options)
                     run.measurements.append(m)
                     status = "ok" if m.error is None and m.mismatched == 0 and m.failed == 0 else "CHECK"
                     if not json_out:
-                        progress.console.print(f"{name:>12} {n:>9,} records: {m.calls_client:>7,} calls (org {m.calls_org}), "
+                        label = f"{name} (baseline)" if m.baseline else name
+                        progress.console.print(f"{label:>12} {n:>9,} records: {m.calls_client:>7,} calls (org {m.calls_org}), "
                                                f"{m.wall_seconds:8.2f} s, {m.peak_memory_mb} MB, verified {m.verified:,}/{n:,} {status}")
                     progress.advance(task)
         finally:
@@ -138,7 +153,14 @@ def compare(
     opt.console.print(f"reports: {folder}")
 
 
-def _strategy_options(name: str, poll_policy: PollPolicy | None) -> dict[str, Any]:
+def _strategy_options(name: str, poll_policy: PollPolicy | None, scale: float = 1.0) -> dict[str, Any]:
+    """Options that make a run on a time-scaled profile poll as it would in real time.
+
+    Our Bulk strategies get the scaled poll policy; a library baseline gets ``time_scale``, which scales the
+    library's own fixed waits by the same factor (see `strategies.baselines.metering.scaled_sleep`).
+    """
+    if registry.is_baseline(name):
+        return {"time_scale": scale} if scale != 1.0 else {}
     if poll_policy is None:
         return {}
     if name in ("bulk1-xml", "bulk2-csv"):

@@ -145,8 +145,7 @@ class _Recorder:
         url = request.url or ""
         if not self.owns(url):
             return original(adapter, request, **kwargs)
-        if kwargs.get("verify") is not False:
-            kwargs["verify"] = self.verify  # the system CAs plus the org's extra CA; never less than that
+        kwargs["verify"] = self.verify  # the system CAs plus the org's extra CA; never off
         phase, family = classify(request.method or "GET", url, request.body)
         started = time.perf_counter()
         try:
@@ -186,7 +185,7 @@ def library_session(session: OrgSession) -> requests.Session:
     return http
 
 
-_PATCH_LOCK = threading.Lock()
+_PATCH_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -217,9 +216,9 @@ def scaled_sleep(module: ModuleType, scale: float, name: str = "sleep") -> Itera
 
     For libraries whose waits are fixed (simple-salesforce Bulk 1.0: 5 s, not settable from `update()`),
     so that on a time-scaled emulator they poll as often, relative to the job, as they would in real time.
-    A scale of 1 (or less) changes nothing.
+    A scale of 1 (or none) changes nothing.
     """
-    if scale is None or scale <= 1.0 or not hasattr(module, name):
+    if not scale or scale <= 0 or scale == 1.0 or not hasattr(module, name):
         yield
         return
     original = getattr(module, name)

@@ -1,0 +1,504 @@
+"""`sfharness bench`: our strategies against the library baselines, side by side, in one run, as figures.
+
+For each profile (``instant``: client overhead; ``realistic`` with ``--time-scale``: polling behaviour and
+API-call totals), each volume and each strategy or baseline, one run updates the workload's records and is
+measured: API calls (the org's counter and the client's meter), Bulk batches, client wall time, client
+records/s and client peak RSS; then the org is read back and every record verified. Each run happens in a
+FRESH child process (``python -m harness.commands.bench --child``), so a peak RSS is that run's alone and not
+an earlier run's high-water mark; the emulator runs in its own process too (`orgs.embedded_emulator`). The
+child gets its connection (including the access token) on stdin, never on its command line.
+
+Per (profile, volume), each of our strategies is compared with the best baseline of its API family (rest,
+bulk1, bulk2): the ratio ours / best for API calls, wall time and peak memory; the issue's targets are
+checked against the figures and reported as met or not, with the numbers. Results go to
+``reports/benchmarks/<timestamp>/`` as ``bench.json`` (everything) and ``bench.md``, plus, per profile, the
+standard compare report files (``<profile>/report.md``, ``report.html`` with charts, ``results.json``),
+baselines marked as such.
+
+On a time-scaled profile the client's waits are scaled by the same factor as the org's: our poll policy
+(as `compare` does) and the libraries' fixed sleeps (``time_scale``), so call counts are what a real-time
+run would spend.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from strategies import registry
+
+from .. import options as opt
+from ..results import CompareRun, Measurement, format_seconds
+from ..workload import DEFAULT_FIELDS, Workload, WorkloadFile
+
+DEFAULT_VOLUMES = "10000,100000,1000000"
+DEFAULT_PROFILES = "instant,realistic"
+DEFAULT_OURS = ("rest", "collections", "composite", "bulk1-xml", "bulk2-csv")
+DEFAULT_TIME_SCALE = 20.0
+DEFAULT_LIMITS = {"rest": 10_000, "simple-salesforce:rest": 10_000}
+"""Per-record REST makes one call per record: by default it runs only up to 10,000 records."""
+CHILD_MARK = "SFH-BENCH-RESULT "
+BULK_VERIFY_TIMEOUT = 3600
+
+
+# -- the data ---------------------------------------------------------------------------------------------
+@dataclass
+class BenchRow:
+    """One measured run (a `Measurement` plus where it ran and the child's memory at start)."""
+
+    profile: str
+    measurement: Measurement
+    start_memory_mb: float | None = None
+    child_seconds: float = 0.0
+    ratios: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def m(self) -> Measurement:
+        return self.measurement
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"profile": self.profile, **self.m.to_dict(), "start_memory_mb": self.start_memory_mb,
+                "child_seconds": round(self.child_seconds, 3), "ratios": self.ratios}
+
+
+# -- the command --------------------------------------------------------------------------------------------
+def bench(
+    records: str = typer.Option(DEFAULT_VOLUMES, "--records", "--volumes", help="Volumes, e.g. 10000,100000,1000000."),
+    profiles: str = typer.Option(DEFAULT_PROFILES, "--profiles", help="Emulator profiles: instant (client overhead), realistic (polling, call totals)."),
+    time_scale: float = typer.Option(DEFAULT_TIME_SCALE, "--time-scale", help="Realistic profile this many times faster than real time (client waits scaled alike)."),
+    strategies: Optional[str] = typer.Option(None, "--strategies", help=f"Our strategies (default: {','.join(DEFAULT_OURS)})."),
+    baselines: Optional[str] = typer.Option(None, "--baselines", help="Library baselines (default: all; 'none' for none)."),
+    limit: list[str] = typer.Option([], "--limit", help="Largest volume for one strategy, NAME=N (repeatable; default rest=10000 and simple-salesforce:rest=10000)."),
+    realistic_max: Optional[int] = typer.Option(None, "--realistic-max", help="Largest volume on the realistic profile (default: all volumes)."),
+    edition: str = typer.Option("sandbox", "--edition", help="Emulator edition (sandbox: 5,000,000 calls a day, room for per-record REST)."),
+    sobject: str = typer.Option("Byline__c", "--sobject"),
+    reports_dir: Path = typer.Option(Path("reports/benchmarks"), "--reports-dir", help="Where <timestamp>/ is written."),
+    child_timeout: float = typer.Option(3600.0, "--child-timeout", help="Seconds before one run's child process is stopped."),
+    json_out: bool = opt.JsonOut,
+) -> None:
+    """Our strategies and the library baselines at 10k/100k/1M records: calls, batches, time, memory, ratios."""
+    volumes = _ints(records, "--records")
+    profile_list = [p.strip() for p in profiles.split(",") if p.strip()]
+    for p in profile_list:
+        if p not in ("instant", "realistic"):
+            opt.fail(f"unknown profile {p!r}; choose instant and/or realistic")
+    ours = _names(strategies, list(DEFAULT_OURS), registry.names(), "--strategies")
+    libs = [] if (baselines or "").strip().lower() == "none" else _names(baselines, registry.baseline_names(), registry.baseline_names(), "--baselines")
+    limits = dict(DEFAULT_LIMITS)
+    for item in limit:
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in ours + libs:
+            opt.fail(f"--limit expects NAME=N with a strategy or baseline of this run, got {item!r}")
+        limits[name.strip()] = _ints(value, "--limit")[0]
+    settings = {"volumes": volumes, "profiles": profile_list, "time_scale": time_scale, "strategies": ours, "baselines": libs,
+                "limits": limits, "realistic_max": realistic_max, "edition": edition, "sobject": sobject, "fields": list(DEFAULT_FIELDS)}
+    started = dt.datetime.now(dt.timezone.utc)
+    rows: list[BenchRow] = []
+    for profile in profile_list:
+        scale = time_scale if profile == "realistic" else 1.0
+        plan = [(n, name) for n in volumes for name in ours + libs
+                if n <= limits.get(name, n) and not (profile == "realistic" and realistic_max and n > realistic_max)]
+        rows += _run_profile(profile, scale, plan, edition, sobject, DEFAULT_FIELDS, child_timeout, json_out)
+    compute_ratios(rows)
+    result = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": "sfharness bench " + " ".join(_quote(a) for a in sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "bench" else "sfharness bench",
+        "machine": machine_info(),
+        "settings": settings,
+        "runs": [r.to_dict() for r in rows],
+        "targets": check_targets(rows),
+    }
+    folder = write_bench_reports(result, rows, reports_dir, started)
+    if json_out:
+        print(json.dumps({"report_dir": str(folder), **result}, default=str))
+        return
+    opt.console.print(render_markdown(result, rows), markup=False, highlight=False, soft_wrap=True)
+    opt.console.print(f"reports: {folder}", markup=False, highlight=False)
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        values = sorted({int(v.strip().replace("_", "").replace(",", "")) for v in text.split(",") if v.strip()})
+    except ValueError:
+        opt.fail(f"{flag} expects whole numbers, got {text!r}")
+    if not values or values[0] <= 0:
+        opt.fail(f"{flag} needs positive numbers")
+    return values
+
+
+def _names(text: Optional[str], default: list[str], known: list[str], flag: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()] if text else list(default)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        opt.fail(f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    return names
+
+
+def _quote(arg: str) -> str:
+    return arg if all(c.isalnum() or c in "-_=.,:/" for c in arg) else json.dumps(arg)
+
+
+# -- running ------------------------------------------------------------------------------------------------
+def _run_profile(profile: str, scale: float, plan: list[tuple[int, str]], edition: str, sobject: str, fields: tuple[str, ...],
+                 child_timeout: float, quiet: bool) -> list[BenchRow]:
+    from ..orgs import embedded_emulator
+    from ..runner import scratch_dir
+
+    rows: list[BenchRow] = []
+    if not plan:
+        return rows
+    with embedded_emulator(profile=profile, time_scale=scale if scale != 1.0 else None, edition=edition) as conn:
+        workdir = scratch_dir("sfharness-bench-")
+        workload = BenchWorkload(conn, workdir, sobject=sobject, fields=fields)
+        for round_no, (n, name) in enumerate(plan, start=1):
+            wf = workload.prepare(n, round_no)
+            before = conn.admin.usage()
+            row = _run_child(conn, profile, scale, name, wf, sobject, child_timeout)
+            after = conn.admin.usage()
+            m = row.m
+            m.calls_org = after["DailyApiRequests"]["used"] - before["DailyApiRequests"]["used"]
+            m.batches = after["DailyBulkApiBatches"]["used"] - before["DailyBulkApiBatches"]["used"]
+            check = workload.verify(wf)
+            m.verified, m.mismatched = check.verified, check.mismatched + check.missing
+            m.notes += [f"verification: {e}" for e in check.examples]
+            rows.append(row)
+            if not quiet:
+                status = "ok" if m.clean else "CHECK"
+                label = f"{name} (baseline)" if m.baseline else name
+                opt.err_console.print(
+                    f"[{profile}] {label:>32} {n:>9,}: {m.calls_org:>7,} calls, {m.batches:>3} batches, "
+                    f"{format_seconds(m.wall_seconds):>6} s, {m.peak_memory_mb or 0:7.1f} MB, verified {m.verified:,}/{n:,} {status}"
+                    + (f"  error: {m.error[:160]}" if m.error else ""),
+                    markup=False, highlight=False, soft_wrap=True)
+    return rows
+
+
+class BenchWorkload(Workload):
+    """The compare workload, seeded once per volume: each round writes new values to the same records (so a
+    run that does not update a record fails verification) without re-seeding a million rows every run."""
+
+    def prepare(self, n: int, round_no: int) -> WorkloadFile:
+        if self._have != n:
+            self.ensure(n)
+        path = self.workdir / f"input-{n}-{round_no}.csv"
+        with open(self._ids_file, encoding="utf-8") as ids, open(path, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["Id", *self.fields])
+            for position, line in enumerate(ids):
+                writer.writerow([line.strip(), *self.values(position, round_no)])
+        return WorkloadFile(path, n, round_no)
+
+
+def _run_child(conn: Any, profile: str, scale: float, name: str, wf: Any, sobject: str, timeout: float) -> BenchRow:
+    """Run one strategy in a fresh Python process and read its measurement back."""
+    spec = {
+        "instance_url": conn.instance_url,
+        "access_token": conn.token().reveal(),
+        "ca_file": conn.ca_file,
+        "api_version": conn.api_version,
+        "emulator": conn.is_emulator,
+        "strategy": name,
+        "scale": scale,
+        "input": str(wf.path),
+        "records": wf.records,
+        "round": wf.round,
+        "sobject": sobject,
+    }
+    started = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SF_")}  # the child's org comes from stdin only
+    try:
+        proc = subprocess.run([sys.executable, "-m", "harness.commands.bench", "--child"], input=json.dumps(spec), text=True,
+                              capture_output=True, timeout=timeout, env=env)
+        out, err, code = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        out, err, code = (exc.stdout or ""), (exc.stderr or ""), -1
+        out = out.decode() if isinstance(out, bytes) else out
+        err = (err.decode() if isinstance(err, bytes) else err) + f"\nchild stopped after {timeout:.0f} s"
+    elapsed = time.perf_counter() - started
+    line = next((ln for ln in reversed(out.splitlines()) if ln.startswith(CHILD_MARK)), None)
+    if line is None:
+        m = Measurement(strategy=name, baseline=registry.is_baseline(name), family=registry.FAMILIES.get(name, "rest"), records=wf.records,
+                        unprocessed=wf.records, error=f"child process failed (exit {code}): {err.strip()[-600:]}")
+        return BenchRow(profile, m, None, elapsed)
+    data = json.loads(line[len(CHILD_MARK):])
+    return BenchRow(profile, Measurement.from_dict(data["measurement"]), data.get("start_memory_mb"), elapsed)
+
+
+def _child() -> None:
+    """The child process: one measured run, no verification (the parent verifies), result on stdout."""
+    import psutil
+
+    from ..orgs import OrgConnection, Secret
+    from ..runner import run_once
+    from .compare import _strategy_options
+    from strategies.polling import PollPolicy
+
+    spec = json.loads(sys.stdin.read())
+    token = Secret(spec.pop("access_token"))
+    conn = OrgConnection(spec["instance_url"], "emulator" if spec["emulator"] else "unknown", spec["api_version"], spec["ca_file"],
+                         lambda: token, False, "bench child", admin=None, _token=token)
+    scale = float(spec["scale"])
+    poll_policy = PollPolicy().scaled(1.0 / scale) if scale != 1.0 else None
+    options = _strategy_options(spec["strategy"], poll_policy, scale)
+
+    class _Target:  # run_once reads only the object name when it does not verify
+        sobject = spec["sobject"]
+
+    wf = WorkloadFile(Path(spec["input"]), int(spec["records"]), int(spec["round"]))
+    start_mb = round(psutil.Process().memory_info().rss / 1_048_576, 1)
+    m = run_once(conn, _Target(), spec["strategy"], wf, options=options, verify=False)  # type: ignore[arg-type]
+    print(CHILD_MARK + json.dumps({"measurement": m.to_dict(), "start_memory_mb": start_mb}), flush=True)
+
+
+# -- comparing ----------------------------------------------------------------------------------------------
+def _best(rows: list[BenchRow], key: str) -> BenchRow | None:
+    finished = [r for r in rows if r.m.error is None and getattr(r.m, key) is not None]
+    return min(finished, key=lambda r: (getattr(r.m, key), r.m.calls, r.m.wall_seconds), default=None)
+
+
+def compute_ratios(rows: list[BenchRow]) -> None:
+    """For each of our runs: ours / the best baseline of the same family, at the same profile and volume.
+
+    "Best" is per figure (fewest calls, shortest wall time, least peak memory) among the baselines that
+    finished; a baseline that lost records still competes on calls (its lost records are in its row).
+    """
+    for row in rows:
+        if row.m.baseline:
+            continue
+        peers = [r for r in rows if r.m.baseline and r.profile == row.profile and r.m.records == row.m.records and r.m.family == row.m.family]
+        ratios: dict[str, Any] = {}
+        for key, figure in (("calls", "calls"), ("wall_seconds", "wall_seconds"), ("peak_memory_mb", "peak_memory_mb")):
+            best = _best(peers, figure)
+            mine = getattr(row.m, figure)
+            if best is None or mine is None or row.m.error is not None:
+                continue
+            theirs = getattr(best.m, figure)
+            ratios[key] = {"baseline": best.m.strategy, "ours": mine, "theirs": theirs,
+                           "ratio": round(mine / theirs, 4) if theirs else None}
+        row.ratios = ratios
+
+
+def _find(rows: list[BenchRow], profile: str, name: str, n: int) -> BenchRow | None:
+    return next((r for r in rows if r.profile == profile and r.m.strategy == name and r.m.records == n), None)
+
+
+def check_targets(rows: list[BenchRow]) -> list[dict[str, Any]]:
+    """The issue's targets, each checked wherever the run has the figures, with the numbers."""
+    out: list[dict[str, Any]] = []
+
+    def add(target: str, profile: str, n: int, ours: float | None, theirs: float | None, limit: float, detail: str, met: bool | None = None) -> None:
+        ratio = (ours / theirs) if (ours is not None and theirs) else None
+        if met is None:
+            met = ratio is not None and ratio <= limit + 1e-9
+        out.append({"target": target, "profile": profile, "records": n, "ours": ours, "theirs": theirs,
+                    "ratio": round(ratio, 4) if ratio is not None else None, "limit": limit, "met": met, "detail": detail})
+
+    for row in rows:
+        if row.m.baseline or "calls" not in row.ratios:
+            continue
+        c = row.ratios["calls"]
+        add("calls <= best baseline of the family", row.profile, row.m.records, c["ours"], c["theirs"], 1.0,
+            f"{row.m.strategy} ({row.m.family}) vs {c['baseline']}")
+    for profile in sorted({r.profile for r in rows}):
+        for n in sorted({r.m.records for r in rows if r.profile == profile}):
+            pairs = (("bulk2-csv", "simple-salesforce:bulk2", 0.5, "bulk2-csv calls <= 1/2 of simple-salesforce:bulk2"),
+                     ("bulk1-xml", "simple-salesforce:bulk", 0.25, "bulk1-xml calls <= 1/4 of simple-salesforce:bulk"))
+            for ours_name, theirs_name, limit, target in pairs:
+                a, b = _find(rows, profile, ours_name, n), _find(rows, profile, theirs_name, n)
+                if a and b and a.m.error is None and b.m.error is None:
+                    add(target, profile, n, a.m.calls, b.m.calls, limit, f"{ours_name} {a.m.calls:,} vs {theirs_name} {b.m.calls:,}")
+            a, b = _find(rows, profile, "bulk2-csv", n), _find(rows, profile, "simple-salesforce:bulk2", n)
+            if profile == "instant" and n >= 1_000_000 and a and b and a.m.error is None and b.m.error is None:
+                add("bulk2-csv peak memory <= 1/4 of simple-salesforce:bulk2", profile, n, a.m.peak_memory_mb, b.m.peak_memory_mb, 0.25,
+                    f"{a.m.peak_memory_mb} MB vs {b.m.peak_memory_mb} MB")
+                add("bulk2-csv wall time <= 1/2 of simple-salesforce:bulk2", profile, n, a.m.wall_seconds, b.m.wall_seconds, 0.5,
+                    f"{a.m.wall_seconds:.2f} s vs {b.m.wall_seconds:.2f} s")
+    for row in rows:
+        if not row.m.baseline:
+            out.append({"target": "verification finds every record updated", "profile": row.profile, "records": row.m.records,
+                        "ours": row.m.verified, "theirs": None, "ratio": None, "limit": None, "met": row.m.clean,
+                        "detail": f"{row.m.strategy}: verified {row.m.verified:,}/{row.m.records:,}, "
+                                  f"{row.m.succeeded:,}/{row.m.failed:,}/{row.m.unprocessed:,} ok/failed/unprocessed"})
+    return out
+
+
+# -- reporting ----------------------------------------------------------------------------------------------
+def machine_info() -> dict[str, Any]:
+    import psutil
+
+    def version(pkg: str) -> str | None:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "python": sys.version.split()[0],
+        "versions": {p: version(p) for p in ("sf-update-harness", "simple-salesforce", "salesforce-bulk", "requests", "urllib3",
+                                             "starlette", "uvicorn", "psutil")},
+    }
+
+
+def _fmt(value: Any, kind: str = "int") -> str:
+    if value is None:
+        return "–"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "s":
+        return format_seconds(float(value))
+    if kind == "mb":
+        return f"{float(value):,.1f}"
+    if kind == "ratio":
+        return f"{float(value):.2f}×" if value < 100 else f"{float(value):,.0f}×"
+    return str(value)
+
+
+def _ratio_cell(row: BenchRow, key: str) -> str:
+    r = row.ratios.get(key)
+    if not r or r.get("ratio") is None:
+        return ""
+    return f"{_fmt(r['ratio'], 'ratio')} {r['baseline']}" if key == "calls" else _fmt(r["ratio"], "ratio")
+
+
+def render_markdown(result: dict[str, Any], rows: list[BenchRow]) -> str:
+    machine = result["machine"]
+    settings = result["settings"]
+    lines = [
+        "# sfharness bench: our strategies vs library baselines",
+        "",
+        f"- command: `{result['command']}`",
+        f"- run: {result['started_at']} to {result['finished_at']}",
+        f"- machine: {machine['platform']}; {machine['cpu']} ({machine['cpu_count']} cores); {machine['memory_gb']} GB RAM; Python {machine['python']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v),
+        f"- org: embedded emulator ({settings['edition']} edition), its own process; each run in a fresh child process",
+        f"- profiles: {', '.join(settings['profiles'])}; realistic at time scale {settings['time_scale']:g} "
+        "(the clients' waits scaled alike: our poll policy, the libraries' sleeps)",
+        "",
+        "Calls = the org's own API counter for the run (the client meter agrees unless noted); batches = the org's "
+        "DailyBulkApiBatches; wall = client wall time of the update; peak = the child process's peak RSS; "
+        "vs best = ours / the best baseline of the same API family at the same profile and volume "
+        "(calls: fewest calls; wall and memory: least of each). Baselines are marked (baseline).",
+        "",
+    ]
+    for profile in settings["profiles"]:
+        prows = [r for r in rows if r.profile == profile]
+        if not prows:
+            continue
+        lines += [f"## Profile `{profile}`" + (f" (time scale {settings['time_scale']:g})" if profile == "realistic" else ""), ""]
+        for n in sorted({r.m.records for r in prows}):
+            lines += [f"### {n:,} records", "",
+                      "| strategy | family | calls | client calls | batches | wall s | rec/s | peak MB | ok / failed / unproc. | verified | calls vs best | wall vs best | memory vs best |",
+                      "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|"]
+            for r in sorted((r for r in prows if r.m.records == n), key=lambda r: (r.m.baseline, r.m.family, r.m.strategy)):
+                m = r.m
+                name = f"{m.strategy} (baseline)" if m.baseline else f"**{m.strategy}**"
+                if m.error:
+                    lines.append(f"| {name} | {m.family} | | | | | | | crashed: {_md(m.error[:200])} | | | | |")
+                    continue
+                outcome = f"{m.succeeded:,} / {m.failed:,} / {m.unprocessed:,}"
+                verified = f"{m.verified:,}" + (f" ({m.mismatched:,} wrong or missing)" if m.mismatched else "")
+                lines.append(f"| {name} | {m.family} | {_fmt(m.calls_org)} | {_fmt(m.calls_client)} | {_fmt(m.batches)} | {_fmt(m.wall_seconds, 's')} | "
+                             f"{_fmt(m.records_per_second)} | {_fmt(m.peak_memory_mb, 'mb')} | {outcome} | {verified} | "
+                             f"{_ratio_cell(r, 'calls')} | {_ratio_cell(r, 'wall_seconds')} | {_ratio_cell(r, 'peak_memory_mb')} |")
+            lines.append("")
+    lines += ["## Targets (issue 5)", "", "| target | profile | records | ours | baseline | ratio | limit | met |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    for t in result["targets"]:
+        if t["target"].startswith("verification"):
+            continue
+        lines.append(f"| {t['target']}: {_md(t['detail'])} | {t['profile']} | {t['records']:,} | {_num(t['ours'])} | {_num(t['theirs'])} | "
+                     f"{_ratio_text(t['ratio'])} | {t['limit']:g} | {'yes' if t['met'] else '**no**'} |")
+    verification = [t for t in result["targets"] if t["target"].startswith("verification")]
+    failed = [t for t in verification if not t["met"]]
+    lines += ["", f"Verification: {len(verification) - len(failed)} of {len(verification)} runs of our strategies read back every record as written."]
+    lines += [f"- **not clean**: {t['profile']} {t['records']:,}: {_md(t['detail'])}" for t in failed]
+    lost = [r for r in rows if r.m.baseline and not r.m.error and not r.m.clean]
+    if lost:
+        lines += ["", "Baselines that did not update every record (as measured):"]
+        lines += [f"- {r.m.strategy} ({r.profile}, {r.m.records:,}): verified {r.m.verified:,}, {r.m.failed:,} failed, "
+                  f"{r.m.unprocessed:,} unprocessed" for r in lost]
+    crashed = [r for r in rows if r.m.error]
+    if crashed:
+        lines += ["", "Runs that crashed:"] + [f"- {r.m.strategy} ({r.profile}, {r.m.records:,}): {_md(r.m.error[:300])}" for r in crashed]
+    return "\n".join(lines) + "\n"
+
+
+def _ratio_text(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.2f}" if isinstance(value, float) and not float(value).is_integer() else f"{int(value):,}"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def write_bench_reports(result: dict[str, Any], rows: list[BenchRow], root: Path, started: dt.datetime) -> Path:
+    """``root/<timestamp>/bench.json`` and ``bench.md``, and per profile the compare report files."""
+    from ..report import render_csv, render_html
+    from ..report import render_markdown as compare_markdown
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = started.astimezone(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = root / stamp
+    n = 1
+    while True:
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+            folder = root / f"{stamp}-{n}"
+    (folder / "bench.json").write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    (folder / "bench.md").write_text(render_markdown(result, rows), encoding="utf-8")
+    for profile in result["settings"]["profiles"]:
+        measurements = [r.m for r in rows if r.profile == profile]
+        if not measurements:
+            continue
+        run = CompareRun(started_at=result["started_at"], finished_at=result["finished_at"],
+                         environment={**result["machine"], "profile": profile, "org_kind": "emulator",
+                                      "time_scale": result["settings"]["time_scale"] if profile == "realistic" else None},
+                         settings={**result["settings"], "profile": profile}, measurements=measurements, recommendations=[])
+        run.recommendations = run.recommend()
+        sub = folder / profile
+        sub.mkdir()
+        (sub / "results.json").write_text(json.dumps(run.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        (sub / "results.csv").write_text(render_csv(run), encoding="utf-8", newline="")
+        (sub / "report.md").write_text(compare_markdown(run), encoding="utf-8")
+        (sub / "report.html").write_text(render_html(run), encoding="utf-8")
+    return folder
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--child"]:
+        _child()
+    else:
+        print("usage: sfharness bench (this module's --child mode is for the bench's own child processes)", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,410 @@
+"""Baselines that call simple-salesforce (1.12.x), unmodified, with its defaults, as its users do.
+
+Every baseline builds ``Salesforce(instance_url=..., session_id=<token>, session=<metered session>,
+version=<the OrgSession's API version>)``: the "direct" auth mode, and a `requests.Session` whose adapter
+records each request into the `OrgSession`'s `Meter` (`metering.library_session`), so the same counter
+measures the library and our strategies. simple-salesforce keeps the host and port of `instance_url` and
+forces https (peer-clients.md 2.1), which suits real orgs and the emulator alike.
+
+* ``simple-salesforce:rest``: ``sf.<Object>.update(id, data)`` per record. Calls: N.
+* ``simple-salesforce:collections``: ``sf.restful('composite/sobjects', method='PATCH', json={'allOrNone':
+  False, 'records': [...]})`` per 200 records (the library has no wrapper). Calls: ceil(N/200).
+* ``simple-salesforce:bulk``: ``sf.bulk.<Object>.update(list_of_dicts)``: Bulk 1.0 JSON, batch_size
+  10,000, each batch polled by its own thread every 5 s. Calls: 2 + 2B + P.
+* ``simple-salesforce:bulk2``: ``sf.bulk2.<Object>.update(csv_file=path)`` (wait=5), then
+  ``get_failed_records`` / ``get_unprocessed_records`` where the job's counts say there are any.
+  Calls: 4J + P + F + U.
+
+B = ceil(N/10,000) Bulk 1.0 batches; J = Bulk 2.0 jobs (one per ~99 MiB of CSV by the library's estimate);
+P = status GETs: for `bulk`, per batch 1 + ceil(t_b/5) (every batch is polled by its own thread, so P is
+at least B); for `bulk2`, the GETs of ``wait_for_job`` (first after 5 s, then about every 5 s), and the
+formula's 4th call per job is the library's final ``get_job``. F / U = jobs with failed / unprocessed
+records (the results are fetched only when the job's counts say there are any; a successful record costs
+nothing, as in our `bulk2-csv`). Per-record results, as far as the library reports them:
+
+* `rest`: the return value (204) or the exception of each call; 400/404 responses are the record's error.
+* `collections`: one save result per record, in order.
+* `bulk`: the result list, mapped by position (failed rows have ``id: None``; peer-clients.md 2.4). A
+  record without a result (e.g. the ``batch_size='auto'`` bug drops a trailing 1-record batch; the default
+  used here does not) is ``unprocessed`` / `NOT_REPORTED_BY_LIBRARY`.
+* `bulk2`: ``update()`` returns counts per job only. Failed and unprocessed rows come from the library's
+  result calls, matched on Id; the other rows of a job are successes only when the job's own counts agree
+  (processed - failed == rows not listed); otherwise ``get_successful_records`` decides, and a row in no
+  list is `NOT_REPORTED_BY_LIBRARY`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import pickle
+import tempfile
+from array import array
+from collections import defaultdict, deque
+from typing import Any, ClassVar, Iterable, Iterator, Mapping
+
+from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
+from ..bulk2 import csv_cell_text, parse_sf_error
+from ..records import CsvRecords, Row, csv_line
+from ..results import FAILED, UNPROCESSED, RecordOutcome
+from ..sobject_collections import collection_record, report_chunk, report_refused, report_unknown
+from ..transport import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, OrgSession
+from .common import (
+    LibraryBaseline,
+    access_token,
+    error_outcome,
+    fields_of,
+    library_error,
+    not_reported,
+    require,
+    success,
+)
+from .metering import library_session, scaled_sleep
+
+PACKAGE = "simple-salesforce"
+BULK1_BATCH = 10_000
+"""simple-salesforce's default ``batch_size`` for Bulk 1.0 DML."""
+BULK2_INTERNAL_BATCH = 10_000
+COLLECTION_SIZE = 200
+
+
+class _SimpleSalesforceBaseline(LibraryBaseline):
+    library: ClassVar[str] = PACKAGE
+
+    def _connect(self) -> tuple[Any, Any]:
+        """(Salesforce, its requests.Session); close the session when done."""
+        simple_salesforce = require("simple_salesforce", PACKAGE)
+        http = library_session(self.session)
+        sf = simple_salesforce.Salesforce(instance_url=self.session.instance_url, session_id=access_token(self.session),
+                                          session=http, version=self.session.api_version)
+        return sf, http
+
+
+def _salesforce_error_class() -> type[BaseException]:
+    return require("simple_salesforce.exceptions", PACKAGE).SalesforceError
+
+
+# -- per-record REST ---------------------------------------------------------------------------------------
+class SimpleSalesforceRest(_SimpleSalesforceBaseline):
+    """``sf.<Object>.update(id, data)``, one PATCH per record."""
+
+    name: ClassVar[str] = "simple-salesforce:rest"
+    family: ClassVar[str] = FAMILY_REST
+    call: ClassVar[str] = "sf.<Object>.update(id, data) per record"
+
+    @classmethod
+    def api_calls(cls, n_records: int, **_options: Any) -> CallEstimate:
+        return CallEstimate({"dml": n_records} if n_records > 0 else {})
+
+    def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
+        SalesforceError = _salesforce_error_class()
+        sf, http = self._connect()
+        try:
+            for number, record in rows:
+                record_id = record.get("Id")
+                try:
+                    getattr(sf, sobject).update(record_id, fields_of(record))  # a new SFType per call, as users write it
+                except SalesforceError as exc:  # type: ignore[misc]
+                    status = getattr(exc, "status", 0)
+                    if status in (300, 400, 404):  # Salesforce judged this record and refused it
+                        run.outcome(error_outcome(number, record_id, getattr(exc, "content", None), f"HTTP_{status}"))
+                        continue
+                    run.outcome(library_error(number, record_id, exc))
+                    raise
+                except BaseException as exc:
+                    run.outcome(library_error(number, record_id, exc))
+                    raise
+                run.outcome(success(number, record_id))
+        finally:
+            http.close()
+
+
+# -- sObject Collections through restful() ------------------------------------------------------------------
+class SimpleSalesforceCollections(_SimpleSalesforceBaseline):
+    """``sf.restful('composite/sobjects', method='PATCH', json=...)`` in slices of 200 (there is no wrapper)."""
+
+    name: ClassVar[str] = "simple-salesforce:collections"
+    family: ClassVar[str] = FAMILY_REST
+    call: ClassVar[str] = "sf.restful('composite/sobjects', method='PATCH', json=...) per 200 records"
+
+    @classmethod
+    def api_calls(cls, n_records: int, **_options: Any) -> CallEstimate:
+        return CallEstimate({"dml": ceil_div(n_records, COLLECTION_SIZE)} if n_records > 0 else {})
+
+    def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
+        SalesforceError = _salesforce_error_class()
+        sf, http = self._connect()
+
+        def send(batch: list[Row]) -> None:
+            body = {"allOrNone": False, "records": [collection_record(sobject, record) for _n, record in batch]}
+            try:
+                results = sf.restful("composite/sobjects", method="PATCH", json=body)
+            except SalesforceError as exc:  # type: ignore[misc]
+                status = getattr(exc, "status", 0)
+                if status == 400:  # the whole request was refused: every record failed with its error
+                    content = getattr(exc, "content", None)
+                    report_refused(run, batch, status, content if isinstance(content, list) else [{"message": str(content)[:500]}])
+                    return
+                report_unknown(run, batch, exc)
+                raise
+            except BaseException as exc:
+                report_unknown(run, batch, exc)
+                raise
+            report_chunk(run, batch, results)
+
+        try:
+            send_in_batches(rows, COLLECTION_SIZE, send, run)
+        finally:
+            http.close()
+
+
+# -- Bulk API 1.0 (JSON) ----------------------------------------------------------------------------------------
+class SimpleSalesforceBulk(_SimpleSalesforceBaseline):
+    """``sf.bulk.<Object>.update(data)``: Bulk 1.0, JSON, default batch_size 10,000, per-batch 5 s polling."""
+
+    name: ClassVar[str] = "simple-salesforce:bulk"
+    family: ClassVar[str] = FAMILY_BULK1
+    call: ClassVar[str] = "sf.bulk.<Object>.update(list_of_dicts)"
+
+    @classmethod
+    def api_calls(cls, n_records: int, *, polls: int | None = None, batch_size: int = BULK1_BATCH, **_options: Any) -> CallEstimate:
+        """create 1 + upload B + poll P + results B + close 1, with P >= B (one status GET per batch at
+        least: each batch's thread checks it at once, then every 5 s until it is done)."""
+        if n_records <= 0:
+            return CallEstimate({})
+        batches = ceil_div(n_records, min(batch_size, BULK1_BATCH))
+        polled = batches if polls is None else max(polls, batches)
+        return CallEstimate({"create": 1, "upload": batches, "poll": polled, "results": batches, "close": 1}, batches=batches)
+
+    def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
+        bulk_module = require("simple_salesforce.bulk", PACKAGE)
+        numbers = array("q")
+        data: list[Mapping[str, Any]] = []  # the library takes the whole list in memory, as its users build it
+        try:
+            for number, record in rows:
+                numbers.append(number)
+                data.append(record)
+        except BaseException:
+            for i, record in enumerate(data):
+                run.unprocessed(numbers[i], record.get("Id"), "NOT_SENT", "not sent: the input could not be read")
+            raise
+        if not data:
+            return
+        sf, http = self._connect()
+        try:
+            with scaled_sleep(bulk_module, self.time_scale):
+                results = getattr(sf.bulk, sobject).update(data)
+        except BaseException as exc:
+            for i, record in enumerate(data):
+                run.outcome(library_error(numbers[i], record.get("Id"), exc))
+            raise
+        finally:
+            http.close()
+        run.summary.batches += ceil_div(len(data), BULK1_BATCH)  # the library's slices of batch_size=10,000
+        results = list(results or [])
+        for i, record in enumerate(data):
+            record_id = record.get("Id")
+            if i >= len(results):
+                run.outcome(not_reported(numbers[i], record_id, f"the library returned {len(results):,} results for {len(data):,} records"))
+                continue
+            result = results[i]
+            if isinstance(result, Mapping) and result.get("success"):
+                run.outcome(success(numbers[i], result.get("id") or record_id))
+            elif isinstance(result, Mapping):
+                run.outcome(error_outcome(numbers[i], record_id, result.get("errors"), "UNKNOWN_ERROR"))
+            else:
+                run.outcome(not_reported(numbers[i], record_id, f"unexpected result {result!r:.200}"))
+        if len(results) > len(data):
+            run.note(f"the library returned {len(results) - len(data):,} more results than records")
+
+
+# -- Bulk API 2.0 ---------------------------------------------------------------------------------------------------
+class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
+    """``sf.bulk2.<Object>.update(csv_file=...)`` (wait=5), then its failed/unprocessed record calls.
+
+    Input: when the records come from a plain CSV file the library can read as it is (`CsvRecords`, comma
+    separated, LF line endings, an ``Id`` column), that file is passed as ``csv_file``, as a user with a CSV
+    file would; otherwise the records are written to a temporary CSV first (Bulk 2.0 conventions: ``#N/A``
+    for null, an empty cell for "leave unchanged"), which a user would have to do too.
+    """
+
+    name: ClassVar[str] = "simple-salesforce:bulk2"
+    family: ClassVar[str] = FAMILY_BULK2
+    call: ClassVar[str] = "sf.bulk2.<Object>.update(csv_file=...) + get_failed_records/get_unprocessed_records"
+
+    def __init__(self, session: OrgSession, **options: Any) -> None:
+        super().__init__(session, **options)
+        self._csv_path: str | None = None
+
+    @classmethod
+    def api_calls(cls, n_records: int, *, polls: int | None = None, jobs: int = 1, job_sizes: list[int] | None = None,
+                  jobs_with_failures: int = 0, jobs_with_unprocessed: int = 0, **_options: Any) -> CallEstimate:
+        """Per job: create + upload + close + the final get_job, plus P status GETs (P >= J) and one
+        result download per job with failed (F) or unprocessed (U) records: 4J + P + F + U."""
+        if n_records <= 0:
+            return CallEstimate({})
+        if job_sizes is None:
+            per_job = ceil_div(n_records, max(jobs, 1))
+            job_sizes = [min(per_job, n_records - k * per_job) for k in range(max(jobs, 1))]
+        sizes = [size for size in job_sizes if size > 0]
+        count = len(sizes)
+        polled = count if polls is None else max(polls, count)
+        phases = {"create": count, "upload": count, "close": count, "poll": polled + count}
+        if jobs_with_failures + jobs_with_unprocessed:
+            phases["results"] = jobs_with_failures + jobs_with_unprocessed
+        return CallEstimate(phases, batches=sum(ceil_div(n, BULK2_INTERNAL_BATCH) for n in sizes))
+
+    # The template's validation pass is off (library defaults); but a generic iterable needs its columns
+    # known before a CSV header can be written, so the records are counted (and their columns collected)
+    # in one pass unless the input already is a CSV file the library can take.
+    def _prepare(self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None):  # type: ignore[no-untyped-def]
+        self._csv_path = _plain_csv_file(records)
+        return super()._prepare(sobject, records, run, expected)
+
+    def _needs_count(self, expected: int | None) -> bool:
+        return self._csv_path is None
+
+    def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
+        bulk2_module = require("simple_salesforce.bulk2", PACKAGE)
+        rows = iter(rows)
+        sf, http = self._connect()
+        temp: str | None = None
+        try:
+            path = self._csv_path
+            if path is None:
+                temp, written, rows = _write_temp_csv(rows, run.columns, run)
+                if not written:
+                    return
+                path = temp
+            try:
+                handler = getattr(sf.bulk2, sobject)
+                with scaled_sleep(bulk2_module, self.time_scale):
+                    jobs = handler.update(csv_file=path)  # default wait=5, batch_size=None, as users call it
+                for job in jobs:
+                    run.job(str(job.get("job_id")))
+                    run.summary.batches += ceil_div(int(job.get("numberRecordsTotal") or 0), BULK2_INTERNAL_BATCH)
+                job_results = [self._job_results(handler, job) for job in jobs]
+                self._report(rows, jobs, job_results, handler, run)
+            except BaseException as exc:
+                for number, record in rows:
+                    run.outcome(library_error(number, record.get("Id"), exc))
+                raise
+        finally:
+            http.close()
+            if temp is not None:
+                os.unlink(temp)
+
+    @staticmethod
+    def _job_results(handler: Any, job: Mapping[str, Any]) -> dict[str, Any]:
+        """The failed and unprocessed rows of one job, fetched only when its counts say there are any."""
+        job_id = job["job_id"]
+        total = int(job.get("numberRecordsTotal") or 0)
+        processed = int(job.get("numberRecordsProcessed") or 0)
+        failed_count = int(job.get("numberRecordsFailed") or 0)
+        failed: dict[str, deque[tuple[str, str, tuple[str, ...]]]] = defaultdict(deque)
+        unprocessed: dict[str, int] = defaultdict(int)
+        if failed_count:
+            for row in _csv_rows(handler.get_failed_records(job_id)):
+                failed[row.get("Id") or row.get("sf__Id") or ""].append(parse_sf_error(row.get("sf__Error") or ""))
+        if processed < total:
+            for row in _csv_rows(handler.get_unprocessed_records(job_id)):
+                unprocessed[row.get("Id") or ""] += 1
+        return {"failed": failed, "unprocessed": unprocessed, "successes": None,
+                "expected_successes": processed - failed_count, "total": total}
+
+    def _report(self, rows: Iterator[Row], jobs: list[Mapping[str, Any]], job_results: list[dict[str, Any]], handler: Any,
+                run: RunContext) -> None:
+        """Walk the input once: job k holds the next numberRecordsTotal rows (the library cuts the file in
+        order and, for update, runs the jobs one after another)."""
+        for job, result in zip(jobs, job_results):
+            total = result["total"]
+            failed, unprocessed = result["failed"], result["unprocessed"]
+            listed = sum(len(v) for v in failed.values()) + sum(unprocessed.values())
+            trusted = result["expected_successes"] == total - listed
+            successes: dict[str, int] | None = None
+            if not trusted:
+                successes = defaultdict(int)
+                for row in _csv_rows(handler.get_successful_records(job["job_id"])):
+                    successes[row.get("Id") or row.get("sf__Id") or ""] += 1
+                run.note(f"job {job['job_id']}: counts disagree with the result lists; successes read from the library")
+            for _ in range(total):
+                item = next(rows, None)
+                if item is None:
+                    run.note(f"job {job['job_id']} reported {total:,} records; the input ended sooner")
+                    break
+                number, record = item
+                record_id = record.get("Id") or ""
+                if failed.get(record_id):
+                    code, message, fields = failed[record_id].popleft()
+                    run.outcome(RecordOutcome(number, record_id, FAILED, code, message, fields))
+                elif unprocessed.get(record_id):
+                    unprocessed[record_id] -= 1
+                    run.outcome(RecordOutcome(number, record_id, UNPROCESSED, "NOT_PROCESSED", "listed by get_unprocessed_records"))
+                elif successes is None or successes.get(record_id):
+                    if successes is not None:
+                        successes[record_id] -= 1
+                    run.outcome(success(number, record_id))
+                else:
+                    run.outcome(not_reported(number, record_id, "in no result list of the job"))
+        for number, record in rows:
+            run.outcome(not_reported(number, record.get("Id"), "the library reported no job for this row"))
+
+
+def _csv_rows(text: Any) -> Iterator[dict[str, str]]:
+    if not text:
+        return iter(())
+    return csv.DictReader(io.StringIO(text if isinstance(text, str) else text.decode("utf-8"), newline=""))
+
+
+def _plain_csv_file(records: Any) -> str | None:
+    """The path of a CSV file the library can upload as it is, or None."""
+    if type(records) is not CsvRecords or records.delimiter != "," or records.null_marker != "#N/A":
+        return None
+    try:
+        with open(records.path, "rb") as fh:
+            head = fh.readline()
+    except OSError:
+        return None
+    if not head.endswith(b"\n") or head.endswith(b"\r\n") or head.startswith(b"\xef\xbb\xbf"):
+        return None
+    header = next(csv.reader([head.decode("utf-8", "replace").rstrip("\n")]), [])
+    return str(records.path) if "Id" in header and len(set(header)) == len(header) else None
+
+
+def _write_temp_csv(rows: Iterator[Row], columns: list[str] | None, run: RunContext) -> tuple[str, int, Iterator[Row]]:
+    """Write every row to a temporary CSV (Id first); return its path, the row count and a replay of the rows.
+
+    The rows are spooled with their row numbers beside the CSV, so the mapping pass after the job reads
+    them back instead of holding them in memory. If reading the input fails, the rows already taken are
+    reported unprocessed (they were never sent) and the temporary files are removed.
+    """
+    names = ["Id"] + [c for c in (columns or []) if c != "Id"]
+    fd, path = tempfile.mkstemp(prefix="sfh-baseline-", suffix=".csv")
+    spool = tempfile.TemporaryFile(prefix="sfh-baseline-rows-")
+    written = 0
+
+    def replay() -> Iterator[Row]:
+        try:
+            spool.seek(0)
+            while True:
+                try:
+                    yield pickle.load(spool)
+                except EOFError:
+                    return
+        finally:
+            spool.close()
+
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(csv_line(names))
+            for number, record in rows:
+                out.write(csv_line([csv_cell_text(record, c) for c in names]))
+                pickle.dump((number, record), spool, protocol=pickle.HIGHEST_PROTOCOL)
+                written += 1
+    except BaseException:
+        for number, record in replay():
+            run.unprocessed(number, record.get("Id"), "NOT_SENT", "not sent: the input could not be read")
+        os.unlink(path)
+        raise
+    return path, written, replay()
