@@ -48,8 +48,12 @@ class Verification:
 
 
 class Workload:
-    def __init__(self, conn: OrgConnection, workdir: Path, *, sobject: str = "Byline__c", fields: tuple[str, ...] = DEFAULT_FIELDS) -> None:
+    def __init__(self, conn: OrgConnection, workdir: Path, *, sobject: str = "Byline__c", fields: tuple[str, ...] = DEFAULT_FIELDS,
+                 reseed: bool = True) -> None:
+        """`reseed`: on the emulator, start every round from freshly seeded records (compare resets the
+        workload per run); False keeps the records of the same volume and only writes new values."""
         self.conn = conn
+        self.reseed = reseed
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.sobject = sobject
@@ -124,7 +128,7 @@ class Workload:
         return [(position * 31 + round_no * 7919 + k * 104729) % 1_000_000 + 1 for k in range(len(self.fields))]
 
     def prepare(self, n: int, round_no: int) -> WorkloadFile:
-        if self._have != n or self.conn.is_emulator:
+        if self._have != n or (self.conn.is_emulator and self.reseed):
             self.ensure(n)
         path = self.workdir / f"input-{n}-{round_no}.csv"
         with open(self._ids_file, encoding="utf-8") as ids, open(path, "w", encoding="utf-8", newline="") as out:
