@@ -22,7 +22,6 @@ run would spend.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
@@ -91,11 +90,11 @@ def bench(
 ) -> None:
     """Our strategies and the library baselines at 10k/100k/1M records: calls, batches, time, memory, ratios."""
     if from_json is not None:
-        folder, result, rows = rerender(from_json)
+        folder, stored, stored_rows = rerender(from_json)
         if json_out:
-            print(json.dumps({"report_dir": str(folder), **result}, default=str))
+            print(json.dumps({"report_dir": str(folder), **stored}, default=str))
         else:
-            opt.console.print(render_markdown(result, rows), markup=False, highlight=False, soft_wrap=True)
+            opt.console.print(render_markdown(stored, stored_rows), markup=False, highlight=False, soft_wrap=True)
         return
     volumes = _ints(records, "--records")
     profile_list = [p.strip() for p in profiles.split(",") if p.strip()]
@@ -194,20 +193,11 @@ def _run_profile(profile: str, scale: float, plan: list[tuple[int, str]], editio
     return rows
 
 
-class BenchWorkload(Workload):
-    """The compare workload, seeded once per volume: each round writes new values to the same records (so a
-    run that does not update a record fails verification) without re-seeding a million rows every run."""
-
-    def prepare(self, n: int, round_no: int) -> WorkloadFile:
-        if self._have != n:
-            self.ensure(n)
-        path = self.workdir / f"input-{n}-{round_no}.csv"
-        with open(self._ids_file, encoding="utf-8") as ids, open(path, "w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(["Id", *self.fields])
-            for position, line in enumerate(ids):
-                writer.writerow([line.strip(), *self.values(position, round_no)])
-        return WorkloadFile(path, n, round_no)
+def BenchWorkload(conn: Any, workdir: Path, **options: Any) -> Workload:  # noqa: N802 (reads as a class)
+    """The compare workload, seeded once per volume (``reseed=False``): each round writes new values to the
+    same records, so a run that does not update a record fails verification, without re-seeding a million
+    rows before every run."""
+    return Workload(conn, workdir, reseed=False, **options)
 
 
 def _run_child(conn: Any, profile: str, scale: float, name: str, wf: Any, sobject: str, timeout: float) -> BenchRow:
@@ -232,9 +222,9 @@ def _run_child(conn: Any, profile: str, scale: float, name: str, wf: Any, sobjec
                               capture_output=True, timeout=timeout, env=env)
         out, err, code = proc.stdout, proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as exc:
-        out, err, code = (exc.stdout or ""), (exc.stderr or ""), -1
-        out = out.decode() if isinstance(out, bytes) else out
-        err = (err.decode() if isinstance(err, bytes) else err) + f"\nchild stopped after {timeout:.0f} s"
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        err = (exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")) + f"\nchild stopped after {timeout:.0f} s"
+        code = -1
     elapsed = time.perf_counter() - started
     line = next((ln for ln in reversed(out.splitlines()) if ln.startswith(CHILD_MARK)), None)
     if line is None:
@@ -469,7 +459,7 @@ def render_markdown(result: dict[str, Any], rows: list[BenchRow]) -> str:
                   f"{r.m.unprocessed:,} unprocessed" for r in lost]
     crashed = [r for r in rows if r.m.error]
     if crashed:
-        lines += ["", "Runs that crashed:"] + [f"- {r.m.strategy} ({r.profile}, {r.m.records:,}): {_md(r.m.error[:300])}" for r in crashed]
+        lines += ["", "Runs that crashed:"] + [f"- {r.m.strategy} ({r.profile}, {r.m.records:,}): {_md((r.m.error or '')[:300])}" for r in crashed]
     return "\n".join(lines) + "\n"
 
 

@@ -203,7 +203,7 @@ def patched_requests(session: OrgSession) -> Iterator[None]:
         def send(adapter: HTTPAdapter, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
             return recorder.send(original, adapter, request, kwargs)
 
-        HTTPAdapter.send = send  # type: ignore[method-assign]
+        HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:

@@ -37,7 +37,7 @@ N records to the figure being measured.
 from __future__ import annotations
 
 import tempfile
-from typing import IO, Any, ClassVar, Iterable, Iterator, Mapping
+from typing import IO, Any, ClassVar, Iterable, Iterator
 from xml.sax.saxutils import escape
 
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches

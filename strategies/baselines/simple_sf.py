@@ -186,8 +186,8 @@ class SimpleSalesforceBulk(_SimpleSalesforceBaseline):
                 numbers.append(number)
                 data.append(record)
         except BaseException:
-            for i, record in enumerate(data):
-                run.unprocessed(numbers[i], record.get("Id"), "NOT_SENT", "not sent: the input could not be read")
+            for i, taken in enumerate(data):
+                run.unprocessed(numbers[i], taken.get("Id"), "NOT_SENT", "not sent: the input could not be read")
             raise
         if not data:
             return
@@ -196,15 +196,15 @@ class SimpleSalesforceBulk(_SimpleSalesforceBaseline):
             with scaled_sleep(bulk_module, self.time_scale):
                 results = getattr(sf.bulk, sobject).update(data)
         except BaseException as exc:
-            for i, record in enumerate(data):
-                run.outcome(library_error(numbers[i], record.get("Id"), exc))
+            for i, sent in enumerate(data):
+                run.outcome(library_error(numbers[i], sent.get("Id"), exc))
             raise
         finally:
             http.close()
         run.summary.batches += ceil_div(len(data), BULK1_BATCH)  # the library's slices of batch_size=10,000
         results = list(results or [])
-        for i, record in enumerate(data):
-            record_id = record.get("Id")
+        for i, sent in enumerate(data):
+            record_id = sent.get("Id")
             if i >= len(results):
                 run.outcome(not_reported(numbers[i], record_id, f"the library returned {len(results):,} results for {len(data):,} records"))
                 continue
@@ -317,7 +317,7 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
                 run: RunContext) -> None:
         """Walk the input once: job k holds the next numberRecordsTotal rows (the library cuts the file in
         order and, for update, runs the jobs one after another)."""
-        for job, result in zip(jobs, job_results):
+        for job, result in zip(jobs, job_results, strict=True):
             total = result["total"]
             failed, unprocessed = result["failed"], result["unprocessed"]
             listed = sum(len(v) for v in failed.values()) + sum(unprocessed.values())

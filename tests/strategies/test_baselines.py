@@ -24,7 +24,6 @@ from strategies.baselines import BASELINES, NOT_REPORTED
 from strategies.baselines.metering import classify, patched_requests, scaled_sleep
 from strategies.errors import ConfigurationError
 from strategies.records import CsvRecords
-from strategies.results import FAILED, SUCCEEDED
 
 from .conftest import unique_tag
 
