@@ -114,7 +114,7 @@ class Org:
     def sobject(self, name: str) -> SObjectDef:
         obj = self.schema.get(name)
         if obj is None:
-            raise NotFoundSObject(f"The requested resource does not exist")
+            raise NotFoundSObject("The requested resource does not exist")
         return obj
 
     # -- run-time configuration ---------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Iterator
 from urllib.parse import quote
 
 from strategies.polling import PollPolicy, poll
-from strategies.transport import FAMILY_BULK2, FAMILY_REST, OrgSession
+from strategies.transport import FAMILY_BULK2, OrgSession
 
 from .orgs import OrgConnection
 

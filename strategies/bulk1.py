@@ -42,7 +42,7 @@ import requests
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ConfigurationError, JobError, ServerError, TransportError
-from .ledger import Ledger, ScratchState, ScratchStateMixin
+from .ledger import ScratchState, ScratchStateMixin
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, text_of
 from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink

@@ -41,7 +41,7 @@ from typing import IO, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Seq
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, TransportError
-from .ledger import Ledger, ScratchState, ScratchStateMixin
+from .ledger import ScratchState, ScratchStateMixin
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, csv_line, text_of
 from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink

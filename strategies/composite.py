@@ -30,9 +30,9 @@ from .sobject_collections import (
     collection_record,
     report_chunk,
     report_refused,
-    report_unknown,
+    send_for_rows,
 )
-from .transport import FAMILY_REST, rest_errors
+from .transport import FAMILY_REST
 
 COMPOSITE_MAX_COLLECTIONS = 5
 
@@ -89,18 +89,7 @@ class CompositeStrategy(UpdateStrategy):
                     for ref, part in parts.items()
                 ],
             }
-            try:
-                response = self.session.request(
-                    "POST", url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
-                )
-            except BaseException as exc:
-                report_unknown(run, group, exc)
-                raise
-            with response:
-                if response.status_code != 200:
-                    report_refused(run, group, response.status_code, rest_errors(response))
-                else:
-                    self._report(run, parts, response.json())
+            send_for_rows(self.session, "POST", url, body, group, run, lambda payload: self._report(run, parts, payload))
 
         with self.session.phase("dml"):
             send_in_batches(rows, self.subrequests * self.batch_size, send, run)

@@ -10,7 +10,7 @@ Composite request here is just five Collections requests in one envelope.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, send_in_batches
 from .errors import ConfigurationError
@@ -76,6 +76,22 @@ def report_unknown(run: RunContext, rows: Sequence[Row], exc: BaseException) -> 
         run.outcome(RecordOutcome(number, record.get("Id"), UNPROCESSED, "REQUEST_FAILED", f"outcome unknown: {type(exc).__name__}: {exc}"))
 
 
+def send_for_rows(session: Any, method: str, url: str, body: Any, rows: Sequence[Row], run: RunContext,
+                  on_ok: Callable[[Any], None]) -> None:
+    """One request carrying `rows`: a 200 goes to `on_ok(payload)`; a refusal fails every row with its error;
+    no answer at all leaves them unprocessed (outcome unknown) and re-raises."""
+    try:
+        response = session.request(method, url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,))
+    except BaseException as exc:
+        report_unknown(run, rows, exc)
+        raise
+    with response:
+        if response.status_code == 200:
+            on_ok(response.json())
+        else:
+            report_refused(run, rows, response.status_code, rest_errors(response))
+
+
 class CollectionsStrategy(UpdateStrategy):
     """sObject Collections PATCH, `batch_size` (<= 200) records per call. Formula: ``dml = ceil(N/batch_size)``."""
 
@@ -102,18 +118,7 @@ class CollectionsStrategy(UpdateStrategy):
 
         def send(chunk: list[Row]) -> None:
             body = {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in chunk]}
-            try:
-                response = self.session.request(
-                    "PATCH", url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
-                )
-            except BaseException as exc:
-                report_unknown(run, chunk, exc)
-                raise
-            with response:
-                if response.status_code == 200:
-                    report_chunk(run, chunk, response.json())
-                else:
-                    report_refused(run, chunk, response.status_code, rest_errors(response))
+            send_for_rows(self.session, "PATCH", url, body, chunk, run, lambda payload: report_chunk(run, chunk, payload))
 
         with self.session.phase("dml"):
             send_in_batches(rows, self.batch_size, send, run)
