@@ -2,7 +2,8 @@
 
 Calls come from each strategy's own formula (`api_calls`), so prediction and implementation cannot
 drift; the only free input of a Bulk formula is the number of status polls, which is derived here by
-replaying the strategy's poll schedule against the job's predicted processing time. Times come from the
+replaying the strategies' own poller (`strategies.polling.plan_checks`: backoff, then the job's progress)
+against the job's predicted processing: queue wait, then units finishing wave by wave. Times come from the
 latency profile (emulator/profiles.py; its numbers and their evidence are in
 ../shared/reference/latency-calibration.md, mostly estimates), plus a per-request client overhead.
 Every parameter is overridable; predictions are checked against measurements in the tests.
@@ -16,10 +17,11 @@ from typing import Any
 
 from emulator.profiles import LatencyProfile, get_profile
 from strategies import registry
-from strategies.polling import PollPolicy
+from strategies.polling import PollPolicy, plan_checks
 
 BULK2_CHUNK = 10_000
 BULK1_BATCH = 10_000
+TRANSACTION = 200  # records per bulk transaction: the step in which job info's processed count grows
 CLIENT_OVERHEAD_S = 0.0007  # measured: client + emulator cost of one small request on the instant profile
 SYNC_CPU_PER_RECORD_S = 0.00012  # measured: serialising, parsing and storing one record of a synchronous write
 # Measured on the emulator (2-core machine): its own work per bulk record beyond the profile's delays.
@@ -46,31 +48,45 @@ class Prediction:
                 "batches": self.batches, "seconds": round(self.seconds, 3), "polls": self.polls, "notes": self.notes}
 
 
-def polls_until(duration: float, policy: PollPolicy, per_poll: float = 0.0) -> int:
-    """How many checks the poller makes before it sees a job that takes `duration` seconds finish."""
-    waited, polls = 0.0, 0
-    for delay in policy.delays():
-        waited += delay + per_poll
-        polls += 1
-        if waited >= duration or waited >= policy.timeout:
-            return polls
-    return polls  # pragma: no cover
+def job_checks(units: list[tuple[float, float, int]], finish: float, policy: PollPolicy, per_poll: float = 0.0) -> tuple[int, float]:
+    """(status checks, seconds between the job finishing and the check that sees it) for a job whose
+    units run from start to end seconds after close, as (start, end, records). Progress inside a unit
+    grows one 200-record transaction at a time, as the job info of Salesforce (and the emulator) shows."""
+    if not units:
+        return 0, 0.0
+    total = sum(n for _s, _e, n in units)
+
+    def processed_at(t: float) -> tuple[int, int]:
+        done = 0
+        for start, end, n in units:
+            if t >= end:
+                done += n
+            elif t > start:
+                done += min(n, int(n * (t - start) / (end - start)) // TRANSACTION * TRANSACTION)
+        return done, total
+
+    times = plan_checks(policy, finish, processed_at, per_check=per_poll)
+    return len(times), max(0.0, times[-1] - finish - per_poll) if times else 0.0
 
 
 def _request(profile: LatencyProfile, *, write: bool, records: int = 0, subrequests: int = 0, body_bytes: int = 0) -> float:
     return profile.request_delay(write=write, records=records, subrequests=subrequests, body_bytes=body_bytes) + CLIENT_OVERHEAD_S
 
 
-def _bulk_processing(profile: LatencyProfile, units: list[int], parallelism: int, cpu_per_record: float = 0.0) -> float:
-    """Server time from close to done: queue wait, then units run `parallelism` at a time."""
+def _bulk_processing(profile: LatencyProfile, units: list[int], parallelism: int, cpu_per_record: float = 0.0) -> tuple[float, list[tuple[float, float, int]]]:
+    """Server time from close to done (queue wait, then units run `parallelism` at a time), and each
+    unit's (start, end, records) in seconds after close."""
     if not units:
-        return 0.0
-    per_unit = sorted((profile.batch_seconds(n) + n * cpu_per_record for n in units), reverse=True)
-    lanes = [0.0] * max(1, parallelism)
-    for t in per_unit:
+        return 0.0, []
+    queue = profile.scaled(profile.bulk_queue_median_s)
+    lanes = [queue] * max(1, parallelism)
+    spans: list[tuple[float, float, int]] = []
+    for n in units:  # in submission order, each to the lane that frees first (as the emulator's pool does)
         i = lanes.index(min(lanes))
-        lanes[i] += t
-    return profile.scaled(profile.bulk_queue_median_s) + max(lanes)
+        start = lanes[i]
+        lanes[i] += profile.batch_seconds(n) + n * cpu_per_record
+        spans.append((start, lanes[i], n))
+    return max(lanes), spans
 
 
 def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, row_bytes: int | None = None,
@@ -95,38 +111,25 @@ def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, 
         return Prediction(strategy, n, est.total, dict(est.by_phase), 0, seconds)
     if strategy == "bulk2-csv":
         units = [min(BULK2_CHUNK, n - s) for s in range(0, n, BULK2_CHUNK)]
-        processing = _bulk_processing(profile, units, profile.bulk_parallelism, BULK2_CPU_PER_RECORD_S)
+        processing, finished = _bulk_processing(profile, units, profile.bulk_parallelism, BULK2_CPU_PER_RECORD_S)
         per_poll = _request(profile, write=False)
-        polls = polls_until(processing, policy, per_poll) if n else 0
+        polls, lag = job_checks(finished, processing, policy, per_poll) if n else (0, 0.0)
         est = cls.api_calls(n, polls=polls)
         upload = _request(profile, write=True, body_bytes=n * row_bytes)
-        seconds = 3 * _request(profile, write=True) + upload + processing + (polls * per_poll) + _poll_lag(processing, policy, per_poll)
+        seconds = 3 * _request(profile, write=True) + upload + processing + (polls * per_poll) + lag
         seconds += (est.by_phase.get("results", 0)) * per_poll
         return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, polls, notes)
     if strategy == "bulk1-xml":
         units = [min(BULK1_BATCH, n - s) for s in range(0, n, BULK1_BATCH)]
-        processing = _bulk_processing(profile, units, profile.bulk_parallelism, BULK1_CPU_PER_RECORD_S)
+        processing, finished = _bulk_processing(profile, units, profile.bulk_parallelism, BULK1_CPU_PER_RECORD_S)
         per_poll = _request(profile, write=False)
-        polls = polls_until(processing, policy, per_poll) if n else 0
+        polls, lag = job_checks(finished, processing, policy, per_poll) if n else (0, 0.0)
         est = cls.api_calls(n, polls=polls)
         xml_bytes = row_bytes * 3
         uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in units)
-        seconds = 2 * _request(profile, write=True) + uploads + processing + polls * per_poll + _poll_lag(processing, policy, per_poll)
-        seconds += len(units) * per_poll
+        seconds = 2 * _request(profile, write=True) + uploads + processing + polls * per_poll + lag
         return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, polls, notes)
     raise ValueError(f"no cost model for strategy {strategy!r}")
-
-
-def _poll_lag(duration: float, policy: PollPolicy, per_poll: float) -> float:
-    """Time between the job finishing and the poll that notices (sleeping time only)."""
-    waited = 0.0
-    for delay in policy.delays():
-        waited += delay + per_poll
-        if waited >= duration:
-            return max(0.0, waited - duration - per_poll)
-        if waited >= policy.timeout:
-            return 0.0
-    return 0.0  # pragma: no cover
 
 
 def recommend(predictions: list[Prediction], *, api_remaining: int | None = None, batches_remaining: int | None = None) -> tuple[str, str]:

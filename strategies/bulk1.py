@@ -2,11 +2,15 @@
 
 Calls, for N records in B batches (B = ceil(N/10,000) unless bytes or characters cut earlier) and P polls::
 
-    create 1  +  upload B  +  close 1  +  poll P  +  results B     (N = 0: no call at all)
+    create 1  +  upload B  +  close 1  +  poll P  +  results R     (N = 0: no call at all)
 
-plus 1 (``GET /job/{id}/batch``) when a batch ends Failed or Not Processed, because only the batch list
-says which one. P counts *job* status checks (``GET /job/{id}``, done when numberBatchesCompleted +
-numberBatchesFailed = numberBatchesTotal): one call per poll whatever B is, unlike per-batch polling.
+P counts *job* status checks (``GET /job/{id}``, done when numberBatchesCompleted + numberBatchesFailed =
+numberBatchesTotal): one call per poll whatever B is, unlike per-batch polling. R is 0 when the final job
+info says every record was processed and none failed: then every record succeeded (an update's result
+Id is the Id we sent), and downloading B result files would only confirm it. Otherwise R = 1 (the batch
+list, ``GET /job/{id}/batch``, which says which batches hold failures) + one result download per batch
+with a failed record or fewer records processed than sent. ``fetch_successes=True`` downloads every
+batch's results anyway (R = 1 + B at most), for users who want the org's own per-record confirmation.
 
 How it works: records are rendered one by one to ``<sObject>`` XML by `XMLGenerator` (with one change:
 a carriage return is written as ``&#13;`` because every XML parser turns a literal CR into LF, which would
@@ -166,9 +170,11 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         poll_policy: PollPolicy = PollPolicy(),
         sleep: Callable[[float], None] | None = None,
         state_dir: str | Path | None = None,
+        fetch_successes: bool = False,
         **common: Any,
     ) -> None:
         super().__init__(session, **common)
+        self.fetch_successes = fetch_successes
         if not 1 <= batch_records <= MAX_BATCH_RECORDS or batch_bytes > MAX_BATCH_BYTES or batch_chars > MAX_BATCH_CHARS:
             raise ConfigurationError("Bulk 1.0 batches hold at most 10,000 records, 10,000,000 bytes and 10,000,000 characters")
         self.serial = serial
@@ -187,22 +193,30 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         batches: int | None = None,
         batch_records: int = MAX_BATCH_RECORDS,
         failed_batches: int = 0,
+        batches_with_failures: int = 0,
+        fetch_successes: bool = False,
         **_options: Any,
     ) -> CallEstimate:
-        """``create 1 + upload B + close 1 + poll P + results B`` (nothing for N = 0).
+        """``create 1 + upload B + close 1 + poll P + results R`` (nothing for N = 0); see the module doc.
 
         `batches` overrides B = ceil(N/batch_records) when bytes or characters cut batches earlier.
-        `failed_batches` counts batches that ended Failed or Not Processed without results: they cost
-        no result download, and the batch list that identifies them costs 1.
+        `batches_with_failures` counts batches that completed with at least one failed record (one
+        result download each); `failed_batches` those that ended Failed or Not Processed with nothing
+        processed (no download: their rows are unprocessed). Either makes the batch list cost 1.
         """
         if n_records <= 0:
             return CallEstimate({})
         b = batches if batches is not None else ceil_div(n_records, batch_records)
-        results = b - failed_batches + (1 if failed_batches else 0)
-        return CallEstimate({"create": 1, "upload": b, "close": 1, "poll": polls, "results": results}, batches=b)
+        troubled = failed_batches + batches_with_failures
+        downloads = (b - failed_batches) if fetch_successes else batches_with_failures
+        results = downloads + (1 if troubled or fetch_successes else 0)
+        phases = {"create": 1, "upload": b, "close": 1, "poll": polls}
+        if results:
+            phases["results"] = results
+        return CallEstimate(phases, batches=b)
 
     def _formula_options(self) -> dict[str, Any]:
-        return {"batch_records": self.limits.max_records}
+        return {"batch_records": self.limits.max_records, "fetch_successes": self.fetch_successes}
 
     def _value_check(self):  # type: ignore[no-untyped-def]
         return xml_value_problem
@@ -403,8 +417,10 @@ class _Job:
                 total = _int(info, "numberBatchesTotal")
                 return total >= expected and finished >= total
 
+            total = sum(b.records for b in self.batches)
             with self.session.phase("poll"):
-                waited = poll(self._info, done, self.s.poll_policy, sleep=self.s.sleep)
+                waited = poll(self._info, done, self.s.poll_policy, progress=lambda info: (_int(info, "numberRecordsProcessed"), total),
+                              sleep=self.s.sleep)
             if not waited.done:
                 self._leave_pending(f"it was still processing after {waited.waited:.0f} s of polling")
                 return
@@ -432,22 +448,36 @@ class _Job:
 
     # -- results --------------------------------------------------------------------------------------
     def _collect(self, info: dict[str, str]) -> None:
+        """Report every batch's rows from the final job info, the batch list and, only where needed,
+        the batch's result file (see the module docstring for when each is read)."""
         assert self.job_id is not None
+        sent = sum(b.records for b in self.batches)
+        clean = (
+            info.get("state") not in _DONE_STATES
+            and _int(info, "numberBatchesFailed") == 0
+            and _int(info, "numberBatchesCompleted") >= len(self.batches)
+            and _int(info, "numberRecordsFailed") == 0
+            and _int(info, "numberRecordsProcessed") == sent
+        )
         states: dict[str, dict[str, str]] = {}
-        completed = _int(info, "numberBatchesCompleted")
-        if info.get("state") in _DONE_STATES or _int(info, "numberBatchesFailed") or completed < len(self.batches):
+        if not clean or self.s.fetch_successes:
             with self.session.phase("results"):
                 response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1)
-            root = SafeET.fromstring(response.content)
-            for element in root:
+            for element in SafeET.fromstring(response.content):
                 batch_info = {_local(c.tag): (c.text or "") for c in element}
                 states[batch_info.get("id", "")] = batch_info
         for batch in self.batches:
             if batch.reported:
                 continue
-            state = states.get(batch.batch_id, {"state": "Completed"})
-            name = state.get("state", "Completed")
-            if name == "Completed" or (name == "Failed" and _int(state, "numberRecordsProcessed") > 0):
+            state = states.get(batch.batch_id, {"state": "Completed", "numberRecordsFailed": "-1"})  # unlisted: read its results
+            name = state.get("state", "")
+            all_succeeded = clean or (
+                name == "Completed" and _int(state, "numberRecordsFailed") == 0 and _int(state, "numberRecordsProcessed") == batch.records
+            )
+            if all_succeeded and not self.s.fetch_successes:
+                self.report_rows(batch.chunk, SUCCEEDED, "", "")
+                batch.reported = True
+            elif name == "Completed" or (name == "Failed" and _int(state, "numberRecordsProcessed") > 0):
                 self._batch_results(batch)
             else:
                 code = "BATCH_FAILED" if name == "Failed" else "BATCH_NOT_PROCESSED"

@@ -35,7 +35,7 @@ import io
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence
 
@@ -347,7 +347,7 @@ class _Submission:
             if self._deadline is None:
                 self._deadline = time.monotonic() + self.s.poll_policy.timeout
             remaining = self._deadline - time.monotonic()
-            policy = PollPolicy(self.s.poll_policy.initial, self.s.poll_policy.factor, self.s.poll_policy.ceiling, max(remaining, 0.0))
+            policy = replace(self.s.poll_policy, timeout=max(remaining, 0.0))
 
             def check() -> list[_Job2]:
                 for job in self.inflight:
@@ -356,7 +356,7 @@ class _Submission:
                 return [j for j in self.inflight if j.info and j.info.get("state") in _FINAL_STATES]
 
             with self.session.phase("poll"):
-                waited = poll(check, lambda done: bool(done), policy, sleep=self.s.sleep)
+                waited = poll(check, lambda done: bool(done), policy, progress=lambda _done: self._progress(), sleep=self.s.sleep)
             if not waited.done:
                 self._leave_pending(f"still processing when polling timed out after {self.s.poll_policy.timeout:.0f} s")
                 self.stopped = "not sent: polling timed out on an earlier job"
@@ -366,6 +366,11 @@ class _Submission:
                 self._collect(job)
             if not all_jobs and len(self.inflight) < self.s.parallel_jobs:
                 return
+
+    def _progress(self) -> tuple[int, int]:
+        """Records processed so far over records uploaded, across the jobs being waited for."""
+        done = sum(int((job.info or {}).get("numberRecordsProcessed") or 0) for job in self.inflight)
+        return done, sum(job.records for job in self.inflight)
 
     def _leave_pending(self, why: str) -> None:
         for job in self.inflight:

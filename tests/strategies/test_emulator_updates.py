@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from strategies import MemorySink, OrgSession, RunSummary, get
+from strategies import Bulk1Strategy, MemorySink, OrgSession, RunSummary, get
 from strategies.results import FAILED, SUCCEEDED
 
 from .conftest import FAST_POLL, unique_tag, xfail_if_bulk2_bug
@@ -112,6 +112,30 @@ def test_bulk1_serial_mode_and_byte_cut(org: Any, new_session: Callable[..., Org
     job = next(j for j in jobs if j["id"] == summary.job_ids[0])
     assert job["concurrencyMode"] == "Serial" and job["state"] == "Closed"
     assert org.admin.usage()["DailyApiRequests"]["used"] == summary.api_calls == get("bulk1-xml", new_session()).estimate(300, polls=summary.calls_by_phase["poll"], batches=summary.batches).total
+
+
+def test_bulk1_downloads_results_only_for_batches_with_failures(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
+    """Three batches, one failed record in the second: the batch list (1 call) and that batch's results
+    (1 call) are read; the clean batches cost nothing after the job info said how many records failed."""
+    tag = unique_tag()
+    records = [{"Id": byline_ids[k], "Name": f"{tag}-{k}", "Likes__c": -1 if k == 400 else k} for k in range(750)]
+    summary, sink = run(new_session(), "bulk1-xml", records, batch_records=250)
+    assert (summary.succeeded, summary.failed, summary.batches) == (749, 1, 3)
+    assert sink.failed[0].row == 401 and sink.failed[0].error_code == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    assert sorted(o.row for o in sink.outcomes) == list(range(1, 751))
+    assert summary.calls_by_phase["results"] == 2
+    expected = Bulk1Strategy.api_calls(750, polls=summary.calls_by_phase["poll"], batch_records=250, batches_with_failures=1)
+    assert org.admin.usage()["DailyApiRequests"]["used"] == summary.api_calls == expected.total
+    clean, _ = run(new_session(), "bulk1-xml", [{"Id": byline_ids[k], "Name": f"{tag}-b{k}"} for k in range(750)], batch_records=250)
+    assert clean.succeeded == 750 and "results" not in clean.calls_by_phase
+    stored = {r["Id"]: r["Name"] for r in org.admin.iter_records("Byline__c", ["Id", "Name"])}
+    assert all(stored[byline_ids[k]] == f"{tag}-b{k}" for k in range(750))
+
+
+def test_bulk1_fetch_successes_reads_every_batch(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
+    records = [{"Id": byline_ids[k], "Name": f"{unique_tag()}-{k}"} for k in range(500)]
+    summary, sink = run(new_session(), "bulk1-xml", records, batch_records=250, fetch_successes=True)
+    assert summary.succeeded == 500 and summary.calls_by_phase["results"] == 3  # batch list + 2 result files
 
 
 def test_bulk2_splits_jobs_by_size_and_runs_them_in_parallel(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool) -> None:

@@ -20,14 +20,16 @@ def test_formulas(n: int) -> None:
     assert CompositeStrategy.api_calls(n).total == math.ceil(n / 1000)
     b = math.ceil(n / 10_000)
     bulk1 = Bulk1Strategy.api_calls(n, polls=3)
-    assert bulk1.total == (0 if n == 0 else 2 + 2 * b + 3) and bulk1.batches == b
+    assert bulk1.total == (0 if n == 0 else 2 + b + 3) and bulk1.batches == b  # no failure: no result download
     bulk2 = Bulk2Strategy.api_calls(n, polls=3)
     assert bulk2.total == (0 if n == 0 else 3 + 3) and bulk2.batches == b
 
 
 def test_bulk_formula_inputs() -> None:
-    assert Bulk1Strategy.api_calls(25_000, polls=2).by_phase == {"create": 1, "upload": 3, "close": 1, "poll": 2, "results": 3}
-    assert Bulk1Strategy.api_calls(25_000, polls=2, failed_batches=1).by_phase["results"] == 3  # batch list instead of one result
+    assert Bulk1Strategy.api_calls(25_000, polls=2).by_phase == {"create": 1, "upload": 3, "close": 1, "poll": 2}
+    assert Bulk1Strategy.api_calls(25_000, polls=2, failed_batches=1).by_phase["results"] == 1  # the batch list says which
+    assert Bulk1Strategy.api_calls(25_000, polls=2, batches_with_failures=2).by_phase["results"] == 3  # list + 2 downloads
+    assert Bulk1Strategy.api_calls(25_000, polls=2, fetch_successes=True).by_phase["results"] == 4  # list + every batch
     est = Bulk2Strategy.api_calls(25_000, polls=4, max_job_records=10_000, jobs_with_failures=1, jobs_with_unprocessed=1)
     assert est.by_phase == {"create": 3, "upload": 3, "close": 3, "poll": 4, "results": 2} and est.batches == 3
     assert Bulk2Strategy.api_calls(25_000, job_sizes=[15_000, 10_000]).batches == 3
@@ -40,7 +42,7 @@ def test_readme_table() -> None:
         "rest": {1000: 1000, 10000: 10000, 100000: 100000, 1000000: 1000000},
         "collections": {1000: 5, 10000: 50, 100000: 500, 1000000: 5000},
         "composite": {1000: 1, 10000: 10, 100000: 100, 1000000: 1000},
-        "bulk1-xml": {1000: 14, 10000: 14, 100000: 32, 1000000: 212},
+        "bulk1-xml": {1000: 13, 10000: 13, 100000: 22, 1000000: 112},
         "bulk2-csv": {1000: 13, 10000: 13, 100000: 13, 1000000: 13},
     }
 

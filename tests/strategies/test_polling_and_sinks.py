@@ -6,7 +6,7 @@ import csv
 from itertools import islice
 from pathlib import Path
 
-from strategies.polling import PollPolicy, poll
+from strategies.polling import PollPolicy, plan_checks, poll
 from strategies.results import FAILED, SUCCEEDED, UNPROCESSED, CountingSink, CsvResultSink, MemorySink, RecordOutcome
 
 
@@ -46,7 +46,72 @@ def test_poll_timeout_returns_instead_of_raising() -> None:
 
 
 def test_scaled_policy() -> None:
-    assert PollPolicy(1, 1.5, 20, 3600).scaled(0.01) == PollPolicy(0.01, 1.5, 0.2, 36.0)
+    assert PollPolicy(1, 1.5, 20, 3600, min_delay=0.5).scaled(0.01) == PollPolicy(0.01, 1.5, 0.2, 36.0, min_delay=0.005)
+
+
+class SteadyJob:
+    """A job that waits `queue` seconds, then processes `rate` records/s; each check reports progress."""
+
+    def __init__(self, clock: FakeClock, total: int, rate: float, queue: float = 0.0) -> None:
+        self.clock, self.total, self.rate, self.queue = clock, total, rate, queue
+
+    def processed(self, t: float) -> int:
+        return min(self.total, int(max(0.0, t - self.queue) * self.rate))
+
+    def check(self) -> dict:
+        return {"done": self.processed(self.clock.now), "total": self.total}
+
+
+def run_steady(job: SteadyJob, policy: PollPolicy) -> tuple[list[float], int]:
+    clock = job.clock
+    result = poll(job.check, lambda v: v["done"] >= v["total"], policy, progress=lambda v: (v["done"], v["total"]),
+                  sleep=clock.sleep, clock=clock)
+    assert result.done
+    return clock.sleeps, result.polls
+
+
+def test_progress_lets_the_poller_check_just_after_the_job_ends() -> None:
+    """A 100 s job (no queue): the geometric checks at 2.5, 7.5, 17.5, 37.5, 67.5, 97.5, 127.5 would
+    notice it 27.5 s late in 7 calls; with the measured rate the checks run 2.5, 7.5, 37.5 (the ceiling),
+    67.5, 97.5 and then 100.25, when the rate says the job is done: 6 calls, 0.25 s late."""
+    clock = FakeClock()
+    sleeps, polls = run_steady(SteadyJob(clock, 1_000_000, 10_000), PollPolicy())
+    assert polls == 6
+    assert 100.0 <= clock.now <= 100.5
+
+
+def test_a_measured_rate_allows_checks_later_than_the_schedule_but_not_past_the_ceiling() -> None:
+    clock = FakeClock()
+    job = SteadyJob(clock, 6_000_000, 10_000, queue=10.0)  # 610 s in all
+    sleeps, polls = run_steady(job, PollPolicy())
+    assert max(sleeps) <= 30.0  # the ceiling
+    assert 610.0 <= clock.now <= 640.0
+    assert polls <= 610 / 30 + 4  # about one check per ceiling once the rate is known
+
+
+def test_without_progress_the_schedule_is_geometric() -> None:
+    clock = FakeClock()
+    states = iter([{"done": 0, "total": 10}] * 4 + [{"done": 10, "total": 10}])
+    result = poll(lambda: next(states), lambda v: v["done"] == 10, PollPolicy(), progress=lambda v: (v["done"], v["total"]),
+                  sleep=clock.sleep, clock=clock)
+    assert result.polls == 5 and clock.sleeps == [2.5, 5.0, 10.0, 20.0, 30.0]
+
+
+def test_a_rate_that_includes_the_queue_wait_never_delays_a_check() -> None:
+    """One progress sample includes the queue wait, so it underestimates the rate: it may only bring the
+    next check forward, never push it past the geometric schedule."""
+    clock = FakeClock()
+    job = SteadyJob(clock, 100_000, 50_000, queue=2.4)  # done at 4.4 s; at 2.5 s it shows 5,000 records
+    sleeps, polls = run_steady(job, PollPolicy())
+    assert sleeps[1] <= 5.0 and polls == 2
+
+
+def test_plan_checks_replays_the_poller() -> None:
+    clock = FakeClock()
+    job = SteadyJob(clock, 1_000_000, 10_000, queue=3.0)
+    sleeps, polls = run_steady(job, PollPolicy())
+    planned = plan_checks(PollPolicy(), 103.0, lambda t: (job.processed(t), job.total))
+    assert len(planned) == polls and abs(planned[-1] - clock.now) < 1e-6
 
 
 def outcomes() -> list[RecordOutcome]:
