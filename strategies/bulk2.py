@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tempfile
 import time
 import uuid
@@ -54,25 +55,52 @@ _FINAL_STATES = ("JobComplete", "Failed", "Aborted")
 
 
 def csv_value_problem(_name: str, value: Any) -> str | None:
-    if isinstance(value, str):
-        if value == NULL_MARKER:
-            return "the text '#N/A' means null in a Bulk 2.0 CSV; send None to clear a field"
+    """Text a Bulk 2.0 CSV cannot carry as given (called for every value of every record: keep it lean)."""
+    if not isinstance(value, str):
+        return None
+    if value == NULL_MARKER:
+        return "the text '#N/A' means null in a Bulk 2.0 CSV; send None to clear a field"
+    if "\x00" in value:
+        return "text contains a NUL character"
+    if not value.isascii():  # only non-ASCII text can hold a lone surrogate
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             return "text contains a lone surrogate and cannot be encoded as UTF-8"
-        if "\x00" in value:
-            return "text contains a NUL character"
     return None
 
 
-def csv_cell_text(record: Mapping[str, Any], column: str) -> str:
-    if column not in record:
-        return ""
-    value = record[column]
-    if value is None or value == "":
-        return NULL_MARKER
-    return text_of(value)
+class CsvRowWriter:
+    """Renders records as CSV lines under one header, with Bulk 2.0's conventions (see the module doc).
+
+    Called once per record, so the common record (every cell non-empty text needing no quotes) is
+    rendered with one join and one regular-expression scan of the whole line; anything else (a null, an
+    absent field, a non-text value, a comma, quote, line break or edge whitespace) goes cell by cell
+    through `csv_cell`, which is the reference behaviour.
+    """
+
+    _ABSENT = object()
+    _NEEDS_CARE = re.compile(r'[\r\n"]|^\s|\s$|\s,|,\s')
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+        self.header = csv_line(self.columns)
+        self._commas = len(self.columns) - 1
+
+    def line(self, record: Mapping[str, Any]) -> str:
+        absent = self._ABSENT
+        cells = [record.get(c, absent) for c in self.columns]
+        try:
+            line = ",".join(cells)  # TypeError unless every cell is text
+        except TypeError:
+            return self._careful(cells)
+        if "" in cells or line.count(",") != self._commas or self._NEEDS_CARE.search(line) or not line:
+            return self._careful(cells)
+        return line + "\n"
+
+    def _careful(self, cells: list[Any]) -> str:
+        absent = self._ABSENT
+        return csv_line("" if v is absent else NULL_MARKER if v is None or v == "" else text_of(v) for v in cells)
 
 
 def parse_sf_error(text: str) -> tuple[str, str, tuple[str, ...]]:
@@ -174,25 +202,31 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
         known = run.columns
         if known and not second_pass:
             columns = ["Id"] + [c for c in known if c != "Id"]
-        chunker = Chunker(self.limits, header=csv_line(columns) if columns else "")
+        writer = CsvRowWriter(columns) if columns else None
+        chunker = Chunker(self.limits, header=writer.header if writer else "")
         column_set = set(columns or ())
+        ledger_add = self.ledger.add
+        key_index, key = -2, ""
         try:
             for number, record in rows:
                 if ctx.stopped:
                     run.unprocessed(number, record.get("Id"), "NOT_SENT", ctx.stopped)
                     continue
-                if columns is None or not column_set.issuperset(record):
+                if writer is None or not column_set.issuperset(record):
                     columns = ["Id"] + [c for c in record if c != "Id"]
                     column_set = set(columns)
-                    finished = chunker.set_header(csv_line(columns))
+                    writer = CsvRowWriter(columns)
+                    finished = chunker.set_header(writer.header)
                     if finished is not None:
                         ctx.submit(finished)
                 try:
-                    finished = chunker.add(csv_line([csv_cell_text(record, c) for c in columns]))
+                    finished = chunker.add(writer.line(record))
                 except RecordTooLarge as exc:
                     run.outcome(RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc)))
                     continue
-                self.ledger.add(ctx.chunk_key(chunker.index), number, record.get("Id"))
+                if chunker.index != key_index:
+                    key_index, key = chunker.index, ctx.chunk_key(chunker.index)
+                ledger_add(key, number, record.get("Id"))
                 if finished is not None:
                     ctx.submit(finished)
             last = chunker.flush()

@@ -42,11 +42,17 @@ name and a CSV header cell that needs no quoting."""
 _UPPER_FLAGS = str.maketrans({chr(c): ("1" if chr(c).isascii() and chr(c).isupper() else "0") for c in range(128)})
 
 
+_SUFFIXES: dict[str, str] = {}  # 15 upper-case flags -> suffix; at most 32**3 entries, filled as met
+
+
 def id_checksum(id15: str) -> str:
     """The 3-character suffix of an 18-character Id: one letter per 5-character block, encoding which
     characters of the block are upper case (bit i set when character i of the block is A-Z)."""
     flags = id15[:15].translate(_UPPER_FLAGS)
-    return "".join(_SUFFIX_ALPHABET[int(flags[b : b + 5][::-1], 2)] for b in (0, 5, 10))
+    suffix = _SUFFIXES.get(flags)
+    if suffix is None:  # Ids of one org share few case patterns: computed once per pattern, not per Id
+        suffix = _SUFFIXES[flags] = "".join(_SUFFIX_ALPHABET[int(flags[b : b + 5][::-1], 2)] for b in (0, 5, 10))
+    return suffix
 
 
 _ID_SHAPE = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")
@@ -54,6 +60,8 @@ _ID_SHAPE = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")
 
 def id_problem(value: Any) -> str | None:
     """Why `value` is not a well-formed Salesforce Id, or None when it is."""
+    if type(value) is str and len(value) == 18 and _ID_SHAPE.fullmatch(value) and value[15:].upper() == id_checksum(value):
+        return None  # the common case, decided in one pass
     if value is None or value == "":
         return "missing Id"
     if not isinstance(value, str):
@@ -139,44 +147,70 @@ ValueCheck = Callable[[str, Any], "str | None"]
 class Validator:
     """Checks one record: an Id that is present and well formed, field names that are API names (and,
     when `known_fields` is given, fields the object has, compared case-insensitively), plus any
-    strategy-specific value check (e.g. characters XML cannot carry)."""
+    strategy-specific value check (e.g. characters XML cannot carry).
+
+    Everything about a record's *names* depends only on its tuple of keys, which repeats from row to row
+    (a CSV file has a handful of shapes: its header minus the empty cells). So names are judged once per
+    shape (`_shape`), and each row pays only for its Id and its values.
+    """
 
     known_fields: Collection[str] | None = None
     value_check: ValueCheck | None = None
+    max_shapes: int = 4096
 
     def __post_init__(self) -> None:
         self._known = {f.lower() for f in self.known_fields} if self.known_fields is not None else None
-        self._good_names: set[str] = set()  # names already found valid (and known): checked once, not per row
+        self._shapes: dict[tuple[Any, ...], _Shape] = {}
 
     def problems(self, row: int, record: Mapping[str, Any]) -> list[RecordProblem]:
-        found: list[RecordProblem] = []
-        if not isinstance(record, dict) and not isinstance(record, Mapping):
+        if type(record) is not dict and not isinstance(record, Mapping):  # (an ABC check is slow: skip it for dicts)
             return [RecordProblem(row, None, f"a record must be a mapping, got {type(record).__name__}")]
-        id_keys = [k for k in record if k not in self._good_names and isinstance(k, str) and k.lower() == "id"]
-        if not id_keys:
-            found.append(RecordProblem(row, "Id", "missing Id"))
-        else:
-            reason = id_problem(record[id_keys[0]])
+        keys = tuple(record)
+        shape = self._shapes.get(keys)
+        if shape is None:
+            shape = self._shape(keys)
+            if len(self._shapes) < self.max_shapes:
+                self._shapes[keys] = shape
+        found = [RecordProblem(row, name, reason) for name, reason in shape.name_problems]
+        if shape.id_key is not None:
+            reason = id_problem(record[shape.id_key])
             if reason:
                 found.append(RecordProblem(row, "Id", reason))
-            if len(id_keys) > 1:
-                found.append(RecordProblem(row, "Id", "Id given more than once"))
-        for name, value in record.items():
-            if name not in self._good_names:
-                if not isinstance(name, str) or not FIELD_NAME_RE.match(name):
-                    found.append(RecordProblem(row, str(name), "not a valid field API name"))
-                    continue
-                if name.lower() == "id":
-                    continue  # never cached: every row's Id keys are found by the scan above
-                if self._known is not None and name.lower() not in self._known:
-                    found.append(RecordProblem(row, name, "the object has no such field"))
-                    continue
-                self._good_names.add(name)
-            if self.value_check is not None and name.lower() != "id":
-                reason = self.value_check(name, value)
+        check = self.value_check
+        if check is not None:
+            for name in shape.checked:
+                reason = check(name, record[name])
                 if reason:
                     found.append(RecordProblem(row, name, reason))
         return found
+
+    def _shape(self, keys: tuple[Any, ...]) -> "_Shape":
+        name_problems: list[tuple[str | None, str]] = []
+        id_keys = [k for k in keys if isinstance(k, str) and k.lower() == "id"]
+        if not id_keys:
+            name_problems.append(("Id", "missing Id"))
+        elif len(id_keys) > 1:
+            name_problems.append(("Id", "Id given more than once"))
+        checked: list[str] = []
+        for name in keys:
+            if not isinstance(name, str) or not FIELD_NAME_RE.match(name):
+                name_problems.append((str(name), "not a valid field API name"))
+            elif name.lower() == "id":
+                continue
+            elif self._known is not None and name.lower() not in self._known:
+                name_problems.append((name, "the object has no such field"))
+            else:
+                checked.append(name)
+        return _Shape(id_keys[0] if id_keys else None, tuple(name_problems), tuple(checked))
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a record's key tuple alone decides: its Id key, its name problems, the names to value-check."""
+
+    id_key: str | None
+    name_problems: tuple[tuple[str | None, str], ...]
+    checked: tuple[str, ...]
 
 
 def normalise(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,9 +296,9 @@ def prepare(
                         problems.extend(found[: max_problems - len(problems)])
                     continue
             clean = normalise(record)
-            for name in clean:
-                if name not in columns:
-                    columns[name] = None
+            if len(clean) > len(columns) or not columns.keys() >= clean.keys():
+                for name in clean:
+                    columns.setdefault(name, None)
             if spool is not None:
                 spool_dump(spool, (count, clean))
     except BaseException:
@@ -356,21 +390,23 @@ class Chunker:
 
     def add(self, text: str) -> Chunk | None:
         encoded = text.encode("utf-8")
-        if not self._fits_alone(len(encoded), len(text)):
-            raise RecordTooLarge(
-                f"one record renders to {len(encoded)} bytes / {len(text)} characters, over the chunk limit {self.limits}"
-            )
-        finished: Chunk | None = None
-        if self._current is not None and not self._fits(self._current, len(encoded), len(text)):
-            finished = self._finish()
-        if self._current is None:
-            self._start()
+        nbytes, nchars = len(encoded), len(text)
         chunk = self._current
-        assert chunk is not None
+        finished: Chunk | None = None
+        if chunk is None or not self._fits(chunk, nbytes, nchars):
+            if not self._fits_alone(nbytes, nchars):
+                raise RecordTooLarge(
+                    f"one record renders to {nbytes} bytes / {nchars} characters, over the chunk limit {self.limits}"
+                )
+            if chunk is not None:
+                finished = self._finish()
+            self._start()
+            chunk = self._current
+            assert chunk is not None
         chunk.file.write(encoded)
         chunk.records += 1
-        chunk.bytes += len(encoded)
-        chunk.chars += len(text)
+        chunk.bytes += nbytes
+        chunk.chars += nchars
         return finished
 
     def flush(self) -> Chunk | None:

@@ -45,8 +45,8 @@ from collections import defaultdict, deque
 from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
-from ..bulk2 import csv_cell_text, parse_sf_error
-from ..records import CsvRecords, Row, csv_line
+from ..bulk2 import CsvRowWriter, parse_sf_error
+from ..records import CsvRecords, Row
 from ..results import FAILED, UNPROCESSED, RecordOutcome
 from ..sobject_collections import collection_record, report_chunk, report_refused, report_unknown
 from ..transport import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, OrgSession
@@ -397,9 +397,10 @@ def _write_temp_csv(rows: Iterator[Row], columns: list[str] | None, run: RunCont
 
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(csv_line(names))
+            writer = CsvRowWriter(names)
+            out.write(writer.header)
             for number, record in rows:
-                out.write(csv_line([csv_cell_text(record, c) for c in names]))
+                out.write(writer.line(record))
                 pickle.dump((number, record), spool, protocol=pickle.HIGHEST_PROTOCOL)
                 written += 1
     except BaseException:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strategies.bulk1 import XSI_NS, SObjectXml, job_xml, xml_fields, xml_value_problem
-from strategies.bulk2 import NULL_MARKER, csv_cell_text, csv_value_problem, parse_sf_error
+from strategies.bulk2 import NULL_MARKER, CsvRowWriter, csv_value_problem, parse_sf_error
 from strategies.records import Chunker, ChunkLimits, csv_line
 from strategies.transport import BULK1_NS
 
@@ -104,7 +104,8 @@ csv_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklis
 def test_csv_rows_round_trip(records: list[dict[str, str | None]]) -> None:
     columns = ["Id", "Name", "Other__c"]
     full = [{"Id": make_id(i + 1), **rec} for i, rec in enumerate(records)]
-    payload = csv_line(columns) + "".join(csv_line([csv_cell_text(r, c) for c in columns]) for r in full)
+    writer = CsvRowWriter(columns)
+    payload = writer.header + "".join(writer.line(r) for r in full)
     rows = list(csv.reader(io.StringIO(payload, newline="")))
     assert rows[0] == columns
     for rec, row in zip(full, rows[1:], strict=True):
@@ -115,6 +116,22 @@ def test_csv_rows_round_trip(records: list[dict[str, str | None]]) -> None:
                 assert cell == NULL_MARKER  # null
             else:
                 assert cell == rec[column]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.dictionaries(st.sampled_from(["Id", "Name", "Other__c"]), st.one_of(st.none(), csv_text, st.integers(), st.booleans()), max_size=3))
+def test_csv_row_fast_path_equals_the_cell_by_cell_rendering(record: dict) -> None:
+    """The one-join fast path of `CsvRowWriter.line` must give exactly what `csv_cell` gives cell by cell."""
+    writer = CsvRowWriter(["Id", "Name", "Other__c"])
+    cells = [record.get(c, writer._ABSENT) for c in writer.columns]
+    assert writer.line(record) == writer._careful(cells)
+
+
+@pytest.mark.parametrize("cells", [["a", "b", "c"], ["a b", "b", " c"], ["a,b", "c", "d"], ["", "x", "y"], ["a", 'say "hi"', "z"], ["a", "b\rc", "d"]])
+def test_csv_row_fast_path_examples(cells: list[str]) -> None:
+    writer = CsvRowWriter(["Id", "Name", "Other__c"])
+    line = writer.line(dict(zip(writer.columns, cells)))
+    assert next(csv.reader(io.StringIO(line, newline=""))) == [c or NULL_MARKER for c in cells]
 
 
 def test_csv_validation() -> None:
