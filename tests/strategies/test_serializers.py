@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from strategies.bulk1 import XSI_NS, SObjectXml, job_xml, xml_fields, xml_value_problem
 from strategies.bulk2 import NULL_MARKER, CsvRowWriter, csv_value_problem, parse_sf_error
-from strategies.records import Chunker, ChunkLimits, csv_line
+from strategies.records import Chunker, ChunkLimits
 from strategies.transport import BULK1_NS
 
 from .conftest import make_id
