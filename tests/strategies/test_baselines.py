@@ -189,6 +189,11 @@ def test_bench_compares_ours_with_the_best_baseline_of_the_family() -> None:
     assert rows[2].ratios["calls"]["baseline"] == "salesforce-bulk:xml"  # the best of the family, not the named pair
     assert rows[2].ratios["peak_memory_mb"]["baseline"] == "salesforce-bulk:xml"
     assert rows[1].ratios == {}
+    rest_rows = [row("rest", 10_000, 20.0, 40.0, n=10_000), row("collections", 50, 1.0, 40.0, n=10_000),
+                 row("simple-salesforce:rest", 10_000, 18.0, 55.0, n=10_000), row("simple-salesforce:collections", 50, 1.2, 55.0, n=10_000)]
+    compute_ratios(rest_rows)
+    assert rest_rows[0].ratios["calls"]["baseline"] == "simple-salesforce:rest"  # like for like: one call per record
+    assert rest_rows[1].ratios["calls"]["baseline"] == "simple-salesforce:collections"
     targets = {(t["target"].split(":")[0], t["detail"]): t["met"] for t in check_targets(rows)}
     assert targets[("bulk2-csv peak memory <= 1/4 of simple-salesforce", "60.0 MB vs 400.0 MB")] is True
     assert targets[("bulk2-csv wall time <= 1/2 of simple-salesforce", "30.00 s vs 80.00 s")] is True
