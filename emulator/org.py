@@ -66,7 +66,7 @@ class Org:
         self.credentials = Credentials(username, password, security_token, client_id, client_secret)
         self.sessions = SessionManager(self.org_id, self.user_id, self.credentials, session_seconds)
         self.dml = DmlEngine(self.schema, self.store, self.ids, self.user_id, lambda: self.faults)
-        self.engine = BulkEngine(lambda: self.profile, seed, thread_done=self.store.close_thread_connection)
+        self.engine = BulkEngine(lambda: self.profile, seed, thread_done=self.store.release_thread_connection)
         bulk_dir = os.path.join(self.workdir, "bulk")
         os.makedirs(bulk_dir, exist_ok=True)
         self.bulk1 = Bulk1Service(self, bulk_dir)

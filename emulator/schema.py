@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from . import ids
 from .errors import RecordError
@@ -44,9 +44,26 @@ class FieldDef:
     computed_from: tuple[str, ...] = ()
 
     column: str = field(init=False, repr=False, compare=False, default="")
+    #: `coerce(value)`: a client value (JSON-typed or text) -> the stored form, or RecordError. Bound once
+    #: to this field type's converter, so the per-value hot path of a bulk job does not re-dispatch on type.
+    coerce: Callable[[Any], Any] = field(init=False, repr=False, compare=False, default=None)
+    _scale: int = field(init=False, repr=False, compare=False, default=0)
+    _limit: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column", self.name.lower())  # hot path: looked up per record and field
+        t = self.type
+        if t in TEXT_TYPES:
+            coerce = self._coerce_text
+        elif t in NUMBER_TYPES:
+            coerce = self._coerce_number
+            scale = self.scale if self.scale is not None else (0 if t == "int" else 2)
+            object.__setattr__(self, "_scale", scale)
+            object.__setattr__(self, "_limit", 10 ** ((self.precision or 18) - scale))
+        else:
+            coerce = {"boolean": self._coerce_boolean, "date": self._coerce_date, "datetime": self._coerce_datetime,
+                      "reference": self._coerce_id, "id": self._coerce_id}.get(t, self._coerce_unknown)
+        object.__setattr__(self, "coerce", coerce)
 
     @property
     def sql_type(self) -> str:
@@ -56,73 +73,37 @@ class FieldDef:
             return "REAL"
         return "TEXT"
 
-    # -- coercion -------------------------------------------------------------------------------
-    def coerce(self, value: Any) -> Any:
-        """Turn a client value (JSON-typed or text) into the stored form, or raise RecordError."""
+    # -- coercion (None always means null) ------------------------------------------------------------
+    def _coerce_text(self, value: Any) -> Any:
         if value is None:
             return None
-        t = self.type
-        if t in TEXT_TYPES:
-            text = value if isinstance(value, str) else _json_scalar_text(value)
-            if self.length is not None and len(text) > self.length:
-                shown = text if len(text) <= 80 else text[:77] + "..."
-                raise RecordError("STRING_TOO_LONG", f"{self.label}: data value too large: {shown} (max length={self.length})", [self.name])
-            return text
-        if t in NUMBER_TYPES:
-            return self._coerce_number(value)
-        if t == "boolean":
-            if isinstance(value, bool):
-                return int(value)
-            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
-                return int(value.strip().lower() in ("true", "1", "yes"))
-            raise self._type_error(value)
-        if t == "date":
-            if isinstance(value, str):
-                text = value.strip()
-                m = _DATETIME_RE.match(text)
-                if _DATE_RE.match(text) or m:
-                    day = text[:10]
-                    try:
-                        dt.date.fromisoformat(day)
-                    except ValueError:
-                        raise self._type_error(value) from None
-                    return day
-            raise self._type_error(value)
-        if t == "datetime":
-            if isinstance(value, str):
-                stamp = parse_datetime(value)
-                if stamp is not None:
-                    return format_datetime(stamp)
-            raise self._type_error(value)
-        if t in ("reference", "id"):
-            if not isinstance(value, str):
-                raise self._type_error(value)
-            canonical = ids.to_18(value.strip())
-            if canonical is None:
-                raise RecordError("MALFORMED_ID", f"{self.label}: id value of incorrect type: {value}", [self.name])
-            return canonical
-        raise self._type_error(value)
+        text = value if isinstance(value, str) else _json_scalar_text(value)
+        if self.length is not None and len(text) > self.length:
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise RecordError("STRING_TOO_LONG", f"{self.label}: data value too large: {shown} (max length={self.length})", [self.name])
+        return text
 
     def _coerce_number(self, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise self._type_error(value)
-        if isinstance(value, str):
-            text = value.strip()
+        if isinstance(value, str):  # first: bulk text, one value per column of every row
             try:
-                number: float | int = int(text)
+                number: float | int = int(value)  # int() and float() ignore surrounding whitespace themselves
             except ValueError:
                 try:
-                    number = float(text)
+                    number = float(value)
                 except ValueError:
                     raise self._type_error(value) from None
+        elif value is None:
+            return None
+        elif isinstance(value, bool):
+            raise self._type_error(value)
         elif isinstance(value, (int, float)):
             number = value
         else:
             raise self._type_error(value)
         if isinstance(number, float) and not math.isfinite(number):
             raise self._type_error(value)
-        scale = self.scale if self.scale is not None else (0 if self.type == "int" else 2)
-        if abs(number) >= 10 ** ((self.precision or 18) - scale):
+        scale = self._scale
+        if abs(number) >= self._limit:
             raise RecordError("NUMBER_OUTSIDE_VALID_RANGE", f"{self.label}: value outside of valid range on numeric field: {value}", [self.name])
         if self.type == "int":
             if isinstance(number, float):
@@ -134,6 +115,54 @@ class FieldDef:
             return number if scale == 0 else float(number)
         rounded = round(number, scale)
         return int(rounded) if scale == 0 else rounded
+
+    def _coerce_boolean(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return int(value.strip().lower() in ("true", "1", "yes"))
+        raise self._type_error(value)
+
+    def _coerce_date(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            text = value.strip()
+            m = _DATETIME_RE.match(text)
+            if _DATE_RE.match(text) or m:
+                day = text[:10]
+                try:
+                    dt.date.fromisoformat(day)
+                except ValueError:
+                    raise self._type_error(value) from None
+                return day
+        raise self._type_error(value)
+
+    def _coerce_datetime(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            stamp = parse_datetime(value)
+            if stamp is not None:
+                return format_datetime(stamp)
+        raise self._type_error(value)
+
+    def _coerce_id(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self._type_error(value)
+        canonical = ids.to_18(value.strip())
+        if canonical is None:
+            raise RecordError("MALFORMED_ID", f"{self.label}: id value of incorrect type: {value}", [self.name])
+        return canonical
+
+    def _coerce_unknown(self, value: Any) -> Any:
+        if value is None:
+            return None
+        raise self._type_error(value)
 
     def _type_error(self, value: Any) -> RecordError:
         return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{self.label}: value not of required type: {value}", [self.name])
@@ -175,12 +204,16 @@ class ValidationRule:
     fields: tuple[str, ...]
     message: str
     minimum: float | None = None
+    columns: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
 
-    def check(self, merged: dict[str, Any]) -> None:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(name.lower() for name in self.fields))  # checked per record
+
+    def check(self, merged: Mapping[str, Any]) -> None:
         """`merged` maps lower-case field names to the record's values after the change."""
         if self.kind == "min":
-            for name in self.fields:
-                value = merged.get(name.lower())
+            for column in self.columns:
+                value = merged.get(column)
                 if value is not None and self.minimum is not None and value < self.minimum:
                     raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", self.message, [])
 

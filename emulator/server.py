@@ -225,9 +225,11 @@ def run_org(
         ca_file = chain = key = bundle = None
         if tls:
             ca_file, chain, key, bundle = _tls_files(org.workdir, host)
+        # "auto" picks httptools and uvloop (both in uvicorn[standard]) and falls back to h11 and asyncio.
+        # The emulator listens on loopback behind no proxy, so X-Forwarded-* handling is switched off.
         config = uvicorn.Config(
             create_app(org), host=host, port=port, log_level="warning", access_log=access_log, lifespan="off",
-            ssl_certfile=chain, ssl_keyfile=key, http="auto", loop="auto", timeout_keep_alive=75,
+            ssl_certfile=chain, ssl_keyfile=key, http="auto", loop="auto", timeout_keep_alive=75, proxy_headers=False,
         )
         _install_log_filter()  # after Config, which (re)configures uvicorn's loggers
         thread = _ServerThread(config)

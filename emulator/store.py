@@ -1,8 +1,9 @@
 """SQLite storage for one org: one table per sObject, columns named after lower-case field names.
 
-Every thread gets its own connection (the HTTP loop and each bulk worker). WAL mode lets readers run
-beside a writer; writes serialize in SQLite itself. Durability is traded for speed (synchronous=OFF):
-the emulator's data is disposable by design.
+Every thread uses its own connection (the HTTP loop and each bulk worker); worker threads hand theirs
+back when their unit of work ends, for the next one. WAL mode lets readers run beside a writer; writes
+serialize in SQLite itself. Durability is traded for speed (synchronous=OFF): the emulator's data is
+disposable by design.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class RecordStore:
         self.schema = schema
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []  # released by threads that finished their work
         self._all_lock = threading.Lock()
         self._write_lock = threading.Lock()
         with self.connection() as conn:
@@ -31,26 +33,34 @@ class RecordStore:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")
-            conn.execute("PRAGMA temp_store=MEMORY")
-            conn.execute("PRAGMA cache_size=-16384")  # 16 MB per connection
-            self._local.conn = conn
             with self._all_lock:
-                self._all.append(conn)
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=OFF")
+                conn.execute("PRAGMA temp_store=MEMORY")
+                conn.execute("PRAGMA cache_size=-16384")  # 16 MB per connection
+                with self._all_lock:
+                    self._all.append(conn)
+            self._local.conn = conn
         return conn
 
-    def close_thread_connection(self) -> None:
-        """Close this thread's connection (worker threads call it when a unit of work ends)."""
+    def release_thread_connection(self) -> None:
+        """Hand this thread's connection to the next thread that needs one (worker threads call it when
+        a unit of work ends).
+
+        Bulk units run on whichever of the engine's many pool threads is free. Opening and closing a
+        connection per unit allocated a fresh page cache each time in that thread's malloc arena, where
+        the freed memory stayed: the server grew by ~60 MB over a million-record job. Reused connections
+        keep their warm caches, and memory is bounded by how many units ever ran at once.
+        """
         conn = getattr(self._local, "conn", None)
         if conn is None:
             return
         self._local.conn = None
         with self._all_lock:
-            if conn in self._all:
-                self._all.remove(conn)
-        conn.close()
+            self._idle.append(conn)
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -101,6 +111,7 @@ class RecordStore:
                 except sqlite3.Error:
                     pass
             self._all.clear()
+            self._idle.clear()
         self._local = threading.local()
 
     # -- DDL --------------------------------------------------------------------------------------
@@ -120,18 +131,30 @@ class RecordStore:
     def get_many(self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None = None,
                  columns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """Rows by id (only `columns`, plus id, when given: updates read just what their rules need)."""
+        names, rows = self._select(obj, record_ids, conn, columns)
+        return {row[0]: dict(zip(names, row)) for row in rows}
+
+    def get_rows(self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None,
+                 columns: Sequence[str]) -> dict[str, tuple]:
+        """Rows by id as `(id, *columns)` tuples: a bulk update reads 200 rows per transaction, and
+        building a dict for each cost more than the query."""
+        _, rows = self._select(obj, record_ids, conn, columns)
+        return {row[0]: row for row in rows}
+
+    def _select(self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None,
+                columns: Sequence[str] | None) -> tuple[list[str], list[tuple]]:
         conn = conn or self._conn()
-        out: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(record_ids))
         select = "*" if columns is None else ", ".join(["id", *(f'"{c}"' for c in columns)])
+        names: list[str] = ["id", *(columns or ())]
+        rows: list[tuple] = []
         for start in range(0, len(unique), 900):
             part = unique[start : start + 900]
             marks = ",".join("?" * len(part))
             cur = conn.execute(f'SELECT {select} FROM "{obj.table}" WHERE id IN ({marks})', part)
             names = [d[0] for d in cur.description]
-            for row in cur:
-                out[row[0]] = dict(zip(names, row))
-        return out
+            rows.extend(cur)
+        return names, rows
 
     def exists(self, obj: SObjectDef, record_ids: Iterable[str]) -> set[str]:
         return set(self.get_many(obj, list(record_ids)))

@@ -1,21 +1,46 @@
-"""Assembles the ASGI application of one org: routes of every API family behind the org's gate."""
+"""Assembles the ASGI application of one org: every API family's routes behind the org's gate.
+
+REST (`/services/data/vXX.X/...` outside `/jobs`) is served by `RestApp`, a plain ASGI callable: the REST
+family has its own router (`rest.dispatch`, shared with Composite subrequests), and per-record PATCH is
+the emulator's hottest path, so it skips Starlette's middleware, routing and Request/Response objects.
+The other families (Bulk 1.0 and 2.0, login, identity, versions, admin) are Starlette routes; their
+unknown URLs and wrong methods get the family's documented error body, not Starlette's plain text.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Any
+
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from ..constants import MAX_API_VERSION
-from ..errors import SalesforceError
+from ..errors import InternalError, MethodNotAllowed, NotFound, SalesforceError
 from ..org import Org
 from . import admin, auth, bulk1, bulk2, composite  # noqa: F401  (composite registers its REST routes)
-from .common import OLDEST_VERSION, api_version, json_response, parse_json, rest_error
-from .gate import OrgGate
+from .common import (
+    JSON_TYPE,
+    OLDEST_VERSION,
+    api_version,
+    body_format,
+    dumps,
+    family_error,
+    json_response,
+    parse_json,
+)
+from .gate import OrgGate, classify, headers_of
 from .rest import RestCall, dispatch, split_query
 
+log = logging.getLogger(__name__)
+
+_REST_PREFIX = "/services/data/"
 _BODY_METHODS = ("POST", "PATCH", "PUT")
+_JSON_HEADERS = ((b"content-type", JSON_TYPE.encode("latin-1")),)
 
 
 async def versions(request: Request) -> Response:
@@ -27,60 +52,117 @@ async def versions(request: Request) -> Response:
     return json_response(out)
 
 
-async def rest(request: Request) -> Response:
-    org: Org = request.app.state.org
-    try:
-        version = api_version(request.path_params["version"])
-        method = request.method
-        override = request.query_params.get("_HttpMethod")
-        if method == "POST" and override:
-            method = override.upper()
-        raw = await request.body()
-        body = parse_json(raw) if method in _BODY_METHODS and raw.strip() else None
-        path = request.path_params.get("rest", "")
-        call = RestCall(org, method, version, ("/" + path.strip("/")) if path.strip("/") else "",
-                        split_query(request.url.query), body, {k.lower(): v for k, v in request.headers.items()})
-        result = dispatch(call)
-    except SalesforceError as err:
-        return rest_error(err)
-    profile = org.profile
-    extra = profile.scaled((result.records * profile.sync_per_record_ms + result.subrequests * profile.composite_subrequest_ms) / 1000.0)
-    if extra > 0:
-        import asyncio
+class RestApp:
+    """The REST family as raw ASGI: parse the request into a `RestCall`, dispatch it, send the result."""
 
-        await asyncio.sleep(extra)
-    if result.status == 204:
-        return Response(status_code=204)
-    return json_response(result.body, result.status, result.headers or None)
+    def __init__(self, org: Org) -> None:
+        self.org = org
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        raw = await _read_body(receive)
+        if raw is None:
+            return  # nothing to answer, and a half-received request must not change data
+        try:
+            result = dispatch(self._call(scope, raw))
+        except SalesforceError as err:
+            await _send_json(send, err.status, err.rest_body())
+            return
+        except Exception:  # a bug, not bad input: answer as Salesforce does, and keep the traceback
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            err = InternalError("An unexpected error occurred in the emulator; its log has the details.")
+            await _send_json(send, err.status, err.rest_body())
+            return
+        profile = self.org.profile
+        extra = profile.scaled((result.records * profile.sync_per_record_ms + result.subrequests * profile.composite_subrequest_ms) / 1000.0)
+        if extra > 0:
+            await asyncio.sleep(extra)
+        if result.status == 204:
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _send_json(send, result.status, result.body, result.headers)
+
+    def _call(self, scope: dict, raw: bytes) -> RestCall:
+        path: str = scope["path"]
+        if not path.startswith(_REST_PREFIX):
+            raise NotFound("The requested resource does not exist")
+        version_text, _, rest = path[len(_REST_PREFIX):].partition("/")
+        version = api_version(version_text)
+        query = split_query(scope["query_string"].decode("latin-1"))
+        headers = scope.get("state", {}).get("headers") or headers_of(scope)
+        method = scope["method"]
+        override = query.get("_HttpMethod")
+        if method == "POST" and override and override[0]:
+            method = override[0].upper()
+        body, media = None, "json"
+        if method in _BODY_METHODS and raw.strip():
+            media = body_format(headers.get("content-type"), xml=True)
+            body = parse_json(raw) if media == "json" else raw  # XML is read by the resource that takes it
+        rest = rest.strip("/")
+        return RestCall(self.org, method, version, "/" + rest if rest else "", query, body, headers, media=media)
 
 
-def _mounted(prefix: str, routes: list[BaseRoute]) -> list[BaseRoute]:
+async def _read_body(receive: Any) -> bytes | None:
+    """The whole request body, or None when the client went away before sending all of it."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send_json(send: Any, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    data = dumps(body)
+    raw_headers = [*_JSON_HEADERS, (b"content-length", str(len(data)).encode("latin-1"))]
+    if headers:
+        raw_headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's "no route" (404) and "wrong method" (405), in the wire format of the path's API family.
+
+    Bulk 1.0 documents HTTP 405 for any method other than GET or POST, whatever the URI.
+    """
+    family = classify(request.url.path)
+    if family not in ("versions", "bulk1", "bulk2"):
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
+    method, path = request.method, request.url.path
+    if exc.status_code == 405 or (family == "bulk1" and method not in ("GET", "POST")):
+        allow = (exc.headers or {}).get("Allow", "") if exc.status_code == 405 else "GET, POST"
+        allowed = ", ".join(sorted(m.strip() for m in allow.split(",") if m.strip() not in ("", "HEAD")))
+        prefix = "InvalidUrl : " if family == "bulk1" else ""
+        err: SalesforceError = MethodNotAllowed(f"{prefix}HTTP Method '{method}' not allowed. Allowed are {allowed}")
+    elif family == "bulk1":
+        err = NotFound(f"InvalidUrl : {method} {path} is not a Bulk API resource")
+    else:
+        err = NotFound("The requested resource does not exist")
+    return family_error(family, err, request.headers.get("content-type"), request.headers.get("accept"))
+
+
+def _mounted(prefix: str, routes: list[BaseRoute]) -> Mount:
     """Group a family's routes under their common prefix, so a request tests one prefix, not every route."""
-    inner, outer = [], []
+    inner = []
     for r in routes:
-        methods = [m for m in (getattr(r, "methods", None) or []) if m != "HEAD"]
-        if isinstance(r, Route) and r.path.startswith(prefix):
-            inner.append(Route(r.path[len(prefix):] or "/", r.endpoint, methods=methods))
-        elif isinstance(r, Route) and r.path.endswith("{rest:path}"):
-            inner.append(Route("/{rest:path}", r.endpoint, methods=methods))  # the family's own "unknown URL"
-            outer.append(r)
-        else:
-            outer.append(r)
-    return [Mount(prefix, routes=inner), *outer]
+        assert isinstance(r, Route) and r.path.startswith(prefix)
+        inner.append(Route(r.path[len(prefix):] or "/", r.endpoint, methods=[m for m in (r.methods or []) if m != "HEAD"]))
+    return Mount(prefix, routes=inner)
 
 
 def create_app(org: Org) -> OrgGate:
     routes = [
-        *_mounted("/services/data/{version}/jobs", bulk2.routes),  # before the REST catch-all below
-        *_mounted("/services/async/{version}", bulk1.routes),
+        _mounted("/services/data/{version}/jobs", bulk2.routes),
+        _mounted("/services/async/{version}", bulk1.routes),
         *auth.routes,
         Route("/services/data", versions, methods=["GET"]),
         Route("/services/data/", versions, methods=["GET"]),
-        Route("/services/data/{version}", rest, methods=["GET"]),
-        Route("/services/data/{version}/{rest:path}", rest, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
         *admin.routes,
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
     app.router.redirect_slashes = False
     app.state.org = org
-    return OrgGate(app, org)
+    return OrgGate(app, org, {"rest": RestApp(org)})

@@ -1,7 +1,16 @@
 """Bulk API 1.0 routes under /services/async/{version}/: XML (default) or JSON job documents.
 
 Parse the request, call `org.bulk1`, render jobInfo / batchInfo in the job's format. Batch uploads are
-streamed to disk. Every failure is rendered as the documented `<error>` element (or its JSON twin).
+streamed to disk. Every failure is rendered as the documented `<error>` element (or its JSON twin);
+unknown URLs and methods are answered in api/app.py.
+
+Request checks made here, before the model sees anything:
+- a job document (create, close, abort) is application/xml or application/json; anything else is
+  HTTP 400 ClientInputError "Unsupported content type: <type>" (the message Salesforce was seen to give
+  for text/xml; the exception code is an assumption);
+- every batch operation's URI carries the job's API version, as documented; a different version is
+  HTTP 400 InvalidBatch (the exception code is an assumption; the rule is documented).
+A batch whose Content-Type does not match the job's contentType is refused by the model (InvalidBatch).
 """
 
 from __future__ import annotations
@@ -18,13 +27,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from .common import with_and_without_slash
-
 from ..bulk.v1 import Bulk1Job, batch_info
 from ..constants import BULK1_NS
-from ..errors import InvalidJob, InvalidXml, JsonParserError, NotFound, SalesforceError
+from ..errors import (
+    InvalidBatch,
+    InvalidJob,
+    InvalidXml,
+    JsonParserError,
+    SalesforceError,
+    UnsupportedMediaType,
+)
 from ..org import Org
-from .common import api_version, bulk1_error, dumps
+from .common import api_version, bulk1_error, dumps, media_type, with_and_without_slash
 
 _MEDIA = {"XML": "application/xml", "CSV": "text/csv", "JSON": "application/json"}
 
@@ -34,7 +48,7 @@ def _org(request: Request) -> Org:
 
 
 def _is_json_request(request: Request) -> bool:
-    return "json" in request.headers.get("content-type", "").lower()
+    return media_type(request.headers.get("content-type")) == "application/json"
 
 
 def _render(doc: str, data: dict[str, Any] | list[dict[str, Any]], as_json: bool, status: int = 200) -> Response:
@@ -81,8 +95,11 @@ def _job_response(job: Bulk1Job, as_json: bool, status: int = 200) -> Response:
 
 
 async def _job_document(request: Request) -> dict[str, Any]:
+    media = media_type(request.headers.get("content-type"))
+    if media not in ("application/xml", "application/json"):
+        raise UnsupportedMediaType(f"Unsupported content type: {media or 'none'}")
     raw = await request.body()
-    if _is_json_request(request):
+    if media == "application/json":
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as err:
@@ -115,6 +132,15 @@ def _errors(handler):
             return bulk1_error(err, json_format=_error_as_json(request))
 
     return wrapped
+
+
+def _batch_job(request: Request) -> Bulk1Job:
+    """The job a batch operation addresses, at the API version the job was created with."""
+    version = f"{api_version(request.path_params['version']):.1f}"
+    job = _org(request).bulk1.get_job(request.path_params["job_id"])
+    if version != job.api_version:
+        raise InvalidBatch(f"InvalidBatch : The API version in the URI ({version}) must match the API version of the job ({job.api_version})")
+    return job
 
 
 def _error_as_json(request: Request) -> bool:
@@ -163,8 +189,7 @@ async def job(request: Request) -> Response:
 @_errors
 async def batches(request: Request) -> Response:
     org = _org(request)
-    api_version(request.path_params["version"])
-    found = org.bulk1.get_job(request.path_params["job_id"])
+    found = _batch_job(request)
     as_json = found.content_type == "JSON"
     if request.method == "GET":
         return _render("batchInfoList", [batch_info(b) for b in list(found.batches.values())], as_json)
@@ -172,16 +197,14 @@ async def batches(request: Request) -> Response:
     with open(path, "wb") as fh:
         async for block in request.stream():
             fh.write(block)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    batch = org.bulk1.add_batch(found.id, path, media)
+    batch = org.bulk1.add_batch(found.id, path, media_type(request.headers.get("content-type")))
     return _render("batchInfo", batch.ack or batch_info(batch), as_json, status=201)
 
 
 @_errors
 async def batch(request: Request) -> Response:
     org = _org(request)
-    api_version(request.path_params["version"])
-    found = org.bulk1.get_job(request.path_params["job_id"])
+    found = _batch_job(request)
     b = org.bulk1.get_batch(found.id, request.path_params["batch_id"])
     return _render("batchInfo", batch_info(b), found.content_type == "JSON")
 
@@ -189,7 +212,7 @@ async def batch(request: Request) -> Response:
 @_errors
 async def batch_request(request: Request) -> Response:
     org = _org(request)
-    found = org.bulk1.get_job(request.path_params["job_id"])
+    found = _batch_job(request)
     b = org.bulk1.get_batch(found.id, request.path_params["batch_id"])
     return _file(b.request_path, found.content_type)
 
@@ -197,7 +220,7 @@ async def batch_request(request: Request) -> Response:
 @_errors
 async def batch_result(request: Request) -> Response:
     org = _org(request)
-    found = org.bulk1.get_job(request.path_params["job_id"])
+    found = _batch_job(request)
     path = org.bulk1.result_path(found.id, request.path_params["batch_id"])
     return _file(path, found.content_type)
 
@@ -208,12 +231,6 @@ def _file(path: str, content_type: str) -> Response:
     return FileResponse(path, headers={"content-type": _MEDIA[content_type]})
 
 
-async def unknown(request: Request) -> Response:
-    """Any other path or method under /services/async: the documented `<error>` body, not a bare 404."""
-    err = NotFound(f"InvalidUrl : {request.method} {request.url.path} is not a Bulk API resource")
-    return bulk1_error(err, json_format=_is_json_request(request))
-
-
 _P = "/services/async/{version}"
 routes = with_and_without_slash([
     Route(_P + "/job", create_job, methods=["POST"]),
@@ -222,4 +239,4 @@ routes = with_and_without_slash([
     Route(_P + "/job/{job_id}/batch/{batch_id}", batch, methods=["GET"]),
     Route(_P + "/job/{job_id}/batch/{batch_id}/request", batch_request, methods=["GET"]),
     Route(_P + "/job/{job_id}/batch/{batch_id}/result", batch_result, methods=["GET"]),
-]) + [Route("/services/async/{rest:path}", unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
+])

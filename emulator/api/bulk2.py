@@ -1,4 +1,9 @@
-"""Bulk API 2.0 routes under /services/data/vXX.X/jobs/: JSON job documents, CSV data and results."""
+"""Bulk API 2.0 routes under /services/data/vXX.X/jobs/: JSON job documents, CSV data and results.
+
+Bulk 2.0 runs on the REST framework, so it takes content types the way REST does: job documents are
+JSON (application/json, or no Content-Type), job data is text/csv, and anything else is refused with
+415 UNSUPPORTED_MEDIA_TYPE before the body is read. Unknown URLs and methods are answered in api/app.py.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,29 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from .common import with_and_without_slash
-
 from ..constants import BULK2_QUERY_DEFAULT_PAGE
-from ..errors import ClientInputError, InvalidJob, SalesforceError, UnsupportedMediaType
+from ..errors import (
+    ClientInputError,
+    InvalidJob,
+    NotFound,
+    SalesforceError,
+    UnsupportedMediaType,
+)
 from ..org import Org
-from .common import api_version, bulk2_error, json_response, read_json
+from .common import (
+    api_version,
+    bulk2_error,
+    json_response,
+    media_type,
+    read_json,
+    with_and_without_slash,
+)
 
 LIST_PAGE = 1000
+#: The API versions that introduced ingest and query jobs (fact sheet 2.6); below them the resources do
+#: not exist, so they answer 404 like any unknown URL.
+INGEST_SINCE = 41.0
+QUERY_SINCE = 47.0
 
 
 def _org(request: Request) -> Org:
@@ -33,14 +53,17 @@ def _errors(handler):
     return wrapped
 
 
-def _version(request: Request) -> float:
-    return api_version(request.path_params["version"])
+def _version(request: Request, since: float) -> float:
+    version = api_version(request.path_params["version"])
+    if version < since:
+        raise NotFound("The requested resource does not exist")
+    return version
 
 
 @_errors
 async def ingest_jobs(request: Request) -> Response:
     org = _org(request)
-    version = _version(request)
+    version = _version(request, INGEST_SINCE)
     if request.method == "POST":
         body = await read_json(request)
         if not isinstance(body, dict):
@@ -59,7 +82,7 @@ async def ingest_jobs(request: Request) -> Response:
 @_errors
 async def ingest_job(request: Request) -> Response:
     org = _org(request)
-    _version(request)
+    _version(request, INGEST_SINCE)
     job_id = request.path_params["job_id"]
     if request.method == "GET":
         return json_response(org.bulk2.get_ingest(job_id).info())
@@ -77,10 +100,10 @@ async def ingest_job(request: Request) -> Response:
 @_errors
 async def upload(request: Request) -> Response:
     org = _org(request)
-    _version(request)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    _version(request, INGEST_SINCE)
+    media = media_type(request.headers.get("content-type"))
     if media != "text/csv":
-        raise UnsupportedMediaType(f"Unsupported content type {media or '(none)'}; upload job data as text/csv")
+        raise UnsupportedMediaType(f"Content-Type header specified in HTTP request is not supported: {media or 'none'}")
     job = org.bulk2.get_ingest(request.path_params["job_id"])
     path = os.path.join(org.bulk2.workdir, f"upload-{uuid.uuid4().hex}.csv")
     size = 0
@@ -96,7 +119,7 @@ def _results(kind: str):
     @_errors
     async def handler(request: Request) -> Response:
         org = _org(request)
-        _version(request)
+        _version(request, INGEST_SINCE)
         stream = org.bulk2.results(request.path_params["job_id"], kind)
         first = next(stream)  # raises before the response starts when the job is not complete
         def body():
@@ -110,17 +133,12 @@ def _results(kind: str):
 @_errors
 async def query_jobs(request: Request) -> Response:
     org = _org(request)
-    version = _version(request)
+    version = _version(request, QUERY_SINCE)
     if request.method == "POST":
         body = await read_json(request)
         if not isinstance(body, dict):
             raise InvalidJob("InvalidJob : The job document must be a JSON object")
-        try:
-            job = org.bulk2.create_query(body, version)
-        except SalesforceError as err:
-            if err.code in ("MALFORMED_QUERY", "INVALID_FIELD", "INVALID_TYPE"):
-                raise
-            raise
+        job = org.bulk2.create_query(body, version)
         return json_response(job.ack or job.info())
     jobs = list(org.bulk2.queries.values())
     return json_response({"done": True, "records": [j.info() for j in jobs], "nextRecordsUrl": None})
@@ -129,7 +147,7 @@ async def query_jobs(request: Request) -> Response:
 @_errors
 async def query_job(request: Request) -> Response:
     org = _org(request)
-    _version(request)
+    _version(request, QUERY_SINCE)
     job_id = request.path_params["job_id"]
     if request.method == "GET":
         return json_response(org.bulk2.get_query(job_id).info())
@@ -145,7 +163,7 @@ async def query_job(request: Request) -> Response:
 @_errors
 async def query_results(request: Request) -> Response:
     org = _org(request)
-    version = _version(request)
+    version = _version(request, QUERY_SINCE)
     job = org.bulk2.get_query(request.path_params["job_id"])
     if abs(job.api_version - version) > 1e-9:
         err = ClientInputError(f"The job was created with API version {job.api_version:.1f}; request its results with the same version")

@@ -12,10 +12,14 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..constants import COMPOSITE_BATCH_MAX_SUBREQUESTS, COMPOSITE_MAX_COLLECTIONS_OR_QUERIES, COMPOSITE_MAX_SUBREQUESTS
+from ..constants import (
+    COMPOSITE_BATCH_MAX_SUBREQUESTS,
+    COMPOSITE_MAX_COLLECTIONS_OR_QUERIES,
+    COMPOSITE_MAX_SUBREQUESTS,
+)
 from ..errors import JsonParserError, RequestLimitExceeded, SalesforceError
 from .common import api_version
-from .rest import RestCall, RestResult, dispatch, route, split_query
+from .rest import RestCall, RestResult, dispatch, json_document, route, split_query
 
 _REF = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _HALTED = "The transaction was rolled back since another operation in the same transaction failed."
@@ -45,7 +49,7 @@ def _run(call: RestCall) -> RestResult:
 
 # -- /composite ---------------------------------------------------------------------------------------
 def composite(call: RestCall) -> RestResult:
-    body = call.body
+    body = json_document(call)
     if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
         raise JsonParserError("The request body must contain a compositeRequest array")
     subs = body["compositeRequest"]
@@ -165,7 +169,7 @@ def _resolve_body(body: Any, results: dict[str, Any]) -> Any:
 
 # -- /composite/batch -------------------------------------------------------------------------------------
 def composite_batch(call: RestCall) -> RestResult:
-    body = call.body
+    body = json_document(call)
     if not isinstance(body, dict) or not isinstance(body.get("batchRequests"), list):
         raise JsonParserError("The request body must contain a batchRequests array")
     subs = body["batchRequests"]

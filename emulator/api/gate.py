@@ -4,6 +4,10 @@ Every request to an API path passes here before routing: injected transport faul
 retried request never applied a change), then the session is checked (refusals are not counted), then
 one request is counted against the daily allocation (or refused with REQUEST_LIMIT_EXCEEDED), then the
 profile's base latency is slept. REST and Bulk 2.0 responses get `Sforce-Limit-Info`.
+
+The gate classifies every path into its API family anyway, so it also hands the request to that
+family's app when one is registered (REST goes straight to its own dispatcher, see api/app.py), and to
+the Starlette app otherwise.
 """
 
 from __future__ import annotations
@@ -14,21 +18,28 @@ import logging
 import re
 from typing import Any
 
-from ..errors import InternalError, InvalidSessionId, RequestLimitExceeded, SalesforceError, ServerUnavailable
+from ..errors import (
+    InternalError,
+    InvalidSessionId,
+    RequestLimitExceeded,
+    SalesforceError,
+    ServerUnavailable,
+)
 from ..org import Org
-from .common import bulk1_error, bulk2_error, rest_error
+from .common import family_error
 
+_BULK2 = re.compile(r"^/services/data/[^/]+/jobs(?:/|$)")
 _ID = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
 _LOCATOR = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?-\d+(?=/|$)")  # REST queryMore locators
 _VERSION = re.compile(r"/v?\d{2}\.0(?=/|$)")
 
 
 def classify(path: str) -> str:
+    """The API family of a request path: what counts it, who may call it, how its errors look."""
     if path.startswith("/services/data"):
-        rest = path[len("/services/data"):]
-        if rest in ("", "/"):
+        if path in ("/services/data", "/services/data/"):
             return "versions"
-        if "/jobs/" in rest or rest.rstrip("/").endswith("/jobs"):
+        if _BULK2.match(path):
             return "bulk2"
         return "rest"
     if path.startswith("/services/async/"):
@@ -50,9 +61,11 @@ def endpoint_key(method: str, path: str) -> str:
 
 
 class OrgGate:
-    def __init__(self, app: Any, org: Org) -> None:
+    def __init__(self, app: Any, org: Org, family_apps: dict[str, Any] | None = None) -> None:
+        """`app` serves every family without an entry in `family_apps` (family name -> ASGI app)."""
         self.app = app
         self.org = org
+        self.family_apps = dict(family_apps or {})
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -67,7 +80,7 @@ class OrgGate:
                 org.usage.record_free(family, endpoint_key(method, path))
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
+        headers = headers_of(scope)
         faults = org.faults
         if family != "identity" and faults.applies_to(path):
             if faults.roll(faults.drop_rate):
@@ -88,7 +101,9 @@ class OrgGate:
             refusal = InvalidSessionId("Invalid session id") if family == "bulk1" else err
             await _render(family, refusal, headers)(scope, receive, send)
             return
-        scope.setdefault("state", {})["session"] = session
+        state = scope.setdefault("state", {})  # what Starlette exposes as request.state
+        state["session"] = session
+        state["headers"] = headers  # decoded once, lower-case names: family apps reuse them
         if family == "identity":
             await self.app(scope, receive, send)
             return
@@ -102,10 +117,11 @@ class OrgGate:
         delay = org.profile.request_delay(write=method not in ("GET", "HEAD"), body_bytes=body_bytes)
         if delay > 0:
             await asyncio.sleep(delay)
-        await self.app(scope, receive, send)
+        await self.family_apps.get(family, self.app)(scope, receive, send)
 
 
-def _headers(scope: dict) -> dict[str, str]:
+def headers_of(scope: dict) -> dict[str, str]:
+    """Request headers by lower-case name (the last one wins when a name repeats)."""
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
@@ -122,12 +138,7 @@ def _token(family: str, headers: dict[str, str]) -> str | None:
 
 
 def _render(family: str, err: SalesforceError, headers: dict[str, str]):
-    if family == "bulk1":
-        wants_json = "json" in headers.get("content-type", "") or "json" in headers.get("accept", "")
-        return bulk1_error(err, json_format=wants_json)
-    if family == "bulk2":
-        return bulk2_error(err)
-    return rest_error(err)
+    return family_error(family, err, headers.get("content-type"), headers.get("accept"))
 
 
 def _with_limit_info(send: Any, org: Org) -> Any:

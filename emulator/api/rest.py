@@ -11,15 +11,19 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+from defusedxml.ElementTree import ParseError, fromstring
+
 from .. import soql
 from ..constants import COLLECTIONS_MAX_RECORDS, QUERY_PAGE_MIN, QUERY_PAGE_SIZE
 from ..dml import SaveResult
 from ..errors import (
     InvalidField,
+    InvalidXml,
     JsonParserError,
     MethodNotAllowed,
     NotFound,
     SalesforceError,
+    UnsupportedMediaType,
 )
 from ..ids import to_18
 from ..org import Org
@@ -37,6 +41,7 @@ class RestCall:
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     conn: Any = None  # the enclosing transaction (Composite allOrNone), or None
+    media: str = "json"  # "json" (body parsed) or "xml" (body still bytes: read by the resources that take XML)
 
     @property
     def base(self) -> str:
@@ -57,15 +62,20 @@ class RestResult:
 
 
 Handler = Callable[[RestCall], RestResult]
-_ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+#: Routes by the first path segment (literal in every pattern), so a request tries only its resource's few.
+_ROUTES: dict[str, list[tuple[re.Pattern[str], dict[str, Handler]]]] = {}
+
+
+def _first_segment(path: str) -> str:
+    return path[1:].split("/", 1)[0]
 
 
 def route(pattern: str, **methods: Handler) -> None:
-    _ROUTES.append((re.compile("^" + pattern + "/?$"), methods))
+    _ROUTES.setdefault(_first_segment(pattern), []).append((re.compile("^" + pattern + "/?$"), methods))
 
 
 def dispatch(call: RestCall) -> RestResult:
-    for pattern, methods in _ROUTES:
+    for pattern, methods in _ROUTES.get(_first_segment(call.path), ()):
         m = pattern.match(call.path)
         if m:
             handler = methods.get(call.method)
@@ -77,7 +87,7 @@ def dispatch(call: RestCall) -> RestResult:
 
 
 def split_query(raw: str) -> dict[str, list[str]]:
-    return parse_qs(raw, keep_blank_values=True)
+    return parse_qs(raw, keep_blank_values=True) if raw else {}
 
 
 # -- rendering helpers ----------------------------------------------------------------------------
@@ -181,9 +191,46 @@ def _rest_error(e) -> dict:
     return out
 
 
+_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
 def _object_body(call: RestCall) -> dict[str, Any]:
+    """The field values of one sObject row, sent as JSON or as XML."""
+    if call.media == "xml":
+        return _xml_record(call.body)
     if not isinstance(call.body, dict):
         raise JsonParserError("Cannot deserialize instance of the sObject from the request body: expected a JSON object")
+    return call.body
+
+
+def _xml_record(raw: bytes) -> dict[str, Any]:
+    """An XML sObject body (`<Byline__c><Tweets__c>5</Tweets__c></Byline__c>`) -> {field: text or None}.
+
+    Salesforce takes XML bodies for sObject rows: the root element names the record, each child is one
+    field, `xsi:nil="true"` sets null. Responses stay JSON. A malformed document is 400 INVALID_XML
+    (the code REST uses for malformed XML is UNCONFIRMED).
+    """
+    try:
+        root = fromstring(raw)
+    except ParseError as err:
+        raise InvalidXml(f"Unable to parse the XML request body: {err}") from None
+    record: dict[str, Any] = {}
+    for child in root:
+        name = child.tag.rsplit("}", 1)[-1]
+        if len(child):
+            raise InvalidXml(f"Unable to parse the XML request body: element {name} must hold a field value")
+        record[name] = None if child.get(_XSI_NIL) in ("true", "1") else (child.text or "")
+    return record
+
+
+def json_document(call: RestCall) -> Any:
+    """The body of a resource the emulator reads as JSON only (Collections, Composite, Composite Batch).
+
+    Salesforce also takes XML there; the emulator reads XML for single sObject rows alone and refuses
+    it elsewhere with 415 rather than misreading it.
+    """
+    if call.media != "json":
+        raise UnsupportedMediaType("Content-Type header specified in HTTP request is not supported by this emulator for this resource: application/xml")
     return call.body
 
 
@@ -268,7 +315,7 @@ def soql_error(message: str) -> SalesforceError:
 def _collection_records(call: RestCall) -> tuple[bool, list[dict[str, Any]]]:
     if call.version < 42.0:
         raise NotFound("The requested resource does not exist")
-    body = call.body
+    body = json_document(call)
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         raise JsonParserError("The request body must be an object with a records array")
     records = body["records"]

@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 class BulkEngine:
     def __init__(self, profile: Callable[[], LatencyProfile], seed: int = 0, *,
                  thread_done: Callable[[], None] = lambda: None) -> None:
-        """`thread_done` runs on a worker thread after each unit or driver: it releases that thread's
-        per-thread resources (its SQLite connection and page cache), so memory stays flat however many
-        pool threads a large job wakes up."""
+        """`thread_done` runs on a worker thread after each unit or driver: it hands that thread's
+        per-thread resources (its SQLite connection and page cache) to the next unit, so memory stays
+        flat however many pool threads a large job wakes up."""
         self._profile = profile
         self._thread_done = thread_done
         self._rng = random.Random(seed)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import IO, Any, Iterator
+import pickle
+from itertools import chain, filterfalse, islice
+from typing import IO, Any, Iterable, Iterator, Sequence
 from xml.sax.saxutils import XMLGenerator
 
 from defusedxml.ElementTree import iterparse, ParseError
@@ -24,17 +26,13 @@ LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 
 csv.field_size_limit(2**31 - 1)
 
+_SPOOL_BLOCK = 1000  # rows per pickled block of a spool file
+_BLANK_ROWS = [[], [""]]  # an empty line, or a line holding only "": not a record
+
 
 def bulk_value(text: str) -> Any:
     """A Bulk text value: '' leaves the field unchanged (skip), '#N/A' sets null."""
     return None if text == NA else text
-
-
-class _Skip:
-    pass
-
-
-SKIP = _Skip()
 
 
 def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], Iterator[list[str]]]:
@@ -51,10 +49,7 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], Iterator[list[
 
     def rows() -> Iterator[list[str]]:
         try:
-            for row in reader:
-                if row == [] or row == [""]:
-                    continue
-                yield row
+            yield from filterfalse(_BLANK_ROWS.__contains__, reader)  # filtered in C: a million rows per job
         except csv.Error as err:
             raise InvalidBatch(f"InvalidBatch : Failed to parse CSV. Found unescaped quote or malformed row near line {reader.line_num}: {err}") from None
         finally:
@@ -64,9 +59,46 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], Iterator[list[
 
 
 def csv_record(header: list[str], row: list[str]) -> dict[str, Any]:
-    if len(row) != len(header):
-        raise ValueError(f"row has {len(row)} columns, header has {len(header)}")
+    problem = width_problem(header, row)
+    if problem:
+        raise ValueError(problem)
     return {name: bulk_value(value) for name, value in zip(header, row) if value != ""}
+
+
+def width_problem(header: list[str], row: list[str]) -> str | None:
+    """Why a row cannot be read under its header (its column count differs), or None."""
+    if len(row) != len(header):
+        return f"row has {len(row)} columns, header has {len(header)}"
+    return None
+
+
+def write_spool(path: str, rows: Iterable[list[str]], limit: int) -> int:
+    """Write up to `limit` rows to an internal batch's spool file; returns how many were written.
+
+    A spool holds rows already parsed (and checked) from an upload until a worker takes them: pickled
+    blocks of rows, which write and read back several times faster than CSV written only to be parsed
+    again. Blocks keep memory bounded however long the spool is.
+    """
+    count = 0
+    with open(path, "wb") as fh:
+        while block := list(islice(rows, min(_SPOOL_BLOCK, limit - count))):
+            pickle.dump(list(map(tuple, block)), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            count += len(block)
+    return count
+
+
+def read_spool(path: str) -> Iterator[list[str]]:
+    """The rows of a spool file written by `write_spool`, in order."""
+    return chain.from_iterable(_spool_blocks(path))  # flattened in C: no Python step per row
+
+
+def _spool_blocks(path: str) -> Iterator[list[list[str]]]:
+    with open(path, "rb") as fh:
+        while True:
+            try:
+                yield pickle.load(fh)
+            except EOFError:
+                return
 
 
 def read_xml_records(path: str) -> Iterator[dict[str, Any]]:
@@ -130,20 +162,46 @@ class CsvOut:
     """
 
     def __init__(self, fh: IO[str], delimiter: str = ",", newline: str = "\n") -> None:
-        self._minimal = csv.writer(fh, delimiter=delimiter, lineterminator=newline)
-        self._all = csv.writer(fh, delimiter=delimiter, lineterminator=newline, quoting=csv.QUOTE_ALL)
+        self._dialect = {"delimiter": delimiter, "lineterminator": newline}
+        self._minimal = csv.writer(fh, **self._dialect)
+        self._all = csv.writer(fh, quoting=csv.QUOTE_ALL, **self._dialect)
         self._check = "\r" not in newline
 
     def writerow(self, row: list[str]) -> None:
-        if self._check and any("\r" in value for value in row):
+        if self._check and "\r" in "".join(row):  # one C-level scan: this runs for every row of a bulk job
             self._all.writerow(row)
         else:
             self._minimal.writerow(row)
 
+    def lines(self, rows: Sequence[Sequence[str]]) -> list[str]:
+        """Each row as `writerow` would write it, without the line terminator (for callers that put
+        columns of their own in front of each row).
+
+        Most bulk rows hold nothing that needs quoting: those are joined in C (csv's writer costs about
+        a microsecond a row, a second per million-record job); any other batch goes through the writers.
+        """
+        delimiter, newline = self._dialect["delimiter"], self._dialect["lineterminator"]
+        text = "\x00".join(map("\x00".join, rows))
+        if not (delimiter in text or '"' in text or "\r" in text or "\n" in text):
+            joined = list(map(delimiter.join, rows))
+            if "" not in joined:  # csv writes a record of one empty field as ""
+                return joined
+        out = _Lines()
+        minimal, quote_all = csv.writer(out, **self._dialect), csv.writer(out, quoting=csv.QUOTE_ALL, **self._dialect)
+        for row in rows:
+            (quote_all if self._check and "\r" in "".join(row) else minimal).writerow(row)
+        return [line[: -len(newline)] for line in out]
+
+
+class _Lines(list):
+    """A file for csv.writer that keeps each row as one item: the writer makes one write() call per row."""
+
+    write = list.append
+
 
 def quoted(values: list[str], delimiter: str) -> str:
     """The `sf__` columns of Bulk 2.0 results: always quoted, whatever the upload's quoting."""
-    return delimiter.join('"' + v.replace('"', '""') + '"' for v in values)
+    return delimiter.join(['"' + v.replace('"', '""') + '"' for v in values])
 
 
 class Bulk1ResultWriter:

@@ -3,22 +3,29 @@
 Shared by Bulk 1.0 batches and Bulk 2.0 internal batches. Each transaction commits on its own (a failed
 record never rolls back its neighbours); parent-record locks are held for the transaction's simulated
 duration, so parallel units that share a parent contend as they do on a real org.
+
+Records come in one of two forms. Bulk 1.0 XML and JSON batches give a mapping per record. CSV rows are
+kept as the reader's lists and handed to `DmlEngine.update_rows` positionally, their header resolved to
+fields once (`CsvRows`): a million-record Bulk 2.0 job then does no per-record dict building or field
+lookup on its way to SQLite.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
 from ..constants import BULK_TRANSACTION_SIZE
-from ..dml import DmlEngine, SaveResult
+from ..dml import DmlEngine, FieldLayout, SaveResult, UpdateRows
 from ..errors import RecordError
 from ..profiles import FaultConfig, LatencyProfile
 from ..schema import SObjectDef
 from ..store import RecordStore
 from .engine import BulkEngine
+from .formats import NA, csv_record
 
 OPERATIONS = ("insert", "update", "delete", "hardDelete")
+
+R = TypeVar("R")
 
 
 class BulkContext(Protocol):
@@ -33,29 +40,82 @@ class BulkContext(Protocol):
     def faults(self) -> FaultConfig: ...
 
 
-@dataclass
-class UnitRecord:
-    index: int  # position within the unit's input
-    values: Mapping[str, Any]  # field -> bulk value (None = null); may include Id
+class RecordForm(Protocol[R]):
+    """What the DML engine needs from a transaction's records, whatever form they come in."""
+
+    def update_rows(self, dml: DmlEngine, obj: SObjectDef, chunk: list[R]) -> UpdateRows: ...
+
+    def mappings(self, chunk: list[R]) -> list[Mapping[str, Any]]: ...
+
+    def raw_ids(self, chunk: list[R]) -> list[str]: ...
 
 
-class JobFailed(Exception):
-    """The job failed midway (fault injection): records not yet processed are unprocessed."""
+class Mappings:
+    """Records as mappings of field name -> bulk value (None sets null; an absent field is unchanged)."""
+
+    def update_rows(self, dml: DmlEngine, obj: SObjectDef, chunk: list[Mapping[str, Any]]) -> UpdateRows:
+        return dml.rows_of(obj, [(_id_of(values), values) for values in chunk])
+
+    def mappings(self, chunk: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        return chunk
+
+    def raw_ids(self, chunk: list[Mapping[str, Any]]) -> list[str]:
+        return [_id_of(values) for values in chunk]
+
+
+MAPPINGS = Mappings()
+
+
+class CsvRows:
+    """Records as the raw rows of one CSV header (each row as long as the header).
+
+    Values follow `formats.csv_record`: an empty value leaves the field unchanged, `#N/A` sets null. A
+    header naming a field twice (in any case) keeps the mapping form, so which value wins stays what it
+    always was; every other header is read positionally.
+    """
+
+    def __init__(self, obj: SObjectDef, header: Sequence[str]) -> None:
+        self.header = list(header)
+        lowered = [name.lower() for name in header]
+        positional = len(set(lowered)) == len(lowered)
+        self._layout = FieldLayout(obj, header, null_text=NA) if positional else None
+        self._id_position = lowered.index("id") if positional and "id" in lowered else None
+
+    def update_rows(self, dml: DmlEngine, obj: SObjectDef, chunk: list[list[str]]) -> UpdateRows:
+        if self._layout is None:
+            return MAPPINGS.update_rows(dml, obj, self.mappings(chunk))
+        return UpdateRows(self.raw_ids(chunk), [self._layout] * len(chunk), chunk)
+
+    def mappings(self, chunk: list[list[str]]) -> list[Mapping[str, Any]]:
+        return [csv_record(self.header, row) for row in chunk]
+
+    def raw_ids(self, chunk: list[list[str]]) -> list[str]:
+        if self._layout is None:
+            return MAPPINGS.raw_ids(self.mappings(chunk))
+        p = self._id_position
+        if p is None:
+            return [""] * len(chunk)
+        return [row[p] if row[p] != NA else "" for row in chunk]
 
 
 def run_transactions(
     ctx: BulkContext,
     obj: SObjectDef,
     operation: str,
-    records: Iterable[UnitRecord],
-    on_result: Callable[[UnitRecord, SaveResult], None],
+    chunks: Iterable[list[R]],
+    on_results: Callable[[list[R], list[SaveResult]], None],
     *,
+    form: RecordForm[R] = MAPPINGS,
     should_stop: Callable[[], bool] = lambda: False,
     before_transaction: Callable[[int], None] = lambda n: None,
 ) -> int:
-    """Process `records`; returns how many were processed. Raises JobFailed from `before_transaction`."""
+    """Process `chunks` of records (in `form`, from `transactions`); returns how many records were processed.
+
+    `on_results(chunk, results)` gets each committed transaction's records and their results, in order.
+    An exception from `before_transaction` (a unit failing midway) propagates before that transaction runs.
+    """
     processed = 0
-    for chunk in _chunks(records, BULK_TRANSACTION_SIZE):
+    for chunk in chunks:
         if should_stop():
             break
         before_transaction(len(chunk))
@@ -63,31 +123,31 @@ def run_transactions(
         profile = ctx.profile
         try:
             lock_wait = profile.scaled(profile.lock_wait_s)
-            if operation == "update" and lock_wait > 0 and ctx.faults.parent_lock_contention:
+            updates = form.update_rows(ctx.dml, obj, chunk) if operation == "update" else None
+            if updates is not None and lock_wait > 0 and ctx.faults.parent_lock_contention:
                 # Wait for contended parent records *before* taking SQLite's write lock: waiting inside
                 # the transaction stalled every other writer of the org (other batches and REST calls)
                 # for up to lock_wait_s and serialised parallel batches.
-                ctx.dml.prelock_parents(obj, [(_id_of(r.values), r.values) for r in chunk], owner, lock_wait)
+                ctx.dml.prelock_parents(obj, updates, owner, lock_wait)
                 lock_wait = 0.0  # inside the transaction, parents still held by others fail at once
             with ctx.store.transaction() as conn:
-                results = _apply(ctx.dml, obj, operation, chunk, conn, owner, lock_wait)
+                if updates is not None:
+                    results = ctx.dml.update_rows(obj, updates, conn=conn, lock_owner=owner, lock_timeout=lock_wait)
+                else:
+                    results = _apply(ctx.dml, obj, operation, form, chunk, conn)
             ctx.engine.sleep(profile.scaled((profile.bulk_chunk_overhead_ms + len(chunk) * profile.bulk_per_record_ms) / 1000.0))
         finally:
             ctx.dml.parent_locks.release(owner)
-        for rec, res in zip(chunk, results):
-            on_result(rec, res)
+        on_results(chunk, results)
         processed += len(chunk)
     return processed
 
 
-def _apply(dml: DmlEngine, obj: SObjectDef, operation: str, chunk: list[UnitRecord], conn, owner, lock_timeout: float) -> list[SaveResult]:
-    if operation == "update":
-        pairs = [(_id_of(r.values), {k: v for k, v in r.values.items() if k.lower() != "id"}) for r in chunk]
-        return dml.update(obj, pairs, conn=conn, lock_owner=owner, lock_timeout=lock_timeout)
+def _apply(dml: DmlEngine, obj: SObjectDef, operation: str, form: RecordForm[R], chunk: list[R], conn) -> list[SaveResult]:
     if operation == "insert":
-        return dml.insert(obj, [r.values for r in chunk], conn=conn)
+        return dml.insert(obj, form.mappings(chunk), conn=conn)
     if operation in ("delete", "hardDelete"):
-        return dml.delete(obj, [_id_of(r.values) for r in chunk], conn=conn)
+        return dml.delete(obj, form.raw_ids(chunk), conn=conn)
     return [SaveResult(None, False, [RecordError("INVALID_OPERATION", f"Operation {operation} is not supported by the emulator", [])]) for _ in chunk]
 
 
@@ -98,11 +158,12 @@ def _id_of(values: Mapping[str, Any]) -> str:
     return ""
 
 
-def _chunks(items: Iterable[UnitRecord], size: int) -> Iterator[list[UnitRecord]]:
-    chunk: list[UnitRecord] = []
-    for item in items:
+def transactions(records: Iterable[R]) -> Iterator[list[R]]:
+    """`records` cut into transactions of BULK_TRANSACTION_SIZE (200) records."""
+    chunk: list[R] = []
+    for item in records:
         chunk.append(item)
-        if len(chunk) == size:
+        if len(chunk) == BULK_TRANSACTION_SIZE:
             yield chunk
             chunk = []
     if chunk:

@@ -19,8 +19,8 @@ from ..constants import BULK1_MAX_BYTES_PER_BATCH, BULK1_MAX_CHARS_PER_BATCH, BU
 from ..dml import SaveResult
 from ..errors import ExceededQuota, InvalidBatch, InvalidJob, InvalidJobState
 from ..schema import now_stamp
-from .formats import Bulk1ResultWriter, csv_record, read_csv, read_json_records, read_xml_records
-from .transactions import OPERATIONS, BulkContext, UnitRecord, run_transactions
+from .formats import Bulk1ResultWriter, read_csv, read_json_records, read_xml_records, width_problem
+from .transactions import MAPPINGS, OPERATIONS, BulkContext, CsvRows, RecordForm, run_transactions, transactions
 
 CONTENT_TYPES = {"XML", "CSV", "JSON"}
 _MEDIA = {"XML": ("application/xml", "text/xml"), "CSV": ("text/csv",), "JSON": ("application/json",)}
@@ -195,7 +195,7 @@ class Bulk1Service:
             # Counting parses the file (malformed files and oversized batches are refused at once); field
             # names are checked when the batch runs, so an unknown CSV column fails the batch
             # ("InvalidBatch : Field name not found : X" in its stateMessage), as on Salesforce.
-            count = sum(1 for _ in self._records(job, upload_path, check_fields=False))
+            count = sum(1 for _ in self._records(job, upload_path, check_fields=False)[1])
         except InvalidBatch:
             _remove(upload_path)
             raise
@@ -225,7 +225,8 @@ class Bulk1Service:
         return batch.result_path
 
     # -- processing -------------------------------------------------------------------------------
-    def _records(self, job: Bulk1Job, path: str, *, check_fields: bool = True) -> Iterator[dict[str, Any]]:
+    def _records(self, job: Bulk1Job, path: str, *, check_fields: bool = True) -> tuple[RecordForm, Iterator[Any]]:
+        """The batch's records and their form: CSV rows as read (checked for width), else one mapping each."""
         if job.content_type == "CSV":
             header, rows = read_csv(path)
             if not header:
@@ -234,15 +235,18 @@ class Bulk1Service:
             for name in header if check_fields else ():
                 if obj.field(name) is None:
                     raise InvalidBatch(f"InvalidBatch : Field name not found : {name}")
-            for n, row in enumerate(rows, start=2):
-                try:
-                    yield csv_record(header, row)
-                except ValueError as err:
-                    raise InvalidBatch(f"InvalidBatch : Malformed CSV row {n}: {err}") from None
-        elif job.content_type == "XML":
-            yield from read_xml_records(path)
-        else:
-            yield from read_json_records(path)
+
+            def checked() -> Iterator[list[str]]:
+                for n, row in enumerate(rows, start=2):
+                    problem = width_problem(header, row)
+                    if problem:
+                        raise InvalidBatch(f"InvalidBatch : Malformed CSV row {n}: {problem}")
+                    yield row
+
+            return CsvRows(obj, header), checked()
+        if job.content_type == "XML":
+            return MAPPINGS, read_xml_records(path)
+        return MAPPINGS, iter(read_json_records(path))
 
     def _process(self, job: Bulk1Job, batch: Bulk1Batch) -> None:
         if batch.state != "Queued":
@@ -264,20 +268,21 @@ class Bulk1Service:
                     raise _FailMidway()
                 job.records_seen += n
 
-        def on_result(rec: UnitRecord, res: SaveResult) -> None:
-            errors = [(e.status_code, e.message, e.fields) for e in res.errors]
-            # Salesforce leaves the id of a failed row empty in Bulk 1.0 results, updates included
-            # (simple-salesforce #627 reports exactly this: failed update rows come back with id None).
-            writer.write(res.id if res.success else None, res.success, res.created, errors)
-            batch.records_processed += 1
-            if not res.success:
-                batch.records_failed += 1
+        def on_results(chunk: list[Any], results: list[SaveResult]) -> None:
+            for res in results:
+                errors = [(e.status_code, e.message, e.fields) for e in res.errors]
+                # Salesforce leaves the id of a failed row empty in Bulk 1.0 results, updates included
+                # (simple-salesforce #627 reports exactly this: failed update rows come back with id None).
+                writer.write(res.id if res.success else None, res.success, res.created, errors)
+                batch.records_processed += 1
+                if not res.success:
+                    batch.records_failed += 1
 
         with open(batch.result_path, "w", encoding="utf-8", newline="") as fh:
             writer = Bulk1ResultWriter(fh, job.content_type)
             try:
-                records = (UnitRecord(i, values) for i, values in enumerate(self._records(job, batch.request_path)))
-                run_transactions(ctx, obj, job.operation, records, on_result, before_transaction=before)
+                form, records = self._records(job, batch.request_path)
+                run_transactions(ctx, obj, job.operation, transactions(records), on_results, form=form, before_transaction=before)
                 final, message = "Completed", ""
             except InvalidBatch as err:
                 final, message = "Failed", err.message

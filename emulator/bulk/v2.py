@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from .. import soql
-from ..constants import BULK2_INTERNAL_BATCH_RECORDS, BULK2_MAX_UPLOAD_BYTES
+from ..constants import BULK2_INTERNAL_BATCH_RECORDS, BULK2_MAX_UPLOAD_BYTES, BULK_TRANSACTION_SIZE
 from ..dml import SaveResult
 from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
 from ..schema import now_stamp
-from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, csv_record, error_text, quoted, read_csv
-from .transactions import OPERATIONS, BulkContext, UnitRecord, run_transactions
+from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, error_text, quoted, read_csv, read_spool, width_problem, write_spool
+from .transactions import OPERATIONS, BulkContext, CsvRows, run_transactions
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 MULTIPLE_UPLOADS = (
@@ -357,18 +357,8 @@ class Bulk2Service:
             raise ClientInputError("InvalidBatch : Field name not found : Id")
         index = 0
         while True:
-            chunk_path = os.path.join(self.workdir, f"{job.id}.in{index:05d}.csv")
-            count = 0
-            with open(chunk_path, "w", encoding="utf-8", newline="") as out:
-                writer = CsvOut(out, job.delimiter, "\n")
-                # The chunk is read back with read_csv, which takes its first row as the header: without
-                # it the first record of every internal batch was silently dropped.
-                writer.writerow(header)
-                for row in rows:
-                    writer.writerow(row)
-                    count += 1
-                    if count == BULK2_INTERNAL_BATCH_RECORDS:
-                        break
+            chunk_path = os.path.join(self.workdir, f"{job.id}.in{index:05d}.rows")
+            count = write_spool(chunk_path, rows, BULK2_INTERNAL_BATCH_RECORDS)
             if count == 0:
                 os.remove(chunk_path)
                 break
@@ -389,10 +379,9 @@ class Bulk2Service:
         """A chunk that will never run (the allocation ran out): its rows are unprocessed."""
         base = os.path.join(self.workdir, f"{job.id}.p{index:05d}")
         part = _Part(index, base + ".ok", base + ".err", base + ".unp")
-        _, rows = read_csv(chunk_path, job.delimiter)
         with open(part.unprocessed, "w", encoding="utf-8", newline="") as fh:
             writer = CsvOut(fh, job.delimiter, job.newline)
-            for row in rows:
+            for row in read_spool(chunk_path):
                 writer.writerow(row)
                 job.records_total += 1
         job.parts.append(part)
@@ -401,25 +390,34 @@ class Bulk2Service:
     def _process_part(self, job: IngestJob, part: _Part, chunk_path: str) -> None:
         ctx = self.ctx
         obj = ctx.schema.get(job.object)
-        newline = job.newline
+        delimiter, newline = job.delimiter, job.newline
         fail_after = ctx.faults.bulk_fail_after_records
         with open(part.success, "w", encoding="utf-8", newline="") as ok_fh, \
              open(part.failed, "w", encoding="utf-8", newline="") as err_fh, \
              open(part.unprocessed, "w", encoding="utf-8", newline="") as unp_fh:
-            ok = CsvOut(ok_fh, job.delimiter, newline)
-            bad = CsvOut(err_fh, job.delimiter, newline)
-            unp = CsvOut(unp_fh, job.delimiter, newline)
-            _, rows_iter = read_csv(chunk_path, job.delimiter)
-            raw_rows: dict[int, list[str]] = {}
+            out = CsvOut(err_fh, delimiter, newline)  # the upload's own columns, as in every result file
+            unp = CsvOut(unp_fh, delimiter, newline)
+            rows_iter = read_spool(chunk_path)
+            pending: list[list[str]] = []  # the transaction being filled or run: unprocessed if it never commits
 
-            def source() -> Iterator[UnitRecord]:
-                for i, row in enumerate(rows_iter):
-                    raw_rows[i] = row
-                    try:
-                        values = csv_record(job.header, row)
-                    except ValueError as err:
-                        values = {"__malformed__": str(err)}
-                    yield UnitRecord(i, values)
+            def chunks() -> Iterator[list[list[str]]]:
+                """200-row transactions; a row whose column count disagrees with the header fails on its
+                own as it is read (before the transaction it sits in runs), as on Salesforce."""
+                width = len(job.header)
+                for row in rows_iter:
+                    if len(row) != width:
+                        error = error_text("INVALID_FIELD", f"Malformed row: {width_problem(job.header, row)}", [])
+                        err_fh.write(quoted(["", error], delimiter) + delimiter)
+                        out.writerow(row)
+                        with job.lock:
+                            job.records_processed += 1
+                            job.records_failed += 1
+                        continue
+                    pending.append(row)
+                    if len(pending) == BULK_TRANSACTION_SIZE:
+                        yield pending
+                if pending:
+                    yield pending
 
             def before(n: int) -> None:
                 ctx.engine.sleep(0)
@@ -429,34 +427,33 @@ class Bulk2Service:
                     if job.error_message:
                         raise _Midway(job.error_message)
 
-            def write_failed(record_id: str, error: str, row: list[str]) -> None:
-                err_fh.write(quoted([record_id, error], job.delimiter) + job.delimiter)
-                bad.writerow(row)
-
-            def on_result(rec: UnitRecord, res: SaveResult) -> None:
-                row = raw_rows.pop(rec.index)
-                if res.success:
-                    ok_fh.write(quoted([res.id or "", "true" if res.created else "false"], job.delimiter) + job.delimiter)
-                    ok.writerow(row)
-                else:
-                    e = res.errors[0]
-                    write_failed(res.id or "", error_text(e.status_code, e.message, e.fields), row)
+            def on_results(chunk: list[list[str]], results: list[SaveResult]) -> None:
+                nonlocal pending
+                ok_lines, failed_lines = [], []
+                for text, res in zip(out.lines(chunk), results):
+                    if res.success:
+                        # sf__Id is a canonical id (base-62, nothing to escape): quoted without quoted()'s work.
+                        ok_lines.append(f'"{res.id}"{delimiter}"{"true" if res.created else "false"}"{delimiter}{text}{newline}')
+                    else:
+                        e = res.errors[0]
+                        error = quoted([res.id or "", error_text(e.status_code, e.message, e.fields)], delimiter)
+                        failed_lines.append(f"{error}{delimiter}{text}{newline}")
+                ok_fh.write("".join(ok_lines))
+                err_fh.write("".join(failed_lines))
                 with job.lock:
-                    job.records_processed += 1
-                    if not res.success:
-                        job.records_failed += 1
+                    job.records_processed += len(chunk)
+                    job.records_failed += len(failed_lines)
+                pending = []  # committed: the next transaction starts a list of its own
 
             ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
-            gen = source()
             try:
-                run_transactions(ctx, obj, job.operation, _malformed_guard(gen, write_failed, raw_rows, job), on_result,
+                run_transactions(ctx, obj, job.operation, chunks(), on_results, form=CsvRows(obj, job.header),
                                  should_stop=lambda: job.state == "Aborted", before_transaction=before)
             except _Midway:
                 pass
             # Whatever was read but not processed, and whatever was never read, is unprocessed.
-            for i in sorted(raw_rows):
-                unp.writerow(raw_rows[i])
-            raw_rows.clear()
+            for row in pending:
+                unp.writerow(row)
             for row in rows_iter:
                 unp.writerow(row)
         os.remove(chunk_path)
@@ -569,19 +566,6 @@ def _check_line_ending(job: IngestJob) -> None:
     crlf = first.endswith(b"\r\n")
     if crlf != (job.line_ending == "CRLF"):
         raise ClientInputError(f"ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is {job.line_ending}")
-
-
-def _malformed_guard(gen: Iterator[UnitRecord], write_failed, raw_rows: dict[int, list[str]], job: IngestJob) -> Iterator[UnitRecord]:
-    """Rows whose column count disagrees with the header fail on their own, as on Salesforce."""
-    for rec in gen:
-        if "__malformed__" in rec.values:
-            row = raw_rows.pop(rec.index)
-            write_failed("", error_text("INVALID_FIELD", f"Malformed row: {rec.values['__malformed__']}", []), row)
-            with job.lock:
-                job.records_processed += 1
-                job.records_failed += 1
-            continue
-        yield rec
 
 
 def _read_record(fh) -> bytes:
