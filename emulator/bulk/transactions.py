@@ -5,9 +5,9 @@ record never rolls back its neighbours); parent-record locks are held for the tr
 duration, so parallel units that share a parent contend as they do on a real org.
 
 Records come in one of two forms. Bulk 1.0 XML and JSON batches give a mapping per record. CSV rows are
-kept as the reader's lists and handed to `DmlEngine.update_rows` positionally, their header resolved to
-fields once (`CsvRows`): a million-record Bulk 2.0 job then does no per-record dict building or field
-lookup on its way to SQLite.
+kept as read and handed to `DmlEngine.update_rows` positionally, their header resolved to fields once
+(`CsvRows`): a million-record Bulk 2.0 job then does no per-record dict building or field lookup on its
+way to SQLite, and breaks the same rules as every other API (the rules live in `dml`, not here).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..profiles import FaultConfig, LatencyProfile
 from ..schema import SObjectDef
 from ..store import RecordStore
 from .engine import BulkEngine
-from .formats import NA, csv_record
+from .formats import NA, Row, csv_record
 
 OPERATIONS = ("insert", "update", "delete", "hardDelete")
 
@@ -81,15 +81,15 @@ class CsvRows:
         self._layout = FieldLayout(obj, header, null_text=NA) if positional else None
         self._id_position = lowered.index("id") if positional and "id" in lowered else None
 
-    def update_rows(self, dml: DmlEngine, obj: SObjectDef, chunk: list[list[str]]) -> UpdateRows:
+    def update_rows(self, dml: DmlEngine, obj: SObjectDef, chunk: list[Row]) -> UpdateRows:
         if self._layout is None:
             return MAPPINGS.update_rows(dml, obj, self.mappings(chunk))
         return UpdateRows(self.raw_ids(chunk), [self._layout] * len(chunk), chunk)
 
-    def mappings(self, chunk: list[list[str]]) -> list[Mapping[str, Any]]:
+    def mappings(self, chunk: list[Row]) -> list[Mapping[str, Any]]:
         return [csv_record(self.header, row) for row in chunk]
 
-    def raw_ids(self, chunk: list[list[str]]) -> list[str]:
+    def raw_ids(self, chunk: list[Row]) -> list[str]:
         if self._layout is None:
             return MAPPINGS.raw_ids(self.mappings(chunk))
         p = self._id_position

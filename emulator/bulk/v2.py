@@ -24,7 +24,7 @@ from ..constants import BULK2_INTERNAL_BATCH_RECORDS, BULK2_MAX_UPLOAD_BYTES, BU
 from ..dml import SaveResult
 from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
 from ..schema import now_stamp
-from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, error_text, quoted, read_csv, read_spool, width_problem, write_spool
+from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, Row, error_text, quoted, read_csv, read_spool, width_problem, write_spool
 from .transactions import OPERATIONS, BulkContext, CsvRows, run_transactions
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
@@ -398,9 +398,9 @@ class Bulk2Service:
             out = CsvOut(err_fh, delimiter, newline)  # the upload's own columns, as in every result file
             unp = CsvOut(unp_fh, delimiter, newline)
             rows_iter = read_spool(chunk_path)
-            pending: list[list[str]] = []  # the transaction being filled or run: unprocessed if it never commits
+            pending: list[Row] = []  # the transaction being filled or run: unprocessed if it never commits
 
-            def chunks() -> Iterator[list[list[str]]]:
+            def chunks() -> Iterator[list[Row]]:
                 """200-row transactions; a row whose column count disagrees with the header fails on its
                 own as it is read (before the transaction it sits in runs), as on Salesforce."""
                 width = len(job.header)
@@ -427,7 +427,7 @@ class Bulk2Service:
                     if job.error_message:
                         raise _Midway(job.error_message)
 
-            def on_results(chunk: list[list[str]], results: list[SaveResult]) -> None:
+            def on_results(chunk: list[Row], results: list[SaveResult]) -> None:
                 nonlocal pending
                 ok_lines, failed_lines = [], []
                 for text, res in zip(out.lines(chunk), results):

@@ -13,7 +13,7 @@ import itertools
 
 import pytest
 
-from emulator.bulk.formats import error_text
+from emulator.bulk.formats import CsvOut, error_text, read_spool, write_spool
 from emulator.bulk.transactions import MAPPINGS, CsvRows
 from emulator.ids import make_id
 from emulator.org import Org
@@ -66,7 +66,7 @@ def test_bad_values_fail_as_on_rest(api, wait, seeded):
     cases = bad_cases(seeded(1)[0])
     ids = seeded(len(cases))
     accounts = seeded(1, "Account")
-    # Id problems: a valid id of no record, an Account id on a Byline__c job, no id at all.
+    # Id problems: a valid id of no record, an Account id on a Byline__c job, a malformed id.
     id_cases = [(MISSING_BYLINE, "ENTITY_IS_DELETED"), (accounts[0], "MALFORMED_ID"), ("not-an-id", "MALFORMED_ID")]
     before = api.records()
 
@@ -243,3 +243,33 @@ def test_a_header_naming_a_field_twice_keeps_the_mapping_rules(twin_orgs):
     assert [r.success for r in results] == [True, True, False]
     stored = org.store.get_many(obj, ids)
     assert (stored[ids[0]]["tweets__c"], stored[ids[1]]["tweets__c"]) == (5, 6)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("delimiter", [",", "\t", "|", ";", "^", "`"])
+def test_result_lines_are_what_writerow_writes(tmp_path, delimiter, newline):
+    """Result rows are serialised a transaction at a time (joined in C when nothing needs quoting): each must
+    read exactly as CsvOut.writerow wrote it, a bare CR forcing quotes included."""
+    batches = [
+        [("a015g0000000001AAA", "12", "name"), ("a015g0000000002AAA", "", "ünï漢 🚀")],
+        [("x", "has,comma"), ("y", "has\ttab|pipe;semi^caret`tick"), ("z", 'say "hi"')],
+        [("bare\rcr", "1"), ("line\nfeed", "2"), ("both\r\nends", "3"), ("trailing\r", "")],
+        [("",), ("solo",)],
+        [("", ""), (" ", "")],
+    ]
+    for rows in batches:
+        written = tmp_path / "rows.csv"
+        with open(written, "w", encoding="utf-8", newline="") as fh:
+            out = CsvOut(fh, delimiter, newline)
+            for row in rows:
+                out.writerow(list(row))
+        lines = CsvOut(io.StringIO(), delimiter, newline).lines(rows)
+        assert "".join(line + newline for line in lines) == written.read_bytes().decode("utf-8"), rows
+
+
+def test_spool_keeps_every_row_in_order(tmp_path):
+    rows = iter([("a", "1"), ("b", "2"), ("c", "3")] * 1_000)
+    path = str(tmp_path / "part.rows")
+    assert write_spool(path, rows, 2_500) == 2_500
+    assert list(read_spool(path)) == [("a", "1"), ("b", "2"), ("c", "3")] * 833 + [("a", "1")]
+    assert next(rows) == ("b", "2")  # nothing past the limit was consumed
