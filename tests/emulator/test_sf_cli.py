@@ -7,7 +7,6 @@ Needs the `sf` CLI: `.ci/install-sf-cli` puts it in `.ci/.tools/bin/sf` (CI runs
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
