@@ -464,7 +464,7 @@ class _Job:
             with self.session.phase("results"):
                 response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1)
             for element in SafeET.fromstring(response.content):
-                batch_info = {_local(c.tag): (c.text or "") for c in element}
+                batch_info = _local_children(element)
                 states[batch_info.get("id", "")] = batch_info
         for batch in self.batches:
             if batch.reported:

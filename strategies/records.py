@@ -296,7 +296,7 @@ def prepare(
                         problems.extend(found[: max_problems - len(problems)])
                     continue
             clean = normalise(record)
-            if len(clean) > len(columns) or not columns.keys() >= clean.keys():
+            if not columns.keys() >= clean.keys():  # a new shape: add its names in first-seen order
                 for name in clean:
                     columns.setdefault(name, None)
             if spool is not None:

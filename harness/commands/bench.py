@@ -302,8 +302,9 @@ def compute_ratios(rows: list[BenchRow]) -> None:
     for row in rows:
         if row.m.baseline:
             continue
+        like_for_like = LIKE_FOR_LIKE.get(row.m.strategy)
         peers = [r for r in rows if r.m.baseline and r.profile == row.profile and r.m.records == row.m.records and r.m.family == row.m.family
-                 and r.m.strategy in LIKE_FOR_LIKE.get(row.m.strategy, (r.m.strategy,))]
+                 and (like_for_like is None or r.m.strategy in like_for_like)]
         ratios: dict[str, Any] = {}
         for key, figure in (("calls", "calls"), ("wall_seconds", "wall_seconds"), ("peak_memory_mb", "peak_memory_mb")):
             best = _best(peers, figure)
