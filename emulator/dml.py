@@ -209,11 +209,9 @@ class DmlEngine:
         failures. Successful records are written with one statement per set of columns written.
         """
         results: list[SaveResult | None] = [None] * len(records)
-        prefix = obj.key_prefix
-        canon = [rid if rid is not None and rid[:3] == prefix else None for rid in map(ids.to_18, records.raw_ids)]
+        canon, existing = self._stored_rows(obj, records.raw_ids, conn)
         names = ("id", *obj.rule_columns)
         deleted = names.index("isdeleted")
-        existing = self.store.get_rows(obj, [c for c in canon if c], conn, obj.rule_columns)
         check = self._check_record
         changes_by_row: dict[int, dict[str, Any]] = {}
         merged_by_row: dict[int, dict[str, Any]] = {}  # each record as it would be stored
@@ -257,6 +255,35 @@ class DmlEngine:
             results[i] = SaveResult(rid, True)
         self._write_updates(obj, groups, conn)
         return results  # type: ignore[return-value]  # every record has its result by now
+
+    def _stored_rows(self, obj: SObjectDef, raw_ids: Sequence[Any], conn: sqlite3.Connection | None) -> tuple[list[str | None], dict[str, tuple]]:
+        """Each raw id's canonical form (None when malformed or of another object), and the stored rows
+        (`(id, *obj.rule_columns)`) of those that exist.
+
+        Stored ids are canonical and SQLite compares them exactly, so an 18-character id found as sent
+        is its own canonical form: its checksum is only computed when the lookup misses. Bulk ids come
+        from queries, so a million-record job skips a million checksums; a wrong-case suffix, a 15-character
+        id or a malformed one still takes `ids.to_18`, and so gets the same answer as before.
+        """
+        prefix = obj.key_prefix
+        columns = obj.rule_columns
+        found = self.store.get_rows(obj, [r for r in raw_ids if isinstance(r, str) and len(r) == 18 and r[:3] == prefix], conn, columns)
+        canon: list[str | None] = []
+        missed: list[str] = []
+        for raw in raw_ids:
+            if isinstance(raw, str) and raw in found:
+                canon.append(raw)
+                continue
+            rid = ids.to_18(raw)
+            if rid is None or rid[:3] != prefix:
+                canon.append(None)
+                continue
+            canon.append(rid)
+            if rid not in found:
+                missed.append(rid)
+        if missed:
+            found.update(self.store.get_rows(obj, missed, conn, columns))
+        return canon, found
 
     def _write_updates(self, obj: SObjectDef, groups: dict[tuple[str, ...], dict[str, tuple]], conn: sqlite3.Connection | None) -> None:
         """Write `groups` (written columns -> {id: (id, their values...)}), stamping the system fields.

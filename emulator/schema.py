@@ -49,6 +49,7 @@ class FieldDef:
     coerce: Callable[[Any], Any] = field(init=False, repr=False, compare=False, default=None)
     _scale: int = field(init=False, repr=False, compare=False, default=0)
     _limit: int = field(init=False, repr=False, compare=False, default=0)
+    _whole: bool = field(init=False, repr=False, compare=False, default=False)  # stores whole numbers as int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column", self.name.lower())  # hot path: looked up per record and field
@@ -60,6 +61,7 @@ class FieldDef:
             scale = self.scale if self.scale is not None else (0 if t == "int" else 2)
             object.__setattr__(self, "_scale", scale)
             object.__setattr__(self, "_limit", 10 ** ((self.precision or 18) - scale))
+            object.__setattr__(self, "_whole", t == "int" or scale == 0)
         else:
             coerce = {"boolean": self._coerce_boolean, "date": self._coerce_date, "datetime": self._coerce_datetime,
                       "reference": self._coerce_id, "id": self._coerce_id}.get(t, self._coerce_unknown)
@@ -87,6 +89,8 @@ class FieldDef:
         if isinstance(value, str):  # first: bulk text, one value per column of every row
             try:
                 number: float | int = int(value)  # int() and float() ignore surrounding whitespace themselves
+                if -self._limit < number < self._limit and self._whole:
+                    return number  # the bulk case (a whole number for a whole-number field), decided here
             except ValueError:
                 try:
                     number = float(value)

@@ -8,6 +8,11 @@ Prints, from one run on this machine:
 2. seconds for a Bulk API 2.0 update job of --bulk-records records on the instant profile (aim: <= 20 s),
    the CPU seconds the emulator process spent on it, and its peak RSS during it.
 Both servers run in child processes, so client and server do not share a GIL.
+
+Shared 2-core machines drift by tens of percent within a minute, so one sample of each says little: the
+PATCH rates are measured in --rounds alternating rounds (bare, emulator, bare, ...) and compared by their
+medians, and the bulk job runs --bulk-runs times (each a new job over the same records); every sample is
+printed beside the median.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,20 +106,47 @@ def peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
     out.append(peak)
 
 
+def bulk_job(s: requests.Session, api: str, path: str, auth: dict[str, str], ca: str, pid: int) -> dict[str, object]:
+    """Upload `path` as one Bulk 2.0 update job, close it and time it to completion (server CPU and peak RSS too)."""
+    stop, peak = threading.Event(), []
+    watcher = threading.Thread(target=peak_rss, args=(pid, stop, peak))
+    watcher.start()
+    job = s.post(api, json={"object": "Byline__c", "operation": "update", "contentType": "CSV", "lineEnding": "LF"}, headers=auth, verify=ca).json()
+    t0 = time.perf_counter()
+    with open(path, "rb") as fh:
+        s.put(f"{api}/{job['id']}/batches", data=fh, headers={**auth, "Content-Type": "text/csv"}, verify=ca).raise_for_status()
+    upload = time.perf_counter() - t0
+    server = psutil.Process(pid)
+    cpu_before = sum(server.cpu_times()[:2])
+    s.patch(f"{api}/{job['id']}", json={"state": "UploadComplete"}, headers=auth, verify=ca).raise_for_status()
+    t1 = time.perf_counter()
+    while True:
+        state = s.get(f"{api}/{job['id']}", headers=auth, verify=ca).json()
+        if state["state"] in ("JobComplete", "Failed", "Aborted"):
+            break
+        time.sleep(0.2)
+    done = time.perf_counter()
+    server_cpu = sum(server.cpu_times()[:2]) - cpu_before
+    stop.set()
+    watcher.join()
+    return {
+        "upload_seconds": round(upload, 2), "processing_seconds": round(done - t1, 2), "total_seconds": round(done - t0, 2),
+        "state": state["state"], "processed": state["numberRecordsProcessed"], "failed": state["numberRecordsFailed"],
+        "server_peak_rss_mb": round(peak[0] / 1_048_576, 1) if peak else None,
+        # CPU the server spent (user + system) from closing the upload to completion: on a shared machine
+        # the wall-clock figure also measures the neighbours; this one mostly measures the emulator.
+        "server_cpu_seconds": round(server_cpu, 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--patches", type=int, default=3000)
+    ap.add_argument("--patches", type=int, default=3000, help="PATCH requests per server, over all rounds")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating PATCH rounds per server")
     ap.add_argument("--bulk-records", type=int, default=1_000_000)
+    ap.add_argument("--bulk-runs", type=int, default=3, help="Bulk 2.0 jobs to time, one after another")
     args = ap.parse_args()
     figures: dict[str, object] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
-
-    bare, line = start([sys.executable, "-c", BARE_APP])
-    try:
-        base, ca = line.split()
-        bare_rate = patch_rate(lambda i: f"{base}/services/data/v62.0/sobjects/Byline__c/r{i % 100000}", args.patches, ca, {})
-    finally:
-        bare.terminate()
-        bare.wait()
 
     seed = max(args.bulk_records, args.patches)
     emu, line = start([sys.executable, "-m", "harness", "emulator", "serve", "--seed", f"Byline__c={seed}"])
@@ -128,44 +161,40 @@ def main() -> None:
             for raw in resp.iter_lines():
                 if raw:
                     ids.append(json.loads(raw)["Id"])
-        emu_rate = patch_rate(lambda i: f"{base}/services/data/v62.0/sobjects/Byline__c/{ids[i % len(ids)]}", args.patches, ca, auth)
-        figures["patch_per_second"] = {"emulator": round(emu_rate), "bare_asgi_sqlite": round(bare_rate), "ratio": round(emu_rate / bare_rate, 3)}
 
-        # Bulk API 2.0 update job of --bulk-records records.
+        bare, bare_line = start([sys.executable, "-c", BARE_APP])
+        try:
+            bare_base, bare_ca = bare_line.split()
+            per_round = max(args.patches // max(args.rounds, 1), 1)
+            bare_rates, emu_rates = [], []
+            for r in range(max(args.rounds, 1)):
+                offset = r * per_round
+                bare_rates.append(patch_rate(lambda i: f"{bare_base}/services/data/v62.0/sobjects/Byline__c/r{(offset + i) % 100000}",
+                                             per_round, bare_ca, {}))
+                emu_rates.append(patch_rate(lambda i: f"{base}/services/data/v62.0/sobjects/Byline__c/{ids[(offset + i) % len(ids)]}",
+                                            per_round, ca, auth))
+        finally:
+            bare.terminate()
+            bare.wait()
+        bare_rate, emu_rate = statistics.median(bare_rates), statistics.median(emu_rates)
+        figures["patch_per_second"] = {
+            "emulator": round(emu_rate), "bare_asgi_sqlite": round(bare_rate), "ratio": round(emu_rate / bare_rate, 3),
+            "rounds": [{"emulator": round(e), "bare_asgi_sqlite": round(b), "ratio": round(e / b, 3)} for e, b in zip(emu_rates, bare_rates)],
+        }
+
+        # Bulk API 2.0 update jobs of --bulk-records records, each over the same records.
         path = os.path.join(tempfile.mkdtemp(), "bulk.csv")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write("Id,Tweets__c,Likes__c\n")
             for i, rid in enumerate(ids[: args.bulk_records]):
                 fh.write(f"{rid},{i % 1000},{i % 77}\n")
-        api = f"{base}/services/data/v62.0/jobs/ingest"
-        stop, peak = threading.Event(), []
-        watcher = threading.Thread(target=peak_rss, args=(emu.pid, stop, peak))
-        watcher.start()
-        job = s.post(api, json={"object": "Byline__c", "operation": "update", "contentType": "CSV", "lineEnding": "LF"}, headers=auth, verify=ca).json()
-        t0 = time.perf_counter()
-        with open(path, "rb") as fh:
-            s.put(f"{api}/{job['id']}/batches", data=fh, headers={**auth, "Content-Type": "text/csv"}, verify=ca).raise_for_status()
-        upload = time.perf_counter() - t0
-        server = psutil.Process(emu.pid)
-        cpu_before = sum(server.cpu_times()[:2])
-        s.patch(f"{api}/{job['id']}", json={"state": "UploadComplete"}, headers=auth, verify=ca).raise_for_status()
-        t1 = time.perf_counter()
-        while True:
-            state = s.get(f"{api}/{job['id']}", headers=auth, verify=ca).json()
-            if state["state"] in ("JobComplete", "Failed", "Aborted"):
-                break
-            time.sleep(0.2)
-        done = time.perf_counter()
-        server_cpu = sum(server.cpu_times()[:2]) - cpu_before
-        stop.set()
-        watcher.join()
+        runs = [bulk_job(s, f"{base}/services/data/v62.0/jobs/ingest", path, auth, ca, emu.pid) for _ in range(max(args.bulk_runs, 1))]
         figures["bulk2_update_job"] = {
-            "records": args.bulk_records, "upload_seconds": round(upload, 2), "processing_seconds": round(done - t1, 2),
-            "total_seconds": round(done - t0, 2), "state": state["state"], "processed": state["numberRecordsProcessed"],
-            "failed": state["numberRecordsFailed"], "server_peak_rss_mb": round(peak[0] / 1_048_576, 1) if peak else None,
-            # CPU the server spent (user + system) from closing the upload to completion: on a shared machine
-            # the wall-clock figure also measures the neighbours; this one mostly measures the emulator.
-            "server_cpu_seconds": round(server_cpu, 2),
+            "records": args.bulk_records,
+            "processing_seconds_median": statistics.median(r["processing_seconds"] for r in runs),
+            "server_cpu_seconds_median": statistics.median(r["server_cpu_seconds"] for r in runs),
+            "server_peak_rss_mb_max": max((r["server_peak_rss_mb"] or 0) for r in runs),
+            "runs": runs,
         }
     finally:
         emu.terminate()
