@@ -130,6 +130,9 @@ def _variant(k: int, rid: str, account: str) -> tuple[list[str], str | None]:
     if k == 10:
         row[5] = MISSING_ACCOUNT
         return row, "INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:Account__c --"
+    if k == 16:
+        row[0] = rid[:15] + ("AAA" if rid[15:] != "AAA" else "BBB")  # a checksum that does not match
+        return row, f"MALFORMED_ID:Byline ID: id value of incorrect type: {row[0]}:Id --"
     if k == 11:
         row[0] = rid[:15]  # a 15-character id is the same record
     elif k == 12:
@@ -153,8 +156,8 @@ def test_mixed_job_results_are_exact(api, wait, seeded):
     info, ok, failed, unprocessed = bulk2_job(api, wait, csv_text(HEADER, list(rows)))
 
     good = [[rid, "false", *row] for rid, row, error in zip(ids, rows, errors) if error is None]
-    # sf__Id is the record's id, or empty when the row's own id was refused (variant 6: an Account id).
-    bad = [[{5: MISSING_BYLINE, 6: ""}.get(n % 20, rid), error, *row] for n, (rid, row, error) in enumerate(zip(ids, rows, errors))
+    # sf__Id is the record's id, or empty when the row's own id was refused (variant 6: an Account id; 16: a bad checksum).
+    bad = [[{5: MISSING_BYLINE, 6: "", 16: ""}.get(n % 20, rid), error, *row] for n, (rid, row, error) in enumerate(zip(ids, rows, errors))
            if error is not None]
     assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 1_000, len(bad))
     assert ok == [["sf__Id", "sf__Created", *HEADER]] + good
