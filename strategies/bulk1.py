@@ -10,7 +10,8 @@ info says every record was processed and none failed: then every record succeede
 Id is the Id we sent), and downloading B result files would only confirm it. Otherwise R = 1 (the batch
 list, ``GET /job/{id}/batch``, which says which batches hold failures) + one result download per batch
 with a failed record or fewer records processed than sent. ``fetch_successes=True`` downloads every
-batch's results anyway (R = 1 + B at most), for users who want the org's own per-record confirmation.
+batch's results anyway, for users who want the org's own per-record confirmation: R = B on a clean job
+(the batch ids are ours already), 1 + B at most otherwise.
 
 How it works: records are rendered one by one to ``<sObject>`` XML by `XMLGenerator` (with one change:
 a carriage return is written as ``&#13;`` because every XML parser turns a literal CR into LF, which would
@@ -209,7 +210,7 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         b = batches if batches is not None else ceil_div(n_records, batch_records)
         troubled = failed_batches + batches_with_failures
         downloads = (b - failed_batches) if fetch_successes else batches_with_failures
-        results = downloads + (1 if troubled or fetch_successes else 0)
+        results = downloads + (1 if troubled else 0)
         phases = {"create": 1, "upload": b, "close": 1, "poll": polls}
         if results:
             phases["results"] = results
@@ -460,7 +461,7 @@ class _Job:
             and _int(info, "numberRecordsProcessed") == sent
         )
         states: dict[str, dict[str, str]] = {}
-        if not clean or self.s.fetch_successes:
+        if not clean:  # a clean job's batches all Completed with every record: nothing to look up
             with self.session.phase("results"):
                 response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1)
             for element in SafeET.fromstring(response.content):
