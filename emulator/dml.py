@@ -301,14 +301,14 @@ class DmlEngine:
 
         def run(c: sqlite3.Connection) -> None:
             for cols, by_id in groups.items():
-                names = ", ".join(["id", *(f'"{col}"' for col in cols)])
-                sets = ", ".join([*(f'"{col}" = v."{col}"' for col in cols), *(f'"{col}" = ?' for col in _SYSTEM_UPDATE_COLUMNS)])
                 rows = list(by_id.values())
                 if len(rows) < _VALUES_MIN_ROWS:
                     plain = ", ".join(f'"{col}" = ?' for col in (*cols, *_SYSTEM_UPDATE_COLUMNS))
                     c.executemany(f'UPDATE "{table}" SET {plain} WHERE id = ?',
                                   [(*values, stamp, stamp, self.user_id, rid) for rid, *values in rows])
                     continue
+                names = ", ".join(["id", *(f'"{col}"' for col in cols)])
+                sets = ", ".join([*(f'"{col}" = v."{col}"' for col in cols), *(f'"{col}" = ?' for col in _SYSTEM_UPDATE_COLUMNS)])
                 step = max(1, _MAX_SQL_VARIABLES // (len(cols) + 1))
                 for start in range(0, len(rows), step):
                     block = rows[start : start + step]
