@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from defusedxml.ElementTree import ParseError, fromstring
 
 from .. import soql
+from ..bulk.formats import is_nil
 from ..constants import COLLECTIONS_MAX_RECORDS, QUERY_PAGE_MIN, QUERY_PAGE_SIZE
 from ..dml import SaveResult
 from ..errors import (
@@ -191,9 +192,6 @@ def _rest_error(e) -> dict:
     return out
 
 
-_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-
-
 def _object_body(call: RestCall) -> dict[str, Any]:
     """The field values of one sObject row, sent as JSON or as XML."""
     if call.media == "xml":
@@ -219,7 +217,7 @@ def _xml_record(raw: bytes) -> dict[str, Any]:
         name = child.tag.rsplit("}", 1)[-1]
         if len(child):
             raise InvalidXml(f"Unable to parse the XML request body: element {name} must hold a field value")
-        record[name] = None if child.get(_XSI_NIL) in ("true", "1") else (child.text or "")
+        record[name] = None if is_nil(child) else (child.text or "")
     return record
 
 

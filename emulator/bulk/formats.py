@@ -104,6 +104,11 @@ def _spool_blocks(path: str) -> Iterator[list[tuple[str, ...]]]:
             yield marshal.loads(fh.read(int.from_bytes(size, "little")))
 
 
+def is_nil(element: Any) -> bool:
+    """Whether an XML field element sets null (`xsi:nil="true"`): Bulk 1.0 batches and REST sObject bodies."""
+    return element.get(XSI_NIL) in ("true", "1")
+
+
 def read_xml_records(path: str) -> Iterator[dict[str, Any]]:
     """Yield one dict per <sObject>; elements with xsi:nil="true" map to None; empty elements are skipped."""
     try:
@@ -119,7 +124,7 @@ def read_xml_records(path: str) -> Iterator[dict[str, Any]]:
                     current = {}
                 continue
             if depth == 3 and current is not None:
-                if elem.get(XSI_NIL) in ("true", "1"):
+                if is_nil(elem):
                     current[tag] = None
                 elif len(elem):
                     raise InvalidBatch(f"InvalidBatch : Nested element {tag} is not supported for update")
