@@ -17,6 +17,20 @@ V = "v62.0"
 BULK_NS = "http://www.force.com/2009/06/asyncapi/dataload"
 
 
+def job_xml(operation: str = "update", obj: str = "Byline__c", content_type: str = "XML", concurrency: str | None = None) -> bytes:
+    """A Bulk 1.0 jobInfo document that creates a job."""
+    parts = [f"<operation>{operation}</operation>", f"<object>{obj}</object>"]
+    if concurrency:
+        parts.append(f"<concurrencyMode>{concurrency}</concurrencyMode>")
+    parts.append(f"<contentType>{content_type}</contentType>")
+    return f'<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="{BULK_NS}">{"".join(parts)}</jobInfo>'.encode()
+
+
+def state_xml(state: str) -> bytes:
+    """A Bulk 1.0 jobInfo document that moves a job to `state` (Closed, Aborted)."""
+    return f'<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="{BULK_NS}"><state>{state}</state></jobInfo>'.encode()
+
+
 class Api:
     """Raw HTTP against one running org (no client library in the way)."""
 

@@ -13,7 +13,7 @@ import json
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from .conftest import BULK_NS, V
+from .conftest import BULK_NS, V, job_xml, state_xml
 
 NOT_SUPPORTED = "Content-Type header specified in HTTP request is not supported: "
 
@@ -28,13 +28,8 @@ def _bulk1_error(resp) -> tuple[str, str]:
     return tuple(child.text or "" for child in root)  # (exceptionCode, exceptionMessage)
 
 
-def _job_xml(content_type: str = "CSV") -> str:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="{BULK_NS}"><operation>update</operation>'
-            f"<object>Byline__c</object><contentType>{content_type}</contentType></jobInfo>")
-
-
 def _bulk1_job(api, content_type: str = "CSV", version: str = "62.0") -> str:
-    resp = api.bulk1("POST", "/job", body=_job_xml(content_type), version=version)
+    resp = api.bulk1("POST", "/job", body=job_xml(content_type=content_type), version=version)
     assert resp.status_code == 201, resp.text
     return fromstring(resp.content).find(f"{{{BULK_NS}}}id").text
 
@@ -132,7 +127,7 @@ def test_an_internal_error_is_a_json_500_and_the_server_keeps_serving(api, seede
 @pytest.mark.parametrize("content_type", ["text/plain", "text/csv", "text/xml"])
 def test_bulk1_job_documents_must_be_xml_or_json(api, content_type):
     jobs_before = api.org.admin.jobs()["bulk1"]
-    resp = api.bulk1("POST", "/job", body=_job_xml(), content_type=content_type)
+    resp = api.bulk1("POST", "/job", body=job_xml(content_type="CSV"), content_type=content_type)
     assert resp.status_code == 400
     assert _bulk1_error(resp) == ("ClientInputError", f"Unsupported content type: {content_type}")
     assert api.org.admin.jobs()["bulk1"] == jobs_before
@@ -140,8 +135,7 @@ def test_bulk1_job_documents_must_be_xml_or_json(api, content_type):
 
 def test_bulk1_close_with_the_wrong_content_type_leaves_the_job_open(api):
     job = _bulk1_job(api)
-    state = f'<jobInfo xmlns="{BULK_NS}"><state>Closed</state></jobInfo>'
-    resp = api.bulk1("POST", f"/job/{job}", body=state, content_type="text/plain")
+    resp = api.bulk1("POST", f"/job/{job}", body=state_xml("Closed"), content_type="text/plain")
     assert resp.status_code == 400 and _bulk1_error(resp)[0] == "ClientInputError"
     assert {j["id"]: j["state"] for j in api.org.admin.jobs()["bulk1"]}[job] == "Open"
 

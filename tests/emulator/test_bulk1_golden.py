@@ -9,6 +9,8 @@ import json
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from .conftest import job_xml, state_xml
+
 NS = "http://www.force.com/2009/06/asyncapi/dataload"
 XML = "application/xml; charset=UTF-8"
 CSV = "text/csv; charset=UTF-8"
@@ -34,18 +36,6 @@ def _doc(resp) -> tuple[str, list[tuple[str, str]]]:
 
 def _fields(resp) -> dict[str, str]:
     return dict(_doc(resp)[1])
-
-
-def job_xml(operation="update", obj="Byline__c", content_type="XML", concurrency=None) -> bytes:
-    parts = [f"<operation>{operation}</operation>", f"<object>{obj}</object>"]
-    if concurrency:
-        parts.append(f"<concurrencyMode>{concurrency}</concurrencyMode>")
-    parts.append(f"<contentType>{content_type}</contentType>")
-    return f'<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="{NS}">{"".join(parts)}</jobInfo>'.encode()
-
-
-def state_xml(state: str) -> bytes:
-    return f'<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="{NS}"><state>{state}</state></jobInfo>'.encode()
 
 
 def sobjects_xml(rows) -> bytes:

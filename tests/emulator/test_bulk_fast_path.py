@@ -18,6 +18,8 @@ from emulator.bulk.transactions import MAPPINGS, CsvRows
 from emulator.ids import make_id
 from emulator.org import Org
 
+from .conftest import job_xml
+
 HEADER = ["Id", "Name", "Tweets__c", "Date_Published__c", "CreatedDate", "Account__c"]
 MISSING_BYLINE = make_id("a01", "5g", 987_654)
 MISSING_ACCOUNT = make_id("001", "5g", 987_654)
@@ -87,8 +89,7 @@ def test_bad_values_fail_as_on_rest(api, wait, seeded):
     assert [row[2:] for row in failed[1:]] == rows
     assert unprocessed == ",".join(HEADER) + "\n"
 
-    doc = '<jobInfo xmlns="http://www.force.com/2009/06/asyncapi/dataload"><operation>update</operation><object>Byline__c</object><contentType>CSV</contentType></jobInfo>'
-    job = api.bulk1("POST", "/job", body=doc).text.split("<id>")[1].split("<")[0]
+    job = api.bulk1("POST", "/job", body=job_xml(content_type="CSV")).text.split("<id>")[1].split("<")[0]
     batch = api.bulk1("POST", f"/job/{job}/batch", body=data, content_type="text/csv").text.split("<id>")[1].split("<")[0]
     wait(lambda: "<state>Completed</state>" in api.bulk1("GET", f"/job/{job}/batch/{batch}").text)
     result = list(csv.DictReader(io.StringIO(api.bulk1("GET", f"/job/{job}/batch/{batch}/result").text)))
