@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -107,32 +108,39 @@ def peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
     out.append(peak)
 
 
-def raw_sqlite_seconds(path: str) -> float:
-    """Seconds raw SQLite takes to apply the bulk file's updates (executemany of one UPDATE per row, the
-    rows parsed by `csv`), in this process, on a table of the same ids: the floor under the emulator's job,
-    measured in the same run, so a slow moment of a shared machine shows in both figures."""
-    import csv
-    import sqlite3
+class RawSqlite:
+    """Raw SQLite applying the bulk file's updates (executemany of one UPDATE per row) to a table of the
+    same ids, in this process: the floor under the emulator's job. Timed right after each job, so a slow
+    moment of a shared machine shows in both figures; the file is parsed and the table built only once."""
 
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        rows = [(row[1], row[2], row[0]) for row in reader]
-    db_dir = tempfile.mkdtemp()
-    conn = sqlite3.connect(os.path.join(db_dir, "raw.db"), isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute(f"CREATE TABLE t (id TEXT PRIMARY KEY, {header[1]} REAL, {header[2]} REAL)")
-    conn.execute("BEGIN")
-    conn.executemany("INSERT INTO t VALUES (?, 0, 0)", ((rid,) for _, _, rid in rows))
-    conn.execute("COMMIT")
-    started = time.perf_counter()
-    conn.execute("BEGIN")
-    conn.executemany(f"UPDATE t SET {header[1]} = ?, {header[2]} = ? WHERE id = ?", rows)
-    conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    conn.close()
-    return elapsed
+    def __init__(self, path: str) -> None:
+        import csv
+        import sqlite3
+
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            self.rows = [(row[1], row[2], row[0]) for row in reader]
+        self.dir = tempfile.mkdtemp()
+        self.conn = sqlite3.connect(os.path.join(self.dir, "raw.db"), isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.execute(f"CREATE TABLE t (id TEXT PRIMARY KEY, {header[1]} REAL, {header[2]} REAL)")
+        self.conn.execute("BEGIN")
+        self.conn.executemany("INSERT INTO t VALUES (?, 0, 0)", ((rid,) for _, _, rid in self.rows))
+        self.conn.execute("COMMIT")
+        self.update = f"UPDATE t SET {header[1]} = ?, {header[2]} = ? WHERE id = ?"
+
+    def seconds(self) -> float:
+        started = time.perf_counter()
+        self.conn.execute("BEGIN")
+        self.conn.executemany(self.update, self.rows)
+        self.conn.execute("COMMIT")
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.conn.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def bulk_job(s: requests.Session, api: str, path: str, auth: dict[str, str], ca: str, pid: int) -> dict[str, object]:
@@ -218,9 +226,13 @@ def main() -> None:
             for i, rid in enumerate(ids[: args.bulk_records]):
                 fh.write(f"{rid},{i % 1000},{i % 77}\n")
         runs = []
-        for _ in range(max(args.bulk_runs, 1)):
-            runs.append(bulk_job(s, f"{base}/services/data/v62.0/jobs/ingest", path, auth, ca, emu.pid))
-            runs[-1]["raw_sqlite_seconds"] = round(raw_sqlite_seconds(path), 2)  # right after: the same machine state
+        raw = RawSqlite(path)
+        try:
+            for _ in range(max(args.bulk_runs, 1)):
+                runs.append(bulk_job(s, f"{base}/services/data/v62.0/jobs/ingest", path, auth, ca, emu.pid))
+                runs[-1]["raw_sqlite_seconds"] = round(raw.seconds(), 2)  # right after: the same machine state
+        finally:
+            raw.close()
         figures["bulk2_update_job"] = {
             "records": args.bulk_records,
             "processing_seconds_median": statistics.median(r["processing_seconds"] for r in runs),
