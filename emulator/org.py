@@ -19,8 +19,8 @@ from typing import Any, Iterable
 from . import ids
 from .auth import Credentials, SessionManager
 from .bulk.engine import BulkEngine
-from .bulk.v1 import Bulk1Service
-from .bulk.v2 import Bulk2Service
+from .bulk.bulk1_jobs import Bulk1Service
+from .bulk.bulk2_jobs import Bulk2Service
 from .dml import DmlEngine
 from .errors import NotFoundSObject
 from .profiles import FaultConfig, LatencyProfile, get_profile

@@ -33,7 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .charts import Series, loglog_chart
-from .results import CompareRun, Measurement, Recommendation, format_seconds
+from .comparison import CompareRun, Measurement, Recommendation, format_seconds
 
 __all__ = [
     "compare_table",

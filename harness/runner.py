@@ -15,11 +15,11 @@ from typing import Any
 from strategies import registry
 from strategies.errors import RunFailed, StrategyError
 from strategies.records import CsvRecords
-from strategies.results import CountingSink, CsvResultSink
+from strategies.sinks import CountingSink, CsvResultSink
 
 from .measure import PeakMemory
 from .orgs import OrgConnection
-from .results import Measurement
+from .comparison import Measurement
 from .workload import Workload, WorkloadFile
 
 FAMILY = {"rest": "rest", "collections": "rest", "composite": "rest", "bulk1-xml": "bulk1", "bulk2-csv": "bulk2", "auto": "auto"}

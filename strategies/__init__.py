@@ -11,8 +11,8 @@ strategy module for its call formula.
 
 from .auto import AutoStrategy
 from .base import RETRYABLE_RECORD_CODES, CallEstimate, RunSummary, UpdateStrategy
-from .bulk1 import Bulk1Strategy
-from .bulk2 import Bulk2Strategy
+from .bulk1_xml import Bulk1Strategy
+from .bulk2_csv import Bulk2Strategy
 from .composite import CompositeStrategy
 from .errors import (
     ApiError,
@@ -33,7 +33,7 @@ from .polling import PollPolicy, PollResult, poll
 from .records import ChunkLimits, Chunker, CsvRecords, JsonlRecords, read_records
 from .registry import STRATEGIES, from_env, get, names, strategy_class
 from .rest import RestStrategy
-from .results import CountingSink, CsvResultSink, MemorySink, RecordOutcome, ResultSink
+from .sinks import CountingSink, CsvResultSink, MemorySink, RecordOutcome, ResultSink
 from .sobject_collections import CollectionsStrategy
 from .transport import LimitInfo, Meter, OrgSession, RetryPolicy
 

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 from .base import CallEstimate, RunContext, UpdateStrategy
-from .bulk2 import Bulk2Strategy
+from .bulk2_csv import Bulk2Strategy
 from .composite import CompositeStrategy
 from .errors import BudgetError
 from .records import PreparedRecords
-from .results import ResultSink
+from .sinks import ResultSink
 from .transport import FAMILY_REST
 
 DEFAULT_EXPECTED_POLLS = 4
@@ -102,7 +102,7 @@ class AutoStrategy(UpdateStrategy):
         return expected is None
 
     def _value_check(self):  # type: ignore[no-untyped-def]
-        from .bulk2 import csv_value_problem
+        from .bulk2_csv import csv_value_problem
 
         return csv_value_problem  # the stricter of the two candidates, so the choice cannot change validity
 

@@ -28,7 +28,7 @@ from typing import IO, Any, Callable, ClassVar, Collection, Iterable, Iterator, 
 
 from .errors import ConfigurationError, RunFailed, RunInterrupted, StrategyError
 from .records import PreparedRecords, Row, Validator, prepare, spool_dump
-from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
 from .transport import FAMILY_REST, LimitInfo, MeterSnapshot, OrgSession
 
 RETRYABLE_RECORD_CODES = frozenset(

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Iterable, Mapping
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of, send_in_batches
 from .errors import ConfigurationError
 from .records import Row
-from .results import UNPROCESSED, RecordOutcome
+from .sinks import UNPROCESSED, RecordOutcome
 from .sobject_collections import (
     COLLECTIONS_MAX,
     collection_record,

@@ -8,8 +8,8 @@ from typing import Any
 from .auto import AutoStrategy
 from .base import UpdateStrategy
 from .baselines import BASELINES
-from .bulk1 import Bulk1Strategy
-from .bulk2 import Bulk2Strategy
+from .bulk1_xml import Bulk1Strategy
+from .bulk2_csv import Bulk2Strategy
 from .composite import CompositeStrategy
 from .errors import ConfigurationError
 from .rest import RestStrategy

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from .base import CallEstimate, RunContext, UpdateStrategy
 from .errors import ConfigurationError, StrategyError
 from .records import Row
-from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
 from .transport import FAMILY_REST, rest_errors
 
 

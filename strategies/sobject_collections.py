@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, send_in_batches
 from .errors import ConfigurationError
 from .records import Row
-from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
 from .transport import FAMILY_REST, rest_errors
 
 COLLECTIONS_MAX = 200

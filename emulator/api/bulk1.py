@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from ..bulk.v1 import Bulk1Job, batch_info
+from ..bulk.bulk1_jobs import Bulk1Job, batch_info
 from ..constants import BULK1_NS
 from ..errors import (
     InvalidBatch,

@@ -39,7 +39,7 @@ import typer
 from strategies import registry
 
 from .. import options as opt
-from ..results import CompareRun, Measurement, format_seconds
+from ..comparison import CompareRun, Measurement, format_seconds
 from ..workload import DEFAULT_FIELDS, Workload, WorkloadFile
 
 DEFAULT_VOLUMES = "10000,100000,1000000"

@@ -20,7 +20,7 @@ from strategies.polling import PollPolicy
 from .. import options as opt
 from ..orgs import OrgOptions
 from ..report import compare_table, recommendation_lines, write_reports
-from ..results import CompareRun, Measurement, Recommendation
+from ..comparison import CompareRun, Measurement, Recommendation
 from ..runner import run_once, scratch_dir
 from ..workload import DEFAULT_FIELDS, Workload
 

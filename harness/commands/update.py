@@ -21,7 +21,7 @@ from strategies import registry
 from strategies.polling import PollPolicy
 from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
 from strategies.records import Validator, prepare, read_records
-from strategies.results import CsvResultSink
+from strategies.sinks import CsvResultSink
 
 from .. import options as opt
 from ..orgs import OrgOptions

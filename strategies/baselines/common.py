@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Mapping
 
 from ..base import UpdateStrategy
 from ..errors import ConfigurationError
-from ..results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
+from ..sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
 from ..transport import FAMILY_BULK1, OrgSession
 
 NOT_REPORTED = "NOT_REPORTED_BY_LIBRARY"

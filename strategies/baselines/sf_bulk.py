@@ -42,7 +42,7 @@ from xml.sax.saxutils import escape
 
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
 from ..records import Row, text_of
-from ..results import UNPROCESSED, RecordOutcome
+from ..sinks import UNPROCESSED, RecordOutcome
 from ..transport import BULK1_NS, FAMILY_BULK1
 from .common import LibraryBaseline, access_token, error_outcome, library_error, not_reported, require, success
 from .metering import patched_requests

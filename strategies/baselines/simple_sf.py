@@ -45,9 +45,9 @@ from collections import defaultdict, deque
 from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
-from ..bulk2 import CsvRowWriter, parse_sf_error
+from ..bulk2_csv import CsvRowWriter, parse_sf_error
 from ..records import CsvRecords, Row
-from ..results import FAILED, UNPROCESSED, RecordOutcome
+from ..sinks import FAILED, UNPROCESSED, RecordOutcome
 from ..sobject_collections import collection_record, report_chunk, report_refused, report_unknown
 from ..transport import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, OrgSession
 from .common import (

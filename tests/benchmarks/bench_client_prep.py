@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from strategies.bulk2 import DEFAULT_MAX_JOB_BYTES, CsvRowWriter, csv_value_problem  # noqa: E402
+from strategies.bulk2_csv import DEFAULT_MAX_JOB_BYTES, CsvRowWriter, csv_value_problem  # noqa: E402
 from strategies.records import Chunker, ChunkLimits, CsvRecords, Validator, id_checksum, prepare  # noqa: E402
 
 

@@ -29,7 +29,7 @@ from harness.report import (
     render_html,
     write_reports,
 )
-from harness.results import CompareRun, Measurement, Recommendation
+from harness.comparison import CompareRun, Measurement, Recommendation
 
 HOSTILE = '<script>alert("x")</script>&co'
 VOLUMES = (100, 2_000, 10_000)

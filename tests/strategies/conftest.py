@@ -101,7 +101,7 @@ def unique_tag() -> str:
 def bulk2_first_row_bug(running_org: Any) -> bool:
     """True while the emulator drops the first record of every Bulk 2.0 internal batch.
 
-    emulator/bulk/v2.py `_split_and_submit` writes each internal chunk file without the CSV header, then
+    emulator/bulk/bulk2_jobs.py `_split_and_submit` writes each internal chunk file without the CSV header, then
     `_process_part` reads it with `read_csv`, which takes the first data row as the header. Tests that
     depend on Bulk 2.0 processing every row xfail while this probe sees it, and pass once it is fixed.
     """

@@ -175,7 +175,7 @@ def test_compare_adds_baselines_and_scales_their_waits() -> None:
 
 def test_bench_compares_ours_with_the_best_baseline_of_the_family() -> None:
     from harness.commands.bench import BenchRow, check_targets, compute_ratios, render_markdown
-    from harness.results import Measurement
+    from harness.comparison import Measurement
 
     def row(name: str, calls: int, wall: float, mb: float, n: int = 1_000_000, profile: str = "instant") -> BenchRow:
         m = Measurement(strategy=name, baseline=registry.is_baseline(name), family=registry.FAMILIES[name], records=n,

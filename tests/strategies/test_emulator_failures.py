@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from strategies import MemorySink, OrgSession, PollPolicy, RunFailed, RunInterrupted, get
-from strategies.results import SUCCEEDED
+from strategies.sinks import SUCCEEDED
 
 from .conftest import FAST_POLL, password_login, unique_tag, xfail_if_bulk2_bug
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from strategies import CsvRecords, CsvResultSink, MemorySink, OrgSession, get
-from strategies.results import SUCCEEDED
+from strategies.sinks import SUCCEEDED
 
 from .conftest import FAST_POLL, unique_tag
 

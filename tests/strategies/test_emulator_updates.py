@@ -11,7 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from strategies import Bulk1Strategy, MemorySink, OrgSession, RunSummary, get
-from strategies.results import FAILED, SUCCEEDED
+from strategies.sinks import FAILED, SUCCEEDED
 
 from .conftest import FAST_POLL, unique_tag, xfail_if_bulk2_bug
 

@@ -7,7 +7,7 @@ from itertools import islice
 from pathlib import Path
 
 from strategies.polling import PollPolicy, plan_checks, poll
-from strategies.results import FAILED, SUCCEEDED, UNPROCESSED, CountingSink, CsvResultSink, MemorySink, RecordOutcome
+from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED, CountingSink, CsvResultSink, MemorySink, RecordOutcome
 
 
 class FakeClock:

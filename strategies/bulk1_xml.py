@@ -50,7 +50,7 @@ from .errors import ConfigurationError, JobError, ServerError, TransportError
 from .ledger import ScratchState, ScratchStateMixin
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, text_of
-from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
 from .transport import BULK1_NS, FAMILY_BULK1
 
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"

@@ -45,7 +45,7 @@ from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, T
 from .ledger import ScratchState, ScratchStateMixin
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, csv_line, text_of
-from .results import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
 from .transport import FAMILY_BULK2
 
 DEFAULT_MAX_JOB_BYTES = 100_000_000
