@@ -1,8 +1,8 @@
 """Bulk API 1.0 routes under /services/async/{version}/: XML (default) or JSON job documents.
 
 Parse the request, call `org.bulk1`, render jobInfo / batchInfo in the job's format. Batch uploads are
-streamed to disk. Every failure is rendered as the documented `<error>` element (or its JSON twin);
-unknown URLs and methods are answered in api/app.py.
+streamed to disk. Failures are raised; api/error_responses.py renders them as the documented `<error>`
+element (or its JSON twin), unknown URLs and methods included.
 
 Request checks made here, before the model sees anything:
 - a job document (create, close, abort) is application/xml or application/json; anything else is
@@ -34,11 +34,10 @@ from ..errors import (
     InvalidJob,
     InvalidXml,
     JsonParserError,
-    SalesforceError,
     UnsupportedMediaType,
 )
 from ..org import Org
-from .common import api_version, bulk1_error, dumps, media_type, with_and_without_slash
+from .common import api_version, dumps, media_type, with_and_without_slash
 
 _MEDIA = {"XML": "application/xml", "CSV": "text/csv", "JSON": "application/json"}
 
@@ -124,16 +123,6 @@ def _concurrency(value: Any) -> str | None:
     return str(value)
 
 
-def _errors(handler):
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except SalesforceError as err:
-            return bulk1_error(err, json_format=_error_as_json(request))
-
-    return wrapped
-
-
 def _batch_job(request: Request) -> Bulk1Job:
     """The job a batch operation addresses, at the API version the job was created with."""
     version = f"{api_version(request.path_params['version']):.1f}"
@@ -143,16 +132,6 @@ def _batch_job(request: Request) -> Bulk1Job:
     return job
 
 
-def _error_as_json(request: Request) -> bool:
-    """Errors about an existing job use the job's format; otherwise the request's."""
-    job_id = request.path_params.get("job_id")
-    job = _org(request).bulk1.jobs.get(job_id) if job_id else None
-    if job is not None:
-        return job.content_type == "JSON"
-    return _is_json_request(request)
-
-
-@_errors
 async def create_job(request: Request) -> Response:
     version = api_version(request.path_params["version"])
     doc = await _job_document(request)
@@ -169,7 +148,6 @@ async def create_job(request: Request) -> Response:
     return _job_response(job, _is_json_request(request), status=201)
 
 
-@_errors
 async def job(request: Request) -> Response:
     org = _org(request)
     api_version(request.path_params["version"])
@@ -186,7 +164,6 @@ async def job(request: Request) -> Response:
     return _job_response(found, found.content_type == "JSON")
 
 
-@_errors
 async def batches(request: Request) -> Response:
     org = _org(request)
     found = _batch_job(request)
@@ -201,7 +178,6 @@ async def batches(request: Request) -> Response:
     return _render("batchInfo", batch.ack or batch_info(batch), as_json, status=201)
 
 
-@_errors
 async def batch(request: Request) -> Response:
     org = _org(request)
     found = _batch_job(request)
@@ -209,7 +185,6 @@ async def batch(request: Request) -> Response:
     return _render("batchInfo", batch_info(b), found.content_type == "JSON")
 
 
-@_errors
 async def batch_request(request: Request) -> Response:
     org = _org(request)
     found = _batch_job(request)
@@ -217,7 +192,6 @@ async def batch_request(request: Request) -> Response:
     return _file(b.request_path, found.content_type)
 
 
-@_errors
 async def batch_result(request: Request) -> Response:
     org = _org(request)
     found = _batch_job(request)
