@@ -12,11 +12,12 @@ import hmac
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import XMLGenerator
 
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml.ElementTree import fromstring
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..client_documents import UNREADABLE_XML
 from ..errors import InvalidOperation, InvalidSessionId, InvalidXml, NotFound
 from ..org import Org
 from .common import NO_ATTRIBUTES, XSI, json_response, soap_response, text_element
@@ -144,7 +145,7 @@ async def soap_login(request: Request) -> Response:
     raw = await request.body()
     try:
         root = fromstring(raw)
-    except ParseError:
+    except UNREADABLE_XML:  # malformed, or declaring entities (a bomb, XXE): a soapenv:Client fault
         raise InvalidXml("The request is not a well-formed SOAP envelope") from None
     values = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
     if "login" not in values:

@@ -16,18 +16,18 @@ A batch whose Content-Type does not match the job's contentType is refused by th
 from __future__ import annotations
 
 import io
-import json
 import os
 import uuid
 from typing import Any
 from xml.sax.saxutils import XMLGenerator
 
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml.ElementTree import fromstring
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from ..bulk.bulk1_jobs import Bulk1Job, batch_info
+from ..client_documents import UNREADABLE_XML, load_json
 from ..constants import BULK1_NS
 from ..errors import (
     InvalidBatch,
@@ -100,15 +100,15 @@ async def _job_document(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if media == "application/json":
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as err:
+            data = load_json(raw)
+        except ValueError as err:  # malformed, not UTF-8, or nested too deep: 400 ClientInputError
             raise JsonParserError(f"Unable to parse JSON: {err}") from None
         if not isinstance(data, dict):
             raise JsonParserError("The job document must be a JSON object")
         return data
     try:
         root = fromstring(raw)
-    except ParseError as err:
+    except UNREADABLE_XML as err:  # malformed, or declaring entities (a bomb, XXE): 400 InvalidXML
         raise InvalidXml(f"Unable to parse XML: {err}") from None
     if root.tag.rsplit("}", 1)[-1] != "jobInfo":
         raise InvalidXml("Unable to parse XML: the root element must be jobInfo")

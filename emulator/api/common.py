@@ -13,6 +13,7 @@ from xml.sax.xmlreader import AttributesImpl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..client_documents import NestingTooDeep, load_json
 from ..constants import MAX_API_VERSION
 from ..errors import JsonParserError, UnsupportedApiVersion, UnsupportedMediaType
 
@@ -91,11 +92,14 @@ async def read_json(request: Request) -> Any:
 
 
 def parse_json(raw: bytes) -> Any:
+    """A REST-framework JSON body; malformed, empty or too deeply nested is 400 JSON_PARSER_ERROR."""
     if not raw.strip():
         raise JsonParserError("The request body is empty")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
+        return load_json(raw)
+    except NestingTooDeep as err:
+        raise JsonParserError(str(err)) from None
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
         raise JsonParserError(f"Unexpected character in JSON: {err}") from None
 
 

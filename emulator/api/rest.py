@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml.ElementTree import fromstring
 
 from .. import soql
 from ..bulk.formats import is_nil
+from ..client_documents import UNREADABLE_XML
 from ..constants import COLLECTIONS_MAX_RECORDS, QUERY_PAGE_MIN, QUERY_PAGE_SIZE
 from ..dml import SaveResult
 from ..errors import (
@@ -202,12 +203,13 @@ def _xml_record(raw: bytes) -> dict[str, Any]:
     """An XML sObject body (`<Byline__c><Tweets__c>5</Tweets__c></Byline__c>`) -> {field: text or None}.
 
     Salesforce takes XML bodies for sObject rows: the root element names the record, each child is one
-    field, `xsi:nil="true"` sets null. Responses stay JSON. A malformed document is 400 INVALID_XML
-    (the code REST uses for malformed XML is UNCONFIRMED).
+    field, `xsi:nil="true"` sets null. Responses stay JSON. A malformed document, or one declaring
+    entities (an entity bomb, XXE), is 400 INVALID_XML (the code REST uses for malformed XML is
+    UNCONFIRMED; the fact sheet says only "400 (malformed JSON/XML)").
     """
     try:
         root = fromstring(raw)
-    except ParseError as err:
+    except UNREADABLE_XML as err:
         raise InvalidXml(f"Unable to parse the XML request body: {err}") from None
     record: dict[str, Any] = {}
     for child in root:
