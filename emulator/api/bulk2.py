@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -49,14 +50,19 @@ def _version(request: Request, since: float) -> float:
     return version
 
 
+async def _job_document(request: Request) -> dict[str, Any]:
+    """The JSON object that creates a job (a JSON value of another kind is InvalidJob)."""
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidJob("InvalidJob : The job document must be a JSON object")
+    return body
+
+
 async def ingest_jobs(request: Request) -> Response:
     org = _org(request)
     version = _version(request, INGEST_SINCE)
     if request.method == "POST":
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise InvalidJob("InvalidJob : The job document must be a JSON object")
-        job = org.bulk2.create_ingest(body, version)
+        job = org.bulk2.create_ingest(await _job_document(request), version)
         return json_response(job.info(brief=True))
     jobs = sorted(org.bulk2.list_ingest(), key=lambda j: j.created_date)
     start = int(request.query_params.get("queryLocator", "0") or 0)
@@ -119,10 +125,7 @@ async def query_jobs(request: Request) -> Response:
     org = _org(request)
     version = _version(request, QUERY_SINCE)
     if request.method == "POST":
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise InvalidJob("InvalidJob : The job document must be a JSON object")
-        job = org.bulk2.create_query(body, version)
+        job = org.bulk2.create_query(await _job_document(request), version)
         return json_response(job.ack or job.info())
     jobs = list(org.bulk2.queries.values())
     return json_response({"done": True, "records": [j.info() for j in jobs], "nextRecordsUrl": None})

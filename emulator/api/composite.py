@@ -38,13 +38,19 @@ def _subcall(parent: RestCall, method: str, url: str, body: Any, conn: Any) -> R
 
 
 # -- /composite ---------------------------------------------------------------------------------------
-def composite(call: RestCall) -> RestResult:
+def _subrequests(call: RestCall, key: str, limit: int, kind: str) -> tuple[dict[str, Any], list[Any]]:
+    """The request body and its list of subrequests under `key`, refused unless it holds 1 to `limit`."""
     body = json_document(call)
-    if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
-        raise JsonParserError("The request body must contain a compositeRequest array")
-    subs = body["compositeRequest"]
-    if not subs or len(subs) > COMPOSITE_MAX_SUBREQUESTS:
-        raise InvalidApiInput(f"A composite request must contain between 1 and {COMPOSITE_MAX_SUBREQUESTS} subrequests; found {len(subs)}")
+    if not isinstance(body, dict) or not isinstance(body.get(key), list):
+        raise JsonParserError(f"The request body must contain a {key} array")
+    subs = body[key]
+    if not subs or len(subs) > limit:
+        raise InvalidApiInput(f"A {kind} request must contain between 1 and {limit} subrequests; found {len(subs)}")
+    return body, subs
+
+
+def composite(call: RestCall) -> RestResult:
+    body, subs = _subrequests(call, "compositeRequest", COMPOSITE_MAX_SUBREQUESTS, "composite")
     heavy = sum(1 for s in subs if isinstance(s, dict) and _is_collection_or_query(str(s.get("url", ""))))
     if heavy > COMPOSITE_MAX_COLLECTIONS_OR_QUERIES:
         raise InvalidApiInput(f"A composite request may contain at most {COMPOSITE_MAX_COLLECTIONS_OR_QUERIES} sObject Collections or query subrequests; found {heavy}")
@@ -159,12 +165,7 @@ def _resolve_body(body: Any, results: dict[str, Any]) -> Any:
 
 # -- /composite/batch -------------------------------------------------------------------------------------
 def composite_batch(call: RestCall) -> RestResult:
-    body = json_document(call)
-    if not isinstance(body, dict) or not isinstance(body.get("batchRequests"), list):
-        raise JsonParserError("The request body must contain a batchRequests array")
-    subs = body["batchRequests"]
-    if not subs or len(subs) > COMPOSITE_BATCH_MAX_SUBREQUESTS:
-        raise InvalidApiInput(f"A batch request must contain between 1 and {COMPOSITE_BATCH_MAX_SUBREQUESTS} subrequests; found {len(subs)}")
+    body, subs = _subrequests(call, "batchRequests", COMPOSITE_BATCH_MAX_SUBREQUESTS, "batch")
     halt = bool(body.get("haltOnError", False))
     results = []
     has_errors = False
