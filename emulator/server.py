@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import ssl
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, Iterator
 
 import requests
@@ -274,14 +276,44 @@ def _install_log_filter() -> None:
 
 
 def serve_forever(**options: Any) -> None:
-    """Run until interrupted, after printing one JSON line with the connection details."""
-    with run_org(**options) as running:
-        print(json.dumps(running.connection_info()), flush=True)
+    """Run until interrupted, after printing one JSON line with the connection details.
+
+    SIGTERM (what `kill`, process managers and container runtimes send) stops the org exactly as Ctrl-C
+    does, so its temporary folder, which holds the TLS and JWT private keys and the database, is removed
+    either way. Stopped during start-up, the org is removed too.
+    """
+    with _sigterm_as_interrupt():
         try:
-            while True:
-                time.sleep(3600)
+            with run_org(**options) as running:
+                print(json.dumps(running.connection_info()), flush=True)
+                while True:
+                    time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C (SIGINT) does.
+
+    Python's default for SIGTERM ends the process at once, skipping every `finally`. Only the first
+    SIGTERM interrupts: a repeated one is ignored while the org stops and removes its folder, so it
+    cannot cut that short (SIGKILL still ends the process). Signal handlers can only be installed from
+    the main thread; elsewhere the block runs with the process's own handling.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def free_port() -> int:

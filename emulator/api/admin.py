@@ -2,7 +2,8 @@
 
 Ground truth for tests and the harness: exact usage counters, stored records, jobs; and controls:
 reset, seed, profile and fault configuration, session expiry. It listens on loopback only and carries no
-Salesforce authentication; do not expose the emulator beyond the machine.
+Salesforce authentication; do not expose the emulator beyond the machine. A malformed control request
+(a missing key, a value of the wrong type) is answered 400 `{"error", "message"}` by api/error_responses.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import SalesforceError
 from ..org import Org
 from .common import json_response, read_json
 
@@ -22,17 +22,6 @@ def _org(request: Request) -> Org:
     return request.app.state.org
 
 
-def _errors(handler):
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except (SalesforceError, ValueError, KeyError, TypeError) as err:
-            return json_response({"error": type(err).__name__, "message": str(err)}, status=400)
-
-    return wrapped
-
-
-@_errors
 async def usage(request: Request) -> Response:
     org = _org(request)
     if request.method == "POST":
@@ -40,14 +29,12 @@ async def usage(request: Request) -> Response:
     return json_response(org.usage.snapshot())
 
 
-@_errors
 async def reset(request: Request) -> Response:
     body = await _optional_json(request)
     _org(request).reset(data=bool(body.get("data", True)), usage=bool(body.get("usage", True)))
     return json_response({"ok": True})
 
 
-@_errors
 async def seed(request: Request) -> Response:
     body = await read_json(request)
     org = _org(request)
@@ -55,7 +42,6 @@ async def seed(request: Request) -> Response:
     return json_response({"object": body["object"], "count": int(body["count"]), "ids": ids if body.get("return_ids") else None})
 
 
-@_errors
 async def config(request: Request) -> Response:
     org = _org(request)
     if request.method == "POST":
@@ -71,7 +57,6 @@ async def config(request: Request) -> Response:
                           "session_seconds": org.sessions.lifetime_s, "org_id": org.org_id, "user_id": org.user_id})
 
 
-@_errors
 async def records(request: Request) -> Response:
     """Every stored record of an object as JSON Lines, field names in their API spelling."""
     org = _org(request)
@@ -90,13 +75,11 @@ async def records(request: Request) -> Response:
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
-@_errors
 async def expire_sessions(request: Request) -> Response:
     _org(request).sessions.expire_all()
     return json_response({"ok": True})
 
 
-@_errors
 async def jobs(request: Request) -> Response:
     org = _org(request)
     return json_response({

@@ -3,8 +3,10 @@
 REST (`/services/data/vXX.X/...` outside `/jobs`) is served by `RestApp`, a plain ASGI callable: the REST
 family has its own router (`rest.dispatch`, shared with Composite subrequests), and per-record PATCH is
 the emulator's hottest path, so it skips Starlette's middleware, routing and Request/Response objects.
-The other families (Bulk 1.0 and 2.0, login, identity, versions, admin) are Starlette routes; their
-unknown URLs and wrong methods get the family's documented error body, not Starlette's plain text.
+The other families (Bulk 1.0 and 2.0, login, identity, versions, admin) are Starlette routes. Errors
+take one path whichever app serves the request: `error_responses.error_response` renders them in the
+family's documented format (Starlette's exception handler for the routes, a direct call in `RestApp`),
+unknown URLs and wrong methods of the Bulk families included.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ import logging
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from ..constants import MAX_API_VERSION
-from ..errors import InternalError, MethodNotAllowed, NotFound, SalesforceError
+from ..errors import NotFound, SalesforceError
 from ..org import Org
 from . import admin, auth, bulk1, bulk2, composite  # noqa: F401  (composite registers its REST routes)
 from .common import (
@@ -29,11 +30,11 @@ from .common import (
     api_version,
     body_format,
     dumps,
-    family_error,
     json_response,
     parse_json,
 )
-from .gate import OrgGate, classify, headers_of
+from .error_responses import ANSWERED_IN_PLACE, error_response, handle
+from .gate import OrgGate, headers_of
 from .rest import RestCall, dispatch, split_query
 
 log = logging.getLogger(__name__)
@@ -62,15 +63,13 @@ class RestApp:
         raw = await _read_body(receive)
         if raw is None:
             return  # nothing to answer, and a half-received request must not change data
+        headers = scope.get("state", {}).get("headers") or headers_of(scope)
         try:
-            result = dispatch(self._call(scope, raw))
-        except SalesforceError as err:
-            await _send_json(send, err.status, err.rest_body())
-            return
-        except Exception:  # a bug, not bad input: answer as Salesforce does, and keep the traceback
-            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            err = InternalError("An unexpected error occurred in the emulator; its log has the details.")
-            await _send_json(send, err.status, err.rest_body())
+            result = dispatch(self._call(scope, raw, headers))
+        except Exception as exc:  # bad input, or a bug: both answered in the REST format
+            if not isinstance(exc, SalesforceError):
+                log.exception("unhandled error in %s %s", scope["method"], scope["path"])  # keep the traceback
+            await error_response(exc, scope["method"], scope["path"], headers)(scope, receive, send)
             return
         profile = self.org.profile
         extra = profile.scaled((result.records * profile.sync_per_record_ms + result.subrequests * profile.composite_subrequest_ms) / 1000.0)
@@ -82,14 +81,13 @@ class RestApp:
             return
         await _send_json(send, result.status, result.body, result.headers)
 
-    def _call(self, scope: dict, raw: bytes) -> RestCall:
+    def _call(self, scope: dict, raw: bytes, headers: dict[str, str]) -> RestCall:
         path: str = scope["path"]
         if not path.startswith(_REST_PREFIX):
             raise NotFound("The requested resource does not exist")
         version_text, _, rest = path[len(_REST_PREFIX):].partition("/")
         version = api_version(version_text)
         query = split_query(scope["query_string"].decode("latin-1"))
-        headers = scope.get("state", {}).get("headers") or headers_of(scope)
         method = scope["method"]
         override = query.get("_HttpMethod")
         if method == "POST" and override and override[0]:
@@ -123,27 +121,6 @@ async def _send_json(send: Any, status: int, body: Any, headers: dict[str, str] 
     await send({"type": "http.response.body", "body": data})
 
 
-async def _http_error(request: Request, exc: HTTPException) -> Response:
-    """Starlette's "no route" (404) and "wrong method" (405), in the wire format of the path's API family.
-
-    Bulk 1.0 documents HTTP 405 for any method other than GET or POST, whatever the URI.
-    """
-    family = classify(request.url.path)
-    if family not in ("versions", "bulk1", "bulk2"):
-        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
-    method, path = request.method, request.url.path
-    if exc.status_code == 405 or (family == "bulk1" and method not in ("GET", "POST")):
-        allow = (exc.headers or {}).get("Allow", "") if exc.status_code == 405 else "GET, POST"
-        allowed = ", ".join(sorted(m.strip() for m in allow.split(",") if m.strip() not in ("", "HEAD")))
-        prefix = "InvalidUrl : " if family == "bulk1" else ""
-        err: SalesforceError = MethodNotAllowed(f"{prefix}HTTP Method '{method}' not allowed. Allowed are {allowed}")
-    elif family == "bulk1":
-        err = NotFound(f"InvalidUrl : {method} {path} is not a Bulk API resource")
-    else:
-        err = NotFound("The requested resource does not exist")
-    return family_error(family, err, request.headers.get("content-type"), request.headers.get("accept"))
-
-
 def _mounted(prefix: str, routes: list[BaseRoute]) -> Mount:
     """Group a family's routes under their common prefix, so a request tests one prefix, not every route."""
     inner = []
@@ -162,7 +139,9 @@ def create_app(org: Org) -> OrgGate:
         Route("/services/data/", versions, methods=["GET"]),
         *admin.routes,
     ]
-    app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
+    # Every route error goes to the one handler (see error_responses.ANSWERED_IN_PLACE for the keys).
+    handlers = dict.fromkeys((*ANSWERED_IN_PLACE, Exception), handle)
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.router.redirect_slashes = False
     app.state.org = org
     return OrgGate(app, org, {"rest": RestApp(org)})

@@ -1,27 +1,28 @@
-"""Login and identity: OAuth 2.0 token endpoint, SOAP Partner login(), userinfo and identity URLs."""
+"""Login and identity: OAuth 2.0 token endpoint, SOAP Partner login(), userinfo and identity URLs.
+
+Refusals are raised (`OAuthError` at the token endpoint, SOAP faults as `SalesforceError`s) and rendered
+by api/error_responses.py.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import io
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import XMLGenerator
 
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml.ElementTree import fromstring
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import InvalidLogin, InvalidSessionId, OAuthError
+from ..client_documents import UNREADABLE_XML
+from ..errors import InvalidOperation, InvalidSessionId, InvalidXml, NotFound
 from ..org import Org
-from .common import json_response, oauth_error
+from .common import NO_ATTRIBUTES, XSI, json_response, soap_response, text_element
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PARTNER_NS = "urn:partner.soap.sforce.com"
-FAULT_NS = "urn:fault.partner.soap.sforce.com"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def _org(request: Request) -> Org:
@@ -49,10 +50,7 @@ async def token(request: Request) -> Response:
             form.setdefault("client_secret", secret)
         except (ValueError, UnicodeDecodeError):
             pass
-    try:
-        session = org.sessions.oauth_token(form, login_audiences(request))
-    except OAuthError as err:
-        return oauth_error(err)
+    session = org.sessions.oauth_token(form, login_audiences(request))  # OAuthError: {"error", "error_description"}
     base = _base(request)
     issued = str(int(session.issued_at * 1000))
     identity = f"{base}/id/{org.org_id}/{org.user_id}"
@@ -121,7 +119,7 @@ def _bearer(request: Request) -> str | None:
 async def identity(request: Request) -> Response:
     org = _org(request)
     if request.path_params["org_id"] != org.org_id or request.path_params["user_id"] != org.user_id:
-        return json_response([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], status=404)
+        raise NotFound("The requested resource does not exist")
     return json_response(_identity(request, org))
 
 
@@ -147,82 +145,48 @@ async def soap_login(request: Request) -> Response:
     raw = await request.body()
     try:
         root = fromstring(raw)
-    except ParseError:
-        return _soap_fault("soapenv:Client", "INVALID_XML", "The request is not a well-formed SOAP envelope")
+    except UNREADABLE_XML:  # malformed, or declaring entities (a bomb, XXE): a soapenv:Client fault
+        raise InvalidXml("The request is not a well-formed SOAP envelope") from None
     values = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
     if "login" not in values:
-        return _soap_fault("soapenv:Client", "INVALID_OPERATION", "Only login() is supported by the emulator's SOAP endpoint")
-    try:
-        session = org.sessions.soap_login(values.get("username", ""), values.get("password", ""))
-    except InvalidLogin as err:
-        return _soap_fault("sf:INVALID_LOGIN", "INVALID_LOGIN", err.message, login_fault=True)
+        raise InvalidOperation("Only login() is supported by the emulator's SOAP endpoint")
+    # A refused login raises InvalidLogin, which error_responses renders as a LoginFault.
+    session = org.sessions.soap_login(values.get("username", ""), values.get("password", ""))
     version = request.path_params["version"]
     kind = request.path_params["kind"]
     base = _base(request)
     server_url = f"{base}/services/Soap/{kind}/{version}/{org.org_id}"
-    buf = io.StringIO()
-    x = XMLGenerator(buf, encoding="UTF-8")
-    x.startDocument()
-    x.startElement("soapenv:Envelope", {"xmlns:soapenv": SOAP_ENV, "xmlns": PARTNER_NS, "xmlns:xsi": XSI})
-    x.startElement("soapenv:Body", {})
-    x.startElement("loginResponse", {})
-    x.startElement("result", {})
-    for name, value in (
-        ("metadataServerUrl", f"{base}/services/Soap/m/{version}/{org.org_id}"),
-        ("passwordExpired", "false"),
-        ("sandbox", "true" if org.is_sandbox else "false"),
-        ("serverUrl", server_url),
-        ("sessionId", session.token),
-        ("userId", org.user_id),
-    ):
-        _el(x, name, value)
-    x.startElement("userInfo", {})
-    for name, value in (
-        ("accessibilityMode", "false"), ("currencySymbol", "$"), ("orgAttachmentFileSizeLimit", "5242880"),
-        ("orgDefaultCurrencyIsoCode", "USD"), ("orgDisallowHtmlAttachments", "false"), ("orgHasPersonAccounts", "false"),
-        ("organizationId", org.org_id), ("organizationMultiCurrency", "false"), ("organizationName", "sf-update-harness emulator"),
-        ("profileId", "00e000000000001AAA"), ("roleId", ""), ("sessionSecondsValid", str(int(org.sessions.lifetime_s))),
-        ("userDefaultCurrencyIsoCode", ""), ("userEmail", "integration@emulator.invalid"), ("userFullName", "Integration User"),
-        ("userId", org.user_id), ("userLanguage", "en_US"), ("userLocale", "en_US"), ("userName", org.credentials.username),
-        ("userTimeZone", "GMT"), ("userType", "Standard"), ("userUiSkin", "Theme3"),
-    ):
-        _el(x, name, value)
-    x.endElement("userInfo")
-    x.endElement("result")
-    x.endElement("loginResponse")
-    x.endElement("soapenv:Body")
-    x.endElement("soapenv:Envelope")
-    x.endDocument()
-    return Response(buf.getvalue().encode("utf-8"), media_type="text/xml; charset=utf-8")
 
+    def write(x: XMLGenerator) -> None:
+        x.startElement("loginResponse", NO_ATTRIBUTES)
+        x.startElement("result", NO_ATTRIBUTES)
+        for name, value in (
+            ("metadataServerUrl", f"{base}/services/Soap/m/{version}/{org.org_id}"),
+            ("passwordExpired", "false"),
+            ("sandbox", "true" if org.is_sandbox else "false"),
+            ("serverUrl", server_url),
+            ("sessionId", session.token),
+            ("userId", org.user_id),
+        ):
+            text_element(x, name, value)
+        x.startElement("userInfo", NO_ATTRIBUTES)
+        for name, value in (
+            ("accessibilityMode", "false"), ("currencySymbol", "$"), ("orgAttachmentFileSizeLimit", "5242880"),
+            ("orgDefaultCurrencyIsoCode", "USD"), ("orgDisallowHtmlAttachments", "false"),
+            ("orgHasPersonAccounts", "false"), ("organizationId", org.org_id), ("organizationMultiCurrency", "false"),
+            ("organizationName", "sf-update-harness emulator"), ("profileId", "00e000000000001AAA"), ("roleId", ""),
+            ("sessionSecondsValid", str(int(org.sessions.lifetime_s))), ("userDefaultCurrencyIsoCode", ""),
+            ("userEmail", "integration@emulator.invalid"), ("userFullName", "Integration User"),
+            ("userId", org.user_id), ("userLanguage", "en_US"), ("userLocale", "en_US"),
+            ("userName", org.credentials.username), ("userTimeZone", "GMT"), ("userType", "Standard"),
+            ("userUiSkin", "Theme3"),
+        ):
+            text_element(x, name, value)
+        x.endElement("userInfo")
+        x.endElement("result")
+        x.endElement("loginResponse")
 
-def _el(x: XMLGenerator, name: str, value: str) -> None:
-    x.startElement(name, {})
-    x.characters(value)
-    x.endElement(name)
-
-
-def _soap_fault(code: str, exception_code: str, message: str, *, login_fault: bool = False) -> Response:
-    buf = io.StringIO()
-    x = XMLGenerator(buf, encoding="UTF-8")
-    x.startDocument()
-    x.startElement("soapenv:Envelope", {"xmlns:soapenv": SOAP_ENV, "xmlns:sf": FAULT_NS, "xmlns:xsi": XSI})
-    x.startElement("soapenv:Body", {})
-    x.startElement("soapenv:Fault", {})
-    _el(x, "faultcode", code)
-    _el(x, "faultstring", message)
-    if login_fault:
-        x.startElement("detail", {})
-        x.startElement("sf:LoginFault", {"xsi:type": "sf:LoginFault"})
-        _el(x, "sf:exceptionCode", exception_code)
-        _el(x, "sf:exceptionMessage", message.split(": ", 1)[-1])
-        x.endElement("sf:LoginFault")
-        x.endElement("detail")
-    x.endElement("soapenv:Fault")
-    x.endElement("soapenv:Body")
-    x.endElement("soapenv:Envelope")
-    x.endDocument()
-    return Response(buf.getvalue().encode("utf-8"), status_code=500, media_type="text/xml; charset=utf-8")
+    return soap_response({"xmlns": PARTNER_NS, "xmlns:xsi": XSI}, write)
 
 
 routes = [

@@ -1,8 +1,8 @@
 """Bulk API 1.0 routes under /services/async/{version}/: XML (default) or JSON job documents.
 
 Parse the request, call `org.bulk1`, render jobInfo / batchInfo in the job's format. Batch uploads are
-streamed to disk. Every failure is rendered as the documented `<error>` element (or its JSON twin);
-unknown URLs and methods are answered in api/app.py.
+streamed to disk. Failures are raised; api/error_responses.py renders them as the documented `<error>`
+element (or its JSON twin), unknown URLs and methods included.
 
 Request checks made here, before the model sees anything:
 - a job document (create, close, abort) is application/xml or application/json; anything else is
@@ -16,29 +16,28 @@ A batch whose Content-Type does not match the job's contentType is refused by th
 from __future__ import annotations
 
 import io
-import json
 import os
 import uuid
 from typing import Any
 from xml.sax.saxutils import XMLGenerator
 
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml.ElementTree import fromstring
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from ..bulk.bulk1_jobs import Bulk1Job, batch_info
+from ..client_documents import UNREADABLE_XML, load_json
 from ..constants import BULK1_NS
 from ..errors import (
     InvalidBatch,
     InvalidJob,
     InvalidXml,
     JsonParserError,
-    SalesforceError,
     UnsupportedMediaType,
 )
 from ..org import Org
-from .common import api_version, bulk1_error, dumps, media_type, with_and_without_slash
+from .common import api_version, dumps, media_type, with_and_without_slash
 
 _MEDIA = {"XML": "application/xml", "CSV": "text/csv", "JSON": "application/json"}
 
@@ -101,15 +100,15 @@ async def _job_document(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if media == "application/json":
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as err:
+            data = load_json(raw)
+        except ValueError as err:  # malformed, not UTF-8, or nested too deep: 400 ClientInputError
             raise JsonParserError(f"Unable to parse JSON: {err}") from None
         if not isinstance(data, dict):
             raise JsonParserError("The job document must be a JSON object")
         return data
     try:
         root = fromstring(raw)
-    except ParseError as err:
+    except UNREADABLE_XML as err:  # malformed, or declaring entities (a bomb, XXE): 400 InvalidXML
         raise InvalidXml(f"Unable to parse XML: {err}") from None
     if root.tag.rsplit("}", 1)[-1] != "jobInfo":
         raise InvalidXml("Unable to parse XML: the root element must be jobInfo")
@@ -124,16 +123,6 @@ def _concurrency(value: Any) -> str | None:
     return str(value)
 
 
-def _errors(handler):
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except SalesforceError as err:
-            return bulk1_error(err, json_format=_error_as_json(request))
-
-    return wrapped
-
-
 def _batch_job(request: Request) -> Bulk1Job:
     """The job a batch operation addresses, at the API version the job was created with."""
     version = f"{api_version(request.path_params['version']):.1f}"
@@ -143,16 +132,6 @@ def _batch_job(request: Request) -> Bulk1Job:
     return job
 
 
-def _error_as_json(request: Request) -> bool:
-    """Errors about an existing job use the job's format; otherwise the request's."""
-    job_id = request.path_params.get("job_id")
-    job = _org(request).bulk1.jobs.get(job_id) if job_id else None
-    if job is not None:
-        return job.content_type == "JSON"
-    return _is_json_request(request)
-
-
-@_errors
 async def create_job(request: Request) -> Response:
     version = api_version(request.path_params["version"])
     doc = await _job_document(request)
@@ -169,7 +148,6 @@ async def create_job(request: Request) -> Response:
     return _job_response(job, _is_json_request(request), status=201)
 
 
-@_errors
 async def job(request: Request) -> Response:
     org = _org(request)
     api_version(request.path_params["version"])
@@ -186,7 +164,6 @@ async def job(request: Request) -> Response:
     return _job_response(found, found.content_type == "JSON")
 
 
-@_errors
 async def batches(request: Request) -> Response:
     org = _org(request)
     found = _batch_job(request)
@@ -201,7 +178,6 @@ async def batches(request: Request) -> Response:
     return _render("batchInfo", batch.ack or batch_info(batch), as_json, status=201)
 
 
-@_errors
 async def batch(request: Request) -> Response:
     org = _org(request)
     found = _batch_job(request)
@@ -209,7 +185,6 @@ async def batch(request: Request) -> Response:
     return _render("batchInfo", batch_info(b), found.content_type == "JSON")
 
 
-@_errors
 async def batch_request(request: Request) -> Response:
     org = _org(request)
     found = _batch_job(request)
@@ -217,7 +192,6 @@ async def batch_request(request: Request) -> Response:
     return _file(b.request_path, found.content_type)
 
 
-@_errors
 async def batch_result(request: Request) -> Response:
     org = _org(request)
     found = _batch_job(request)

@@ -2,13 +2,15 @@
 
 Bulk 2.0 runs on the REST framework, so it takes content types the way REST does: job documents are
 JSON (application/json, or no Content-Type), job data is text/csv, and anything else is refused with
-415 UNSUPPORTED_MEDIA_TYPE before the body is read. Unknown URLs and methods are answered in api/app.py.
+415 UNSUPPORTED_MEDIA_TYPE before the body is read. Failures are raised and rendered, unknown URLs and
+methods included, by api/error_responses.py.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -19,13 +21,11 @@ from ..errors import (
     ClientInputError,
     InvalidJob,
     NotFound,
-    SalesforceError,
     UnsupportedMediaType,
 )
 from ..org import Org
 from .common import (
     api_version,
-    bulk2_error,
     json_response,
     media_type,
     read_json,
@@ -43,16 +43,6 @@ def _org(request: Request) -> Org:
     return request.app.state.org
 
 
-def _errors(handler):
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except SalesforceError as err:
-            return bulk2_error(err)
-
-    return wrapped
-
-
 def _version(request: Request, since: float) -> float:
     version = api_version(request.path_params["version"])
     if version < since:
@@ -60,15 +50,19 @@ def _version(request: Request, since: float) -> float:
     return version
 
 
-@_errors
+async def _job_document(request: Request) -> dict[str, Any]:
+    """The JSON object that creates a job (a JSON value of another kind is InvalidJob)."""
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidJob("InvalidJob : The job document must be a JSON object")
+    return body
+
+
 async def ingest_jobs(request: Request) -> Response:
     org = _org(request)
     version = _version(request, INGEST_SINCE)
     if request.method == "POST":
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise InvalidJob("InvalidJob : The job document must be a JSON object")
-        job = org.bulk2.create_ingest(body, version)
+        job = org.bulk2.create_ingest(await _job_document(request), version)
         return json_response(job.info(brief=True))
     jobs = sorted(org.bulk2.list_ingest(), key=lambda j: j.created_date)
     start = int(request.query_params.get("queryLocator", "0") or 0)
@@ -79,7 +73,6 @@ async def ingest_jobs(request: Request) -> Response:
     return json_response(body)
 
 
-@_errors
 async def ingest_job(request: Request) -> Response:
     org = _org(request)
     _version(request, INGEST_SINCE)
@@ -97,7 +90,6 @@ async def ingest_job(request: Request) -> Response:
     return json_response(job.ack or job.info(brief=True))
 
 
-@_errors
 async def upload(request: Request) -> Response:
     org = _org(request)
     _version(request, INGEST_SINCE)
@@ -116,7 +108,6 @@ async def upload(request: Request) -> Response:
 
 
 def _results(kind: str):
-    @_errors
     async def handler(request: Request) -> Response:
         org = _org(request)
         _version(request, INGEST_SINCE)
@@ -130,21 +121,16 @@ def _results(kind: str):
     return handler
 
 
-@_errors
 async def query_jobs(request: Request) -> Response:
     org = _org(request)
     version = _version(request, QUERY_SINCE)
     if request.method == "POST":
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise InvalidJob("InvalidJob : The job document must be a JSON object")
-        job = org.bulk2.create_query(body, version)
+        job = org.bulk2.create_query(await _job_document(request), version)
         return json_response(job.ack or job.info())
     jobs = list(org.bulk2.queries.values())
     return json_response({"done": True, "records": [j.info() for j in jobs], "nextRecordsUrl": None})
 
 
-@_errors
 async def query_job(request: Request) -> Response:
     org = _org(request)
     _version(request, QUERY_SINCE)
@@ -160,15 +146,13 @@ async def query_job(request: Request) -> Response:
     return json_response(org.bulk2.abort_query(job_id).info())
 
 
-@_errors
 async def query_results(request: Request) -> Response:
     org = _org(request)
     version = _version(request, QUERY_SINCE)
     job = org.bulk2.get_query(request.path_params["job_id"])
     if abs(job.api_version - version) > 1e-9:
-        err = ClientInputError(f"The job was created with API version {job.api_version:.1f}; request its results with the same version")
-        err.status = 409
-        raise err
+        raise ClientInputError(f"The job was created with API version {job.api_version:.1f}; request its results with the same version",
+                               status=409)
     raw_max = request.query_params.get("maxRecords")
     try:
         max_records = int(raw_max) if raw_max else BULK2_QUERY_DEFAULT_PAGE

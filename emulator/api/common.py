@@ -1,24 +1,21 @@
-"""Helpers every API family's routes share: versions, request bodies, error rendering per family."""
+"""Helpers every API family's routes share: the family of a path, versions, request bodies, JSON responses."""
 
 from __future__ import annotations
 
 import io
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import XMLGenerator
+from xml.sax.xmlreader import AttributesImpl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..constants import BULK1_NS, MAX_API_VERSION
-from ..errors import (
-    JsonParserError,
-    OAuthError,
-    SalesforceError,
-    UnsupportedApiVersion,
-    UnsupportedMediaType,
-)
+from ..client_documents import NestingTooDeep, load_json
+from ..constants import MAX_API_VERSION
+from ..errors import JsonParserError, UnsupportedApiVersion, UnsupportedMediaType
 
 #: Oldest version the emulator serves. REST features check their own minimum (Collections: 42.0).
 OLDEST_VERSION = 20.0
@@ -26,6 +23,27 @@ _VERSION_RE = re.compile(r"^v?(\d{2})\.0$")
 
 JSON_TYPE = "application/json;charset=UTF-8"
 XML_TYPE = "application/xml"
+
+_BULK2 = re.compile(r"^/services/data/[^/]+/jobs(?:/|$)")
+
+
+def classify(path: str) -> str:
+    """The API family of a request path: what counts it, who may call it, how its errors look."""
+    if path.startswith("/services/data"):
+        if path in ("/services/data", "/services/data/"):
+            return "versions"
+        if _BULK2.match(path):
+            return "bulk2"
+        return "rest"
+    if path.startswith("/services/async/"):
+        return "bulk1"
+    if path.startswith(("/services/oauth2/", "/services/Soap/")):
+        return "login"
+    if path.startswith("/id/"):
+        return "identity"
+    if path.startswith("/_emulator"):
+        return "admin"
+    return "other"
 
 
 def api_version(text: str) -> float:
@@ -74,55 +92,52 @@ async def read_json(request: Request) -> Any:
 
 
 def parse_json(raw: bytes) -> Any:
+    """A REST-framework JSON body; malformed, empty or too deeply nested is 400 JSON_PARSER_ERROR."""
     if not raw.strip():
         raise JsonParserError("The request body is empty")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
+        return load_json(raw)
+    except NestingTooDeep as err:
+        raise JsonParserError(str(err)) from None
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
         raise JsonParserError(f"Unexpected character in JSON: {err}") from None
 
 
-def rest_error(err: SalesforceError) -> Response:
-    return json_response(err.rest_body(), status=err.status)
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+SOAP_TYPE = "text/xml; charset=utf-8"
+NO_ATTRIBUTES = AttributesImpl({})
 
 
-def bulk2_error(err: SalesforceError) -> Response:
-    return json_response([{"errorCode": err.code, "message": err.message}], status=err.status)
-
-
-def bulk1_error(err: SalesforceError, *, json_format: bool = False) -> Response:
-    status = err.async_status or err.status
-    if status >= 500 and err.async_code not in ("InternalServerError", "Timeout"):
-        status = 400
-    if json_format:
-        return json_response({"exceptionCode": err.async_code, "exceptionMessage": err.message}, status=status)
+def xml_response(write: Callable[[XMLGenerator], None], *, status: int = 200, media_type: str = XML_TYPE) -> Response:
+    """An XML document written by `write` (through the serializer, so every value is escaped)."""
     buf = io.StringIO()
     x = XMLGenerator(buf, encoding="UTF-8")
     x.startDocument()
-    x.startElement("error", {"xmlns": BULK1_NS})
-    for name, text in (("exceptionCode", err.async_code), ("exceptionMessage", err.message)):
-        x.startElement(name, {})
-        x.characters(text)
-        x.endElement(name)
-    x.endElement("error")
+    write(x)
     x.endDocument()
-    return Response(buf.getvalue().encode("utf-8"), status_code=status, media_type=XML_TYPE)
+    return Response(buf.getvalue().encode("utf-8"), status_code=status, media_type=media_type)
 
 
-def family_error(family: str, err: SalesforceError, content_type: str | None, accept: str | None) -> Response:
-    """`err` in the wire format of the API family a request belongs to (see gate.classify).
+def soap_response(namespaces: dict[str, str], write_body: Callable[[XMLGenerator], None], *,
+                  status: int = 200) -> Response:
+    """A SOAP 1.1 envelope around what `write_body` writes: login's answer, and every SOAP fault."""
 
-    Bulk 1.0 answers in JSON when the request speaks JSON (its Content-Type or Accept), else in XML.
-    """
-    if family == "bulk1":
-        return bulk1_error(err, json_format="json" in (content_type or "").lower() or "json" in (accept or "").lower())
-    if family == "bulk2":
-        return bulk2_error(err)
-    return rest_error(err)
+    def write(x: XMLGenerator) -> None:
+        x.startElement("soapenv:Envelope", AttributesImpl({"xmlns:soapenv": SOAP_ENV, **namespaces}))
+        x.startElement("soapenv:Body", NO_ATTRIBUTES)
+        write_body(x)
+        x.endElement("soapenv:Body")
+        x.endElement("soapenv:Envelope")
+
+    return xml_response(write, status=status, media_type=SOAP_TYPE)
 
 
-def oauth_error(err: OAuthError) -> Response:
-    return json_response({"error": err.error, "error_description": err.description}, status=err.status)
+def text_element(x: XMLGenerator, name: str, text: str) -> None:
+    """`<name>text</name>`."""
+    x.startElement(name, NO_ATTRIBUTES)
+    x.characters(text)
+    x.endElement(name)
 
 
 def with_and_without_slash(routes: list) -> list:

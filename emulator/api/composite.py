@@ -17,16 +17,13 @@ from ..constants import (
     COMPOSITE_MAX_COLLECTIONS_OR_QUERIES,
     COMPOSITE_MAX_SUBREQUESTS,
 )
-from ..errors import JsonParserError, RequestLimitExceeded, SalesforceError
+from ..errors import InvalidApiInput, JsonParserError, RequestLimitExceeded, SalesforceError
 from .common import api_version
+from .error_responses import rest_body
 from .rest import RestCall, RestResult, dispatch, json_document, route, split_query
 
 _REF = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _HALTED = "The transaction was rolled back since another operation in the same transaction failed."
-
-
-class _Limit(SalesforceError):
-    code = "INVALID_API_INPUT"
 
 
 def _subcall(parent: RestCall, method: str, url: str, body: Any, conn: Any) -> RestCall:
@@ -34,30 +31,29 @@ def _subcall(parent: RestCall, method: str, url: str, body: Any, conn: Any) -> R
     path = parts.path
     m = re.match(r"^/?(?:services/data/)?(v\d{2}\.0)(/.*)?$", path)
     if not m:
-        raise _Limit(f"The subrequest URL is not a supported resource: {url}")
+        raise InvalidApiInput(f"The subrequest URL is not a supported resource: {url}")
     version = api_version(m.group(1))
     return RestCall(parent.org, method.upper(), version, (m.group(2) or "").rstrip("/"), split_query(parts.query), body,
                     parent.headers, conn=conn)
 
 
-def _run(call: RestCall) -> RestResult:
-    try:
-        return dispatch(call)
-    except SalesforceError as err:
-        return RestResult(err.status, err.rest_body())
-
-
 # -- /composite ---------------------------------------------------------------------------------------
-def composite(call: RestCall) -> RestResult:
+def _subrequests(call: RestCall, key: str, limit: int, kind: str) -> tuple[dict[str, Any], list[Any]]:
+    """The request body and its list of subrequests under `key`, refused unless it holds 1 to `limit`."""
     body = json_document(call)
-    if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
-        raise JsonParserError("The request body must contain a compositeRequest array")
-    subs = body["compositeRequest"]
-    if not subs or len(subs) > COMPOSITE_MAX_SUBREQUESTS:
-        raise _Limit(f"A composite request must contain between 1 and {COMPOSITE_MAX_SUBREQUESTS} subrequests; found {len(subs)}")
+    if not isinstance(body, dict) or not isinstance(body.get(key), list):
+        raise JsonParserError(f"The request body must contain a {key} array")
+    subs = body[key]
+    if not subs or len(subs) > limit:
+        raise InvalidApiInput(f"A {kind} request must contain between 1 and {limit} subrequests; found {len(subs)}")
+    return body, subs
+
+
+def composite(call: RestCall) -> RestResult:
+    body, subs = _subrequests(call, "compositeRequest", COMPOSITE_MAX_SUBREQUESTS, "composite")
     heavy = sum(1 for s in subs if isinstance(s, dict) and _is_collection_or_query(str(s.get("url", ""))))
     if heavy > COMPOSITE_MAX_COLLECTIONS_OR_QUERIES:
-        raise _Limit(f"A composite request may contain at most {COMPOSITE_MAX_COLLECTIONS_OR_QUERIES} sObject Collections or query subrequests; found {heavy}")
+        raise InvalidApiInput(f"A composite request may contain at most {COMPOSITE_MAX_COLLECTIONS_OR_QUERIES} sObject Collections or query subrequests; found {heavy}")
     all_or_none = bool(body.get("allOrNone", False))
     store = call.org.store
     if all_or_none:
@@ -89,11 +85,11 @@ def _run_subrequests(call: RestCall, subs: list[Any], conn: Any, *, stop_on_fail
                 raise JsonParserError("Each subrequest needs method, url and referenceId")
             url = _resolve(str(sub["url"]), results, encode=True)
             payload = _resolve_body(sub.get("body"), results)
-            res = _run(_subcall(call, str(sub["method"]), url, payload, conn))
+            res = dispatch(_subcall(call, str(sub["method"]), url, payload, conn))
         except _Unresolved as err:
             res = RestResult(400, [{"errorCode": "PROCESSING_HALTED", "message": f"Invalid reference specified. No value for {err} found in the previous results."}])
         except SalesforceError as err:
-            res = RestResult(err.status, err.rest_body())
+            res = RestResult(err.status, rest_body(err))
         headers = {}
         if res.status == 201 and isinstance(res.body, dict) and res.body.get("id"):
             headers["Location"] = f"{call.base}/sobjects/{_object_of(sub)}/{res.body['id']}"
@@ -169,12 +165,7 @@ def _resolve_body(body: Any, results: dict[str, Any]) -> Any:
 
 # -- /composite/batch -------------------------------------------------------------------------------------
 def composite_batch(call: RestCall) -> RestResult:
-    body = json_document(call)
-    if not isinstance(body, dict) or not isinstance(body.get("batchRequests"), list):
-        raise JsonParserError("The request body must contain a batchRequests array")
-    subs = body["batchRequests"]
-    if not subs or len(subs) > COMPOSITE_BATCH_MAX_SUBREQUESTS:
-        raise _Limit(f"A batch request must contain between 1 and {COMPOSITE_BATCH_MAX_SUBREQUESTS} subrequests; found {len(subs)}")
+    body, subs = _subrequests(call, "batchRequests", COMPOSITE_BATCH_MAX_SUBREQUESTS, "batch")
     halt = bool(body.get("haltOnError", False))
     results = []
     has_errors = False
@@ -189,16 +180,16 @@ def composite_batch(call: RestCall) -> RestResult:
             allowed, _ = call.org.usage.try_consume("rest", "POST /services/data/vXX.X/composite/batch (subrequest)")
             if not allowed:
                 err = RequestLimitExceeded("TotalRequests Limit exceeded.")
-                results.append({"statusCode": err.status, "result": err.rest_body()})
+                results.append({"statusCode": err.status, "result": rest_body(err)})
                 has_errors = True
                 halted = halt
                 continue
         try:
             if not isinstance(sub, dict) or not sub.get("method") or not sub.get("url"):
                 raise JsonParserError("Each batch subrequest needs method and url")
-            res = _run(_subcall(call, str(sub["method"]), str(sub["url"]), sub.get("richInput"), None))
+            res = dispatch(_subcall(call, str(sub["method"]), str(sub["url"]), sub.get("richInput"), None))
         except SalesforceError as err:
-            res = RestResult(err.status, err.rest_body())
+            res = RestResult(err.status, rest_body(err))
         records += res.records
         results.append({"statusCode": res.status, "result": res.body})
         if res.status >= 400:

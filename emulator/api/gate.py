@@ -26,31 +26,12 @@ from ..errors import (
     ServerUnavailable,
 )
 from ..org import Org
-from .common import family_error
+from .common import classify
+from .error_responses import error_response
 
-_BULK2 = re.compile(r"^/services/data/[^/]+/jobs(?:/|$)")
 _ID = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
 _LOCATOR = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?-\d+(?=/|$)")  # REST queryMore locators
 _VERSION = re.compile(r"/v?\d{2}\.0(?=/|$)")
-
-
-def classify(path: str) -> str:
-    """The API family of a request path: what counts it, who may call it, how its errors look."""
-    if path.startswith("/services/data"):
-        if path in ("/services/data", "/services/data/"):
-            return "versions"
-        if _BULK2.match(path):
-            return "bulk2"
-        return "rest"
-    if path.startswith("/services/async/"):
-        return "bulk1"
-    if path.startswith("/services/oauth2/") or path.startswith("/services/Soap/"):
-        return "login"
-    if path.startswith("/id/"):
-        return "identity"
-    if path.startswith("/_emulator"):
-        return "admin"
-    return "other"
 
 
 def endpoint_key(method: str, path: str) -> str:
@@ -88,7 +69,8 @@ class OrgGate:
                 return
             for rate, error in ((faults.http_500_rate, InternalError), (faults.http_503_rate, ServerUnavailable)):
                 if faults.roll(rate):
-                    await _render(family, error("An unexpected error occurred (injected fault). Please retry."), headers)(scope, receive, send)
+                    injected = error("An unexpected error occurred (injected fault). Please retry.")
+                    await _refuse(injected, headers, scope, receive, send)
                     return
         token = _token(family, headers)
         try:
@@ -99,7 +81,7 @@ class OrgGate:
             )
         except InvalidSessionId as err:
             refusal = InvalidSessionId("Invalid session id") if family == "bulk1" else err
-            await _render(family, refusal, headers)(scope, receive, send)
+            await _refuse(refusal, headers, scope, receive, send)
             return
         state = scope.setdefault("state", {})  # what Starlette exposes as request.state
         state["session"] = session
@@ -111,7 +93,7 @@ class OrgGate:
         if family in ("rest", "bulk2"):
             send = _with_limit_info(send, org)  # on error responses too, the refusal below included
         if not allowed:
-            await _render(family, RequestLimitExceeded("TotalRequests Limit exceeded."), headers)(scope, receive, send)
+            await _refuse(RequestLimitExceeded("TotalRequests Limit exceeded."), headers, scope, receive, send)
             return
         body_bytes = int(headers.get("content-length", "0") or 0)
         delay = org.profile.request_delay(write=method not in ("GET", "HEAD"), body_bytes=body_bytes)
@@ -137,8 +119,9 @@ def _token(family: str, headers: dict[str, str]) -> str | None:
     return None
 
 
-def _render(family: str, err: SalesforceError, headers: dict[str, str]):
-    return family_error(family, err, headers.get("content-type"), headers.get("accept"))
+async def _refuse(err: SalesforceError, headers: dict[str, str], scope: dict, receive: Any, send: Any) -> None:
+    """Answer with `err` in the family's format, before the request reaches its app."""
+    await error_response(err, scope["method"], scope["path"], headers)(scope, receive, send)
 
 
 def _with_limit_info(send: Any, org: Org) -> Any:

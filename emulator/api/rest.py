@@ -11,24 +11,29 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml.ElementTree import fromstring
 
 from .. import soql
 from ..bulk.formats import is_nil
+from ..client_documents import UNREADABLE_XML
 from ..constants import COLLECTIONS_MAX_RECORDS, QUERY_PAGE_MIN, QUERY_PAGE_SIZE
 from ..dml import SaveResult
 from ..errors import (
+    ExceededIdLimit,
+    InvalidBatchSize,
     InvalidField,
+    InvalidQueryLocator,
     InvalidXml,
     JsonParserError,
+    MalformedQuery,
     MethodNotAllowed,
     NotFound,
-    SalesforceError,
     UnsupportedMediaType,
 )
 from ..ids import to_18
 from ..org import Org
 from ..schema import describe_global_entry
+from .error_responses import rest_item
 
 
 @dataclass
@@ -139,7 +144,7 @@ def sobject_create(call: RestCall) -> RestResult:
     body = _object_body(call)
     result = call.org.dml.insert(obj, [body], conn=call.conn)[0]
     if not result.success:
-        return RestResult(400, [_rest_error(e) for e in result.errors], records=1)
+        return RestResult(400, [rest_item(e.status_code, e.message, e.fields) for e in result.errors], records=1)
     return RestResult(201, {"id": result.id, "success": True, "errors": []}, records=1)
 
 
@@ -171,7 +176,7 @@ def row_patch(call: RestCall) -> RestResult:
     if not result.success:
         if result.errors[0].status_code == "ENTITY_IS_DELETED":  # no such row: REST answers 404
             raise NotFound("The requested resource does not exist")
-        return RestResult(400, [_rest_error(e) for e in result.errors], records=1)
+        return RestResult(400, [rest_item(e.status_code, e.message, e.fields) for e in result.errors], records=1)
     return RestResult(204, None, records=1)
 
 
@@ -181,15 +186,8 @@ def row_delete(call: RestCall) -> RestResult:
     if not result.success:
         if result.errors and result.errors[0].status_code == "ENTITY_IS_DELETED":
             raise NotFound("The requested resource does not exist")
-        return RestResult(400, [_rest_error(e) for e in result.errors], records=1)
+        return RestResult(400, [rest_item(e.status_code, e.message, e.fields) for e in result.errors], records=1)
     return RestResult(204, None, records=1)
-
-
-def _rest_error(e) -> dict:
-    out = {"message": e.message, "errorCode": e.status_code}
-    if e.fields:
-        out["fields"] = e.fields
-    return out
 
 
 def _object_body(call: RestCall) -> dict[str, Any]:
@@ -205,12 +203,13 @@ def _xml_record(raw: bytes) -> dict[str, Any]:
     """An XML sObject body (`<Byline__c><Tweets__c>5</Tweets__c></Byline__c>`) -> {field: text or None}.
 
     Salesforce takes XML bodies for sObject rows: the root element names the record, each child is one
-    field, `xsi:nil="true"` sets null. Responses stay JSON. A malformed document is 400 INVALID_XML
-    (the code REST uses for malformed XML is UNCONFIRMED).
+    field, `xsi:nil="true"` sets null. Responses stay JSON. A malformed document, or one declaring
+    entities (an entity bomb, XXE), is 400 INVALID_XML (the code REST uses for malformed XML is
+    UNCONFIRMED; the fact sheet says only "400 (malformed JSON/XML)").
     """
     try:
         root = fromstring(raw)
-    except ParseError as err:
+    except UNREADABLE_XML as err:
         raise InvalidXml(f"Unable to parse the XML request body: {err}") from None
     record: dict[str, Any] = {}
     for child in root:
@@ -244,7 +243,7 @@ def _page_size(call: RestCall) -> int:
 def query(call: RestCall) -> RestResult:
     text = call.arg("q")
     if not text:
-        raise soql_error("A query string (q) is required")
+        raise MalformedQuery("A query string (q) is required")
     cq = soql.compile_query(soql.parse(text), call.org.schema)
     if cq.is_count:
         sql, params = cq.count_sql()
@@ -260,9 +259,7 @@ def query(call: RestCall) -> RestResult:
 def query_more(call: RestCall) -> RestResult:
     found = call.org.cursor(call.params["locator"])
     if found is None:
-        err = SalesforceError("invalid query locator")
-        err.code = "INVALID_QUERY_LOCATOR"
-        raise err
+        raise InvalidQueryLocator("invalid query locator")
     cq, offset = found
     return _query_page(call, cq, offset)
 
@@ -303,12 +300,6 @@ def _query_record(call: RestCall, cq, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def soql_error(message: str) -> SalesforceError:
-    from ..errors import MalformedQuery
-
-    return MalformedQuery(message)
-
-
 # -- sObject Collections ----------------------------------------------------------------------------
 def _collection_records(call: RestCall) -> tuple[bool, list[dict[str, Any]]]:
     if call.version < 42.0:
@@ -318,24 +309,14 @@ def _collection_records(call: RestCall) -> tuple[bool, list[dict[str, Any]]]:
         raise JsonParserError("The request body must be an object with a records array")
     records = body["records"]
     if len(records) > COLLECTIONS_MAX_RECORDS:
-        raise SalesforceErrorFactory.exceeded(len(records))
+        raise _too_many_records(len(records))
     if not records:
-        raise SalesforceErrorFactory.empty()
+        raise InvalidField("The records array is empty")
     return bool(body.get("allOrNone", False)), records
 
 
-class SalesforceErrorFactory:
-    @staticmethod
-    def exceeded(n: int) -> SalesforceError:
-        err = SalesforceError(f"The number of records in the request ({n}) exceeds the limit of {COLLECTIONS_MAX_RECORDS}")
-        err.code = "EXCEEDED_ID_LIMIT"
-        return err
-
-    @staticmethod
-    def empty() -> SalesforceError:
-        err = SalesforceError("The records array is empty")
-        err.code = "INVALID_FIELD"
-        return err
+def _too_many_records(n: int) -> ExceededIdLimit:
+    return ExceededIdLimit(f"The number of records in the request ({n}) exceeds the limit of {COLLECTIONS_MAX_RECORDS}")
 
 
 def _type_of(record: dict[str, Any]) -> str | None:
@@ -355,9 +336,8 @@ def _by_type_runs(call: RestCall, records: list[dict[str, Any]]):
         else:
             runs.append((t, [i]))
     if len(runs) > 10:
-        err = SalesforceError("Records of more than 10 consecutive object types (chunks) in one request are not allowed")
-        err.code = "INVALID_BATCH_SIZE"
-        raise err
+        raise InvalidBatchSize("Records of more than 10 consecutive object types (chunks) in one request "
+                               "are not allowed")
     return runs
 
 
@@ -439,7 +419,7 @@ def collections_get(call: RestCall) -> RestResult:
 def collections_delete(call: RestCall) -> RestResult:
     ids = [i for i in (call.arg("ids") or "").split(",") if i]
     if len(ids) > COLLECTIONS_MAX_RECORDS:
-        raise SalesforceErrorFactory.exceeded(len(ids))
+        raise _too_many_records(len(ids))
     all_or_none = (call.arg("allOrNone") or "false").lower() == "true"
     results = call.org.dml.delete(None, ids, all_or_none=all_or_none, conn=call.conn)
     return RestResult(200, save_results_json(results), records=len(ids))

@@ -13,8 +13,9 @@ from itertools import chain, filterfalse, islice
 from typing import IO, Any, Iterable, Iterator, Sequence
 from xml.sax.saxutils import XMLGenerator
 
-from defusedxml.ElementTree import iterparse, ParseError
+from defusedxml.ElementTree import iterparse
 
+from ..client_documents import UNREADABLE_XML, load_json
 from ..constants import BULK1_NS
 from ..errors import InvalidBatch
 
@@ -110,7 +111,12 @@ def is_nil(element: Any) -> bool:
 
 
 def read_xml_records(path: str) -> Iterator[dict[str, Any]]:
-    """Yield one dict per <sObject>; elements with xsi:nil="true" map to None; empty elements are skipped."""
+    """Yield one dict per <sObject>; elements with xsi:nil="true" map to None; empty elements are skipped.
+
+    A malformed file, or one declaring entities (an entity bomb, XXE), is InvalidBatch, the code every
+    other unreadable batch gets: a batch is read when it is added, so the add-batch request is refused
+    with 400 (a job document that cannot be read is InvalidXML, see api/bulk1.py).
+    """
     try:
         depth = 0
         current: dict[str, Any] | None = None
@@ -135,15 +141,15 @@ def read_xml_records(path: str) -> Iterator[dict[str, Any]]:
                 current = None
                 elem.clear()
             depth -= 1
-    except ParseError as err:
+    except UNREADABLE_XML as err:
         raise InvalidBatch(f"InvalidBatch : Unable to parse XML: {err}") from None
 
 
 def read_json_records(path: str) -> list[dict[str, Any]]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (ValueError, UnicodeDecodeError) as err:
+        with open(path, "rb") as fh:
+            data = load_json(fh.read())
+    except ValueError as err:  # malformed, not UTF-8, or nested too deep
         raise InvalidBatch(f"InvalidBatch : Unable to parse JSON: {err}") from None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise InvalidBatch("InvalidBatch : JSON batch must be an array of objects")
