@@ -40,6 +40,7 @@ from strategies import registry
 
 from .. import options as opt
 from ..comparison import CompareRun, Measurement, format_seconds
+from ..runner import family_of
 from ..workload import DEFAULT_FIELDS, Workload, WorkloadFile
 
 DEFAULT_VOLUMES = "10000,100000,1000000"
@@ -228,7 +229,7 @@ def _run_child(conn: Any, profile: str, scale: float, name: str, wf: Any, sobjec
     elapsed = time.perf_counter() - started
     line = next((ln for ln in reversed(out.splitlines()) if ln.startswith(CHILD_MARK)), None)
     if line is None:
-        m = Measurement(strategy=name, baseline=registry.is_baseline(name), family=registry.FAMILIES.get(name, "rest"), records=wf.records,
+        m = Measurement(strategy=name, baseline=registry.is_baseline(name), family=family_of(name), records=wf.records,
                         unprocessed=wf.records, error=f"child process failed (exit {code}): {err.strip()[-600:]}")
         return BenchRow(profile, m, None, elapsed)
     data = json.loads(line[len(CHILD_MARK):])

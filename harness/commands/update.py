@@ -29,9 +29,6 @@ from ..costmodel import predict
 from ..orgs import OrgConnection
 from .limits import fetch_limits
 
-ENV_STRATEGY = "SFHARNESS_STRATEGY"
-
-
 def _check_input(path: Path) -> None:
     if not path.is_file():
         opt.fail(f"input file not found: {path}")
@@ -52,7 +49,7 @@ def _validate(conn: OrgConnection, sobject: str, path: Path) -> tuple[int, list[
         with session.phase("describe"):
             body = session.get_json(session.rest_url(f"sobjects/{sobject}/describe"))
     except ApiError as err:
-        opt.fail(f"unknown object {sobject!r} on this org ({err.status} {getattr(err, 'code', '')})".rstrip())
+        opt.fail(f"unknown object {sobject!r} on this org ({err.status} {err.error_code})")
     finally:
         session.close()
     fields = [f["name"] for f in body.get("fields", [])]
@@ -73,7 +70,7 @@ def _validate(conn: OrgConnection, sobject: str, path: Path) -> tuple[int, list[
 def update(
     sobject: str = typer.Option(..., "--sobject", help="The object to update, e.g. Byline__c."),
     input_file: Path = typer.Option(..., "--input", help="CSV (header with Id) or JSON Lines file of records."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", envvar=ENV_STRATEGY, help=f"Strategy name (or env {ENV_STRATEGY}); auto allowed."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", envvar=registry.ENV_VAR, help="Strategy name; auto allowed."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate the input and print the plan and predicted cost; write nothing."),
     api_reserve: float = typer.Option(10.0, "--api-reserve", min=0, max=100, help="Refuse to start if the run would leave less than this % of the daily API allocation."),
     out: Path = typer.Option(Path("out"), "--out", help="Directory for success.csv, failed.csv, unprocessed.csv."),
@@ -85,7 +82,7 @@ def update(
 ) -> None:
     """Update records from a file with one strategy; exits 1 when any record failed or was not processed."""
     if not strategy:
-        opt.fail(f"choose a strategy with --strategy or {ENV_STRATEGY} ({', '.join(registry.names())})")
+        opt.fail(f"choose a strategy with --strategy or {registry.ENV_VAR} ({', '.join(registry.names())})")
     if strategy not in registry.names():
         opt.fail(f"unknown strategy {strategy!r}; choose from {', '.join(registry.names())}")
     _check_input(input_file)

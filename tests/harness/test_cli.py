@@ -102,7 +102,7 @@ def test_unknown_object_is_one_clear_line(org, tmp_path):
     ids = org.admin.seed("Byline__c", 1, return_ids=True)["ids"]
     result = runner.invoke(app, ["update", "--strategy", "rest", "--sobject", "Nope__c", "--input", str(_input(tmp_path, ids))])
     assert result.exit_code == 2
-    assert "unknown object 'Nope__c'" in result.output
+    assert "unknown object 'Nope__c' on this org (404 NOT_FOUND)" in result.output
 
 
 def test_budget_guard_refuses_and_writes_nothing(org, tmp_path):
@@ -113,6 +113,29 @@ def test_budget_guard_refuses_and_writes_nothing(org, tmp_path):
     assert result.exit_code == 3
     assert "budget guard" in result.output
     assert org.admin.records("Byline__c") == before
+
+
+def test_api_version_from_the_environment_reaches_the_org(org, tmp_path, monkeypatch):
+    """SF_API_VERSION (read by typer, like every org flag) is the version in the request paths the org sees."""
+    ids = org.admin.seed("Byline__c", 3, return_ids=True)["ids"]
+    monkeypatch.setenv("SF_API_VERSION", "58.0")
+    args = ["update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids)), "--wait", "0"]
+    first = runner.invoke(app, [*args, "--out", str(tmp_path / "env")])
+    second = runner.invoke(app, [*args, "--out", str(tmp_path / "flag"), "--api-version", "59.0"])  # the flag wins
+    versions = {job["id"]: job["apiVersion"] for job in org.admin.jobs()["bulk2_ingest"]}
+    assert [versions[_job_id(result.output)] for result in (first, second)] == [58.0, 59.0]
+
+
+def test_help_never_shows_a_secret_from_the_environment(org, monkeypatch):
+    monkeypatch.setenv("SF_PASSWORD", "hunter2-never-printed")
+    result = _invoke("update", "--help")
+    assert result.exit_code == 0
+    assert "SF_ACCESS_TOKEN" in result.output and "SF_PASSWORD" in result.output
+    assert org.access_token not in result.output and "hunter2-never-printed" not in result.output
+
+
+def _job_id(output: str) -> str:
+    return next(word for word in output.split() if word.startswith("750"))
 
 
 def test_limits_json(org):
@@ -157,7 +180,7 @@ def test_update_prints_job_id_then_resume_collects_the_pending_job(org, tmp_path
     first = runner.invoke(app, ["update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids, tweets=300)),
                                 "--out", str(out), "--wait", "0"])
     assert first.exit_code == 1  # records are pending: not a success yet
-    job_id = next(word for word in first.output.split() if word.startswith("750"))
+    job_id = _job_id(first.output)
     assert "sfharness resume --job-id" in first.output
     second = _invoke("resume", "--job-id", job_id, "--strategy", "bulk2-csv", "--out", str(out), "--json")
     assert second.exit_code == 0, second.output
