@@ -19,6 +19,8 @@ from emulator.profiles import LatencyProfile, get_profile
 from strategies import registry
 from strategies.polling import PollPolicy, plan_checks
 
+from .recommendation import Candidate, choose
+
 BULK2_CHUNK = 10_000
 BULK1_BATCH = 10_000
 TRANSACTION = 200  # records per bulk transaction: the step in which job info's processed count grows
@@ -132,32 +134,18 @@ def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, 
     raise ValueError(f"no cost model for strategy {strategy!r}")
 
 
-def recommend(predictions: list[Prediction], *, api_remaining: int | None = None, batches_remaining: int | None = None) -> tuple[str, str]:
-    """Fewest API calls wins (the budget is what users run out of); time breaks ties. Says why."""
-    usable = [p for p in predictions if batches_remaining is None or p.batches <= batches_remaining]
-    if not usable:
-        return "", "no strategy fits the remaining Bulk batch allocation"
-    best = min(usable, key=lambda p: (p.calls, p.seconds))
-    runner_up = sorted(usable, key=lambda p: (p.calls, p.seconds))[1:2]
-    reason = f"{best.strategy}: {best.calls} API call(s), about {_fmt_s(best.seconds)}"
-    if runner_up:
-        r = runner_up[0]
-        reason += f"; next best {r.strategy}: {r.calls} call(s), about {_fmt_s(r.seconds)}"
-    if api_remaining is not None:
-        reason += f"; leaves {api_remaining - best.calls:,} of {api_remaining:,} remaining daily API requests"
-        if best.calls > api_remaining:
+def recommend(predictions: list[Prediction], *, api_remaining: int | None = None) -> tuple[str, str]:
+    """The strategy the one recommendation rule (`harness.recommendation`) picks from predicted figures, and
+    why; with a budget, how much of it the pick leaves (a pick over budget says so, it is not dropped:
+    every other strategy costs more)."""
+    choice = choose([Candidate(p.strategy, p.calls, p.seconds) for p in predictions], estimated=True)
+    reason = choice.reason
+    chosen = next((p for p in predictions if p.strategy == choice.strategy), None)
+    if api_remaining is not None and chosen is not None:
+        reason += f"; leaves {api_remaining - chosen.calls:,} of {api_remaining:,} remaining daily API requests"
+        if chosen.calls > api_remaining:
             reason += " (EXCEEDS the remaining budget)"
-    return best.strategy, reason
-
-
-def _fmt_s(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    return choice.strategy, reason
 
 
 def plan(n: int, profile_name: str = "realistic", *, time_scale: float | None = None, fields: int = 3,

@@ -1,4 +1,4 @@
-"""Command-line options shared by the commands that reach an org, and the console they print to."""
+"""Command-line options and their parsing, shared by the commands, and the console they print to."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -104,7 +104,27 @@ def open_org(options: OrgOptions, *, edition: str = "developer", profile: str = 
         fail(str(err))
 
 
-def fail(message: str, code: int = 2) -> None:
+def positive_ints(text: str, flag: str) -> list[int]:
+    """A comma-separated list of positive whole numbers (``100,2_000,10000``), sorted and without repeats."""
+    try:
+        values = sorted({int(v.strip().replace("_", "")) for v in text.split(",") if v.strip()})
+    except ValueError:
+        fail(f"{flag} expects comma-separated whole numbers, got {text!r}")
+    if not values or values[0] <= 0:
+        fail(f"{flag} needs at least one positive number")
+    return values
+
+
+def names(text: str | None, default: list[str], known: list[str], flag: str) -> list[str]:
+    """A comma-separated list of names, each one of `known` (`default` when the flag is not given)."""
+    chosen = [s.strip() for s in text.split(",") if s.strip()] if text else list(default)
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        fail(f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    return chosen
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -18,16 +18,17 @@ import typer
 from rich.table import Table
 
 from strategies import registry
-from strategies.polling import PollPolicy
 from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
 from strategies.records import Validator, prepare, read_records
 from strategies.sinks import CsvResultSink
 
+from .. import formatting as fmt
 from .. import options as opt
-from ..orgs import OrgOptions
 from ..costmodel import predict
-from ..orgs import OrgConnection
+from ..orgs import OrgConnection, OrgOptions
+from ..strategy_options import POLL_POLICY, poll_options
 from .limits import fetch_limits
+
 
 def _check_input(path: Path) -> None:
     if not path.is_file():
@@ -78,7 +79,7 @@ def update(
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=32, help="rest: parallel requests over one session."),
     wait: float = typer.Option(3600.0, "--wait", min=0, help="Bulk: seconds to wait for a job; after that it keeps running and `sfharness resume` collects it."),
     json_out: bool = opt.JsonOut,
-    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
+    org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
     """Update records from a file with one strategy; exits 1 when any record failed or was not processed."""
     if not strategy:
@@ -118,17 +119,19 @@ def _profile():
 
 
 def _strategy_options(name: str, out: Path, serial: bool, concurrency: int, wait: float) -> dict[str, Any]:
-    state = str(out / ".state")
-    policy = replace(PollPolicy(), timeout=wait)
+    """The flags as the strategy's options: Bulk runs keep resume state in `out/.state` and wait `wait` s."""
+    options = poll_options(name, replace(POLL_POLICY, timeout=wait))
+    if options:
+        options["state_dir"] = _state_dir(out)
     if name == "bulk1-xml":
-        return {"serial": serial, "state_dir": state, "poll_policy": policy}
-    if name == "bulk2-csv":
-        return {"state_dir": state, "poll_policy": policy}
-    if name == "auto":
-        return {"state_dir": state, "bulk2_options": {"poll_policy": policy}}
+        options["serial"] = serial
     if name == "rest":
-        return {"concurrency": concurrency}
-    return {}
+        options["concurrency"] = concurrency
+    return options
+
+
+def _state_dir(out: Path) -> str:
+    return str(out / ".state")
 
 
 def _run(conn: OrgConnection, name: str, sobject: str, path: Path, out: Path, fields: list[str], json_out: bool, options: dict[str, Any]):
@@ -163,10 +166,11 @@ def _report(summary, plan: dict[str, Any], out: Path, json_out: bool) -> None:
         table = Table(title=f"{summary.strategy}: {summary.sobject}")
         for col in ("submitted", "succeeded", "failed", "unprocessed", "pending", "API calls", "batches", "seconds"):
             table.add_column(col, justify="right")
-        table.add_row(*(f"{v:,}" for v in (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed, summary.pending,
-                                           summary.api_calls, summary.batches)), f"{summary.wall_seconds:.2f}")
+        counts = (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed, summary.pending, summary.api_calls,
+                  summary.batches)
+        table.add_row(*map(fmt.count, counts), fmt.seconds(summary.wall_seconds))
         opt.console.print(table)
-        opt.console.print("calls by phase: " + ", ".join(f"{k} {v}" for k, v in summary.calls_by_phase.items()))
+        opt.console.print("calls by phase: " + ", ".join(f"{k} {fmt.count(v)}" for k, v in summary.calls_by_phase.items()))
         for note in summary.notes:
             opt.console.print(f"note: {note}")
         if summary.job_ids:
@@ -188,7 +192,7 @@ def resume(
     strategy: str = typer.Option("bulk2-csv", "--strategy", help="The strategy that started the job: bulk2-csv, bulk1-xml or auto."),
     out: Path = typer.Option(Path("out"), "--out", help="The --out directory of the interrupted run (holds its resume state)."),
     json_out: bool = opt.JsonOut,
-    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
+    org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
     """Wait for a bulk job an earlier update left running, and collect its outcomes."""
     if strategy not in ("bulk2-csv", "bulk1-xml", "auto"):
@@ -200,7 +204,7 @@ def resume(
         session = conn.session()
         resumed_dir = out / f"resume-{job_id}"
         sink = CsvResultSink(resumed_dir)
-        strat = registry.get(strategy, session, state_dir=str(out / ".state"))
+        strat = registry.get(strategy, session, state_dir=_state_dir(out), **poll_options(strategy, POLL_POLICY))
         try:
             summary = strat.resume(job_id, sink)  # type: ignore[attr-defined]
         except (RunFailed, RunInterrupted) as exc:

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.comparison import CompareRun
 
 runner = CliRunner()
 
@@ -167,6 +168,10 @@ def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch):
     assert rows[("composite", 250)]["calls_org"] == 1
     assert all(m["verified"] == m["records"] and m["mismatched"] == 0 for m in data["measurements"])
     assert (tmp_path / "latest").resolve() == folder.resolve()
+    # The recorded advice is the one rule's answer for these figures (harness.recommendation).
+    expected = [r.to_dict() for r in CompareRun.from_dict(data).recommend()]
+    assert data["recommendations"] == expected
+    assert expected[-1]["strategy"] == "composite"  # 1 call for 250 records (at 50, collections ties it on calls)
 
 
 def _write(path: Path, text: str) -> Path:
