@@ -36,19 +36,20 @@ class _OrgFlag:
     default: str | None = None
 
 
+_PREFER_ENV = "prefer the environment variable: a flag shows in the process list"
 _ORG_FLAGS = (
     _OrgFlag("target_org", "--target-org", "SF_TARGET_ORG", "sf CLI org alias (uses `sf org display`)."),
     _OrgFlag("instance_url", "--instance-url", "SF_INSTANCE_URL", "Org URL for access-token auth."),
-    _OrgFlag("access_token", "--access-token", "SF_ACCESS_TOKEN", "Access token (prefer the environment variable).", True),
+    _OrgFlag("access_token", "--access-token", "SF_ACCESS_TOKEN", f"Access token ({_PREFER_ENV}).", True),
     _OrgFlag("client_id", "--client-id", "SF_CLIENT_ID", "Connected/external client app key."),
-    _OrgFlag("client_secret", "--client-secret", "SF_CLIENT_SECRET", "Client secret (prefer the environment variable).", True),
+    _OrgFlag("client_secret", "--client-secret", "SF_CLIENT_SECRET", f"Client secret ({_PREFER_ENV}).", True),
     _OrgFlag("jwt_key_file", "--jwt-key-file", "SF_JWT_KEY_FILE", "Private key for the JWT bearer flow."),
     _OrgFlag("username", "--username", "SF_USERNAME", "Username (JWT subject, or password login)."),
-    _OrgFlag("password", "--password", "SF_PASSWORD", "Password (prefer the environment variable).", True),
-    _OrgFlag("security_token", "--security-token", "SF_SECURITY_TOKEN", "Security token (prefer the environment variable).", True),
+    _OrgFlag("password", "--password", "SF_PASSWORD", f"Password ({_PREFER_ENV}).", True),
+    _OrgFlag("security_token", "--security-token", "SF_SECURITY_TOKEN", f"Security token ({_PREFER_ENV}).", True),
     _OrgFlag("login_url", "--login-url", "SF_LOGIN_URL",
              "Login host: https://login.salesforce.com, https://test.salesforce.com or your My Domain."),
-    _OrgFlag("ca_file", "--ca-file", "SF_CA_FILE", "Extra CA certificate to trust (e.g. a standalone emulator's ca_file)."),
+    _OrgFlag("ca_file", "--ca-file", "SF_CA_FILE", "Extra CA certificate to trust (a standalone emulator's ca_file)."),
     _OrgFlag("api_version", "--api-version", "SF_API_VERSION", "Salesforce API version.", default=DEFAULT_API_VERSION),
 )
 
@@ -83,13 +84,20 @@ def with_org_options(command: Callable[..., Any]) -> Callable[..., Any]:
         values = {spec.field: kwargs.pop(spec.field, None) for spec in _ORG_FLAGS}
         return command(*args, org=_org_options(values), **kwargs)
 
-    wrapper.__signature__ = sig.replace(parameters=[*params, *map(_parameter, _ORG_FLAGS)])  # type: ignore[attr-defined]
+    published = sig.replace(parameters=[*params, *map(_parameter, _ORG_FLAGS)])
+    wrapper.__signature__ = published  # type: ignore[attr-defined]
     return wrapper
 
 
 @contextmanager
-def open_org(options: OrgOptions, *, edition: str = "developer", profile: str = "instant", time_scale: float | None = None,
-             faults: str | None = None) -> Iterator[OrgConnection]:
+def open_org(
+    options: OrgOptions,
+    *,
+    edition: str = "developer",
+    profile: str = "instant",
+    time_scale: float | None = None,
+    faults: str | None = None,
+) -> Iterator[OrgConnection]:
     """A real org when credentials were given, else the embedded emulator (started in a child process)."""
     if options.wants_real_org:
         try:

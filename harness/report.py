@@ -467,10 +467,14 @@ def render_markdown(run: CompareRun) -> str:
     lines += [markdown_text(" · ".join(summary)), ""]
 
     lines += ["## Environment", ""]
-    lines += markdown_table(["Key", "Value"], ([markdown_text(k), markdown_text(v)] for k, v in _flatten(run.environment)), [False, False])
+    lines += markdown_table(
+        ["Key", "Value"], ([markdown_text(k), markdown_text(v)] for k, v in _flatten(run.environment)), [False, False]
+    )
     if run.settings:
         lines += ["", "### Settings", ""]
-        lines += markdown_table(["Key", "Value"], ([markdown_text(k), markdown_text(v)] for k, v in _flatten(run.settings)), [False, False])
+        lines += markdown_table(
+            ["Key", "Value"], ([markdown_text(k), markdown_text(v)] for k, v in _flatten(run.settings)), [False, False]
+        )
 
     lines += [
         "",
@@ -500,7 +504,9 @@ def render_markdown(run: CompareRun) -> str:
     if problems:
         lines += ["", "## Problems and notes", ""]
         for m, text in problems:
-            lines.append(f"- {markdown_text(_label(m))} at {m.records:,} records, repeat {m.repeat}: {markdown_text(text)}")
+            lines.append(
+                f"- {markdown_text(_label(m))} at {m.records:,} records, repeat {m.repeat}: {markdown_text(text)}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -508,7 +514,8 @@ def _md_advice(advice: _VolumeAdvice) -> str:
     if not advice.recommendations:
         return f"**{advice.records:,} records:** {markdown_text(advice.missing or '')}"
     return " ".join(
-        f"**{advice.records:,} records:** use **{markdown_text(r.strategy)}**" + (f": {markdown_text(r.reason)}" if r.reason else "")
+        f"**{advice.records:,} records:** use **{markdown_text(r.strategy)}**"
+        + (f": {markdown_text(r.reason)}" if r.reason else "")
         for r in advice.recommendations
     )
 

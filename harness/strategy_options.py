@@ -20,6 +20,11 @@ POLL_POLICY = PollPolicy()
 """The client's poll schedule in real time (the strategies' default). Tests swap in a fast one."""
 
 
+def real_time_policy() -> PollPolicy:
+    """`POLL_POLICY`, read when a run starts (so a test's fast schedule reaches every command)."""
+    return POLL_POLICY
+
+
 def poll_options(name: str, policy: PollPolicy) -> dict[str, Any]:
     """The options that make strategy `name` poll with `policy` (none for a strategy that never polls)."""
     if name in (Bulk1Strategy.name, Bulk2Strategy.name):
@@ -38,4 +43,5 @@ def scaled_options(name: str, scale: float = 1.0) -> dict[str, Any]:
     """
     if registry.is_baseline(name):
         return {"time_scale": scale} if scale != 1.0 else {}
-    return poll_options(name, POLL_POLICY.scaled(1.0 / scale) if scale != 1.0 else POLL_POLICY)
+    policy = real_time_policy()
+    return poll_options(name, policy.scaled(1.0 / scale) if scale != 1.0 else policy)

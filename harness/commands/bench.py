@@ -108,7 +108,8 @@ def bench(
         if p not in ("instant", "realistic"):
             opt.fail(f"unknown profile {p!r}; choose instant and/or realistic")
     ours = opt.names(strategies, list(DEFAULT_OURS), registry.names(), "--strategies")
-    libs = [] if (baselines or "").strip().lower() == "none" else opt.names(baselines, registry.baseline_names(), registry.baseline_names(), "--baselines")
+    known = registry.baseline_names()
+    libs = [] if (baselines or "").strip().lower() == "none" else opt.names(baselines, known, known, "--baselines")
     limits = dict(DEFAULT_LIMITS)
     for item in limit:
         name, sep, value = item.partition("=")
@@ -171,7 +172,8 @@ def _run_profile(profile: str, scale: float, plan: list[tuple[int, str]], editio
             m.notes += [f"verification: {e}" for e in check.examples]
             rows.append(row)
             if not quiet:
-                opt.err_console.print(measurement_line(m, f"[{profile}] "), markup=False, highlight=False, soft_wrap=True)
+                line = measurement_line(m, f"[{profile}] ")
+                opt.err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     return rows
 
 
@@ -409,7 +411,8 @@ def render_markdown(result: dict[str, Any], rows: list[BenchRow]) -> str:
         scaled = f" (time scale {settings['time_scale']:g})" if profile == "realistic" else ""
         lines += [f"## Profile `{profile}`{scaled}", ""]
         for n in sorted({r.m.records for r in prows}):
-            ordered = sorted((r for r in prows if r.m.records == n), key=lambda r: (r.m.baseline, r.m.family, r.m.strategy))
+            at_n = [r for r in prows if r.m.records == n]
+            ordered = sorted(at_n, key=lambda r: (r.m.baseline, r.m.family, r.m.strategy))
             lines += [f"### {fmt.count(n)} records", ""]
             lines += markdown_table(list(_RUN_COLUMNS), (_run_cells(r) for r in ordered), _RUN_NUMERIC)
             lines.append("")
@@ -419,8 +422,10 @@ def render_markdown(result: dict[str, Any], rows: list[BenchRow]) -> str:
     verification = [t for t in result["targets"] if t["target"].startswith("verification")]
     failed = [t for t in verification if not t["met"]]
     clean = len(verification) - len(failed)
-    lines += ["", f"Verification: {clean} of {len(verification)} runs of our strategies read back every record as written."]
-    lines += [f"- **not clean**: {t['profile']} {fmt.count(t['records'])}: {markdown_text(t['detail'])}" for t in failed]
+    total = len(verification)
+    lines += ["", f"Verification: {clean} of {total} runs of our strategies read back every record as written."]
+    lines += [f"- **not clean**: {t['profile']} {fmt.count(t['records'])}: {markdown_text(t['detail'])}"
+              for t in failed]
     lost = [r for r in rows if r.m.baseline and not r.m.error and not r.m.clean]
     if lost:
         lines += ["", "Baselines that did not update every record (as measured):"]

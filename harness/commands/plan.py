@@ -51,7 +51,8 @@ def plan(
     for p in predictions:
         phases = ", ".join(f"{k} {fmt.count(v)}" for k, v in p.calls_by_phase.items())
         style = "bold green" if p.strategy == choice else None
-        table.add_row(p.strategy, fmt.count(p.calls), phases, fmt.count(p.batches), fmt.duration(p.seconds), style=style)
+        figures = (fmt.count(p.calls), phases, fmt.count(p.batches), fmt.duration(p.seconds))
+        table.add_row(p.strategy, *figures, style=style)
     opt.console.print(table)
     opt.console.print(f"budget: {remaining:,} calls ({source})")
     opt.console.print(f"recommended: [bold]{choice}[/] ({reason})")

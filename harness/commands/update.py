@@ -26,7 +26,7 @@ from .. import formatting as fmt
 from .. import options as opt
 from ..costmodel import predict
 from ..orgs import OrgConnection, OrgOptions
-from ..strategy_options import POLL_POLICY, poll_options
+from ..strategy_options import poll_options, real_time_policy
 from .limits import fetch_limits
 
 
@@ -71,7 +71,8 @@ def _validate(conn: OrgConnection, sobject: str, path: Path) -> tuple[int, list[
 def update(
     sobject: str = typer.Option(..., "--sobject", help="The object to update, e.g. Byline__c."),
     input_file: Path = typer.Option(..., "--input", help="CSV (header with Id) or JSON Lines file of records."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", envvar=registry.ENV_VAR, help="Strategy name; auto allowed."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", envvar=registry.ENV_VAR,
+                                           help="Strategy name; auto allowed."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate the input and print the plan and predicted cost; write nothing."),
     api_reserve: float = typer.Option(10.0, "--api-reserve", min=0, max=100, help="Refuse to start if the run would leave less than this % of the daily API allocation."),
     out: Path = typer.Option(Path("out"), "--out", help="Directory for success.csv, failed.csv, unprocessed.csv."),
@@ -120,7 +121,7 @@ def _profile():
 
 def _strategy_options(name: str, out: Path, serial: bool, concurrency: int, wait: float) -> dict[str, Any]:
     """The flags as the strategy's options: Bulk runs keep resume state in `out/.state` and wait `wait` s."""
-    options = poll_options(name, replace(POLL_POLICY, timeout=wait))
+    options = poll_options(name, replace(real_time_policy(), timeout=wait))
     if options:
         options["state_dir"] = _state_dir(out)
     if name == "bulk1-xml":
@@ -166,11 +167,12 @@ def _report(summary, plan: dict[str, Any], out: Path, json_out: bool) -> None:
         table = Table(title=f"{summary.strategy}: {summary.sobject}")
         for col in ("submitted", "succeeded", "failed", "unprocessed", "pending", "API calls", "batches", "seconds"):
             table.add_column(col, justify="right")
-        counts = (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed, summary.pending, summary.api_calls,
-                  summary.batches)
+        counts = (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed, summary.pending,
+                  summary.api_calls, summary.batches)
         table.add_row(*map(fmt.count, counts), fmt.seconds(summary.wall_seconds))
         opt.console.print(table)
-        opt.console.print("calls by phase: " + ", ".join(f"{k} {fmt.count(v)}" for k, v in summary.calls_by_phase.items()))
+        phases = ", ".join(f"{k} {fmt.count(v)}" for k, v in summary.calls_by_phase.items())
+        opt.console.print(f"calls by phase: {phases}")
         for note in summary.notes:
             opt.console.print(f"note: {note}")
         if summary.job_ids:
@@ -204,7 +206,7 @@ def resume(
         session = conn.session()
         resumed_dir = out / f"resume-{job_id}"
         sink = CsvResultSink(resumed_dir)
-        strat = registry.get(strategy, session, state_dir=_state_dir(out), **poll_options(strategy, POLL_POLICY))
+        strat = registry.get(strategy, session, state_dir=_state_dir(out), **poll_options(strategy, real_time_policy()))
         try:
             summary = strat.resume(job_id, sink)  # type: ignore[attr-defined]
         except (RunFailed, RunInterrupted) as exc:

@@ -120,7 +120,8 @@ def test_api_version_from_the_environment_reaches_the_org(org, tmp_path, monkeyp
     """SF_API_VERSION (read by typer, like every org flag) is the version in the request paths the org sees."""
     ids = org.admin.seed("Byline__c", 3, return_ids=True)["ids"]
     monkeypatch.setenv("SF_API_VERSION", "58.0")
-    args = ["update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids)), "--wait", "0"]
+    path = str(_input(tmp_path, ids))
+    args = ["update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", path, "--wait", "0"]
     first = runner.invoke(app, [*args, "--out", str(tmp_path / "env")])
     second = runner.invoke(app, [*args, "--out", str(tmp_path / "flag"), "--api-version", "59.0"])  # the flag wins
     versions = {job["id"]: job["apiVersion"] for job in org.admin.jobs()["bulk2_ingest"]}
@@ -155,7 +156,7 @@ def test_plan_json_recommends_bulk_for_large_volumes():
     assert by_name["rest"]["calls"] == 1_000_000 and by_name["collections"]["calls"] == 5000 and by_name["composite"]["calls"] == 1000
 
 
-def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch):
+def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch, fast_polls):
     for var in ("SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_TARGET_ORG", "SF_USERNAME", "SF_CLIENT_ID"):
         monkeypatch.delenv(var, raising=False)
     result = _invoke("compare", "--records", "50,250", "--strategies", "collections,composite,bulk2-csv", "--reports-dir", str(tmp_path), "--json")
@@ -179,7 +180,7 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def test_update_prints_job_id_then_resume_collects_the_pending_job(org, tmp_path):
+def test_update_prints_job_id_then_resume_collects_the_pending_job(org, tmp_path, fast_polls):
     ids = org.admin.seed("Byline__c", 40, return_ids=True)["ids"]
     out = tmp_path / "out"
     first = runner.invoke(app, ["update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids, tweets=300)),

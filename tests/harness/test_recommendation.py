@@ -33,9 +33,18 @@ FIGURES = [
 
 
 def _measurement(name: str, calls: int, seconds: float, records: int = N, **changes: int) -> Measurement:
-    m = Measurement(strategy=name, family=registry.FAMILIES[name], records=records, baseline=registry.is_baseline(name),
-                    calls_client=calls, calls_org=calls, wall_seconds=seconds, records_per_second=records / seconds,
-                    succeeded=records, verified=records)
+    m = Measurement(
+        strategy=name,
+        family=registry.FAMILIES[name],
+        records=records,
+        baseline=registry.is_baseline(name),
+        calls_client=calls,
+        calls_org=calls,
+        wall_seconds=seconds,
+        records_per_second=records / seconds,
+        succeeded=records,
+        verified=records,
+    )
     for key, value in changes.items():
         setattr(m, key, value)
     return m
@@ -53,10 +62,15 @@ def _bench_answer(measurements: list[Measurement], root: Path) -> tuple[str, str
     """What `sfharness bench` writes into its per-profile compare report."""
     rows = [BenchRow("instant", m) for m in measurements]
     compute_ratios(rows)
-    result = {"command": "sfharness bench", "started_at": "2026-11-01T12:00:00+00:00", "finished_at": "2026-11-01T12:09:00+00:00",
-              "machine": {"platform": "p", "cpu": "c", "cpu_count": 2, "memory_gb": 8, "python": "3.11", "versions": {}},
-              "settings": {"edition": "sandbox", "profiles": ["instant"], "time_scale": 20.0},
-              "runs": [r.to_dict() for r in rows], "targets": check_targets(rows)}
+    result = {
+        "command": "sfharness bench",
+        "started_at": "2026-11-01T12:00:00+00:00",
+        "finished_at": "2026-11-01T12:09:00+00:00",
+        "machine": {"platform": "p", "cpu": "c", "cpu_count": 2, "memory_gb": 8, "python": "3.11", "versions": {}},
+        "settings": {"edition": "sandbox", "profiles": ["instant"], "time_scale": 20.0},
+        "runs": [r.to_dict() for r in rows],
+        "targets": check_targets(rows),
+    }
     folder = write_bench_reports(result, rows, root)
     (rec,) = json.loads((folder / "instant" / "results.json").read_text(encoding="utf-8"))["recommendations"]
     return rec["strategy"], rec["reason"]
@@ -64,7 +78,9 @@ def _bench_answer(measurements: list[Measurement], root: Path) -> tuple[str, str
 
 def _plan_answer(figures: list[tuple[str, int, float]]) -> str:
     """What `sfharness plan` picks from predictions with the same figures (it predicts only our strategies)."""
-    predictions = [Prediction(name, N, calls, {}, 0, seconds) for name, calls, seconds in figures if not registry.is_baseline(name)]
+    predictions = [
+        Prediction(name, N, calls, {}, 0, seconds) for name, calls, seconds in figures if not registry.is_baseline(name)
+    ]
     return plan_recommend(predictions)[0]
 
 
@@ -88,8 +104,9 @@ def test_compare_bench_and_plan_pick_the_same_strategy(tmp_path: Path) -> None:
         ({"verified": N - 1}, "bulk1-xml"),  # not every record read back
     ],
 )
-def test_a_strategy_that_did_not_update_and_read_back_every_record_is_never_recommended(tmp_path: Path, spoiled: dict[str, int],
-                                                                                    expected: str) -> None:
+def test_a_strategy_that_did_not_update_and_read_back_every_record_is_never_recommended(
+    tmp_path: Path, spoiled: dict[str, int], expected: str
+) -> None:
     measurements = [_measurement(*f, **(spoiled if f[0] == "bulk2-csv" else {})) for f in FIGURES]
     assert _compare_answer(measurements)[0] == _bench_answer(measurements, tmp_path)[0] == expected
 
@@ -108,8 +125,11 @@ def test_time_breaks_a_tie_in_api_calls_and_display_order_a_tie_in_both() -> Non
 
 
 def test_no_eligible_strategy_is_said_in_every_view(tmp_path: Path) -> None:
-    only = [_measurement("auto", 4, 2.5), _measurement("simple-salesforce:bulk2", 3, 2.0),
-            _measurement("bulk2-csv", 4, 2.8, failed=2, succeeded=N - 2)]
+    only = [
+        _measurement("auto", 4, 2.5),
+        _measurement("simple-salesforce:bulk2", 3, 2.0),
+        _measurement("bulk2-csv", 4, 2.8, failed=2, succeeded=N - 2),
+    ]
     assert _compare_answer(only) == ("", "no strategy updated and read back every record")
     assert _bench_answer(only, tmp_path)[0] == ""
     run = CompareRun(started_at="2026-11-01T12:00:00+00:00", measurements=only)
@@ -122,8 +142,13 @@ def test_no_eligible_strategy_is_said_in_every_view(tmp_path: Path) -> None:
 
 
 def test_plan_states_the_budget_the_pick_leaves() -> None:
-    predictions = [Prediction("composite", 250_000, 250, {}, 0, 400.0), Prediction("bulk2-csv", 250_000, 9, {}, 25, 95.0)]
+    predictions = [
+        Prediction("composite", 250_000, 250, {}, 0, 400.0),
+        Prediction("bulk2-csv", 250_000, 9, {}, 25, 95.0),
+    ]
     choice, reason = plan_recommend(predictions, api_remaining=8)
     assert choice == "bulk2-csv"
-    assert reason.startswith("fewest API calls: 9 API calls in about 95.0 s; next: composite, 250 API calls in about 400 s")
+    assert reason.startswith(
+        "fewest API calls: 9 API calls in about 95.0 s; next: composite, 250 API calls in about 400 s"
+    )
     assert reason.endswith("leaves -1 of 8 remaining daily API requests (EXCEEDS the remaining budget)")
