@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator.profiles import LatencyProfile, get_profile
 from strategies import registry
@@ -91,6 +91,24 @@ def _bulk_processing(profile: LatencyProfile, units: list[int], parallelism: int
     return max(lanes), spans
 
 
+class _BulkJob(NamedTuple):
+    """A Bulk job from close to the status check that sees it done, as the client lives it."""
+
+    units: list[int]  # records per batch (Bulk 1.0) or internal chunk (Bulk 2.0), in submission order
+    per_poll: float  # seconds one status check takes
+    polls: int  # status checks the poller makes
+    waited: float  # seconds from close to the check that sees the job done, checks included
+
+
+def _bulk_job(profile: LatencyProfile, n: int, unit: int, cpu_per_record: float, policy: PollPolicy) -> _BulkJob:
+    """Split `n` records into units of `unit`, run them on the profile, and replay the poller against them."""
+    units = [min(unit, n - s) for s in range(0, n, unit)]
+    processing, finished = _bulk_processing(profile, units, profile.bulk_parallelism, cpu_per_record)
+    per_poll = _request(profile, write=False)
+    polls, lag = job_checks(finished, processing, policy, per_poll) if n else (0, 0.0)
+    return _BulkJob(units, per_poll, polls, processing + polls * per_poll + lag)
+
+
 def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, row_bytes: int | None = None,
             poll_policy: PollPolicy | None = None, rest_concurrency: int = 1) -> Prediction:
     """Calls, batches and seconds for `strategy` updating `n` records of `fields` fields each."""
@@ -112,25 +130,19 @@ def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, 
             seconds += _request(profile, write=True, records=m, subrequests=subs, body_bytes=m * (row_bytes + 40)) + m * SYNC_CPU_PER_RECORD_S
         return Prediction(strategy, n, est.total, dict(est.by_phase), 0, seconds)
     if strategy == "bulk2-csv":
-        units = [min(BULK2_CHUNK, n - s) for s in range(0, n, BULK2_CHUNK)]
-        processing, finished = _bulk_processing(profile, units, profile.bulk_parallelism, BULK2_CPU_PER_RECORD_S)
-        per_poll = _request(profile, write=False)
-        polls, lag = job_checks(finished, processing, policy, per_poll) if n else (0, 0.0)
-        est = cls.api_calls(n, polls=polls)
+        job = _bulk_job(profile, n, BULK2_CHUNK, BULK2_CPU_PER_RECORD_S, policy)
+        est = cls.api_calls(n, polls=job.polls)
         upload = _request(profile, write=True, body_bytes=n * row_bytes)
-        seconds = 3 * _request(profile, write=True) + upload + processing + (polls * per_poll) + lag
-        seconds += (est.by_phase.get("results", 0)) * per_poll
-        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, polls, notes)
+        seconds = 3 * _request(profile, write=True) + upload + job.waited
+        seconds += (est.by_phase.get("results", 0)) * job.per_poll
+        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, job.polls, notes)
     if strategy == "bulk1-xml":
-        units = [min(BULK1_BATCH, n - s) for s in range(0, n, BULK1_BATCH)]
-        processing, finished = _bulk_processing(profile, units, profile.bulk_parallelism, BULK1_CPU_PER_RECORD_S)
-        per_poll = _request(profile, write=False)
-        polls, lag = job_checks(finished, processing, policy, per_poll) if n else (0, 0.0)
-        est = cls.api_calls(n, polls=polls)
+        job = _bulk_job(profile, n, BULK1_BATCH, BULK1_CPU_PER_RECORD_S, policy)
+        est = cls.api_calls(n, polls=job.polls)
         xml_bytes = row_bytes * 3
-        uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in units)
-        seconds = 2 * _request(profile, write=True) + uploads + processing + polls * per_poll + lag
-        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, polls, notes)
+        uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in job.units)
+        seconds = 2 * _request(profile, write=True) + uploads + job.waited
+        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, job.polls, notes)
     raise ValueError(f"no cost model for strategy {strategy!r}")
 
 
