@@ -12,9 +12,11 @@ their defaults, so a newer writer's file still loads in an older reader as far a
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from .recommendation import Candidate, choose
 
 #: Bumped when a field changes meaning or is removed (adding fields does not need a bump).
 SCHEMA_VERSION = 1
@@ -97,9 +99,10 @@ class Measurement:
 
     @property
     def clean(self) -> bool:
-        """True when the run finished and every record was written and read back as expected.
+        """True when the run finished, every record succeeded and every record read back as written.
 
-        Only clean runs may be recommended: a strategy that is cheap because it dropped records is not.
+        Only clean runs may be recommended (`harness.recommendation`): a strategy that is cheap because it
+        dropped records is not, and neither is one whose writes were never read back.
         """
         return (
             self.error is None
@@ -107,7 +110,12 @@ class Measurement:
             and self.unprocessed == 0
             and self.mismatched == 0
             and self.succeeded == self.records
+            and self.verified == self.records
         )
+
+    def candidate(self) -> Candidate:
+        """This row as the recommendation rule sees it."""
+        return Candidate(self.strategy, self.calls, self.wall_seconds, baseline=self.baseline, clean=self.clean)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -325,95 +333,40 @@ class CompareRun:
         return rows
 
     def best_for(self, records: int, key: str = "calls", *, include_baselines: bool = False) -> Measurement | None:
-        """The best clean median row at `records` by `key` (one of `COMPARABLE_KEYS`), or None.
+        """The best median row at `records` by `key` (one of `COMPARABLE_KEYS`), or None: a view of one figure.
 
-        Only clean rows compete (no crash, no failed, unprocessed or mismatched record), and baselines
-        only when asked: they are there to be beaten, not recommended. Ties are broken by API calls, then
-        wall time, then display order, so the answer is deterministic.
+        Only rows the recommendation rule would consider compete (clean, not a chooser; baselines only when
+        asked). Ties are broken as that rule orders: API calls, then wall time, then display order.
         """
         if key not in COMPARABLE_KEYS:
             raise ValueError(f"unknown key {key!r}; choose one of {', '.join(COMPARABLE_KEYS)}")
         sign = -1.0 if key in HIGHER_IS_BETTER else 1.0
-        candidates = [
-            m
-            for m in self.medians()
-            if m.records == records
-            and m.clean
-            and (include_baselines or not m.baseline)
-            and getattr(m, key) is not None
-        ]
-        if not candidates:
-            return None
         order = {name: i for i, name in enumerate(self.strategies())}
-        return min(candidates, key=lambda m: (sign * getattr(m, key), m.calls, m.wall_seconds, order[m.strategy]))
+
+        def competes(m: Measurement) -> bool:
+            as_ours = replace(m.candidate(), baseline=False) if include_baselines else m.candidate()
+            return m.records == records and getattr(m, key) is not None and as_ours.eligible
+
+        candidates = [m for m in self.medians() if competes(m)]
+        return min(
+            candidates,
+            key=lambda m: (sign * getattr(m, key), m.calls, m.wall_seconds, order[m.strategy]),
+            default=None,
+        )
 
     def recommendation_for(self, records: int) -> list[Recommendation]:
         """The recorded recommendations for one volume (usually one)."""
         return [r for r in self.recommendations if r.records == records]
 
-    def recommend(self, key: str = "calls") -> list[Recommendation]:
-        """A default recommendation per volume from the figures: fewest API calls, then fastest.
+    def recommend(self) -> list[Recommendation]:
+        """The recommendation per volume by the one rule (`harness.recommendation`), from the median rows.
 
-        Returned, not stored: the caller (the compare command, or a planner with a better model) decides
-        what goes into `recommendations`. The reason quotes the numbers so the user can check them against
-        the table, and names the runner-up and the best baseline when there is one.
+        Returned, not stored: the caller decides what goes into `recommendations`. A volume where no
+        strategy is eligible gets a recommendation with an empty strategy and the reason why.
         """
+        medians = self.medians()
         out: list[Recommendation] = []
         for records in self.volumes():
-            best = self.best_for(records, key)
-            if best is None:
-                continue
-            rows = [m for m in self.medians() if m.records == records and m.clean]
-            others = [m for m in rows if not m.baseline and m.strategy != best.strategy]
-            runner_up = min(others, key=_sort_key(key), default=None)
-            parts = [f"{_describe(key, getattr(best, key))}, {_seconds(best.wall_seconds)}"]
-            if runner_up is not None:
-                parts.append(
-                    f"next: {runner_up.strategy} with {_describe(key, getattr(runner_up, key))}, "
-                    f"{_seconds(runner_up.wall_seconds)}"
-                )
-            baselines = [m for m in rows if m.baseline]
-            best_baseline = min(baselines, key=_sort_key(key), default=None)
-            if best_baseline is not None:
-                parts.append(
-                    f"best baseline: {best_baseline.strategy} with {_describe(key, getattr(best_baseline, key))}"
-                )
-            out.append(Recommendation(records=records, strategy=best.strategy, reason="; ".join(parts)))
+            choice = choose([m.candidate() for m in medians if m.records == records])
+            out.append(Recommendation(records=records, strategy=choice.strategy, reason=choice.reason))
         return out
-
-
-def _sort_key(key: str) -> Callable[[Measurement], tuple[float, float]]:
-    sign = -1.0 if key in HIGHER_IS_BETTER else 1.0
-    return lambda m: (sign * (getattr(m, key) or 0), m.wall_seconds)
-
-
-def _describe(key: str, value: float | None) -> str:
-    if value is None:
-        return f"{key} unknown"
-    if key in ("calls", "calls_client", "calls_org"):
-        return f"{value:,} API call" + ("" if value == 1 else "s")
-    if key == "batches":
-        return f"{value:,} batch" + ("" if value == 1 else "es")
-    if key == "wall_seconds":
-        return _seconds(float(value))
-    if key == "records_per_second":
-        return f"{value:,.0f} records/s"
-    if key == "peak_memory_mb":
-        return f"{value:,.1f} MB peak"
-    return f"{key} {value}"
-
-
-def format_seconds(value: float) -> str:
-    """Times as every view of a run shows them (0.043, 1.23, 12.3, 1,234): three significant figures,
-    milliseconds at most, no scientific notation; shared so a recommendation quotes what the table shows."""
-    if value <= 0:
-        return "0"
-    if value < 1:
-        return f"{value:.3f}" if value >= 0.001 else "<0.001"
-    if value < 100:
-        return f"{value:#.3g}".rstrip(".")
-    return f"{value:,.0f}"
-
-
-def _seconds(value: float) -> str:
-    return f"{format_seconds(value)} s"

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator.profiles import LatencyProfile, get_profile
 from strategies import registry
 from strategies.polling import PollPolicy, plan_checks
+
+from .recommendation import Candidate, choose
 
 BULK2_CHUNK = 10_000
 BULK1_BATCH = 10_000
@@ -89,6 +91,24 @@ def _bulk_processing(profile: LatencyProfile, units: list[int], parallelism: int
     return max(lanes), spans
 
 
+class _BulkJob(NamedTuple):
+    """A Bulk job from close to the status check that sees it done, as the client lives it."""
+
+    units: list[int]  # records per batch (Bulk 1.0) or internal chunk (Bulk 2.0), in submission order
+    per_poll: float  # seconds one status check takes
+    polls: int  # status checks the poller makes
+    waited: float  # seconds from close to the check that sees the job done, checks included
+
+
+def _bulk_job(profile: LatencyProfile, n: int, unit: int, cpu_per_record: float, policy: PollPolicy) -> _BulkJob:
+    """Split `n` records into units of `unit`, run them on the profile, and replay the poller against them."""
+    units = [min(unit, n - s) for s in range(0, n, unit)]
+    processing, finished = _bulk_processing(profile, units, profile.bulk_parallelism, cpu_per_record)
+    per_poll = _request(profile, write=False)
+    polls, lag = job_checks(finished, processing, policy, per_poll) if n else (0, 0.0)
+    return _BulkJob(units, per_poll, polls, processing + polls * per_poll + lag)
+
+
 def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, row_bytes: int | None = None,
             poll_policy: PollPolicy | None = None, rest_concurrency: int = 1) -> Prediction:
     """Calls, batches and seconds for `strategy` updating `n` records of `fields` fields each."""
@@ -110,54 +130,34 @@ def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, 
             seconds += _request(profile, write=True, records=m, subrequests=subs, body_bytes=m * (row_bytes + 40)) + m * SYNC_CPU_PER_RECORD_S
         return Prediction(strategy, n, est.total, dict(est.by_phase), 0, seconds)
     if strategy == "bulk2-csv":
-        units = [min(BULK2_CHUNK, n - s) for s in range(0, n, BULK2_CHUNK)]
-        processing, finished = _bulk_processing(profile, units, profile.bulk_parallelism, BULK2_CPU_PER_RECORD_S)
-        per_poll = _request(profile, write=False)
-        polls, lag = job_checks(finished, processing, policy, per_poll) if n else (0, 0.0)
-        est = cls.api_calls(n, polls=polls)
+        job = _bulk_job(profile, n, BULK2_CHUNK, BULK2_CPU_PER_RECORD_S, policy)
+        est = cls.api_calls(n, polls=job.polls)
         upload = _request(profile, write=True, body_bytes=n * row_bytes)
-        seconds = 3 * _request(profile, write=True) + upload + processing + (polls * per_poll) + lag
-        seconds += (est.by_phase.get("results", 0)) * per_poll
-        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, polls, notes)
+        seconds = 3 * _request(profile, write=True) + upload + job.waited
+        seconds += (est.by_phase.get("results", 0)) * job.per_poll
+        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, job.polls, notes)
     if strategy == "bulk1-xml":
-        units = [min(BULK1_BATCH, n - s) for s in range(0, n, BULK1_BATCH)]
-        processing, finished = _bulk_processing(profile, units, profile.bulk_parallelism, BULK1_CPU_PER_RECORD_S)
-        per_poll = _request(profile, write=False)
-        polls, lag = job_checks(finished, processing, policy, per_poll) if n else (0, 0.0)
-        est = cls.api_calls(n, polls=polls)
+        job = _bulk_job(profile, n, BULK1_BATCH, BULK1_CPU_PER_RECORD_S, policy)
+        est = cls.api_calls(n, polls=job.polls)
         xml_bytes = row_bytes * 3
-        uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in units)
-        seconds = 2 * _request(profile, write=True) + uploads + processing + polls * per_poll + lag
-        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, polls, notes)
+        uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in job.units)
+        seconds = 2 * _request(profile, write=True) + uploads + job.waited
+        return Prediction(strategy, n, est.total, dict(est.by_phase), est.batches, seconds, job.polls, notes)
     raise ValueError(f"no cost model for strategy {strategy!r}")
 
 
-def recommend(predictions: list[Prediction], *, api_remaining: int | None = None, batches_remaining: int | None = None) -> tuple[str, str]:
-    """Fewest API calls wins (the budget is what users run out of); time breaks ties. Says why."""
-    usable = [p for p in predictions if batches_remaining is None or p.batches <= batches_remaining]
-    if not usable:
-        return "", "no strategy fits the remaining Bulk batch allocation"
-    best = min(usable, key=lambda p: (p.calls, p.seconds))
-    runner_up = sorted(usable, key=lambda p: (p.calls, p.seconds))[1:2]
-    reason = f"{best.strategy}: {best.calls} API call(s), about {_fmt_s(best.seconds)}"
-    if runner_up:
-        r = runner_up[0]
-        reason += f"; next best {r.strategy}: {r.calls} call(s), about {_fmt_s(r.seconds)}"
-    if api_remaining is not None:
-        reason += f"; leaves {api_remaining - best.calls:,} of {api_remaining:,} remaining daily API requests"
-        if best.calls > api_remaining:
+def recommend(predictions: list[Prediction], *, api_remaining: int | None = None) -> tuple[str, str]:
+    """The strategy the one recommendation rule (`harness.recommendation`) picks from predicted figures, and
+    why; with a budget, how much of it the pick leaves (a pick over budget says so, it is not dropped:
+    every other strategy costs more)."""
+    choice = choose([Candidate(p.strategy, p.calls, p.seconds) for p in predictions], estimated=True)
+    reason = choice.reason
+    chosen = next((p for p in predictions if p.strategy == choice.strategy), None)
+    if api_remaining is not None and chosen is not None:
+        reason += f"; leaves {api_remaining - chosen.calls:,} of {api_remaining:,} remaining daily API requests"
+        if chosen.calls > api_remaining:
             reason += " (EXCEEDS the remaining budget)"
-    return best.strategy, reason
-
-
-def _fmt_s(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    return choice.strategy, reason
 
 
 def plan(n: int, profile_name: str = "realistic", *, time_scale: float | None = None, fields: int = 3,

@@ -1,31 +1,22 @@
-"""Command-line options shared by the commands that reach an org, and the console they print to."""
+"""Command-line options and their parsing, shared by the commands, and the console they print to."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from .orgs import ConnectionError_, OrgConnection, OrgOptions, connect, embedded_emulator
+from .orgs import DEFAULT_API_VERSION, ConnectionError_, OrgConnection, OrgOptions, Secret, connect, embedded_emulator
 
 console = Console()
 err_console = Console(stderr=True)
 
-TargetOrg = typer.Option(None, "--target-org", help="sf CLI org alias (uses `sf org display`). Env: SF_TARGET_ORG.")
-InstanceUrl = typer.Option(None, "--instance-url", help="Org URL for access-token auth. Env: SF_INSTANCE_URL.")
-AccessToken = typer.Option(None, "--access-token", help="Access token (prefer the env var SF_ACCESS_TOKEN).", show_default=False)
-ClientId = typer.Option(None, "--client-id", help="Connected/external client app key. Env: SF_CLIENT_ID.")
-ClientSecret = typer.Option(None, "--client-secret", help="Client secret (prefer SF_CLIENT_SECRET).", show_default=False)
-JwtKeyFile = typer.Option(None, "--jwt-key-file", help="Private key for the JWT bearer flow. Env: SF_JWT_KEY_FILE.")
-Username = typer.Option(None, "--username", help="Username (JWT subject, or password login). Env: SF_USERNAME.")
-Password = typer.Option(None, "--password", help="Password (prefer SF_PASSWORD).", show_default=False)
-SecurityToken = typer.Option(None, "--security-token", help="Security token (prefer SF_SECURITY_TOKEN).", show_default=False)
-LoginUrl = typer.Option(None, "--login-url", help="Login host: https://login.salesforce.com, https://test.salesforce.com or your My Domain. Env: SF_LOGIN_URL.")
-ApiVersion = typer.Option("62.0", "--api-version", help="Salesforce API version.")
 Edition = typer.Option("developer", "--edition", help="Emulator edition when no org is given: developer, enterprise or sandbox.")
 Profile = typer.Option("instant", "--profile", help="Emulator latency profile: instant or realistic.")
 TimeScale = typer.Option(None, "--time-scale", help="Run the emulator's profile this many times faster than real time.")
@@ -33,38 +24,80 @@ Faults = typer.Option(None, "--faults", help="Emulator fault injection, e.g. 'ht
 JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 
 
-CaFile = typer.Option(None, "--ca-file", help="Extra CA certificate to trust (e.g. a standalone emulator's ca_file). Env: SF_CA_FILE.")
+@dataclass(frozen=True)
+class _OrgFlag:
+    """One org connection flag: its `OrgOptions` field, the variable typer reads when the flag is absent."""
 
-_ORG_PARAMS = {
-    "target_org": TargetOrg, "instance_url": InstanceUrl, "access_token": AccessToken, "client_id": ClientId,
-    "client_secret": ClientSecret, "jwt_key_file": JwtKeyFile, "username": Username, "password": Password,
-    "security_token": SecurityToken, "login_url": LoginUrl, "ca_file": CaFile,
-}
+    field: str
+    flag: str
+    envvar: str
+    help: str
+    secret: bool = False  # wrapped in `Secret`, and its default (from the environment) never shown
+    default: str | None = None
+
+
+_PREFER_ENV = "prefer the environment variable: a flag shows in the process list"
+_ORG_FLAGS = (
+    _OrgFlag("target_org", "--target-org", "SF_TARGET_ORG", "sf CLI org alias (uses `sf org display`)."),
+    _OrgFlag("instance_url", "--instance-url", "SF_INSTANCE_URL", "Org URL for access-token auth."),
+    _OrgFlag("access_token", "--access-token", "SF_ACCESS_TOKEN", f"Access token ({_PREFER_ENV}).", True),
+    _OrgFlag("client_id", "--client-id", "SF_CLIENT_ID", "Connected/external client app key."),
+    _OrgFlag("client_secret", "--client-secret", "SF_CLIENT_SECRET", f"Client secret ({_PREFER_ENV}).", True),
+    _OrgFlag("jwt_key_file", "--jwt-key-file", "SF_JWT_KEY_FILE", "Private key for the JWT bearer flow."),
+    _OrgFlag("username", "--username", "SF_USERNAME", "Username (JWT subject, or password login)."),
+    _OrgFlag("password", "--password", "SF_PASSWORD", f"Password ({_PREFER_ENV}).", True),
+    _OrgFlag("security_token", "--security-token", "SF_SECURITY_TOKEN", f"Security token ({_PREFER_ENV}).", True),
+    _OrgFlag("login_url", "--login-url", "SF_LOGIN_URL",
+             "Login host: https://login.salesforce.com, https://test.salesforce.com or your My Domain."),
+    _OrgFlag("ca_file", "--ca-file", "SF_CA_FILE", "Extra CA certificate to trust (a standalone emulator's ca_file)."),
+    _OrgFlag("api_version", "--api-version", "SF_API_VERSION", "Salesforce API version.", default=DEFAULT_API_VERSION),
+)
+
+
+def _parameter(spec: _OrgFlag) -> inspect.Parameter:
+    option = typer.Option(spec.default, spec.flag, envvar=spec.envvar, help=spec.help, show_default=not spec.secret)
+    annotation = str if spec.default is not None else str | None
+    return inspect.Parameter(spec.field, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+
+
+def _org_options(values: dict[str, Any]) -> OrgOptions:
+    """The flags as typer resolved them (flag, else environment variable, else default); "" counts as unset."""
+    fields: dict[str, Any] = {}
+    for spec in _ORG_FLAGS:
+        value = values.get(spec.field) or None
+        if value is not None:
+            fields[spec.field] = Secret(value) if spec.secret else value
+    return OrgOptions(**fields)
 
 
 def with_org_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the org connection flags to a command; it receives them merged with the environment as `org`.
+    """Add the org connection flags to a command; it receives them as `org` (an `OrgOptions`).
 
-    One definition for every command that reaches an org (typer reads the signature we publish here).
+    One definition for every command that reaches an org (typer reads the signature we publish here), and
+    typer's own `envvar=` reads the environment, so a flag and its variable can never be merged two ways.
     """
     sig = inspect.signature(command)
-    params = [p for p in sig.parameters.values() if p.name != "org"]
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Optional[str])
-             for name, default in _ORG_PARAMS.items()]
-    extra.append(inspect.Parameter("api_version", inspect.Parameter.KEYWORD_ONLY, default=ApiVersion, annotation=str))
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in sig.parameters.values() if p.name != "org"]
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        flags = {name: kwargs.pop(name, None) for name in (*_ORG_PARAMS, "api_version")}
-        return command(*args, org=OrgOptions.from_env(**flags), **kwargs)
+        values = {spec.field: kwargs.pop(spec.field, None) for spec in _ORG_FLAGS}
+        return command(*args, org=_org_options(values), **kwargs)
 
-    wrapper.__signature__ = sig.replace(parameters=[*(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params), *extra])  # type: ignore[attr-defined]
+    published = sig.replace(parameters=[*params, *map(_parameter, _ORG_FLAGS)])
+    wrapper.__signature__ = published  # type: ignore[attr-defined]
     return wrapper
 
 
 @contextmanager
-def open_org(options: OrgOptions, *, edition: str = "developer", profile: str = "instant", time_scale: Optional[float] = None,
-             faults: Optional[str] = None) -> Iterator[OrgConnection]:
+def open_org(
+    options: OrgOptions,
+    *,
+    edition: str = "developer",
+    profile: str = "instant",
+    time_scale: float | None = None,
+    faults: str | None = None,
+) -> Iterator[OrgConnection]:
     """A real org when credentials were given, else the embedded emulator (started in a child process)."""
     if options.wants_real_org:
         try:
@@ -79,7 +112,27 @@ def open_org(options: OrgOptions, *, edition: str = "developer", profile: str = 
         fail(str(err))
 
 
-def fail(message: str, code: int = 2) -> None:
+def positive_ints(text: str, flag: str) -> list[int]:
+    """A comma-separated list of positive whole numbers (``100,2_000,10000``), sorted and without repeats."""
+    try:
+        values = sorted({int(v.strip().replace("_", "")) for v in text.split(",") if v.strip()})
+    except ValueError:
+        fail(f"{flag} expects comma-separated whole numbers, got {text!r}")
+    if not values or values[0] <= 0:
+        fail(f"{flag} needs at least one positive number")
+    return values
+
+
+def names(text: str | None, default: list[str], known: list[str], flag: str) -> list[str]:
+    """A comma-separated list of names, each one of `known` (`default` when the flag is not given)."""
+    chosen = [s.strip() for s in text.split(",") if s.strip()] if text else list(default)
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        fail(f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    return chosen
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -16,11 +16,12 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
-import xml.etree.ElementTree as ET
 
 import requests
 from defusedxml.ElementTree import fromstring
@@ -57,7 +58,7 @@ class ConnectionError_(Exception):
 
 @dataclass
 class OrgOptions:
-    """Connection flags as the CLI received them (environment variables already merged in)."""
+    """Connection flags as the CLI received them (typer reads each flag's environment variable: `options.py`)."""
 
     target_org: str | None = None
     instance_url: str | None = None
@@ -75,31 +76,6 @@ class OrgOptions:
     @property
     def wants_real_org(self) -> bool:
         return bool(self.target_org or self.instance_url or self.client_id or self.username)
-
-    @classmethod
-    def from_env(cls, **flags: Any) -> "OrgOptions":
-        def pick(flag: str, env: str) -> Any:
-            value = flags.get(flag)
-            return value if value not in (None, "") else (os.environ.get(env) or None)
-
-        def secret(flag: str, env: str) -> Secret | None:
-            value = pick(flag, env)
-            return Secret(value) if value else None
-
-        return cls(
-            target_org=pick("target_org", "SF_TARGET_ORG"),
-            instance_url=pick("instance_url", "SF_INSTANCE_URL"),
-            access_token=secret("access_token", "SF_ACCESS_TOKEN"),
-            client_id=pick("client_id", "SF_CLIENT_ID"),
-            client_secret=secret("client_secret", "SF_CLIENT_SECRET"),
-            jwt_key_file=pick("jwt_key_file", "SF_JWT_KEY_FILE"),
-            username=pick("username", "SF_USERNAME"),
-            password=secret("password", "SF_PASSWORD"),
-            security_token=secret("security_token", "SF_SECURITY_TOKEN"),
-            login_url=pick("login_url", "SF_LOGIN_URL"),
-            api_version=str(pick("api_version", "SF_API_VERSION") or DEFAULT_API_VERSION),
-            ca_file=pick("ca_file", "SF_CA_FILE"),
-        )
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""Reports of a `sfharness compare` run: the console table, and files under `reports/<timestamp>/`.
+"""Reports: the one writer of report folders (`compare`'s and `bench`'s), and a compare run's views.
 
-One folder per run, never overwritten, so runs can be compared later; `reports/latest` points at the
-newest. Four files, each for a different reader:
+One folder per run, never overwritten, so runs can be compared later; `latest` beside it points at the
+newest (`write_report_folder`). A compare run writes four files, each for a different reader:
 
 - `results.json`: everything, lossless (`CompareRun.to_dict()`); the source of truth for tools.
 - `results.csv`: one flat row per measurement (each repeat), for a spreadsheet.
@@ -32,16 +32,23 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from . import formatting as fmt
 from .charts import Series, loglog_chart
-from .comparison import CompareRun, Measurement, Recommendation, format_seconds
+from .comparison import CompareRun, Measurement, Recommendation
 
 __all__ = [
+    "compare_files",
     "compare_table",
     "csv_columns",
+    "json_text",
+    "markdown_table",
+    "markdown_text",
+    "measurement_line",
     "recommendation_lines",
     "render_csv",
     "render_html",
     "render_markdown",
+    "write_report_folder",
     "write_reports",
 ]
 
@@ -52,29 +59,47 @@ REPORT_HTML = "report.html"
 LATEST_LINK = "latest"
 LATEST_FILE = "LATEST"
 
-DASH = "–"  # shown for a figure that is not known (e.g. the org's counter on a real org)
-
-
 # -- writing the folder -------------------------------------------------------------------------------
 
 
 def write_reports(run: CompareRun, root: Path = Path("reports")) -> Path:
-    """Write the four report files into a new `root/<timestamp>/` folder and point `root/latest` at it.
+    """Write the four report files of a compare run into a new `root/<timestamp>/` folder (see
+    `write_report_folder`) and point `root/latest` at it. Returns the folder."""
+    return write_report_folder(root, run.started_at, compare_files(run))
+
+
+def compare_files(run: CompareRun) -> dict[str, str]:
+    """The report files of a compare run, by name: what `write_reports` writes, and what `bench` writes
+    once per profile."""
+    return {
+        RESULTS_JSON: json_text(run.to_dict()),
+        RESULTS_CSV: render_csv(run),
+        REPORT_MD: render_markdown(run),
+        REPORT_HTML: render_html(run),
+    }
+
+
+def write_report_folder(root: Path, started_at: str, files: Mapping[str, str]) -> Path:
+    """Write `files` (relative path -> text) into a new folder `root/<timestamp>/`; point `root/latest` at it.
 
     The folder is named after the run's start (UTC, `YYYYMMDD-HHMMSS`, with `-2`, `-3`... if that name is
-    taken) so that folders sort by time and a rerun never overwrites an earlier report. Returns the folder.
+    taken) so that folders sort by time and a rerun never overwrites an earlier report. Every report of
+    the harness (compare's, bench's) is written here, so they all share the layout and the link.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    folder = _new_folder(root, _timestamp(run.started_at))
-    (folder / RESULTS_JSON).write_text(
-        json.dumps(run.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-    )
-    (folder / RESULTS_CSV).write_text(render_csv(run), encoding="utf-8", newline="")
-    (folder / REPORT_MD).write_text(render_markdown(run), encoding="utf-8")
-    (folder / REPORT_HTML).write_text(render_html(run), encoding="utf-8")
+    folder = _new_folder(root, _timestamp(started_at))
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
     _point_latest(root, folder)
     return folder
+
+
+def json_text(data: Any) -> str:
+    """JSON as every report file holds it: indented, UTF-8 as is, anything unknown as its string."""
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def _timestamp(iso: str) -> str:
@@ -125,18 +150,6 @@ def _point_latest(root: Path, folder: Path) -> None:
 # -- shared formatting ----------------------------------------------------------------------------------
 
 
-def _int(value: int | None) -> str:
-    return DASH if value is None else f"{value:,}"
-
-
-def _rate(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
-
-
-def _mb(value: float | None) -> str:
-    return DASH if value is None else f"{value:,.1f}"
-
-
 def _label(m: Measurement) -> str:
     return f"{m.strategy} (baseline)" if m.baseline else m.strategy
 
@@ -185,13 +198,13 @@ def _cells(m: Measurement, compact: bool = False) -> list[str]:
     """
     return [
         _label(m),
-        f"{m.records:,}",
-        _int(m.calls_client),
-        _int(m.calls_org),
-        _int(m.batches),
-        format_seconds(m.wall_seconds),
-        _rate(m.records_per_second),
-        _mb(m.peak_memory_mb),
+        fmt.count(m.records),
+        fmt.count(m.calls_client),
+        fmt.count(m.calls_org),
+        fmt.count(m.batches),
+        fmt.seconds(m.wall_seconds),
+        fmt.rate(m.records_per_second),
+        fmt.megabytes(m.peak_memory_mb),
         "crashed" if m.crashed else _outcome(m, "/" if compact else " / "),
         _verified(m, compact),
     ]
@@ -226,19 +239,13 @@ def _advice(run: CompareRun) -> list[_VolumeAdvice]:
     with an empty strategy means "none", and its reason is shown as the reason why.
     """
     volumes = sorted(set(run.volumes()) | {r.records for r in run.recommendations})
-    medians = run.medians()
     out: list[_VolumeAdvice] = []
     for records in volumes:
         recorded = run.recommendation_for(records)
         recs = [r for r in recorded if r.strategy]
         missing = None
         if not recs:
-            reasons = [r.reason for r in recorded if r.reason]
-            clean = [m for m in medians if m.records == records and m.clean and not m.baseline]
-            if reasons:
-                missing = "; ".join(reasons)
-            else:
-                missing = "no recommendation recorded" if clean else "no strategy updated every record cleanly"
+            missing = "; ".join(r.reason for r in recorded if r.reason) or "no recommendation recorded"
         out.append(_VolumeAdvice(records, recs, missing))
     return out
 
@@ -257,6 +264,16 @@ def recommendation_lines(run: CompareRun) -> list[str]:
         if advice.missing:
             lines.append(f"{advice.records:,} records: {advice.missing}")
     return lines
+
+
+def measurement_line(m: Measurement, where: str = "") -> str:
+    """One plain-text line per finished run, printed as `compare` and `bench` go (print with markup=False)."""
+    line = (
+        f"{where}{_label(m):>32} {fmt.count(m.records):>9} records: {fmt.count(m.calls_client):>7} calls "
+        f"(org {fmt.count(m.calls_org)}), {fmt.count(m.batches)} batches, {fmt.seconds(m.wall_seconds):>6} s, "
+        f"{fmt.megabytes(m.peak_memory_mb)} MB, verified {_verified(m)} {'ok' if m.clean else 'CHECK'}"
+    )
+    return line + (f"  error: {m.error[:160]}" if m.error else "")
 
 
 def _recommended(run: CompareRun) -> set[tuple[int, str]]:
@@ -381,7 +398,7 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]
         elif isinstance(value, (list, tuple, set)):
             out.append((name, ", ".join(str(v) for v in value)))
         else:
-            out.append((name, DASH if value is None else str(value)))
+            out.append((name, fmt.DASH if value is None else str(value)))
     return out
 
 
@@ -392,8 +409,7 @@ def _duration(run: CompareRun) -> str | None:
         seconds = (end - start).total_seconds()
     except (TypeError, ValueError):
         return None
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
+    return fmt.duration(seconds)
 
 
 def _org_summary(run: CompareRun) -> str:
@@ -426,13 +442,14 @@ def _problems(run: CompareRun) -> list[tuple[Measurement, str]]:
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|#])")
 
 
-def _md(text: str) -> str:
+def markdown_text(text: str) -> str:
     """Escape text for a Markdown table cell: no raw HTML, no emphasis or links, no cell breaks."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
-def _md_table(headers: list[str], rows: Iterable[list[str]], numeric: list[bool]) -> list[str]:
-    lines = ["| " + " | ".join(_md(h) for h in headers) + " |"]
+def markdown_table(headers: list[str], rows: Iterable[list[str]], numeric: list[bool]) -> list[str]:
+    """A Markdown table's lines. Headers are escaped here; cells come escaped (they may carry **emphasis**)."""
+    lines = ["| " + " | ".join(markdown_text(h) for h in headers) + " |"]
     lines.append("| " + " | ".join("---:" if n else "---" for n in numeric) + " |")
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return lines
@@ -440,26 +457,30 @@ def _md_table(headers: list[str], rows: Iterable[list[str]], numeric: list[bool]
 
 def render_markdown(run: CompareRun) -> str:
     """report.md: environment, a table per volume, recommendations, then problems and notes."""
-    lines = [f"# sfharness compare: {_md(run.started_at)}", ""]
+    lines = [f"# sfharness compare: {markdown_text(run.started_at)}", ""]
     summary = [f"Started {run.started_at}"]
     if run.finished_at:
         summary.append(f"finished {run.finished_at}")
     if (duration := _duration(run)) is not None:
         summary.append(f"took {duration}")
     summary.append(_org_summary(run))
-    lines += [_md(" · ".join(summary)), ""]
+    lines += [markdown_text(" · ".join(summary)), ""]
 
     lines += ["## Environment", ""]
-    lines += _md_table(["Key", "Value"], ([_md(k), _md(v)] for k, v in _flatten(run.environment)), [False, False])
+    lines += markdown_table(
+        ["Key", "Value"], ([markdown_text(k), markdown_text(v)] for k, v in _flatten(run.environment)), [False, False]
+    )
     if run.settings:
         lines += ["", "### Settings", ""]
-        lines += _md_table(["Key", "Value"], ([_md(k), _md(v)] for k, v in _flatten(run.settings)), [False, False])
+        lines += markdown_table(
+            ["Key", "Value"], ([markdown_text(k), markdown_text(v)] for k, v in _flatten(run.settings)), [False, False]
+        )
 
     lines += [
         "",
         "## Results",
         "",
-        _md(_aggregation_note(run)) + " Baselines are third-party libraries, marked (baseline).",
+        markdown_text(_aggregation_note(run)) + " Baselines are third-party libraries, marked (baseline).",
     ]
     recommended = _recommended(run)
     medians = run.medians()
@@ -468,11 +489,11 @@ def render_markdown(run: CompareRun) -> str:
         lines += ["", f"### {records:,} records", ""]
         rows = []
         for m in (m for m in medians if m.records == records):
-            cells = [_md(c) for c in _cells(m)]
+            cells = [markdown_text(c) for c in _cells(m)]
             if (m.records, m.strategy) in recommended:
                 cells[0] = f"**{cells[0]}**"
             rows.append(cells)
-        lines += _md_table([c.header for c in _COLUMNS], rows, [c.numeric for c in _COLUMNS])
+        lines += markdown_table([c.header for c in _COLUMNS], rows, [c.numeric for c in _COLUMNS])
         lines += ["", _md_advice(advice[records])]
 
     lines += ["", "## Recommendations", ""]
@@ -483,15 +504,18 @@ def render_markdown(run: CompareRun) -> str:
     if problems:
         lines += ["", "## Problems and notes", ""]
         for m, text in problems:
-            lines.append(f"- {_md(_label(m))} at {m.records:,} records, repeat {m.repeat}: {_md(text)}")
+            lines.append(
+                f"- {markdown_text(_label(m))} at {m.records:,} records, repeat {m.repeat}: {markdown_text(text)}"
+            )
     return "\n".join(lines) + "\n"
 
 
 def _md_advice(advice: _VolumeAdvice) -> str:
     if not advice.recommendations:
-        return f"**{advice.records:,} records:** {_md(advice.missing or '')}"
+        return f"**{advice.records:,} records:** {markdown_text(advice.missing or '')}"
     return " ".join(
-        f"**{advice.records:,} records:** use **{_md(r.strategy)}**" + (f": {_md(r.reason)}" if r.reason else "")
+        f"**{advice.records:,} records:** use **{markdown_text(r.strategy)}**"
+        + (f": {markdown_text(r.reason)}" if r.reason else "")
         for r in advice.recommendations
     )
 

@@ -17,19 +17,15 @@ from strategies.errors import RunFailed, StrategyError
 from strategies.records import CsvRecords
 from strategies.sinks import CountingSink, CsvResultSink
 
+from .comparison import Measurement
 from .measure import PeakMemory
 from .orgs import OrgConnection
-from .comparison import Measurement
 from .workload import Workload, WorkloadFile
-
-FAMILY = {"rest": "rest", "collections": "rest", "composite": "rest", "bulk1-xml": "bulk1", "bulk2-csv": "bulk2", "auto": "auto"}
-"""Our strategies' families; a baseline's family is its class's (`registry.FAMILIES`)."""
 
 
 def family_of(name: str, delegate: str | None = None) -> str:
-    """rest | bulk1 | bulk2 (or auto, until it has chosen) for a strategy or baseline name."""
-    key = delegate or name
-    return FAMILY.get(key) or registry.FAMILIES.get(key, "rest")
+    """rest | bulk1 | bulk2 for a strategy or baseline: `auto`'s is the strategy it delegated to, once it has."""
+    return registry.FAMILIES[delegate or name]
 
 
 def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: WorkloadFile, *, repeat: int = 1,

@@ -11,9 +11,10 @@ child gets its connection (including the access token) on stdin, never on its co
 Per (profile, volume), each of our strategies is compared with the best baseline of its API family (rest,
 bulk1, bulk2): the ratio ours / best for API calls, wall time and peak memory; the issue's targets are
 checked against the figures and reported as met or not, with the numbers. Results go to
-``reports/benchmarks/<timestamp>/`` as ``bench.json`` (everything) and ``bench.md``, plus, per profile, the
-standard compare report files (``<profile>/report.md``, ``report.html`` with charts, ``results.json``),
-baselines marked as such.
+``reports/benchmarks/<timestamp>/`` (written by `harness.report.write_report_folder`, like compare's, with
+``reports/benchmarks/latest`` pointing at the newest) as ``bench.json`` (everything) and ``bench.md``, plus,
+per profile, the standard compare report files (``<profile>/report.md``, ``report.html`` with charts,
+``results.json``, ``results.csv``), baselines marked as such and the recommendation by the one rule.
 
 On a time-scaled profile the client's waits are scaled by the same factor as the org's: our poll policy
 (as `compare` does) and the libraries' fixed sleeps (``time_scale``), so call counts are what a real-time
@@ -25,12 +26,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
@@ -38,8 +37,13 @@ import typer
 
 from strategies import registry
 
+from .. import formatting as fmt
 from .. import options as opt
-from ..comparison import CompareRun, Measurement, format_seconds
+from ..comparison import CompareRun, Measurement
+from ..environment import library_versions, machine
+from ..report import compare_files, json_text, markdown_table, markdown_text, measurement_line, write_report_folder
+from ..runner import family_of
+from ..strategy_options import scaled_options
 from ..workload import DEFAULT_FIELDS, Workload, WorkloadFile
 
 DEFAULT_VOLUMES = "10000,100000,1000000"
@@ -49,6 +53,8 @@ DEFAULT_TIME_SCALE = 20.0
 DEFAULT_LIMITS = {"rest": 10_000, "simple-salesforce:rest": 10_000}
 """Per-record REST makes one call per record: by default it runs only up to 10,000 records."""
 CHILD_MARK = "SFH-BENCH-RESULT "
+BENCH_JSON = "bench.json"
+BENCH_MD = "bench.md"
 BULK_VERIFY_TIMEOUT = 3600
 
 
@@ -96,19 +102,20 @@ def bench(
         else:
             opt.console.print(render_markdown(stored, stored_rows), markup=False, highlight=False, soft_wrap=True)
         return
-    volumes = _ints(records, "--records")
+    volumes = opt.positive_ints(records, "--records")
     profile_list = [p.strip() for p in profiles.split(",") if p.strip()]
     for p in profile_list:
         if p not in ("instant", "realistic"):
             opt.fail(f"unknown profile {p!r}; choose instant and/or realistic")
-    ours = _names(strategies, list(DEFAULT_OURS), registry.names(), "--strategies")
-    libs = [] if (baselines or "").strip().lower() == "none" else _names(baselines, registry.baseline_names(), registry.baseline_names(), "--baselines")
+    ours = opt.names(strategies, list(DEFAULT_OURS), registry.names(), "--strategies")
+    known = registry.baseline_names()
+    libs = [] if (baselines or "").strip().lower() == "none" else opt.names(baselines, known, known, "--baselines")
     limits = dict(DEFAULT_LIMITS)
     for item in limit:
         name, sep, value = item.partition("=")
         if not sep or name.strip() not in ours + libs:
             opt.fail(f"--limit expects NAME=N with a strategy or baseline of this run, got {item!r}")
-        limits[name.strip()] = _ints(value, "--limit")[0]
+        limits[name.strip()] = opt.positive_ints(value, "--limit")[0]
     settings = {"volumes": volumes, "profiles": profile_list, "time_scale": time_scale, "strategies": ours, "baselines": libs,
                 "limits": limits, "realistic_max": realistic_max, "edition": edition, "sobject": sobject, "fields": list(DEFAULT_FIELDS)}
     started = dt.datetime.now(dt.timezone.utc)
@@ -123,35 +130,17 @@ def bench(
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": "sfharness bench " + " ".join(_quote(a) for a in sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "bench" else "sfharness bench",
-        "machine": machine_info(),
+        "machine": {**machine(), "versions": library_versions()},
         "settings": settings,
         "runs": [r.to_dict() for r in rows],
         "targets": check_targets(rows),
     }
-    folder = write_bench_reports(result, rows, reports_dir, started)
+    folder = write_bench_reports(result, rows, reports_dir)
     if json_out:
         print(json.dumps({"report_dir": str(folder), **result}, default=str))
         return
     opt.console.print(render_markdown(result, rows), markup=False, highlight=False, soft_wrap=True)
     opt.console.print(f"reports: {folder}", markup=False, highlight=False)
-
-
-def _ints(text: str, flag: str) -> list[int]:
-    try:
-        values = sorted({int(v.strip().replace("_", "").replace(",", "")) for v in text.split(",") if v.strip()})
-    except ValueError:
-        opt.fail(f"{flag} expects whole numbers, got {text!r}")
-    if not values or values[0] <= 0:
-        opt.fail(f"{flag} needs positive numbers")
-    return values
-
-
-def _names(text: Optional[str], default: list[str], known: list[str], flag: str) -> list[str]:
-    names = [s.strip() for s in text.split(",") if s.strip()] if text else list(default)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        opt.fail(f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
-    return names
 
 
 def _quote(arg: str) -> str:
@@ -183,13 +172,8 @@ def _run_profile(profile: str, scale: float, plan: list[tuple[int, str]], editio
             m.notes += [f"verification: {e}" for e in check.examples]
             rows.append(row)
             if not quiet:
-                status = "ok" if m.clean else "CHECK"
-                label = f"{name} (baseline)" if m.baseline else name
-                opt.err_console.print(
-                    f"[{profile}] {label:>32} {n:>9,}: {m.calls_org:>7,} calls, {m.batches:>3} batches, "
-                    f"{format_seconds(m.wall_seconds):>6} s, {m.peak_memory_mb or 0:7.1f} MB, verified {m.verified:,}/{n:,} {status}"
-                    + (f"  error: {m.error[:160]}" if m.error else ""),
-                    markup=False, highlight=False, soft_wrap=True)
+                line = measurement_line(m, f"[{profile}] ")
+                opt.err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     return rows
 
 
@@ -228,7 +212,7 @@ def _run_child(conn: Any, profile: str, scale: float, name: str, wf: Any, sobjec
     elapsed = time.perf_counter() - started
     line = next((ln for ln in reversed(out.splitlines()) if ln.startswith(CHILD_MARK)), None)
     if line is None:
-        m = Measurement(strategy=name, baseline=registry.is_baseline(name), family=registry.FAMILIES.get(name, "rest"), records=wf.records,
+        m = Measurement(strategy=name, baseline=registry.is_baseline(name), family=family_of(name), records=wf.records,
                         unprocessed=wf.records, error=f"child process failed (exit {code}): {err.strip()[-600:]}")
         return BenchRow(profile, m, None, elapsed)
     data = json.loads(line[len(CHILD_MARK):])
@@ -241,16 +225,12 @@ def _child() -> None:
 
     from ..orgs import OrgConnection, Secret
     from ..runner import run_once
-    from .compare import _strategy_options
-    from strategies.polling import PollPolicy
 
     spec = json.loads(sys.stdin.read())
     token = Secret(spec.pop("access_token"))
     conn = OrgConnection(spec["instance_url"], "emulator" if spec["emulator"] else "unknown", spec["api_version"], spec["ca_file"],
                          lambda: token, False, "bench child", admin=None, _token=token)
-    scale = float(spec["scale"])
-    poll_policy = PollPolicy().scaled(1.0 / scale) if scale != 1.0 else None
-    options = _strategy_options(spec["strategy"], poll_policy, scale)
+    options = scaled_options(spec["strategy"], float(spec["scale"]))
 
     class _Target:  # run_once reads only the object name when it does not verify
         sobject = spec["sobject"]
@@ -265,7 +245,7 @@ def rerender(path: Path) -> tuple[Path, dict[str, Any], list[BenchRow]]:
     """Recompute ratios and targets of a stored ``bench.json`` and rewrite it and ``bench.md`` beside it."""
     path = Path(path)
     if path.is_dir():
-        path = path / "bench.json"
+        path = path / BENCH_JSON
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -275,8 +255,8 @@ def rerender(path: Path) -> tuple[Path, dict[str, Any], list[BenchRow]]:
     compute_ratios(rows)
     result["runs"] = [r.to_dict() for r in rows]
     result["targets"] = check_targets(rows)
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    (path.parent / "bench.md").write_text(render_markdown(result, rows), encoding="utf-8")
+    path.write_text(json_text(result), encoding="utf-8")
+    (path.parent / BENCH_MD).write_text(render_markdown(result, rows), encoding="utf-8")
     return path.parent, result, rows
 
 
@@ -350,9 +330,9 @@ def check_targets(rows: list[BenchRow]) -> list[dict[str, Any]]:
             a, b = _find(rows, profile, "bulk2-csv", n), _find(rows, profile, "simple-salesforce:bulk2", n)
             if profile == "instant" and n >= 1_000_000 and a and b and a.m.error is None and b.m.error is None:
                 add("bulk2-csv peak memory <= 1/4 of simple-salesforce:bulk2", profile, n, a.m.peak_memory_mb, b.m.peak_memory_mb, 0.25,
-                    f"{a.m.peak_memory_mb} MB vs {b.m.peak_memory_mb} MB")
+                    f"{fmt.megabytes(a.m.peak_memory_mb)} MB vs {fmt.megabytes(b.m.peak_memory_mb)} MB")
                 add("bulk2-csv wall time <= 1/2 of simple-salesforce:bulk2", profile, n, a.m.wall_seconds, b.m.wall_seconds, 0.5,
-                    f"{a.m.wall_seconds:.2f} s vs {b.m.wall_seconds:.2f} s")
+                    f"{fmt.duration(a.m.wall_seconds)} vs {fmt.duration(b.m.wall_seconds)}")
     for row in rows:
         if not row.m.baseline:
             out.append({"target": "verification finds every record updated", "profile": row.profile, "records": row.m.records,
@@ -363,164 +343,124 @@ def check_targets(rows: list[BenchRow]) -> list[dict[str, Any]]:
 
 
 # -- reporting ----------------------------------------------------------------------------------------------
-def machine_info() -> dict[str, Any]:
-    import psutil
-
-    def version(pkg: str) -> str | None:
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return None
-
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
-        "python": sys.version.split()[0],
-        "versions": {p: version(p) for p in ("sf-update-harness", "simple-salesforce", "salesforce-bulk", "requests", "urllib3",
-                                             "starlette", "uvicorn", "psutil")},
-    }
-
-
-def _fmt(value: Any, kind: str = "int") -> str:
-    if value is None:
-        return "–"
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "s":
-        return format_seconds(float(value))
-    if kind == "mb":
-        return f"{float(value):,.1f}"
-    if kind == "ratio":
-        return f"{float(value):.2f}×" if value < 100 else f"{float(value):,.0f}×"
-    return str(value)
+_RUN_COLUMNS = ("strategy", "family", "calls", "client calls", "batches", "wall s", "rec/s", "peak MB",
+                "ok / failed / unproc.", "verified", "calls vs best", "wall vs best", "memory vs best")
+_RUN_NUMERIC = [False, False, True, True, True, True, True, True, False, True, False, True, True]
+_TARGET_COLUMNS = ("target", "profile", "records", "ours", "baseline", "ratio", "limit", "met")
+_TARGET_NUMERIC = [False, False, True, True, True, True, True, False]
 
 
 def _ratio_cell(row: BenchRow, key: str) -> str:
     r = row.ratios.get(key)
     if not r or r.get("ratio") is None:
         return ""
-    return f"{_fmt(r['ratio'], 'ratio')} {r['baseline']}" if key == "calls" else _fmt(r["ratio"], "ratio")
+    return f"{fmt.ratio(r['ratio'])} {markdown_text(r['baseline'])}" if key == "calls" else fmt.ratio(r["ratio"])
+
+
+def _run_cells(row: BenchRow) -> list[str]:
+    m = row.m
+    name = f"{markdown_text(m.strategy)} (baseline)" if m.baseline else f"**{markdown_text(m.strategy)}**"
+    if m.error:
+        return [name, m.family, "", "", "", "", "", "", f"crashed: {markdown_text(m.error[:200])}", "", "", "", ""]
+    outcome = " / ".join(fmt.count(n) for n in (m.succeeded, m.failed, m.unprocessed))
+    verified = fmt.count(m.verified) + (f" ({fmt.count(m.mismatched)} wrong or missing)" if m.mismatched else "")
+    return [name, m.family, fmt.count(m.calls_org), fmt.count(m.calls_client), fmt.count(m.batches),
+            fmt.seconds(m.wall_seconds), fmt.rate(m.records_per_second), fmt.megabytes(m.peak_memory_mb), outcome,
+            verified, _ratio_cell(row, "calls"), _ratio_cell(row, "wall_seconds"), _ratio_cell(row, "peak_memory_mb")]
+
+
+def _target_cells(t: dict[str, Any]) -> list[str]:
+    return [f"{markdown_text(t['target'])}: {markdown_text(t['detail'])}", t["profile"], fmt.count(t["records"]),
+            fmt.figure(t["ours"]), fmt.figure(t["theirs"]), fmt.ratio(t["ratio"]), f"{t['limit']:g}",
+            "yes" if t["met"] else "**no**"]
 
 
 def render_markdown(result: dict[str, Any], rows: list[BenchRow]) -> str:
-    machine = result["machine"]
+    """bench.md: the machine, a table per profile and volume (ours beside the baselines), the targets."""
+    machine_facts = result["machine"]
     settings = result["settings"]
+    versions = {"sf-update-harness": machine_facts.get("tool_version"), **machine_facts["versions"]}
     lines = [
         "# sfharness bench: our strategies vs library baselines",
         "",
         f"- command: `{result['command']}`",
         f"- run: {result['started_at']} to {result['finished_at']}",
-        f"- machine: {machine['platform']}; {machine['cpu']} ({machine['cpu_count']} cores); {machine['memory_gb']} GB RAM; Python {machine['python']}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v),
+        (
+            f"- machine: {machine_facts['platform']}; {machine_facts['cpu']} ({machine_facts['cpu_count']} cores); "
+            f"{machine_facts['memory_gb']} GB RAM; Python {machine_facts['python']}"
+        ),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
         f"- org: embedded emulator ({settings['edition']} edition), its own process; each run in a fresh child process",
-        f"- profiles: {', '.join(settings['profiles'])}; realistic at time scale {settings['time_scale']:g} "
-        "(the clients' waits scaled alike: our poll policy, the libraries' sleeps)",
+        (
+            f"- profiles: {', '.join(settings['profiles'])}; realistic at time scale {settings['time_scale']:g} "
+            "(the clients' waits scaled alike: our poll policy, the libraries' sleeps)"
+        ),
         "",
-        "Calls = the org's own API counter for the run (the client meter agrees unless noted); batches = the org's "
-        "DailyBulkApiBatches; wall = client wall time of the update; peak = the child process's peak RSS; "
-        "vs best = ours / the best baseline of the same API family at the same profile and volume "
-        "(calls: fewest calls; wall and memory: least of each). Baselines are marked (baseline).",
+        (
+            "Calls = the org's own API counter for the run (the client meter agrees unless noted); batches = the "
+            "org's DailyBulkApiBatches; wall = client wall time of the update; peak = the child process's peak RSS; "
+            "vs best = ours / the best baseline of the same API family at the same profile and volume "
+            "(calls: fewest calls; wall and memory: least of each). Baselines are marked (baseline)."
+        ),
         "",
     ]
     for profile in settings["profiles"]:
         prows = [r for r in rows if r.profile == profile]
         if not prows:
             continue
-        lines += [f"## Profile `{profile}`" + (f" (time scale {settings['time_scale']:g})" if profile == "realistic" else ""), ""]
+        scaled = f" (time scale {settings['time_scale']:g})" if profile == "realistic" else ""
+        lines += [f"## Profile `{profile}`{scaled}", ""]
         for n in sorted({r.m.records for r in prows}):
-            lines += [f"### {n:,} records", "",
-                      "| strategy | family | calls | client calls | batches | wall s | rec/s | peak MB | ok / failed / unproc. | verified | calls vs best | wall vs best | memory vs best |",
-                      "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|"]
-            for r in sorted((r for r in prows if r.m.records == n), key=lambda r: (r.m.baseline, r.m.family, r.m.strategy)):
-                m = r.m
-                name = f"{m.strategy} (baseline)" if m.baseline else f"**{m.strategy}**"
-                if m.error:
-                    lines.append(f"| {name} | {m.family} | | | | | | | crashed: {_md(m.error[:200])} | | | | |")
-                    continue
-                outcome = f"{m.succeeded:,} / {m.failed:,} / {m.unprocessed:,}"
-                verified = f"{m.verified:,}" + (f" ({m.mismatched:,} wrong or missing)" if m.mismatched else "")
-                lines.append(f"| {name} | {m.family} | {_fmt(m.calls_org)} | {_fmt(m.calls_client)} | {_fmt(m.batches)} | {_fmt(m.wall_seconds, 's')} | "
-                             f"{_fmt(m.records_per_second)} | {_fmt(m.peak_memory_mb, 'mb')} | {outcome} | {verified} | "
-                             f"{_ratio_cell(r, 'calls')} | {_ratio_cell(r, 'wall_seconds')} | {_ratio_cell(r, 'peak_memory_mb')} |")
+            at_n = [r for r in prows if r.m.records == n]
+            ordered = sorted(at_n, key=lambda r: (r.m.baseline, r.m.family, r.m.strategy))
+            lines += [f"### {fmt.count(n)} records", ""]
+            lines += markdown_table(list(_RUN_COLUMNS), (_run_cells(r) for r in ordered), _RUN_NUMERIC)
             lines.append("")
-    lines += ["## Targets (issue 5)", "", "| target | profile | records | ours | baseline | ratio | limit | met |", "|---|---|---:|---:|---:|---:|---:|---|"]
-    for t in result["targets"]:
-        if t["target"].startswith("verification"):
-            continue
-        lines.append(f"| {t['target']}: {_md(t['detail'])} | {t['profile']} | {t['records']:,} | {_num(t['ours'])} | {_num(t['theirs'])} | "
-                     f"{_ratio_text(t['ratio'])} | {t['limit']:g} | {'yes' if t['met'] else '**no**'} |")
+    targets = [t for t in result["targets"] if not t["target"].startswith("verification")]
+    lines += ["## Targets (issue 5)", ""]
+    lines += markdown_table(list(_TARGET_COLUMNS), (_target_cells(t) for t in targets), _TARGET_NUMERIC)
     verification = [t for t in result["targets"] if t["target"].startswith("verification")]
     failed = [t for t in verification if not t["met"]]
-    lines += ["", f"Verification: {len(verification) - len(failed)} of {len(verification)} runs of our strategies read back every record as written."]
-    lines += [f"- **not clean**: {t['profile']} {t['records']:,}: {_md(t['detail'])}" for t in failed]
+    clean = len(verification) - len(failed)
+    total = len(verification)
+    lines += ["", f"Verification: {clean} of {total} runs of our strategies read back every record as written."]
+    lines += [f"- **not clean**: {t['profile']} {fmt.count(t['records'])}: {markdown_text(t['detail'])}"
+              for t in failed]
     lost = [r for r in rows if r.m.baseline and not r.m.error and not r.m.clean]
     if lost:
         lines += ["", "Baselines that did not update every record (as measured):"]
-        lines += [f"- {r.m.strategy} ({r.profile}, {r.m.records:,}): verified {r.m.verified:,}, {r.m.failed:,} failed, "
-                  f"{r.m.unprocessed:,} unprocessed" for r in lost]
+        lines += [f"- {markdown_text(r.m.strategy)} ({r.profile}, {fmt.count(r.m.records)}): verified "
+                  f"{fmt.count(r.m.verified)}, {fmt.count(r.m.failed)} failed, {fmt.count(r.m.unprocessed)} unprocessed"
+                  for r in lost]
     crashed = [r for r in rows if r.m.error]
     if crashed:
-        lines += ["", "Runs that crashed:"] + [f"- {r.m.strategy} ({r.profile}, {r.m.records:,}): {_md((r.m.error or '')[:300])}" for r in crashed]
+        lines += ["", "Runs that crashed:"]
+        lines += [f"- {markdown_text(r.m.strategy)} ({r.profile}, {fmt.count(r.m.records)}): "
+                  f"{markdown_text((r.m.error or '')[:300])}" for r in crashed]
     return "\n".join(lines) + "\n"
 
 
-def _ratio_text(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+def profile_run(result: dict[str, Any], rows: list[BenchRow], profile: str) -> CompareRun | None:
+    """One profile's runs as a compare run (its report files, its recommendation by the one rule)."""
+    measurements = [r.m for r in rows if r.profile == profile]
+    if not measurements:
+        return None
+    scale = result["settings"]["time_scale"] if profile == "realistic" else None
+    run = CompareRun(started_at=result["started_at"], finished_at=result["finished_at"],
+                     environment={**result["machine"], "profile": profile, "org_kind": "emulator", "time_scale": scale},
+                     settings={**result["settings"], "profile": profile}, measurements=measurements)
+    run.recommendations = run.recommend()
+    return run
 
 
-def _num(value: Any) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.2f}" if isinstance(value, float) and not float(value).is_integer() else f"{int(value):,}"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def write_bench_reports(result: dict[str, Any], rows: list[BenchRow], root: Path, started: dt.datetime) -> Path:
+def write_bench_reports(result: dict[str, Any], rows: list[BenchRow], root: Path) -> Path:
     """``root/<timestamp>/bench.json`` and ``bench.md``, and per profile the compare report files."""
-    from ..report import render_csv, render_html
-    from ..report import render_markdown as compare_markdown
-
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    stamp = started.astimezone(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    folder = root / stamp
-    n = 1
-    while True:
-        try:
-            folder.mkdir()
-            break
-        except FileExistsError:
-            n += 1
-            folder = root / f"{stamp}-{n}"
-    (folder / "bench.json").write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    (folder / "bench.md").write_text(render_markdown(result, rows), encoding="utf-8")
+    files = {BENCH_JSON: json_text(result), BENCH_MD: render_markdown(result, rows)}
     for profile in result["settings"]["profiles"]:
-        measurements = [r.m for r in rows if r.profile == profile]
-        if not measurements:
-            continue
-        run = CompareRun(started_at=result["started_at"], finished_at=result["finished_at"],
-                         environment={**result["machine"], "profile": profile, "org_kind": "emulator",
-                                      "time_scale": result["settings"]["time_scale"] if profile == "realistic" else None},
-                         settings={**result["settings"], "profile": profile}, measurements=measurements, recommendations=[])
-        run.recommendations = run.recommend()
-        sub = folder / profile
-        sub.mkdir()
-        (sub / "results.json").write_text(json.dumps(run.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
-        (sub / "results.csv").write_text(render_csv(run), encoding="utf-8", newline="")
-        (sub / "report.md").write_text(compare_markdown(run), encoding="utf-8")
-        (sub / "report.html").write_text(render_html(run), encoding="utf-8")
-    return folder
+        run = profile_run(result, rows, profile)
+        if run is not None:
+            files.update({f"{profile}/{name}": text for name, text in compare_files(run).items()})
+    return write_report_folder(root, result["started_at"], files)
 
 
 if __name__ == "__main__":

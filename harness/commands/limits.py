@@ -27,7 +27,7 @@ def fetch_limits(conn: OrgConnection) -> dict[str, Any]:
 def limits(
     json_out: bool = opt.JsonOut,
     edition: str = opt.Edition,
-    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
+    org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
     """Show the org's limits (this costs one API call); the embedded emulator when no org is given."""
     options = org

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from emulator.constants import EDITION_DAILY_API_REQUESTS
 
+from .. import formatting as fmt
 from .. import options as opt
 from ..orgs import OrgOptions
 from ..costmodel import STRATEGY_ORDER, plan as make_plan
@@ -23,7 +24,7 @@ def plan(
     time_scale: Optional[float] = opt.TimeScale,
     edition: str = typer.Option("developer", "--edition", help="Org edition for the budget when no org is given."),
     json_out: bool = opt.JsonOut,
-    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
+    org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
     """Predict each strategy's cost from the documented cost model and recommend one, with the reason."""
     options = org
@@ -47,12 +48,11 @@ def plan(
     table = Table(title=f"Plan for {records:,} records ({profile} profile)")
     for col in ("strategy", "API calls", "by phase", "Bulk batches", "time"):
         table.add_column(col, justify="right" if col not in ("strategy", "by phase") else "left")
-    from ..costmodel import _fmt_s
-
     for p in predictions:
-        phases = ", ".join(f"{k} {v}" for k, v in p.calls_by_phase.items())
+        phases = ", ".join(f"{k} {fmt.count(v)}" for k, v in p.calls_by_phase.items())
         style = "bold green" if p.strategy == choice else None
-        table.add_row(p.strategy, f"{p.calls:,}", phases, f"{p.batches:,}", _fmt_s(p.seconds), style=style)
+        figures = (fmt.count(p.calls), phases, fmt.count(p.batches), fmt.duration(p.seconds))
+        table.add_row(p.strategy, *figures, style=style)
     opt.console.print(table)
     opt.console.print(f"budget: {remaining:,} calls ({source})")
     opt.console.print(f"recommended: [bold]{choice}[/] ({reason})")

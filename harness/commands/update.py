@@ -18,18 +18,16 @@ import typer
 from rich.table import Table
 
 from strategies import registry
-from strategies.polling import PollPolicy
 from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
 from strategies.records import Validator, prepare, read_records
 from strategies.sinks import CsvResultSink
 
+from .. import formatting as fmt
 from .. import options as opt
-from ..orgs import OrgOptions
 from ..costmodel import predict
-from ..orgs import OrgConnection
+from ..orgs import OrgConnection, OrgOptions
+from ..strategy_options import poll_options, real_time_policy
 from .limits import fetch_limits
-
-ENV_STRATEGY = "SFHARNESS_STRATEGY"
 
 
 def _check_input(path: Path) -> None:
@@ -52,7 +50,7 @@ def _validate(conn: OrgConnection, sobject: str, path: Path) -> tuple[int, list[
         with session.phase("describe"):
             body = session.get_json(session.rest_url(f"sobjects/{sobject}/describe"))
     except ApiError as err:
-        opt.fail(f"unknown object {sobject!r} on this org ({err.status} {getattr(err, 'code', '')})".rstrip())
+        opt.fail(f"unknown object {sobject!r} on this org ({err.status} {err.error_code})")
     finally:
         session.close()
     fields = [f["name"] for f in body.get("fields", [])]
@@ -73,7 +71,8 @@ def _validate(conn: OrgConnection, sobject: str, path: Path) -> tuple[int, list[
 def update(
     sobject: str = typer.Option(..., "--sobject", help="The object to update, e.g. Byline__c."),
     input_file: Path = typer.Option(..., "--input", help="CSV (header with Id) or JSON Lines file of records."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", envvar=ENV_STRATEGY, help=f"Strategy name (or env {ENV_STRATEGY}); auto allowed."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", envvar=registry.ENV_VAR,
+                                           help="Strategy name; auto allowed."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate the input and print the plan and predicted cost; write nothing."),
     api_reserve: float = typer.Option(10.0, "--api-reserve", min=0, max=100, help="Refuse to start if the run would leave less than this % of the daily API allocation."),
     out: Path = typer.Option(Path("out"), "--out", help="Directory for success.csv, failed.csv, unprocessed.csv."),
@@ -81,11 +80,11 @@ def update(
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=32, help="rest: parallel requests over one session."),
     wait: float = typer.Option(3600.0, "--wait", min=0, help="Bulk: seconds to wait for a job; after that it keeps running and `sfharness resume` collects it."),
     json_out: bool = opt.JsonOut,
-    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
+    org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
     """Update records from a file with one strategy; exits 1 when any record failed or was not processed."""
     if not strategy:
-        opt.fail(f"choose a strategy with --strategy or {ENV_STRATEGY} ({', '.join(registry.names())})")
+        opt.fail(f"choose a strategy with --strategy or {registry.ENV_VAR} ({', '.join(registry.names())})")
     if strategy not in registry.names():
         opt.fail(f"unknown strategy {strategy!r}; choose from {', '.join(registry.names())}")
     _check_input(input_file)
@@ -121,17 +120,19 @@ def _profile():
 
 
 def _strategy_options(name: str, out: Path, serial: bool, concurrency: int, wait: float) -> dict[str, Any]:
-    state = str(out / ".state")
-    policy = replace(PollPolicy(), timeout=wait)
+    """The flags as the strategy's options: Bulk runs keep resume state in `out/.state` and wait `wait` s."""
+    options = poll_options(name, replace(real_time_policy(), timeout=wait))
+    if options:
+        options["state_dir"] = _state_dir(out)
     if name == "bulk1-xml":
-        return {"serial": serial, "state_dir": state, "poll_policy": policy}
-    if name == "bulk2-csv":
-        return {"state_dir": state, "poll_policy": policy}
-    if name == "auto":
-        return {"state_dir": state, "bulk2_options": {"poll_policy": policy}}
+        options["serial"] = serial
     if name == "rest":
-        return {"concurrency": concurrency}
-    return {}
+        options["concurrency"] = concurrency
+    return options
+
+
+def _state_dir(out: Path) -> str:
+    return str(out / ".state")
 
 
 def _run(conn: OrgConnection, name: str, sobject: str, path: Path, out: Path, fields: list[str], json_out: bool, options: dict[str, Any]):
@@ -166,10 +167,12 @@ def _report(summary, plan: dict[str, Any], out: Path, json_out: bool) -> None:
         table = Table(title=f"{summary.strategy}: {summary.sobject}")
         for col in ("submitted", "succeeded", "failed", "unprocessed", "pending", "API calls", "batches", "seconds"):
             table.add_column(col, justify="right")
-        table.add_row(*(f"{v:,}" for v in (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed, summary.pending,
-                                           summary.api_calls, summary.batches)), f"{summary.wall_seconds:.2f}")
+        counts = (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed, summary.pending,
+                  summary.api_calls, summary.batches)
+        table.add_row(*map(fmt.count, counts), fmt.seconds(summary.wall_seconds))
         opt.console.print(table)
-        opt.console.print("calls by phase: " + ", ".join(f"{k} {v}" for k, v in summary.calls_by_phase.items()))
+        phases = ", ".join(f"{k} {fmt.count(v)}" for k, v in summary.calls_by_phase.items())
+        opt.console.print(f"calls by phase: {phases}")
         for note in summary.notes:
             opt.console.print(f"note: {note}")
         if summary.job_ids:
@@ -191,7 +194,7 @@ def resume(
     strategy: str = typer.Option("bulk2-csv", "--strategy", help="The strategy that started the job: bulk2-csv, bulk1-xml or auto."),
     out: Path = typer.Option(Path("out"), "--out", help="The --out directory of the interrupted run (holds its resume state)."),
     json_out: bool = opt.JsonOut,
-    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
+    org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
     """Wait for a bulk job an earlier update left running, and collect its outcomes."""
     if strategy not in ("bulk2-csv", "bulk1-xml", "auto"):
@@ -203,7 +206,7 @@ def resume(
         session = conn.session()
         resumed_dir = out / f"resume-{job_id}"
         sink = CsvResultSink(resumed_dir)
-        strat = registry.get(strategy, session, state_dir=str(out / ".state"))
+        strat = registry.get(strategy, session, state_dir=_state_dir(out), **poll_options(strategy, real_time_policy()))
         try:
             summary = strat.resume(job_id, sink)  # type: ignore[attr-defined]
         except (RunFailed, RunInterrupted) as exc:

@@ -24,9 +24,9 @@ from typing import Any, Iterator
 import pytest
 
 from harness.commands.bench import BenchWorkload
-from harness.commands.compare import _strategy_options
 from harness.orgs import embedded_emulator
 from harness.runner import run_once, scratch_dir
+from harness.strategy_options import scaled_options
 from strategies import registry
 
 RECORDS = int(os.environ.get("SFH_BENCH_RECORDS", "10000"))
@@ -58,7 +58,7 @@ def test_update(benchmark: Any, emulated: Any, name: str) -> None:
         return (wf,), {}
 
     def update(wf: Any) -> Any:
-        m = run_once(conn, workload, name, wf, options=_strategy_options(name, None), verify=False)
+        m = run_once(conn, workload, name, wf, options=scaled_options(name), verify=False)
         last["m"] = m
         return m
 

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.comparison import CompareRun
 
 runner = CliRunner()
 
@@ -102,7 +103,7 @@ def test_unknown_object_is_one_clear_line(org, tmp_path):
     ids = org.admin.seed("Byline__c", 1, return_ids=True)["ids"]
     result = runner.invoke(app, ["update", "--strategy", "rest", "--sobject", "Nope__c", "--input", str(_input(tmp_path, ids))])
     assert result.exit_code == 2
-    assert "unknown object 'Nope__c'" in result.output
+    assert "unknown object 'Nope__c' on this org (404 NOT_FOUND)" in result.output
 
 
 def test_budget_guard_refuses_and_writes_nothing(org, tmp_path):
@@ -113,6 +114,30 @@ def test_budget_guard_refuses_and_writes_nothing(org, tmp_path):
     assert result.exit_code == 3
     assert "budget guard" in result.output
     assert org.admin.records("Byline__c") == before
+
+
+def test_api_version_from_the_environment_reaches_the_org(org, tmp_path, monkeypatch):
+    """SF_API_VERSION (read by typer, like every org flag) is the version in the request paths the org sees."""
+    ids = org.admin.seed("Byline__c", 3, return_ids=True)["ids"]
+    monkeypatch.setenv("SF_API_VERSION", "58.0")
+    path = str(_input(tmp_path, ids))
+    args = ["update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", path, "--wait", "0"]
+    first = runner.invoke(app, [*args, "--out", str(tmp_path / "env")])
+    second = runner.invoke(app, [*args, "--out", str(tmp_path / "flag"), "--api-version", "59.0"])  # the flag wins
+    versions = {job["id"]: job["apiVersion"] for job in org.admin.jobs()["bulk2_ingest"]}
+    assert [versions[_job_id(result.output)] for result in (first, second)] == [58.0, 59.0]
+
+
+def test_help_never_shows_a_secret_from_the_environment(org, monkeypatch):
+    monkeypatch.setenv("SF_PASSWORD", "hunter2-never-printed")
+    result = _invoke("update", "--help")
+    assert result.exit_code == 0
+    assert "SF_ACCESS_TOKEN" in result.output and "SF_PASSWORD" in result.output
+    assert org.access_token not in result.output and "hunter2-never-printed" not in result.output
+
+
+def _job_id(output: str) -> str:
+    return next(word for word in output.split() if word.startswith("750"))
 
 
 def test_limits_json(org):
@@ -131,7 +156,7 @@ def test_plan_json_recommends_bulk_for_large_volumes():
     assert by_name["rest"]["calls"] == 1_000_000 and by_name["collections"]["calls"] == 5000 and by_name["composite"]["calls"] == 1000
 
 
-def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch):
+def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch, fast_polls):
     for var in ("SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_TARGET_ORG", "SF_USERNAME", "SF_CLIENT_ID"):
         monkeypatch.delenv(var, raising=False)
     result = _invoke("compare", "--records", "50,250", "--strategies", "collections,composite,bulk2-csv", "--reports-dir", str(tmp_path), "--json")
@@ -144,6 +169,10 @@ def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch):
     assert rows[("composite", 250)]["calls_org"] == 1
     assert all(m["verified"] == m["records"] and m["mismatched"] == 0 for m in data["measurements"])
     assert (tmp_path / "latest").resolve() == folder.resolve()
+    # The recorded advice is the one rule's answer for these figures (harness.recommendation).
+    expected = [r.to_dict() for r in CompareRun.from_dict(data).recommend()]
+    assert data["recommendations"] == expected
+    assert expected[-1]["strategy"] == "composite"  # 1 call for 250 records (at 50, collections ties it on calls)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -151,13 +180,13 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def test_update_prints_job_id_then_resume_collects_the_pending_job(org, tmp_path):
+def test_update_prints_job_id_then_resume_collects_the_pending_job(org, tmp_path, fast_polls):
     ids = org.admin.seed("Byline__c", 40, return_ids=True)["ids"]
     out = tmp_path / "out"
     first = runner.invoke(app, ["update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids, tweets=300)),
                                 "--out", str(out), "--wait", "0"])
     assert first.exit_code == 1  # records are pending: not a success yet
-    job_id = next(word for word in first.output.split() if word.startswith("750"))
+    job_id = _job_id(first.output)
     assert "sfharness resume --job-id" in first.output
     second = _invoke("resume", "--job-id", job_id, "--strategy", "bulk2-csv", "--out", str(out), "--json")
     assert second.exit_code == 0, second.output

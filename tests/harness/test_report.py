@@ -22,6 +22,7 @@ import pytest
 from rich.console import Console
 
 from harness.charts import Series, decade_bounds, format_tick, loglog_chart
+from harness.comparison import CompareRun, Measurement, Recommendation
 from harness.report import (
     compare_table,
     recommendation_lines,
@@ -29,7 +30,6 @@ from harness.report import (
     render_html,
     write_reports,
 )
-from harness.comparison import CompareRun, Measurement, Recommendation
 
 HOSTILE = '<script>alert("x")</script>&co'
 VOLUMES = (100, 2_000, 10_000)
@@ -434,3 +434,38 @@ def test_html_renders_in_headless_chromium(written: tuple[CompareRun, Path], tmp
     # A CSP violation (something tried to load) would be logged to the console.
     assert "Content Security Policy" not in result.stderr, result.stderr[-2000:]
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_bench_writes_through_the_same_folder_writer(tmp_path: Path) -> None:
+    """bench.json, bench.md and per profile the compare files, in a timestamped folder that `latest` follows."""
+    from harness.commands.bench import BenchRow, check_targets, compute_ratios, write_bench_reports
+
+    run = sample_run()
+    rows = [BenchRow("instant", m) for m in run.measurements]
+    compute_ratios(rows)
+    result = {
+        "command": "sfharness bench",
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "machine": {"platform": "p", "cpu": "c", "cpu_count": 2, "memory_gb": 8, "python": "3.11", "versions": {}},
+        "settings": {"edition": "sandbox", "profiles": ["instant", "realistic"], "time_scale": 20.0},
+        "runs": [r.to_dict() for r in rows],
+        "targets": check_targets(rows),
+    }
+    first = write_bench_reports(result, rows, tmp_path)
+    second = write_bench_reports(result, rows, tmp_path)
+    assert first.name == "20261101-120000" and second.name == "20261101-120000-2"
+    assert (tmp_path / "latest").resolve() == second.resolve()
+    files = {str(p.relative_to(second)) for p in second.rglob("*") if p.is_file()}
+    assert files == {
+        "bench.json",
+        "bench.md",
+        *(f"instant/{name}" for name in ("results.json", "results.csv", "report.md", "report.html")),
+    }
+    assert json.loads((second / "bench.json").read_text(encoding="utf-8")) == json.loads(
+        json.dumps(result, default=str)
+    )
+    saved = CompareRun.from_dict(json.loads((second / "instant" / "results.json").read_text(encoding="utf-8")))
+    assert saved.recommendations == run.recommend()
+    bench_md = (second / "bench.md").read_text(encoding="utf-8")
+    assert "&lt;script" not in bench_md and r"\<script\>" in bench_md  # data escaped as report.md escapes it

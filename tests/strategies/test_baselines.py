@@ -163,14 +163,15 @@ def test_patches_are_undone_after_the_run() -> None:
 
 
 def test_compare_adds_baselines_and_scales_their_waits() -> None:
-    from harness.commands.compare import _strategies, _strategy_options
+    from harness.commands.compare import _strategies
+    from harness.strategy_options import scaled_options
     from strategies.polling import PollPolicy
 
     assert _strategies("bulk2-csv", baselines=True) == ["bulk2-csv", *registry.baseline_names()]
     assert _strategies("bulk2-csv,simple-salesforce:bulk2") == ["bulk2-csv", "simple-salesforce:bulk2"]
-    assert _strategy_options("simple-salesforce:bulk", PollPolicy().scaled(0.05), 20.0) == {"time_scale": 20.0}
-    assert _strategy_options("simple-salesforce:bulk", None, 1.0) == {}
-    assert _strategy_options("bulk2-csv", None, 1.0) == {}
+    assert scaled_options("simple-salesforce:bulk", 20.0) == {"time_scale": 20.0}
+    assert scaled_options("simple-salesforce:bulk", 1.0) == {}
+    assert scaled_options("bulk2-csv", 20.0) == {"poll_policy": PollPolicy().scaled(1 / 20.0)}
 
 
 def test_bench_compares_ours_with_the_best_baseline_of_the_family() -> None:
@@ -196,7 +197,7 @@ def test_bench_compares_ours_with_the_best_baseline_of_the_family() -> None:
     assert rest_rows[1].ratios["calls"]["baseline"] == "simple-salesforce:collections"
     targets = {(t["target"].split(":")[0], t["detail"]): t["met"] for t in check_targets(rows)}
     assert targets[("bulk2-csv peak memory <= 1/4 of simple-salesforce", "60.0 MB vs 400.0 MB")] is True
-    assert targets[("bulk2-csv wall time <= 1/2 of simple-salesforce", "30.00 s vs 80.00 s")] is True
+    assert targets[("bulk2-csv wall time <= 1/2 of simple-salesforce", "30.0 s vs 80.0 s")] is True
     assert targets[("bulk1-xml calls <= 1/4 of simple-salesforce", "bulk1-xml 240 vs simple-salesforce:bulk 900")] is False
     text = render_markdown({"command": "sfharness bench", "started_at": "t0", "finished_at": "t1", "targets": check_targets(rows),
                             "machine": {"platform": "p", "cpu": "c", "cpu_count": 2, "memory_gb": 8, "python": "3.11", "versions": {}},

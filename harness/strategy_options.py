@@ -1,0 +1,47 @@
+"""The options that set how a strategy waits, by strategy name: one home for compare, bench and update.
+
+Only the Bulk strategies poll, and they take their policy in different places (`auto` passes it on to
+the Bulk 2.0 strategy it may delegate to); the library baselines poll on their own fixed sleeps, which
+`time_scale` scales. Knowing that in one place keeps a time-scaled run (`compare`, `bench`) and a
+production run (`update`, `resume`) from drifting apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strategies import registry
+from strategies.auto import AutoStrategy
+from strategies.bulk1_xml import Bulk1Strategy
+from strategies.bulk2_csv import Bulk2Strategy
+from strategies.polling import PollPolicy
+
+POLL_POLICY = PollPolicy()
+"""The client's poll schedule in real time (the strategies' default). Tests swap in a fast one."""
+
+
+def real_time_policy() -> PollPolicy:
+    """`POLL_POLICY`, read when a run starts (so a test's fast schedule reaches every command)."""
+    return POLL_POLICY
+
+
+def poll_options(name: str, policy: PollPolicy) -> dict[str, Any]:
+    """The options that make strategy `name` poll with `policy` (none for a strategy that never polls)."""
+    if name in (Bulk1Strategy.name, Bulk2Strategy.name):
+        return {"poll_policy": policy}
+    if name == AutoStrategy.name:
+        return {"bulk2_options": {"poll_policy": policy}}
+    return {}
+
+
+def scaled_options(name: str, scale: float = 1.0) -> dict[str, Any]:
+    """Options for a measured run on a profile running `scale` times faster than real time.
+
+    The client's waits shrink by the same factor as the org's, so a run makes the calls a real-time run
+    would: our poll policy for our strategies, the libraries' own sleeps (``time_scale``,
+    `strategies.baselines.metering.scaled_sleep`) for a baseline.
+    """
+    if registry.is_baseline(name):
+        return {"time_scale": scale} if scale != 1.0 else {}
+    policy = real_time_policy()
+    return poll_options(name, policy.scaled(1.0 / scale) if scale != 1.0 else policy)

@@ -1,0 +1,22 @@
+"""Fixtures for the harness tests: the client's poll schedule made fast, as the strategy tests make it.
+
+A Bulk job on the emulator's instant profile is done in well under a second, but the real schedule first
+looks at 2.5 s; tests that run Bulk strategies through the harness would spend most of their time asleep.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import strategy_options
+from strategies.polling import PollPolicy
+
+FAST_POLL = PollPolicy(initial=0.05, factor=1.5, ceiling=0.5, timeout=120)
+"""The same fast schedule as tests/strategies/conftest.py's FAST_POLL."""
+
+
+@pytest.fixture
+def fast_polls(monkeypatch: pytest.MonkeyPatch) -> PollPolicy:
+    """Every harness command (compare, bench's children aside, update, resume) polls on `FAST_POLL`."""
+    monkeypatch.setattr(strategy_options, "POLL_POLICY", FAST_POLL)
+    return FAST_POLL
