@@ -29,15 +29,18 @@ from .errors import (
     StrategyError,
     TransportError,
 )
+from .meter import LimitInfo, Meter
 from .polling import PollPolicy, PollResult, poll
-from .records import ChunkLimits, Chunker, CsvRecords, JsonlRecords, read_records
+from .records import Chunker, ChunkLimits, CsvRecords, JsonlRecords, read_records
 from .registry import STRATEGIES, from_env, get, names, strategy_class
 from .rest import RestStrategy
 from .sinks import CountingSink, CsvResultSink, MemorySink, RecordOutcome, ResultSink
 from .sobject_collections import CollectionsStrategy
-from .transport import LimitInfo, Meter, OrgSession, RetryPolicy
+from .transport import OrgSession, RetryPolicy
 
 __all__ = [
+    "RETRYABLE_RECORD_CODES",
+    "STRATEGIES",
     "ApiError",
     "AuthenticationError",
     "AutoStrategy",
@@ -61,7 +64,6 @@ __all__ = [
     "OrgSession",
     "PollPolicy",
     "PollResult",
-    "RETRYABLE_RECORD_CODES",
     "RecordOutcome",
     "RecordProblem",
     "RecordValidationError",
@@ -72,7 +74,6 @@ __all__ = [
     "RunFailed",
     "RunInterrupted",
     "RunSummary",
-    "STRATEGIES",
     "ServerError",
     "StrategyError",
     "TransportError",

@@ -22,16 +22,17 @@ Every decision is written to `RunSummary.notes`, and `RunSummary.delegate` names
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy
 from .bulk2_csv import Bulk2Strategy
 from .composite import CompositeStrategy
 from .errors import BudgetError
+from .meter import FAMILY_REST
 from .records import PreparedRecords
 from .sinks import ResultSink
-from .transport import FAMILY_REST
 
 DEFAULT_EXPECTED_POLLS = 4
 

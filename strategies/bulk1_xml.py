@@ -36,9 +36,10 @@ import re
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, ClassVar, Iterable, Mapping
+from typing import IO, Any, ClassVar
 from xml.sax.saxutils import XMLGenerator, escape
 from xml.sax.xmlreader import AttributesImpl
 
@@ -48,11 +49,12 @@ import requests
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ConfigurationError, JobError, ServerError, TransportError
 from .ledger import ScratchState, ScratchStateMixin
+from .meter import FAMILY_BULK1
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
-from .transport import BULK1_NS, FAMILY_BULK1
 
+BULK1_NS = "http://www.force.com/2009/06/asyncapi/dataload"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_BATCH_RECORDS = 10_000
 MAX_BATCH_BYTES = 10_000_000
@@ -251,7 +253,7 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
             return
         job.finish()
 
-    def resume(self, job_id: str, sink: ResultSink) -> "Any":
+    def resume(self, job_id: str, sink: ResultSink) -> Any:
         """Wait for a job started earlier (by this strategy, with the same `state_dir`) and collect it."""
         chunks = self.ledger.chunks_of_job(job_id)
         if not chunks:

@@ -36,17 +36,18 @@ import re
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, TransportError
 from .ledger import ScratchState, ScratchStateMixin
+from .meter import FAMILY_BULK2
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, csv_line, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
-from .transport import FAMILY_BULK2
 
 DEFAULT_MAX_JOB_BYTES = 100_000_000
 INTERNAL_BATCH_RECORDS = 10_000

@@ -19,10 +19,12 @@ retry it after a 5xx or a dropped connection even though it is a POST.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of, send_in_batches
 from .errors import ConfigurationError
+from .meter import FAMILY_REST
 from .records import Row
 from .sinks import UNPROCESSED, RecordOutcome
 from .sobject_collections import (
@@ -32,7 +34,6 @@ from .sobject_collections import (
     report_refused,
     send_for_rows,
 )
-from .transport import FAMILY_REST
 
 COMPOSITE_MAX_COLLECTIONS = 5
 

@@ -18,8 +18,9 @@ import shutil
 import sqlite3
 import tempfile
 import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (chunk TEXT NOT NULL, seq INTEGER NOT NULL, row INTEGER, id TEXT,

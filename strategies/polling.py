@@ -25,8 +25,9 @@ exactly the checks this poller makes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 Progress = tuple[int, int]
@@ -56,7 +57,7 @@ class PollPolicy:
             yield delay
             delay = min(self.ceiling, delay * self.factor)
 
-    def scaled(self, factor: float) -> "PollPolicy":
+    def scaled(self, factor: float) -> PollPolicy:
         """The same shape with every duration multiplied by `factor` (benchmarks and tests)."""
         return replace(self, initial=self.initial * factor, ceiling=self.ceiling * factor, timeout=self.timeout * factor,
                        min_delay=self.min_delay * factor)

@@ -11,14 +11,16 @@ A PATCH sets fixed values, so the transport may retry it after a 5xx or a droppe
 from __future__ import annotations
 
 import concurrent.futures as cf
-from typing import Any, ClassVar, Iterable
+from collections.abc import Iterable
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from .base import CallEstimate, RunContext, UpdateStrategy
 from .errors import ConfigurationError, StrategyError
+from .meter import FAMILY_REST
 from .records import Row
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
-from .transport import FAMILY_REST, rest_errors
+from .transport import rest_errors
 
 
 class RestStrategy(UpdateStrategy):

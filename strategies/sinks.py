@@ -112,7 +112,7 @@ class CsvResultSink:
 
     directory: str | os.PathLike[str]
     _files: dict[str, IO[str]] = field(default_factory=dict, init=False, repr=False)
-    _writers: dict[str, "csv._writer"] = field(default_factory=dict, init=False, repr=False)  # type: ignore[name-defined]
+    _writers: dict[str, csv._writer] = field(default_factory=dict, init=False, repr=False)  # type: ignore[name-defined]
 
     def __post_init__(self) -> None:
         path = Path(self.directory)
@@ -145,7 +145,7 @@ class CsvResultSink:
         for handle in self._files.values():
             handle.close()
 
-    def __enter__(self) -> "CsvResultSink":
+    def __enter__(self) -> CsvResultSink:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,13 +10,15 @@ Composite request here is just five Collections requests in one envelope.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, send_in_batches
 from .errors import ConfigurationError
+from .meter import FAMILY_REST
 from .records import Row
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
-from .transport import FAMILY_REST, rest_errors
+from .transport import rest_errors
 
 COLLECTIONS_MAX = 200
 

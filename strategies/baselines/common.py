@@ -19,13 +19,15 @@ The libraries are imported only when a baseline runs (`require`): they are optio
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from importlib import metadata
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from ..base import UpdateStrategy
 from ..errors import ConfigurationError
+from ..meter import FAMILY_BULK1
 from ..sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
-from ..transport import FAMILY_BULK1, OrgSession
+from ..transport import OrgSession
 
 NOT_REPORTED = "NOT_REPORTED_BY_LIBRARY"
 """Outcome code for a record the library never reported on (its result is unknown to a library user)."""

@@ -37,13 +37,15 @@ N records to the figure being measured.
 from __future__ import annotations
 
 import tempfile
-from typing import IO, Any, ClassVar, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, ClassVar
 from xml.sax.saxutils import escape
 
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
+from ..bulk1_xml import BULK1_NS, XSI_NS
+from ..meter import FAMILY_BULK1
 from ..records import Row, text_of
 from ..sinks import UNPROCESSED, RecordOutcome
-from ..transport import BULK1_NS, FAMILY_BULK1
 from .common import LibraryBaseline, access_token, error_outcome, library_error, not_reported, require, success
 from .metering import patched_requests
 
@@ -53,7 +55,6 @@ WAIT_TIMEOUT = 600.0
 """``wait_for_batch``'s default timeout (seconds)."""
 WAIT_INTERVAL = 10.0
 """``wait_for_batch``'s default sleep between status checks (seconds)."""
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def batch_xml(rows: list[Row]) -> bytes:

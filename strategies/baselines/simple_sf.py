@@ -42,14 +42,16 @@ import pickle
 import tempfile
 from array import array
 from collections import defaultdict, deque
-from typing import Any, ClassVar, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar
 
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
 from ..bulk2_csv import CsvRowWriter, parse_sf_error
+from ..meter import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST
 from ..records import CsvRecords, Row
 from ..sinks import FAILED, UNPROCESSED, RecordOutcome
 from ..sobject_collections import collection_record, report_chunk, report_refused, report_unknown
-from ..transport import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, OrgSession
+from ..transport import OrgSession
 from .common import (
     LibraryBaseline,
     access_token,

@@ -7,7 +7,8 @@ profile or usage puts them back through the `org` fixture's finaliser.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests

@@ -12,8 +12,9 @@ emulator is on the instant profile, so only the number of polls can change, and 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -154,10 +155,9 @@ def test_patches_are_undone_after_the_run() -> None:
 
     original_send, original_sleep = HTTPAdapter.send, ss_bulk.sleep
     session = OrgSession("https://unused.example", "t")
-    with pytest.raises(RuntimeError):
-        with patched_requests(session), scaled_sleep(ss_bulk, 10.0):
-            assert HTTPAdapter.send is not original_send and ss_bulk.sleep is not original_sleep
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), patched_requests(session), scaled_sleep(ss_bulk, 10.0):
+        assert HTTPAdapter.send is not original_send and ss_bulk.sleep is not original_sleep
+        raise RuntimeError("boom")
     assert HTTPAdapter.send is original_send and ss_bulk.sleep is original_sleep
     assert requests.adapters.HTTPAdapter.send is original_send
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from strategies import MemorySink, OrgSession, PollPolicy, RunFailed, RunInterrupted, get
+from strategies import MemorySink, OrgSession, PollPolicy, RunFailed, RunInterrupted, ServerError, get
 from strategies.sinks import SUCCEEDED
 
 from .conftest import FAST_POLL, password_login, unique_tag, xfail_if_bulk2_bug
@@ -88,7 +89,7 @@ def test_expired_sessions_are_renewed(org: Any, new_session: Callable[..., OrgSe
     org.admin.configure(faults={"session_expiry_after_requests": 4})
     tag = unique_tag()
     sink = MemorySink()
-    session = new_session(reauthenticate=password_login(org), max_reauth_total=100)
+    session = new_session(reauthenticate=password_login(org))
     with make(session, name, **SMALL_UNITS.get(name, {})) as strategy:
         summary = strategy.update("Byline__c", records_for(byline_ids, n, tag), sink)
     assert_accounted(summary, sink, n)
@@ -162,20 +163,17 @@ def test_bulk1_5xx_while_adding_batches_never_duplicates_a_batch(org: Any, new_s
 
 def test_bulk1_keeps_a_batch_whose_post_failed_after_it_was_created(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A 5xx can come after the batch was stored; the check finds it and does not post it again."""
-    from strategies import ServerError
-    from strategies.transport import OrgSession as Session
-
-    real = Session.request
+    real = OrgSession.request
     failed_once: list[bool] = []
 
-    def flaky(self: Session, method: str, url: str, **kw: Any) -> Any:
+    def flaky(self: OrgSession, method: str, url: str, **kw: Any) -> Any:
         response = real(self, method, url, **kw)
         if method == "POST" and url.endswith("/batch") and not failed_once:
             failed_once.append(True)
             raise ServerError(503, "SERVER_UNAVAILABLE", "lost the answer", family="bulk1", method=method, path=url)
         return response
 
-    monkeypatch.setattr(Session, "request", flaky)
+    monkeypatch.setattr(OrgSession, "request", flaky)
     tag = unique_tag()
     sink = MemorySink()
     summary = make(new_session(), "bulk1-xml", batch_records=300).update("Byline__c", records_for(byline_ids, 900, tag), sink)

@@ -6,7 +6,8 @@ metered, and both must equal the strategy's documented formula (with the polls a
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

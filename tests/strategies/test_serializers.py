@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies.bulk1_xml import XSI_NS, SObjectXml, job_xml, xml_fields, xml_value_problem
+from strategies.bulk1_xml import BULK1_NS, XSI_NS, SObjectXml, job_xml, xml_fields, xml_value_problem
 from strategies.bulk2_csv import NULL_MARKER, CsvRowWriter, csv_value_problem, parse_sf_error
 from strategies.records import Chunker, ChunkLimits
-from strategies.transport import BULK1_NS
 
 from .conftest import make_id
 

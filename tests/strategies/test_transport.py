@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
 import urllib3
 from requests.adapters import BaseAdapter
 
-from strategies.errors import AuthenticationError, RequestLimitError, ServerError, TransportError
-from strategies.transport import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, LimitInfo, OrgSession, RetryPolicy
+from strategies.errors import ApiError, AuthenticationError, RequestLimitError, ServerError, TransportError
+from strategies.meter import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, LimitInfo
+from strategies.transport import OrgSession, RetryPolicy, Verdict, decide
 
 Reply = Callable[[requests.PreparedRequest], requests.Response | Exception]
 
@@ -150,28 +155,78 @@ def test_concurrency_limit_is_retried_even_for_post_daily_limit_is_not() -> None
     assert len(adapter.sent) == 1
 
 
-def test_reauthentication_is_bounded_and_metered() -> None:
-    expired = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
-    tokens = iter(["NEW-1", "NEW-2", "NEW-3"])
-    session, adapter = session_with([reply(401, expired), reply(200, {})], reauthenticate=lambda: next(tokens))
+EXPIRED = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_reauthentication_renews_the_token_and_is_metered() -> None:
+    session, adapter = session_with([reply(401, EXPIRED), reply(200, {})], reauthenticate=lambda: "NEW-1")
     session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
     assert adapter.sent[1][0].headers["Authorization"] == "Bearer NEW-1"
     assert session.meter.snapshot().by_phase().get("auth") == 1 and session.meter.reauths == 1
-    # a server that keeps refusing: one re-auth per request, then AuthenticationError (never a loop)
-    session, adapter = session_with([reply(401, expired)] * 10, reauthenticate=lambda: next(tokens), max_reauth_per_request=1)
+
+
+def test_reauthentication_is_bounded_by_rate_not_by_a_count() -> None:
+    # A session that expires after every accepted request: one login per accepted request, as long as it takes.
+    tokens = (f"NEW-{n}" for n in itertools.count(1))
+    session, adapter = session_with([reply(401, EXPIRED), reply(200, {})] * 50, reauthenticate=lambda: next(tokens))
+    for _ in range(50):
+        session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
+    assert session.meter.reauths == 50 and len(adapter.sent) == 100
+    assert adapter.sent[-1][0].headers["Authorization"] == "Bearer NEW-50"
+
+
+def test_a_fresh_token_rejected_at_once_means_refused_credentials() -> None:
+    tokens = (f"NEW-{n}" for n in itertools.count(1))
+    session, adapter = session_with([reply(401, EXPIRED)] * 10, reauthenticate=lambda: next(tokens))
     with pytest.raises(AuthenticationError) as info:
         session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
-    assert len(adapter.sent) == 2
+    assert len(adapter.sent) == 2 and session.meter.reauths == 1  # one login, then stop: never a loop
+    assert "credentials refused" in str(info.value) and info.value.error_code == "INVALID_SESSION_ID"
     assert "NEW" not in str(info.value) and "SECRET" not in str(info.value)
+    with pytest.raises(AuthenticationError):  # the next request does not log in again either
+        session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
+    assert session.meter.reauths == 1
 
 
-def test_reauthentication_total_is_bounded_across_requests() -> None:
-    expired = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
-    session, adapter = session_with([reply(401, expired)] * 20, reauthenticate=lambda: "T", max_reauth_total=2)
-    for _ in range(3):
+@pytest.mark.parametrize(("idle_seconds", "renewed"), [(10.0, False), (120.0, True)])
+def test_a_renewed_token_left_unused_past_the_window_may_be_renewed_again(idle_seconds: float, renewed: bool) -> None:
+    clock = FakeClock()
+    tokens = (f"NEW-{n}" for n in itertools.count(1))
+    unavailable = [{"errorCode": "SERVER_UNAVAILABLE", "message": "busy"}]
+    script = [reply(401, EXPIRED), reply(503, unavailable), reply(503, unavailable), reply(401, EXPIRED), reply(200, {})]
+    session, adapter = session_with(script, reauthenticate=lambda: next(tokens), clock=clock)
+    with pytest.raises(ServerError):  # renewed, then the new token never got an answer that proves it
+        session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
+    clock.now += idle_seconds
+    if renewed:
+        session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
+        assert adapter.sent[-1][0].headers["Authorization"] == "Bearer NEW-2"
+    else:
         with pytest.raises(AuthenticationError):
             session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
-    assert session.meter.reauths == 2
+    assert session.meter.reauths == (2 if renewed else 1)
+
+
+def test_a_failing_login_stops_at_once_without_its_details() -> None:
+    def login() -> str:
+        raise RuntimeError("invalid_grant for password hunter2")
+
+    session, adapter = session_with([reply(401, EXPIRED)] * 3, reauthenticate=login)
+    with pytest.raises(AuthenticationError) as info:
+        session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
+    assert info.value.error_code == "REAUTHENTICATION_FAILED" and "RuntimeError" in str(info.value)
+    assert "hunter2" not in str(info.value) and len(adapter.sent) == 1
+    session, _ = session_with([reply(401, EXPIRED)], reauthenticate=lambda: "")
+    with pytest.raises(AuthenticationError, match="no token"):
+        session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
 
 
 def test_bulk1_invalid_session_is_http_400_xml() -> None:
@@ -202,8 +257,6 @@ def test_per_record_errors_can_be_returned_instead_of_raised() -> None:
 
 
 def test_concurrent_refusals_renew_the_token_once() -> None:
-    import threading
-
     expired = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
     logins: list[int] = []
     session = OrgSession("https://example.my.salesforce.com", "OLD", retry=RetryPolicy(backoff=0.0), reauthenticate=lambda: logins.append(1) or "NEW")
@@ -226,3 +279,91 @@ def test_concurrent_refusals_renew_the_token_once() -> None:
     for thread in threads:
         thread.join()
     assert logins == [1] and session.meter.reauths == 1
+
+
+def test_a_renewed_token_refused_while_another_request_with_it_is_in_flight_waits_for_that_answer() -> None:
+    # Two threads share one renewal. With the new token, one request is slow and will succeed; the other is
+    # refused at once (the session allows one request). The refusal must not be taken for refused
+    # credentials before the slow answer is in: the token worked, so it is renewed once more.
+    logins: list[str] = []
+    barrier = threading.Barrier(2)
+    served: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def login() -> str:
+        logins.append(f"NEW-{len(logins) + 1}")
+        return logins[-1]
+
+    class Adapter(BaseAdapter):
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+            token = request.headers["Authorization"].removeprefix("Bearer ")
+            if token == "OLD":
+                barrier.wait(timeout=5)
+                return reply(401, EXPIRED)(request)
+            with lock:
+                served[token] = served.get(token, 0) + 1
+                first = served[token] == 1
+            if token == "NEW-1" and first:
+                time.sleep(0.3)  # slow, but accepted
+                return reply(200, {})(request)
+            if token == "NEW-1":
+                return reply(401, EXPIRED)(request)  # expired after one request, answered before the first
+            return reply(200, {})(request)
+
+        def close(self) -> None:
+            pass
+
+    session = OrgSession("https://example.my.salesforce.com", "OLD", retry=RetryPolicy(backoff=0.0), reauthenticate=login)
+    session.http.mount("https://", Adapter())
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and logins == ["NEW-1", "NEW-2"]
+
+
+def call_for(method: str = "GET", *, idempotent: bool = True, attempt: int = 1, raise_for_status: bool = True) -> Any:
+    session = OrgSession("https://example.my.salesforce.com", "T")
+    call = session._new_call(method, session.rest_url("limits"), FAMILY_REST, None, idempotent, None, None, None, None,
+                             False, (200,), raise_for_status)
+    call.attempt = attempt
+    return call
+
+
+def response_of(status: int, body: Any) -> requests.Response:
+    return reply(status, body)(requests.Request("GET", "https://example.my.salesforce.com/x").prepare())
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "options", "can_reauthenticate", "verdict", "error_class"),
+    [
+        (200, {}, {}, True, Verdict.DONE, None),
+        (401, EXPIRED, {}, True, Verdict.REAUTHENTICATE, ApiError),
+        (401, EXPIRED, {}, False, Verdict.REFUSED, AuthenticationError),
+        (503, [], {}, True, Verdict.RETRY, ServerError),
+        (503, [], {"attempt": 4}, True, Verdict.REFUSED, ServerError),
+        (503, [], {"idempotent": False}, True, Verdict.REFUSED, ServerError),
+        (503, [], {"idempotent": False, "raise_for_status": False}, True, Verdict.DONE, None),
+        (400, [{"errorCode": "MALFORMED_ID", "message": "x"}], {}, True, Verdict.REFUSED, ApiError),
+        (400, [{"errorCode": "MALFORMED_ID", "message": "x"}], {"raise_for_status": False}, True, Verdict.DONE, None),
+        (403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "ConcurrentPerOrgLongTxn Limit exceeded."}],
+         {"idempotent": False}, True, Verdict.RETRY, RequestLimitError),
+        (403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}],
+         {"raise_for_status": False}, True, Verdict.REFUSED, RequestLimitError),
+    ],
+)
+def test_decide_classifies_each_response(status: int, body: Any, options: dict[str, Any], can_reauthenticate: bool,
+                                         verdict: Verdict, error_class: type[Exception] | None) -> None:
+    decision = decide(response_of(status, body), call_for(**options), max_attempts=4, can_reauthenticate=can_reauthenticate)
+    assert decision.verdict is verdict
+    if verdict is not Verdict.DONE:
+        assert error_class is not None and isinstance(decision.error, error_class)
