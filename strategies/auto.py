@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy
-from .bulk2_csv import Bulk2Strategy
+from .bulk2_csv import Bulk2Strategy, csv_value_problem
 from .composite import CompositeStrategy
 from .errors import BudgetError
 from .meter import FAMILY_REST
-from .records import PreparedRecords
+from .records import PreparedRecords, ValueCheck
 from .sinks import ResultSink
 
 DEFAULT_EXPECTED_POLLS = 4
@@ -102,9 +102,7 @@ class AutoStrategy(UpdateStrategy):
     def _needs_count(self, expected: int | None) -> bool:
         return expected is None
 
-    def _value_check(self):  # type: ignore[no-untyped-def]
-        from .bulk2_csv import csv_value_problem
-
+    def _value_check(self) -> ValueCheck | None:
         return csv_value_problem  # the stricter of the two candidates, so the choice cannot change validity
 
     def _limits(self) -> tuple[int | None, int | None]:

@@ -29,7 +29,7 @@ from typing import IO, Any, ClassVar
 
 from .errors import BudgetError, ConfigurationError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
 from .meter import FAMILY_REST, LimitInfo, MeterSnapshot
-from .records import PreparedRecords, Row, Validator, prepare, spool_dump
+from .records import PreparedRecords, Row, Validator, ValueCheck, prepare, spool_dump
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
 from .summary import RunSummary
 from .transport import OrgSession
@@ -195,20 +195,20 @@ class RunContext:
         if self._observe_limit in meter.observers:
             meter.observers.remove(self._observe_limit)
         used = meter.snapshot().since(self._meter_start)
-        s = self.summary
-        s.calls_by_phase = used.by_phase()
-        s.calls_by_family = used.by_family()
-        s.total_calls = used.total
-        s.api_calls = used.api_total()
-        s.http_retries = used.retries
-        s.reauthentications = used.reauths
-        s.seconds_by_phase = {k: round(v, 6) for k, v in used.seconds.items()}
-        s.wall_seconds = round(time.perf_counter() - self._started, 6)
-        s.limit_info_before = self._limit_first.to_dict() if self._limit_first else None
-        s.limit_info_after = self._limit_last.to_dict() if self._limit_last else None
-        if s.accounted != s.submitted:  # a bug, never expected: say so loudly rather than hide it
-            s.notes.append(f"ACCOUNTING MISMATCH: submitted {s.submitted}, accounted {s.accounted}")
-        return s
+        summary = self.summary
+        summary.calls_by_phase = used.by_phase()
+        summary.calls_by_family = used.by_family()
+        summary.total_calls = used.total
+        summary.api_calls = used.api_total()
+        summary.http_retries = used.retries
+        summary.reauthentications = used.reauths
+        summary.seconds_by_phase = {k: round(v, 6) for k, v in used.seconds.items()}
+        summary.wall_seconds = round(time.perf_counter() - self._started, 6)
+        summary.limit_info_before = self._limit_first.to_dict() if self._limit_first else None
+        summary.limit_info_after = self._limit_last.to_dict() if self._limit_last else None
+        if summary.accounted != summary.submitted:  # a bug, never expected: say so loudly rather than hide it
+            summary.notes.append(f"ACCOUNTING MISMATCH: submitted {summary.submitted}, accounted {summary.accounted}")
+        return summary
 
 
 class UpdateStrategy(ABC):
@@ -332,9 +332,9 @@ class UpdateStrategy(ABC):
     def _needs_count(self, expected: int | None) -> bool:
         return False
 
-    def _value_check(self):  # type: ignore[no-untyped-def]
-        """A strategy-specific check of one field value (`records.ValueCheck`), or None."""
-        return
+    def _value_check(self) -> ValueCheck | None:
+        """A strategy-specific check of one field value, or None."""
+        return None
 
     def _execute(self, sobject: str, prepared: PreparedRecords, run: RunContext, expected: int | None) -> None:
         """First pass over every row, then the second pass for retryable failures."""

@@ -1,4 +1,4 @@
-"""`bulk1-xml`: Bulk API 1.0 with XML batches, the seed's approach done right.
+"""`bulk1-xml`: Bulk API 1.0 with XML batches, one job per run, polled by job rather than by batch.
 
 Calls, for N records in B batches (B = ceil(N/10,000) unless bytes or characters cut earlier) and P polls::
 
@@ -36,7 +36,7 @@ import re
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -47,11 +47,11 @@ import defusedxml.ElementTree as SafeET
 import requests
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
-from .errors import ConfigurationError, JobError, ServerError, TransportError
+from .errors import ConfigurationError, JobError, RunInterrupted, ServerError, TransportError
 from .ledger import ScratchState, ScratchStateMixin
 from .meter import FAMILY_BULK1
 from .polling import PollPolicy, poll
-from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, text_of
+from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
 
 BULK1_NS = "http://www.force.com/2009/06/asyncapi/dataload"
@@ -209,19 +209,19 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         """
         if n_records <= 0:
             return CallEstimate({})
-        b = batches if batches is not None else ceil_div(n_records, batch_records)
+        n_batches = batches if batches is not None else ceil_div(n_records, batch_records)
         troubled = failed_batches + batches_with_failures
-        downloads = (b - failed_batches) if fetch_successes else batches_with_failures
+        downloads = (n_batches - failed_batches) if fetch_successes else batches_with_failures
         results = downloads + (1 if troubled else 0)
-        phases = {"create": 1, "upload": b, "close": 1, "poll": polls}
+        phases = {"create": 1, "upload": n_batches, "close": 1, "poll": polls}
         if results:
             phases["results"] = results
-        return CallEstimate(phases, batches=b)
+        return CallEstimate(phases, batches=n_batches)
 
     def _formula_options(self) -> dict[str, Any]:
         return {"batch_records": self.limits.max_records, "fetch_successes": self.fetch_successes}
 
-    def _value_check(self):  # type: ignore[no-untyped-def]
+    def _value_check(self) -> ValueCheck | None:
         return xml_value_problem
 
     # -- submission -----------------------------------------------------------------------------------
@@ -261,16 +261,14 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         sobject = chunks[0]["sobject"]
         run = RunContext(self, sobject, sink, second_pass_allowed=False)
         job = _Job(self, sobject, run, mode="Parallel", job_id=job_id)
-        for c in chunks:
-            job.batches.append(_Batch(c["chunk"], c["position"], c["records"], c["batch_id"]))
-            run.submitted(c["records"])
+        for chunk in chunks:
+            job.batches.append(_Batch(chunk["chunk"], chunk["position"], chunk["records"], chunk["batch_id"]))
+            run.submitted(chunk["records"])
         run.note(f"resumed job {job_id}; retryable failures are reported, not retried (their values are not kept)")
         self._pending_jobs.discard(job_id)
         try:
             job.finish(closed=True)
         except KeyboardInterrupt:
-            from .errors import RunInterrupted
-
             run.summary.interrupted = True
             raise RunInterrupted(run.finish()) from None
         return run.finish()
@@ -280,7 +278,7 @@ class _Job:
     """One Bulk 1.0 job of one `_submit` (or `resume`) call."""
 
     def __init__(self, strategy: Bulk1Strategy, sobject: str, run: RunContext, *, mode: str, job_id: str | None = None) -> None:
-        self.s = strategy
+        self.strategy = strategy
         self.session = strategy.session
         self.ledger = strategy.ledger
         self.sobject = sobject
@@ -422,8 +420,8 @@ class _Job:
 
             total = sum(b.records for b in self.batches)
             with self.session.phase("poll"):
-                waited = poll(self._info, done, self.s.poll_policy, progress=lambda info: (_int(info, "numberRecordsProcessed"), total),
-                              sleep=self.s.sleep)
+                waited = poll(self._info, done, self.strategy.poll_policy, progress=lambda info: (_int(info, "numberRecordsProcessed"), total),
+                              sleep=self.strategy.sleep)
             if not waited.done:
                 self._leave_pending(f"it was still processing after {waited.waited:.0f} s of polling")
                 return
@@ -437,16 +435,16 @@ class _Job:
         if not open_batches:
             return
         n = sum(b.records for b in open_batches)
-        for b in open_batches:
-            b.reported = True
-            if b.file is not None:
-                b.file.close()
+        for batch in open_batches:
+            batch.reported = True
+            if batch.file is not None:
+                batch.file.close()
         self.run.pending(n)
         assert self.job_id is not None
-        self.s._pending_jobs.add(self.job_id)
+        self.strategy._pending_jobs.add(self.job_id)
         self.run.note(
             f"job {self.job_id}: {n} record(s) pending because {why}; the job keeps running. "
-            f"Collect with resume({self.job_id!r}) (state_dir={self.s.state_dir})"
+            f"Collect with resume({self.job_id!r}) (state_dir={self.strategy.state_dir})"
         )
 
     # -- results --------------------------------------------------------------------------------------
@@ -477,7 +475,7 @@ class _Job:
             all_succeeded = clean or (
                 name == "Completed" and _int(state, "numberRecordsFailed") == 0 and _int(state, "numberRecordsProcessed") == batch.records
             )
-            if all_succeeded and not self.s.fetch_successes:
+            if all_succeeded and not self.strategy.fetch_successes:
                 self.report_rows(batch.chunk, SUCCEEDED, "", "")
                 batch.reported = True
             elif name == "Completed" or (name == "Failed" and _int(state, "numberRecordsProcessed") > 0):
@@ -522,7 +520,7 @@ class _Job:
     def _retryable_positions(self, spool: IO[bytes], batch: _Batch) -> set[int]:
         if not self.run.retry_enabled or batch.file is None:
             return set()
-        codes = self.s.retryable_codes
+        codes = self.strategy.retryable_codes
         spool.seek(0)
         return {i for i, result in enumerate(_iter_results(spool)) if not result["success"] and result["code"] in codes}
 
@@ -550,7 +548,7 @@ class _Job:
             self.run.outcome(RecordOutcome(row, record_id, status, code, message))  # type: ignore[arg-type]
 
 
-def _iter_results(stream: IO[bytes]):  # type: ignore[no-untyped-def]
+def _iter_results(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     """Stream ``<result>`` elements of a batch result document as small dicts."""
     for _event, element in SafeET.iterparse(stream, events=("end",)):
         if _local(element.tag) != "result":

@@ -46,7 +46,7 @@ from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, T
 from .ledger import ScratchState, ScratchStateMixin
 from .meter import FAMILY_BULK2
 from .polling import PollPolicy, poll
-from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, csv_line, text_of
+from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, csv_line, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
 
 DEFAULT_MAX_JOB_BYTES = 100_000_000
@@ -118,7 +118,7 @@ def parse_sf_error(text: str) -> tuple[str, str, tuple[str, ...]]:
 
 
 @dataclass
-class _Job2:
+class _IngestJob:
     chunk: str
     records: int
     file: IO[bytes] | None
@@ -193,12 +193,12 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
     def _formula_options(self) -> dict[str, Any]:
         return {"max_job_records": self.limits.max_records, "fetch_successes": self.fetch_successes}
 
-    def _value_check(self):  # type: ignore[no-untyped-def]
+    def _value_check(self) -> ValueCheck | None:
         return csv_value_problem
 
     # -- submission -----------------------------------------------------------------------------------
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
-        ctx = _Submission(self, sobject, run)
+        submission = _Submission(self, sobject, run)
         columns: list[str] | None = None
         known = run.columns
         if known and not second_pass:
@@ -210,8 +210,8 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
         key_index, key = -2, ""
         try:
             for number, record in rows:
-                if ctx.stopped:
-                    run.unprocessed(number, record.get("Id"), "NOT_SENT", ctx.stopped)
+                if submission.stopped:
+                    run.unprocessed(number, record.get("Id"), "NOT_SENT", submission.stopped)
                     continue
                 if writer is None or not column_set.issuperset(record):
                     columns = ["Id"] + [c for c in record if c != "Id"]
@@ -219,26 +219,26 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
                     writer = CsvRowWriter(columns)
                     finished = chunker.set_header(writer.header)
                     if finished is not None:
-                        ctx.submit(finished)
+                        submission.submit(finished)
                 try:
                     finished = chunker.add(writer.line(record))
                 except RecordTooLarge as exc:
                     run.outcome(RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc)))
                     continue
                 if chunker.index != key_index:
-                    key_index, key = chunker.index, ctx.chunk_key(chunker.index)
+                    key_index, key = chunker.index, submission.chunk_key(chunker.index)
                 ledger_add(key, number, record.get("Id"))
                 if finished is not None:
-                    ctx.submit(finished)
+                    submission.submit(finished)
             last = chunker.flush()
             if last is not None:
-                ctx.submit(last)
-            ctx.wait(all_jobs=True)
+                submission.submit(last)
+            submission.wait(all_jobs=True)
         except BaseException as exc:
             if chunker.open_records:
-                ctx.report_rows(ctx.chunk_key(chunker.index), UNPROCESSED, "NOT_SENT", "not sent: the run stopped before this job was created")
+                submission.report_rows(submission.chunk_key(chunker.index), UNPROCESSED, "NOT_SENT", "not sent: the run stopped before this job was created")
             chunker.discard()
-            ctx.stop(exc)
+            submission.stop()
             raise
 
     def resume(self, job_id: str, sink: ResultSink) -> Any:
@@ -251,20 +251,20 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
         chunks = self.ledger.chunks_of_job(job_id)
         sobject = chunks[0]["sobject"] if chunks else ""
         run = RunContext(self, sobject, sink, second_pass_allowed=False)
-        ctx = _Submission(self, sobject, run)
+        submission = _Submission(self, sobject, run)
         self._pending_jobs.discard(job_id)
         try:
             if chunks:
-                job = _Job2(chunks[0]["chunk"], chunks[0]["records"], None, job_id)
+                job = _IngestJob(chunks[0]["chunk"], chunks[0]["records"], None, job_id)
                 run.submitted(job.records)
                 run.job(job_id)
-                ctx.inflight.append(job)
+                submission.inflight.append(job)
                 run.note(f"resumed job {job_id}")
-                ctx.wait(all_jobs=True)
+                submission.wait(all_jobs=True)
             else:
-                ctx.collect_without_ledger(job_id)
+                submission.collect_without_ledger(job_id)
         except KeyboardInterrupt:
-            ctx.stop(KeyboardInterrupt())
+            submission.stop()
             run.summary.interrupted = True
             raise RunInterrupted(run.finish()) from None
         return run.finish()
@@ -274,12 +274,12 @@ class _Submission:
     """The jobs of one `_submit` (or `resume`) call: create, upload, close, wait, collect."""
 
     def __init__(self, strategy: Bulk2Strategy, sobject: str, run: RunContext) -> None:
-        self.s = strategy
+        self.strategy = strategy
         self.session = strategy.session
         self.ledger = strategy.ledger
         self.sobject = sobject
         self.run = run
-        self.inflight: list[_Job2] = []
+        self.inflight: list[_IngestJob] = []
         self.stopped = ""
         self._prefix = uuid.uuid4().hex[:12]
         self._deadline: float | None = None
@@ -289,15 +289,15 @@ class _Submission:
 
     # -- one job --------------------------------------------------------------------------------------
     def submit(self, chunk: Chunk) -> None:
-        job = _Job2(self.chunk_key(chunk.index), chunk.records, chunk.file)
+        job = _IngestJob(self.chunk_key(chunk.index), chunk.records, chunk.file)
         try:
-            for attempt in range(1, self.s.upload_attempts + 1):
+            for attempt in range(1, self.strategy.upload_attempts + 1):
                 job.job_id = self._create()
                 try:
                     self._upload(job)
                 except (ServerError, TransportError) as exc:
                     self._abort(job.job_id, f"upload failed ({exc.__class__.__name__}); nothing was processed")
-                    if attempt < self.s.upload_attempts:
+                    if attempt < self.strategy.upload_attempts:
                         self.run.note(f"retrying the upload of {job.records} record(s) in a new job")
                         continue
                     raise
@@ -323,7 +323,7 @@ class _Submission:
         self.run.summary.batches += ceil_div(job.records, INTERNAL_BATCH_RECORDS)
         self.ledger.assign(job.chunk, job_id=job.job_id, records=job.records, sobject=self.sobject)
         self.inflight.append(job)
-        if len(self.inflight) >= self.s.parallel_jobs:
+        if len(self.inflight) >= self.strategy.parallel_jobs:
             self.wait(all_jobs=False)
 
     def _create(self) -> str:
@@ -334,7 +334,7 @@ class _Submission:
         self.run.job(job_id)
         return job_id
 
-    def _upload(self, job: _Job2) -> None:
+    def _upload(self, job: _IngestJob) -> None:
         assert job.file is not None
         job.file.seek(0)
         with self.session.phase("upload"):
@@ -348,7 +348,7 @@ class _Submission:
             )
             response.close()
 
-    def _close(self, job: _Job2) -> None:
+    def _close(self, job: _IngestJob) -> None:
         try:
             with self.session.phase("close"):
                 self.session.request(
@@ -373,33 +373,33 @@ class _Submission:
             self.run.note(f"could not abort job {job_id} after '{why}' ({err}); check it in Setup")
 
     # -- waiting --------------------------------------------------------------------------------------
-    def _info(self, job: _Job2) -> dict[str, Any]:
+    def _info(self, job: _IngestJob) -> dict[str, Any]:
         return self.session.request("GET", self.session.rest_url(f"jobs/ingest/{job.job_id}"), family=FAMILY_BULK2, phase="poll").json()
 
     def wait(self, *, all_jobs: bool) -> None:
         """Poll the open jobs until one (or all) reach a final state; collect those."""
         while self.inflight:
             if self._deadline is None:
-                self._deadline = time.monotonic() + self.s.poll_policy.timeout
+                self._deadline = time.monotonic() + self.strategy.poll_policy.timeout
             remaining = self._deadline - time.monotonic()
-            policy = replace(self.s.poll_policy, timeout=max(remaining, 0.0))
+            policy = replace(self.strategy.poll_policy, timeout=max(remaining, 0.0))
 
-            def check() -> list[_Job2]:
+            def check() -> list[_IngestJob]:
                 for job in self.inflight:
                     if job.info is None or job.info.get("state") not in _FINAL_STATES:
                         job.info = self._info(job)
                 return [j for j in self.inflight if j.info and j.info.get("state") in _FINAL_STATES]
 
             with self.session.phase("poll"):
-                waited = poll(check, lambda done: bool(done), policy, progress=lambda _done: self._progress(), sleep=self.s.sleep)
+                waited = poll(check, lambda done: bool(done), policy, progress=lambda _done: self._progress(), sleep=self.strategy.sleep)
             if not waited.done:
-                self._leave_pending(f"still processing when polling timed out after {self.s.poll_policy.timeout:.0f} s")
+                self._leave_pending(f"still processing when polling timed out after {self.strategy.poll_policy.timeout:.0f} s")
                 self.stopped = "not sent: polling timed out on an earlier job"
                 return
             for job in waited.value or []:
                 self.inflight.remove(job)
                 self._collect(job)
-            if not all_jobs and len(self.inflight) < self.s.parallel_jobs:
+            if not all_jobs and len(self.inflight) < self.strategy.parallel_jobs:
                 return
 
     def _progress(self) -> tuple[int, int]:
@@ -413,19 +413,20 @@ class _Submission:
                 continue
             job.reported = True
             self.run.pending(job.records)
-            self.s._pending_jobs.add(job.job_id)
+            self.strategy._pending_jobs.add(job.job_id)
             self.run.note(
                 f"job {job.job_id}: {job.records} record(s) pending ({why}); the job keeps running. "
-                f"Collect with resume({job.job_id!r}) (state_dir={self.s.state_dir})"
+                f"Collect with resume({job.job_id!r}) (state_dir={self.strategy.state_dir})"
             )
         self.inflight.clear()
 
-    def stop(self, exc: BaseException) -> None:
-        """After an error or Ctrl-C: closed jobs keep running (pending); nothing is left open."""
+    def stop(self) -> None:
+        """After an error or Ctrl-C: jobs already closed keep running, so their rows are pending (a job
+        still open was aborted by `submit` before the error reached here)."""
         self._leave_pending("the run stopped before its results were collected")
 
     # -- results --------------------------------------------------------------------------------------
-    def _collect(self, job: _Job2) -> None:
+    def _collect(self, job: _IngestJob) -> None:
         info = job.info or {}
         state = str(info.get("state"))
         processed = int(info.get("numberRecordsProcessed") or 0)
@@ -434,7 +435,7 @@ class _Submission:
         job_message = str(info.get("errorMessage") or f"job {job.job_id} ended {state}")
         if state != "JobComplete":
             self.run.note(f"job {job.job_id} ended {state}: {job_message}")
-        if self.s.fetch_successes:
+        if self.strategy.fetch_successes:
             self._check_successes(job, processed - failed)
         if failed == 0 and processed >= job.records:
             self.report_rows(job.chunk, SUCCEEDED, "", "")
@@ -487,7 +488,7 @@ class _Submission:
             id_at = header.index("Id") if "Id" in header else (header.index("sf__Id") if "sf__Id" in header else None)
             error_at = header.index("sf__Error") if "sf__Error" in header else None
             data_columns = [(i, name) for i, name in enumerate(header) if not name.startswith("sf__")]
-            retry_codes = self.s.retryable_codes
+            retry_codes = self.strategy.retryable_codes
             for cells in reader:
                 if not cells:
                     continue
@@ -507,7 +508,7 @@ class _Submission:
             self.session.download(self.session.rest_url(f"jobs/ingest/{job_id}/{resource}"), spool, family=FAMILY_BULK2)
         return spool
 
-    def _check_successes(self, job: _Job2, expected: int) -> None:
+    def _check_successes(self, job: _IngestJob, expected: int) -> None:
         with self._fetch(job.job_id, "successfulResults/") as spool:
             count = sum(1 for cells in csv.reader(_lines_keeping_newlines(spool)) if cells) - 1
         if count != expected:
@@ -515,14 +516,14 @@ class _Submission:
 
     def collect_without_ledger(self, job_id: str) -> None:
         """Resume a job this machine has no ledger for: all three result sets, rows unnumbered."""
-        job = _Job2(f"{self._prefix}-resume", 0, None, job_id)
+        job = _IngestJob(f"{self._prefix}-resume", 0, None, job_id)
         self.run.job(job_id)
         with self.session.phase("poll"):
-            waited = poll(lambda: self._info(job), lambda info: info.get("state") in _FINAL_STATES, self.s.poll_policy, sleep=self.s.sleep)
+            waited = poll(lambda: self._info(job), lambda info: info.get("state") in _FINAL_STATES, self.strategy.poll_policy, sleep=self.strategy.sleep)
         info = waited.value or {}
         if not waited.done:
             self.run.note(f"job {job_id} still processing; nothing collected")
-            self.s._pending_jobs.add(job_id)
+            self.strategy._pending_jobs.add(job_id)
             return
         self.run.note(f"resumed job {job_id} without a local ledger: row numbers are unknown")
         for resource, status in (("successfulResults/", SUCCEEDED), ("failedResults/", FAILED), ("unprocessedrecords/", UNPROCESSED)):

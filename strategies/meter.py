@@ -54,7 +54,7 @@ class LimitInfo:
 
 @dataclass
 class MeterSnapshot:
-    """A frozen copy of a meter's counters, so a run can report only its own share (`since`)."""
+    """A meter's counters at one moment, so a run can report only its own share (`since`)."""
 
     calls: Counter = field(default_factory=Counter)  # (phase, family) -> n
     seconds: dict[str, float] = field(default_factory=dict)

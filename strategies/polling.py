@@ -85,10 +85,10 @@ class PollPlanner:
         eta = self._eta(now)
         if eta is None:
             return geometric
-        p = self.policy
-        wait = max(p.min_delay, eta * (1.0 + p.eta_margin))
+        policy = self.policy
+        wait = max(policy.min_delay, eta * (1.0 + policy.eta_margin))
         if len(self._samples) >= 2:  # a measured rate: trust it, within the ceiling
-            return min(wait, max(p.ceiling, geometric))
+            return min(wait, max(policy.ceiling, geometric))
         return min(wait, geometric)  # a rate that includes the queue wait: only ever check earlier
 
     def _eta(self, now: float) -> float | None:

@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
 from ..bulk2_csv import CsvRowWriter, parse_sf_error
 from ..meter import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST
-from ..records import CsvRecords, Row
+from ..records import CsvRecords, PreparedRecords, Row
 from ..sinks import FAILED, UNPROCESSED, RecordOutcome
 from ..sobject_collections import collection_record, report_chunk, report_refused, report_unknown
 from ..transport import OrgSession
@@ -107,7 +107,7 @@ class SimpleSalesforceRest(_SimpleSalesforceBaseline):
                 record_id = record.get("Id")
                 try:
                     getattr(sf, sobject).update(record_id, fields_of(record))  # a new SFType per call, as users write it
-                except SalesforceError as exc:  # type: ignore[misc]
+                except SalesforceError as exc:
                     status = getattr(exc, "status", 0)
                     if status in (300, 400, 404):  # Salesforce judged this record and refused it
                         run.outcome(error_outcome(number, record_id, getattr(exc, "content", None), f"HTTP_{status}"))
@@ -142,7 +142,7 @@ class SimpleSalesforceCollections(_SimpleSalesforceBaseline):
             body = {"allOrNone": False, "records": [collection_record(sobject, record) for _n, record in batch]}
             try:
                 results = sf.restful("composite/sobjects", method="PATCH", json=body)
-            except SalesforceError as exc:  # type: ignore[misc]
+            except SalesforceError as exc:
                 status = getattr(exc, "status", 0)
                 if status == 400:  # the whole request was refused: every record failed with its error
                     content = getattr(exc, "content", None)
@@ -260,7 +260,7 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
     # The template's validation pass is off (library defaults); but a generic iterable needs its columns
     # known before a CSV header can be written, so the records are counted (and their columns collected)
     # in one pass unless the input already is a CSV file the library can take.
-    def _prepare(self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None):  # type: ignore[no-untyped-def]
+    def _prepare(self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None) -> PreparedRecords:
         self._csv_path = _plain_csv_file(records)
         return super()._prepare(sobject, records, run, expected)
 

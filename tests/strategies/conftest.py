@@ -7,6 +7,7 @@ profile or usage puts them back through the `org` fixture's finaliser.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -114,8 +115,6 @@ def bulk2_first_row_bug(running_org: Any) -> bool:
         body = ("Id,Name\n" + "".join(f"{i},probe\n" for i in ids)).encode()
         session.request("PUT", session.rest_url(f"jobs/ingest/{job['id']}/batches"), family="bulk2", data=body, headers={"Content-Type": "text/csv"})
         session.request("PATCH", session.rest_url(f"jobs/ingest/{job['id']}"), family="bulk2", json_body={"state": "UploadComplete"})
-        import time
-
         for _ in range(200):
             info = session.request("GET", session.rest_url(f"jobs/ingest/{job['id']}"), family="bulk2").json()
             if info["state"] in ("JobComplete", "Failed", "Aborted"):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from strategies import Bulk1Strategy, MemorySink, OrgSession, RunSummary, get
+from strategies import Bulk1Strategy, MemorySink, OrgSession, RecordValidationError, RunSummary, get
 from strategies.sinks import FAILED, SUCCEEDED
 
 from .conftest import FAST_POLL, unique_tag, xfail_if_bulk2_bug
@@ -155,8 +155,6 @@ def test_bulk2_splits_jobs_by_size_and_runs_them_in_parallel(org: Any, new_sessi
 
 
 def test_validation_rejects_before_any_call(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
-    from strategies import RecordValidationError
-
     records = [{"Id": byline_ids[0], "Name": "ok"}, {"Id": byline_ids[1][:17], "Name": "bad id"}, {"Id": byline_ids[2], "Nope__c": 1}]
     for name in ("rest", "composite", "bulk1-xml", "bulk2-csv"):
         with pytest.raises(RecordValidationError) as info:

@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from strategies import AutoStrategy, Bulk1Strategy, Bulk2Strategy, CollectionsStrategy, CompositeStrategy, RestStrategy
+from strategies import (
+    AutoStrategy,
+    Bulk1Strategy,
+    Bulk2Strategy,
+    CollectionsStrategy,
+    CompositeStrategy,
+    OrgSession,
+    RestStrategy,
+)
 from strategies.errors import BudgetError, ConfigurationError
 from strategies.registry import formula_table, get, names, strategy_class
 
@@ -78,8 +86,6 @@ def test_registry() -> None:
 
 
 def test_options_are_validated() -> None:
-    from strategies import OrgSession
-
     session = OrgSession("https://x.example", "t")
     with pytest.raises(ConfigurationError):
         get("collections", session, batch_size=201)
@@ -94,8 +100,6 @@ def test_options_are_validated() -> None:
 
 
 def test_instance_estimate_uses_options() -> None:
-    from strategies import OrgSession
-
     session = OrgSession("https://x.example", "t")
     assert get("collections", session, batch_size=100).estimate(1001).total == 11
     assert get("composite", session, subrequests=2).estimate(1001).total == 3
