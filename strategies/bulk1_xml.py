@@ -52,7 +52,7 @@ from .ledger import ScratchState, ScratchStateMixin
 from .meter import FAMILY_BULK1
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, text_of
-from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
 
 BULK1_NS = "http://www.force.com/2009/06/asyncapi/dataload"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -543,9 +543,9 @@ class _Job:
             index += 1
         return found
 
-    def report_rows(self, chunk: str, status: str, code: str, message: str) -> None:
+    def report_rows(self, chunk: str, status: Status, code: str, message: str) -> None:
         for row, record_id in self.ledger.rows(chunk):
-            self.run.outcome(RecordOutcome(row, record_id, status, code, message))  # type: ignore[arg-type]
+            self.run.outcome(RecordOutcome(row, record_id, status, code, message))
 
 
 def _iter_results(stream: IO[bytes]) -> Iterator[dict[str, Any]]:

@@ -43,11 +43,11 @@ from typing import IO, Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, TransportError
-from .ledger import ScratchState, ScratchStateMixin
+from .ledger import ResultRow, ScratchState, ScratchStateMixin
 from .meter import FAMILY_BULK2
 from .polling import PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, csv_line, text_of
-from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
 
 DEFAULT_MAX_JOB_BYTES = 100_000_000
 INTERNAL_BATCH_RECORDS = 10_000
@@ -442,7 +442,7 @@ class _Submission:
         elif processed == 0:
             self.report_rows(job.chunk, UNPROCESSED, job_code, job_message)
         else:
-            results: list[Iterable[tuple[str, str, str, str, tuple[str, ...], dict[str, Any] | None]]] = []
+            results: list[Iterable[ResultRow]] = []
             if failed:
                 results.append(self._download(job.job_id, "failedResults/", FAILED, "", ""))
             if processed < job.records:
@@ -461,7 +461,7 @@ class _Submission:
                     listed_unprocessed += 1
                 else:
                     listed_failed += 1
-                self.run.outcome(RecordOutcome(row, record_id, status, code, message, fields), record)  # type: ignore[arg-type]
+                self.run.outcome(RecordOutcome(row, record_id, status, code, message, fields), record)
             if listed_failed != failed:
                 self.run.note(
                     f"INCONSISTENT JOB COUNTS: job {job.job_id} reports {failed} failed record(s) but "
@@ -477,7 +477,7 @@ class _Submission:
         job.reported = True
         self.ledger.forget(job.chunk)
 
-    def _download(self, job_id: str, resource: str, status: str, code: str, message: str) -> Iterator[tuple[str, str, str, str, tuple[str, ...], dict[str, Any] | None]]:
+    def _download(self, job_id: str, resource: str, status: Status, code: str, message: str) -> Iterator[ResultRow]:
         """Stream one result CSV to disk, then yield its rows as ledger match tuples."""
         spool = self._fetch(job_id, resource)
         with spool:
@@ -528,13 +528,14 @@ class _Submission:
         self.run.note(f"resumed job {job_id} without a local ledger: row numbers are unknown")
         for resource, status in (("successfulResults/", SUCCEEDED), ("failedResults/", FAILED), ("unprocessedrecords/", UNPROCESSED)):
             code = "" if status != UNPROCESSED else f"JOB_{str(info.get('state')).upper()}"
-            for record_id, st, c, message, fields, _record in self._download(job_id, resource, status, code, str(info.get("errorMessage") or "")):
+            job_message = str(info.get("errorMessage") or "")
+            for record_id, row_status, row_code, row_message, fields, _record in self._download(job_id, resource, status, code, job_message):
                 self.run.submitted()
-                self.run.outcome(RecordOutcome(None, record_id, st, c, message, fields))  # type: ignore[arg-type]
+                self.run.outcome(RecordOutcome(None, record_id, row_status, row_code, row_message, fields))
 
-    def report_rows(self, chunk: str, status: str, code: str, message: str) -> None:
+    def report_rows(self, chunk: str, status: Status, code: str, message: str) -> None:
         for row, record_id in self.ledger.rows(chunk):
-            self.run.outcome(RecordOutcome(row, record_id, status, code, message))  # type: ignore[arg-type]
+            self.run.outcome(RecordOutcome(row, record_id, status, code, message))
 
 
 def _lines_keeping_newlines(spool: IO[bytes]) -> Iterator[str]:
