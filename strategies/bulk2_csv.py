@@ -23,7 +23,10 @@ literal text ``#N/A`` is therefore rejected by validation: it would silently mea
 
 Failure handling: an upload that fails with a 5xx or a dropped connection is never re-PUT into the same
 job (a second upload could double its data); the job is aborted and the chunk, still on disk, is uploaded
-once more into a fresh job (`upload_attempts`). On an error or Ctrl-C, a job that was not closed is
+once more into a fresh job (`upload_attempts`). An upload refused for the request's sake (the daily
+limit, ``REQUEST_LIMIT_EXCEEDED``, or a session that cannot be renewed) leaves its rows unprocessed with
+that code and stops the run, as every strategy does; an upload whose data the org refuses (an unknown
+column, say) fails its rows with the org's error. On an error or Ctrl-C, a job that was not closed is
 aborted (its rows are unprocessed); a closed job keeps running and its rows are pending, resumable by id.
 A client-side poll timeout never aborts or deletes: the job's rows are pending and its id is reported.
 """
@@ -42,7 +45,15 @@ from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
-from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, TransportError
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    RequestLimitError,
+    RunInterrupted,
+    ServerError,
+    TransportError,
+)
 from .ledger import ResultRow, ScratchState, ScratchStateMixin
 from .meter import FAMILY_BULK2
 from .polling import PollPolicy, poll
@@ -301,7 +312,14 @@ class _Submission:
                         self.run.note(f"retrying the upload of {job.records} record(s) in a new job")
                         continue
                     raise
-                except ApiError as exc:  # the org refused the data itself: every row failed with its error
+                except (RequestLimitError, AuthenticationError) as exc:
+                    # The org refused the request, not the records: they were never processed, and every
+                    # further call would be refused the same way, so the run stops here.
+                    self._abort(job.job_id, f"upload refused: {exc.error_code}")
+                    self.report_rows(job.chunk, UNPROCESSED, exc.error_code, exc.message)
+                    job.reported = True
+                    raise
+                except ApiError as exc:  # the org refused the data itself (e.g. a column it does not know)
                     self._abort(job.job_id, f"upload refused: {exc.error_code}")
                     self.report_rows(job.chunk, FAILED, exc.error_code, exc.message)
                     job.reported = True

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from strategies import MemorySink, OrgSession, PollPolicy, RunFailed, RunInterrupted, ServerError, get
+from strategies import MemorySink, OrgSession, PollPolicy, RequestLimitError, RunFailed, RunInterrupted, ServerError, get
 from strategies.sinks import SUCCEEDED
 
 from .conftest import FAST_POLL, password_login, unique_tag, xfail_if_bulk2_bug
@@ -115,6 +115,30 @@ def test_expired_session_without_reauth_stops_with_a_full_account(org: Any, new_
     # With the session dead the close request is refused too: the only honest thing is to say so.
     for job_id in open_jobs(org, summary.job_ids):
         assert any(job_id in note and "could not" in note for note in summary.notes)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_spent_daily_limit_leaves_records_unprocessed_never_failed(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], name: str) -> None:
+    """The org refused the request, not the records: whatever the strategy, they are unprocessed (so that
+    resubmitting unprocessed.csv tomorrow sends them), and the run stops at the refusal."""
+    n = SIZE[name]
+    org.admin.configure(daily_api_max=1)  # the first call of the run is the last one the org allows today
+    sink = MemorySink()
+    try:
+        with pytest.raises(RunFailed) as info:
+            make(new_session(), name, **SMALL_UNITS.get(name, {})).update("Byline__c", records_for(byline_ids, n, unique_tag()), sink)
+    finally:
+        org.admin.configure(edition="enterprise")  # the fixture org's own allocation
+    summary = info.value.summary
+    assert isinstance(info.value.__cause__, RequestLimitError)
+    assert_accounted(summary, sink, n)
+    assert summary.failed == 0 and summary.unprocessed == n - summary.succeeded
+    if name in ("bulk1-xml", "bulk2-csv"):  # the job was created, then its data refused
+        assert summary.succeeded == 0 and org.admin.usage()["DailyApiRequests"]["used"] == 1
+    if name == "bulk2-csv":
+        refused = [o for o in sink.unprocessed if o.error_code == "REQUEST_LIMIT_EXCEEDED"]
+        assert len(refused) == SMALL_UNITS[name]["max_job_records"]  # the first job's upload
+        assert all(o.message == "TotalRequests Limit exceeded." for o in refused)
 
 
 @pytest.mark.parametrize("name", ["rest", "collections", "composite"])
