@@ -3,8 +3,8 @@
 Every input record ends in exactly one outcome: ``succeeded``, ``failed`` (Salesforce judged the record and
 said no, with an error code) or ``unprocessed`` (Salesforce never judged it: the job was aborted or failed,
 the run was interrupted, the org refused the request itself, e.g. for its daily limit, or the request
-carrying it could not be completed). Resubmitting the unprocessed records is always safe and meaningful. Strategies hand outcomes to a
-sink as soon as they are known, so memory does not grow with the number of records.
+carrying it could not be completed). Strategies hand outcomes to a sink as soon as they are known, so
+memory does not grow with the number of records.
 
 Sinks are called from the strategy's main thread only; they need no locking.
 """
