@@ -5,12 +5,13 @@
         strategy = get("bulk2-csv", session)
         summary = strategy.update("Byline__c", CsvRecords("in.csv"), CsvResultSink("out/"))
 
-See `base` for the interface and the accounting invariant, `transport` for retries and metering, and each
-strategy module for its call formula.
+See `base` for the interface and the accounting invariant, `transport` for retries and re-authentication,
+`meter` for how calls are counted, `summary` for what a run reports, and each strategy module for its call
+formula.
 """
 
 from .auto import AutoStrategy
-from .base import RETRYABLE_RECORD_CODES, CallEstimate, RunSummary, UpdateStrategy
+from .base import RETRYABLE_RECORD_CODES, CallEstimate, UpdateStrategy
 from .bulk1_xml import Bulk1Strategy
 from .bulk2_csv import Bulk2Strategy
 from .composite import CompositeStrategy
@@ -36,6 +37,7 @@ from .registry import STRATEGIES, from_env, get, names, strategy_class
 from .rest import RestStrategy
 from .sinks import CountingSink, CsvResultSink, MemorySink, RecordOutcome, ResultSink
 from .sobject_collections import CollectionsStrategy
+from .summary import RunSummary
 from .transport import OrgSession, RetryPolicy
 
 __all__ = [

@@ -59,7 +59,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -126,7 +126,7 @@ class _Token:
 
 
 @dataclass
-class _Call:
+class LogicalRequest:
     """One logical request as `_send` and `decide` see it, across its attempts."""
 
     method: str
@@ -136,8 +136,6 @@ class _Call:
     idempotent: bool
     payload: Any
     """What goes on the wire: bytes, str, a seekable binary file, or None."""
-    body_start: int | None
-    """Where a file payload starts (rewound to before every attempt); None for bytes, str or nothing."""
     headers: Mapping[str, str]
     params: Mapping[str, str] | None
     stream: bool
@@ -148,6 +146,12 @@ class _Call:
     attempt: int = 0
     token: _Token | None = None
     """The token the latest attempt was sent with."""
+    body_start: int | None = field(init=False)
+    """Where a file payload starts (rewound to before every attempt); None for bytes, str or nothing."""
+
+    def __post_init__(self) -> None:
+        payload = self.payload
+        self.body_start = payload.tell() if payload is not None and not isinstance(payload, (bytes, str)) else None
 
     @property
     def path(self) -> str:
@@ -173,7 +177,7 @@ class Decision:
     error: ApiError | None = None
 
 
-def decide(response: requests.Response, call: _Call, *, max_attempts: int, can_reauthenticate: bool) -> Decision:
+def decide(response: requests.Response, call: LogicalRequest, *, max_attempts: int, can_reauthenticate: bool) -> Decision:
     """Classify one response of `call` (its `attempt`-th); see the module docstring for the policy."""
     status = response.status_code
     if status in call.ok:
@@ -328,8 +332,24 @@ class OrgSession:
         is not in `ok` raises the matching `ApiError` subclass unless `raise_for_status` is false, in which
         case the caller gets the response (used where an error is a per-record outcome, e.g. REST PATCH).
         """
-        call = self._new_call(method, url, family, phase, idempotent, json_body, data, headers, params, stream, ok,
-                              raise_for_status)
+        method = method.upper()
+        payload, send_headers = _wire_body(json_body, data, headers)
+        with self._token_lock:
+            generation = self._token.generation
+        call = LogicalRequest(
+            method=method,
+            url=url,
+            family=family,
+            phase=phase or self.current_phase,
+            idempotent=method in ("GET", "HEAD") if idempotent is None else idempotent,
+            payload=payload,
+            headers=send_headers,
+            params=params,
+            stream=stream,
+            ok=ok,
+            raise_for_status=raise_for_status,
+            first_generation=generation,
+        )
         while True:
             response = self._send(call)
             try:
@@ -352,47 +372,7 @@ class OrgSession:
                 assert decision.error is not None
                 raise decision.error
 
-    def _new_call(
-        self,
-        method: str,
-        url: str,
-        family: str,
-        phase: str | None,
-        idempotent: bool | None,
-        json_body: Any,
-        data: bytes | str | IO[bytes] | None,
-        headers: Mapping[str, str] | None,
-        params: Mapping[str, str] | None,
-        stream: bool,
-        ok: tuple[int, ...],
-        raise_for_status: bool,
-    ) -> _Call:
-        method = method.upper()
-        send_headers = dict(headers or {})
-        payload: Any = data
-        if json_body is not None:
-            send_headers.setdefault("Content-Type", "application/json")
-            payload = json.dumps(json_body, default=_json_default, ensure_ascii=False).encode("utf-8")
-        body_start = payload.tell() if payload is not None and not isinstance(payload, (bytes, str)) else None
-        with self._token_lock:
-            generation = self._token.generation
-        return _Call(
-            method=method,
-            url=url,
-            family=family,
-            phase=phase or self.current_phase,
-            idempotent=method in ("GET", "HEAD") if idempotent is None else idempotent,
-            payload=payload,
-            body_start=body_start,
-            headers=send_headers,
-            params=params,
-            stream=stream,
-            ok=ok,
-            raise_for_status=raise_for_status,
-            first_generation=generation,
-        )
-
-    def _send(self, call: _Call) -> requests.Response:
+    def _send(self, call: LogicalRequest) -> requests.Response:
         """One HTTP exchange with the current token, metered; repeated after a transport error when that
         is safe (nothing was sent, or the request is idempotent) and attempts remain."""
         while True:
@@ -433,7 +413,7 @@ class OrgSession:
         self.meter.note_retry()
         self.sleep(self.retry.delay(attempt))
 
-    def _settle(self, call: _Call, *, accepted: bool) -> None:
+    def _settle(self, call: LogicalRequest, *, accepted: bool) -> None:
         """The latest attempt of `call` has been judged; `accepted` says its token works."""
         assert call.token is not None
         with self._token_settled:
@@ -441,7 +421,7 @@ class OrgSession:
             call.token.accepted = call.token.accepted or accepted
             self._token_settled.notify_all()
 
-    def _renew_token(self, call: _Call, refusal: ApiError) -> None:
+    def _renew_token(self, call: LogicalRequest, refusal: ApiError) -> None:
         """Replace the token `call` was refused with, once, or raise `AuthenticationError` when the rule in
         the module docstring says the credentials themselves are refused.
 
@@ -556,6 +536,16 @@ def _xml_child(root: Any, name: str) -> str | None:
         if element.tag.rsplit("}", 1)[-1] == name:
             return (element.text or "").strip()
     return None
+
+
+def _wire_body(json_body: Any, data: bytes | str | IO[bytes] | None,
+               headers: Mapping[str, str] | None) -> tuple[bytes | str | IO[bytes] | None, dict[str, str]]:
+    """The body as sent (a JSON body serialised once, for every attempt) and the headers it needs."""
+    send_headers = dict(headers or {})
+    if json_body is None:
+        return data, send_headers
+    send_headers.setdefault("Content-Type", "application/json")
+    return json.dumps(json_body, default=_json_default, ensure_ascii=False).encode("utf-8"), send_headers
 
 
 def _auth_header(family: str, token: str) -> dict[str, str]:

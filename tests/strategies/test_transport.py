@@ -17,7 +17,7 @@ from requests.adapters import BaseAdapter
 
 from strategies.errors import ApiError, AuthenticationError, RequestLimitError, ServerError, TransportError
 from strategies.meter import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, LimitInfo
-from strategies.transport import OrgSession, RetryPolicy, Verdict, decide
+from strategies.transport import OrgSession, RetryPolicy, Verdict, LogicalRequest, decide
 
 Reply = Callable[[requests.PreparedRequest], requests.Response | Exception]
 
@@ -331,12 +331,10 @@ def test_a_renewed_token_refused_while_another_request_with_it_is_in_flight_wait
     assert errors == [] and logins == ["NEW-1", "NEW-2"]
 
 
-def call_for(method: str = "GET", *, idempotent: bool = True, attempt: int = 1, raise_for_status: bool = True) -> Any:
-    session = OrgSession("https://example.my.salesforce.com", "T")
-    call = session._new_call(method, session.rest_url("limits"), FAMILY_REST, None, idempotent, None, None, None, None,
-                             False, (200,), raise_for_status)
-    call.attempt = attempt
-    return call
+def call_for(*, idempotent: bool = True, attempt: int = 1, raise_for_status: bool = True) -> LogicalRequest:
+    return LogicalRequest(method="GET", url="https://example.my.salesforce.com/services/data/v62.0/limits", family=FAMILY_REST,
+                 phase="limits", idempotent=idempotent, payload=None, headers={}, params=None, stream=False, ok=(200,),
+                 raise_for_status=raise_for_status, first_generation=0, attempt=attempt)
 
 
 def response_of(status: int, body: Any) -> requests.Response:
