@@ -320,7 +320,9 @@ class UpdateStrategy(ABC):
         self.close()
 
     # -- the template -------------------------------------------------------------------------------
-    def _prepare(self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None) -> PreparedRecords:
+    def _prepare(
+        self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None
+    ) -> PreparedRecords:
         validator = None
         if self.validate:
             fields = self.known_fields
@@ -412,7 +414,9 @@ def send_in_batches(rows: Iterable[Row], size: int, send: Callable[[list[Row]], 
             send(full)
     except BaseException:
         for number, record in batch:
-            run.unprocessed(number, _record_id(record), "NOT_SENT", "not sent: the run stopped before this batch was sent")
+            run.unprocessed(
+                number, _record_id(record), "NOT_SENT", "not sent: the run stopped before this batch was sent"
+            )
         raise
 
 

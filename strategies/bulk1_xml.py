@@ -50,7 +50,7 @@ from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ConfigurationError, JobError, RunInterrupted, ServerError, TransportError
 from .ledger import ScratchState, ScratchStateMixin
 from .meter import FAMILY_BULK1
-from .polling import PollPolicy, poll
+from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
 
@@ -170,7 +170,7 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         batch_records: int = MAX_BATCH_RECORDS,
         batch_bytes: int = MAX_BATCH_BYTES,
         batch_chars: int = MAX_BATCH_CHARS,
-        poll_policy: PollPolicy = PollPolicy(),
+        poll_policy: PollPolicy = DEFAULT_POLL_POLICY,
         sleep: Callable[[float], None] | None = None,
         state_dir: str | Path | None = None,
         fetch_successes: bool = False,
@@ -178,8 +178,14 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
     ) -> None:
         super().__init__(session, **common)
         self.fetch_successes = fetch_successes
-        if not 1 <= batch_records <= MAX_BATCH_RECORDS or batch_bytes > MAX_BATCH_BYTES or batch_chars > MAX_BATCH_CHARS:
-            raise ConfigurationError("Bulk 1.0 batches hold at most 10,000 records, 10,000,000 bytes and 10,000,000 characters")
+        if (
+            not 1 <= batch_records <= MAX_BATCH_RECORDS
+            or batch_bytes > MAX_BATCH_BYTES
+            or batch_chars > MAX_BATCH_CHARS
+        ):
+            raise ConfigurationError(
+                "Bulk 1.0 batches hold at most 10,000 records, 10,000,000 bytes and 10,000,000 characters"
+            )
         self.serial = serial
         self.limits = ChunkLimits(batch_records, batch_bytes, batch_chars)
         self.poll_policy = poll_policy
@@ -245,7 +251,12 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
                     job.add_batch(last)
         except BaseException as exc:
             if chunker.open_records:
-                job.report_rows(job.chunk_key(chunker.index), UNPROCESSED, "NOT_SENT", "not sent: the run stopped before this batch was added")
+                job.report_rows(
+                    job.chunk_key(chunker.index),
+                    UNPROCESSED,
+                    "NOT_SENT",
+                    "not sent: the run stopped before this batch was added",
+                )
             chunker.discard()
             job.stop(exc)
             raise
@@ -257,7 +268,9 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         """Wait for a job started earlier (by this strategy, with the same `state_dir`) and collect it."""
         chunks = self.ledger.chunks_of_job(job_id)
         if not chunks:
-            raise ConfigurationError(f"no local ledger for job {job_id} in {self.state_dir}; pass the state_dir of the run that started it")
+            raise ConfigurationError(
+                f"no local ledger for job {job_id} in {self.state_dir}; pass the state_dir of the run that started it"
+            )
         sobject = chunks[0]["sobject"]
         run = RunContext(self, sobject, sink, second_pass_allowed=False)
         job = _Job(self, sobject, run, mode="Parallel", job_id=job_id)
@@ -277,7 +290,9 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
 class _Job:
     """One Bulk 1.0 job of one `_submit` (or `resume`) call."""
 
-    def __init__(self, strategy: Bulk1Strategy, sobject: str, run: RunContext, *, mode: str, job_id: str | None = None) -> None:
+    def __init__(
+        self, strategy: Bulk1Strategy, sobject: str, run: RunContext, *, mode: str, job_id: str | None = None
+    ) -> None:
         self.strategy = strategy
         self.session = strategy.session
         self.ledger = strategy.ledger
@@ -296,7 +311,12 @@ class _Job:
         body = job_xml(operation="update", object=self.sobject, concurrencyMode=self.mode, contentType="XML")
         with self.session.phase("create"):
             response = self.session.request(
-                "POST", self.session.async_url("job"), family=FAMILY_BULK1, data=body, headers={"Content-Type": XML_CONTENT_TYPE}, ok=(200, 201)
+                "POST",
+                self.session.async_url("job"),
+                family=FAMILY_BULK1,
+                data=body,
+                headers={"Content-Type": XML_CONTENT_TYPE},
+                ok=(200, 201),
             )
         info = xml_fields(response.content)
         self.job_id = info.get("id") or ""
@@ -318,7 +338,14 @@ class _Job:
         self.batches.append(batch)
         self.run.summary.batches += 1
         assert self.job_id is not None
-        self.ledger.assign(key, job_id=self.job_id, batch_id=batch_id, position=chunk.index, records=chunk.records, sobject=self.sobject)
+        self.ledger.assign(
+            key,
+            job_id=self.job_id,
+            batch_id=batch_id,
+            position=chunk.index,
+            records=chunk.records,
+            sobject=self.sobject,
+        )
 
     def _post_batch(self, chunk: Chunk) -> str:
         """POST one batch; after a 5xx or a dropped connection, check before trying again.
@@ -352,14 +379,22 @@ class _Job:
                 if _int(info, "numberBatchesTotal") > len(known):
                     created = self._new_batch_id(known)
                     if created:
-                        self.run.note(f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) but the batch was created; kept it")
+                        self.run.note(
+                            f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
+                            "but the batch was created; kept it"
+                        )
                         return created
-                self.run.note(f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) before the batch was created; sent it again")
+                self.run.note(
+                    f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
+                    "before the batch was created; sent it again"
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _new_batch_id(self, known: set[str]) -> str | None:
         assert self.job_id is not None
-        response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1, phase="upload")
+        response = self.session.request(
+            "GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1, phase="upload"
+        )
         ids = [_local_children(element).get("id", "") for element in SafeET.fromstring(response.content)]
         fresh = [i for i in ids if i and i not in known]
         return fresh[-1] if len(fresh) == 1 else None
@@ -378,7 +413,9 @@ class _Job:
 
     def _info(self, phase: str = "poll") -> dict[str, str]:
         assert self.job_id is not None
-        response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}"), family=FAMILY_BULK1, phase=phase)
+        response = self.session.request(
+            "GET", self.session.async_url(f"job/{self.job_id}"), family=FAMILY_BULK1, phase=phase
+        )
         return xml_fields(response.content)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -420,8 +457,13 @@ class _Job:
 
             total = sum(b.records for b in self.batches)
             with self.session.phase("poll"):
-                waited = poll(self._info, done, self.strategy.poll_policy, progress=lambda info: (_int(info, "numberRecordsProcessed"), total),
-                              sleep=self.strategy.sleep)
+                waited = poll(
+                    self._info,
+                    done,
+                    self.strategy.poll_policy,
+                    progress=lambda info: (_int(info, "numberRecordsProcessed"), total),
+                    sleep=self.strategy.sleep,
+                )
             if not waited.done:
                 self._leave_pending(f"it was still processing after {waited.waited:.0f} s of polling")
                 return
@@ -463,17 +505,23 @@ class _Job:
         states: dict[str, dict[str, str]] = {}
         if not clean:  # a clean job's batches all Completed with every record: nothing to look up
             with self.session.phase("results"):
-                response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1)
+                response = self.session.request(
+                    "GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1
+                )
             for element in SafeET.fromstring(response.content):
                 batch_info = _local_children(element)
                 states[batch_info.get("id", "")] = batch_info
         for batch in self.batches:
             if batch.reported:
                 continue
-            state = states.get(batch.batch_id, {"state": "Completed", "numberRecordsFailed": "-1"})  # unlisted: read its results
+            state = states.get(
+                batch.batch_id, {"state": "Completed", "numberRecordsFailed": "-1"}
+            )  # unlisted: read its results
             name = state.get("state", "")
             all_succeeded = clean or (
-                name == "Completed" and _int(state, "numberRecordsFailed") == 0 and _int(state, "numberRecordsProcessed") == batch.records
+                name == "Completed"
+                and _int(state, "numberRecordsFailed") == 0
+                and _int(state, "numberRecordsProcessed") == batch.records
             )
             if all_succeeded and not self.strategy.fetch_successes:
                 self.report_rows(batch.chunk, SUCCEEDED, "", "")
@@ -494,7 +542,9 @@ class _Job:
         assert self.job_id is not None
         spool = tempfile.TemporaryFile(prefix="sfh-result-")
         with self.session.phase("results"):
-            self.session.download(self.session.async_url(f"job/{self.job_id}/batch/{batch.batch_id}/result"), spool, family=FAMILY_BULK1)
+            self.session.download(
+                self.session.async_url(f"job/{self.job_id}/batch/{batch.batch_id}/result"), spool, family=FAMILY_BULK1
+            )
         with spool:
             retry_positions = self._retryable_positions(spool, batch)
             records = self._records_at(batch, retry_positions) if retry_positions else {}
@@ -512,7 +562,15 @@ class _Job:
             missing = 0
             for row, record_id in ledger_rows:
                 missing += 1
-                self.run.outcome(RecordOutcome(row, record_id, UNPROCESSED, "NO_RESULT", f"batch {batch.batch_id} returned no result for this record"))
+                self.run.outcome(
+                    RecordOutcome(
+                        row,
+                        record_id,
+                        UNPROCESSED,
+                        "NO_RESULT",
+                        f"batch {batch.batch_id} returned no result for this record",
+                    )
+                )
             if missing:
                 self.run.note(f"batch {batch.batch_id}: {missing} record(s) without a result")
         batch.reported = True
@@ -536,9 +594,7 @@ class _Job:
             if _local(element.tag) != "sObject":
                 continue
             if index in positions:
-                found[index] = {
-                    _local(f.tag): (None if f.get(nil) == "true" else (f.text or "")) for f in element
-                }
+                found[index] = {_local(f.tag): (None if f.get(nil) == "true" else (f.text or "")) for f in element}
             element.clear()
             index += 1
         return found

@@ -56,7 +56,7 @@ from .errors import (
 )
 from .ledger import ResultRow, ScratchState, ScratchStateMixin
 from .meter import FAMILY_BULK2
-from .polling import PollPolicy, poll
+from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, csv_line, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
 
@@ -152,7 +152,7 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
         max_job_bytes: int = DEFAULT_MAX_JOB_BYTES,
         max_job_records: int | None = None,
         parallel_jobs: int = 1,
-        poll_policy: PollPolicy = PollPolicy(),
+        poll_policy: PollPolicy = DEFAULT_POLL_POLICY,
         sleep: Callable[[float], None] | None = None,
         state_dir: str | Path | None = None,
         fetch_successes: bool = False,
@@ -245,9 +245,14 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
             if last is not None:
                 submission.submit(last)
             submission.wait(all_jobs=True)
-        except BaseException as exc:
+        except BaseException:
             if chunker.open_records:
-                submission.report_rows(submission.chunk_key(chunker.index), UNPROCESSED, "NOT_SENT", "not sent: the run stopped before this job was created")
+                submission.report_rows(
+                    submission.chunk_key(chunker.index),
+                    UNPROCESSED,
+                    "NOT_SENT",
+                    "not sent: the run stopped before this job was created",
+                )
             chunker.discard()
             submission.stop()
             raise
@@ -345,9 +350,17 @@ class _Submission:
             self.wait(all_jobs=False)
 
     def _create(self) -> str:
-        body = {"object": self.sobject, "operation": "update", "contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA"}
+        body = {
+            "object": self.sobject,
+            "operation": "update",
+            "contentType": "CSV",
+            "lineEnding": "LF",
+            "columnDelimiter": "COMMA",
+        }
         with self.session.phase("create"):
-            info = self.session.request("POST", self.session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body=body).json()
+            info = self.session.request(
+                "POST", self.session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body=body
+            ).json()
         job_id = str(info["id"])
         self.run.job(job_id)
         return job_id
@@ -384,7 +397,11 @@ class _Submission:
         try:
             with self.session.phase("abort"):
                 self.session.request(
-                    "PATCH", self.session.rest_url(f"jobs/ingest/{job_id}"), family=FAMILY_BULK2, json_body={"state": "Aborted"}, idempotent=True
+                    "PATCH",
+                    self.session.rest_url(f"jobs/ingest/{job_id}"),
+                    family=FAMILY_BULK2,
+                    json_body={"state": "Aborted"},
+                    idempotent=True,
                 ).close()
             self.run.note(f"job {job_id} aborted: {why}")
         except Exception as err:
@@ -392,7 +409,9 @@ class _Submission:
 
     # -- waiting --------------------------------------------------------------------------------------
     def _info(self, job: _IngestJob) -> dict[str, Any]:
-        return self.session.request("GET", self.session.rest_url(f"jobs/ingest/{job.job_id}"), family=FAMILY_BULK2, phase="poll").json()
+        return self.session.request(
+            "GET", self.session.rest_url(f"jobs/ingest/{job.job_id}"), family=FAMILY_BULK2, phase="poll"
+        ).json()
 
     def wait(self, *, all_jobs: bool) -> None:
         """Poll the open jobs until one (or all) reach a final state; collect those."""
@@ -409,9 +428,17 @@ class _Submission:
                 return [j for j in self.inflight if j.info and j.info.get("state") in _FINAL_STATES]
 
             with self.session.phase("poll"):
-                waited = poll(check, lambda done: bool(done), policy, progress=lambda _done: self._progress(), sleep=self.strategy.sleep)
+                waited = poll(
+                    check,
+                    lambda done: bool(done),
+                    policy,
+                    progress=lambda _done: self._progress(),
+                    sleep=self.strategy.sleep,
+                )
             if not waited.done:
-                self._leave_pending(f"still processing when polling timed out after {self.strategy.poll_policy.timeout:.0f} s")
+                self._leave_pending(
+                    f"still processing when polling timed out after {self.strategy.poll_policy.timeout:.0f} s"
+                )
                 self.stopped = "not sent: polling timed out on an earlier job"
                 return
             for job in waited.value or []:
@@ -517,7 +544,11 @@ class _Submission:
                     row_code, row_message, fields = parse_sf_error(cells[error_at])
                 record = None
                 if status == FAILED and row_code in retry_codes:
-                    record = {name: (None if cells[i] == NULL_MARKER else cells[i]) for i, name in data_columns if i < len(cells) and cells[i] != ""}
+                    record = {
+                        name: (None if cells[i] == NULL_MARKER else cells[i])
+                        for i, name in data_columns
+                        if i < len(cells) and cells[i] != ""
+                    }
                 yield record_id, status, row_code, row_message, fields, record
 
     def _fetch(self, job_id: str, resource: str) -> IO[bytes]:
@@ -537,17 +568,28 @@ class _Submission:
         job = _IngestJob(f"{self._prefix}-resume", 0, None, job_id)
         self.run.job(job_id)
         with self.session.phase("poll"):
-            waited = poll(lambda: self._info(job), lambda info: info.get("state") in _FINAL_STATES, self.strategy.poll_policy, sleep=self.strategy.sleep)
+            waited = poll(
+                lambda: self._info(job),
+                lambda info: info.get("state") in _FINAL_STATES,
+                self.strategy.poll_policy,
+                sleep=self.strategy.sleep,
+            )
         info = waited.value or {}
         if not waited.done:
             self.run.note(f"job {job_id} still processing; nothing collected")
             self.strategy._pending_jobs.add(job_id)
             return
         self.run.note(f"resumed job {job_id} without a local ledger: row numbers are unknown")
-        for resource, status in (("successfulResults/", SUCCEEDED), ("failedResults/", FAILED), ("unprocessedrecords/", UNPROCESSED)):
+        for resource, status in (
+            ("successfulResults/", SUCCEEDED),
+            ("failedResults/", FAILED),
+            ("unprocessedrecords/", UNPROCESSED),
+        ):
             code = "" if status != UNPROCESSED else f"JOB_{str(info.get('state')).upper()}"
             job_message = str(info.get("errorMessage") or "")
-            for record_id, row_status, row_code, row_message, fields, _record in self._download(job_id, resource, status, code, job_message):
+            for record_id, row_status, row_code, row_message, fields, _record in self._download(
+                job_id, resource, status, code, job_message
+            ):
                 self.run.submitted()
                 self.run.outcome(RecordOutcome(None, record_id, row_status, row_code, row_message, fields))
 

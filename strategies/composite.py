@@ -64,7 +64,12 @@ class CompositeStrategy(UpdateStrategy):
 
     @classmethod
     def api_calls(
-        cls, n_records: int, *, subrequests: int = COMPOSITE_MAX_COLLECTIONS, batch_size: int = COLLECTIONS_MAX, **_options: Any
+        cls,
+        n_records: int,
+        *,
+        subrequests: int = COMPOSITE_MAX_COLLECTIONS,
+        batch_size: int = COLLECTIONS_MAX,
+        **_options: Any,
     ) -> CallEstimate:
         calls = ceil_div(n_records, subrequests * batch_size)
         return CallEstimate({"dml": calls} if calls else {})
@@ -85,12 +90,17 @@ class CompositeStrategy(UpdateStrategy):
                         "method": "PATCH",
                         "url": sub_url,
                         "referenceId": ref,
-                        "body": {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in part]},
+                        "body": {
+                            "allOrNone": self.all_or_none,
+                            "records": [collection_record(sobject, r) for _, r in part],
+                        },
                     }
                     for ref, part in parts.items()
                 ],
             }
-            send_for_rows(self.session, "POST", url, body, group, run, lambda payload: self._report(run, parts, payload))
+            send_for_rows(
+                self.session, "POST", url, body, group, run, lambda payload: self._report(run, parts, payload)
+            )
 
         with self.session.phase("dml"):
             send_in_batches(rows, self.subrequests * self.batch_size, send, run)
@@ -115,4 +125,6 @@ class CompositeStrategy(UpdateStrategy):
         for ref, rows in parts.items():
             if ref not in seen:
                 for number, record in rows:
-                    run.outcome(RecordOutcome(number, record.get("Id"), UNPROCESSED, "NO_RESULT", f"no subresponse for {ref}"))
+                    run.outcome(
+                        RecordOutcome(number, record.get("Id"), UNPROCESSED, "NO_RESULT", f"no subresponse for {ref}")
+                    )

@@ -47,7 +47,9 @@ _RANK_ENTRIES = """
 INSERT INTO entry_keys (seq, id, k)
 SELECT seq, id, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) FROM entries WHERE chunk = ?
 """
-_RANK_RESULTS = "INSERT INTO result_keys (id, k, seq) SELECT id, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq), seq FROM results"
+_RANK_RESULTS = (
+    "INSERT INTO result_keys (id, k, seq) SELECT id, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq), seq FROM results"
+)
 _MATCHED = """
 SELECT e.row, e.id, r.status, r.code, r.message, r.fields, r.record
 FROM entries AS e
@@ -106,7 +108,17 @@ class Ledger:
             self._db.execute("COMMIT")
             self._buffer.clear()
 
-    def assign(self, chunk: str, *, job_id: str, batch_id: str | None = None, position: int = 0, records: int = 0, sobject: str = "", meta: dict[str, Any] | None = None) -> None:
+    def assign(
+        self,
+        chunk: str,
+        *,
+        job_id: str,
+        batch_id: str | None = None,
+        position: int = 0,
+        records: int = 0,
+        sobject: str = "",
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         """Record that `chunk` was sent as batch `batch_id` (Bulk 1.0) or as job `job_id` (Bulk 2.0)."""
         self.flush()
         self._db.execute(
@@ -131,16 +143,25 @@ class Ledger:
 
     def chunks_of_job(self, job_id: str) -> list[dict[str, Any]]:
         cursor = self._db.execute(
-            "SELECT chunk, batch_id, position, records, sobject, meta FROM chunks WHERE job_id = ? ORDER BY position", (job_id,)
+            "SELECT chunk, batch_id, position, records, sobject, meta FROM chunks WHERE job_id = ? ORDER BY position",
+            (job_id,),
         )
         return [
-            {"chunk": chunk, "batch_id": batch_id, "position": position, "records": records, "sobject": sobject,
-             "meta": json.loads(meta or "{}")}
+            {
+                "chunk": chunk,
+                "batch_id": batch_id,
+                "position": position,
+                "records": records,
+                "sobject": sobject,
+                "meta": json.loads(meta or "{}"),
+            }
             for chunk, batch_id, position, records, sobject, meta in cursor.fetchall()
         ]
 
     # -- matching Bulk 2.0 results ------------------------------------------------------------------
-    def match(self, chunk: str, results: Iterable[ResultRow]) -> Iterator[tuple[int | None, str | None, MatchedResult | None]]:
+    def match(
+        self, chunk: str, results: Iterable[ResultRow]
+    ) -> Iterator[tuple[int | None, str | None, MatchedResult | None]]:
         """Join result rows to `chunk`'s rows on (Id, occurrence number).
 
         Yields every ledger row once, in upload order, with its matched result or None (no result means
@@ -157,7 +178,15 @@ class Ledger:
             db.executemany(
                 "INSERT INTO results (seq, id, status, code, message, fields, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    (seq, rid, status, code, message, json.dumps(list(fields)), None if record is None else json.dumps(record))
+                    (
+                        seq,
+                        rid,
+                        status,
+                        code,
+                        message,
+                        json.dumps(list(fields)),
+                        None if record is None else json.dumps(record),
+                    )
                     for seq, (rid, status, code, message, fields, record) in enumerate(results)
                 ),
             )
@@ -185,8 +214,16 @@ def _pages(cursor: sqlite3.Cursor) -> Iterator[Any]:
         del page  # before the next fetch, so only one page is ever held
 
 
-def _matched(status: str, code: str | None, message: str | None, fields: str | None, record: str | None) -> MatchedResult:
-    return cast(Status, status), code or "", message or "", tuple(json.loads(fields or "[]")), json.loads(record) if record else None
+def _matched(
+    status: str, code: str | None, message: str | None, fields: str | None, record: str | None
+) -> MatchedResult:
+    return (
+        cast(Status, status),
+        code or "",
+        message or "",
+        tuple(json.loads(fields or "[]")),
+        json.loads(record) if record else None,
+    )
 
 
 class ScratchState:

@@ -148,4 +148,13 @@ class Meter:
         return self.snapshot().total
 
 
-__all__ = ["FAMILY_AUTH", "FAMILY_BULK1", "FAMILY_BULK2", "FAMILY_REST", "PHASES", "LimitInfo", "Meter", "MeterSnapshot"]
+__all__ = [
+    "FAMILY_AUTH",
+    "FAMILY_BULK1",
+    "FAMILY_BULK2",
+    "FAMILY_REST",
+    "PHASES",
+    "LimitInfo",
+    "Meter",
+    "MeterSnapshot",
+]

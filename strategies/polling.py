@@ -59,8 +59,16 @@ class PollPolicy:
 
     def scaled(self, factor: float) -> PollPolicy:
         """The same shape with every duration multiplied by `factor` (benchmarks and tests)."""
-        return replace(self, initial=self.initial * factor, ceiling=self.ceiling * factor, timeout=self.timeout * factor,
-                       min_delay=self.min_delay * factor)
+        return replace(
+            self,
+            initial=self.initial * factor,
+            ceiling=self.ceiling * factor,
+            timeout=self.timeout * factor,
+            min_delay=self.min_delay * factor,
+        )
+
+
+DEFAULT_POLL_POLICY = PollPolicy()
 
 
 class PollPlanner:
@@ -117,7 +125,7 @@ class PollResult(Generic[T]):
 def poll(
     check: Callable[[], T],
     is_done: Callable[[T], bool],
-    policy: PollPolicy = PollPolicy(),
+    policy: PollPolicy = DEFAULT_POLL_POLICY,
     *,
     progress: Callable[[T], Progress | None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -148,7 +156,9 @@ def poll(
     return PollResult(False, value, polls, clock() - started)
 
 
-def plan_checks(policy: PollPolicy, finish: float, processed_at: Callable[[float], Progress], *, per_check: float = 0.0) -> list[float]:
+def plan_checks(
+    policy: PollPolicy, finish: float, processed_at: Callable[[float], Progress], *, per_check: float = 0.0
+) -> list[float]:
     """The times `poll` would check a job that finishes at `finish` seconds and whose progress at time
     t is `processed_at(t)`; each check itself takes `per_check` seconds. The last time is the check that
     sees the job done (or the timeout)."""

@@ -177,7 +177,9 @@ class Decision:
     error: ApiError | None = None
 
 
-def decide(response: requests.Response, call: LogicalRequest, *, max_attempts: int, can_reauthenticate: bool) -> Decision:
+def decide(
+    response: requests.Response, call: LogicalRequest, *, max_attempts: int, can_reauthenticate: bool
+) -> Decision:
     """Classify one response of `call` (its `attempt`-th); see the module docstring for the policy."""
     status = response.status_code
     if status in call.ok:
@@ -353,8 +355,12 @@ class OrgSession:
         while True:
             response = self._send(call)
             try:
-                decision = decide(response, call, max_attempts=self.retry.max_attempts,
-                                  can_reauthenticate=self.reauthenticate is not None)
+                decision = decide(
+                    response,
+                    call,
+                    max_attempts=self.retry.max_attempts,
+                    can_reauthenticate=self.reauthenticate is not None,
+                )
             except BaseException:
                 self._settle(call, accepted=False)
                 response.close()
@@ -438,10 +444,14 @@ class OrgSession:
             if not rejected.accepted and rejected.obtained_at is not None:
                 age = self.clock() - rejected.obtained_at
                 if rejected.generation > call.first_generation or age < self.reauth_window:
-                    raise _as(AuthenticationError, refusal, message=(
-                        f"credentials refused: a token obtained by re-authentication {age:.1f} s ago was rejected "
-                        f"before any request succeeded with it ({refusal.message})"
-                    ))
+                    raise _as(
+                        AuthenticationError,
+                        refusal,
+                        message=(
+                            f"credentials refused: a token obtained by re-authentication {age:.1f} s ago was rejected "
+                            f"before any request succeeded with it ({refusal.message})"
+                        ),
+                    )
             self.meter.note_reauth()
             # The callback makes (at least) one login/token request; it is metered as one `auth` call.
             self.meter.record("auth", FAMILY_AUTH)
@@ -449,12 +459,22 @@ class OrgSession:
                 value = self.reauthenticate()
             except Exception as exc:  # any failure of the login itself: the credentials do not work now
                 raise AuthenticationError(
-                    refusal.status, "REAUTHENTICATION_FAILED", f"re-authentication failed ({type(exc).__name__})",
-                    family=call.family, method=call.method, path=call.path,
+                    refusal.status,
+                    "REAUTHENTICATION_FAILED",
+                    f"re-authentication failed ({type(exc).__name__})",
+                    family=call.family,
+                    method=call.method,
+                    path=call.path,
                 ) from exc
             if not value:
-                raise AuthenticationError(refusal.status, "REAUTHENTICATION_FAILED", "re-authentication returned no token",
-                                          family=call.family, method=call.method, path=call.path)
+                raise AuthenticationError(
+                    refusal.status,
+                    "REAUTHENTICATION_FAILED",
+                    "re-authentication returned no token",
+                    family=call.family,
+                    method=call.method,
+                    path=call.path,
+                )
             with self._token_lock:
                 self._token = _Token(value, rejected.generation + 1, self.clock())
 
@@ -476,7 +496,9 @@ class OrgSession:
                 return
             except requests.exceptions.RequestException as exc:
                 if attempt == self.retry.max_attempts:
-                    raise TransportError(f"download broke off: {type(exc).__name__}: {exc}", method="GET", path=urlsplit(url).path) from exc
+                    raise TransportError(
+                        f"download broke off: {type(exc).__name__}: {exc}", method="GET", path=urlsplit(url).path
+                    ) from exc
                 self._backoff(attempt)
 
     # -- small conveniences used by every strategy --------------------------------------------------
@@ -538,8 +560,9 @@ def _xml_child(root: Any, name: str) -> str | None:
     return None
 
 
-def _wire_body(json_body: Any, data: bytes | str | IO[bytes] | None,
-               headers: Mapping[str, str] | None) -> tuple[bytes | str | IO[bytes] | None, dict[str, str]]:
+def _wire_body(
+    json_body: Any, data: bytes | str | IO[bytes] | None, headers: Mapping[str, str] | None
+) -> tuple[bytes | str | IO[bytes] | None, dict[str, str]]:
     """The body as sent (a JSON body serialised once, for every attempt) and the headers it needs."""
     send_headers = dict(headers or {})
     if json_body is None:
@@ -556,8 +579,15 @@ def _auth_header(family: str, token: str) -> dict[str, str]:
 
 def _as(cls: type[ApiError], error: ApiError, *, message: str | None = None) -> ApiError:
     """`error` as the `ApiError` subclass `cls` (its status, code, family and request kept)."""
-    return cls(error.status, error.error_code, error.message if message is None else message, family=error.family,
-               method=error.method, path=error.path, fields=error.fields)
+    return cls(
+        error.status,
+        error.error_code,
+        error.message if message is None else message,
+        family=error.family,
+        method=error.method,
+        path=error.path,
+        fields=error.fields,
+    )
 
 
 def _is_session_error(status: int, error: ApiError) -> bool:

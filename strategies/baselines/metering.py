@@ -142,8 +142,13 @@ class _Recorder:
         parts = urlsplit(url)
         return parts.scheme == self.scheme and parts.netloc.lower() == self.netloc
 
-    def send(self, original: Callable[..., requests.Response], adapter: HTTPAdapter, request: requests.PreparedRequest,
-             kwargs: dict[str, Any]) -> requests.Response:
+    def send(
+        self,
+        original: Callable[..., requests.Response],
+        adapter: HTTPAdapter,
+        request: requests.PreparedRequest,
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
         url = request.url or ""
         if not self.owns(url):
             return original(adapter, request, **kwargs)

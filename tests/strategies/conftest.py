@@ -111,10 +111,23 @@ def bulk2_first_row_bug(running_org: Any) -> bool:
     session = OrgSession(org.instance_url, org.access_token, ca_file=org.ca_file)
     try:
         ids = [r["Id"] for r in org.admin.records("Byline__c", ["Id"])[:2]]
-        job = session.request("POST", session.rest_url("jobs/ingest"), family="bulk2", json_body={"object": "Byline__c", "operation": "update", "contentType": "CSV", "lineEnding": "LF"}).json()
+        job = session.request(
+            "POST",
+            session.rest_url("jobs/ingest"),
+            family="bulk2",
+            json_body={"object": "Byline__c", "operation": "update", "contentType": "CSV", "lineEnding": "LF"},
+        ).json()
         body = ("Id,Name\n" + "".join(f"{i},probe\n" for i in ids)).encode()
-        session.request("PUT", session.rest_url(f"jobs/ingest/{job['id']}/batches"), family="bulk2", data=body, headers={"Content-Type": "text/csv"})
-        session.request("PATCH", session.rest_url(f"jobs/ingest/{job['id']}"), family="bulk2", json_body={"state": "UploadComplete"})
+        session.request(
+            "PUT",
+            session.rest_url(f"jobs/ingest/{job['id']}/batches"),
+            family="bulk2",
+            data=body,
+            headers={"Content-Type": "text/csv"},
+        )
+        session.request(
+            "PATCH", session.rest_url(f"jobs/ingest/{job['id']}"), family="bulk2", json_body={"state": "UploadComplete"}
+        )
         for _ in range(200):
             info = session.request("GET", session.rest_url(f"jobs/ingest/{job['id']}"), family="bulk2").json()
             if info["state"] in ("JobComplete", "Failed", "Aborted"):

@@ -32,7 +32,9 @@ def test_a_long_rest_run_renews_the_session_as_often_as_it_expires(
     org.admin.configure(faults={"session_expiry_after_requests": EXPIRY})
     tag = unique_tag()
     sink = MemorySink()
-    summary = get("rest", new_session(reauthenticate=password_login(org))).update("Byline__c", records_for(byline_ids, n, tag), sink)
+    summary = get("rest", new_session(reauthenticate=password_login(org))).update(
+        "Byline__c", records_for(byline_ids, n, tag), sink
+    )
     assert (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed) == (n, n, 0, 0)
     assert summary.reauthentications >= n // EXPIRY - 1  # far more than any small fixed allowance
     assert summary.calls_by_phase["auth"] == summary.reauthentications
@@ -46,8 +48,13 @@ def wrong_password(org: Any) -> Callable[[], str]:
     def login() -> str:
         response = requests.post(
             f"{org.login_url}/services/oauth2/token",
-            data={"grant_type": "password", "client_id": org.client_id, "client_secret": org.client_secret,
-                  "username": org.username, "password": "not-the-password"},
+            data={
+                "grant_type": "password",
+                "client_id": org.client_id,
+                "client_secret": org.client_secret,
+                "username": org.username,
+                "password": "not-the-password",
+            },
             verify=org.ca_file,
             timeout=30,
         )

@@ -17,12 +17,14 @@ from requests.adapters import BaseAdapter
 
 from strategies.errors import ApiError, AuthenticationError, RequestLimitError, ServerError, TransportError
 from strategies.meter import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, LimitInfo
-from strategies.transport import OrgSession, RetryPolicy, Verdict, LogicalRequest, decide
+from strategies.transport import LogicalRequest, OrgSession, RetryPolicy, Verdict, decide
 
 Reply = Callable[[requests.PreparedRequest], requests.Response | Exception]
 
 
-def reply(status: int, body: Any = None, *, headers: dict[str, str] | None = None, xml: str | None = None) -> Callable[[requests.PreparedRequest], requests.Response]:
+def reply(
+    status: int, body: Any = None, *, headers: dict[str, str] | None = None, xml: str | None = None
+) -> Callable[[requests.PreparedRequest], requests.Response]:
     def make(request: requests.PreparedRequest) -> requests.Response:
         response = requests.Response()
         response.status_code = status
@@ -41,11 +43,15 @@ def reply(status: int, body: Any = None, *, headers: dict[str, str] | None = Non
 
 
 def refused() -> Exception:
-    return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.NewConnectionError(None, "refused")))  # type: ignore[arg-type]
+    return requests.exceptions.ConnectionError(
+        urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.NewConnectionError(None, "refused"))
+    )  # type: ignore[arg-type]
 
 
 def dropped() -> Exception:
-    return requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError()))
+    return requests.exceptions.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError())
+    )
 
 
 class ScriptedAdapter(BaseAdapter):
@@ -76,7 +82,10 @@ def session_with(script: list[Any], **options: Any) -> tuple[OrgSession, Scripte
 def test_urls_keep_scheme_port_and_version() -> None:
     session = OrgSession("http://127.0.0.1:8080/", "t", api_version="v61.0")
     assert session.rest_url("sobjects/Account/001") == "http://127.0.0.1:8080/services/data/v61.0/sobjects/Account/001"
-    assert session.rest_url("services/data/v61.0/jobs/ingest/750/batches") == "http://127.0.0.1:8080/services/data/v61.0/jobs/ingest/750/batches"
+    assert (
+        session.rest_url("services/data/v61.0/jobs/ingest/750/batches")
+        == "http://127.0.0.1:8080/services/data/v61.0/jobs/ingest/750/batches"
+    )
     assert session.async_url("job") == "http://127.0.0.1:8080/services/async/61.0/job"
 
 
@@ -107,7 +116,9 @@ def test_every_request_has_a_timeout_and_per_request_verify(tmp_path: Path) -> N
 
 
 def test_get_is_retried_on_5xx_and_counted() -> None:
-    session, adapter = session_with([reply(503, [{"errorCode": "SERVER_UNAVAILABLE", "message": "x"}]), reply(200, {"ok": 1})])
+    session, adapter = session_with(
+        [reply(503, [{"errorCode": "SERVER_UNAVAILABLE", "message": "x"}]), reply(200, {"ok": 1})]
+    )
     with session.phase("poll"):
         assert session.request("GET", session.rest_url("jobs/ingest/750"), family=FAMILY_BULK2).json() == {"ok": 1}
     assert len(adapter.sent) == 2
@@ -127,13 +138,17 @@ def test_post_is_not_retried_after_a_dropped_connection_but_is_after_refusal() -
         session.request("POST", session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body={})
     assert len(adapter.sent) == 1
     session, adapter = session_with([refused(), reply(200, {"id": "750"})])
-    assert session.request("POST", session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body={}).json() == {"id": "750"}
+    assert session.request("POST", session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body={}).json() == {
+        "id": "750"
+    }
     assert len(adapter.sent) == 2
 
 
 def test_idempotent_patch_is_retried_after_a_dropped_connection() -> None:
     session, adapter = session_with([dropped(), reply(204)])
-    response = session.request("PATCH", session.rest_url("sobjects/A/1"), family=FAMILY_REST, json_body={}, idempotent=True)
+    response = session.request(
+        "PATCH", session.rest_url("sobjects/A/1"), family=FAMILY_REST, json_body={}, idempotent=True
+    )
     assert response.status_code == 204 and len(adapter.sent) == 2
 
 
@@ -147,7 +162,9 @@ def test_retries_are_bounded() -> None:
 def test_concurrency_limit_is_retried_even_for_post_daily_limit_is_not() -> None:
     busy = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "ConcurrentPerOrgLongTxn Limit exceeded."}]
     session, adapter = session_with([reply(403, busy), reply(200, {"id": "750"})])
-    assert session.request("POST", session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body={}).json() == {"id": "750"}
+    assert session.request("POST", session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body={}).json() == {
+        "id": "750"
+    }
     daily = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}]
     session, adapter = session_with([reply(403, daily)])
     with pytest.raises(RequestLimitError):
@@ -201,7 +218,13 @@ def test_a_renewed_token_left_unused_past_the_window_may_be_renewed_again(idle_s
     clock = FakeClock()
     tokens = (f"NEW-{n}" for n in itertools.count(1))
     unavailable = [{"errorCode": "SERVER_UNAVAILABLE", "message": "busy"}]
-    script = [reply(401, EXPIRED), reply(503, unavailable), reply(503, unavailable), reply(401, EXPIRED), reply(200, {})]
+    script = [
+        reply(401, EXPIRED),
+        reply(503, unavailable),
+        reply(503, unavailable),
+        reply(401, EXPIRED),
+        reply(200, {}),
+    ]
     session, adapter = session_with(script, reauthenticate=lambda: next(tokens), clock=clock)
     with pytest.raises(ServerError):  # renewed, then the new token never got an answer that proves it
         session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
@@ -230,8 +253,13 @@ def test_a_failing_login_stops_at_once_without_its_details() -> None:
 
 
 def test_bulk1_invalid_session_is_http_400_xml() -> None:
-    body = '<?xml version="1.0"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>InvalidSessionId</exceptionCode><exceptionMessage>Invalid session id</exceptionMessage></error>'
-    session, adapter = session_with([reply(400, xml=body), reply(200, xml="<jobInfo/>")], reauthenticate=lambda: "FRESH")
+    body = (
+        '<?xml version="1.0"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload">'
+        "<exceptionCode>InvalidSessionId</exceptionCode><exceptionMessage>Invalid session id</exceptionMessage></error>"
+    )
+    session, adapter = session_with(
+        [reply(400, xml=body), reply(200, xml="<jobInfo/>")], reauthenticate=lambda: "FRESH"
+    )
     session.request("GET", session.async_url("job/750"), family=FAMILY_BULK1)
     assert adapter.sent[1][0].headers["X-SFDC-Session"] == "FRESH"
 
@@ -243,7 +271,13 @@ def test_no_reauthenticate_callback_means_authentication_error() -> None:
 
 
 def test_limit_info_first_and_last() -> None:
-    session, _ = session_with([reply(200, {}, headers={"Sforce-Limit-Info": "api-usage=18/5000"}), reply(200, {}), reply(200, {}, headers={"Sforce-Limit-Info": "api-usage=20/5000; per-app-api-usage=1/2(appName=x)"})])
+    session, _ = session_with(
+        [
+            reply(200, {}, headers={"Sforce-Limit-Info": "api-usage=18/5000"}),
+            reply(200, {}),
+            reply(200, {}, headers={"Sforce-Limit-Info": "api-usage=20/5000; per-app-api-usage=1/2(appName=x)"}),
+        ]
+    )
     for _ in range(3):
         session.request("GET", session.rest_url("limits"), family=FAMILY_REST)
     assert session.meter.limit_first == LimitInfo(18, 5000) and session.meter.limit_last == LimitInfo(20, 5000)
@@ -252,14 +286,21 @@ def test_limit_info_first_and_last() -> None:
 
 def test_per_record_errors_can_be_returned_instead_of_raised() -> None:
     session, _ = session_with([reply(400, [{"errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "no"}])])
-    response = session.request("PATCH", session.rest_url("sobjects/A/1"), family=FAMILY_REST, json_body={}, raise_for_status=False)
+    response = session.request(
+        "PATCH", session.rest_url("sobjects/A/1"), family=FAMILY_REST, json_body={}, raise_for_status=False
+    )
     assert response.status_code == 400
 
 
 def test_concurrent_refusals_renew_the_token_once() -> None:
     expired = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
     logins: list[int] = []
-    session = OrgSession("https://example.my.salesforce.com", "OLD", retry=RetryPolicy(backoff=0.0), reauthenticate=lambda: logins.append(1) or "NEW")
+    session = OrgSession(
+        "https://example.my.salesforce.com",
+        "OLD",
+        retry=RetryPolicy(backoff=0.0),
+        reauthenticate=lambda: logins.append(1) or "NEW",
+    )
     barrier = threading.Barrier(4)
 
     class Adapter(BaseAdapter):
@@ -273,7 +314,12 @@ def test_concurrent_refusals_renew_the_token_once() -> None:
             pass
 
     session.http.mount("https://", Adapter())
-    threads = [threading.Thread(target=session.request, args=("GET", session.rest_url("limits")), kwargs={"family": FAMILY_REST}) for _ in range(4)]
+    threads = [
+        threading.Thread(
+            target=session.request, args=("GET", session.rest_url("limits")), kwargs={"family": FAMILY_REST}
+        )
+        for _ in range(4)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -313,7 +359,9 @@ def test_a_renewed_token_refused_while_another_request_with_it_is_in_flight_wait
         def close(self) -> None:
             pass
 
-    session = OrgSession("https://example.my.salesforce.com", "OLD", retry=RetryPolicy(backoff=0.0), reauthenticate=login)
+    session = OrgSession(
+        "https://example.my.salesforce.com", "OLD", retry=RetryPolicy(backoff=0.0), reauthenticate=login
+    )
     session.http.mount("https://", Adapter())
     errors: list[BaseException] = []
 
@@ -332,9 +380,21 @@ def test_a_renewed_token_refused_while_another_request_with_it_is_in_flight_wait
 
 
 def call_for(*, idempotent: bool = True, attempt: int = 1, raise_for_status: bool = True) -> LogicalRequest:
-    return LogicalRequest(method="GET", url="https://example.my.salesforce.com/services/data/v62.0/limits", family=FAMILY_REST,
-                 phase="limits", idempotent=idempotent, payload=None, headers={}, params=None, stream=False, ok=(200,),
-                 raise_for_status=raise_for_status, first_generation=0, attempt=attempt)
+    return LogicalRequest(
+        method="GET",
+        url="https://example.my.salesforce.com/services/data/v62.0/limits",
+        family=FAMILY_REST,
+        phase="limits",
+        idempotent=idempotent,
+        payload=None,
+        headers={},
+        params=None,
+        stream=False,
+        ok=(200,),
+        raise_for_status=raise_for_status,
+        first_generation=0,
+        attempt=attempt,
+    )
 
 
 def response_of(status: int, body: Any) -> requests.Response:
@@ -353,15 +413,35 @@ def response_of(status: int, body: Any) -> requests.Response:
         (503, [], {"idempotent": False, "raise_for_status": False}, True, Verdict.DONE, None),
         (400, [{"errorCode": "MALFORMED_ID", "message": "x"}], {}, True, Verdict.REFUSED, ApiError),
         (400, [{"errorCode": "MALFORMED_ID", "message": "x"}], {"raise_for_status": False}, True, Verdict.DONE, None),
-        (403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "ConcurrentPerOrgLongTxn Limit exceeded."}],
-         {"idempotent": False}, True, Verdict.RETRY, RequestLimitError),
-        (403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}],
-         {"raise_for_status": False}, True, Verdict.REFUSED, RequestLimitError),
+        (
+            403,
+            [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "ConcurrentPerOrgLongTxn Limit exceeded."}],
+            {"idempotent": False},
+            True,
+            Verdict.RETRY,
+            RequestLimitError,
+        ),
+        (
+            403,
+            [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}],
+            {"raise_for_status": False},
+            True,
+            Verdict.REFUSED,
+            RequestLimitError,
+        ),
     ],
 )
-def test_decide_classifies_each_response(status: int, body: Any, options: dict[str, Any], can_reauthenticate: bool,
-                                         verdict: Verdict, error_class: type[Exception] | None) -> None:
-    decision = decide(response_of(status, body), call_for(**options), max_attempts=4, can_reauthenticate=can_reauthenticate)
+def test_decide_classifies_each_response(
+    status: int,
+    body: Any,
+    options: dict[str, Any],
+    can_reauthenticate: bool,
+    verdict: Verdict,
+    error_class: type[Exception] | None,
+) -> None:
+    decision = decide(
+        response_of(status, body), call_for(**options), max_attempts=4, can_reauthenticate=can_reauthenticate
+    )
     assert decision.verdict is verdict
     if verdict is not Verdict.DONE:
         assert error_class is not None and isinstance(decision.error, error_class)
