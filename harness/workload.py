@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
 
+from strategies.meter import FAMILY_BULK2
 from strategies.polling import PollPolicy, poll
-from strategies.transport import FAMILY_BULK2, OrgSession
+from strategies.transport import OrgSession
 
 from .orgs import OrgConnection
 

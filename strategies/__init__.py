@@ -5,12 +5,13 @@
         strategy = get("bulk2-csv", session)
         summary = strategy.update("Byline__c", CsvRecords("in.csv"), CsvResultSink("out/"))
 
-See `base` for the interface and the accounting invariant, `transport` for retries and metering, and each
-strategy module for its call formula.
+See `base` for the interface and the accounting invariant, `transport` for retries and re-authentication,
+`meter` for how calls are counted, `summary` for what a run reports, and each strategy module for its call
+formula.
 """
 
 from .auto import AutoStrategy
-from .base import RETRYABLE_RECORD_CODES, CallEstimate, RunSummary, UpdateStrategy
+from .base import RETRYABLE_RECORD_CODES, CallEstimate, UpdateStrategy
 from .bulk1_xml import Bulk1Strategy
 from .bulk2_csv import Bulk2Strategy
 from .composite import CompositeStrategy
@@ -29,15 +30,19 @@ from .errors import (
     StrategyError,
     TransportError,
 )
+from .meter import LimitInfo, Meter
 from .polling import PollPolicy, PollResult, poll
-from .records import ChunkLimits, Chunker, CsvRecords, JsonlRecords, read_records
+from .records import Chunker, ChunkLimits, CsvRecords, JsonlRecords, read_records
 from .registry import STRATEGIES, from_env, get, names, strategy_class
 from .rest import RestStrategy
 from .sinks import CountingSink, CsvResultSink, MemorySink, RecordOutcome, ResultSink
 from .sobject_collections import CollectionsStrategy
-from .transport import LimitInfo, Meter, OrgSession, RetryPolicy
+from .summary import RunSummary
+from .transport import OrgSession, RetryPolicy
 
 __all__ = [
+    "RETRYABLE_RECORD_CODES",
+    "STRATEGIES",
     "ApiError",
     "AuthenticationError",
     "AutoStrategy",
@@ -61,7 +66,6 @@ __all__ = [
     "OrgSession",
     "PollPolicy",
     "PollResult",
-    "RETRYABLE_RECORD_CODES",
     "RecordOutcome",
     "RecordProblem",
     "RecordValidationError",
@@ -72,7 +76,6 @@ __all__ = [
     "RunFailed",
     "RunInterrupted",
     "RunSummary",
-    "STRATEGIES",
     "ServerError",
     "StrategyError",
     "TransportError",

@@ -22,16 +22,17 @@ Every decision is written to `RunSummary.notes`, and `RunSummary.delegate` names
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy
-from .bulk2_csv import Bulk2Strategy
+from .bulk2_csv import Bulk2Strategy, csv_value_problem
 from .composite import CompositeStrategy
 from .errors import BudgetError
-from .records import PreparedRecords
+from .meter import FAMILY_REST
+from .records import PreparedRecords, ValueCheck
 from .sinks import ResultSink
-from .transport import FAMILY_REST
 
 DEFAULT_EXPECTED_POLLS = 4
 
@@ -75,7 +76,10 @@ class AutoStrategy(UpdateStrategy):
         composite = CompositeStrategy.api_calls(n_records)
         bulk2 = Bulk2Strategy.api_calls(n_records, polls=expected_polls)
         order = ["composite", "bulk2-csv"] if composite.total <= bulk2.total else ["bulk2-csv", "composite"]
-        reason = f"{n_records} record(s): composite ~{composite.total} call(s), bulk2-csv ~{bulk2.total} call(s) (with {expected_polls} polls)"
+        reason = (
+            f"{n_records} record(s): composite ~{composite.total} call(s), "
+            f"bulk2-csv ~{bulk2.total} call(s) (with {expected_polls} polls)"
+        )
         if remaining_batches is not None and bulk2.batches > remaining_batches:
             order.remove("bulk2-csv")
             reason += f"; bulk2-csv needs {bulk2.batches} batch(es) but only {remaining_batches} remain today"
@@ -89,10 +93,22 @@ class AutoStrategy(UpdateStrategy):
         return order[0], f"auto chose {order[0]}: {reason}"
 
     @classmethod
-    def api_calls(cls, n_records: int, *, polls: int = 1, check_budget: bool = True, expected_polls: int = DEFAULT_EXPECTED_POLLS, **_options: Any) -> CallEstimate:
+    def api_calls(
+        cls,
+        n_records: int,
+        *,
+        polls: int = 1,
+        check_budget: bool = True,
+        expected_polls: int = DEFAULT_EXPECTED_POLLS,
+        **_options: Any,
+    ) -> CallEstimate:
         name, _why = cls.choose(n_records, expected_polls=expected_polls)
         base = CallEstimate({"limits": 1}) if check_budget and n_records > 0 else CallEstimate({})
-        chosen = CompositeStrategy.api_calls(n_records) if name == "composite" else Bulk2Strategy.api_calls(n_records, polls=polls)
+        chosen = (
+            CompositeStrategy.api_calls(n_records)
+            if name == "composite"
+            else Bulk2Strategy.api_calls(n_records, polls=polls)
+        )
         return base + chosen
 
     def _formula_options(self) -> dict[str, Any]:
@@ -101,9 +117,7 @@ class AutoStrategy(UpdateStrategy):
     def _needs_count(self, expected: int | None) -> bool:
         return expected is None
 
-    def _value_check(self):  # type: ignore[no-untyped-def]
-        from .bulk2_csv import csv_value_problem
-
+    def _value_check(self) -> ValueCheck | None:
         return csv_value_problem  # the stricter of the two candidates, so the choice cannot change validity
 
     def _limits(self) -> tuple[int | None, int | None]:
@@ -118,10 +132,16 @@ class AutoStrategy(UpdateStrategy):
         remaining_calls = remaining_batches = None
         if self.check_budget and n > 0:
             remaining_calls, remaining_batches = self._limits()
-        name, why = self.choose(n, remaining_calls=remaining_calls, remaining_batches=remaining_batches, expected_polls=self.expected_polls)
+        name, why = self.choose(
+            n, remaining_calls=remaining_calls, remaining_batches=remaining_batches, expected_polls=self.expected_polls
+        )
         run.summary.delegate = name
         run.note(why)
-        common: dict[str, Any] = {"validate": False, "retry_pass": self.retry_pass, "retryable_codes": self.retryable_codes}
+        common: dict[str, Any] = {
+            "validate": False,
+            "retry_pass": self.retry_pass,
+            "retryable_codes": self.retryable_codes,
+        }
         if name == "composite":
             delegate: UpdateStrategy = CompositeStrategy(self.session, **common, **self.composite_options)
         else:
@@ -130,7 +150,9 @@ class AutoStrategy(UpdateStrategy):
             delegate = self._bulk2
         delegate._execute(sobject, prepared, run, expected)
 
-    def _submit(self, sobject: str, rows: Any, run: RunContext, *, second_pass: bool = False) -> None:  # pragma: no cover
+    def _submit(
+        self, sobject: str, rows: Any, run: RunContext, *, second_pass: bool = False
+    ) -> None:  # pragma: no cover
         raise NotImplementedError("auto delegates in _execute")
 
     def resume(self, job_id: str, sink: ResultSink) -> Any:

@@ -1,4 +1,4 @@
-"""The update interface every strategy implements, its run summary, and the run template they share.
+"""The update interface every strategy implements and the run template they share.
 
 `UpdateStrategy.update` is a template method; a strategy fills in `_submit` (send rows, report outcomes)
 and the class-level formula `api_calls`. The template owns everything that must behave the same way for
@@ -23,13 +23,16 @@ import pickle
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
-from typing import IO, Any, Callable, ClassVar, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any, ClassVar
 
-from .errors import ConfigurationError, RunFailed, RunInterrupted, StrategyError
-from .records import PreparedRecords, Row, Validator, prepare, spool_dump
+from .errors import BudgetError, ConfigurationError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
+from .meter import FAMILY_REST, LimitInfo, MeterSnapshot
+from .records import PreparedRecords, Row, Validator, ValueCheck, prepare, spool_dump
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
-from .transport import FAMILY_REST, LimitInfo, MeterSnapshot, OrgSession
+from .summary import RunSummary
+from .transport import OrgSession
 
 RETRYABLE_RECORD_CODES = frozenset(
     {
@@ -62,61 +65,11 @@ class CallEstimate:
     def to_dict(self) -> dict[str, Any]:
         return {"by_phase": dict(self.by_phase), "batches": self.batches, "total": self.total}
 
-    def __add__(self, other: "CallEstimate") -> "CallEstimate":
+    def __add__(self, other: CallEstimate) -> CallEstimate:
         phases = dict(self.by_phase)
         for key, value in other.by_phase.items():
             phases[key] = phases.get(key, 0) + value
         return CallEstimate(phases, self.batches + other.batches)
-
-
-@dataclass
-class RunSummary:
-    """What one `update` (or `resume`) did. `to_dict()` gives a JSON-ready form."""
-
-    strategy: str
-    sobject: str
-    submitted: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    unprocessed: int = 0
-    pending: int = 0
-    retried: int = 0
-    """Records given the second pass (their final outcome is counted once, in the fields above)."""
-    calls_by_phase: dict[str, int] = field(default_factory=dict)
-    calls_by_family: dict[str, int] = field(default_factory=dict)
-    total_calls: int = 0
-    """Every HTTP request this run made, retries and re-authentication included."""
-    api_calls: int = 0
-    """The share of `total_calls` that counts against DailyApiRequests (all but login/token requests)."""
-    http_retries: int = 0
-    reauthentications: int = 0
-    batches: int = 0
-    """Bulk batches consumed from the daily allocation: Bulk 1.0 batches, or ceil(records/10,000) per
-    Bulk 2.0 job."""
-    wall_seconds: float = 0.0
-    seconds_by_phase: dict[str, float] = field(default_factory=dict)
-    job_ids: list[str] = field(default_factory=list)
-    limit_info_before: dict[str, int] | None = None
-    limit_info_after: dict[str, int] | None = None
-    notes: list[str] = field(default_factory=list)
-    error: str | None = None
-    interrupted: bool = False
-    delegate: str | None = None
-    """For `auto`: the strategy it chose."""
-
-    @property
-    def accounted(self) -> int:
-        return self.succeeded + self.failed + self.unprocessed + self.pending
-
-    @property
-    def complete(self) -> bool:
-        """Every record has a final outcome and nothing is left processing."""
-        return self.pending == 0 and self.accounted == self.submitted
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["complete"] = self.complete
-        return data
 
 
 class RunContext:
@@ -126,7 +79,7 @@ class RunContext:
     routing cannot be forgotten.
     """
 
-    def __init__(self, strategy: "UpdateStrategy", sobject: str, sink: ResultSink, *, second_pass_allowed: bool) -> None:
+    def __init__(self, strategy: UpdateStrategy, sobject: str, sink: ResultSink, *, second_pass_allowed: bool) -> None:
         self.strategy = strategy
         self.session = strategy.session
         self.sobject = sobject
@@ -242,20 +195,20 @@ class RunContext:
         if self._observe_limit in meter.observers:
             meter.observers.remove(self._observe_limit)
         used = meter.snapshot().since(self._meter_start)
-        s = self.summary
-        s.calls_by_phase = used.by_phase()
-        s.calls_by_family = used.by_family()
-        s.total_calls = used.total
-        s.api_calls = used.api_total()
-        s.http_retries = used.retries
-        s.reauthentications = used.reauths
-        s.seconds_by_phase = {k: round(v, 6) for k, v in used.seconds.items()}
-        s.wall_seconds = round(time.perf_counter() - self._started, 6)
-        s.limit_info_before = self._limit_first.to_dict() if self._limit_first else None
-        s.limit_info_after = self._limit_last.to_dict() if self._limit_last else None
-        if s.accounted != s.submitted:  # a bug, never expected: say so loudly rather than hide it
-            s.notes.append(f"ACCOUNTING MISMATCH: submitted {s.submitted}, accounted {s.accounted}")
-        return s
+        summary = self.summary
+        summary.calls_by_phase = used.by_phase()
+        summary.calls_by_family = used.by_family()
+        summary.total_calls = used.total
+        summary.api_calls = used.api_total()
+        summary.http_retries = used.retries
+        summary.reauthentications = used.reauths
+        summary.seconds_by_phase = {k: round(v, 6) for k, v in used.seconds.items()}
+        summary.wall_seconds = round(time.perf_counter() - self._started, 6)
+        summary.limit_info_before = self._limit_first.to_dict() if self._limit_first else None
+        summary.limit_info_after = self._limit_last.to_dict() if self._limit_last else None
+        if summary.accounted != summary.submitted:  # a bug, never expected: say so loudly rather than hide it
+            summary.notes.append(f"ACCOUNTING MISMATCH: submitted {summary.submitted}, accounted {summary.accounted}")
+        return summary
 
 
 class UpdateStrategy(ABC):
@@ -358,16 +311,18 @@ class UpdateStrategy(ABC):
 
     def close(self) -> None:
         """Release scratch files (Bulk strategies keep a ledger on disk). Safe to call twice."""
-        return None
+        return
 
-    def __enter__(self) -> "UpdateStrategy":
+    def __enter__(self) -> UpdateStrategy:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- the template -------------------------------------------------------------------------------
-    def _prepare(self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None) -> PreparedRecords:
+    def _prepare(
+        self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None
+    ) -> PreparedRecords:
         validator = None
         if self.validate:
             fields = self.known_fields
@@ -379,8 +334,8 @@ class UpdateStrategy(ABC):
     def _needs_count(self, expected: int | None) -> bool:
         return False
 
-    def _value_check(self):  # type: ignore[no-untyped-def]
-        """A strategy-specific check of one field value (`records.ValueCheck`), or None."""
+    def _value_check(self) -> ValueCheck | None:
+        """A strategy-specific check of one field value, or None."""
         return None
 
     def _execute(self, sobject: str, prepared: PreparedRecords, run: RunContext, expected: int | None) -> None:
@@ -425,8 +380,6 @@ def _record_id(record: Mapping[str, Any]) -> str | None:
 
 
 def _is_pre_call(exc: StrategyError) -> bool:
-    from .errors import BudgetError, RecordValidationError
-
     return isinstance(exc, (RecordValidationError, ConfigurationError, BudgetError))
 
 
@@ -442,7 +395,7 @@ def chunks_of(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
-def send_in_batches(rows: Iterable[Row], size: int, send: "Callable[[list[Row]], None]", run: RunContext) -> None:
+def send_in_batches(rows: Iterable[Row], size: int, send: Callable[[list[Row]], None], run: RunContext) -> None:
     """Call `send` with consecutive batches of at most `size` rows.
 
     If reading the input fails or is interrupted while a batch is being filled, the rows already taken
@@ -461,7 +414,9 @@ def send_in_batches(rows: Iterable[Row], size: int, send: "Callable[[list[Row]],
             send(full)
     except BaseException:
         for number, record in batch:
-            run.unprocessed(number, _record_id(record), "NOT_SENT", "not sent: the run stopped before this batch was sent")
+            run.unprocessed(
+                number, _record_id(record), "NOT_SENT", "not sent: the run stopped before this batch was sent"
+            )
         raise
 
 
@@ -470,10 +425,9 @@ def ceil_div(a: int, b: int) -> int:
 
 
 __all__ = [
-    "CallEstimate",
     "RETRYABLE_RECORD_CODES",
+    "CallEstimate",
     "RunContext",
-    "RunSummary",
     "UpdateStrategy",
     "ceil_div",
     "chunks_of",

@@ -1,4 +1,4 @@
-"""`bulk1-xml`: Bulk API 1.0 with XML batches, the seed's approach done right.
+"""`bulk1-xml`: Bulk API 1.0 with XML batches, one job per run, polled by job rather than by batch.
 
 Calls, for N records in B batches (B = ceil(N/10,000) unless bytes or characters cut earlier) and P polls::
 
@@ -36,9 +36,10 @@ import re
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, ClassVar, Iterable, Mapping
+from typing import IO, Any, ClassVar
 from xml.sax.saxutils import XMLGenerator, escape
 from xml.sax.xmlreader import AttributesImpl
 
@@ -46,13 +47,14 @@ import defusedxml.ElementTree as SafeET
 import requests
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
-from .errors import ConfigurationError, JobError, ServerError, TransportError
+from .errors import ConfigurationError, JobError, RunInterrupted, ServerError, TransportError
 from .ledger import ScratchState, ScratchStateMixin
-from .polling import PollPolicy, poll
-from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, text_of
-from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
-from .transport import BULK1_NS, FAMILY_BULK1
+from .meter import FAMILY_BULK1
+from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
+from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, text_of
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
 
+BULK1_NS = "http://www.force.com/2009/06/asyncapi/dataload"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_BATCH_RECORDS = 10_000
 MAX_BATCH_BYTES = 10_000_000
@@ -168,7 +170,7 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         batch_records: int = MAX_BATCH_RECORDS,
         batch_bytes: int = MAX_BATCH_BYTES,
         batch_chars: int = MAX_BATCH_CHARS,
-        poll_policy: PollPolicy = PollPolicy(),
+        poll_policy: PollPolicy = DEFAULT_POLL_POLICY,
         sleep: Callable[[float], None] | None = None,
         state_dir: str | Path | None = None,
         fetch_successes: bool = False,
@@ -176,8 +178,14 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
     ) -> None:
         super().__init__(session, **common)
         self.fetch_successes = fetch_successes
-        if not 1 <= batch_records <= MAX_BATCH_RECORDS or batch_bytes > MAX_BATCH_BYTES or batch_chars > MAX_BATCH_CHARS:
-            raise ConfigurationError("Bulk 1.0 batches hold at most 10,000 records, 10,000,000 bytes and 10,000,000 characters")
+        if (
+            not 1 <= batch_records <= MAX_BATCH_RECORDS
+            or batch_bytes > MAX_BATCH_BYTES
+            or batch_chars > MAX_BATCH_CHARS
+        ):
+            raise ConfigurationError(
+                "Bulk 1.0 batches hold at most 10,000 records, 10,000,000 bytes and 10,000,000 characters"
+            )
         self.serial = serial
         self.limits = ChunkLimits(batch_records, batch_bytes, batch_chars)
         self.poll_policy = poll_policy
@@ -207,19 +215,19 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         """
         if n_records <= 0:
             return CallEstimate({})
-        b = batches if batches is not None else ceil_div(n_records, batch_records)
+        n_batches = batches if batches is not None else ceil_div(n_records, batch_records)
         troubled = failed_batches + batches_with_failures
-        downloads = (b - failed_batches) if fetch_successes else batches_with_failures
+        downloads = (n_batches - failed_batches) if fetch_successes else batches_with_failures
         results = downloads + (1 if troubled else 0)
-        phases = {"create": 1, "upload": b, "close": 1, "poll": polls}
+        phases = {"create": 1, "upload": n_batches, "close": 1, "poll": polls}
         if results:
             phases["results"] = results
-        return CallEstimate(phases, batches=b)
+        return CallEstimate(phases, batches=n_batches)
 
     def _formula_options(self) -> dict[str, Any]:
         return {"batch_records": self.limits.max_records, "fetch_successes": self.fetch_successes}
 
-    def _value_check(self):  # type: ignore[no-untyped-def]
+    def _value_check(self) -> ValueCheck | None:
         return xml_value_problem
 
     # -- submission -----------------------------------------------------------------------------------
@@ -243,7 +251,12 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
                     job.add_batch(last)
         except BaseException as exc:
             if chunker.open_records:
-                job.report_rows(job.chunk_key(chunker.index), UNPROCESSED, "NOT_SENT", "not sent: the run stopped before this batch was added")
+                job.report_rows(
+                    job.chunk_key(chunker.index),
+                    UNPROCESSED,
+                    "NOT_SENT",
+                    "not sent: the run stopped before this batch was added",
+                )
             chunker.discard()
             job.stop(exc)
             raise
@@ -251,24 +264,24 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
             return
         job.finish()
 
-    def resume(self, job_id: str, sink: ResultSink) -> "Any":
+    def resume(self, job_id: str, sink: ResultSink) -> Any:
         """Wait for a job started earlier (by this strategy, with the same `state_dir`) and collect it."""
         chunks = self.ledger.chunks_of_job(job_id)
         if not chunks:
-            raise ConfigurationError(f"no local ledger for job {job_id} in {self.state_dir}; pass the state_dir of the run that started it")
+            raise ConfigurationError(
+                f"no local ledger for job {job_id} in {self.state_dir}; pass the state_dir of the run that started it"
+            )
         sobject = chunks[0]["sobject"]
         run = RunContext(self, sobject, sink, second_pass_allowed=False)
         job = _Job(self, sobject, run, mode="Parallel", job_id=job_id)
-        for c in chunks:
-            job.batches.append(_Batch(c["chunk"], c["position"], c["records"], c["batch_id"]))
-            run.submitted(c["records"])
+        for chunk in chunks:
+            job.batches.append(_Batch(chunk["chunk"], chunk["position"], chunk["records"], chunk["batch_id"]))
+            run.submitted(chunk["records"])
         run.note(f"resumed job {job_id}; retryable failures are reported, not retried (their values are not kept)")
         self._pending_jobs.discard(job_id)
         try:
             job.finish(closed=True)
         except KeyboardInterrupt:
-            from .errors import RunInterrupted
-
             run.summary.interrupted = True
             raise RunInterrupted(run.finish()) from None
         return run.finish()
@@ -277,8 +290,10 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
 class _Job:
     """One Bulk 1.0 job of one `_submit` (or `resume`) call."""
 
-    def __init__(self, strategy: Bulk1Strategy, sobject: str, run: RunContext, *, mode: str, job_id: str | None = None) -> None:
-        self.s = strategy
+    def __init__(
+        self, strategy: Bulk1Strategy, sobject: str, run: RunContext, *, mode: str, job_id: str | None = None
+    ) -> None:
+        self.strategy = strategy
         self.session = strategy.session
         self.ledger = strategy.ledger
         self.sobject = sobject
@@ -296,7 +311,12 @@ class _Job:
         body = job_xml(operation="update", object=self.sobject, concurrencyMode=self.mode, contentType="XML")
         with self.session.phase("create"):
             response = self.session.request(
-                "POST", self.session.async_url("job"), family=FAMILY_BULK1, data=body, headers={"Content-Type": XML_CONTENT_TYPE}, ok=(200, 201)
+                "POST",
+                self.session.async_url("job"),
+                family=FAMILY_BULK1,
+                data=body,
+                headers={"Content-Type": XML_CONTENT_TYPE},
+                ok=(200, 201),
             )
         info = xml_fields(response.content)
         self.job_id = info.get("id") or ""
@@ -318,7 +338,14 @@ class _Job:
         self.batches.append(batch)
         self.run.summary.batches += 1
         assert self.job_id is not None
-        self.ledger.assign(key, job_id=self.job_id, batch_id=batch_id, position=chunk.index, records=chunk.records, sobject=self.sobject)
+        self.ledger.assign(
+            key,
+            job_id=self.job_id,
+            batch_id=batch_id,
+            position=chunk.index,
+            records=chunk.records,
+            sobject=self.sobject,
+        )
 
     def _post_batch(self, chunk: Chunk) -> str:
         """POST one batch; after a 5xx or a dropped connection, check before trying again.
@@ -352,14 +379,22 @@ class _Job:
                 if _int(info, "numberBatchesTotal") > len(known):
                     created = self._new_batch_id(known)
                     if created:
-                        self.run.note(f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) but the batch was created; kept it")
+                        self.run.note(
+                            f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
+                            "but the batch was created; kept it"
+                        )
                         return created
-                self.run.note(f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) before the batch was created; sent it again")
+                self.run.note(
+                    f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
+                    "before the batch was created; sent it again"
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _new_batch_id(self, known: set[str]) -> str | None:
         assert self.job_id is not None
-        response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1, phase="upload")
+        response = self.session.request(
+            "GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1, phase="upload"
+        )
         ids = [_local_children(element).get("id", "") for element in SafeET.fromstring(response.content)]
         fresh = [i for i in ids if i and i not in known]
         return fresh[-1] if len(fresh) == 1 else None
@@ -378,7 +413,9 @@ class _Job:
 
     def _info(self, phase: str = "poll") -> dict[str, str]:
         assert self.job_id is not None
-        response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}"), family=FAMILY_BULK1, phase=phase)
+        response = self.session.request(
+            "GET", self.session.async_url(f"job/{self.job_id}"), family=FAMILY_BULK1, phase=phase
+        )
         return xml_fields(response.content)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -420,8 +457,13 @@ class _Job:
 
             total = sum(b.records for b in self.batches)
             with self.session.phase("poll"):
-                waited = poll(self._info, done, self.s.poll_policy, progress=lambda info: (_int(info, "numberRecordsProcessed"), total),
-                              sleep=self.s.sleep)
+                waited = poll(
+                    self._info,
+                    done,
+                    self.strategy.poll_policy,
+                    progress=lambda info: (_int(info, "numberRecordsProcessed"), total),
+                    sleep=self.strategy.sleep,
+                )
             if not waited.done:
                 self._leave_pending(f"it was still processing after {waited.waited:.0f} s of polling")
                 return
@@ -435,16 +477,16 @@ class _Job:
         if not open_batches:
             return
         n = sum(b.records for b in open_batches)
-        for b in open_batches:
-            b.reported = True
-            if b.file is not None:
-                b.file.close()
+        for batch in open_batches:
+            batch.reported = True
+            if batch.file is not None:
+                batch.file.close()
         self.run.pending(n)
         assert self.job_id is not None
-        self.s._pending_jobs.add(self.job_id)
+        self.strategy._pending_jobs.add(self.job_id)
         self.run.note(
             f"job {self.job_id}: {n} record(s) pending because {why}; the job keeps running. "
-            f"Collect with resume({self.job_id!r}) (state_dir={self.s.state_dir})"
+            f"Collect with resume({self.job_id!r}) (state_dir={self.strategy.state_dir})"
         )
 
     # -- results --------------------------------------------------------------------------------------
@@ -463,19 +505,25 @@ class _Job:
         states: dict[str, dict[str, str]] = {}
         if not clean:  # a clean job's batches all Completed with every record: nothing to look up
             with self.session.phase("results"):
-                response = self.session.request("GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1)
+                response = self.session.request(
+                    "GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1
+                )
             for element in SafeET.fromstring(response.content):
                 batch_info = _local_children(element)
                 states[batch_info.get("id", "")] = batch_info
         for batch in self.batches:
             if batch.reported:
                 continue
-            state = states.get(batch.batch_id, {"state": "Completed", "numberRecordsFailed": "-1"})  # unlisted: read its results
+            state = states.get(
+                batch.batch_id, {"state": "Completed", "numberRecordsFailed": "-1"}
+            )  # unlisted: read its results
             name = state.get("state", "")
             all_succeeded = clean or (
-                name == "Completed" and _int(state, "numberRecordsFailed") == 0 and _int(state, "numberRecordsProcessed") == batch.records
+                name == "Completed"
+                and _int(state, "numberRecordsFailed") == 0
+                and _int(state, "numberRecordsProcessed") == batch.records
             )
-            if all_succeeded and not self.s.fetch_successes:
+            if all_succeeded and not self.strategy.fetch_successes:
                 self.report_rows(batch.chunk, SUCCEEDED, "", "")
                 batch.reported = True
             elif name == "Completed" or (name == "Failed" and _int(state, "numberRecordsProcessed") > 0):
@@ -494,7 +542,9 @@ class _Job:
         assert self.job_id is not None
         spool = tempfile.TemporaryFile(prefix="sfh-result-")
         with self.session.phase("results"):
-            self.session.download(self.session.async_url(f"job/{self.job_id}/batch/{batch.batch_id}/result"), spool, family=FAMILY_BULK1)
+            self.session.download(
+                self.session.async_url(f"job/{self.job_id}/batch/{batch.batch_id}/result"), spool, family=FAMILY_BULK1
+            )
         with spool:
             retry_positions = self._retryable_positions(spool, batch)
             records = self._records_at(batch, retry_positions) if retry_positions else {}
@@ -512,7 +562,15 @@ class _Job:
             missing = 0
             for row, record_id in ledger_rows:
                 missing += 1
-                self.run.outcome(RecordOutcome(row, record_id, UNPROCESSED, "NO_RESULT", f"batch {batch.batch_id} returned no result for this record"))
+                self.run.outcome(
+                    RecordOutcome(
+                        row,
+                        record_id,
+                        UNPROCESSED,
+                        "NO_RESULT",
+                        f"batch {batch.batch_id} returned no result for this record",
+                    )
+                )
             if missing:
                 self.run.note(f"batch {batch.batch_id}: {missing} record(s) without a result")
         batch.reported = True
@@ -520,7 +578,7 @@ class _Job:
     def _retryable_positions(self, spool: IO[bytes], batch: _Batch) -> set[int]:
         if not self.run.retry_enabled or batch.file is None:
             return set()
-        codes = self.s.retryable_codes
+        codes = self.strategy.retryable_codes
         spool.seek(0)
         return {i for i, result in enumerate(_iter_results(spool)) if not result["success"] and result["code"] in codes}
 
@@ -536,19 +594,17 @@ class _Job:
             if _local(element.tag) != "sObject":
                 continue
             if index in positions:
-                found[index] = {
-                    _local(f.tag): (None if f.get(nil) == "true" else (f.text or "")) for f in element
-                }
+                found[index] = {_local(f.tag): (None if f.get(nil) == "true" else (f.text or "")) for f in element}
             element.clear()
             index += 1
         return found
 
-    def report_rows(self, chunk: str, status: str, code: str, message: str) -> None:
+    def report_rows(self, chunk: str, status: Status, code: str, message: str) -> None:
         for row, record_id in self.ledger.rows(chunk):
-            self.run.outcome(RecordOutcome(row, record_id, status, code, message))  # type: ignore[arg-type]
+            self.run.outcome(RecordOutcome(row, record_id, status, code, message))
 
 
-def _iter_results(stream: IO[bytes]):  # type: ignore[no-untyped-def]
+def _iter_results(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     """Stream ``<result>`` elements of a batch result document as small dicts."""
     for _event, element in SafeET.iterparse(stream, events=("end",)):
         if _local(element.tag) != "result":

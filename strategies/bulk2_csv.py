@@ -23,7 +23,10 @@ literal text ``#N/A`` is therefore rejected by validation: it would silently mea
 
 Failure handling: an upload that fails with a 5xx or a dropped connection is never re-PUT into the same
 job (a second upload could double its data); the job is aborted and the chunk, still on disk, is uploaded
-once more into a fresh job (`upload_attempts`). On an error or Ctrl-C, a job that was not closed is
+once more into a fresh job (`upload_attempts`). An upload refused for the request's sake (the daily
+limit, ``REQUEST_LIMIT_EXCEEDED``, or a session that cannot be renewed) leaves its rows unprocessed with
+that code and stops the run, as every strategy does; an upload whose data the org refuses (an unknown
+column, say) fails its rows with the org's error. On an error or Ctrl-C, a job that was not closed is
 aborted (its rows are unprocessed); a closed job keeps running and its rows are pending, resumable by id.
 A client-side poll timeout never aborts or deletes: the job's rows are pending and its id is reported.
 """
@@ -36,17 +39,26 @@ import re
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
-from .errors import ApiError, ConfigurationError, RunInterrupted, ServerError, TransportError
-from .ledger import ScratchState, ScratchStateMixin
-from .polling import PollPolicy, poll
-from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, csv_line, text_of
-from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
-from .transport import FAMILY_BULK2
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    RequestLimitError,
+    RunInterrupted,
+    ServerError,
+    TransportError,
+)
+from .ledger import ResultRow, ScratchState, ScratchStateMixin
+from .meter import FAMILY_BULK2
+from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
+from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, csv_line, text_of
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
 
 DEFAULT_MAX_JOB_BYTES = 100_000_000
 INTERNAL_BATCH_RECORDS = 10_000
@@ -117,7 +129,7 @@ def parse_sf_error(text: str) -> tuple[str, str, tuple[str, ...]]:
 
 
 @dataclass
-class _Job2:
+class _IngestJob:
     chunk: str
     records: int
     file: IO[bytes] | None
@@ -140,7 +152,7 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
         max_job_bytes: int = DEFAULT_MAX_JOB_BYTES,
         max_job_records: int | None = None,
         parallel_jobs: int = 1,
-        poll_policy: PollPolicy = PollPolicy(),
+        poll_policy: PollPolicy = DEFAULT_POLL_POLICY,
         sleep: Callable[[float], None] | None = None,
         state_dir: str | Path | None = None,
         fetch_successes: bool = False,
@@ -192,12 +204,12 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
     def _formula_options(self) -> dict[str, Any]:
         return {"max_job_records": self.limits.max_records, "fetch_successes": self.fetch_successes}
 
-    def _value_check(self):  # type: ignore[no-untyped-def]
+    def _value_check(self) -> ValueCheck | None:
         return csv_value_problem
 
     # -- submission -----------------------------------------------------------------------------------
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
-        ctx = _Submission(self, sobject, run)
+        submission = _Submission(self, sobject, run)
         columns: list[str] | None = None
         known = run.columns
         if known and not second_pass:
@@ -209,8 +221,8 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
         key_index, key = -2, ""
         try:
             for number, record in rows:
-                if ctx.stopped:
-                    run.unprocessed(number, record.get("Id"), "NOT_SENT", ctx.stopped)
+                if submission.stopped:
+                    run.unprocessed(number, record.get("Id"), "NOT_SENT", submission.stopped)
                     continue
                 if writer is None or not column_set.issuperset(record):
                     columns = ["Id"] + [c for c in record if c != "Id"]
@@ -218,26 +230,31 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
                     writer = CsvRowWriter(columns)
                     finished = chunker.set_header(writer.header)
                     if finished is not None:
-                        ctx.submit(finished)
+                        submission.submit(finished)
                 try:
                     finished = chunker.add(writer.line(record))
                 except RecordTooLarge as exc:
                     run.outcome(RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc)))
                     continue
                 if chunker.index != key_index:
-                    key_index, key = chunker.index, ctx.chunk_key(chunker.index)
+                    key_index, key = chunker.index, submission.chunk_key(chunker.index)
                 ledger_add(key, number, record.get("Id"))
                 if finished is not None:
-                    ctx.submit(finished)
+                    submission.submit(finished)
             last = chunker.flush()
             if last is not None:
-                ctx.submit(last)
-            ctx.wait(all_jobs=True)
-        except BaseException as exc:
+                submission.submit(last)
+            submission.wait(all_jobs=True)
+        except BaseException:
             if chunker.open_records:
-                ctx.report_rows(ctx.chunk_key(chunker.index), UNPROCESSED, "NOT_SENT", "not sent: the run stopped before this job was created")
+                submission.report_rows(
+                    submission.chunk_key(chunker.index),
+                    UNPROCESSED,
+                    "NOT_SENT",
+                    "not sent: the run stopped before this job was created",
+                )
             chunker.discard()
-            ctx.stop(exc)
+            submission.stop()
             raise
 
     def resume(self, job_id: str, sink: ResultSink) -> Any:
@@ -250,20 +267,20 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
         chunks = self.ledger.chunks_of_job(job_id)
         sobject = chunks[0]["sobject"] if chunks else ""
         run = RunContext(self, sobject, sink, second_pass_allowed=False)
-        ctx = _Submission(self, sobject, run)
+        submission = _Submission(self, sobject, run)
         self._pending_jobs.discard(job_id)
         try:
             if chunks:
-                job = _Job2(chunks[0]["chunk"], chunks[0]["records"], None, job_id)
+                job = _IngestJob(chunks[0]["chunk"], chunks[0]["records"], None, job_id)
                 run.submitted(job.records)
                 run.job(job_id)
-                ctx.inflight.append(job)
+                submission.inflight.append(job)
                 run.note(f"resumed job {job_id}")
-                ctx.wait(all_jobs=True)
+                submission.wait(all_jobs=True)
             else:
-                ctx.collect_without_ledger(job_id)
+                submission.collect_without_ledger(job_id)
         except KeyboardInterrupt:
-            ctx.stop(KeyboardInterrupt())
+            submission.stop()
             run.summary.interrupted = True
             raise RunInterrupted(run.finish()) from None
         return run.finish()
@@ -273,12 +290,12 @@ class _Submission:
     """The jobs of one `_submit` (or `resume`) call: create, upload, close, wait, collect."""
 
     def __init__(self, strategy: Bulk2Strategy, sobject: str, run: RunContext) -> None:
-        self.s = strategy
+        self.strategy = strategy
         self.session = strategy.session
         self.ledger = strategy.ledger
         self.sobject = sobject
         self.run = run
-        self.inflight: list[_Job2] = []
+        self.inflight: list[_IngestJob] = []
         self.stopped = ""
         self._prefix = uuid.uuid4().hex[:12]
         self._deadline: float | None = None
@@ -288,19 +305,26 @@ class _Submission:
 
     # -- one job --------------------------------------------------------------------------------------
     def submit(self, chunk: Chunk) -> None:
-        job = _Job2(self.chunk_key(chunk.index), chunk.records, chunk.file)
+        job = _IngestJob(self.chunk_key(chunk.index), chunk.records, chunk.file)
         try:
-            for attempt in range(1, self.s.upload_attempts + 1):
+            for attempt in range(1, self.strategy.upload_attempts + 1):
                 job.job_id = self._create()
                 try:
                     self._upload(job)
                 except (ServerError, TransportError) as exc:
                     self._abort(job.job_id, f"upload failed ({exc.__class__.__name__}); nothing was processed")
-                    if attempt < self.s.upload_attempts:
+                    if attempt < self.strategy.upload_attempts:
                         self.run.note(f"retrying the upload of {job.records} record(s) in a new job")
                         continue
                     raise
-                except ApiError as exc:  # the org refused the data itself: every row failed with its error
+                except (RequestLimitError, AuthenticationError) as exc:
+                    # The org refused the request, not the records: they were never processed, and every
+                    # further call would be refused the same way, so the run stops here.
+                    self._abort(job.job_id, f"upload refused: {exc.error_code}")
+                    self.report_rows(job.chunk, UNPROCESSED, exc.error_code, exc.message)
+                    job.reported = True
+                    raise
+                except ApiError as exc:  # the org refused the data itself (e.g. a column it does not know)
                     self._abort(job.job_id, f"upload refused: {exc.error_code}")
                     self.report_rows(job.chunk, FAILED, exc.error_code, exc.message)
                     job.reported = True
@@ -322,18 +346,26 @@ class _Submission:
         self.run.summary.batches += ceil_div(job.records, INTERNAL_BATCH_RECORDS)
         self.ledger.assign(job.chunk, job_id=job.job_id, records=job.records, sobject=self.sobject)
         self.inflight.append(job)
-        if len(self.inflight) >= self.s.parallel_jobs:
+        if len(self.inflight) >= self.strategy.parallel_jobs:
             self.wait(all_jobs=False)
 
     def _create(self) -> str:
-        body = {"object": self.sobject, "operation": "update", "contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA"}
+        body = {
+            "object": self.sobject,
+            "operation": "update",
+            "contentType": "CSV",
+            "lineEnding": "LF",
+            "columnDelimiter": "COMMA",
+        }
         with self.session.phase("create"):
-            info = self.session.request("POST", self.session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body=body).json()
+            info = self.session.request(
+                "POST", self.session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body=body
+            ).json()
         job_id = str(info["id"])
         self.run.job(job_id)
         return job_id
 
-    def _upload(self, job: _Job2) -> None:
+    def _upload(self, job: _IngestJob) -> None:
         assert job.file is not None
         job.file.seek(0)
         with self.session.phase("upload"):
@@ -347,7 +379,7 @@ class _Submission:
             )
             response.close()
 
-    def _close(self, job: _Job2) -> None:
+    def _close(self, job: _IngestJob) -> None:
         try:
             with self.session.phase("close"):
                 self.session.request(
@@ -365,40 +397,54 @@ class _Submission:
         try:
             with self.session.phase("abort"):
                 self.session.request(
-                    "PATCH", self.session.rest_url(f"jobs/ingest/{job_id}"), family=FAMILY_BULK2, json_body={"state": "Aborted"}, idempotent=True
+                    "PATCH",
+                    self.session.rest_url(f"jobs/ingest/{job_id}"),
+                    family=FAMILY_BULK2,
+                    json_body={"state": "Aborted"},
+                    idempotent=True,
                 ).close()
             self.run.note(f"job {job_id} aborted: {why}")
         except Exception as err:
             self.run.note(f"could not abort job {job_id} after '{why}' ({err}); check it in Setup")
 
     # -- waiting --------------------------------------------------------------------------------------
-    def _info(self, job: _Job2) -> dict[str, Any]:
-        return self.session.request("GET", self.session.rest_url(f"jobs/ingest/{job.job_id}"), family=FAMILY_BULK2, phase="poll").json()
+    def _info(self, job: _IngestJob) -> dict[str, Any]:
+        return self.session.request(
+            "GET", self.session.rest_url(f"jobs/ingest/{job.job_id}"), family=FAMILY_BULK2, phase="poll"
+        ).json()
 
     def wait(self, *, all_jobs: bool) -> None:
         """Poll the open jobs until one (or all) reach a final state; collect those."""
         while self.inflight:
             if self._deadline is None:
-                self._deadline = time.monotonic() + self.s.poll_policy.timeout
+                self._deadline = time.monotonic() + self.strategy.poll_policy.timeout
             remaining = self._deadline - time.monotonic()
-            policy = replace(self.s.poll_policy, timeout=max(remaining, 0.0))
+            policy = replace(self.strategy.poll_policy, timeout=max(remaining, 0.0))
 
-            def check() -> list[_Job2]:
+            def check() -> list[_IngestJob]:
                 for job in self.inflight:
                     if job.info is None or job.info.get("state") not in _FINAL_STATES:
                         job.info = self._info(job)
                 return [j for j in self.inflight if j.info and j.info.get("state") in _FINAL_STATES]
 
             with self.session.phase("poll"):
-                waited = poll(check, lambda done: bool(done), policy, progress=lambda _done: self._progress(), sleep=self.s.sleep)
+                waited = poll(
+                    check,
+                    lambda done: bool(done),
+                    policy,
+                    progress=lambda _done: self._progress(),
+                    sleep=self.strategy.sleep,
+                )
             if not waited.done:
-                self._leave_pending(f"still processing when polling timed out after {self.s.poll_policy.timeout:.0f} s")
+                self._leave_pending(
+                    f"still processing when polling timed out after {self.strategy.poll_policy.timeout:.0f} s"
+                )
                 self.stopped = "not sent: polling timed out on an earlier job"
                 return
             for job in waited.value or []:
                 self.inflight.remove(job)
                 self._collect(job)
-            if not all_jobs and len(self.inflight) < self.s.parallel_jobs:
+            if not all_jobs and len(self.inflight) < self.strategy.parallel_jobs:
                 return
 
     def _progress(self) -> tuple[int, int]:
@@ -412,19 +458,20 @@ class _Submission:
                 continue
             job.reported = True
             self.run.pending(job.records)
-            self.s._pending_jobs.add(job.job_id)
+            self.strategy._pending_jobs.add(job.job_id)
             self.run.note(
                 f"job {job.job_id}: {job.records} record(s) pending ({why}); the job keeps running. "
-                f"Collect with resume({job.job_id!r}) (state_dir={self.s.state_dir})"
+                f"Collect with resume({job.job_id!r}) (state_dir={self.strategy.state_dir})"
             )
         self.inflight.clear()
 
-    def stop(self, exc: BaseException) -> None:
-        """After an error or Ctrl-C: closed jobs keep running (pending); nothing is left open."""
+    def stop(self) -> None:
+        """After an error or Ctrl-C: jobs already closed keep running, so their rows are pending (a job
+        still open was aborted by `submit` before the error reached here)."""
         self._leave_pending("the run stopped before its results were collected")
 
     # -- results --------------------------------------------------------------------------------------
-    def _collect(self, job: _Job2) -> None:
+    def _collect(self, job: _IngestJob) -> None:
         info = job.info or {}
         state = str(info.get("state"))
         processed = int(info.get("numberRecordsProcessed") or 0)
@@ -433,14 +480,14 @@ class _Submission:
         job_message = str(info.get("errorMessage") or f"job {job.job_id} ended {state}")
         if state != "JobComplete":
             self.run.note(f"job {job.job_id} ended {state}: {job_message}")
-        if self.s.fetch_successes:
+        if self.strategy.fetch_successes:
             self._check_successes(job, processed - failed)
         if failed == 0 and processed >= job.records:
             self.report_rows(job.chunk, SUCCEEDED, "", "")
         elif processed == 0:
             self.report_rows(job.chunk, UNPROCESSED, job_code, job_message)
         else:
-            results: list[Iterable[tuple[str, str, str, str, tuple[str, ...], dict[str, Any] | None]]] = []
+            results: list[Iterable[ResultRow]] = []
             if failed:
                 results.append(self._download(job.job_id, "failedResults/", FAILED, "", ""))
             if processed < job.records:
@@ -459,7 +506,7 @@ class _Submission:
                     listed_unprocessed += 1
                 else:
                     listed_failed += 1
-                self.run.outcome(RecordOutcome(row, record_id, status, code, message, fields), record)  # type: ignore[arg-type]
+                self.run.outcome(RecordOutcome(row, record_id, status, code, message, fields), record)
             if listed_failed != failed:
                 self.run.note(
                     f"INCONSISTENT JOB COUNTS: job {job.job_id} reports {failed} failed record(s) but "
@@ -475,7 +522,7 @@ class _Submission:
         job.reported = True
         self.ledger.forget(job.chunk)
 
-    def _download(self, job_id: str, resource: str, status: str, code: str, message: str) -> Iterator[tuple[str, str, str, str, tuple[str, ...], dict[str, Any] | None]]:
+    def _download(self, job_id: str, resource: str, status: Status, code: str, message: str) -> Iterator[ResultRow]:
         """Stream one result CSV to disk, then yield its rows as ledger match tuples."""
         spool = self._fetch(job_id, resource)
         with spool:
@@ -486,7 +533,7 @@ class _Submission:
             id_at = header.index("Id") if "Id" in header else (header.index("sf__Id") if "sf__Id" in header else None)
             error_at = header.index("sf__Error") if "sf__Error" in header else None
             data_columns = [(i, name) for i, name in enumerate(header) if not name.startswith("sf__")]
-            retry_codes = self.s.retryable_codes
+            retry_codes = self.strategy.retryable_codes
             for cells in reader:
                 if not cells:
                     continue
@@ -497,7 +544,11 @@ class _Submission:
                     row_code, row_message, fields = parse_sf_error(cells[error_at])
                 record = None
                 if status == FAILED and row_code in retry_codes:
-                    record = {name: (None if cells[i] == NULL_MARKER else cells[i]) for i, name in data_columns if i < len(cells) and cells[i] != ""}
+                    record = {
+                        name: (None if cells[i] == NULL_MARKER else cells[i])
+                        for i, name in data_columns
+                        if i < len(cells) and cells[i] != ""
+                    }
                 yield record_id, status, row_code, row_message, fields, record
 
     def _fetch(self, job_id: str, resource: str) -> IO[bytes]:
@@ -506,7 +557,7 @@ class _Submission:
             self.session.download(self.session.rest_url(f"jobs/ingest/{job_id}/{resource}"), spool, family=FAMILY_BULK2)
         return spool
 
-    def _check_successes(self, job: _Job2, expected: int) -> None:
+    def _check_successes(self, job: _IngestJob, expected: int) -> None:
         with self._fetch(job.job_id, "successfulResults/") as spool:
             count = sum(1 for cells in csv.reader(_lines_keeping_newlines(spool)) if cells) - 1
         if count != expected:
@@ -514,25 +565,37 @@ class _Submission:
 
     def collect_without_ledger(self, job_id: str) -> None:
         """Resume a job this machine has no ledger for: all three result sets, rows unnumbered."""
-        job = _Job2(f"{self._prefix}-resume", 0, None, job_id)
+        job = _IngestJob(f"{self._prefix}-resume", 0, None, job_id)
         self.run.job(job_id)
         with self.session.phase("poll"):
-            waited = poll(lambda: self._info(job), lambda info: info.get("state") in _FINAL_STATES, self.s.poll_policy, sleep=self.s.sleep)
+            waited = poll(
+                lambda: self._info(job),
+                lambda info: info.get("state") in _FINAL_STATES,
+                self.strategy.poll_policy,
+                sleep=self.strategy.sleep,
+            )
         info = waited.value or {}
         if not waited.done:
             self.run.note(f"job {job_id} still processing; nothing collected")
-            self.s._pending_jobs.add(job_id)
+            self.strategy._pending_jobs.add(job_id)
             return
         self.run.note(f"resumed job {job_id} without a local ledger: row numbers are unknown")
-        for resource, status in (("successfulResults/", SUCCEEDED), ("failedResults/", FAILED), ("unprocessedrecords/", UNPROCESSED)):
+        for resource, status in (
+            ("successfulResults/", SUCCEEDED),
+            ("failedResults/", FAILED),
+            ("unprocessedrecords/", UNPROCESSED),
+        ):
             code = "" if status != UNPROCESSED else f"JOB_{str(info.get('state')).upper()}"
-            for record_id, st, c, message, fields, _record in self._download(job_id, resource, status, code, str(info.get("errorMessage") or "")):
+            job_message = str(info.get("errorMessage") or "")
+            for record_id, row_status, row_code, row_message, fields, _record in self._download(
+                job_id, resource, status, code, job_message
+            ):
                 self.run.submitted()
-                self.run.outcome(RecordOutcome(None, record_id, st, c, message, fields))  # type: ignore[arg-type]
+                self.run.outcome(RecordOutcome(None, record_id, row_status, row_code, row_message, fields))
 
-    def report_rows(self, chunk: str, status: str, code: str, message: str) -> None:
+    def report_rows(self, chunk: str, status: Status, code: str, message: str) -> None:
         for row, record_id in self.ledger.rows(chunk):
-            self.run.outcome(RecordOutcome(row, record_id, status, code, message))  # type: ignore[arg-type]
+            self.run.outcome(RecordOutcome(row, record_id, status, code, message))
 
 
 def _lines_keeping_newlines(spool: IO[bytes]) -> Iterator[str]:

@@ -19,10 +19,12 @@ retry it after a 5xx or a dropped connection even though it is a POST.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of, send_in_batches
 from .errors import ConfigurationError
+from .meter import FAMILY_REST
 from .records import Row
 from .sinks import UNPROCESSED, RecordOutcome
 from .sobject_collections import (
@@ -32,7 +34,6 @@ from .sobject_collections import (
     report_refused,
     send_for_rows,
 )
-from .transport import FAMILY_REST
 
 COMPOSITE_MAX_COLLECTIONS = 5
 
@@ -63,7 +64,12 @@ class CompositeStrategy(UpdateStrategy):
 
     @classmethod
     def api_calls(
-        cls, n_records: int, *, subrequests: int = COMPOSITE_MAX_COLLECTIONS, batch_size: int = COLLECTIONS_MAX, **_options: Any
+        cls,
+        n_records: int,
+        *,
+        subrequests: int = COMPOSITE_MAX_COLLECTIONS,
+        batch_size: int = COLLECTIONS_MAX,
+        **_options: Any,
     ) -> CallEstimate:
         calls = ceil_div(n_records, subrequests * batch_size)
         return CallEstimate({"dml": calls} if calls else {})
@@ -84,12 +90,17 @@ class CompositeStrategy(UpdateStrategy):
                         "method": "PATCH",
                         "url": sub_url,
                         "referenceId": ref,
-                        "body": {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in part]},
+                        "body": {
+                            "allOrNone": self.all_or_none,
+                            "records": [collection_record(sobject, r) for _, r in part],
+                        },
                     }
                     for ref, part in parts.items()
                 ],
             }
-            send_for_rows(self.session, "POST", url, body, group, run, lambda payload: self._report(run, parts, payload))
+            send_for_rows(
+                self.session, "POST", url, body, group, run, lambda payload: self._report(run, parts, payload)
+            )
 
         with self.session.phase("dml"):
             send_in_batches(rows, self.subrequests * self.batch_size, send, run)
@@ -114,4 +125,6 @@ class CompositeStrategy(UpdateStrategy):
         for ref, rows in parts.items():
             if ref not in seen:
                 for number, record in rows:
-                    run.outcome(RecordOutcome(number, record.get("Id"), UNPROCESSED, "NO_RESULT", f"no subresponse for {ref}"))
+                    run.outcome(
+                        RecordOutcome(number, record.get("Id"), UNPROCESSED, "NO_RESULT", f"no subresponse for {ref}")
+                    )

@@ -28,11 +28,10 @@ error codes and Salesforce's own messages only, never from request headers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .base import RunSummary
+from .summary import RunSummary
 
 
 class StrategyError(Exception):
@@ -142,7 +141,7 @@ class RunFailed(StrategyError):
     The original exception is chained as ``__cause__``.
     """
 
-    def __init__(self, message: str, summary: "RunSummary") -> None:
+    def __init__(self, message: str, summary: RunSummary) -> None:
         self.summary = summary
         super().__init__(message)
 
@@ -153,6 +152,6 @@ class RunInterrupted(KeyboardInterrupt):
     It is a `KeyboardInterrupt`, so code that does not know about strategies still stops as the user asked.
     """
 
-    def __init__(self, summary: "RunSummary") -> None:
+    def __init__(self, summary: RunSummary) -> None:
         self.summary = summary
         super().__init__("update interrupted; see summary.notes for what happened to open jobs")

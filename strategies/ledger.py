@@ -18,8 +18,11 @@ import shutil
 import sqlite3
 import tempfile
 import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, cast
+
+from .sinks import Status
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (chunk TEXT NOT NULL, seq INTEGER NOT NULL, row INTEGER, id TEXT,
@@ -27,9 +30,47 @@ CREATE TABLE IF NOT EXISTS entries (chunk TEXT NOT NULL, seq INTEGER NOT NULL, r
 CREATE TABLE IF NOT EXISTS chunks (chunk TEXT PRIMARY KEY, job_id TEXT, batch_id TEXT, position INTEGER,
                                    records INTEGER DEFAULT 0, sobject TEXT, meta TEXT);
 CREATE INDEX IF NOT EXISTS chunks_by_job ON chunks (job_id, position);
-CREATE TEMP TABLE IF NOT EXISTS outcomes (chunk TEXT, seq INTEGER, id TEXT, status TEXT, code TEXT,
-                                          message TEXT, fields TEXT, record TEXT);
 """
+
+_MATCH_SCHEMA = """
+CREATE TEMP TABLE IF NOT EXISTS results (seq INTEGER PRIMARY KEY, id TEXT, status TEXT, code TEXT, message TEXT,
+                                         fields TEXT, record TEXT);
+CREATE TEMP TABLE IF NOT EXISTS result_keys (id TEXT, k INTEGER, seq INTEGER, PRIMARY KEY (id, k)) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS entry_keys (seq INTEGER PRIMARY KEY, id TEXT, k INTEGER);
+CREATE INDEX IF NOT EXISTS temp.entry_keys_by_key ON entry_keys (id, k);
+"""
+"""Scratch tables of one `Ledger.match`: the result rows as downloaded, and both sides keyed by (Id,
+occurrence number). Every join below is a primary-key or index lookup, so matching n rows costs
+O(n log n) B-tree steps and no full scan per row."""
+
+_RANK_ENTRIES = """
+INSERT INTO entry_keys (seq, id, k)
+SELECT seq, id, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) FROM entries WHERE chunk = ?
+"""
+_RANK_RESULTS = (
+    "INSERT INTO result_keys (id, k, seq) SELECT id, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq), seq FROM results"
+)
+_MATCHED = """
+SELECT e.row, e.id, r.status, r.code, r.message, r.fields, r.record
+FROM entries AS e
+JOIN entry_keys AS ek ON ek.seq = e.seq
+LEFT JOIN result_keys AS rk ON rk.id = ek.id AND rk.k = ek.k
+LEFT JOIN results AS r ON r.seq = rk.seq
+WHERE e.chunk = ?
+ORDER BY e.seq
+"""
+_UNMATCHED = """
+SELECT r.id, r.status, r.code, r.message, r.fields
+FROM result_keys AS rk JOIN results AS r ON r.seq = rk.seq
+WHERE NOT EXISTS (SELECT 1 FROM entry_keys AS ek WHERE ek.id = rk.id AND ek.k = rk.k)
+ORDER BY rk.seq
+"""
+_PAGE = 5000
+
+ResultRow = tuple[str, Status, str, str, tuple[str, ...], "dict[str, Any] | None"]
+"""A downloaded result row: (Id, status, code, message, fields, record to retry or None)."""
+MatchedResult = tuple[Status, str, str, tuple[str, ...], "dict[str, Any] | None"]
+"""A result as matched to a ledger row: (status, code, message, fields, record or None)."""
 
 
 class Ledger:
@@ -39,9 +80,12 @@ class Ledger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=OFF")  # scratch data: speed over crash safety
+        # Speed over crash safety: a process killed in the middle of a write can leave the file unusable for
+        # `resume`; every input row passes through the ledger, and journalling would double that disk work.
+        self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.executescript(_SCHEMA)
+        self._db.execute("PRAGMA temp_store=FILE")  # match()'s scratch tables spill to disk, not to memory
+        self._db.executescript(_SCHEMA + _MATCH_SCHEMA)
         self._buffer: list[tuple[str, int, int | None, str | None]] = []
         self._seq: dict[str, int] = {}
 
@@ -54,7 +98,7 @@ class Ledger:
         seq = self._seq.get(chunk, 0)
         self._seq[chunk] = seq + 1
         self._buffer.append((chunk, seq, row, record_id))
-        if len(self._buffer) >= 5000:
+        if len(self._buffer) >= _PAGE:
             self.flush()
 
     def flush(self) -> None:
@@ -64,7 +108,17 @@ class Ledger:
             self._db.execute("COMMIT")
             self._buffer.clear()
 
-    def assign(self, chunk: str, *, job_id: str, batch_id: str | None = None, position: int = 0, records: int = 0, sobject: str = "", meta: dict[str, Any] | None = None) -> None:
+    def assign(
+        self,
+        chunk: str,
+        *,
+        job_id: str,
+        batch_id: str | None = None,
+        position: int = 0,
+        records: int = 0,
+        sobject: str = "",
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         """Record that `chunk` was sent as batch `batch_id` (Bulk 1.0) or as job `job_id` (Bulk 2.0)."""
         self.flush()
         self._db.execute(
@@ -81,12 +135,7 @@ class Ledger:
     def rows(self, chunk: str) -> Iterator[tuple[int | None, str | None]]:
         """(row, Id) of `chunk` in the order they were written (= upload order)."""
         self.flush()
-        cursor = self._db.execute("SELECT row, id FROM entries WHERE chunk = ? ORDER BY seq", (chunk,))
-        while True:
-            page = cursor.fetchmany(5000)
-            if not page:
-                return
-            yield from page
+        yield from _pages(self._db.execute("SELECT row, id FROM entries WHERE chunk = ? ORDER BY seq", (chunk,)))
 
     def count(self, chunk: str) -> int:
         self.flush()
@@ -94,62 +143,87 @@ class Ledger:
 
     def chunks_of_job(self, job_id: str) -> list[dict[str, Any]]:
         cursor = self._db.execute(
-            "SELECT chunk, batch_id, position, records, sobject, meta FROM chunks WHERE job_id = ? ORDER BY position", (job_id,)
+            "SELECT chunk, batch_id, position, records, sobject, meta FROM chunks WHERE job_id = ? ORDER BY position",
+            (job_id,),
         )
         return [
-            {"chunk": c, "batch_id": b, "position": p, "records": r, "sobject": s, "meta": json.loads(m or "{}")}
-            for c, b, p, r, s, m in cursor.fetchall()
+            {
+                "chunk": chunk,
+                "batch_id": batch_id,
+                "position": position,
+                "records": records,
+                "sobject": sobject,
+                "meta": json.loads(meta or "{}"),
+            }
+            for chunk, batch_id, position, records, sobject, meta in cursor.fetchall()
         ]
 
     # -- matching Bulk 2.0 results ------------------------------------------------------------------
     def match(
-        self, chunk: str, outcomes: Iterable[tuple[str, str, str, str, tuple[str, ...], dict[str, Any] | None]]
-    ) -> Iterator[tuple[int | None, str | None, tuple[str, str, str, tuple[str, ...], dict[str, Any] | None] | None]]:
-        """Join result rows ``(id, status, code, message, fields, record)`` to `chunk`'s rows.
+        self, chunk: str, results: Iterable[ResultRow]
+    ) -> Iterator[tuple[int | None, str | None, MatchedResult | None]]:
+        """Join result rows to `chunk`'s rows on (Id, occurrence number).
 
         Yields every ledger row once, in upload order, with its matched result or None (no result means
-        the row succeeded). Result rows that match no ledger row are yielded last with row None.
+        the row succeeded). Result rows that match no ledger row are yielded last with row None. Memory
+        stays flat: the result rows are streamed into scratch tables on disk and read back a page at a
+        time; the work grows as n log n (see `_MATCH_SCHEMA`), where a join on ranks computed on the fly
+        scanned every result row for each ledger row.
         """
         self.flush()
-        self._db.execute("DELETE FROM outcomes")
-        self._db.execute("BEGIN")
-        self._db.executemany(
-            "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (chunk, seq, oid, status, code, message, json.dumps(list(fields)), json.dumps(record) if record is not None else None)
-                for seq, (oid, status, code, message, fields, record) in enumerate(outcomes)
-            ),
-        )
-        self._db.execute("COMMIT")
-        query = """
-            WITH m AS (SELECT seq, row, id, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) AS k
-                       FROM entries WHERE chunk = :chunk),
-                 o AS (SELECT id, status, code, message, fields, record,
-                              ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) AS k
-                       FROM outcomes WHERE chunk = :chunk)
-            SELECT m.row, m.id, o.status, o.code, o.message, o.fields, o.record
-            FROM m LEFT JOIN o ON o.id = m.id AND o.k = m.k ORDER BY m.seq
-        """
-        cursor = self._db.execute(query, {"chunk": chunk})
-        while True:
-            page = cursor.fetchmany(5000)
-            if not page:
-                break
-            for row, rid, status, code, message, fields, record in page:
-                if status is None:
-                    yield row, rid, None
-                else:
-                    yield row, rid, (status, code or "", message or "", tuple(json.loads(fields or "[]")), json.loads(record) if record else None)
-        orphans = """
-            WITH m AS (SELECT id, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) AS k FROM entries WHERE chunk = :chunk),
-                 o AS (SELECT id, status, code, message, fields, ROW_NUMBER() OVER (PARTITION BY id ORDER BY seq) AS k
-                       FROM outcomes WHERE chunk = :chunk)
-            SELECT o.id, o.status, o.code, o.message, o.fields FROM o LEFT JOIN m ON m.id = o.id AND m.k = o.k
-            WHERE m.id IS NULL
-        """
-        for rid, status, code, message, fields in self._db.execute(orphans, {"chunk": chunk}).fetchall():
-            yield None, rid, (status, code or "", message or "", tuple(json.loads(fields or "[]")), None)
-        self._db.execute("DELETE FROM outcomes")
+        db = self._db
+        self._clear_match_tables()
+        try:
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT INTO results (seq, id, status, code, message, fields, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        seq,
+                        rid,
+                        status,
+                        code,
+                        message,
+                        json.dumps(list(fields)),
+                        None if record is None else json.dumps(record),
+                    )
+                    for seq, (rid, status, code, message, fields, record) in enumerate(results)
+                ),
+            )
+            db.execute(_RANK_RESULTS)
+            db.execute(_RANK_ENTRIES, (chunk,))
+            db.execute("COMMIT")
+            for row, rid, status, code, message, fields, record in _pages(db.execute(_MATCHED, (chunk,))):
+                yield row, rid, None if status is None else _matched(status, code, message, fields, record)
+            for rid, status, code, message, fields in _pages(db.execute(_UNMATCHED)):
+                yield None, rid, _matched(status, code, message, fields, None)
+        finally:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            self._clear_match_tables()
+
+    def _clear_match_tables(self) -> None:
+        for table in ("results", "result_keys", "entry_keys"):
+            self._db.execute(f"DELETE FROM temp.{table}")
+
+
+def _pages(cursor: sqlite3.Cursor) -> Iterator[Any]:
+    """The rows of `cursor`, fetched a page at a time (never all at once)."""
+    while page := cursor.fetchmany(_PAGE):
+        yield from page
+        del page  # before the next fetch, so only one page is ever held
+
+
+def _matched(
+    status: str, code: str | None, message: str | None, fields: str | None, record: str | None
+) -> MatchedResult:
+    return (
+        cast(Status, status),
+        code or "",
+        message or "",
+        tuple(json.loads(fields or "[]")),
+        json.loads(record) if record else None,
+    )
 
 
 class ScratchState:

@@ -25,8 +25,9 @@ exactly the checks this poller makes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 Progress = tuple[int, int]
@@ -56,10 +57,18 @@ class PollPolicy:
             yield delay
             delay = min(self.ceiling, delay * self.factor)
 
-    def scaled(self, factor: float) -> "PollPolicy":
+    def scaled(self, factor: float) -> PollPolicy:
         """The same shape with every duration multiplied by `factor` (benchmarks and tests)."""
-        return replace(self, initial=self.initial * factor, ceiling=self.ceiling * factor, timeout=self.timeout * factor,
-                       min_delay=self.min_delay * factor)
+        return replace(
+            self,
+            initial=self.initial * factor,
+            ceiling=self.ceiling * factor,
+            timeout=self.timeout * factor,
+            min_delay=self.min_delay * factor,
+        )
+
+
+DEFAULT_POLL_POLICY = PollPolicy()
 
 
 class PollPlanner:
@@ -84,10 +93,10 @@ class PollPlanner:
         eta = self._eta(now)
         if eta is None:
             return geometric
-        p = self.policy
-        wait = max(p.min_delay, eta * (1.0 + p.eta_margin))
+        policy = self.policy
+        wait = max(policy.min_delay, eta * (1.0 + policy.eta_margin))
         if len(self._samples) >= 2:  # a measured rate: trust it, within the ceiling
-            return min(wait, max(p.ceiling, geometric))
+            return min(wait, max(policy.ceiling, geometric))
         return min(wait, geometric)  # a rate that includes the queue wait: only ever check earlier
 
     def _eta(self, now: float) -> float | None:
@@ -116,7 +125,7 @@ class PollResult(Generic[T]):
 def poll(
     check: Callable[[], T],
     is_done: Callable[[T], bool],
-    policy: PollPolicy = PollPolicy(),
+    policy: PollPolicy = DEFAULT_POLL_POLICY,
     *,
     progress: Callable[[T], Progress | None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -147,7 +156,9 @@ def poll(
     return PollResult(False, value, polls, clock() - started)
 
 
-def plan_checks(policy: PollPolicy, finish: float, processed_at: Callable[[float], Progress], *, per_check: float = 0.0) -> list[float]:
+def plan_checks(
+    policy: PollPolicy, finish: float, processed_at: Callable[[float], Progress], *, per_check: float = 0.0
+) -> list[float]:
     """The times `poll` would check a job that finishes at `finish` seconds and whose progress at time
     t is `processed_at(t)`; each check itself takes `per_check` seconds. The last time is the check that
     sees the job done (or the timeout)."""

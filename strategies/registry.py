@@ -69,7 +69,9 @@ def from_env(session: OrgSession, *, default: str = "auto", env_var: str = ENV_V
     return get(os.environ.get(env_var) or default, session, **options)
 
 
-def formula_table(counts: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000), *, polls: int = 10) -> dict[str, dict[int, int]]:
+def formula_table(
+    counts: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000), *, polls: int = 10
+) -> dict[str, dict[int, int]]:
     """API calls per strategy for each record count, from the strategies' own formulas.
 
     Assumes no failures, no retries and `polls` status checks per Bulk run; Bulk 2.0 splits into jobs

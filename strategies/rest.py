@@ -11,14 +11,16 @@ A PATCH sets fixed values, so the transport may retry it after a 5xx or a droppe
 from __future__ import annotations
 
 import concurrent.futures as cf
-from typing import Any, ClassVar, Iterable
+from collections.abc import Iterable
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from .base import CallEstimate, RunContext, UpdateStrategy
 from .errors import ConfigurationError, StrategyError
+from .meter import FAMILY_REST
 from .records import Row
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
-from .transport import FAMILY_REST, rest_errors
+from .transport import rest_errors
 
 
 class RestStrategy(UpdateStrategy):
@@ -44,7 +46,15 @@ class RestStrategy(UpdateStrategy):
                     try:
                         outcome = self._patch(sobject, row)
                     except BaseException as exc:
-                        run.outcome(RecordOutcome(row[0], row[1].get("Id"), UNPROCESSED, "REQUEST_FAILED", f"outcome unknown: {type(exc).__name__}: {exc}"))
+                        run.outcome(
+                            RecordOutcome(
+                                row[0],
+                                row[1].get("Id"),
+                                UNPROCESSED,
+                                "REQUEST_FAILED",
+                                f"outcome unknown: {type(exc).__name__}: {exc}",
+                            )
+                        )
                         raise
                     run.outcome(outcome, row[1])
             else:
@@ -56,7 +66,14 @@ class RestStrategy(UpdateStrategy):
         body = {k: v for k, v in record.items() if k != "Id"}
         url = self.session.rest_url(f"sobjects/{sobject}/{quote(str(record_id or ''), safe='')}")
         response = self.session.request(
-            "PATCH", url, family=FAMILY_REST, phase="dml", json_body=body, idempotent=True, raise_for_status=False, ok=(200, 204)
+            "PATCH",
+            url,
+            family=FAMILY_REST,
+            phase="dml",
+            json_body=body,
+            idempotent=True,
+            raise_for_status=False,
+            ok=(200, 204),
         )
         try:
             if response.status_code in (200, 204):
@@ -97,13 +114,17 @@ class RestStrategy(UpdateStrategy):
         if fatal is not None:
             raise fatal
 
-    def _collect(self, done: Iterable[cf.Future[RecordOutcome]], inflight: dict[cf.Future[RecordOutcome], Row], run: RunContext) -> BaseException | None:
+    def _collect(
+        self, done: Iterable[cf.Future[RecordOutcome]], inflight: dict[cf.Future[RecordOutcome], Row], run: RunContext
+    ) -> BaseException | None:
         """Report finished requests; a request that raised leaves its row unprocessed and stops the run."""
         fatal: BaseException | None = None
         for future in done:
             number, record = inflight.pop(future)
             if future.cancelled():
-                run.outcome(RecordOutcome(number, record.get("Id"), UNPROCESSED, "NOT_SENT", "not sent: the run stopped"))
+                run.outcome(
+                    RecordOutcome(number, record.get("Id"), UNPROCESSED, "NOT_SENT", "not sent: the run stopped")
+                )
                 continue
             exc = future.exception()
             if exc is None:

@@ -2,8 +2,9 @@
 
 Every input record ends in exactly one outcome: ``succeeded``, ``failed`` (Salesforce judged the record and
 said no, with an error code) or ``unprocessed`` (Salesforce never judged it: the job was aborted or failed,
-the run was interrupted, or the request carrying it could not be completed). Strategies hand outcomes to a
-sink as soon as they are known, so memory does not grow with the number of records.
+the run was interrupted, the org refused the request itself, e.g. for its daily limit, or the request
+carrying it could not be completed). Strategies hand outcomes to a sink as soon as they are known, so
+memory does not grow with the number of records.
 
 Sinks are called from the strategy's main thread only; they need no locking.
 """
@@ -112,7 +113,7 @@ class CsvResultSink:
 
     directory: str | os.PathLike[str]
     _files: dict[str, IO[str]] = field(default_factory=dict, init=False, repr=False)
-    _writers: dict[str, "csv._writer"] = field(default_factory=dict, init=False, repr=False)  # type: ignore[name-defined]
+    _writers: dict[str, csv._writer] = field(default_factory=dict, init=False, repr=False)  # type: ignore[name-defined]
 
     def __post_init__(self) -> None:
         path = Path(self.directory)
@@ -145,7 +146,7 @@ class CsvResultSink:
         for handle in self._files.values():
             handle.close()
 
-    def __enter__(self) -> "CsvResultSink":
+    def __enter__(self) -> CsvResultSink:
         return self
 
     def __exit__(self, *exc: object) -> None:

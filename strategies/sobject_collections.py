@@ -10,13 +10,15 @@ Composite request here is just five Collections requests in one envelope.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, send_in_batches
 from .errors import ConfigurationError
+from .meter import FAMILY_REST
 from .records import Row
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
-from .transport import FAMILY_REST, rest_errors
+from .transport import rest_errors
 
 COLLECTIONS_MAX = 200
 
@@ -57,7 +59,11 @@ def report_chunk(run: RunContext, rows: Sequence[Row], results: Any) -> None:
         if index < len(results):
             run.outcome(save_result_outcome(row, results[index]), row[1])
         else:
-            run.outcome(RecordOutcome(row[0], row[1].get("Id"), UNPROCESSED, "NO_RESULT", "Salesforce returned no result for this record"))
+            run.outcome(
+                RecordOutcome(
+                    row[0], row[1].get("Id"), UNPROCESSED, "NO_RESULT", "Salesforce returned no result for this record"
+                )
+            )
 
 
 def report_refused(run: RunContext, rows: Sequence[Row], status: int, errors: list[dict[str, Any]]) -> None:
@@ -73,15 +79,22 @@ def report_refused(run: RunContext, rows: Sequence[Row], status: int, errors: li
 def report_unknown(run: RunContext, rows: Sequence[Row], exc: BaseException) -> None:
     """The request carrying `rows` never got an answer (error or interrupt): their outcome is unknown."""
     for number, record in rows:
-        run.outcome(RecordOutcome(number, record.get("Id"), UNPROCESSED, "REQUEST_FAILED", f"outcome unknown: {type(exc).__name__}: {exc}"))
+        run.outcome(
+            RecordOutcome(
+                number, record.get("Id"), UNPROCESSED, "REQUEST_FAILED", f"outcome unknown: {type(exc).__name__}: {exc}"
+            )
+        )
 
 
-def send_for_rows(session: Any, method: str, url: str, body: Any, rows: Sequence[Row], run: RunContext,
-                  on_ok: Callable[[Any], None]) -> None:
+def send_for_rows(
+    session: Any, method: str, url: str, body: Any, rows: Sequence[Row], run: RunContext, on_ok: Callable[[Any], None]
+) -> None:
     """One request carrying `rows`: a 200 goes to `on_ok(payload)`; a refusal fails every row with its error;
     no answer at all leaves them unprocessed (outcome unknown) and re-raises."""
     try:
-        response = session.request(method, url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,))
+        response = session.request(
+            method, url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
+        )
     except BaseException as exc:
         report_unknown(run, rows, exc)
         raise
@@ -98,7 +111,9 @@ class CollectionsStrategy(UpdateStrategy):
     name: ClassVar[str] = "collections"
     family: ClassVar[str] = FAMILY_REST
 
-    def __init__(self, session: Any, *, batch_size: int = COLLECTIONS_MAX, all_or_none: bool = False, **common: Any) -> None:
+    def __init__(
+        self, session: Any, *, batch_size: int = COLLECTIONS_MAX, all_or_none: bool = False, **common: Any
+    ) -> None:
         super().__init__(session, **common)
         if not 1 <= batch_size <= COLLECTIONS_MAX:
             raise ConfigurationError(f"batch_size must be 1..{COLLECTIONS_MAX}")
@@ -118,7 +133,9 @@ class CollectionsStrategy(UpdateStrategy):
 
         def send(chunk: list[Row]) -> None:
             body = {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in chunk]}
-            send_for_rows(self.session, "PATCH", url, body, chunk, run, lambda payload: report_chunk(run, chunk, payload))
+            send_for_rows(
+                self.session, "PATCH", url, body, chunk, run, lambda payload: report_chunk(run, chunk, payload)
+            )
 
         with self.session.phase("dml"):
             send_in_batches(rows, self.batch_size, send, run)

@@ -1,46 +1,69 @@
-"""One HTTP session per run: URLs, auth headers, timeouts, retries, re-authentication and metering.
+"""One HTTP session per run: URLs, auth headers, timeouts, retries and re-authentication.
 
 This is the only module in `strategies` that talks HTTP. Strategies call `OrgSession.request` with the
 API *family* (which decides the auth header and the error format) and, through `OrgSession.phase`, the
-*phase* the request belongs to, so the `Meter` can say where every API call went.
+*phase* the request belongs to, so the session's `Meter` (`strategies.meter`) can say where every API
+call went.
+
+`OrgSession.request` is two steps in a loop: `_send` (one HTTP exchange, repeated on transport errors
+where that is safe) and `decide` (what a response means: done, retry, re-authenticate, or refused).
 
 Retry policy (why it is shaped like this): a retry must never apply a change twice.
 
-* A refused request (HTTP 401 session expired, HTTP 403 ``REQUEST_LIMIT_EXCEEDED`` for the concurrency
-  limit ``ConcurrentPerOrgLongTxn``) was not executed by Salesforce, so it is retried whatever its method.
+* A request Salesforce refused before executing it (HTTP 401 or Bulk 1.0's HTTP 400 ``InvalidSessionId``
+  for an expired session; HTTP 403 ``REQUEST_LIMIT_EXCEEDED`` for the concurrency limit
+  ``ConcurrentPerOrgLongTxn``) is sent again whatever its method: after a re-authentication for the
+  first, after a backoff for the second.
 * A failure where the request may have been executed (HTTP 5xx, a connection dropped after sending, a read
   timeout) is retried only when the caller marks the request ``idempotent`` (GETs always are; a PATCH that
   sets a whole record to fixed values is; creating a job or adding a batch is not).
 * A connection that failed before anything was sent (refused, DNS, connect timeout) is retried always.
 * The daily allocation (``TotalRequests Limit exceeded``) is never retried: waiting seconds cannot help.
 
-Re-authentication is bounded twice: at most `max_reauth_per_request` per request and `max_reauth_total`
-per session, so a token that the server keeps rejecting ends in `AuthenticationError`, never a loop.
+Re-authentication is bounded by rate, not by a count, because a long run meets session expiry as often as
+the org expires sessions (every few hours in production, every few requests under the emulator's fault).
+The rule, per session:
+
+* A token is *accepted* once any request sent with it gets an answer other than a session refusal (or a
+  5xx, which may come from before the session check).
+* A refused token is renewed (one login) unless it came from a re-authentication, no request sent with
+  it was accepted (after waiting for those still in flight with it: concurrent requests may be answered
+  out of order), and it was obtained either during this same request or less than `reauth_window`
+  seconds (default 60) before. Then the credentials themselves are refused (the user lost API access,
+  the connected app was revoked, the login reached another org): `AuthenticationError` at once, no
+  further login.
+* A re-authentication that fails (the callback raises or returns no token) is `AuthenticationError` at once.
+
+So there is at most one login per accepted request (plus one per `reauth_window` of a token going unused),
+and a credential that does not work costs one login, never a loop. Concurrent requests refused with the
+same token share one login.
 
 TLS: verification is always on. `requests` lets ``REQUESTS_CA_BUNDLE`` override `Session.verify`, so the
 bundle is passed *per request*. When `ca_file` is given (the emulator's own CA) it is trusted *in addition
 to* the system bundle: both are concatenated into one temporary file per CA file and process, removed at
-exit. A merged
-bundle (rather than "ca_file for one host") keeps one rule for every host, so a redirect or a second host
-behaves the same and a real org stays reachable from the same session.
+exit. A merged bundle (rather than "ca_file for one host") keeps one rule for every host, so a redirect or
+a second host behaves the same and a real org stays reachable from the same session.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import datetime
+import decimal
+import enum
 import json
 import os
 import random
-import re
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterator, Mapping
+from typing import IO, Any
 from urllib.parse import urlsplit
 
+import certifi
 import defusedxml.ElementTree as SafeET
 import requests
 import urllib3
@@ -53,149 +76,26 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .meter import FAMILY_AUTH, FAMILY_BULK1, FAMILY_REST, PHASES, Meter
 
 DEFAULT_API_VERSION = "62.0"
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 300.0)
 """(connect, read) seconds. Salesforce itself times a REST call out after 10 minutes; 5 minutes of silence
 on one socket read is far past any healthy response, including a 100 MB upload acknowledgement."""
 
-FAMILY_REST = "rest"
-FAMILY_BULK1 = "bulk1"
-FAMILY_BULK2 = "bulk2"
-FAMILY_AUTH = "auth"
-FAMILIES = (FAMILY_REST, FAMILY_BULK1, FAMILY_BULK2, FAMILY_AUTH)
+DEFAULT_REAUTH_WINDOW = 60.0
+"""Seconds within which a renewed, never-accepted token that is refused means refused credentials.
+Salesforce sessions last at least 15 minutes, so a genuine expiry is never this quick."""
 
-PHASES = ("auth", "describe", "limits", "create", "upload", "close", "poll", "results", "dml", "query", "abort")
-"""Phases a request can be tagged with. `limits` is the GET /limits call `auto` makes; `abort` is cleanup."""
-
-BULK1_NS = "http://www.force.com/2009/06/asyncapi/dataload"
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
-_LIMIT_RE = re.compile(r"api-usage=(\d+)/(\d+)")
-
-
-@dataclass(frozen=True)
-class LimitInfo:
-    """One ``Sforce-Limit-Info: api-usage=used/max`` reading."""
-
-    used: int
-    max: int
-
-    @property
-    def remaining(self) -> int:
-        return self.max - self.used
-
-    @classmethod
-    def parse(cls, header: str | None) -> "LimitInfo | None":
-        if not header:
-            return None
-        match = _LIMIT_RE.search(header)
-        return cls(int(match.group(1)), int(match.group(2))) if match else None
-
-    def to_dict(self) -> dict[str, int]:
-        return {"used": self.used, "max": self.max}
-
-
-@dataclass
-class MeterSnapshot:
-    """A frozen copy of a meter's counters, so a run can report only its own share (`since`)."""
-
-    calls: Counter = field(default_factory=Counter)  # (phase, family) -> n
-    seconds: dict[str, float] = field(default_factory=dict)
-    retries: int = 0
-    reauths: int = 0
-
-    def since(self, earlier: "MeterSnapshot") -> "MeterSnapshot":
-        calls = Counter(self.calls)
-        calls.subtract(earlier.calls)
-        seconds = {k: v - earlier.seconds.get(k, 0.0) for k, v in self.seconds.items()}
-        return MeterSnapshot(
-            Counter({k: v for k, v in calls.items() if v}),
-            {k: v for k, v in seconds.items() if v > 0},
-            self.retries - earlier.retries,
-            self.reauths - earlier.reauths,
-        )
-
-    def by_phase(self) -> dict[str, int]:
-        out: Counter = Counter()
-        for (phase, _family), n in self.calls.items():
-            out[phase] += n
-        return dict(out)
-
-    def by_family(self) -> dict[str, int]:
-        out: Counter = Counter()
-        for (_phase, family), n in self.calls.items():
-            out[family] += n
-        return dict(out)
-
-    @property
-    def total(self) -> int:
-        return sum(self.calls.values())
-
-    def api_total(self) -> int:
-        """Calls that count against DailyApiRequests: everything except auth (token/login) requests."""
-        return sum(n for (phase, family), n in self.calls.items() if family != FAMILY_AUTH)
-
-
-class Meter:
-    """Counts every HTTP request (retries and re-auth included) by phase and family; thread-safe.
-
-    It also keeps the first and the last ``Sforce-Limit-Info`` seen: their difference is the org-wide
-    movement during the run, which the harness compares with our own count (other integrations move it too).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: Counter[tuple[str, str]] = Counter()
-        self._seconds: dict[str, float] = {}
-        self.retries = 0
-        self.reauths = 0
-        self.limit_first: LimitInfo | None = None
-        self.limit_last: LimitInfo | None = None
-        self.observers: list[Callable[[LimitInfo], None]] = []
-        """Called with every `LimitInfo` read (a run uses this to keep its own first and last)."""
-
-    def record(self, phase: str, family: str, limit_header: str | None = None) -> None:
-        info = LimitInfo.parse(limit_header)
-        with self._lock:
-            self._calls[(phase, family)] += 1
-            if info is not None:
-                if self.limit_first is None:
-                    self.limit_first = info
-                self.limit_last = info
-            observers = list(self.observers)
-        if info is not None:
-            for observer in observers:
-                observer(info)
-
-    def add_time(self, phase: str, seconds: float) -> None:
-        with self._lock:
-            self._seconds[phase] = self._seconds.get(phase, 0.0) + seconds
-
-    def note_retry(self) -> None:
-        with self._lock:
-            self.retries += 1
-
-    def note_reauth(self) -> None:
-        with self._lock:
-            self.reauths += 1
-
-    def snapshot(self) -> MeterSnapshot:
-        with self._lock:
-            return MeterSnapshot(Counter(self._calls), dict(self._seconds), self.retries, self.reauths)
-
-    def calls_by_phase(self) -> dict[str, int]:
-        return self.snapshot().by_phase()
-
-    @property
-    def total(self) -> int:
-        return self.snapshot().total
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retries with exponential backoff and full jitter.
+    """Bounded retries with exponential backoff and jitter.
 
-    `max_attempts` counts the first try; `backoff` is the first delay, doubled per retry up to `max_delay`.
+    `max_attempts` counts the first try; `backoff` is the first delay, doubled per retry up to `max_delay`;
+    each delay is drawn between half and all of that ceiling, so clients refused together spread out.
     """
 
     max_attempts: int = 4
@@ -210,12 +110,109 @@ class RetryPolicy:
 Reauthenticate = Callable[[], str]
 
 
+@dataclass
+class _Token:
+    """An access token and what the re-authentication rule needs to know about it."""
+
+    value: str
+    generation: int
+    """0 for the caller's token, then +1 per renewal."""
+    obtained_at: float | None = None
+    """`clock()` when a renewal obtained it; None for the caller's token."""
+    accepted: bool = False
+    """Some request sent with it was answered with something other than a session refusal."""
+    in_flight: int = 0
+    """Requests sent with it whose answer has not been judged yet."""
+
+
+@dataclass
+class LogicalRequest:
+    """One logical request as `_send` and `decide` see it, across its attempts."""
+
+    method: str
+    url: str
+    family: str
+    phase: str
+    idempotent: bool
+    payload: Any
+    """What goes on the wire: bytes, str, a seekable binary file, or None."""
+    headers: Mapping[str, str]
+    params: Mapping[str, str] | None
+    stream: bool
+    ok: tuple[int, ...]
+    raise_for_status: bool
+    first_generation: int
+    """The token generation when the call started: a newer token was obtained during this call."""
+    attempt: int = 0
+    token: _Token | None = None
+    """The token the latest attempt was sent with."""
+    body_start: int | None = field(init=False)
+    """Where a file payload starts (rewound to before every attempt); None for bytes, str or nothing."""
+
+    def __post_init__(self) -> None:
+        payload = self.payload
+        self.body_start = payload.tell() if payload is not None and not isinstance(payload, (bytes, str)) else None
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+
+class Verdict(enum.Enum):
+    """What `decide` concluded about one response."""
+
+    DONE = "done"
+    """Give the response to the caller (a success, or an error the caller asked to see)."""
+    RETRY = "retry"
+    """Back off and send the same request again."""
+    REAUTHENTICATE = "reauthenticate"
+    """The session was refused: renew the token (if the rule allows) and send again."""
+    REFUSED = "refused"
+    """Raise the error: the request failed and sending it again cannot help or is not safe."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    error: ApiError | None = None
+
+
+def decide(
+    response: requests.Response, call: LogicalRequest, *, max_attempts: int, can_reauthenticate: bool
+) -> Decision:
+    """Classify one response of `call` (its `attempt`-th); see the module docstring for the policy."""
+    status = response.status_code
+    if status in call.ok:
+        return Decision(Verdict.DONE)
+    error = _parse_error(response, call.family, call.method, call.path)
+    retries_left = call.attempt < max_attempts
+    if _is_session_error(status, error):
+        if can_reauthenticate:
+            return Decision(Verdict.REAUTHENTICATE, error)
+        return Decision(Verdict.REFUSED, _as(AuthenticationError, error))
+    if error.error_code in ("REQUEST_LIMIT_EXCEEDED", "ExceededQuota"):
+        limit = _as(RequestLimitError, error)
+        if "ConcurrentPerOrgLongTxn" in error.message and retries_left:
+            return Decision(Verdict.RETRY, limit)
+        return Decision(Verdict.REFUSED, limit)
+    if status in _TRANSIENT_STATUS:
+        if call.idempotent and retries_left:
+            return Decision(Verdict.RETRY, error)
+        if call.raise_for_status:
+            return Decision(Verdict.REFUSED, _as(ServerError, error))
+        return Decision(Verdict.DONE)
+    if not call.raise_for_status:
+        return Decision(Verdict.DONE)
+    return Decision(Verdict.REFUSED, error)
+
+
 class OrgSession:
     """One pooled `requests.Session` bound to one org, shared by every request of a run.
 
     Parameters: `instance_url` keeps its scheme, port and any path prefix; `access_token` is sent as
     ``Authorization: Bearer`` (REST, Bulk 2.0) or ``X-SFDC-Session`` (Bulk 1.0); `reauthenticate`, when
-    given, returns a fresh token after the server reports the session invalid.
+    given, returns a fresh token after the server reports the session invalid (bounded by the rule in the
+    module docstring; `reauth_window` is its time window, `clock` its time source).
     """
 
     def __init__(
@@ -228,29 +225,31 @@ class OrgSession:
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         retry: RetryPolicy = RetryPolicy(),
         reauthenticate: Reauthenticate | None = None,
-        max_reauth_per_request: int = 1,
-        max_reauth_total: int = 5,
+        reauth_window: float = DEFAULT_REAUTH_WINDOW,
         pool_size: int = 16,
         meter: Meter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         parts = urlsplit(instance_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(f"instance_url must be an absolute http(s) URL, got {instance_url!r}")
         self.instance_url = instance_url.rstrip("/")
         self.api_version = str(api_version).lstrip("v")
-        self._token = access_token
+        self._token = _Token(access_token, 0)
         self._token_lock = threading.Lock()
+        self._token_settled = threading.Condition(self._token_lock)
+        """Notified whenever a request's answer is judged (see `_settle`)."""
         self._reauth_lock = threading.Lock()
         self.timeout = timeout
         self.retry = retry
         self.reauthenticate = reauthenticate
-        self.max_reauth_per_request = max_reauth_per_request
-        self.max_reauth_total = max_reauth_total
+        self.reauth_window = reauth_window
         self.meter = meter or Meter()
         self.sleep = sleep
+        self.clock = clock
         self._phase = threading.local()
-        self._verify, _ = _verify_setting(ca_file)
+        self._verify = _verify_setting(ca_file)
         self.http = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0)
         self.http.mount("https://", adapter)
@@ -265,7 +264,7 @@ class OrgSession:
         """Close pooled connections. (A merged CA bundle is shared and removed at process exit.)"""
         self.http.close()
 
-    def __enter__(self) -> "OrgSession":
+    def __enter__(self) -> OrgSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -279,7 +278,7 @@ class OrgSession:
     # -- URLs ---------------------------------------------------------------------------------------
     def rest_url(self, path: str) -> str:
         """``{instance}/services/data/v{version}/{path}``; absolute ``/services/...`` paths are kept."""
-        if path.startswith("/services/") or path.startswith("services/"):
+        if path.startswith(("/services/", "services/")):
             return f"{self.instance_url}/{path.lstrip('/')}"
         return f"{self.instance_url}/services/data/v{self.api_version}/{path.lstrip('/')}"
 
@@ -310,14 +309,8 @@ class OrgSession:
     def auth_headers(self, family: str) -> dict[str, str]:
         """The auth header this family expects, with the current token."""
         with self._token_lock:
-            token = self._token
-        return self._auth_header(family, token)
-
-    @staticmethod
-    def _auth_header(family: str, token: str) -> dict[str, str]:
-        if family == FAMILY_BULK1:
-            return {"X-SFDC-Session": token}
-        return {"Authorization": f"Bearer {token}"}
+            token = self._token.value
+        return _auth_header(family, token)
 
     def request(
         self,
@@ -342,111 +335,148 @@ class OrgSession:
         case the caller gets the response (used where an error is a per-record outcome, e.g. REST PATCH).
         """
         method = method.upper()
-        if idempotent is None:
-            idempotent = method in ("GET", "HEAD")
-        phase_name = phase or self.current_phase
-        path = urlsplit(url).path
-        body_start = data.tell() if data is not None and not isinstance(data, (bytes, str)) else None
-        reauths = 0
-        attempt = 0
+        payload, send_headers = _wire_body(json_body, data, headers)
+        with self._token_lock:
+            generation = self._token.generation
+        call = LogicalRequest(
+            method=method,
+            url=url,
+            family=family,
+            phase=phase or self.current_phase,
+            idempotent=method in ("GET", "HEAD") if idempotent is None else idempotent,
+            payload=payload,
+            headers=send_headers,
+            params=params,
+            stream=stream,
+            ok=ok,
+            raise_for_status=raise_for_status,
+            first_generation=generation,
+        )
         while True:
-            attempt += 1
-            send_headers = dict(headers or {})
-            with self._token_lock:
-                token_used = self._token
-            send_headers.update(self._auth_header(family, token_used))
-            if json_body is not None:
-                send_headers.setdefault("Content-Type", "application/json")
-                payload: Any = json.dumps(json_body, default=_json_default, ensure_ascii=False).encode("utf-8")
-            else:
-                if body_start is not None:
-                    data.seek(body_start)  # type: ignore[union-attr]
-                payload = data
+            response = self._send(call)
             try:
-                response = self.http.request(
-                    method,
-                    url,
-                    data=payload,
-                    headers=send_headers,
-                    params=params,
-                    timeout=self.timeout,
-                    verify=self._verify,
-                    stream=stream,
-                    allow_redirects=False,
+                decision = decide(
+                    response,
+                    call,
+                    max_attempts=self.retry.max_attempts,
+                    can_reauthenticate=self.reauthenticate is not None,
                 )
-            except requests.exceptions.RequestException as exc:
-                self.meter.record(phase_name, family)
-                not_sent = _failed_before_sending(exc)
-                if isinstance(exc, requests.exceptions.SSLError):
-                    raise TransportError(f"TLS verification failed: {exc}", method=method, path=path) from exc
-                if (not_sent or idempotent) and attempt < self.retry.max_attempts:
-                    self._backoff(attempt)
-                    continue
-                raise TransportError(f"{type(exc).__name__}: {exc}", method=method, path=path) from exc
-
-            self.meter.record(phase_name, family, response.headers.get("Sforce-Limit-Info"))
-            if response.status_code in ok:
-                return response
-
-            error = _parse_error(response, family, method, path)
-            if _is_session_error(response.status_code, error, family):
-                if (
-                    self.reauthenticate is not None
-                    and reauths < self.max_reauth_per_request
-                    and self.meter.reauths < self.max_reauth_total
-                ):
-                    reauths += 1
-                    self._reauthenticate(token_used)
-                    continue
+            except BaseException:
+                self._settle(call, accepted=False)
                 response.close()
-                raise AuthenticationError(
-                    error.status, error.error_code, error.message, family=family, method=method, path=path
-                )
-            if error.error_code == "REQUEST_LIMIT_EXCEEDED" or error.error_code == "ExceededQuota":
-                if "ConcurrentPerOrgLongTxn" in error.message and attempt < self.retry.max_attempts:
-                    response.close()
-                    self._backoff(attempt)
-                    continue
-                response.close()
-                raise RequestLimitError(
-                    error.status, error.error_code, error.message, family=family, method=method, path=path
-                )
-            if response.status_code in _TRANSIENT_STATUS:
-                if idempotent and attempt < self.retry.max_attempts:
-                    response.close()
-                    self._backoff(attempt)
-                    continue
-                if raise_for_status:
-                    response.close()
-                    raise ServerError(
-                        error.status, error.error_code, error.message, family=family, method=method, path=path
-                    )
-                return response
-            if not raise_for_status:
+                raise
+            self._settle(call, accepted=decision.verdict is not Verdict.REAUTHENTICATE and response.status_code < 500)
+            if decision.verdict is Verdict.DONE:
                 return response
             response.close()
-            raise error
+            if decision.verdict is Verdict.RETRY:
+                self._backoff(call.attempt)
+            elif decision.verdict is Verdict.REAUTHENTICATE:
+                assert decision.error is not None
+                self._renew_token(call, decision.error)
+            else:
+                assert decision.error is not None
+                raise decision.error
+
+    def _send(self, call: LogicalRequest) -> requests.Response:
+        """One HTTP exchange with the current token, metered; repeated after a transport error when that
+        is safe (nothing was sent, or the request is idempotent) and attempts remain."""
+        while True:
+            call.attempt += 1
+            with self._token_lock:
+                call.token = self._token
+                call.token.in_flight += 1
+            headers = {**call.headers, **_auth_header(call.family, call.token.value)}
+            if call.body_start is not None:
+                call.payload.seek(call.body_start)
+            try:
+                response = self.http.request(
+                    call.method,
+                    call.url,
+                    data=call.payload,
+                    headers=headers,
+                    params=call.params,
+                    timeout=self.timeout,
+                    verify=self._verify,
+                    stream=call.stream,
+                    allow_redirects=False,
+                )
+            except BaseException as exc:
+                self._settle(call, accepted=False)
+                if not isinstance(exc, requests.exceptions.RequestException):
+                    raise
+                self.meter.record(call.phase, call.family)
+                if isinstance(exc, requests.exceptions.SSLError):
+                    raise TransportError(f"TLS verification failed: {exc}", method=call.method, path=call.path) from exc
+                if (_failed_before_sending(exc) or call.idempotent) and call.attempt < self.retry.max_attempts:
+                    self._backoff(call.attempt)
+                    continue
+                raise TransportError(f"{type(exc).__name__}: {exc}", method=call.method, path=call.path) from exc
+            self.meter.record(call.phase, call.family, response.headers.get("Sforce-Limit-Info"))
+            return response
 
     def _backoff(self, attempt: int) -> None:
         self.meter.note_retry()
         self.sleep(self.retry.delay(attempt))
 
-    def _reauthenticate(self, rejected: str) -> None:
-        """Replace the `rejected` token, once: threads that were refused with the same token wait for
-        the first one's login and then use its token instead of logging in again."""
-        assert self.reauthenticate is not None
+    def _settle(self, call: LogicalRequest, *, accepted: bool) -> None:
+        """The latest attempt of `call` has been judged; `accepted` says its token works."""
+        assert call.token is not None
+        with self._token_settled:
+            call.token.in_flight -= 1
+            call.token.accepted = call.token.accepted or accepted
+            self._token_settled.notify_all()
+
+    def _renew_token(self, call: LogicalRequest, refusal: ApiError) -> None:
+        """Replace the token `call` was refused with, once, or raise `AuthenticationError` when the rule in
+        the module docstring says the credentials themselves are refused.
+
+        Threads refused with the same token wait for the first one's login and then use its token.
+        """
+        assert self.reauthenticate is not None and call.token is not None
+        rejected = call.token
         with self._reauth_lock:
-            with self._token_lock:
-                if self._token != rejected:
+            with self._token_settled:
+                if self._token.generation != rejected.generation:
                     return  # another thread already renewed it
+                if rejected.obtained_at is not None:
+                    self._token_settled.wait_for(lambda: rejected.accepted or rejected.in_flight == 0)
+            if not rejected.accepted and rejected.obtained_at is not None:
+                age = self.clock() - rejected.obtained_at
+                if rejected.generation > call.first_generation or age < self.reauth_window:
+                    raise _as(
+                        AuthenticationError,
+                        refusal,
+                        message=(
+                            f"credentials refused: a token obtained by re-authentication {age:.1f} s ago was rejected "
+                            f"before any request succeeded with it ({refusal.message})"
+                        ),
+                    )
             self.meter.note_reauth()
             # The callback makes (at least) one login/token request; it is metered as one `auth` call.
             self.meter.record("auth", FAMILY_AUTH)
-            token = self.reauthenticate()
-            if not token:
-                raise AuthenticationError(401, "INVALID_SESSION_ID", "re-authentication returned no token")
+            try:
+                value = self.reauthenticate()
+            except Exception as exc:  # any failure of the login itself: the credentials do not work now
+                raise AuthenticationError(
+                    refusal.status,
+                    "REAUTHENTICATION_FAILED",
+                    f"re-authentication failed ({type(exc).__name__})",
+                    family=call.family,
+                    method=call.method,
+                    path=call.path,
+                ) from exc
+            if not value:
+                raise AuthenticationError(
+                    refusal.status,
+                    "REAUTHENTICATION_FAILED",
+                    "re-authentication returned no token",
+                    family=call.family,
+                    method=call.method,
+                    path=call.path,
+                )
             with self._token_lock:
-                self._token = token
+                self._token = _Token(value, rejected.generation + 1, self.clock())
 
     def download(self, url: str, spool: IO[bytes], *, family: str, phase: str | None = None) -> None:
         """GET `url` into `spool` (streamed, never held in memory), starting over if the body breaks.
@@ -466,18 +496,15 @@ class OrgSession:
                 return
             except requests.exceptions.RequestException as exc:
                 if attempt == self.retry.max_attempts:
-                    raise TransportError(f"download broke off: {type(exc).__name__}: {exc}", method="GET", path=urlsplit(url).path) from exc
+                    raise TransportError(
+                        f"download broke off: {type(exc).__name__}: {exc}", method="GET", path=urlsplit(url).path
+                    ) from exc
                 self._backoff(attempt)
 
     # -- small conveniences used by every strategy --------------------------------------------------
     def get_json(self, url: str, *, family: str = FAMILY_REST, phase: str | None = None) -> Any:
         response = self.request("GET", url, family=family, phase=phase)
         return response.json()
-
-
-def error_from_response(response: requests.Response, family: str) -> ApiError:
-    """The `ApiError` a response's body describes (for callers that asked for `raise_for_status=False`)."""
-    return _parse_error(response, family, response.request.method or "", urlsplit(response.url).path)
 
 
 def rest_errors(response: requests.Response) -> list[dict[str, Any]]:
@@ -533,7 +560,38 @@ def _xml_child(root: Any, name: str) -> str | None:
     return None
 
 
-def _is_session_error(status: int, error: ApiError, family: str) -> bool:
+def _wire_body(
+    json_body: Any, data: bytes | str | IO[bytes] | None, headers: Mapping[str, str] | None
+) -> tuple[bytes | str | IO[bytes] | None, dict[str, str]]:
+    """The body as sent (a JSON body serialised once, for every attempt) and the headers it needs."""
+    send_headers = dict(headers or {})
+    if json_body is None:
+        return data, send_headers
+    send_headers.setdefault("Content-Type", "application/json")
+    return json.dumps(json_body, default=_json_default, ensure_ascii=False).encode("utf-8"), send_headers
+
+
+def _auth_header(family: str, token: str) -> dict[str, str]:
+    if family == FAMILY_BULK1:
+        return {"X-SFDC-Session": token}
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _as(cls: type[ApiError], error: ApiError, *, message: str | None = None) -> ApiError:
+    """`error` as the `ApiError` subclass `cls` (its status, code, family and request kept)."""
+    return cls(
+        error.status,
+        error.error_code,
+        error.message if message is None else message,
+        family=error.family,
+        method=error.method,
+        path=error.path,
+        fields=error.fields,
+    )
+
+
+def _is_session_error(status: int, error: ApiError) -> bool:
+    """Expired or invalid session: REST and Bulk 2.0 answer 401, Bulk 1.0 answers 400 ``InvalidSessionId``."""
     if error.error_code in ("INVALID_SESSION_ID", "InvalidSessionId"):
         return status in (400, 401, 403)
     return status == 401
@@ -554,23 +612,16 @@ _BUNDLES: dict[tuple[str, str | None, float], str] = {}
 _BUNDLES_LOCK = threading.Lock()
 
 
-def _verify_setting(ca_file: str | None) -> tuple[str | bool, str | None]:
+def _verify_setting(ca_file: str | None) -> str:
     """The per-request `verify` value: the system bundle, or system + `ca_file` merged into one file.
 
     Merged bundles are shared by every session of the process that trusts the same CA file (keyed by
     path and modification time) and removed when the process exits, so sessions that are never closed
-    leave nothing behind. The second element is kept for API compatibility and is always None.
+    leave nothing behind.
     """
-    system = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if not system:
-        try:
-            import certifi
-
-            system = certifi.where()
-        except ImportError:  # pragma: no cover - requests depends on certifi
-            system = None
+    system = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
     if not ca_file:
-        return (system or True), None
+        return system
     key = (os.path.abspath(ca_file), system, os.path.getmtime(ca_file))
     with _BUNDLES_LOCK:
         path = _BUNDLES.get(key)
@@ -579,13 +630,13 @@ def _verify_setting(ca_file: str | None) -> tuple[str | bool, str | None]:
                 extra = handle.read()
             fd, path = tempfile.mkstemp(prefix="sfh-ca-", suffix=".pem")
             with os.fdopen(fd, "wb") as out:
-                if system and os.path.exists(system):
+                if os.path.exists(system):
                     with open(system, "rb") as base:
                         out.write(base.read())
                     out.write(b"\n")
                 out.write(extra)
             _BUNDLES[key] = path
-    return path, None
+    return path
 
 
 @atexit.register
@@ -597,11 +648,8 @@ def _remove_bundles() -> None:
 
 def _json_default(value: Any) -> Any:
     """JSON for the value types records commonly carry (dates, decimals) without losing precision."""
-    import datetime as _dt
-    import decimal as _decimal
-
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
-    if isinstance(value, _decimal.Decimal):
+    if isinstance(value, decimal.Decimal):
         return float(value) if value != value.to_integral_value() else int(value)
     raise TypeError(f"value of type {type(value).__name__} is not JSON serialisable")

@@ -29,8 +29,8 @@ BASELINES: dict[str, type[LibraryBaseline]] = {
 __all__ = [
     "BASELINES",
     "LIBRARY_ERROR",
-    "LibraryBaseline",
     "NOT_REPORTED",
+    "LibraryBaseline",
     "SalesforceBulkXml",
     "SimpleSalesforceBulk",
     "SimpleSalesforceBulk2",

@@ -19,13 +19,15 @@ The libraries are imported only when a baseline runs (`require`): they are optio
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from importlib import metadata
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from ..base import UpdateStrategy
 from ..errors import ConfigurationError
+from ..meter import FAMILY_BULK1
 from ..sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
-from ..transport import FAMILY_BULK1, OrgSession
+from ..transport import OrgSession
 
 NOT_REPORTED = "NOT_REPORTED_BY_LIBRARY"
 """Outcome code for a record the library never reported on (its result is unknown to a library user)."""
@@ -82,8 +84,13 @@ def not_reported(number: int | None, record_id: str | None, why: str) -> RecordO
 
 
 def library_error(number: int | None, record_id: str | None, exc: BaseException) -> RecordOutcome:
-    return RecordOutcome(number, record_id, UNPROCESSED, LIBRARY_ERROR,
-                         f"outcome unknown: the library raised {type(exc).__name__}: {str(exc)[:300]}")
+    return RecordOutcome(
+        number,
+        record_id,
+        UNPROCESSED,
+        LIBRARY_ERROR,
+        f"outcome unknown: the library raised {type(exc).__name__}: {str(exc)[:300]}",
+    )
 
 
 class LibraryBaseline(UpdateStrategy):
@@ -95,8 +102,15 @@ class LibraryBaseline(UpdateStrategy):
     call: ClassVar[str] = ""
     """How the library is called, in one line (for reports and `--help`)."""
 
-    def __init__(self, session: OrgSession, *, time_scale: float = 1.0, validate: bool = False,
-                 retry_pass: bool = False, **common: Any) -> None:
+    def __init__(
+        self,
+        session: OrgSession,
+        *,
+        time_scale: float = 1.0,
+        validate: bool = False,
+        retry_pass: bool = False,
+        **common: Any,
+    ) -> None:
         super().__init__(session, validate=validate, retry_pass=retry_pass, **common)
         if time_scale is None or time_scale <= 0:
             raise ConfigurationError("time_scale must be a positive number")

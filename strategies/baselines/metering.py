@@ -37,14 +37,16 @@ import contextlib
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..transport import FAMILY_AUTH, FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, OrgSession
+from ..meter import FAMILY_AUTH, FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST
+from ..transport import OrgSession
 
 _DATA = re.compile(r"^/services/data/v\d+(?:\.\d+)?(/.*)?$")
 _ASYNC = re.compile(r"^/services/async/[^/]+(/.*)?$")
@@ -140,8 +142,13 @@ class _Recorder:
         parts = urlsplit(url)
         return parts.scheme == self.scheme and parts.netloc.lower() == self.netloc
 
-    def send(self, original: Callable[..., requests.Response], adapter: HTTPAdapter, request: requests.PreparedRequest,
-             kwargs: dict[str, Any]) -> requests.Response:
+    def send(
+        self,
+        original: Callable[..., requests.Response],
+        adapter: HTTPAdapter,
+        request: requests.PreparedRequest,
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
         url = request.url or ""
         if not self.owns(url):
             return original(adapter, request, **kwargs)

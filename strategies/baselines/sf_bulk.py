@@ -37,13 +37,15 @@ N records to the figure being measured.
 from __future__ import annotations
 
 import tempfile
-from typing import IO, Any, ClassVar, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, ClassVar
 from xml.sax.saxutils import escape
 
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
+from ..bulk1_xml import BULK1_NS, XSI_NS
+from ..meter import FAMILY_BULK1
 from ..records import Row, text_of
 from ..sinks import UNPROCESSED, RecordOutcome
-from ..transport import BULK1_NS, FAMILY_BULK1
 from .common import LibraryBaseline, access_token, error_outcome, library_error, not_reported, require, success
 from .metering import patched_requests
 
@@ -53,7 +55,6 @@ WAIT_TIMEOUT = 600.0
 """``wait_for_batch``'s default timeout (seconds)."""
 WAIT_INTERVAL = 10.0
 """``wait_for_batch``'s default sleep between status checks (seconds)."""
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def batch_xml(rows: list[Row]) -> bytes:
@@ -118,7 +119,9 @@ class SalesforceBulkXml(LibraryBaseline):
             return CallEstimate({})
         batches = ceil_div(n_records, BATCH_RECORDS)
         polled = batches if polls is None else max(polls, batches)
-        return CallEstimate({"create": 1, "upload": batches, "close": 1, "poll": polled, "results": batches}, batches=batches)
+        return CallEstimate(
+            {"create": 1, "upload": batches, "close": 1, "poll": polled, "results": batches}, batches=batches
+        )
 
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         module = require("salesforce_bulk", PACKAGE)
@@ -129,7 +132,9 @@ class SalesforceBulkXml(LibraryBaseline):
         job: list[str] = []
         try:
             with patched_requests(self.session):
-                bulk = module.SalesforceBulk(sessionId=access_token(self.session), host=self.session.instance_url, **options)
+                bulk = module.SalesforceBulk(
+                    sessionId=access_token(self.session), host=self.session.instance_url, **options
+                )
 
                 def send(chunk: list[Row]) -> None:
                     try:
@@ -160,13 +165,25 @@ class SalesforceBulkXml(LibraryBaseline):
         finally:
             spool.close()
 
-    def _collect(self, bulk: Any, job: str, batch_id: str, rows: Iterator[tuple[int, str | None]], count: int,
-                 failed_batch: type[BaseException], run: RunContext) -> None:
+    def _collect(
+        self,
+        bulk: Any,
+        job: str,
+        batch_id: str,
+        rows: Iterator[tuple[int, str | None]],
+        count: int,
+        failed_batch: type[BaseException],
+        run: RunContext,
+    ) -> None:
         """Wait for one batch, read its results and report its rows (by position)."""
         try:
-            bulk.wait_for_batch(job, batch_id, timeout=WAIT_TIMEOUT / self.time_scale, sleep_interval=WAIT_INTERVAL / self.time_scale)
+            bulk.wait_for_batch(
+                job, batch_id, timeout=WAIT_TIMEOUT / self.time_scale, sleep_interval=WAIT_INTERVAL / self.time_scale
+            )
         except failed_batch as exc:
-            message = f"batch {batch_id} ended {getattr(exc, 'state', None) or 'Failed'}: {getattr(exc, 'state_message', '')}"
+            message = (
+                f"batch {batch_id} ended {getattr(exc, 'state', None) or 'Failed'}: {getattr(exc, 'state_message', '')}"
+            )
             for number, record_id in rows:
                 run.outcome(RecordOutcome(number, record_id, UNPROCESSED, "BATCH_FAILED", message))
             return
@@ -178,7 +195,9 @@ class SalesforceBulkXml(LibraryBaseline):
             results = bulk.get_batch_results(batch_id, job)
         except Exception as exc:  # e.g. a batch still running after wait_for_batch's silent timeout
             for number, record_id in rows:
-                run.outcome(not_reported(number, record_id, f"get_batch_results raised {type(exc).__name__}: {str(exc)[:200]}"))
+                run.outcome(
+                    not_reported(number, record_id, f"get_batch_results raised {type(exc).__name__}: {str(exc)[:200]}")
+                )
             return
         except BaseException as exc:
             for number, record_id in rows:
@@ -187,11 +206,17 @@ class SalesforceBulkXml(LibraryBaseline):
         self._report(results, rows, count, batch_id, run)
 
     @staticmethod
-    def _report(results: Any, rows: Iterator[tuple[int, str | None]], count: int, batch_id: str, run: RunContext) -> None:
+    def _report(
+        results: Any, rows: Iterator[tuple[int, str | None]], count: int, batch_id: str, run: RunContext
+    ) -> None:
         results = list(results) if results is not None else []
         for position, (number, record_id) in enumerate(rows):
             if position >= len(results):
-                why = "get_batch_results returned None" if not results else f"{len(results):,} results for {count:,} records"
+                why = (
+                    "get_batch_results returned None"
+                    if not results
+                    else f"{len(results):,} results for {count:,} records"
+                )
                 run.outcome(not_reported(number, record_id, f"batch {batch_id}: {why}"))
                 continue
             result = results[position]

@@ -42,14 +42,16 @@ import pickle
 import tempfile
 from array import array
 from collections import defaultdict, deque
-from typing import Any, ClassVar, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar
 
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
 from ..bulk2_csv import CsvRowWriter, parse_sf_error
-from ..records import CsvRecords, Row
+from ..meter import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST
+from ..records import CsvRecords, PreparedRecords, Row
 from ..sinks import FAILED, UNPROCESSED, RecordOutcome
 from ..sobject_collections import collection_record, report_chunk, report_refused, report_unknown
-from ..transport import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST, OrgSession
+from ..transport import OrgSession
 from .common import (
     LibraryBaseline,
     access_token,
@@ -76,8 +78,12 @@ class _SimpleSalesforceBaseline(LibraryBaseline):
         """(Salesforce, its requests.Session); close the session when done."""
         simple_salesforce = require("simple_salesforce", PACKAGE)
         http = library_session(self.session)
-        sf = simple_salesforce.Salesforce(instance_url=self.session.instance_url, session_id=access_token(self.session),
-                                          session=http, version=self.session.api_version)
+        sf = simple_salesforce.Salesforce(
+            instance_url=self.session.instance_url,
+            session_id=access_token(self.session),
+            session=http,
+            version=self.session.api_version,
+        )
         return sf, http
 
 
@@ -104,8 +110,10 @@ class SimpleSalesforceRest(_SimpleSalesforceBaseline):
             for number, record in rows:
                 record_id = record.get("Id")
                 try:
-                    getattr(sf, sobject).update(record_id, fields_of(record))  # a new SFType per call, as users write it
-                except SalesforceError as exc:  # type: ignore[misc]
+                    getattr(sf, sobject).update(
+                        record_id, fields_of(record)
+                    )  # a new SFType per call, as users write it
+                except SalesforceError as exc:
                     status = getattr(exc, "status", 0)
                     if status in (300, 400, 404):  # Salesforce judged this record and refused it
                         run.outcome(error_outcome(number, record_id, getattr(exc, "content", None), f"HTTP_{status}"))
@@ -140,11 +148,13 @@ class SimpleSalesforceCollections(_SimpleSalesforceBaseline):
             body = {"allOrNone": False, "records": [collection_record(sobject, record) for _n, record in batch]}
             try:
                 results = sf.restful("composite/sobjects", method="PATCH", json=body)
-            except SalesforceError as exc:  # type: ignore[misc]
+            except SalesforceError as exc:
                 status = getattr(exc, "status", 0)
                 if status == 400:  # the whole request was refused: every record failed with its error
                     content = getattr(exc, "content", None)
-                    report_refused(run, batch, status, content if isinstance(content, list) else [{"message": str(content)[:500]}])
+                    report_refused(
+                        run, batch, status, content if isinstance(content, list) else [{"message": str(content)[:500]}]
+                    )
                     return
                 report_unknown(run, batch, exc)
                 raise
@@ -168,14 +178,18 @@ class SimpleSalesforceBulk(_SimpleSalesforceBaseline):
     call: ClassVar[str] = "sf.bulk.<Object>.update(list_of_dicts)"
 
     @classmethod
-    def api_calls(cls, n_records: int, *, polls: int | None = None, batch_size: int = BULK1_BATCH, **_options: Any) -> CallEstimate:
+    def api_calls(
+        cls, n_records: int, *, polls: int | None = None, batch_size: int = BULK1_BATCH, **_options: Any
+    ) -> CallEstimate:
         """create 1 + upload B + poll P + results B + close 1, with P >= B (one status GET per batch at
         least: each batch's thread checks it at once, then every 5 s until it is done)."""
         if n_records <= 0:
             return CallEstimate({})
         batches = ceil_div(n_records, min(batch_size, BULK1_BATCH))
         polled = batches if polls is None else max(polls, batches)
-        return CallEstimate({"create": 1, "upload": batches, "poll": polled, "results": batches, "close": 1}, batches=batches)
+        return CallEstimate(
+            {"create": 1, "upload": batches, "poll": polled, "results": batches, "close": 1}, batches=batches
+        )
 
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         bulk_module = require("simple_salesforce.bulk", PACKAGE)
@@ -206,7 +220,13 @@ class SimpleSalesforceBulk(_SimpleSalesforceBaseline):
         for i, sent in enumerate(data):
             record_id = sent.get("Id")
             if i >= len(results):
-                run.outcome(not_reported(numbers[i], record_id, f"the library returned {len(results):,} results for {len(data):,} records"))
+                run.outcome(
+                    not_reported(
+                        numbers[i],
+                        record_id,
+                        f"the library returned {len(results):,} results for {len(data):,} records",
+                    )
+                )
                 continue
             result = results[i]
             if isinstance(result, Mapping) and result.get("success"):
@@ -238,8 +258,17 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
         self._csv_path: str | None = None
 
     @classmethod
-    def api_calls(cls, n_records: int, *, polls: int | None = None, jobs: int = 1, job_sizes: list[int] | None = None,
-                  jobs_with_failures: int = 0, jobs_with_unprocessed: int = 0, **_options: Any) -> CallEstimate:
+    def api_calls(
+        cls,
+        n_records: int,
+        *,
+        polls: int | None = None,
+        jobs: int = 1,
+        job_sizes: list[int] | None = None,
+        jobs_with_failures: int = 0,
+        jobs_with_unprocessed: int = 0,
+        **_options: Any,
+    ) -> CallEstimate:
         """Per job: create + upload + close + the final get_job, plus P status GETs (P >= J) and one
         result download per job with failed (F) or unprocessed (U) records: 4J + P + F + U."""
         if n_records <= 0:
@@ -258,7 +287,9 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
     # The template's validation pass is off (library defaults); but a generic iterable needs its columns
     # known before a CSV header can be written, so the records are counted (and their columns collected)
     # in one pass unless the input already is a CSV file the library can take.
-    def _prepare(self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None):  # type: ignore[no-untyped-def]
+    def _prepare(
+        self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None
+    ) -> PreparedRecords:
         self._csv_path = _plain_csv_file(records)
         return super()._prepare(sobject, records, run, expected)
 
@@ -310,11 +341,22 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
         if processed < total:
             for row in _csv_rows(handler.get_unprocessed_records(job_id)):
                 unprocessed[row.get("Id") or ""] += 1
-        return {"failed": failed, "unprocessed": unprocessed, "successes": None,
-                "expected_successes": processed - failed_count, "total": total}
+        return {
+            "failed": failed,
+            "unprocessed": unprocessed,
+            "successes": None,
+            "expected_successes": processed - failed_count,
+            "total": total,
+        }
 
-    def _report(self, rows: Iterator[Row], jobs: list[Mapping[str, Any]], job_results: list[dict[str, Any]], handler: Any,
-                run: RunContext) -> None:
+    def _report(
+        self,
+        rows: Iterator[Row],
+        jobs: list[Mapping[str, Any]],
+        job_results: list[dict[str, Any]],
+        handler: Any,
+        run: RunContext,
+    ) -> None:
         """Walk the input once: job k holds the next numberRecordsTotal rows (the library cuts the file in
         order and, for update, runs the jobs one after another)."""
         for job, result in zip(jobs, job_results, strict=True):
@@ -340,7 +382,11 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
                     run.outcome(RecordOutcome(number, record_id, FAILED, code, message, fields))
                 elif unprocessed.get(record_id):
                     unprocessed[record_id] -= 1
-                    run.outcome(RecordOutcome(number, record_id, UNPROCESSED, "NOT_PROCESSED", "listed by get_unprocessed_records"))
+                    run.outcome(
+                        RecordOutcome(
+                            number, record_id, UNPROCESSED, "NOT_PROCESSED", "listed by get_unprocessed_records"
+                        )
+                    )
                 elif successes is None or successes.get(record_id):
                     if successes is not None:
                         successes[record_id] -= 1

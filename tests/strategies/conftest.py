@@ -7,7 +7,9 @@ profile or usage puts them back through the `org` fixture's finaliser.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -109,12 +111,23 @@ def bulk2_first_row_bug(running_org: Any) -> bool:
     session = OrgSession(org.instance_url, org.access_token, ca_file=org.ca_file)
     try:
         ids = [r["Id"] for r in org.admin.records("Byline__c", ["Id"])[:2]]
-        job = session.request("POST", session.rest_url("jobs/ingest"), family="bulk2", json_body={"object": "Byline__c", "operation": "update", "contentType": "CSV", "lineEnding": "LF"}).json()
+        job = session.request(
+            "POST",
+            session.rest_url("jobs/ingest"),
+            family="bulk2",
+            json_body={"object": "Byline__c", "operation": "update", "contentType": "CSV", "lineEnding": "LF"},
+        ).json()
         body = ("Id,Name\n" + "".join(f"{i},probe\n" for i in ids)).encode()
-        session.request("PUT", session.rest_url(f"jobs/ingest/{job['id']}/batches"), family="bulk2", data=body, headers={"Content-Type": "text/csv"})
-        session.request("PATCH", session.rest_url(f"jobs/ingest/{job['id']}"), family="bulk2", json_body={"state": "UploadComplete"})
-        import time
-
+        session.request(
+            "PUT",
+            session.rest_url(f"jobs/ingest/{job['id']}/batches"),
+            family="bulk2",
+            data=body,
+            headers={"Content-Type": "text/csv"},
+        )
+        session.request(
+            "PATCH", session.rest_url(f"jobs/ingest/{job['id']}"), family="bulk2", json_body={"state": "UploadComplete"}
+        )
         for _ in range(200):
             info = session.request("GET", session.rest_url(f"jobs/ingest/{job['id']}"), family="bulk2").json()
             if info["state"] in ("JobComplete", "Failed", "Aborted"):

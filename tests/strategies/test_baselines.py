@@ -12,8 +12,9 @@ emulator is on the instant profile, so only the number of polls can change, and 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -47,20 +48,33 @@ def expected_calls(name: str, n: int, phases: dict[str, int]) -> int:
 
 
 @pytest.mark.parametrize("name", list(BASELINES))
-def test_baseline_updates_every_record_and_meters_what_the_org_counts(org: Any, new_session: Callable[..., OrgSession],
-                                                                      byline_ids: list[str], name: str) -> None:
+def test_baseline_updates_every_record_and_meters_what_the_org_counts(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], name: str
+) -> None:
     n = volume(name)
     tag = unique_tag()
-    records = [{"Id": byline_ids[k], "Name": f"{tag}-{k}", "Tweets__c": -1 if k + 1 == BAD_ROW else k} for k in range(n)]
+    records = [
+        {"Id": byline_ids[k], "Name": f"{tag}-{k}", "Tweets__c": -1 if k + 1 == BAD_ROW else k} for k in range(n)
+    ]
     sink = MemorySink()
     strategy = registry.get(name, new_session(), include_baselines=True, time_scale=FAST)
     summary = strategy.update("Byline__c", iter(records), sink)
 
-    assert (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed, summary.pending) == (n, n - 1, 1, 0, 0)
+    assert (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed, summary.pending) == (
+        n,
+        n - 1,
+        1,
+        0,
+        0,
+    )
     assert summary.complete and summary.error is None and summary.notes == []
     assert sorted(o.row for o in sink.outcomes) == list(range(1, n + 1))
     (failed,) = sink.failed
-    assert (failed.row, failed.id, failed.error_code) == (BAD_ROW, byline_ids[BAD_ROW - 1], "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    assert (failed.row, failed.id, failed.error_code) == (
+        BAD_ROW,
+        byline_ids[BAD_ROW - 1],
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+    )
     assert all(o.id == byline_ids[o.row - 1] for o in sink.succeeded)
 
     usage = org.admin.usage()
@@ -69,13 +83,19 @@ def test_baseline_updates_every_record_and_meters_what_the_org_counts(org: Any, 
     assert usage["DailyBulkApiBatches"]["used"] == summary.batches == (0 if BASELINES[name].family == "rest" else 1)
 
     stored = {r["Id"]: r for r in org.admin.iter_records("Byline__c", ["Id", "Name", "Tweets__c"])}
-    wrong = [k for k in range(n) if k + 1 != BAD_ROW and (stored[byline_ids[k]]["Name"], stored[byline_ids[k]]["Tweets__c"]) != (f"{tag}-{k}", float(k))]
+    wrong = [
+        k
+        for k in range(n)
+        if k + 1 != BAD_ROW
+        and (stored[byline_ids[k]]["Name"], stored[byline_ids[k]]["Tweets__c"]) != (f"{tag}-{k}", float(k))
+    ]
     assert wrong == []
     assert stored[byline_ids[BAD_ROW - 1]]["Name"] != f"{tag}-{BAD_ROW - 1}"
 
 
-def test_bulk2_baseline_takes_a_plain_csv_file_as_it_is(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str],
-                                                        tmp_path: Path) -> None:
+def test_bulk2_baseline_takes_a_plain_csv_file_as_it_is(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], tmp_path: Path
+) -> None:
     path = tmp_path / "in.csv"
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -92,8 +112,9 @@ def test_bulk2_baseline_takes_a_plain_csv_file_as_it_is(org: Any, new_session: C
     assert [stored[byline_ids[k]] for k in range(120)] == [1000.0 + k for k in range(120)]
 
 
-def test_records_the_library_never_reports_are_unprocessed_not_successes(org: Any, new_session: Callable[..., OrgSession],
-                                                                         byline_ids: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_records_the_library_never_reports_are_unprocessed_not_successes(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """simple-salesforce:bulk maps results by position; a short result list leaves rows NOT_REPORTED."""
     from simple_salesforce.bulk import SFBulkType
 
@@ -105,7 +126,9 @@ def test_records_the_library_never_reports_are_unprocessed_not_successes(org: An
     monkeypatch.setattr(SFBulkType, "update", drop_last)
     records = [{"Id": byline_ids[k], "Tweets__c": k} for k in range(30)]
     sink = MemorySink()
-    summary = registry.get("simple-salesforce:bulk", new_session(), include_baselines=True, time_scale=FAST).update("Byline__c", records, sink)
+    summary = registry.get("simple-salesforce:bulk", new_session(), include_baselines=True, time_scale=FAST).update(
+        "Byline__c", records, sink
+    )
     assert (summary.succeeded, summary.unprocessed) == (29, 1)
     (missing,) = sink.unprocessed
     assert (missing.row, missing.id, missing.error_code) == (30, byline_ids[29], NOT_REPORTED)
@@ -115,37 +138,51 @@ def test_registry_keeps_baselines_apart() -> None:
     ours = registry.names()
     assert not any(registry.is_baseline(n) for n in ours)
     assert registry.names(include_baselines=True) == ours + registry.baseline_names()
-    assert registry.baseline_names() == ["simple-salesforce:rest", "simple-salesforce:collections", "simple-salesforce:bulk",
-                                         "simple-salesforce:bulk2", "salesforce-bulk:xml"]
+    assert registry.baseline_names() == [
+        "simple-salesforce:rest",
+        "simple-salesforce:collections",
+        "simple-salesforce:bulk",
+        "simple-salesforce:bulk2",
+        "salesforce-bulk:xml",
+    ]
     assert {n: registry.FAMILIES[n] for n in registry.baseline_names()} == {
-        "simple-salesforce:rest": "rest", "simple-salesforce:collections": "rest", "simple-salesforce:bulk": "bulk1",
-        "simple-salesforce:bulk2": "bulk2", "salesforce-bulk:xml": "bulk1"}
+        "simple-salesforce:rest": "rest",
+        "simple-salesforce:collections": "rest",
+        "simple-salesforce:bulk": "bulk1",
+        "simple-salesforce:bulk2": "bulk2",
+        "salesforce-bulk:xml": "bulk1",
+    }
     session = OrgSession("https://unused.example", "t")
     with pytest.raises(ConfigurationError, match="include_baselines"):
         registry.get("simple-salesforce:bulk2", session)
     assert registry.get("simple-salesforce:bulk2", session, include_baselines=True).validate is False
 
 
-@pytest.mark.parametrize("method, url, body, expected", [
-    ("PATCH", "https://h/services/data/v62.0/sobjects/Byline__c/a015g0000000001AAA", None, ("dml", "rest")),
-    ("PATCH", "https://h/services/data/v62.0/composite/sobjects", None, ("dml", "rest")),
-    ("GET", "https://h/services/data/v62.0/limits/", None, ("limits", "rest")),
-    ("GET", "https://h/services/data/", None, ("auth", "auth")),
-    ("POST", "https://h/services/oauth2/token", None, ("auth", "auth")),
-    ("POST", "https://h/services/async/40.0/job", b"<jobInfo/>", ("create", "bulk1")),
-    ("POST", "https://h/services/async/62.0/job/750x/batch", b"[...]", ("upload", "bulk1")),
-    ("POST", "https://h/services/async/62.0/job/750x", b'{"state": "Closed"}', ("close", "bulk1")),
-    ("POST", "https://h/services/async/62.0/job/750x", b"<state>Aborted</state>", ("abort", "bulk1")),
-    ("GET", "https://h/services/async/62.0/job/750x/batch/751x", None, ("poll", "bulk1")),
-    ("GET", "https://h/services/async/62.0/job/750x/batch/751x/result", None, ("results", "bulk1")),
-    ("POST", "https://h/services/data/v62.0/jobs/ingest/", b"{}", ("create", "bulk2")),
-    ("PUT", "https://h/services/data/v62.0/jobs/ingest/750x/batches", b"Id\n", ("upload", "bulk2")),
-    ("PATCH", "https://h/services/data/v62.0/jobs/ingest/750x", b'{"state": "UploadComplete"}', ("close", "bulk2")),
-    ("PATCH", "https://h/services/data/v62.0/jobs/ingest/750x", b'{"state": "Aborted"}', ("abort", "bulk2")),
-    ("GET", "https://h/services/data/v62.0/jobs/ingest/750x", None, ("poll", "bulk2")),
-    ("GET", "https://h/services/data/v62.0/jobs/ingest/750x/failedResults/", None, ("results", "bulk2")),
-])
-def test_requests_are_classified_as_the_org_counts_them(method: str, url: str, body: Any, expected: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    "method, url, body, expected",
+    [
+        ("PATCH", "https://h/services/data/v62.0/sobjects/Byline__c/a015g0000000001AAA", None, ("dml", "rest")),
+        ("PATCH", "https://h/services/data/v62.0/composite/sobjects", None, ("dml", "rest")),
+        ("GET", "https://h/services/data/v62.0/limits/", None, ("limits", "rest")),
+        ("GET", "https://h/services/data/", None, ("auth", "auth")),
+        ("POST", "https://h/services/oauth2/token", None, ("auth", "auth")),
+        ("POST", "https://h/services/async/40.0/job", b"<jobInfo/>", ("create", "bulk1")),
+        ("POST", "https://h/services/async/62.0/job/750x/batch", b"[...]", ("upload", "bulk1")),
+        ("POST", "https://h/services/async/62.0/job/750x", b'{"state": "Closed"}', ("close", "bulk1")),
+        ("POST", "https://h/services/async/62.0/job/750x", b"<state>Aborted</state>", ("abort", "bulk1")),
+        ("GET", "https://h/services/async/62.0/job/750x/batch/751x", None, ("poll", "bulk1")),
+        ("GET", "https://h/services/async/62.0/job/750x/batch/751x/result", None, ("results", "bulk1")),
+        ("POST", "https://h/services/data/v62.0/jobs/ingest/", b"{}", ("create", "bulk2")),
+        ("PUT", "https://h/services/data/v62.0/jobs/ingest/750x/batches", b"Id\n", ("upload", "bulk2")),
+        ("PATCH", "https://h/services/data/v62.0/jobs/ingest/750x", b'{"state": "UploadComplete"}', ("close", "bulk2")),
+        ("PATCH", "https://h/services/data/v62.0/jobs/ingest/750x", b'{"state": "Aborted"}', ("abort", "bulk2")),
+        ("GET", "https://h/services/data/v62.0/jobs/ingest/750x", None, ("poll", "bulk2")),
+        ("GET", "https://h/services/data/v62.0/jobs/ingest/750x/failedResults/", None, ("results", "bulk2")),
+    ],
+)
+def test_requests_are_classified_as_the_org_counts_them(
+    method: str, url: str, body: Any, expected: tuple[str, str]
+) -> None:
     assert classify(method, url, body) == expected
 
 
@@ -154,10 +191,9 @@ def test_patches_are_undone_after_the_run() -> None:
 
     original_send, original_sleep = HTTPAdapter.send, ss_bulk.sleep
     session = OrgSession("https://unused.example", "t")
-    with pytest.raises(RuntimeError):
-        with patched_requests(session), scaled_sleep(ss_bulk, 10.0):
-            assert HTTPAdapter.send is not original_send and ss_bulk.sleep is not original_sleep
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), patched_requests(session), scaled_sleep(ss_bulk, 10.0):
+        assert HTTPAdapter.send is not original_send and ss_bulk.sleep is not original_sleep
+        raise RuntimeError("boom")
     assert HTTPAdapter.send is original_send and ss_bulk.sleep is original_sleep
     assert requests.adapters.HTTPAdapter.send is original_send
 
@@ -179,27 +215,56 @@ def test_bench_compares_ours_with_the_best_baseline_of_the_family() -> None:
     from harness.comparison import Measurement
 
     def row(name: str, calls: int, wall: float, mb: float, n: int = 1_000_000, profile: str = "instant") -> BenchRow:
-        m = Measurement(strategy=name, baseline=registry.is_baseline(name), family=registry.FAMILIES[name], records=n,
-                        calls_client=calls, calls_org=calls, wall_seconds=wall, peak_memory_mb=mb, succeeded=n, verified=n)
+        m = Measurement(
+            strategy=name,
+            baseline=registry.is_baseline(name),
+            family=registry.FAMILIES[name],
+            records=n,
+            calls_client=calls,
+            calls_org=calls,
+            wall_seconds=wall,
+            peak_memory_mb=mb,
+            succeeded=n,
+            verified=n,
+        )
         return BenchRow(profile, m)
 
-    rows = [row("bulk2-csv", 40, 30.0, 60.0), row("simple-salesforce:bulk2", 100, 80.0, 400.0),
-            row("bulk1-xml", 240, 40.0, 50.0), row("simple-salesforce:bulk", 900, 50.0, 900.0), row("salesforce-bulk:xml", 600, 70.0, 300.0)]
+    rows = [
+        row("bulk2-csv", 40, 30.0, 60.0),
+        row("simple-salesforce:bulk2", 100, 80.0, 400.0),
+        row("bulk1-xml", 240, 40.0, 50.0),
+        row("simple-salesforce:bulk", 900, 50.0, 900.0),
+        row("salesforce-bulk:xml", 600, 70.0, 300.0),
+    ]
     compute_ratios(rows)
     assert rows[0].ratios["calls"] == {"baseline": "simple-salesforce:bulk2", "ours": 40, "theirs": 100, "ratio": 0.4}
     assert rows[2].ratios["calls"]["baseline"] == "salesforce-bulk:xml"  # the best of the family, not the named pair
     assert rows[2].ratios["peak_memory_mb"]["baseline"] == "salesforce-bulk:xml"
     assert rows[1].ratios == {}
-    rest_rows = [row("rest", 10_000, 20.0, 40.0, n=10_000), row("collections", 50, 1.0, 40.0, n=10_000),
-                 row("simple-salesforce:rest", 10_000, 18.0, 55.0, n=10_000), row("simple-salesforce:collections", 50, 1.2, 55.0, n=10_000)]
+    rest_rows = [
+        row("rest", 10_000, 20.0, 40.0, n=10_000),
+        row("collections", 50, 1.0, 40.0, n=10_000),
+        row("simple-salesforce:rest", 10_000, 18.0, 55.0, n=10_000),
+        row("simple-salesforce:collections", 50, 1.2, 55.0, n=10_000),
+    ]
     compute_ratios(rest_rows)
     assert rest_rows[0].ratios["calls"]["baseline"] == "simple-salesforce:rest"  # like for like: one call per record
     assert rest_rows[1].ratios["calls"]["baseline"] == "simple-salesforce:collections"
     targets = {(t["target"].split(":")[0], t["detail"]): t["met"] for t in check_targets(rows)}
     assert targets[("bulk2-csv peak memory <= 1/4 of simple-salesforce", "60.0 MB vs 400.0 MB")] is True
     assert targets[("bulk2-csv wall time <= 1/2 of simple-salesforce", "30.0 s vs 80.0 s")] is True
-    assert targets[("bulk1-xml calls <= 1/4 of simple-salesforce", "bulk1-xml 240 vs simple-salesforce:bulk 900")] is False
-    text = render_markdown({"command": "sfharness bench", "started_at": "t0", "finished_at": "t1", "targets": check_targets(rows),
-                            "machine": {"platform": "p", "cpu": "c", "cpu_count": 2, "memory_gb": 8, "python": "3.11", "versions": {}},
-                            "settings": {"edition": "sandbox", "profiles": ["instant"], "time_scale": 20.0}}, rows)
+    assert (
+        targets[("bulk1-xml calls <= 1/4 of simple-salesforce", "bulk1-xml 240 vs simple-salesforce:bulk 900")] is False
+    )
+    text = render_markdown(
+        {
+            "command": "sfharness bench",
+            "started_at": "t0",
+            "finished_at": "t1",
+            "targets": check_targets(rows),
+            "machine": {"platform": "p", "cpu": "c", "cpu_count": 2, "memory_gb": 8, "python": "3.11", "versions": {}},
+            "settings": {"edition": "sandbox", "profiles": ["instant"], "time_scale": 20.0},
+        },
+        rows,
+    )
     assert "simple-salesforce:bulk2 (baseline)" in text and "| **bulk2-csv** | bulk2 | 40 |" in text

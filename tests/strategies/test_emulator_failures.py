@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from strategies import MemorySink, OrgSession, PollPolicy, RunFailed, RunInterrupted, get
+from strategies import (
+    MemorySink,
+    OrgSession,
+    PollPolicy,
+    RequestLimitError,
+    RunFailed,
+    RunInterrupted,
+    ServerError,
+    get,
+)
 from strategies.sinks import SUCCEEDED
 
 from .conftest import FAST_POLL, password_login, unique_tag, xfail_if_bulk2_bug
 
 ALL = ["rest", "collections", "composite", "bulk1-xml", "bulk2-csv"]
 SIZE = {"rest": 30, "collections": 2500, "composite": 10_000, "bulk1-xml": 2500, "bulk2-csv": 2500}
-SMALL_UNITS = {"collections": {"batch_size": 100}, "bulk1-xml": {"batch_records": 250}, "bulk2-csv": {"max_job_records": 500}}
+SMALL_UNITS = {
+    "collections": {"batch_size": 100},
+    "bulk1-xml": {"batch_records": 250},
+    "bulk2-csv": {"max_job_records": 500},
+}
 """With these sizes and options every strategy makes a dozen or more calls, so injected faults are met."""
 OPEN_STATES = {"Open"}
 
@@ -52,7 +66,9 @@ def stored_names(org: Any) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_lock_errors_get_one_second_pass(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool, name: str) -> None:
+def test_lock_errors_get_one_second_pass(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool, name: str
+) -> None:
     xfail_if_bulk2_bug(name, bulk2_first_row_bug)
     n = 60 if name == "rest" else 1200
     org.admin.configure(faults={"lock_error_rate": 0.25, "seed": 11})
@@ -74,33 +90,43 @@ def test_lock_errors_get_one_second_pass(org: Any, new_session: Callable[..., Or
         assert len(summary.job_ids) == 2
 
 
-def test_without_second_pass_lock_errors_are_reported(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
+def test_without_second_pass_lock_errors_are_reported(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]
+) -> None:
     org.admin.configure(faults={"lock_error_rate": 0.25, "seed": 3})
     sink = MemorySink()
-    summary = make(new_session(), "collections", retry_pass=False).update("Byline__c", records_for(byline_ids, 400, unique_tag()), sink)
+    summary = make(new_session(), "collections", retry_pass=False).update(
+        "Byline__c", records_for(byline_ids, 400, unique_tag()), sink
+    )
     assert summary.retried == 0 and summary.failed > 0 and summary.calls_by_phase == {"dml": 2}
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_expired_sessions_are_renewed(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool, name: str) -> None:
+def test_expired_sessions_are_renewed(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool, name: str
+) -> None:
     xfail_if_bulk2_bug(name, bulk2_first_row_bug)
     n = SIZE[name]
     org.admin.configure(faults={"session_expiry_after_requests": 4})
     tag = unique_tag()
     sink = MemorySink()
-    session = new_session(reauthenticate=password_login(org), max_reauth_total=100)
+    session = new_session(reauthenticate=password_login(org))
     with make(session, name, **SMALL_UNITS.get(name, {})) as strategy:
         summary = strategy.update("Byline__c", records_for(byline_ids, n, tag), sink)
     assert_accounted(summary, sink, n)
     assert summary.succeeded == n and summary.reauthentications >= 1
     assert summary.calls_by_phase["auth"] == summary.reauthentications
-    assert org.admin.usage()["DailyApiRequests"]["used"] == summary.api_calls - summary.reauthentications  # refusals are free
+    assert (
+        org.admin.usage()["DailyApiRequests"]["used"] == summary.api_calls - summary.reauthentications
+    )  # refusals are free
     stored = stored_names(org)
     assert all(stored[byline_ids[k]] == f"{tag}-{k}" for k in range(n))
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_expired_session_without_reauth_stops_with_a_full_account(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], name: str) -> None:
+def test_expired_session_without_reauth_stops_with_a_full_account(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], name: str
+) -> None:
     n = SIZE[name]
     org.admin.configure(faults={"session_expiry_after_requests": 3})
     sink = MemorySink()
@@ -116,25 +142,61 @@ def test_expired_session_without_reauth_stops_with_a_full_account(org: Any, new_
         assert any(job_id in note and "could not" in note for note in summary.notes)
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_a_spent_daily_limit_leaves_records_unprocessed_never_failed(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], name: str
+) -> None:
+    """The org refused the request, not the records: whatever the strategy, they are unprocessed (so that
+    resubmitting unprocessed.csv tomorrow sends them), and the run stops at the refusal."""
+    n = SIZE[name]
+    org.admin.configure(daily_api_max=1)  # the first call of the run is the last one the org allows today
+    sink = MemorySink()
+    try:
+        with pytest.raises(RunFailed) as info:
+            make(new_session(), name, **SMALL_UNITS.get(name, {})).update(
+                "Byline__c", records_for(byline_ids, n, unique_tag()), sink
+            )
+    finally:
+        org.admin.configure(edition="enterprise")  # the fixture org's own allocation
+    summary = info.value.summary
+    assert isinstance(info.value.__cause__, RequestLimitError)
+    assert_accounted(summary, sink, n)
+    assert summary.failed == 0 and summary.unprocessed == n - summary.succeeded
+    if name in ("bulk1-xml", "bulk2-csv"):  # the job was created, then its data refused
+        assert summary.succeeded == 0 and org.admin.usage()["DailyApiRequests"]["used"] == 1
+    if name == "bulk2-csv":
+        refused = [o for o in sink.unprocessed if o.error_code == "REQUEST_LIMIT_EXCEEDED"]
+        assert len(refused) == SMALL_UNITS[name]["max_job_records"]  # the first job's upload
+        assert all(o.message == "TotalRequests Limit exceeded." for o in refused)
+
+
 @pytest.mark.parametrize("name", ["rest", "collections", "composite"])
-def test_transient_5xx_are_retried_on_idempotent_requests(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], name: str) -> None:
+def test_transient_5xx_are_retried_on_idempotent_requests(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], name: str
+) -> None:
     n = SIZE[name]
     org.admin.configure(faults={"http_503_rate": 0.3, "drop_rate": 0.05, "seed": 5})
     tag = unique_tag()
     sink = MemorySink()
     summary = make(new_session(), name).update("Byline__c", records_for(byline_ids, n, tag), sink)
     assert summary.succeeded == n and summary.http_retries > 0
-    assert org.admin.usage()["DailyApiRequests"]["used"] == summary.api_calls - summary.http_retries  # faults fire before counting
+    assert (
+        org.admin.usage()["DailyApiRequests"]["used"] == summary.api_calls - summary.http_retries
+    )  # faults fire before counting
     stored = stored_names(org)
     assert all(stored[byline_ids[k]] == f"{tag}-{k}" for k in range(n))
 
 
-def test_bulk2_recovers_from_5xx_on_polls_closes_and_uploads(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool) -> None:
+def test_bulk2_recovers_from_5xx_on_polls_closes_and_uploads(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool
+) -> None:
     xfail_if_bulk2_bug("bulk2-csv", bulk2_first_row_bug)
     org.admin.configure(faults={"http_503_rate": 0.3, "seed": 2, "paths": "/services/data/v62.0/jobs/ingest/"})
     tag = unique_tag()
     sink = MemorySink()
-    summary = make(new_session(), "bulk2-csv", max_job_records=500).update("Byline__c", records_for(byline_ids, 3000, tag), sink)
+    summary = make(new_session(), "bulk2-csv", max_job_records=500).update(
+        "Byline__c", records_for(byline_ids, 3000, tag), sink
+    )
     assert_accounted(summary, sink, 3000)
     assert summary.succeeded == 3000 and summary.http_retries > 0
     stored = stored_names(org)
@@ -143,12 +205,18 @@ def test_bulk2_recovers_from_5xx_on_polls_closes_and_uploads(org: Any, new_sessi
     assert_no_open_job(org, summary.job_ids)
 
 
-def test_bulk1_5xx_while_adding_batches_never_duplicates_a_batch(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
+def test_bulk1_5xx_while_adding_batches_never_duplicates_a_batch(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]
+) -> None:
     # Faults on every request under /job/ (adding batches, polls, results, closing), not on creating the job.
-    org.admin.configure(faults={"http_503_rate": 0.25, "drop_rate": 0.05, "seed": 9, "paths": "/services/async/62.0/job/"})
+    org.admin.configure(
+        faults={"http_503_rate": 0.25, "drop_rate": 0.05, "seed": 9, "paths": "/services/async/62.0/job/"}
+    )
     tag = unique_tag()
     sink = MemorySink()
-    summary = make(new_session(), "bulk1-xml", batch_records=200).update("Byline__c", records_for(byline_ids, 2000, tag), sink)
+    summary = make(new_session(), "bulk1-xml", batch_records=200).update(
+        "Byline__c", records_for(byline_ids, 2000, tag), sink
+    )
     assert_accounted(summary, sink, 2000)
     assert summary.succeeded == 2000 and summary.batches == 10
     assert any("sent it again" in note for note in summary.notes)  # a failed batch POST was checked, then re-sent
@@ -160,25 +228,26 @@ def test_bulk1_5xx_while_adding_batches_never_duplicates_a_batch(org: Any, new_s
     assert all(stored[byline_ids[k]] == f"{tag}-{k}" for k in range(2000))
 
 
-def test_bulk1_keeps_a_batch_whose_post_failed_after_it_was_created(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bulk1_keeps_a_batch_whose_post_failed_after_it_was_created(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A 5xx can come after the batch was stored; the check finds it and does not post it again."""
-    from strategies import ServerError
-    from strategies.transport import OrgSession as Session
-
-    real = Session.request
+    real = OrgSession.request
     failed_once: list[bool] = []
 
-    def flaky(self: Session, method: str, url: str, **kw: Any) -> Any:
+    def flaky(self: OrgSession, method: str, url: str, **kw: Any) -> Any:
         response = real(self, method, url, **kw)
         if method == "POST" and url.endswith("/batch") and not failed_once:
             failed_once.append(True)
             raise ServerError(503, "SERVER_UNAVAILABLE", "lost the answer", family="bulk1", method=method, path=url)
         return response
 
-    monkeypatch.setattr(Session, "request", flaky)
+    monkeypatch.setattr(OrgSession, "request", flaky)
     tag = unique_tag()
     sink = MemorySink()
-    summary = make(new_session(), "bulk1-xml", batch_records=300).update("Byline__c", records_for(byline_ids, 900, tag), sink)
+    summary = make(new_session(), "bulk1-xml", batch_records=300).update(
+        "Byline__c", records_for(byline_ids, 900, tag), sink
+    )
     assert summary.succeeded == 900 and summary.batches == 3
     assert any("was created; kept it" in note for note in summary.notes)
     job = next(j for j in org.admin.jobs()["bulk1"] if j["id"] == summary.job_ids[0])
@@ -192,7 +261,9 @@ def interrupting(records: list[dict[str, Any]], after: int) -> Iterator[dict[str
         yield record
 
 
-def test_bulk1_interrupt_closes_the_job_and_it_can_be_resumed(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
+def test_bulk1_interrupt_closes_the_job_and_it_can_be_resumed(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]
+) -> None:
     tag = unique_tag()
     records = records_for(byline_ids, 12_000, tag)
     sink = MemorySink()
@@ -217,7 +288,9 @@ def test_bulk1_interrupt_closes_the_job_and_it_can_be_resumed(org: Any, new_sess
     strategy.close()
 
 
-def test_bulk2_interrupt_while_polling_leaves_the_job_running(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool) -> None:
+def test_bulk2_interrupt_while_polling_leaves_the_job_running(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool
+) -> None:
     xfail_if_bulk2_bug("bulk2-csv", bulk2_first_row_bug)
 
     def ctrl_c(_seconds: float) -> None:
@@ -241,17 +314,28 @@ def test_bulk2_interrupt_while_polling_leaves_the_job_running(org: Any, new_sess
     strategy.close()
 
 
-def test_composite_interrupt_from_the_input_accounts_for_buffered_rows(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
+def test_composite_interrupt_from_the_input_accounts_for_buffered_rows(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]
+) -> None:
     sink = MemorySink()
     with pytest.raises(RunInterrupted) as info:
-        make(new_session(), "composite", validate=False).update("Byline__c", interrupting(records_for(byline_ids, 3000, unique_tag()), 2500), sink)
+        make(new_session(), "composite", validate=False).update(
+            "Byline__c", interrupting(records_for(byline_ids, 3000, unique_tag()), 2500), sink
+        )
     summary = info.value.summary
     assert (summary.submitted, summary.succeeded, summary.unprocessed) == (2500, 2000, 500)
     assert_accounted(summary, sink, 2500)
 
 
 @pytest.mark.parametrize("name", ["bulk1-xml", "bulk2-csv"])
-def test_poll_timeout_returns_pending_and_resume_collects(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool, name: str, tmp_path: Any) -> None:
+def test_poll_timeout_returns_pending_and_resume_collects(
+    org: Any,
+    new_session: Callable[..., OrgSession],
+    byline_ids: list[str],
+    bulk2_first_row_bug: bool,
+    name: str,
+    tmp_path: Any,
+) -> None:
     xfail_if_bulk2_bug(name, bulk2_first_row_bug)
     org.admin.configure(profile="instant", profile_overrides={"bulk_batch_overhead_s": 1.0})
     tag = unique_tag()
@@ -274,7 +358,9 @@ def test_poll_timeout_returns_pending_and_resume_collects(org: Any, new_session:
     again.close()
 
 
-def test_bulk2_job_failed_by_the_org_marks_rows_unprocessed(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool) -> None:
+def test_bulk2_job_failed_by_the_org_marks_rows_unprocessed(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool
+) -> None:
     xfail_if_bulk2_bug("bulk2-csv", bulk2_first_row_bug)
     org.admin.configure(faults={"bulk_fail_after_records": 1000})
     sink = MemorySink()
@@ -285,7 +371,9 @@ def test_bulk2_job_failed_by_the_org_marks_rows_unprocessed(org: Any, new_sessio
     assert not any("INCONSISTENT" in note for note in summary.notes)
 
 
-def test_an_unexpected_error_still_ends_in_run_failed_with_a_summary(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]) -> None:
+def test_an_unexpected_error_still_ends_in_run_failed_with_a_summary(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]
+) -> None:
     class DiskFull(MemorySink):
         def write(self, outcome: Any) -> None:
             if len(self.outcomes) == 250:
@@ -300,7 +388,9 @@ def test_an_unexpected_error_still_ends_in_run_failed_with_a_summary(org: Any, n
     assert any("could not report the remaining rows" in note for note in summary.notes)  # the sink itself is broken
 
 
-def test_bulk2_resume_without_a_ledger_downloads_all_three_result_sets(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], tmp_path: Any) -> None:
+def test_bulk2_resume_without_a_ledger_downloads_all_three_result_sets(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], tmp_path: Any
+) -> None:
     org.admin.configure(profile="instant", profile_overrides={"bulk_batch_overhead_s": 0.5})
     records = records_for(byline_ids, 300, unique_tag())
     records[10]["Tweets__c"] = -3

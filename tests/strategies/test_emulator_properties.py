@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,9 @@ NASTY_SAMPLES = ["<tag>&amp;", 'a "quoted", comma', "line\r\nbreak\rcr", "\U0001
 name_values = st.one_of(st.sampled_from(NASTY_SAMPLES), st.text(alphabet=SAFE_CHARS, min_size=1, max_size=80)).filter(
     lambda s: s != "#N/A" and s.strip() != ""
 )
-url_values = st.one_of(st.none(), st.text(alphabet=SAFE_CHARS, min_size=1, max_size=255).filter(lambda s: s != "#N/A" and s.strip() != ""))
+url_values = st.one_of(
+    st.none(), st.text(alphabet=SAFE_CHARS, min_size=1, max_size=255).filter(lambda s: s != "#N/A" and s.strip() != "")
+)
 STRATEGIES = ["rest", "collections", "composite", "bulk1-xml", "bulk2-csv", "auto"]
 
 
@@ -32,13 +35,25 @@ def options(name: str) -> dict[str, Any]:
     return {}
 
 
-@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     name=st.sampled_from(STRATEGIES),
     values=st.lists(st.tuples(name_values, url_values), min_size=1, max_size=25),
     pad=st.sampled_from([0, 174, 175, 176]),  # pads the run to 199..201 records now and then
 )
-def test_no_record_lost_duplicated_or_altered(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], name: str, values: list[tuple[str, str | None]], pad: int) -> None:
+def test_no_record_lost_duplicated_or_altered(
+    org: Any,
+    new_session: Callable[..., OrgSession],
+    byline_ids: list[str],
+    name: str,
+    values: list[tuple[str, str | None]],
+    pad: int,
+) -> None:
     tag = unique_tag()
     values = values + [(f"{tag}-pad-{k}", None) for k in range(pad)]
     records = [{"Id": byline_ids[5000 + k], "Name": v, "Published_URL__c": u} for k, (v, u) in enumerate(values)]
@@ -55,7 +70,9 @@ def test_no_record_lost_duplicated_or_altered(org: Any, new_session: Callable[..
         assert (row["Name"], row["Published_URL__c"]) == (record["Name"], record["Published_URL__c"]), name
 
 
-def test_csv_file_in_result_files_out(org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], tmp_path: Path) -> None:
+def test_csv_file_in_result_files_out(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], tmp_path: Path
+) -> None:
     source = tmp_path / "updates.csv"
     tag = unique_tag()
     with open(source, "w", encoding="utf-8", newline="") as handle:
@@ -63,7 +80,9 @@ def test_csv_file_in_result_files_out(org: Any, new_session: Callable[..., OrgSe
         writer.writerow(["Id", "Name", "Tweets__c", "Published_URL__c"])
         for k in range(2500):
             tweets = -1 if k % 500 == 7 else k
-            writer.writerow([byline_ids[k], f'{tag} "{k}", ok\n2nd line', tweets, "#N/A" if k % 2 else f"https://x.example/{k}"])
+            writer.writerow(
+                [byline_ids[k], f'{tag} "{k}", ok\n2nd line', tweets, "#N/A" if k % 2 else f"https://x.example/{k}"]
+            )
     for name in ("bulk1-xml", "bulk2-csv", "composite"):
         out = tmp_path / name
         with CsvResultSink(out) as sink, get(name, new_session(), **options(name), describe=True) as strategy:
@@ -75,6 +94,9 @@ def test_csv_file_in_result_files_out(org: Any, new_session: Callable[..., OrgSe
         success = list(csv.DictReader(open(out / "success.csv", encoding="utf-8", newline="")))
         assert len(success) == 2495 and list(csv.reader(open(out / "unprocessed.csv", encoding="utf-8")))[1:] == []
         stored = {r["Id"]: r for r in org.admin.iter_records("Byline__c", ["Id", "Name", "Published_URL__c"])}
-        assert stored[byline_ids[1]]["Name"] == f'{tag} "1", ok\n2nd line' and stored[byline_ids[1]]["Published_URL__c"] is None
+        assert (
+            stored[byline_ids[1]]["Name"] == f'{tag} "1", ok\n2nd line'
+            and stored[byline_ids[1]]["Published_URL__c"] is None
+        )
         assert stored[byline_ids[2]]["Published_URL__c"] == "https://x.example/2"
         assert summary.calls_by_phase["describe"] == 1

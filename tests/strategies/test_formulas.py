@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from strategies import AutoStrategy, Bulk1Strategy, Bulk2Strategy, CollectionsStrategy, CompositeStrategy, RestStrategy
+from strategies import (
+    AutoStrategy,
+    Bulk1Strategy,
+    Bulk2Strategy,
+    CollectionsStrategy,
+    CompositeStrategy,
+    OrgSession,
+    RestStrategy,
+)
 from strategies.errors import BudgetError, ConfigurationError
 from strategies.registry import formula_table, get, names, strategy_class
 
@@ -27,12 +35,24 @@ def test_formulas(n: int) -> None:
 
 def test_bulk_formula_inputs() -> None:
     assert Bulk1Strategy.api_calls(25_000, polls=2).by_phase == {"create": 1, "upload": 3, "close": 1, "poll": 2}
-    assert Bulk1Strategy.api_calls(25_000, polls=2, failed_batches=1).by_phase["results"] == 1  # the batch list says which
-    assert Bulk1Strategy.api_calls(25_000, polls=2, batches_with_failures=2).by_phase["results"] == 3  # list + 2 downloads
-    assert Bulk1Strategy.api_calls(25_000, polls=2, fetch_successes=True).by_phase["results"] == 3  # every batch, no list
-    assert Bulk1Strategy.api_calls(25_000, polls=2, fetch_successes=True, batches_with_failures=1).by_phase["results"] == 4  # list + every batch
-    assert Bulk1Strategy.api_calls(25_000, polls=2, fetch_successes=True, failed_batches=1).by_phase["results"] == 3  # list + the 2 that ran
-    est = Bulk2Strategy.api_calls(25_000, polls=4, max_job_records=10_000, jobs_with_failures=1, jobs_with_unprocessed=1)
+    assert (
+        Bulk1Strategy.api_calls(25_000, polls=2, failed_batches=1).by_phase["results"] == 1
+    )  # the batch list says which
+    assert (
+        Bulk1Strategy.api_calls(25_000, polls=2, batches_with_failures=2).by_phase["results"] == 3
+    )  # list + 2 downloads
+    assert (
+        Bulk1Strategy.api_calls(25_000, polls=2, fetch_successes=True).by_phase["results"] == 3
+    )  # every batch, no list
+    assert (
+        Bulk1Strategy.api_calls(25_000, polls=2, fetch_successes=True, batches_with_failures=1).by_phase["results"] == 4
+    )  # list + every batch
+    assert (
+        Bulk1Strategy.api_calls(25_000, polls=2, fetch_successes=True, failed_batches=1).by_phase["results"] == 3
+    )  # list + the 2 that ran
+    est = Bulk2Strategy.api_calls(
+        25_000, polls=4, max_job_records=10_000, jobs_with_failures=1, jobs_with_unprocessed=1
+    )
     assert est.by_phase == {"create": 3, "upload": 3, "close": 3, "poll": 4, "results": 2} and est.batches == 3
     assert Bulk2Strategy.api_calls(25_000, job_sizes=[15_000, 10_000]).batches == 3
     assert Bulk2Strategy.api_calls(5, polls=1, fetch_successes=True).by_phase["results"] == 1
@@ -51,7 +71,14 @@ def test_readme_table() -> None:
 
 @pytest.mark.parametrize(
     "n, expected",
-    [(0, "composite"), (1, "composite"), (2000, "composite"), (7000, "composite"), (7001, "bulk2-csv"), (1_000_000, "bulk2-csv")],
+    [
+        (0, "composite"),
+        (1, "composite"),
+        (2000, "composite"),
+        (7000, "composite"),
+        (7001, "bulk2-csv"),
+        (1_000_000, "bulk2-csv"),
+    ],
 )
 def test_auto_choice_by_count(n: int, expected: str) -> None:
     assert AutoStrategy.choose(n)[0] == expected
@@ -78,8 +105,6 @@ def test_registry() -> None:
 
 
 def test_options_are_validated() -> None:
-    from strategies import OrgSession
-
     session = OrgSession("https://x.example", "t")
     with pytest.raises(ConfigurationError):
         get("collections", session, batch_size=201)
@@ -94,8 +119,6 @@ def test_options_are_validated() -> None:
 
 
 def test_instance_estimate_uses_options() -> None:
-    from strategies import OrgSession
-
     session = OrgSession("https://x.example", "t")
     assert get("collections", session, batch_size=100).estimate(1001).total == 11
     assert get("composite", session, subrequests=2).estimate(1001).total == 3

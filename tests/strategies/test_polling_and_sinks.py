@@ -31,7 +31,13 @@ def test_delays_grow_to_the_ceiling() -> None:
 def test_poll_stops_when_done_and_counts_polls() -> None:
     clock = FakeClock()
     states = iter(["Open", "InProgress", "InProgress", "JobComplete"])
-    result = poll(lambda: next(states), lambda s: s == "JobComplete", PollPolicy(initial=0.5, factor=2, ceiling=4), sleep=clock.sleep, clock=clock)
+    result = poll(
+        lambda: next(states),
+        lambda s: s == "JobComplete",
+        PollPolicy(initial=0.5, factor=2, ceiling=4),
+        sleep=clock.sleep,
+        clock=clock,
+    )
     assert result.done and result.value == "JobComplete" and result.polls == 4
     assert clock.sleeps == [0.5, 1.0, 2.0, 4.0]  # the first check waits: a just-closed job is never done
 
@@ -39,7 +45,13 @@ def test_poll_stops_when_done_and_counts_polls() -> None:
 def test_poll_timeout_returns_instead_of_raising() -> None:
     clock = FakeClock()
     calls = []
-    result = poll(lambda: calls.append(1) or "InProgress", lambda s: False, PollPolicy(initial=1, factor=2, ceiling=8, timeout=20), sleep=clock.sleep, clock=clock)
+    result = poll(
+        lambda: calls.append(1) or "InProgress",
+        lambda s: False,
+        PollPolicy(initial=1, factor=2, ceiling=8, timeout=20),
+        sleep=clock.sleep,
+        clock=clock,
+    )
     assert not result.done and result.value == "InProgress"
     assert sum(clock.sleeps) == 20  # the last sleep is cut so the deadline is honoured exactly
     assert result.polls == len(calls) == 5  # 1+2+4+8 = 15, then 5 more seconds, then the last check
@@ -64,8 +76,14 @@ class SteadyJob:
 
 def run_steady(job: SteadyJob, policy: PollPolicy) -> tuple[list[float], int]:
     clock = job.clock
-    result = poll(job.check, lambda v: v["done"] >= v["total"], policy, progress=lambda v: (v["done"], v["total"]),
-                  sleep=clock.sleep, clock=clock)
+    result = poll(
+        job.check,
+        lambda v: v["done"] >= v["total"],
+        policy,
+        progress=lambda v: (v["done"], v["total"]),
+        sleep=clock.sleep,
+        clock=clock,
+    )
     assert result.done
     return clock.sleeps, result.polls
 
@@ -92,8 +110,14 @@ def test_a_measured_rate_allows_checks_later_than_the_schedule_but_not_past_the_
 def test_without_progress_the_schedule_is_geometric() -> None:
     clock = FakeClock()
     states = iter([{"done": 0, "total": 10}] * 4 + [{"done": 10, "total": 10}])
-    result = poll(lambda: next(states), lambda v: v["done"] == 10, PollPolicy(), progress=lambda v: (v["done"], v["total"]),
-                  sleep=clock.sleep, clock=clock)
+    result = poll(
+        lambda: next(states),
+        lambda v: v["done"] == 10,
+        PollPolicy(),
+        progress=lambda v: (v["done"], v["total"]),
+        sleep=clock.sleep,
+        clock=clock,
+    )
     assert result.polls == 5 and clock.sleeps == [2.5, 5.0, 10.0, 20.0, 30.0]
 
 
@@ -117,7 +141,14 @@ def test_plan_checks_replays_the_poller() -> None:
 def outcomes() -> list[RecordOutcome]:
     return [
         RecordOutcome(1, "a01", SUCCEEDED),
-        RecordOutcome(2, "a02", FAILED, "FIELD_CUSTOM_VALIDATION_EXCEPTION", 'bad, "value"\nsecond line', ("Tweets__c", "Likes__c")),
+        RecordOutcome(
+            2,
+            "a02",
+            FAILED,
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            'bad, "value"\nsecond line',
+            ("Tweets__c", "Likes__c"),
+        ),
         RecordOutcome(3, None, UNPROCESSED, "JOB_ABORTED", "job aborted"),
     ]
 
@@ -126,10 +157,19 @@ def test_csv_sink_writes_three_files(tmp_path: Path) -> None:
     with CsvResultSink(tmp_path / "out") as sink:
         for outcome in outcomes():
             sink.write(outcome)
-    read = {name: list(csv.reader(open(tmp_path / "out" / name, newline="", encoding="utf-8"))) for name in ("success.csv", "failed.csv", "unprocessed.csv")}
+    read = {
+        name: list(csv.reader(open(tmp_path / "out" / name, newline="", encoding="utf-8")))
+        for name in ("success.csv", "failed.csv", "unprocessed.csv")
+    }
     assert read["success.csv"] == [["row", "Id"], ["1", "a01"]]
-    assert read["failed.csv"] == [["row", "Id", "error_code", "message", "fields"], ["2", "a02", "FIELD_CUSTOM_VALIDATION_EXCEPTION", 'bad, "value"\nsecond line', "Tweets__c;Likes__c"]]
-    assert read["unprocessed.csv"] == [["row", "Id", "error_code", "message", "fields"], ["3", "", "JOB_ABORTED", "job aborted", ""]]
+    assert read["failed.csv"] == [
+        ["row", "Id", "error_code", "message", "fields"],
+        ["2", "a02", "FIELD_CUSTOM_VALIDATION_EXCEPTION", 'bad, "value"\nsecond line', "Tweets__c;Likes__c"],
+    ]
+    assert read["unprocessed.csv"] == [
+        ["row", "Id", "error_code", "message", "fields"],
+        ["3", "", "JOB_ABORTED", "job aborted", ""],
+    ]
 
 
 def test_csv_sink_creates_empty_files_up_front(tmp_path: Path) -> None:
@@ -143,5 +183,9 @@ def test_memory_and_counting_sinks() -> None:
     for outcome in outcomes():
         memory.write(outcome)
         counting.write(outcome)
-    assert [o.row for o in memory.succeeded] == [1] and [o.row for o in memory.failed] == [2] and [o.row for o in memory.unprocessed] == [3]
+    assert (
+        [o.row for o in memory.succeeded] == [1]
+        and [o.row for o in memory.failed] == [2]
+        and [o.row for o in memory.unprocessed] == [3]
+    )
     assert counting.total == 3 and counting.counts[FAILED] == 1 and counting.error_codes["JOB_ABORTED"] == 1

@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies.bulk1_xml import XSI_NS, SObjectXml, job_xml, xml_fields, xml_value_problem
+from strategies.bulk1_xml import BULK1_NS, XSI_NS, SObjectXml, job_xml, xml_fields, xml_value_problem
 from strategies.bulk2_csv import NULL_MARKER, CsvRowWriter, csv_value_problem, parse_sf_error
 from strategies.records import Chunker, ChunkLimits
-from strategies.transport import BULK1_NS
 
 from .conftest import make_id
 
@@ -40,22 +39,38 @@ def parse_batch(payload: bytes) -> list[dict[str, str | None]]:
     assert root.tag == f"{{{BULK1_NS}}}sObjects"
     out = []
     for element in root:
-        out.append({child.tag.split("}")[1]: (None if child.get(f"{{{XSI_NS}}}nil") == "true" else (child.text or "")) for child in element})
+        out.append(
+            {
+                child.tag.split("}")[1]: (None if child.get(f"{{{XSI_NS}}}nil") == "true" else (child.text or ""))
+                for child in element
+            }
+        )
     return out
 
 
 @pytest.mark.parametrize("value", NASTY)
 def test_xml_round_trip_of_nasty_values(value: str) -> None:
     writer = SObjectXml()
-    payload = (writer.header + writer.render({"Id": make_id(1), "Name": value, "Tweets__c": None}) + writer.footer).encode()
+    payload = (
+        writer.header + writer.render({"Id": make_id(1), "Name": value, "Tweets__c": None}) + writer.footer
+    ).encode()
     assert parse_batch(payload) == [{"Id": make_id(1), "Name": value, "Tweets__c": None}]
 
 
 @settings(max_examples=150, deadline=None, database=None)
-@given(st.lists(st.dictionaries(st.sampled_from(["Name", "Published_URL__c", "Other__c"]), st.one_of(st.none(), xml_text), max_size=3), max_size=25))
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["Name", "Published_URL__c", "Other__c"]), st.one_of(st.none(), xml_text), max_size=3
+        ),
+        max_size=25,
+    )
+)
 def test_xml_batches_round_trip_and_are_measured_exactly(records: list[dict[str, str | None]]) -> None:
     writer = SObjectXml()
-    chunker = Chunker(ChunkLimits(max_records=7, max_bytes=4000, max_chars=3000), header=writer.header, footer=writer.footer)
+    chunker = Chunker(
+        ChunkLimits(max_records=7, max_bytes=4000, max_chars=3000), header=writer.header, footer=writer.footer
+    )
     full = [{"Id": make_id(i + 1), **rec} for i, rec in enumerate(records)]
     chunks = []
     for rec in full:
@@ -96,11 +111,19 @@ def test_job_documents() -> None:
     assert SafeET.fromstring(body).tag == f"{{{BULK1_NS}}}jobInfo"
 
 
-csv_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80).filter(lambda s: s != NULL_MARKER)
+csv_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80
+).filter(lambda s: s != NULL_MARKER)
 
 
 @settings(max_examples=150, deadline=None, database=None)
-@given(st.lists(st.dictionaries(st.sampled_from(["Name", "Other__c"]), st.one_of(st.none(), csv_text), max_size=2), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["Name", "Other__c"]), st.one_of(st.none(), csv_text), max_size=2),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_csv_rows_round_trip(records: list[dict[str, str | None]]) -> None:
     columns = ["Id", "Name", "Other__c"]
     full = [{"Id": make_id(i + 1), **rec} for i, rec in enumerate(records)]
@@ -119,7 +142,13 @@ def test_csv_rows_round_trip(records: list[dict[str, str | None]]) -> None:
 
 
 @settings(max_examples=300, deadline=None, database=None)
-@given(st.dictionaries(st.sampled_from(["Id", "Name", "Other__c"]), st.one_of(st.none(), csv_text, st.integers(), st.booleans()), max_size=3))
+@given(
+    st.dictionaries(
+        st.sampled_from(["Id", "Name", "Other__c"]),
+        st.one_of(st.none(), csv_text, st.integers(), st.booleans()),
+        max_size=3,
+    )
+)
 def test_csv_row_fast_path_equals_the_cell_by_cell_rendering(record: dict) -> None:
     """The one-join fast path of `CsvRowWriter.line` must give exactly what `csv_cell` gives cell by cell."""
     writer = CsvRowWriter(["Id", "Name", "Other__c"])
@@ -127,26 +156,48 @@ def test_csv_row_fast_path_equals_the_cell_by_cell_rendering(record: dict) -> No
     assert writer.line(record) == writer._careful(cells)
 
 
-@pytest.mark.parametrize("cells", [["a", "b", "c"], ["a b", "b", " c"], ["a,b", "c", "d"], ["", "x", "y"], ["a", 'say "hi"', "z"], ["a", "b\rc", "d"]])
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["a", "b", "c"],
+        ["a b", "b", " c"],
+        ["a,b", "c", "d"],
+        ["", "x", "y"],
+        ["a", 'say "hi"', "z"],
+        ["a", "b\rc", "d"],
+    ],
+)
 def test_csv_row_fast_path_examples(cells: list[str]) -> None:
     writer = CsvRowWriter(["Id", "Name", "Other__c"])
-    line = writer.line(dict(zip(writer.columns, cells)))
+    line = writer.line(dict(zip(writer.columns, cells, strict=True)))
     assert next(csv.reader(io.StringIO(line, newline=""))) == [c or NULL_MARKER for c in cells]
 
 
 def test_csv_validation() -> None:
     assert csv_value_problem("Name", "#N/A") is not None
     assert csv_value_problem("Name", "a\x00b") is not None
-    assert csv_value_problem("Name", "ok, \"quoted\"\n") is None
+    assert csv_value_problem("Name", 'ok, "quoted"\n') is None
 
 
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--", ("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ())),
-        ("REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --", ("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ("LastName",))),
-        ("FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.: --", ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Social counts cannot be negative.", ())),
-        ("UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:A__c,B__c --", ("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", ("A__c", "B__c"))),
+        (
+            "INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--",
+            ("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ()),
+        ),
+        (
+            "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --",
+            ("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ("LastName",)),
+        ),
+        (
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.: --",
+            ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Social counts cannot be negative.", ()),
+        ),
+        (
+            "UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:A__c,B__c --",
+            ("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", ("A__c", "B__c")),
+        ),
     ],
 )
 def test_parse_sf_error(text: str, expected: tuple[str, str, tuple[str, ...]]) -> None:
