@@ -172,6 +172,16 @@ class FieldDef:
         return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{self.label}: value not of required type: {value}", [self.name])
 
     @property
+    def writable(self) -> bool:
+        """Whether a client may set this field (describe's createable/updateable, query columns' insertable)."""
+        return not self.read_only and self.name != "Id"
+
+    @property
+    def apex_type(self) -> str:
+        """The Apex type of the field's values, as describe-like metadata reports it (e.g. query columns)."""
+        return _APEX_TYPES.get(self.type, "String")
+
+    @property
     def label(self) -> str:
         base = self.name[:-3] if self.name.endswith("__c") else self.name
         return base.replace("_", " ")
@@ -380,11 +390,17 @@ _SOAP_TYPES = {
 }
 
 
+_APEX_TYPES = {
+    "id": "Id", "reference": "Id", "int": "Integer", "double": "Double", "currency": "Decimal", "percent": "Double",
+    "boolean": "Boolean", "date": "Date", "datetime": "Datetime",
+}
+
+
 def describe_object(obj: SObjectDef, base_url: str) -> dict:
     """A describe result in the shape clients read (a realistic subset of Salesforce's keys)."""
     fields = []
     for f in obj.fields.values():
-        updateable = not f.read_only and f.name != "Id"
+        updateable = f.writable
         fields.append({
             "name": f.name,
             "label": f.label,

@@ -29,9 +29,13 @@ from ..org import Org
 from .common import family_error
 
 _BULK2 = re.compile(r"^/services/data/[^/]+/jobs(?:/|$)")
-_ID = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
+# A record id segment: 15 or 18 letters and digits with at least one digit, so that a resource named with 15
+# or 18 letters (`unprocessedrecords`) keeps its own name in the usage breakdown.
+_ID = re.compile(r"/(?=[a-zA-Z]*\d)[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
 _LOCATOR = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?-\d+(?=/|$)")  # REST queryMore locators
 _VERSION = re.compile(r"/v?\d{2}\.0(?=/|$)")
+_SLASHES = re.compile(r"//+")
+_RAW_SLASHES = re.compile(rb"//+")
 
 
 def classify(path: str) -> str:
@@ -73,6 +77,11 @@ class OrgGate:
             return
         org = self.org
         path: str = scope["path"]
+        if "//" in path:
+            # Salesforce serves `//services/data/...` as `/services/data/...`; the sf CLI keeps the instance
+            # URL with a trailing slash and sends such paths. One spelling from here on (routing, counting).
+            path = _SLASHES.sub("/", path)
+            scope = {**scope, "path": path, "raw_path": _RAW_SLASHES.sub(b"/", scope.get("raw_path") or b"")}
         family = classify(path)
         method: str = scope["method"]
         if family in ("versions", "login", "admin", "other"):

@@ -18,6 +18,7 @@ from ..bulk.formats import is_nil
 from ..constants import COLLECTIONS_MAX_RECORDS, QUERY_PAGE_MIN, QUERY_PAGE_SIZE
 from ..dml import SaveResult
 from ..errors import (
+    IllegalQueryParameterValue,
     InvalidField,
     InvalidXml,
     JsonParserError,
@@ -29,6 +30,7 @@ from ..errors import (
 from ..ids import to_18
 from ..org import Org
 from ..schema import describe_global_entry
+from ..soql.columns import column_metadata
 
 
 @dataclass
@@ -246,6 +248,8 @@ def query(call: RestCall) -> RestResult:
     if not text:
         raise soql_error("A query string (q) is required")
     cq = soql.compile_query(soql.parse(text), call.org.schema)
+    if _flag(call, "columns"):
+        return RestResult(200, column_metadata(cq))  # the query's column layout only; no rows are read
     if cq.is_count:
         sql, params = cq.count_sql()
         total = call.org.store.execute(sql, params).fetchone()[0]
@@ -255,6 +259,14 @@ def query(call: RestCall) -> RestResult:
             return RestResult(200, {"totalSize": 1, "done": True, "records": [row]})
         return RestResult(200, {"totalSize": total, "done": True, "records": []})
     return _query_page(call, cq, 0)
+
+
+def _flag(call: RestCall, name: str) -> bool:
+    """A boolean query parameter (`columns=true`); a value other than true or false is refused."""
+    value = (call.arg(name) or "false").strip().lower()
+    if value not in ("true", "false"):
+        raise IllegalQueryParameterValue(f"Illegal value for query parameter '{name}': {call.arg(name)}")
+    return value == "true"
 
 
 def query_more(call: RestCall) -> RestResult:

@@ -160,6 +160,46 @@ def test_query_shapes_and_paging(api, seeded):
     assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
 
 
+def test_query_column_metadata(api, seeded):
+    """`columns=true` answers the query's column layout (as Salesforce's own tools ask for it), not its rows."""
+    seeded(3)
+    resp = api.rest("GET", "/query", params={"q": "SELECT Id, Name, Tweets__c, Account__r.Name, Account__r.Phone FROM Byline__c",
+                                              "columns": "true"})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert list(body) == ["columnMetadata", "entityName", "groupBy", "idSelected", "keyPrefix"]
+    assert (body["entityName"], body["groupBy"], body["idSelected"], body["keyPrefix"]) == ("Byline__c", False, True, "a01")
+    cols = body["columnMetadata"]
+    assert [c["columnName"] for c in cols] == ["Id", "Name", "Tweets__c", "Account__r"]
+    assert cols[0] == {"aggregate": False, "apexType": "Id", "booleanType": False, "columnName": "Id", "custom": False,
+                       "displayName": "Id", "foreignKeyName": None, "insertable": False, "joinColumns": [],
+                       "numberType": False, "textType": False, "updatable": False}
+    assert (cols[1]["apexType"], cols[1]["textType"], cols[1]["insertable"], cols[1]["updatable"]) == ("String", True, True, True)
+    assert (cols[2]["apexType"], cols[2]["numberType"], cols[2]["custom"]) == ("Double", True, True)
+    parent = cols[3]
+    assert (parent["foreignKeyName"], parent["apexType"], parent["custom"]) == ("Account__c", None, True)
+    assert [j["columnName"] for j in parent["joinColumns"]] == ["Name", "Phone"]
+    aggregate = api.rest("GET", "/query", params={"q": "SELECT COUNT(Id) FROM Byline__c", "columns": "true"}).json()
+    assert aggregate["idSelected"] is False
+    assert [(c["columnName"], c["displayName"], c["aggregate"]) for c in aggregate["columnMetadata"]] == [("expr0", "COUNT(Id)", True)]
+    plain = api.rest("GET", "/query", params={"q": "SELECT Id FROM Byline__c", "columns": "false"}).json()
+    assert plain["totalSize"] == 3
+    bad = api.rest("GET", "/query", params={"q": "SELECT Id FROM Byline__c", "columns": "maybe"})
+    assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "ILLEGAL_QUERY_PARAMETER_VALUE"
+    assert api.used() == 4
+
+
+def test_repeated_slashes_in_the_path_are_one(api, seeded):
+    """Salesforce's CLI keeps the instance URL with a trailing slash and asks for `//services/data/...`."""
+    rid = seeded(1)[0]
+    assert api.s.get(api.base + "//services/data").status_code == 200
+    resp = api.s.patch(api.base + f"//services/data/v62.0//sobjects/Byline__c/{rid}", json={"Tweets__c": 12})
+    assert resp.status_code == 204
+    assert api.records()[rid]["Tweets__c"] == 12
+    usage = api.org.admin.usage()
+    assert usage["by_endpoint"] == {"GET /services/data (free)": 1, "PATCH /services/data/vXX.X/sobjects/Byline__c/{id}": 1}
+
+
 @pytest.mark.parametrize("soql, code", [
     ("SELECT Id FROM", "MALFORMED_QUERY"),
     ("SELEC Id FROM Byline__c", "MALFORMED_QUERY"),
