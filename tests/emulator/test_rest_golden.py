@@ -405,6 +405,71 @@ def test_composite_batch_halt_on_error_keeps_earlier_commits(api, seeded):
     assert too_many.status_code == 400
 
 
+# -- sObject Tree ------------------------------------------------------------------------------------
+def _tree_record(sobject: str, ref: str, **values) -> dict:
+    return {"attributes": {"type": sobject, "referenceId": ref}, **values}
+
+
+def test_sobject_tree_creates_nested_records_in_one_call(api):
+    body = {"records": [
+        _tree_record("Account", "acme", Name="Acme", Contacts={"records": [
+            _tree_record("Contact", "ann", LastName="Ng", FirstName="Ann"), _tree_record("Contact", "li", LastName="Li")]}),
+        _tree_record("Account", "globex", Name="Globex", Opportunities={"records": [
+            _tree_record("Opportunity", "deal", Name="Deal", StageName="Prospecting", CloseDate="2026-01-31")]}),
+    ]}
+    resp = api.rest("POST", "/composite/tree/Account", json=body)
+    assert resp.status_code == 201, resp.text
+    out = resp.json()
+    assert out["hasErrors"] is False
+    assert [r["referenceId"] for r in out["results"]] == ["acme", "globex", "ann", "li", "deal"]  # level by level
+    ids = {r["referenceId"]: r["id"] for r in out["results"]}
+    contacts = api.records("Contact", ["Id", "LastName", "AccountId"])
+    assert {c["LastName"]: c["AccountId"] for c in contacts.values()} == {"Ng": ids["acme"], "Li": ids["acme"]}
+    assert api.records("Opportunity", ["Id", "AccountId"])[ids["deal"]]["AccountId"] == ids["globex"]
+    assert api.used() == 1  # the whole tree is one call
+
+
+def test_sobject_tree_failure_creates_nothing(api):
+    body = {"records": [
+        _tree_record("Account", "ok", Name="Fine", Contacts={"records": [_tree_record("Contact", "nameless", FirstName="No")]}),
+        _tree_record("Account", "alsook", Name="Also fine"),
+    ]}
+    resp = api.rest("POST", "/composite/tree/Account", json=body)
+    assert resp.status_code == 400
+    assert resp.json() == {"hasErrors": True, "results": [{"referenceId": "nameless", "errors": [
+        {"statusCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [LastName]", "fields": ["LastName"]}]}]}
+    assert api.records("Account") == {} and api.records("Contact") == {}
+    duplicate = api.rest("POST", "/composite/tree/Account", json={"records": [
+        _tree_record("Account", "same", Name="One"), _tree_record("Account", "same", Name="Two")]})
+    assert duplicate.status_code == 400
+    assert [r["errors"][0]["message"] for r in duplicate.json()["results"]] == ["Duplicate ReferenceId provided in the request."] * 2
+    assert api.records("Account") == {}
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"records": [_tree_record("Account", f"r{n}", Name=str(n)) for n in range(201)]}, "INVALID_BATCH_SIZE"),
+    ({"records": [{"Name": "no attributes"}]}, "JSON_PARSER_ERROR"),
+    ({"records": [_tree_record("Contact", "wrong", LastName="Wrong type")]}, "JSON_PARSER_ERROR"),
+    ({"rows": []}, "JSON_PARSER_ERROR"),
+])
+def test_sobject_tree_refuses_bodies_it_cannot_take(api, body, code):
+    resp = api.rest("POST", "/composite/tree/Account", json=body)
+    assert resp.status_code == 400 and resp.json()[0]["errorCode"] == code
+    assert api.records("Account") == {} and api.records("Contact") == {}
+
+
+def test_describe_lists_child_relationships_and_field_details(api):
+    account = api.rest("GET", "/sobjects/Account/describe").json()
+    assert [(r["relationshipName"], r["childSObject"], r["field"]) for r in account["childRelationships"]] == [
+        ("Contacts", "Contact", "AccountId"), ("Opportunities", "Opportunity", "AccountId"), ("Bylines__r", "Byline__c", "Account__c")]
+    assert account["labelPlural"] == "Accounts"
+    fields = {f["name"]: f for f in account["fields"]}
+    assert fields["Name"]["nameField"] is True and fields["Phone"]["nameField"] is False
+    assert (fields["Description"]["filterable"], fields["Description"]["sortable"]) == (False, False)
+    assert (fields["Id"]["createable"], fields["Name"]["createable"], fields["Name"]["updateable"]) == (False, True, True)
+    assert api.rest("GET", "/sobjects/Opportunity/describe").json()["labelPlural"] == "Opportunities"
+
+
 def test_limits_resource(api):
     body = api.rest("GET", "/limits").json()
     assert body["DailyApiRequests"] == {"Max": 15000, "Remaining": 14999}
