@@ -2,7 +2,8 @@
 
 Bulk 2.0 runs on the REST framework, so it takes content types the way REST does: job documents are
 JSON (application/json, or no Content-Type), job data is text/csv, and anything else is refused with
-415 UNSUPPORTED_MEDIA_TYPE before the body is read. Unknown URLs and methods are answered in api/app.py.
+415 UNSUPPORTED_MEDIA_TYPE before the body is read. A job may also be created with its data in one
+multipart/form-data request (parts `job` and `content`), which closes it at once. Unknown URLs and methods are answered in api/app.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..constants import BULK2_QUERY_DEFAULT_PAGE
+from ..constants import BULK2_MULTIPART_MAX_CHARS, BULK2_QUERY_DEFAULT_PAGE
 from ..errors import (
     ClientInputError,
     InvalidJob,
@@ -23,16 +24,20 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..org import Org
+from . import multipart
 from .common import (
     api_version,
     bulk2_error,
     json_response,
     media_type,
+    parse_json,
     read_json,
     with_and_without_slash,
 )
 
 LIST_PAGE = 1000
+#: The most a multipart create may send: its CSV at 4 bytes a character, and room for the job part and headers.
+_MULTIPART_CAP = BULK2_MULTIPART_MAX_CHARS * 4 + 64 * 1024
 #: The API versions that introduced ingest and query jobs (fact sheet 2.6); below them the resources do
 #: not exist, so they answer 404 like any unknown URL.
 INGEST_SINCE = 41.0
@@ -65,10 +70,9 @@ async def ingest_jobs(request: Request) -> Response:
     org = _org(request)
     version = _version(request, INGEST_SINCE)
     if request.method == "POST":
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise InvalidJob("InvalidJob : The job document must be a JSON object")
-        job = org.bulk2.create_ingest(body, version)
+        if media_type(request.headers.get("content-type")) == multipart.MEDIA_TYPE:
+            return await _create_with_data(request, org, version)
+        job = org.bulk2.create_ingest(_job_document(await read_json(request)), version)
         return json_response(job.info(brief=True))
     jobs = sorted(org.bulk2.list_ingest(), key=lambda j: j.created_date)
     start = int(request.query_params.get("queryLocator", "0") or 0)
@@ -77,6 +81,26 @@ async def ingest_jobs(request: Request) -> Response:
     body = {"done": done, "records": [j.info(brief=True) for j in page],
             "nextRecordsUrl": None if done else f"/services/data/v{version:.1f}/jobs/ingest?queryLocator={start + LIST_PAGE}"}
     return json_response(body)
+
+
+def _job_document(body: object) -> dict:
+    if not isinstance(body, dict):
+        raise InvalidJob("InvalidJob : The job document must be a JSON object")
+    return body
+
+
+async def _create_with_data(request: Request, org: Org, version: float) -> Response:
+    """A multipart create: the `job` part is the job document, the `content` part its CSV data."""
+    too_large = (f"ClientInputError : The job data of a multipart request is limited to {BULK2_MULTIPART_MAX_CHARS} characters; "
+                 "upload larger data with PUT to the job's contentUrl")
+    body = await multipart.read_capped(request.stream(), _MULTIPART_CAP, too_large)
+    parts = multipart.form_parts(request.headers["content-type"], body)
+    missing = [name for name in ("job", "content") if name not in parts]
+    if missing:
+        raise ClientInputError(f"ClientInputError : The multipart request has no '{missing[0]}' part; it needs a 'job' part "
+                               "(the job document, JSON) and a 'content' part (the CSV data)")
+    job = org.bulk2.create_ingest_with_data(_job_document(parse_json(parts["job"].data)), version, parts["content"].data)
+    return json_response(job.ack or job.info(brief=True))
 
 
 @_errors
@@ -135,10 +159,7 @@ async def query_jobs(request: Request) -> Response:
     org = _org(request)
     version = _version(request, QUERY_SINCE)
     if request.method == "POST":
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise InvalidJob("InvalidJob : The job document must be a JSON object")
-        job = org.bulk2.create_query(body, version)
+        job = org.bulk2.create_query(_job_document(await read_json(request)), version)
         return json_response(job.ack or job.info())
     jobs = list(org.bulk2.queries.values())
     return json_response({"done": True, "records": [j.info() for j in jobs], "nextRecordsUrl": None})
