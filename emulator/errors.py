@@ -57,6 +57,7 @@ InvalidLogin = _error("InvalidLogin", "INVALID_LOGIN", 500)
 UnsupportedApiVersion = _error("UnsupportedApiVersion", "NOT_FOUND", 404, "InvalidVersion", 400)
 ServerUnavailable = _error("ServerUnavailable", "SERVER_UNAVAILABLE", 503, "Timeout", 503)
 InternalError = _error("InternalError", "UNKNOWN_EXCEPTION", 500, "InternalServerError", 500)
+InvalidCompressedBody = _error("InvalidCompressedBody", "UNKNOWN_EXCEPTION", 400, "ClientInputError")
 IllegalQueryParameterValue = _error("IllegalQueryParameterValue", "ILLEGAL_QUERY_PARAMETER_VALUE", 400)
 ExceededQuota = _error("ExceededQuota", "EXCEEDED_QUOTA", 400, "ExceededQuota")
 

@@ -59,10 +59,10 @@ class RestApp:
         self.org = org
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        raw = await _read_body(receive)
-        if raw is None:
-            return  # nothing to answer, and a half-received request must not change data
         try:
+            raw = await _read_body(receive)  # raises for a compressed body that does not decompress
+            if raw is None:
+                return  # nothing to answer, and a half-received request must not change data
             result = dispatch(self._call(scope, raw))
         except SalesforceError as err:
             await _send_json(send, err.status, err.rest_body())

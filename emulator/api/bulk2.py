@@ -32,6 +32,7 @@ from .common import (
     media_type,
     parse_json,
     read_json,
+    spool,
     with_and_without_slash,
 )
 
@@ -130,12 +131,7 @@ async def upload(request: Request) -> Response:
         raise UnsupportedMediaType(f"Content-Type header specified in HTTP request is not supported: {media or 'none'}")
     job = org.bulk2.get_ingest(request.path_params["job_id"])
     path = os.path.join(org.bulk2.workdir, f"upload-{uuid.uuid4().hex}.csv")
-    size = 0
-    with open(path, "wb") as fh:
-        async for block in request.stream():
-            size += len(block)
-            fh.write(block)
-    org.bulk2.accept_upload(job.id, path, size)
+    org.bulk2.accept_upload(job.id, path, await spool(request, path))
     return Response(status_code=201)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from typing import Any
 from xml.sax.saxutils import XMLGenerator
@@ -71,6 +72,24 @@ async def read_json(request: Request) -> Any:
     body_format(request.headers.get("content-type"))
     raw = await request.body()
     return parse_json(raw)
+
+
+async def spool(request: Request, path: str) -> int:
+    """Stream the request body into the file `path` and return its size; no file is left if the body fails.
+
+    A body fails when the client goes away or a compressed body does not decompress (the error is re-raised
+    for the route to render).
+    """
+    size = 0
+    try:
+        with open(path, "wb") as fh:  # noqa: ASYNC230 - small blocking writes between awaited chunks
+            async for block in request.stream():
+                size += len(block)
+                fh.write(block)
+    except BaseException:
+        os.remove(path)
+        raise
+    return size
 
 
 def parse_json(raw: bytes) -> Any:
