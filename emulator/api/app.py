@@ -99,7 +99,8 @@ class RestApp:
             media = body_format(headers.get("content-type"), xml=True)
             body = parse_json(raw) if media == "json" else raw  # XML is read by the resource that takes it
         rest = rest.strip("/")
-        return RestCall(self.org, method, version, "/" + rest if rest else "", query, body, headers, media=media)
+        origin = f"{scope.get('scheme', 'https')}://{headers.get('host', '')}"
+        return RestCall(self.org, method, version, "/" + rest if rest else "", query, body, headers, media=media, origin=origin)
 
 
 async def _read_body(receive: Any) -> bytes | None:

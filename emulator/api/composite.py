@@ -38,7 +38,7 @@ def _subcall(parent: RestCall, method: str, url: str, body: Any, conn: Any) -> R
         raise _Limit(f"The subrequest URL is not a supported resource: {url}")
     version = api_version(m.group(1))
     return RestCall(parent.org, method.upper(), version, (m.group(2) or "").rstrip("/"), split_query(parts.query), body,
-                    parent.headers, conn=conn)
+                    parent.headers, conn=conn, origin=parent.origin)
 
 
 def _run(call: RestCall) -> RestResult:

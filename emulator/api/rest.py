@@ -45,6 +45,7 @@ class RestCall:
     params: dict[str, str] = field(default_factory=dict)
     conn: Any = None  # the enclosing transaction (Composite allOrNone), or None
     media: str = "json"  # "json" (body parsed) or "xml" (body still bytes: read by the resources that take XML)
+    origin: str = ""  # scheme://host:port the request was sent to, for the absolute URLs some resources give
 
     @property
     def base(self) -> str:
@@ -111,7 +112,10 @@ def save_results_json(results: list[SaveResult]) -> list[dict]:
 # -- resources ------------------------------------------------------------------------------------
 def resources(call: RestCall) -> RestResult:
     names = ["sobjects", "query", "queryAll", "composite", "limits", "jobs"]
-    return RestResult(200, {n: f"{call.base}/{n}" for n in names} | {"identity": f"/id/{call.org.org_id}/{call.org.user_id}"})
+    # The identity URL is absolute, on the login host (which is the instance here), as Salesforce gives it;
+    # jsforce's identity() requests it as it is.
+    identity = f"{call.origin}/id/{call.org.org_id}/{call.org.user_id}"
+    return RestResult(200, {n: f"{call.base}/{n}" for n in names} | {"identity": identity})
 
 
 def limits(call: RestCall) -> RestResult:
