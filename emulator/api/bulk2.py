@@ -28,6 +28,7 @@ from . import multipart
 from .common import (
     api_version,
     bulk2_error,
+    count_param,
     json_response,
     media_type,
     parse_json,
@@ -76,7 +77,7 @@ async def ingest_jobs(request: Request) -> Response:
         job = org.bulk2.create_ingest(_job_document(await read_json(request)), version)
         return json_response(job.info(brief=True))
     jobs = sorted(org.bulk2.list_ingest(), key=lambda j: j.created_date)
-    start = int(request.query_params.get("queryLocator", "0") or 0)
+    start = count_param("queryLocator", request.query_params.get("queryLocator"), 0, 0)
     page = jobs[start : start + LIST_PAGE]
     done = start + LIST_PAGE >= len(jobs)
     body = {"done": done, "records": [j.info(brief=True) for j in page],
@@ -186,13 +187,7 @@ async def query_results(request: Request) -> Response:
         err = ClientInputError(f"The job was created with API version {job.api_version:.1f}; request its results with the same version")
         err.status = 409
         raise err
-    raw_max = request.query_params.get("maxRecords")
-    try:
-        max_records = int(raw_max) if raw_max else BULK2_QUERY_DEFAULT_PAGE
-    except ValueError:
-        raise ClientInputError(f"maxRecords must be a positive integer, got {raw_max!r}") from None
-    if max_records <= 0:
-        raise ClientInputError("maxRecords must be a positive integer")
+    max_records = count_param("maxRecords", request.query_params.get("maxRecords"), BULK2_QUERY_DEFAULT_PAGE, 1)
     locator = request.query_params.get("locator") or None
     if locator == "null":
         locator = None

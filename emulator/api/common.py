@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from ..constants import BULK1_NS, MAX_API_VERSION
 from ..errors import (
+    IllegalQueryParameterValue,
     JsonParserError,
     OAuthError,
     SalesforceError,
@@ -34,6 +35,29 @@ def api_version(text: str) -> float:
     if not m or not (OLDEST_VERSION <= float(m.group(1)) <= MAX_API_VERSION):
         raise UnsupportedApiVersion("The requested resource does not exist")
     return float(m.group(1))
+
+
+def flag_param(name: str, raw: str | None) -> bool:
+    """A true/false query parameter; any other value is 400 ILLEGAL_QUERY_PARAMETER_VALUE (the code Salesforce
+    gives for a query parameter value it cannot use, restforce issue #602). Parameters a resource does not
+    read are ignored, as they are by Salesforce's resources (UNCONFIRMED: no source says either way)."""
+    value = (raw or "false").strip().lower()
+    if value not in ("true", "false"):
+        raise IllegalQueryParameterValue(f"Illegal value for query parameter '{name}': {raw}")
+    return value == "true"
+
+
+def count_param(name: str, raw: str | None, default: int, minimum: int) -> int:
+    """A whole-number query parameter of at least `minimum`; anything else is 400 ILLEGAL_QUERY_PARAMETER_VALUE."""
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise IllegalQueryParameterValue(f"Illegal value for query parameter '{name}': {raw} (a whole number of at least {minimum})")
+    return value
 
 
 def dumps(body: Any) -> bytes:

@@ -18,7 +18,6 @@ from ..bulk.formats import is_nil
 from ..constants import COLLECTIONS_MAX_RECORDS, QUERY_PAGE_MIN, QUERY_PAGE_SIZE
 from ..dml import SaveResult
 from ..errors import (
-    IllegalQueryParameterValue,
     InvalidField,
     InvalidXml,
     JsonParserError,
@@ -31,6 +30,7 @@ from ..ids import to_18
 from ..org import Org
 from ..schema import describe_global_entry
 from ..soql.columns import column_metadata
+from .common import flag_param
 
 
 @dataclass
@@ -252,7 +252,7 @@ def query(call: RestCall) -> RestResult:
     if not text:
         raise soql_error("A query string (q) is required")
     cq = soql.compile_query(soql.parse(text), call.org.schema)
-    if _flag(call, "columns"):
+    if flag_param("columns", call.arg("columns")):
         return RestResult(200, column_metadata(cq))  # the query's column layout only; no rows are read
     if cq.is_count:
         sql, params = cq.count_sql()
@@ -263,14 +263,6 @@ def query(call: RestCall) -> RestResult:
             return RestResult(200, {"totalSize": 1, "done": True, "records": [row]})
         return RestResult(200, {"totalSize": total, "done": True, "records": []})
     return _query_page(call, cq, 0)
-
-
-def _flag(call: RestCall, name: str) -> bool:
-    """A boolean query parameter (`columns=true`); a value other than true or false is refused."""
-    value = (call.arg(name) or "false").strip().lower()
-    if value not in ("true", "false"):
-        raise IllegalQueryParameterValue(f"Illegal value for query parameter '{name}': {call.arg(name)}")
-    return value == "true"
 
 
 def query_more(call: RestCall) -> RestResult:
