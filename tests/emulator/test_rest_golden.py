@@ -32,6 +32,15 @@ def test_versions_list_is_free_and_covers_42_to_64(api):
     assert api.rest("GET", "/limits", version="v65.0").status_code == 404
 
 
+def test_resources_list_gives_an_absolute_identity_url(api):
+    """As Salesforce does (jsforce's identity() requests the URL as given)."""
+    resources = api.rest("GET", "").json()
+    assert resources["identity"] == f"{api.base}/id/{api.org.org.org_id}/{api.org.org.user_id}"
+    assert resources["query"] == "/services/data/v62.0/query"
+    identity = api.s.get(resources["identity"]).json()
+    assert (identity["organization_id"], identity["user_id"]) == (api.org.org.org_id, api.org.org.user_id)
+
+
 @pytest.mark.parametrize("auth", [None, "Bearer nope", "Basic abc"])
 def test_invalid_session_is_401_and_not_counted(api, seeded, auth):
     rid = seeded(1)[0]
