@@ -25,6 +25,7 @@ BULK_TRANSACTION_SIZE = 200  # records per transaction inside a batch / internal
 
 # Bulk API 2.0 (2.5)
 BULK2_MAX_UPLOAD_BYTES = 150_000_000  # base64-encoded; ~100 MB of raw CSV advised
+BULK2_MULTIPART_MAX_CHARS = 100_000  # job data sent with the create request (multipart): "under 100,000 characters"
 BULK2_INTERNAL_BATCH_RECORDS = 10_000
 BULK2_QUERY_DEFAULT_PAGE = 50_000  # emulator's default maxRecords for query results
 BULK2_DAILY_RECORDS = 150_000_000

@@ -144,6 +144,19 @@ class InvalidOperation(SalesforceError):
     async_code = "InvalidOperation"
 
 
+class InvalidCompressedBody(SalesforceError):
+    """A body whose Content-Encoding (gzip, deflate) does not decode. Code and message as Salesforce was
+    seen to answer (UNKNOWN_EXCEPTION); the 400 status is the emulator's choice (UNCONFIRMED)."""
+
+    code = "UNKNOWN_EXCEPTION"
+
+
+class IllegalQueryParameterValue(SalesforceError):
+    """A query parameter the resource reads, with a value it cannot use (`columns`, `maxRecords`, ...)."""
+
+    code = "ILLEGAL_QUERY_PARAMETER_VALUE"
+
+
 # -- records, fields and queries --------------------------------------------------------------------
 class InvalidField(SalesforceError):
     """An unknown field or column, or a request that names no records."""

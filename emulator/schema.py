@@ -40,6 +40,7 @@ class FieldDef:
     custom: bool = False
     reference_to: str | None = None
     relationship_name: str | None = None
+    child_relationship_name: str | None = None  # the name the parent object knows its children by ("Contacts")
     picklist_values: tuple[str, ...] = ()
     computed_from: tuple[str, ...] = ()
 
@@ -172,6 +173,16 @@ class FieldDef:
         return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{self.label}: value not of required type: {value}", [self.name])
 
     @property
+    def writable(self) -> bool:
+        """Whether a client may set this field (describe's createable/updateable, query columns' insertable)."""
+        return not self.read_only and self.name != "Id"
+
+    @property
+    def apex_type(self) -> str:
+        """The Apex type of the field's values, as describe-like metadata reports it (e.g. query columns)."""
+        return _APEX_TYPES.get(self.type, "String")
+
+    @property
     def label(self) -> str:
         base = self.name[:-3] if self.name.endswith("__c") else self.name
         return base.replace("_", " ")
@@ -222,6 +233,15 @@ class ValidationRule:
                     raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", self.message, [])
 
 
+@dataclass(frozen=True)
+class ChildRelationship:
+    """Records of `child` point at a parent through `field`; the parent names them `name` (SOQL, sObject Tree)."""
+
+    name: str
+    child: str
+    field: str
+
+
 @dataclass
 class SObjectDef:
     name: str
@@ -235,6 +255,7 @@ class SObjectDef:
     computed_fields: list[FieldDef] = field(default_factory=list)
     reference_fields: list[FieldDef] = field(default_factory=list)
     rule_columns: list[str] = field(default_factory=list)
+    child_relationships: list[ChildRelationship] = field(default_factory=list)  # filled in by Schema
 
     @property
     def table(self) -> str:
@@ -262,6 +283,14 @@ class SObjectDef:
             wanted |= {name.lower() for name in rule.fields}
         self.rule_columns = sorted(c for c in wanted if c in self.fields)
 
+    def child_relationship(self, name: str) -> ChildRelationship | None:
+        lowered = name.lower()
+        return next((r for r in self.child_relationships if r.name.lower() == lowered), None)
+
+    @property
+    def name_field(self) -> FieldDef | None:
+        return self._exact.get("Name")
+
     def data_fields(self) -> list[FieldDef]:
         return [f for f in self.fields.values() if f.name != "Id" and f.name not in SYSTEM_FIELDS]
 
@@ -281,6 +310,17 @@ class Schema:
     def add(self, obj: SObjectDef) -> None:
         self._by_name[obj.name.lower()] = obj
         self._by_prefix[obj.key_prefix] = obj
+        self._link_children()
+
+    def _link_children(self) -> None:
+        """Each object's child relationships, from the lookups of every object that points at it."""
+        for parent in self._by_name.values():
+            parent.child_relationships = [
+                ChildRelationship(fd.child_relationship_name or _default_child_name(child), child.name, fd.name)
+                for child in self._by_name.values()
+                for fd in child.fields.values()
+                if fd.type == "reference" and not fd.read_only and (fd.reference_to or "").lower() == parent.name.lower()
+            ]
 
     def get(self, name: str) -> SObjectDef | None:
         return self._by_name.get(name.lower())
@@ -298,6 +338,20 @@ class Schema:
         for path in extra_files:
             objects.extend(parse_schema_document(json.loads(Path(path).read_text("utf-8"))))
         return cls(objects)
+
+
+def _default_child_name(child: SObjectDef) -> str:
+    """Salesforce's default child relationship name: the plural label, `__r` for a custom object's."""
+    if child.custom:
+        return child.name.removesuffix("__c") + "s__r"
+    return plural(child.label).replace(" ", "")
+
+
+def plural(label: str) -> str:
+    """An English plural the way Salesforce forms its standard ones (Opportunity -> Opportunities)."""
+    if label.endswith("y") and label[-2:-1] not in tuple("aeiou"):
+        return label[:-1] + "ies"
+    return label + ("es" if label.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 def parse_schema_document(doc: dict) -> list[SObjectDef]:
@@ -323,6 +377,7 @@ def parse_schema_document(doc: dict) -> list[SObjectDef]:
                 custom=bool(f.get("custom", f["name"].endswith("__c"))),
                 reference_to=f.get("referenceTo"),
                 relationship_name=f.get("relationshipName"),
+                child_relationship_name=f.get("childRelationshipName"),
                 picklist_values=tuple(f.get("values", ())),
                 computed_from=tuple(f.get("computedFrom", ())),
             )
@@ -380,36 +435,65 @@ _SOAP_TYPES = {
 }
 
 
+_APEX_TYPES = {
+    "id": "Id", "reference": "Id", "int": "Integer", "double": "Double", "currency": "Decimal", "percent": "Double",
+    "boolean": "Boolean", "date": "Date", "datetime": "Datetime",
+}
+
+
 def describe_object(obj: SObjectDef, base_url: str) -> dict:
-    """A describe result in the shape clients read (a realistic subset of Salesforce's keys)."""
+    """A describe result in the shape clients read (the keys Salesforce's tools use, with this org's values)."""
     fields = []
     for f in obj.fields.values():
-        updateable = not f.read_only and f.name != "Id"
+        text = f.type in TEXT_TYPES
+        long_text = f.type == "textarea" and (f.length or 0) > 255
         fields.append({
-            "name": f.name,
-            "label": f.label,
-            "type": f.type,
-            "soapType": _SOAP_TYPES.get(f.type, "xsd:string"),
-            "length": f.length or 0,
-            "precision": f.precision or 0,
-            "scale": f.scale or 0,
-            "custom": f.custom,
-            "nillable": not f.required and f.type != "boolean" and f.name != "Id",
-            "createable": updateable,
-            "updateable": updateable,
+            "aggregatable": not long_text and f.type not in ("boolean", "id"),
+            "autoNumber": False,
+            "byteLength": (f.length or 0) * 3 if text or f.type in ("id", "reference") else 0,
             "calculated": bool(f.computed_from),
+            "cascadeDelete": False,
+            "caseSensitive": False,
+            "createable": f.writable,
+            "custom": f.custom,
+            "defaultValue": None,
             "defaultedOnCreate": f.type == "boolean" or f.name in SYSTEM_FIELDS or f.name == "Id",
+            "dependentPicklist": False,
+            "deprecatedAndHidden": False,
+            "digits": (f.precision or 0) if f.type == "int" else 0,
+            "externalId": False,
+            "filterable": not long_text,
+            "groupable": not long_text and f.type not in NUMBER_TYPES - {"int"} and f.type != "datetime",
+            "htmlFormatted": False,
             "idLookup": f.name == "Id",
+            "label": f.label,
+            "length": (f.length or 0) if text or f.type in ("id", "reference") else 0,
+            "name": f.name,
+            "nameField": f.name == "Name",
+            "nillable": not f.required and f.type != "boolean" and f.name != "Id",
+            "picklistValues": [{"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
+                               for v in f.picklist_values],
+            "polymorphicForeignKey": False,
+            "precision": f.precision or 0,
             "referenceTo": [f.reference_to] if f.reference_to else [],
             "relationshipName": f.relationship_name,
-            "picklistValues": [{"active": True, "defaultValue": False, "label": v, "value": v} for v in f.picklist_values],
+            "restrictedPicklist": False,
+            "scale": f.scale or 0,
+            "soapType": _SOAP_TYPES.get(f.type, "xsd:string"),
+            "sortable": not long_text,
+            "type": f.type,
             "unique": False,
-            "externalId": False,
+            "updateable": f.writable,
         })
+    children = [{"cascadeDelete": False, "childSObject": r.child, "deprecatedAndHidden": False, "field": r.field,
+                 "junctionIdListNames": [], "junctionReferenceTo": [], "relationshipName": r.name, "restrictedDelete": False}
+                for r in obj.child_relationships]
     return {
         **describe_global_entry(obj, base_url),
+        "childRelationships": children,
         "fields": fields,
-        "childRelationships": [],
+        "namedLayoutInfos": [],
+        "networkScopeFieldName": None,
         "recordTypeInfos": [],
         "supportedScopes": [{"label": "All", "name": "everything"}],
     }
@@ -419,17 +503,28 @@ def describe_global_entry(obj: SObjectDef, base_url: str) -> dict:
     url = f"{base_url}/sobjects/{obj.name}"
     editable = not obj.system
     return {
-        "name": obj.name,
-        "label": obj.label,
-        "labelPlural": obj.label + "s",
-        "keyPrefix": obj.key_prefix,
-        "custom": obj.custom,
+        "activateable": False,
         "createable": editable,
-        "updateable": True,
+        "custom": obj.custom,
+        "customSetting": False,
         "deletable": editable,
+        "deprecatedAndHidden": False,
+        "feedEnabled": False,
+        "hasSubtypes": False,
+        "isSubtype": False,
+        "keyPrefix": obj.key_prefix,
+        "label": obj.label,
+        "labelPlural": plural(obj.label),
+        "layoutable": True,
+        "mergeable": False,
+        "mruEnabled": False,
+        "name": obj.name,
         "queryable": True,
+        "replicateable": True,
         "retrieveable": True,
         "searchable": True,
-        "layoutable": True,
+        "triggerable": not obj.system,
+        "undeletable": editable,
+        "updateable": True,
         "urls": {"sobject": url, "describe": f"{url}/describe", "rowTemplate": f"{url}/{{ID}}"},
     }

@@ -60,11 +60,11 @@ class RestApp:
         self.org = org
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        raw = await _read_body(receive)
-        if raw is None:
-            return  # nothing to answer, and a half-received request must not change data
         headers = scope.get("state", {}).get("headers") or headers_of(scope)
         try:
+            raw = await _read_body(receive)  # raises for a compressed body that does not decompress
+            if raw is None:
+                return  # nothing to answer, and a half-received request must not change data
             result = dispatch(self._call(scope, raw, headers))
         except Exception as exc:  # bad input, or a bug: both answered in the REST format
             if not isinstance(exc, SalesforceError):
@@ -97,7 +97,8 @@ class RestApp:
             media = body_format(headers.get("content-type"), xml=True)
             body = parse_json(raw) if media == "json" else raw  # XML is read by the resource that takes it
         rest = rest.strip("/")
-        return RestCall(self.org, method, version, "/" + rest if rest else "", query, body, headers, media=media)
+        origin = f"{scope.get('scheme', 'https')}://{headers.get('host', '')}"
+        return RestCall(self.org, method, version, "/" + rest if rest else "", query, body, headers, media=media, origin=origin)
 
 
 async def _read_body(receive: Any) -> bytes | None:

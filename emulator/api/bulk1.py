@@ -37,7 +37,7 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..org import Org
-from .common import api_version, dumps, media_type, with_and_without_slash
+from .common import api_version, dumps, media_type, spool, with_and_without_slash
 
 _MEDIA = {"XML": "application/xml", "CSV": "text/csv", "JSON": "application/json"}
 
@@ -171,9 +171,7 @@ async def batches(request: Request) -> Response:
     if request.method == "GET":
         return _render("batchInfoList", [batch_info(b) for b in list(found.batches.values())], as_json)
     path = os.path.join(org.bulk1.workdir, f"upload-{uuid.uuid4().hex}")
-    with open(path, "wb") as fh:
-        async for block in request.stream():
-            fh.write(block)
+    await spool(request, path)
     batch = org.bulk1.add_batch(found.id, path, media_type(request.headers.get("content-type")))
     return _render("batchInfo", batch.ack or batch_info(batch), as_json, status=201)
 

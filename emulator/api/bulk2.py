@@ -2,8 +2,9 @@
 
 Bulk 2.0 runs on the REST framework, so it takes content types the way REST does: job documents are
 JSON (application/json, or no Content-Type), job data is text/csv, and anything else is refused with
-415 UNSUPPORTED_MEDIA_TYPE before the body is read. Failures are raised and rendered, unknown URLs and
-methods included, by api/error_responses.py.
+415 UNSUPPORTED_MEDIA_TYPE before the body is read. A job may also be created with its data in one
+multipart/form-data request (parts `job` and `content`), which closes it at once. Failures are raised and
+rendered, unknown URLs and methods included, by api/error_responses.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..constants import BULK2_QUERY_DEFAULT_PAGE
+from ..constants import BULK2_MULTIPART_MAX_CHARS, BULK2_QUERY_DEFAULT_PAGE
 from ..errors import (
     ClientInputError,
     InvalidJob,
@@ -24,15 +25,21 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..org import Org
+from . import multipart
 from .common import (
     api_version,
+    count_param,
     json_response,
     media_type,
+    parse_json,
     read_json,
+    spool,
     with_and_without_slash,
 )
 
 LIST_PAGE = 1000
+#: The most a multipart create may send: its CSV at 4 bytes a character, and room for the job part and headers.
+_MULTIPART_CAP = BULK2_MULTIPART_MAX_CHARS * 4 + 64 * 1024
 #: The API versions that introduced ingest and query jobs (fact sheet 2.6); below them the resources do
 #: not exist, so they answer 404 like any unknown URL.
 INGEST_SINCE = 41.0
@@ -51,8 +58,12 @@ def _version(request: Request, since: float) -> float:
 
 
 async def _job_document(request: Request) -> dict[str, Any]:
-    """The JSON object that creates a job (a JSON value of another kind is InvalidJob)."""
-    body = await read_json(request)
+    """The JSON object that creates a job, read from the request body."""
+    return _as_job_document(await read_json(request))
+
+
+def _as_job_document(body: object) -> dict[str, Any]:
+    """A job document must be a JSON object (a JSON value of another kind is InvalidJob)."""
     if not isinstance(body, dict):
         raise InvalidJob("InvalidJob : The job document must be a JSON object")
     return body
@@ -62,15 +73,31 @@ async def ingest_jobs(request: Request) -> Response:
     org = _org(request)
     version = _version(request, INGEST_SINCE)
     if request.method == "POST":
+        if media_type(request.headers.get("content-type")) == multipart.MEDIA_TYPE:
+            return await _create_with_data(request, org, version)
         job = org.bulk2.create_ingest(await _job_document(request), version)
         return json_response(job.info(brief=True))
     jobs = sorted(org.bulk2.list_ingest(), key=lambda j: j.created_date)
-    start = int(request.query_params.get("queryLocator", "0") or 0)
+    start = count_param("queryLocator", request.query_params.get("queryLocator"), 0, 0)
     page = jobs[start : start + LIST_PAGE]
     done = start + LIST_PAGE >= len(jobs)
     body = {"done": done, "records": [j.info(brief=True) for j in page],
             "nextRecordsUrl": None if done else f"/services/data/v{version:.1f}/jobs/ingest?queryLocator={start + LIST_PAGE}"}
     return json_response(body)
+
+
+async def _create_with_data(request: Request, org: Org, version: float) -> Response:
+    """A multipart create: the `job` part is the job document, the `content` part its CSV data."""
+    too_large = (f"ClientInputError : The job data of a multipart request is limited to {BULK2_MULTIPART_MAX_CHARS} characters; "
+                 "upload larger data with PUT to the job's contentUrl")
+    body = await multipart.read_capped(request.stream(), _MULTIPART_CAP, too_large)
+    parts = multipart.form_parts(request.headers["content-type"], body)
+    missing = [name for name in ("job", "content") if name not in parts]
+    if missing:
+        raise ClientInputError(f"ClientInputError : The multipart request has no '{missing[0]}' part; it needs a 'job' part "
+                               "(the job document, JSON) and a 'content' part (the CSV data)")
+    job = org.bulk2.create_ingest_with_data(_as_job_document(parse_json(parts["job"].data)), version, parts["content"].data)
+    return json_response(job.ack or job.info(brief=True))
 
 
 async def ingest_job(request: Request) -> Response:
@@ -98,12 +125,7 @@ async def upload(request: Request) -> Response:
         raise UnsupportedMediaType(f"Content-Type header specified in HTTP request is not supported: {media or 'none'}")
     job = org.bulk2.get_ingest(request.path_params["job_id"])
     path = os.path.join(org.bulk2.workdir, f"upload-{uuid.uuid4().hex}.csv")
-    size = 0
-    with open(path, "wb") as fh:
-        async for block in request.stream():
-            size += len(block)
-            fh.write(block)
-    org.bulk2.accept_upload(job.id, path, size)
+    org.bulk2.accept_upload(job.id, path, await spool(request, path))
     return Response(status_code=201)
 
 
@@ -153,13 +175,7 @@ async def query_results(request: Request) -> Response:
     if abs(job.api_version - version) > 1e-9:
         raise ClientInputError(f"The job was created with API version {job.api_version:.1f}; request its results with the same version",
                                status=409)
-    raw_max = request.query_params.get("maxRecords")
-    try:
-        max_records = int(raw_max) if raw_max else BULK2_QUERY_DEFAULT_PAGE
-    except ValueError:
-        raise ClientInputError(f"maxRecords must be a positive integer, got {raw_max!r}") from None
-    if max_records <= 0:
-        raise ClientInputError("maxRecords must be a positive integer")
+    max_records = count_param("maxRecords", request.query_params.get("maxRecords"), BULK2_QUERY_DEFAULT_PAGE, 1)
     locator = request.query_params.get("locator") or None
     if locator == "null":
         locator = None

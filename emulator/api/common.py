@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,12 @@ from starlette.responses import Response
 
 from ..client_documents import NestingTooDeep, load_json
 from ..constants import MAX_API_VERSION
-from ..errors import JsonParserError, UnsupportedApiVersion, UnsupportedMediaType
+from ..errors import (
+    IllegalQueryParameterValue,
+    JsonParserError,
+    UnsupportedApiVersion,
+    UnsupportedMediaType,
+)
 
 #: Oldest version the emulator serves. REST features check their own minimum (Collections: 42.0).
 OLDEST_VERSION = 20.0
@@ -51,6 +57,29 @@ def api_version(text: str) -> float:
     if not m or not (OLDEST_VERSION <= float(m.group(1)) <= MAX_API_VERSION):
         raise UnsupportedApiVersion("The requested resource does not exist")
     return float(m.group(1))
+
+
+def flag_param(name: str, raw: str | None) -> bool:
+    """A true/false query parameter; any other value is 400 ILLEGAL_QUERY_PARAMETER_VALUE (the code Salesforce
+    gives for a query parameter value it cannot use, restforce issue #602). Parameters a resource does not
+    read are ignored, as they are by Salesforce's resources (UNCONFIRMED: no source says either way)."""
+    value = (raw or "false").strip().lower()
+    if value not in ("true", "false"):
+        raise IllegalQueryParameterValue(f"Illegal value for query parameter '{name}': {raw}")
+    return value == "true"
+
+
+def count_param(name: str, raw: str | None, default: int, minimum: int) -> int:
+    """A whole-number query parameter of at least `minimum`; anything else is 400 ILLEGAL_QUERY_PARAMETER_VALUE."""
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise IllegalQueryParameterValue(f"Illegal value for query parameter '{name}': {raw} (a whole number of at least {minimum})")
+    return value
 
 
 def dumps(body: Any) -> bytes:
@@ -89,6 +118,24 @@ async def read_json(request: Request) -> Any:
     body_format(request.headers.get("content-type"))
     raw = await request.body()
     return parse_json(raw)
+
+
+async def spool(request: Request, path: str) -> int:
+    """Stream the request body into the file `path` and return its size; no file is left if the body fails.
+
+    A body fails when the client goes away or a compressed body does not decompress (the error is re-raised
+    for the route to render).
+    """
+    size = 0
+    try:
+        with open(path, "wb") as fh:  # noqa: ASYNC230 - small blocking writes between awaited chunks
+            async for block in request.stream():
+                size += len(block)
+                fh.write(block)
+    except BaseException:
+        os.remove(path)
+        raise
+    return size
 
 
 def parse_json(raw: bytes) -> Any:

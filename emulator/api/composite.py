@@ -1,4 +1,4 @@
-"""Composite (`/composite`) and Composite Batch (`/composite/batch`): many REST subrequests, one HTTP call.
+"""Composite (`/composite`), Composite Batch (`/composite/batch`) and sObject Tree (`/composite/tree`): one HTTP call.
 
 Subrequests are dispatched to the same handlers as top-level REST requests. Composite with allOrNone
 runs inside one SQLite transaction that is really rolled back; Composite Batch commits each subrequest
@@ -18,6 +18,7 @@ from ..constants import (
     COMPOSITE_MAX_SUBREQUESTS,
 )
 from ..errors import InvalidApiInput, JsonParserError, RequestLimitExceeded, SalesforceError
+from ..sobject_tree import create_trees, parse_trees
 from .common import api_version
 from .error_responses import rest_body
 from .rest import RestCall, RestResult, dispatch, json_document, route, split_query
@@ -34,7 +35,7 @@ def _subcall(parent: RestCall, method: str, url: str, body: Any, conn: Any) -> R
         raise InvalidApiInput(f"The subrequest URL is not a supported resource: {url}")
     version = api_version(m.group(1))
     return RestCall(parent.org, method.upper(), version, (m.group(2) or "").rstrip("/"), split_query(parts.query), body,
-                    parent.headers, conn=conn)
+                    parent.headers, conn=conn, origin=parent.origin)
 
 
 # -- /composite ---------------------------------------------------------------------------------------
@@ -198,5 +199,18 @@ def composite_batch(call: RestCall) -> RestResult:
     return RestResult(200, {"hasErrors": has_errors, "results": results}, records=records, subrequests=len(subs))
 
 
+# -- /composite/tree/{sObject} ------------------------------------------------------------------------------
+def sobject_tree(call: RestCall) -> RestResult:
+    """Nested records in one call: 201 with every record's id, or 400 with only the failing records' errors."""
+    roots = parse_trees(call.org.schema, call.org.sobject(call.params["sobject"]), json_document(call))
+    outcome = create_trees(call.org.dml, call.org.store, roots)
+    if outcome.has_errors:
+        results = [{"referenceId": ref, "errors": [e.as_save_error() for e in errors]} for ref, errors in outcome.failed]
+        return RestResult(400, {"hasErrors": True, "results": results})
+    created = [{"referenceId": ref, "id": rid} for ref, rid in outcome.created]
+    return RestResult(201, {"hasErrors": False, "results": created}, records=len(created))
+
+
 route("/composite", POST=composite)
 route("/composite/batch", POST=composite_batch)
+route("/composite/tree/(?P<sobject>[^/]+)", POST=sobject_tree)

@@ -1,9 +1,11 @@
-"""The org's front door, as pure ASGI middleware: faults, authentication, API accounting, latency.
+"""The org's front door, as pure ASGI middleware: faults, authentication, API accounting, latency, compression.
 
 Every request to an API path passes here before routing: injected transport faults fire first (so a
 retried request never applied a change), then the session is checked (refusals are not counted), then
 one request is counted against the daily allocation (or refused with REQUEST_LIMIT_EXCEEDED), then the
-profile's base latency is slept. REST and Bulk 2.0 responses get `Sforce-Limit-Info`.
+profile's base latency is slept. REST and Bulk 2.0 responses get `Sforce-Limit-Info`. Compressed request
+bodies are decompressed on their way in and responses compressed for clients that accept gzip
+(api/compression.py).
 
 The gate classifies every path into its API family anyway, so it also hands the request to that
 family's app when one is registered (REST goes straight to its own dispatcher, see api/app.py), and to
@@ -27,11 +29,16 @@ from ..errors import (
 )
 from ..org import Org
 from .common import classify
+from .compression import accepts_gzip, compressing, decoding, request_coding
 from .error_responses import error_response
 
-_ID = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
+# A record id segment: 15 or 18 letters and digits with at least one digit, so that a resource named with 15
+# or 18 letters (`unprocessedrecords`) keeps its own name in the usage breakdown.
+_ID = re.compile(r"/(?=[a-zA-Z]*\d)[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
 _LOCATOR = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?-\d+(?=/|$)")  # REST queryMore locators
 _VERSION = re.compile(r"/v?\d{2}\.0(?=/|$)")
+_SLASHES = re.compile(r"//+")
+_RAW_SLASHES = re.compile(rb"//+")
 
 
 def endpoint_key(method: str, path: str) -> str:
@@ -54,14 +61,35 @@ class OrgGate:
             return
         org = self.org
         path: str = scope["path"]
+        if "//" in path:
+            # Salesforce serves `//services/data/...` as `/services/data/...`; the sf CLI keeps the instance
+            # URL with a trailing slash and sends such paths. One spelling from here on (routing, counting).
+            path = _SLASHES.sub("/", path)
+            scope = {**scope, "path": path, "raw_path": _RAW_SLASHES.sub(b"/", scope.get("raw_path") or b"")}
         family = classify(path)
-        method: str = scope["method"]
-        if family in ("versions", "login", "admin", "other"):
-            if family in ("versions", "login"):
-                org.usage.record_free(family, endpoint_key(method, path))
+        if family in ("login", "admin", "other"):
+            if family == "login":
+                org.usage.record_free(family, endpoint_key(scope["method"], path))
             await self.app(scope, receive, send)
             return
         headers = headers_of(scope)
+        if accepts_gzip(headers.get("accept-encoding")):
+            async def serve(scope: dict, receive: Any, send: Any) -> None:
+                await self._serve(scope, receive, send, family, headers)
+
+            await compressing(serve)(scope, receive, send)
+        else:
+            await self._serve(scope, receive, send, family, headers)
+
+    async def _serve(self, scope: dict, receive: Any, send: Any, family: str, headers: dict[str, str]) -> None:
+        """An API request: faults, session, counting, latency, then the family's app (body decompressed)."""
+        org = self.org
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if family == "versions":
+            org.usage.record_free(family, endpoint_key(method, path))
+            await self.app(scope, receive, send)
+            return
         faults = org.faults
         if family != "identity" and faults.applies_to(path):
             if faults.roll(faults.drop_rate):
@@ -99,6 +127,13 @@ class OrgGate:
         delay = org.profile.request_delay(write=method not in ("GET", "HEAD"), body_bytes=body_bytes)
         if delay > 0:
             await asyncio.sleep(delay)
+        try:
+            coding = request_coding(headers.get("content-encoding"))
+        except SalesforceError as err:
+            await _refuse(err, headers, scope, receive, send)
+            return
+        if coding is not None:
+            receive = decoding(coding, receive)
         await self.family_apps.get(family, self.app)(scope, receive, send)
 
 

@@ -33,6 +33,8 @@ from ..errors import (
 from ..ids import to_18
 from ..org import Org
 from ..schema import describe_global_entry
+from ..soql.columns import column_metadata
+from .common import flag_param
 from .error_responses import rest_item
 
 
@@ -48,6 +50,7 @@ class RestCall:
     params: dict[str, str] = field(default_factory=dict)
     conn: Any = None  # the enclosing transaction (Composite allOrNone), or None
     media: str = "json"  # "json" (body parsed) or "xml" (body still bytes: read by the resources that take XML)
+    origin: str = ""  # scheme://host:port the request was sent to, for the absolute URLs some resources give
 
     @property
     def base(self) -> str:
@@ -114,7 +117,10 @@ def save_results_json(results: list[SaveResult]) -> list[dict]:
 # -- resources ------------------------------------------------------------------------------------
 def resources(call: RestCall) -> RestResult:
     names = ["sobjects", "query", "queryAll", "composite", "limits", "jobs"]
-    return RestResult(200, {n: f"{call.base}/{n}" for n in names} | {"identity": f"/id/{call.org.org_id}/{call.org.user_id}"})
+    # The identity URL is absolute, on the login host (which is the instance here), as Salesforce gives it;
+    # jsforce's identity() requests it as it is.
+    identity = f"{call.origin}/id/{call.org.org_id}/{call.org.user_id}"
+    return RestResult(200, {n: f"{call.base}/{n}" for n in names} | {"identity": identity})
 
 
 def limits(call: RestCall) -> RestResult:
@@ -245,6 +251,8 @@ def query(call: RestCall) -> RestResult:
     if not text:
         raise MalformedQuery("A query string (q) is required")
     cq = soql.compile_query(soql.parse(text), call.org.schema)
+    if flag_param("columns", call.arg("columns")):
+        return RestResult(200, column_metadata(cq))  # the query's column layout only; no rows are read
     if cq.is_count:
         sql, params = cq.count_sql()
         total = call.org.store.execute(sql, params).fetchone()[0]

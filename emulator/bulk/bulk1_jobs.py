@@ -2,9 +2,11 @@
 
 Batches start processing as soon as they are added (Salesforce queues them at once; closing a job only
 stops new batches). Batch states: Queued -> InProgress -> Completed | Failed, or NotProcessed when their
-job is aborted first. The not-processed state is spelled `Not Processed` for API 40.0 and earlier and
-`NotProcessed` after (the docs changed spelling; clients check one or the other: salesforce-bulk, whose
-default API version is 40.0, checks the former, jsforce the latter).
+job is aborted first. `NotProcessed` is spelled as the API's XML schema (AsyncApi.xsd, BatchStateEnum)
+spells it, for every API version: older guides wrote "Not Processed" in prose, but no source shows a
+version sending that, Salesforce's own Java client (WSC's generated BatchStateEnum) could not read it,
+and salesforce-bulk 2.2.0 (bulk_states.py) and jsforce expect `NotProcessed`. CumulusCI compares with
+"Not Processed" (peer-clients.md 4.2): against this spelling it reads such a batch as still waiting.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .formats import Bulk1ResultWriter, read_csv, read_json_records, read_xml_re
 from .transactions import MAPPINGS, OPERATIONS, BulkContext, CsvRows, RecordForm, run_transactions, transactions
 
 CONTENT_TYPES = {"XML", "CSV", "JSON"}
+NOT_PROCESSED = "NotProcessed"
 _MEDIA = {"XML": ("application/xml", "text/xml"), "CSV": ("text/csv",), "JSON": ("application/json",)}
 
 
@@ -66,10 +69,6 @@ class Bulk1Job:
     def count(self, state: str) -> int:
         return sum(1 for b in self.batches.values() if b.state == state)
 
-    @property
-    def not_processed_state(self) -> str:
-        return "Not Processed" if float(self.api_version) <= 40.0 else "NotProcessed"
-
     def info(self) -> dict[str, Any]:
         """JobInfo fields in the documented order."""
         batches = list(self.batches.values())
@@ -86,7 +85,7 @@ class Bulk1Job:
             "numberBatchesQueued": self.count("Queued"),
             "numberBatchesInProgress": self.count("InProgress"),
             "numberBatchesCompleted": self.count("Completed"),
-            "numberBatchesFailed": self.count("Failed") + self.count(self.not_processed_state),
+            "numberBatchesFailed": self.count("Failed") + self.count(NOT_PROCESSED),
             "numberBatchesTotal": len(batches),
             "numberRecordsProcessed": sum(b.records_processed for b in batches),
             "numberRetries": self.retries,
@@ -163,7 +162,7 @@ class Bulk1Service:
             if state == "Aborted":
                 for batch in job.batches.values():
                     if batch.state == "Queued":
-                        batch.state = job.not_processed_state
+                        batch.state = NOT_PROCESSED
                         batch.systemmodstamp = now_stamp()
         return job
 
@@ -252,7 +251,7 @@ class Bulk1Service:
         if batch.state != "Queued":
             return
         if job.state == "Aborted":
-            batch.state = job.not_processed_state
+            batch.state = NOT_PROCESSED
             return
         started = time.monotonic()
         batch.state = "InProgress"

@@ -269,3 +269,37 @@ def test_bulk2_resources_do_not_exist_before_their_api_version(api):
     assert api.org.admin.jobs() == jobs_before
     assert api.bulk2("GET", "/ingest", version="v41.0").status_code == 200
     assert api.bulk2("GET", "/query", version="v47.0").status_code == 200
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/query", {"q": "SELECT Id FROM Byline__c", "columns": "maybe"}),
+    ("/jobs/ingest", {"queryLocator": "not-a-number"}),
+    ("/jobs/ingest", {"queryLocator": "-5"}),
+], ids=["columns", "queryLocator", "negative-queryLocator"])
+def test_a_query_parameter_value_a_resource_cannot_use_is_refused(api, seeded, path, params):
+    seeded(2)
+    before = api.records()
+    resp = api.rest("GET", path, params=params)
+    assert resp.status_code == 400, resp.text
+    error = resp.json()[0]
+    assert error["errorCode"] == "ILLEGAL_QUERY_PARAMETER_VALUE" and next(iter(params.keys() - {"q"})) in error["message"]
+    assert api.records() == before
+
+
+def test_bulk2_query_results_refuse_a_page_size_they_cannot_use(api, seeded, wait):
+    seeded(3)
+    job = api.bulk2("POST", "/query", json={"operation": "query", "query": "SELECT Id FROM Byline__c"}).json()["id"]
+    wait(lambda: api.bulk2("GET", f"/query/{job}").json()["state"] == "JobComplete")
+    for value in ("0", "ten", "-1"):
+        resp = api.bulk2("GET", f"/query/{job}/results", params={"maxRecords": value})
+        assert resp.status_code == 400 and resp.json()[0]["errorCode"] == "ILLEGAL_QUERY_PARAMETER_VALUE", value
+    page = api.bulk2("GET", f"/query/{job}/results", params={"maxRecords": "2"})
+    assert page.status_code == 200 and page.headers["Sforce-NumberOfRecords"] == "2"
+
+
+def test_query_parameters_a_resource_does_not_read_are_ignored(api, seeded):
+    """The emulator's choice where no source says otherwise: an unknown parameter changes nothing about the call."""
+    rid = seeded(1)[0]
+    assert api.rest("GET", "/query", params={"q": "SELECT Id FROM Byline__c", "nonsense": "1"}).json()["totalSize"] == 1
+    assert api.rest("PATCH", _row(rid), params={"nonsense": "1"}, json={"Tweets__c": 5}).status_code == 204
+    assert api.records()[rid]["Tweets__c"] == 5

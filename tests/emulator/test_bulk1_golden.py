@@ -209,8 +209,10 @@ def test_close_and_abort_transitions(api, wait, seeded):
     assert api.records() == before
 
 
-@pytest.mark.parametrize("version, spelling", [("40.0", "Not Processed"), ("62.0", "NotProcessed")])
-def test_abort_leaves_queued_batches_not_processed(api, seeded, version, spelling):
+@pytest.mark.parametrize("version", ["30.0", "40.0", "62.0"])
+def test_abort_leaves_queued_batches_not_processed(api, seeded, version):
+    """`NotProcessed` at every version, as the XML schema spells it (emulator/bulk/bulk1_jobs.py says why)."""
+    spelling = "NotProcessed"
     ids = seeded(2)
     before = api.records()
     api.org.admin.configure(profile_overrides={"bulk_queue_median_s": 120, "bulk_queue_p90_s": 120})

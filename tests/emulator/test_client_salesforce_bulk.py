@@ -1,8 +1,8 @@
 """heroku/salesforce-bulk 2.2.0, unmodified, against the emulator over HTTPS (XML and CSV update jobs).
 
 The library calls module-level `requests.post/get` (no session), so the emulator's CA is trusted through
-`REQUESTS_CA_BUNDLE` (the CA bundle = system CAs + the emulator's CA). Its default API version is 40.0,
-for which the emulator spells the not-processed batch state `Not Processed`, as that client expects.
+`REQUESTS_CA_BUNDLE` (the CA bundle = system CAs + the emulator's CA). Its default API version is 40.0;
+its bulk_states.py checks the not-processed batch state as `NotProcessed`, the XML schema's spelling.
 
 Known bugs of the client are asserted as they are (peer-clients.md section 3.1) rather than hidden:
 - XML results: `getid` has no `return`, so every UploadResult.id is None;
@@ -114,6 +114,19 @@ def test_failed_batch_raises_and_errors_surface(bulk, api, seeded):
     with pytest.raises(BulkApiError) as err:
         bulk.post_batch(job, f"Id,Likes__c\n{ids[0]},1\n")
     assert err.value.status_code == 400 and "InvalidJobState" in str(err.value)
+    assert api.records() == before
+
+
+def test_a_batch_left_by_an_aborted_job_is_reported_not_processed(bulk, api, seeded):
+    ids = seeded(2)
+    before = api.records()
+    api.org.admin.configure(profile_overrides={"bulk_queue_median_s": 120, "bulk_queue_p90_s": 120})
+    job = bulk.create_update_job("Byline__c", contentType="CSV")
+    batch = bulk.post_batch(job, f"Id,Tweets__c\n{ids[0]},1\n")
+    bulk.abort_job(job)
+    with pytest.raises(BulkBatchFailed) as err:
+        bulk.wait_for_batch(job, batch, timeout=30, sleep_interval=0.05)
+    assert err.value.state == "NotProcessed"
     assert api.records() == before
 
 

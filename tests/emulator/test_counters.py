@@ -132,6 +132,9 @@ def test_every_bulk2_request_counts_and_chunks_are_allocated(api, wait, seeded):
     assert deleted.status_code == 204 and _limit_info(deleted) == (3 + polls + 5, 15000)
     usage = api.org.admin.usage()
     assert usage["by_family"] == {"bulk2": 3 + polls + 5}
+    # Each results resource is filed under its own name, the 18-letter `unprocessedrecords` included.
+    for kind in ("successfulResults", "failedResults", "unprocessedrecords"):
+        assert usage["by_endpoint"][f"GET /services/data/vXX.X/jobs/ingest/{{id}}/{kind}"] == 1
     assert usage["DailyBulkApiBatches"]["used"] == 2  # ceil(10,001 / 10,000)
     assert usage["DailyBulkV2QueryJobs"]["used"] == 0
     assert listing.status_code == 200

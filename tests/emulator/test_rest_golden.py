@@ -32,6 +32,15 @@ def test_versions_list_is_free_and_covers_42_to_64(api):
     assert api.rest("GET", "/limits", version="v65.0").status_code == 404
 
 
+def test_resources_list_gives_an_absolute_identity_url(api):
+    """As Salesforce does (jsforce's identity() requests the URL as given)."""
+    resources = api.rest("GET", "").json()
+    assert resources["identity"] == f"{api.base}/id/{api.org.org.org_id}/{api.org.org.user_id}"
+    assert resources["query"] == "/services/data/v62.0/query"
+    identity = api.s.get(resources["identity"]).json()
+    assert (identity["organization_id"], identity["user_id"]) == (api.org.org.org_id, api.org.org.user_id)
+
+
 @pytest.mark.parametrize("auth", [None, "Bearer nope", "Basic abc"])
 def test_invalid_session_is_401_and_not_counted(api, seeded, auth):
     rid = seeded(1)[0]
@@ -158,6 +167,46 @@ def test_query_shapes_and_paging(api, seeded):
     assert aliased["records"] == [{"attributes": {"type": "AggregateResult"}, "n": 0}]
     bad = api.rest("GET", "/query/01gBOGUS-2000")
     assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
+def test_query_column_metadata(api, seeded):
+    """`columns=true` answers the query's column layout (as Salesforce's own tools ask for it), not its rows."""
+    seeded(3)
+    resp = api.rest("GET", "/query", params={"q": "SELECT Id, Name, Tweets__c, Account__r.Name, Account__r.Phone FROM Byline__c",
+                                              "columns": "true"})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert list(body) == ["columnMetadata", "entityName", "groupBy", "idSelected", "keyPrefix"]
+    assert (body["entityName"], body["groupBy"], body["idSelected"], body["keyPrefix"]) == ("Byline__c", False, True, "a01")
+    cols = body["columnMetadata"]
+    assert [c["columnName"] for c in cols] == ["Id", "Name", "Tweets__c", "Account__r"]
+    assert cols[0] == {"aggregate": False, "apexType": "Id", "booleanType": False, "columnName": "Id", "custom": False,
+                       "displayName": "Id", "foreignKeyName": None, "insertable": False, "joinColumns": [],
+                       "numberType": False, "textType": False, "updatable": False}
+    assert (cols[1]["apexType"], cols[1]["textType"], cols[1]["insertable"], cols[1]["updatable"]) == ("String", True, True, True)
+    assert (cols[2]["apexType"], cols[2]["numberType"], cols[2]["custom"]) == ("Double", True, True)
+    parent = cols[3]
+    assert (parent["foreignKeyName"], parent["apexType"], parent["custom"]) == ("Account__c", None, True)
+    assert [j["columnName"] for j in parent["joinColumns"]] == ["Name", "Phone"]
+    aggregate = api.rest("GET", "/query", params={"q": "SELECT COUNT(Id) FROM Byline__c", "columns": "true"}).json()
+    assert aggregate["idSelected"] is False
+    assert [(c["columnName"], c["displayName"], c["aggregate"]) for c in aggregate["columnMetadata"]] == [("expr0", "COUNT(Id)", True)]
+    plain = api.rest("GET", "/query", params={"q": "SELECT Id FROM Byline__c", "columns": "false"}).json()
+    assert plain["totalSize"] == 3
+    bad = api.rest("GET", "/query", params={"q": "SELECT Id FROM Byline__c", "columns": "maybe"})
+    assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "ILLEGAL_QUERY_PARAMETER_VALUE"
+    assert api.used() == 4
+
+
+def test_repeated_slashes_in_the_path_are_one(api, seeded):
+    """Salesforce's CLI keeps the instance URL with a trailing slash and asks for `//services/data/...`."""
+    rid = seeded(1)[0]
+    assert api.s.get(api.base + "//services/data").status_code == 200
+    resp = api.s.patch(api.base + f"//services/data/v62.0//sobjects/Byline__c/{rid}", json={"Tweets__c": 12})
+    assert resp.status_code == 204
+    assert api.records()[rid]["Tweets__c"] == 12
+    usage = api.org.admin.usage()
+    assert usage["by_endpoint"] == {"GET /services/data (free)": 1, "PATCH /services/data/vXX.X/sobjects/Byline__c/{id}": 1}
 
 
 @pytest.mark.parametrize("soql, code", [
@@ -363,6 +412,71 @@ def test_composite_batch_halt_on_error_keeps_earlier_commits(api, seeded):
     assert stored[ids[0]]["Tweets__c"] == 31 and stored[ids[2]] == before[ids[2]]
     too_many = api.rest("POST", "/composite/batch", json={"batchRequests": subs * 9})
     assert too_many.status_code == 400
+
+
+# -- sObject Tree ------------------------------------------------------------------------------------
+def _tree_record(sobject: str, ref: str, **values) -> dict:
+    return {"attributes": {"type": sobject, "referenceId": ref}, **values}
+
+
+def test_sobject_tree_creates_nested_records_in_one_call(api):
+    body = {"records": [
+        _tree_record("Account", "acme", Name="Acme", Contacts={"records": [
+            _tree_record("Contact", "ann", LastName="Ng", FirstName="Ann"), _tree_record("Contact", "li", LastName="Li")]}),
+        _tree_record("Account", "globex", Name="Globex", Opportunities={"records": [
+            _tree_record("Opportunity", "deal", Name="Deal", StageName="Prospecting", CloseDate="2026-01-31")]}),
+    ]}
+    resp = api.rest("POST", "/composite/tree/Account", json=body)
+    assert resp.status_code == 201, resp.text
+    out = resp.json()
+    assert out["hasErrors"] is False
+    assert [r["referenceId"] for r in out["results"]] == ["acme", "globex", "ann", "li", "deal"]  # level by level
+    ids = {r["referenceId"]: r["id"] for r in out["results"]}
+    contacts = api.records("Contact", ["Id", "LastName", "AccountId"])
+    assert {c["LastName"]: c["AccountId"] for c in contacts.values()} == {"Ng": ids["acme"], "Li": ids["acme"]}
+    assert api.records("Opportunity", ["Id", "AccountId"])[ids["deal"]]["AccountId"] == ids["globex"]
+    assert api.used() == 1  # the whole tree is one call
+
+
+def test_sobject_tree_failure_creates_nothing(api):
+    body = {"records": [
+        _tree_record("Account", "ok", Name="Fine", Contacts={"records": [_tree_record("Contact", "nameless", FirstName="No")]}),
+        _tree_record("Account", "alsook", Name="Also fine"),
+    ]}
+    resp = api.rest("POST", "/composite/tree/Account", json=body)
+    assert resp.status_code == 400
+    assert resp.json() == {"hasErrors": True, "results": [{"referenceId": "nameless", "errors": [
+        {"statusCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [LastName]", "fields": ["LastName"]}]}]}
+    assert api.records("Account") == {} and api.records("Contact") == {}
+    duplicate = api.rest("POST", "/composite/tree/Account", json={"records": [
+        _tree_record("Account", "same", Name="One"), _tree_record("Account", "same", Name="Two")]})
+    assert duplicate.status_code == 400
+    assert [r["errors"][0]["message"] for r in duplicate.json()["results"]] == ["Duplicate ReferenceId provided in the request."] * 2
+    assert api.records("Account") == {}
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"records": [_tree_record("Account", f"r{n}", Name=str(n)) for n in range(201)]}, "INVALID_BATCH_SIZE"),
+    ({"records": [{"Name": "no attributes"}]}, "JSON_PARSER_ERROR"),
+    ({"records": [_tree_record("Contact", "wrong", LastName="Wrong type")]}, "JSON_PARSER_ERROR"),
+    ({"rows": []}, "JSON_PARSER_ERROR"),
+])
+def test_sobject_tree_refuses_bodies_it_cannot_take(api, body, code):
+    resp = api.rest("POST", "/composite/tree/Account", json=body)
+    assert resp.status_code == 400 and resp.json()[0]["errorCode"] == code
+    assert api.records("Account") == {} and api.records("Contact") == {}
+
+
+def test_describe_lists_child_relationships_and_field_details(api):
+    account = api.rest("GET", "/sobjects/Account/describe").json()
+    assert [(r["relationshipName"], r["childSObject"], r["field"]) for r in account["childRelationships"]] == [
+        ("Contacts", "Contact", "AccountId"), ("Opportunities", "Opportunity", "AccountId"), ("Bylines__r", "Byline__c", "Account__c")]
+    assert account["labelPlural"] == "Accounts"
+    fields = {f["name"]: f for f in account["fields"]}
+    assert fields["Name"]["nameField"] is True and fields["Phone"]["nameField"] is False
+    assert (fields["Description"]["filterable"], fields["Description"]["sortable"]) == (False, False)
+    assert (fields["Id"]["createable"], fields["Name"]["createable"], fields["Name"]["updateable"]) == (False, True, True)
+    assert api.rest("GET", "/sobjects/Opportunity/describe").json()["labelPlural"] == "Opportunities"
 
 
 def test_limits_resource(api):
