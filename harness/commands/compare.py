@@ -132,6 +132,8 @@ def compare(
                     m = run_once(conn, workload, name, wf, repeat=rep, options=strategy_options)
                     run.measurements.append(m)
                     status = "ok" if m.error is None and m.mismatched == 0 and m.failed == 0 else "CHECK"
+                    if m.unverified:
+                        status = "NOT VERIFIED"
                     if not json_out:
                         label = f"{name} (baseline)" if m.baseline else name
                         progress.console.print(f"{label:>12} {n:>9,} records: {m.calls_client:>7,} calls (org {m.calls_org}), "
