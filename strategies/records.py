@@ -1,10 +1,17 @@
 """Input records: streaming readers, validation before any call, and exact chunking.
 
 Row numbers: a record's row is its 1-based position in the input (for a CSV file, the first data row
-after the header is row 1). Every outcome a strategy reports carries that number.
+after the header is row 1; a problem with the header itself is reported as row 0, "header"). Every outcome
+a strategy reports carries that number.
+
+Why the readers refuse rather than guess: a row with a cell too many (an unquoted comma), a JSON object as
+a value or a byte that is not UTF-8 would otherwise be written wrong, silently, or end in a traceback. The
+readers hand such a row to `prepare` as a `RejectedRow`, so one validation pass names every bad row with
+its field and reason, and nothing is sent.
 
 Why validation makes a full pass first: the issue asks that a bad record be rejected *before any API call*.
-A file can only be judged after its last row was read, so `prepare` reads everything once. A re-iterable
+A file can only be judged after its last row was read (a repeated Id may be the very last row), so
+`prepare` reads everything once. A re-iterable
 input (a list, or a reader that reopens its file) is simply read twice; a one-shot iterator is spooled to a
 temporary file with `pickle` (our own file, written and read by this process, so the types of values such
 as `date` or `Decimal` survive unchanged) and replayed from there. Memory stays flat either way.
