@@ -8,8 +8,9 @@ describe call for row-level checks; nothing at all for a file whose header is al
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
