@@ -64,7 +64,8 @@ class Measurement:
     `calls_org` is the delta of the org's own API counter over the run: the figure that matters for the
     daily limit, and the check on `calls_client`; it is None where the org cannot be asked precisely
     (a real org without introspection). `error` is set only when the run itself crashed, in which case
-    the other figures are whatever was known at the crash and must not be compared.
+    the other figures are whatever was known at the crash and must not be compared. `unverified` says why
+    the org could not be read back after the run (its other figures stand; `verified` is then 0).
     """
 
     strategy: str
@@ -84,6 +85,7 @@ class Measurement:
     unprocessed: int = 0
     verified: int = 0
     mismatched: int = 0
+    unverified: str | None = None
     job_ids: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
@@ -109,6 +111,7 @@ class Measurement:
             and self.failed == 0
             and self.unprocessed == 0
             and self.mismatched == 0
+            and self.unverified is None
             and self.succeeded == self.records
             and self.verified == self.records
         )
@@ -136,6 +139,7 @@ class Measurement:
             "unprocessed": self.unprocessed,
             "verified": self.verified,
             "mismatched": self.mismatched,
+            "unverified": self.unverified,
             "job_ids": list(self.job_ids),
             "notes": list(self.notes),
             "error": self.error,
@@ -162,6 +166,7 @@ class Measurement:
             unprocessed=int(data.get("unprocessed", 0)),
             verified=int(data.get("verified", 0)),
             mismatched=int(data.get("mismatched", 0)),
+            unverified=_opt_str(data.get("unverified")),
             job_ids=[str(j) for j in data.get("job_ids") or []],
             notes=[str(n) for n in data.get("notes") or []],
             error=_opt_str(data.get("error")),
@@ -233,6 +238,7 @@ def _aggregate(group: list[Measurement]) -> Measurement:
         unprocessed=max(m.unprocessed for m in use),
         verified=min(m.verified for m in use),
         mismatched=max(m.mismatched for m in use),
+        unverified=next((m.unverified for m in use if m.unverified), None),
         job_ids=_dedupe(j for m in group for j in m.job_ids),
         notes=_dedupe(n for m in group for n in m.notes),
         error=error,

@@ -159,6 +159,8 @@ def _outcome(m: Measurement, sep: str = " / ") -> str:
 
 
 def _verified(m: Measurement, compact: bool = False) -> str:
+    if m.unverified:
+        return "not verified"
     text = f"{m.verified:,}" if compact else f"{m.verified:,}/{m.records:,}"
     return f"{text} ({m.mismatched:,} mismatched)" if m.mismatched else text
 
@@ -271,9 +273,15 @@ def measurement_line(m: Measurement, where: str = "") -> str:
     line = (
         f"{where}{_label(m):>32} {fmt.count(m.records):>9} records: {fmt.count(m.calls_client):>7} calls "
         f"(org {fmt.count(m.calls_org)}), {fmt.count(m.batches)} batches, {fmt.seconds(m.wall_seconds):>6} s, "
-        f"{fmt.megabytes(m.peak_memory_mb)} MB, verified {_verified(m)} {'ok' if m.clean else 'CHECK'}"
+        f"{fmt.megabytes(m.peak_memory_mb)} MB, verified {_verified(m)} {_status(m)}"
     )
     return line + (f"  error: {m.error[:160]}" if m.error else "")
+
+
+def _status(m: Measurement) -> str:
+    if m.unverified:
+        return "NOT VERIFIED"
+    return "ok" if m.clean else "CHECK"
 
 
 def _recommended(run: CompareRun) -> set[tuple[int, str]]:
@@ -326,7 +334,7 @@ def compare_table(run: CompareRun) -> Table:
             cells = [Text(cell) for cell in _cells(m, compact=True)]
             if not m.crashed and (m.failed or m.unprocessed):
                 cells[_OUTCOME].stylize("yellow")
-            if m.mismatched:
+            if m.mismatched or m.unverified:
                 cells[_VERIFIED].stylize("red")
             cells[0].pad_left(2)
             table.add_row(*(cells[i] for i in shown), style=style, end_section=n == len(rows))
@@ -349,7 +357,7 @@ def csv_columns(run: CompareRun) -> list[str]:
     return [
         "strategy", "baseline", "family", "records", "repeat", "calls_client", "calls_org", *phases,
         "batches", "wall_seconds", "records_per_second", "peak_memory_mb",
-        "succeeded", "failed", "unprocessed", "verified", "mismatched", "job_ids", "notes", "error",
+        "succeeded", "failed", "unprocessed", "verified", "mismatched", "unverified", "job_ids", "notes", "error",
     ]  # fmt: skip
 
 
@@ -633,7 +641,7 @@ def _html_table(run: CompareRun, rows: list[Measurement], *, every_repeat: bool 
                 cell_html = f'<span title="{_e(m.error)}">crashed</span>'
             elif i == _OUTCOME and (m.failed or m.unprocessed):
                 css.append("warn")
-            if i == _VERIFIED and m.mismatched:
+            if i == _VERIFIED and (m.mismatched or m.unverified):
                 css.append("bad")
             tds.append(f'<td class="{" ".join(css)}">{cell_html}</td>' if css else f"<td>{cell_html}</td>")
         if every_repeat:

@@ -65,11 +65,14 @@ def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: Wo
         calls_org = org_after["DailyApiRequests"]["used"] - org_before["DailyApiRequests"]["used"]
         batches_org = org_after["DailyBulkApiBatches"]["used"] - org_before["DailyBulkApiBatches"]["used"]
     verified = mismatched = 0
+    unverified: str | None = None
     notes = list(summary.notes) if summary else []
     if verify and error is None:
         check = workload.verify(wf)
-        verified, mismatched = check.verified, check.mismatched + check.missing
+        verified, mismatched, unverified = check.verified, check.mismatched + check.missing, check.error
         notes += [f"verification: {e}" for e in check.examples]
+        if unverified:
+            notes.append(f"not verified: {unverified}")
     name = strategy_name
     if summary is not None and summary.delegate:
         notes.insert(0, f"auto chose {summary.delegate}")
@@ -91,6 +94,7 @@ def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: Wo
         unprocessed=(summary.unprocessed + summary.pending) if summary else wf.records,
         verified=verified,
         mismatched=mismatched,
+        unverified=unverified,
         job_ids=list(summary.job_ids) if summary else [],
         notes=notes,
         error=error,

@@ -5,6 +5,11 @@ harness inserts its own, named `sfharness-<run id>-<n>`, and deletes them in `cl
 update input as a CSV file (Id + new values, in Id order) that strategies stream from disk. `verify`
 reads the records back through the API (REST query for small volumes, a Bulk API 2.0 query above
 `BULK_VERIFY_THRESHOLD`) and merge-compares them with the input file, so memory stays flat.
+
+The read-back is a measurement's check, not part of it: its requests go through `OrgSession` and retry
+like any other (creating a query job is marked safe to repeat: it changes no record), and when the org
+still cannot be read, `verify` says "not verified" and why (`Verification.error`) instead of raising, so
+a transient fault never costs the measurements already taken or the report.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote
 
 from strategies.meter import FAMILY_BULK2
+from strategies.errors import StrategyError
 from strategies.polling import PollPolicy, poll
 from strategies.transport import OrgSession
 
@@ -41,10 +47,16 @@ class Verification:
     missing: int
     calls: int
     examples: list[str]
+    error: str | None = None
+    """Why the records could not be read back (the counts are then 0: nothing was verified); None when they were."""
 
     @property
     def ok(self) -> bool:
-        return self.mismatched == 0 and self.missing == 0
+        return self.error is None and self.mismatched == 0 and self.missing == 0
+
+
+class ReadBackFailed(Exception):
+    """The org could not be read back (a query job that ended in another state than JobComplete)."""
 
 
 class Workload:
@@ -71,8 +83,7 @@ class Workload:
             admin.reset(data=True, usage=False)
             admin.seed(self.sobject, n)
             with open(self._ids_file, "w", encoding="utf-8", newline="") as fh:
-                for rec in admin.iter_records(self.sobject, ["Id"]):
-                    fh.write(rec["Id"] + "\n")
+                fh.writelines(rec["Id"] + "\n" for rec in admin.iter_records(self.sobject, ["Id"]))
             self._have = n
             return
         if n > self._created_on_org:
@@ -81,8 +92,7 @@ class Workload:
         with open(self._ids_file, "w", encoding="utf-8", newline="") as fh:
             session = self.conn.session()
             try:
-                for row in query_rows(session, soql):
-                    fh.write(row["Id"] + "\n")
+                fh.writelines(row["Id"] + "\n" for row in query_rows(session, soql))
             finally:
                 session.close()
         self._have = n
@@ -140,9 +150,10 @@ class Workload:
 
     # -- verification --------------------------------------------------------------------------------------
     def verify(self, wf: WorkloadFile) -> Verification:
+        """Read the records back and compare them with `wf`; never raises for the org's or the network's
+        sake (see the module doc): a read-back that fails after its retries is reported in `error`."""
         session = self.conn.session()
         try:
-            soql = f"SELECT Id, {', '.join(self.fields)} FROM {self.sobject} WHERE Id IN ({{ids}}) ORDER BY Id"
             if wf.records <= BULK_VERIFY_THRESHOLD:
                 actual = _rest_rows_for_ids(session, self.sobject, self.fields, wf.path)
             else:
@@ -151,10 +162,12 @@ class Workload:
                     soql = f"SELECT Id, {', '.join(self.fields)} FROM {self.sobject} WHERE Name LIKE 'sfharness-{self.run_id}-%' ORDER BY Id"
                 actual = query_rows(session, soql, bulk=True)
             result = _merge_compare(wf.path, actual, self.fields)
-            result.calls = session.meter.total
-            return result
+        except (StrategyError, ReadBackFailed, ValueError) as exc:  # ValueError: a body that is not the JSON or CSV expected
+            result = Verification(0, 0, 0, 0, [], error=f"{type(exc).__name__}: {exc}")
         finally:
             session.close()
+        result.calls = session.meter.total
+        return result
 
 
 def _merge_compare(expected_path: Path, actual: Iterator[dict[str, str]], fields: tuple[str, ...]) -> Verification:
@@ -219,12 +232,14 @@ def query_rows(session: OrgSession, soql: str, *, bulk: bool = False) -> Iterato
                     return
                 body = session.get_json(session.rest_url(body["nextRecordsUrl"]))
     with session.phase("query"):
-        job = session.request("POST", session.rest_url("jobs/query"), family=FAMILY_BULK2, json_body={"operation": "query", "query": soql}).json()
+        # Safe to repeat after a 5xx or a lost response: a query job changes no record (at worst one job more).
+        job = session.request("POST", session.rest_url("jobs/query"), family=FAMILY_BULK2, idempotent=True,
+                              json_body={"operation": "query", "query": soql}).json()
         job_url = session.rest_url(f"jobs/query/{job['id']}")
         result = poll(lambda: session.get_json(job_url, family=FAMILY_BULK2), lambda j: j["state"] in ("JobComplete", "Failed", "Aborted"),
                       PollPolicy(initial=0.2, factor=1.5, ceiling=10, timeout=3600))
-        if not result.done or result.value["state"] != "JobComplete":
-            raise RuntimeError(f"verification query job {job['id']} did not complete: {result.value}")
+        if not result.done or (result.value or {}).get("state") != "JobComplete":
+            raise ReadBackFailed(f"query job {job['id']} did not complete: {result.value}")
         locator = None
         while True:
             params = {"maxRecords": "100000"}  # one page in memory at a time (a few MB)

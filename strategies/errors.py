@@ -44,14 +44,14 @@ class ConfigurationError(StrategyError, ValueError):
 
 @dataclass(frozen=True)
 class RecordProblem:
-    """One reason a record was rejected before any call: which row, which field, why."""
+    """One reason a record was rejected before any call: which row (0 for a CSV file's header), which field, why."""
 
     row: int
     field: str | None
     reason: str
 
     def __str__(self) -> str:
-        where = f"row {self.row}" + (f", field {self.field!r}" if self.field else "")
+        where = ("header" if self.row == 0 else f"row {self.row}") + (f", field '{self.field}'" if self.field else "")
         return f"{where}: {self.reason}"
 
 

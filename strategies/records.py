@@ -1,10 +1,17 @@
 """Input records: streaming readers, validation before any call, and exact chunking.
 
 Row numbers: a record's row is its 1-based position in the input (for a CSV file, the first data row
-after the header is row 1). Every outcome a strategy reports carries that number.
+after the header is row 1; a problem with the header itself is reported as row 0, "header"). Every outcome
+a strategy reports carries that number.
+
+Why the readers refuse rather than guess: a row with a cell too many (an unquoted comma), a JSON object as
+a value or a byte that is not UTF-8 would otherwise be written wrong, silently, or end in a traceback. The
+readers hand such a row to `prepare` as a `RejectedRow`, so one validation pass names every bad row with
+its field and reason, and nothing is sent.
 
 Why validation makes a full pass first: the issue asks that a bad record be rejected *before any API call*.
-A file can only be judged after its last row was read, so `prepare` reads everything once. A re-iterable
+A file can only be judged after its last row was read (a repeated Id may be the very last row), so
+`prepare` reads everything once. A re-iterable
 input (a list, or a reader that reopens its file) is simply read twice; a one-shot iterator is spooled to a
 temporary file with `pickle` (our own file, written and read by this process, so the types of values such
 as `date` or `Decimal` survive unchanged) and replayed from there. Memory stays flat either way.
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Collection, Iterable, Iterator, Mapping, TypeVar
 
+from .duplicate_ids import DuplicateIds
 from .errors import RecordProblem, RecordValidationError
 
 Row = tuple[int, dict[str, Any]]
@@ -83,12 +91,110 @@ def to_18(value: str) -> str:
 
 
 # -- readers ----------------------------------------------------------------------------------------
-class CsvRecords:
+class RejectedRow:
+    """Stands in for an input row that a reader could not turn into a faithful record.
+
+    A cell too many or too few, bytes that are not UTF-8, a line that is not JSON, a nested JSON value: each
+    would otherwise be written wrong (``Smith, John`` unquoted stores "Smith") or stop the run with a
+    traceback. `prepare` collects these like any other validation problem, so one pass names every bad row;
+    iterating a reader directly never yields one (it raises `RecordValidationError` at the first instead).
+    """
+
+    __slots__ = ("problems",)
+
+    def __init__(self, problems: Iterable[RecordProblem]) -> None:
+        self.problems = tuple(problems)
+
+    def __repr__(self) -> str:
+        return f"RejectedRow({list(self.problems)!r})"
+
+
+HEADER_ROW = 0
+"""The row number `RecordProblem` uses for a CSV file's header (data rows count from 1)."""
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+"""Bytes that are not UTF-8, as the ``surrogateescape`` error handler decodes them (one lone surrogate each)."""
+
+
+class _NotUtf8(Exception):
+    """Raised inside a strict (UTF-8) parse, carrying how many rows were already yielded, so that the
+    reader can start over in the decoding that names each bad row, skipping those rows."""
+
+    def __init__(self, rows_done: int) -> None:
+        super().__init__(rows_done)
+        self.rows_done = rows_done
+
+
+def _readable(text: str) -> str:
+    """`text` with each byte that is not UTF-8 written ``\\xNN``, as the user's editor would hint at it."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """`text` quoted for a message: readable, and cut to `limit` characters."""
+    raw = _readable(text)
+    return "'" + (raw if len(raw) <= limit else raw[:limit] + "...") + "'"
+
+
+def _utf8_problem(text: str) -> str | None:
+    """Why `text` (decoded with surrogateescape) is not UTF-8, or None. The common case costs O(1)."""
+    if text.isascii():
+        return None
+    bad = _NOT_UTF8.search(text)
+    if bad is None:
+        return None
+    byte = ord(bad.group()) - 0xDC00
+    return f"not UTF-8: byte 0x{byte:02X} in {_shown(text)}; save the file as UTF-8"
+
+
+class _FileRecords:
+    """A re-iterable reader of one file: every iteration reopens it, so any file size streams.
+
+    Decoding is strict UTF-8 first (nothing to check per row); only if the file turns out to hold bytes that
+    are not UTF-8 does the reader start over with ``surrogateescape``, skipping the rows already given, and
+    check each row from there, so the bad rows are named instead of ending in a traceback.
+    """
+
+    path: Path
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._items(strict=True)  # type: ignore[return-value]
+
+    def checked(self) -> Iterator[dict[str, Any] | RejectedRow]:
+        """Every row, a `RejectedRow` in place of each row that cannot be read faithfully (for `prepare`)."""
+        return self._items(strict=False)
+
+    def numbered(self) -> Iterator[Row]:
+        return ((i, rec) for i, rec in enumerate(self, start=1))
+
+    def _items(self, *, strict: bool) -> Iterator[dict[str, Any] | RejectedRow]:
+        try:
+            yield from self._parse(strict=strict, errors="strict", skip=0)
+        except _NotUtf8 as restart:
+            yield from self._parse(strict=strict, errors="surrogateescape", skip=restart.rows_done)
+
+    def _parse(self, *, strict: bool, errors: str, skip: int) -> Iterator[dict[str, Any] | RejectedRow]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _reject(strict: bool, problems: list[RecordProblem]) -> RejectedRow:
+        if strict:
+            raise RecordValidationError(problems)
+        return RejectedRow(problems)
+
+
+class CsvRecords(_FileRecords):
     """Records from a UTF-8 CSV file with a header row; re-iterable (each iteration reopens the file).
 
     Empty cells become absent fields (Bulk semantics: "leave unchanged"); the literal `null_marker`
     (default ``#N/A``, as in Bulk API 2.0 and Data Loader) becomes None (set the field to null).
     A BOM at the start of the file is ignored. Any file size: one row is in memory at a time.
+
+    Refused rather than guessed (Bulk API 2.0 refuses them too, but only after the upload): a row with more
+    or fewer cells than the header has columns (an unquoted comma in ``Smith, John`` would otherwise store
+    "Smith"), and bytes that are not UTF-8. A header that names a column twice (compared without case, as
+    Salesforce compares field names) or holds bytes that are not UTF-8 makes the whole file unreadable:
+    that raises `RecordValidationError` at once, whichever way the file is read.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, null_marker: str | None = "#N/A", delimiter: str = ",") -> None:
@@ -96,41 +202,185 @@ class CsvRecords:
         self.null_marker = null_marker
         self.delimiter = delimiter
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        with open(self.path, "r", encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, delimiter=self.delimiter)
-            header = next(reader, None)
-            if header is None:
-                return
-            for cells in reader:
-                if not cells:
-                    continue
-                record: dict[str, Any] = {}
-                for name, cell in zip(header, cells):
-                    if cell == "":
+    def header(self) -> list[str]:
+        """The header's column names (empty for an empty file), after the header checks above."""
+        with open(self.path, "r", encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+            return self._read_header(csv.reader(handle, delimiter=self.delimiter)) or []
+
+    @staticmethod
+    def _read_header(reader: Any) -> list[str] | None:
+        try:
+            header: list[str] | None = next(reader, None)
+        except csv.Error as exc:
+            raise RecordValidationError([RecordProblem(HEADER_ROW, None, f"not readable as CSV: {exc}")]) from None
+        if header is None:
+            return None
+        problems: list[RecordProblem] = []
+        first_seen: dict[str, int] = {}
+        for position, name in enumerate(header, start=1):
+            reason = _utf8_problem(name)
+            if reason:
+                problems.append(RecordProblem(HEADER_ROW, _readable(name), f"column {position}'s name is {reason}"))
+                continue
+            earlier = first_seen.setdefault(name.lower(), position)
+            if earlier != position:
+                problems.append(RecordProblem(
+                    HEADER_ROW, name, f"columns {earlier} and {position} name the same field; only one value per field can be stored"))
+        if problems:
+            raise RecordValidationError(problems)
+        return header
+
+    def _parse(self, *, strict: bool, errors: str, skip: int) -> Iterator[dict[str, Any] | RejectedRow]:
+        row = 0
+        try:
+            with open(self.path, "r", encoding="utf-8-sig", errors=errors, newline="") as handle:
+                reader = csv.reader(handle, delimiter=self.delimiter)
+                header = self._read_header(reader)
+                if header is None:
+                    return
+                width = len(header)
+                null = self.null_marker
+                check_bytes = errors != "strict"  # a strict decode already proved every byte is UTF-8
+                for cells in reader:
+                    if not cells:
+                        continue  # a blank line is no row
+                    row += 1
+                    if row <= skip:
                         continue
-                    record[name] = None if cell == self.null_marker else cell
-                yield record
+                    if len(cells) != width or (check_bytes and not all(map(str.isascii, cells))):
+                        problems = _cell_problems(row, header, cells)
+                        if problems:
+                            yield self._reject(strict, problems)
+                            continue
+                    record: dict[str, Any] = {}
+                    for name, cell in zip(header, cells):
+                        if cell == "":
+                            continue
+                        record[name] = None if cell == null else cell
+                    yield record
+        except UnicodeDecodeError:
+            raise _NotUtf8(row) from None  # rows 1..row were given; the one being read was not
+        except csv.Error as exc:
+            raise RecordValidationError([RecordProblem(row + 1, None, f"not readable as CSV: {exc}")]) from None
 
-    def numbered(self) -> Iterator[Row]:
-        return ((i, rec) for i, rec in enumerate(self, start=1))
+
+def _cell_problems(row: int, header: list[str], cells: list[str]) -> list[RecordProblem]:
+    width = len(header)
+    problems: list[RecordProblem] = []
+    if len(cells) > width:
+        problems.append(RecordProblem(row, header[-1] if header else None,
+                                      f"{len(cells)} cells for {width} columns: {_shown(cells[width], 20)} and any cells after it "
+                                      "have no column (quote a value that contains the delimiter)"))
+    elif len(cells) < width:
+        problems.append(RecordProblem(row, header[len(cells)],
+                                      f"{len(cells)} cells for {width} columns: no cell for {header[len(cells)]!r}"
+                                      + (" and the columns after it" if len(cells) < width - 1 else "")))
+    for position, cell in enumerate(cells):
+        reason = _utf8_problem(cell)
+        if reason:
+            problems.append(RecordProblem(row, header[position] if position < width else None, reason))
+    return problems
 
 
-class JsonlRecords:
-    """Records from a JSON Lines file (one JSON object per line; blank lines skipped); re-iterable."""
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json.loads would keep the last value silently)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+_SCALAR_JSON = (str, int, float, bool, type(None))
+
+
+class JsonlRecords(_FileRecords):
+    """Records from a JSON Lines file (one JSON object per line; blank lines skipped); re-iterable.
+
+    A record's row is its position among the non-blank lines. Refused: a line that is not JSON (NaN and
+    Infinity included) or not an object, a key given twice in one object, an object or array as a field's
+    value (no Salesforce field takes one; ``str()`` would store Python text such as ``{'a': 1}``), and
+    bytes that are not UTF-8.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        with open(self.path, "r", encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                value = json.loads(line)
-                if not isinstance(value, dict):
-                    raise RecordValidationError([RecordProblem(line_no, None, "a JSON Lines record must be an object")])
-                yield value
+    def _parse(self, *, strict: bool, errors: str, skip: int) -> Iterator[dict[str, Any] | RejectedRow]:
+        row = 0
+        check_bytes = errors != "strict"
+        try:
+            with open(self.path, "r", encoding="utf-8-sig", errors=errors) as handle:
+                for line_no, line in enumerate(handle, start=1):
+                    if line.isspace():
+                        continue
+                    row += 1
+                    if row <= skip:
+                        continue
+                    try:
+                        value = json.loads(line, object_pairs_hook=_object_once, parse_constant=_no_constant)
+                    except _RepeatedKey as exc:
+                        yield self._reject(strict, [RecordProblem(row, exc.key, _at_line("given twice in one object", row, line_no))])
+                        continue
+                    except ValueError as exc:
+                        reason = (_utf8_problem(line) if check_bytes else None) or _json_error(exc)
+                        yield self._reject(strict, [RecordProblem(row, None, _at_line(reason, row, line_no))])
+                        continue
+                    if check_bytes and not line.isascii() and _NOT_UTF8.search(line):
+                        yield self._reject(strict, _object_utf8_problems(row, line_no, value))
+                        continue
+                    if type(value) is not dict:
+                        reason = f"a JSON Lines record must be an object, got {type(value).__name__}"
+                        yield self._reject(strict, [RecordProblem(row, None, _at_line(reason, row, line_no))])
+                        continue
+                    nested = [name for name, v in value.items() if not isinstance(v, _SCALAR_JSON)]
+                    if nested:
+                        yield self._reject(strict, [
+                            RecordProblem(row, name, _at_line(f"a JSON {'object' if isinstance(value[name], dict) else 'array'} "
+                                                              "is not a field value (text, number, true/false or null)", row, line_no))
+                            for name in nested])
+                        continue
+                    yield value
+        except UnicodeDecodeError:
+            raise _NotUtf8(row) from None
+
+
+def _json_error(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {exc.msg} at column {exc.colno}"
+    return f"not valid JSON: {exc}"
+
+
+def _object_utf8_problems(row: int, line_no: int, value: Any) -> list[RecordProblem]:
+    """The fields of a parsed line whose name or text holds bytes that are not UTF-8."""
+    if not isinstance(value, dict):
+        return [RecordProblem(row, None, _at_line(_utf8_problem(json.dumps(value, ensure_ascii=False)) or "not UTF-8", row, line_no))]
+    problems = []
+    for name, item in value.items():
+        reason = _utf8_problem(name) or (_utf8_problem(item) if isinstance(item, str) else None)
+        if reason is None and not isinstance(item, str):
+            reason = _utf8_problem(json.dumps(item, ensure_ascii=False))
+        if reason:
+            problems.append(RecordProblem(row, _readable(name), _at_line(reason, row, line_no)))
+    return problems
+
+
+def _at_line(reason: str, row: int, line_no: int) -> str:
+    """`reason`, with the file's line number when blank lines make it differ from the row number."""
+    return reason if row == line_no else f"{reason} (line {line_no})"
 
 
 def read_records(path: str | os.PathLike[str]) -> CsvRecords | JsonlRecords:
@@ -145,9 +395,14 @@ ValueCheck = Callable[[str, Any], "str | None"]
 
 @dataclass
 class Validator:
-    """Checks one record: an Id that is present and well formed, field names that are API names (and,
-    when `known_fields` is given, fields the object has, compared case-insensitively), plus any
-    strategy-specific value check (e.g. characters XML cannot carry).
+    """Checks one record: an Id that is present and well formed (and, when `key_prefix` is given, an Id of
+    the target object: its first three characters are the object's key prefix), field names that are API
+    names given once each (and, when `known_fields` is given, fields the object has, compared
+    case-insensitively), plus any strategy-specific value check (e.g. characters XML cannot carry).
+    A reader's `RejectedRow` (a row it could not read faithfully) is reported with the reader's reasons.
+
+    `unique_ids` (default True) makes `prepare` refuse an input that names one record twice; see
+    `duplicate_ids` for why, and how it stays in flat memory.
 
     Everything about a record's *names* depends only on its tuple of keys, which repeats from row to row
     (a CSV file has a handful of shapes: its header minus the empty cells). So names are judged once per
@@ -156,6 +411,8 @@ class Validator:
 
     known_fields: Collection[str] | None = None
     value_check: ValueCheck | None = None
+    key_prefix: str | None = None
+    unique_ids: bool = True
     max_shapes: int = 4096
 
     def __post_init__(self) -> None:
@@ -164,6 +421,8 @@ class Validator:
 
     def problems(self, row: int, record: Mapping[str, Any]) -> list[RecordProblem]:
         if type(record) is not dict and not isinstance(record, Mapping):  # (an ABC check is slow: skip it for dicts)
+            if type(record) is RejectedRow:
+                return list(record.problems)
             return [RecordProblem(row, None, f"a record must be a mapping, got {type(record).__name__}")]
         keys = tuple(record)
         shape = self._shapes.get(keys)
@@ -173,9 +432,13 @@ class Validator:
                 self._shapes[keys] = shape
         found = [RecordProblem(row, name, reason) for name, reason in shape.name_problems]
         if shape.id_key is not None:
-            reason = id_problem(record[shape.id_key])
+            value = record[shape.id_key]
+            reason = id_problem(value)
             if reason:
                 found.append(RecordProblem(row, "Id", reason))
+            elif self.key_prefix is not None and value[:3] != self.key_prefix:
+                found.append(RecordProblem(row, "Id", f"{value} is not an Id of this object: its key prefix is {value[:3]!r}, "
+                                                      f"this object's Ids start with {self.key_prefix!r}"))
         check = self.value_check
         if check is not None:
             for name in shape.checked:
@@ -184,7 +447,7 @@ class Validator:
                     found.append(RecordProblem(row, name, reason))
         return found
 
-    def _shape(self, keys: tuple[Any, ...]) -> "_Shape":
+    def _shape(self, keys: tuple[Any, ...]) -> _Shape:
         name_problems: list[tuple[str | None, str]] = []
         id_keys = [k for k in keys if isinstance(k, str) and k.lower() == "id"]
         if not id_keys:
@@ -192,14 +455,18 @@ class Validator:
         elif len(id_keys) > 1:
             name_problems.append(("Id", "Id given more than once"))
         checked: list[str] = []
+        spelled: dict[str, str] = {}
         for name in keys:
             if not isinstance(name, str) or not FIELD_NAME_RE.match(name):
                 name_problems.append((str(name), "not a valid field API name"))
             elif name.lower() == "id":
                 continue
+            elif name.lower() in spelled:
+                name_problems.append((name, f"the same field as {spelled[name.lower()]!r}: only one value per field can be stored"))
             elif self._known is not None and name.lower() not in self._known:
                 name_problems.append((name, "the object has no such field"))
             else:
+                spelled[name.lower()] = name
                 checked.append(name)
         return _Shape(id_keys[0] if id_keys else None, tuple(name_problems), tuple(checked))
 
@@ -275,41 +542,69 @@ def prepare(
 ) -> PreparedRecords:
     """Validate every record (when `validator` is given) before anything is sent; see the module doc.
 
-    Raises `RecordValidationError` naming the first `max_problems` problems and counting all bad records.
-    With `validator=None` and no count needed, records stream straight through (the org judges them).
+    Raises `RecordValidationError` naming the first `max_problems` problems (by row) and counting all bad
+    records: rows the validator or the reader refused, and (with `validator.unique_ids`) every row that
+    repeats an earlier row's Id. With `validator=None` and no count needed, records stream straight through
+    (the org judges them).
     """
     one_shot = iter(records) is records  # type: ignore[comparison-overlap]
     if validator is None and not need_count:
         return PreparedRecords(records, None, None, None)
+    source: Iterable[Any] = records.checked() if validator is not None and isinstance(records, _FileRecords) else records
     problems: list[RecordProblem] = []
     bad = 0
     columns: dict[str, None] = {}
     spool: IO[bytes] | None = tempfile.TemporaryFile(prefix="sfh-input-") if one_shot else None
+    repeats = DuplicateIds(details=max_problems) if validator is not None and validator.unique_ids else None
+    ids = repeats.pending if repeats is not None else None  # one entry per row (see DuplicateIds)
+    block = repeats.block if repeats is not None else 0
     count = 0
     try:
-        for count, record in enumerate(records, start=1):
+        for count, record in enumerate(source, start=1):
             if validator is not None:
                 found = validator.problems(count, record)
                 if found:
                     bad += 1
                     if len(problems) < max_problems:
                         problems.extend(found[: max_problems - len(problems)])
+                    if ids is not None:
+                        ids.append(None)
+                        if not count % block:
+                            repeats.spill()  # type: ignore[union-attr]
                     continue
             clean = normalise(record)
             if not columns.keys() >= clean.keys():  # a new shape: add its names in first-seen order
                 for name in clean:
                     columns.setdefault(name, None)
+            if ids is not None:
+                ids.append(clean["Id"])
+                if not count % block:
+                    repeats.spill()  # type: ignore[union-attr]
             if spool is not None:
                 spool_dump(spool, (count, clean))
+        if repeats is not None:
+            repeated, shown = repeats.finish()
+            if repeated:
+                bad += repeated
+                problems.extend(RecordProblem(row, "Id", _repeat_reason(first, key)) for row, first, key in shown)
+                problems = sorted(problems, key=lambda p: p.row)[:max_problems]
     except BaseException:
         if spool:
             spool.close()
         raise
+    finally:
+        if repeats is not None:
+            repeats.close()
     if bad:
         if spool:
             spool.close()
         raise RecordValidationError(problems, total=bad)
     return PreparedRecords(None if one_shot else records, spool, count, list(columns))
+
+
+def _repeat_reason(first_row: int, key: str) -> str:
+    return (f"the same record as row {first_row} (Id {key + id_checksum(key)}): each Id may appear once, "
+            "or the input's order would decide which values are stored")
 
 
 # -- chunking ---------------------------------------------------------------------------------------

@@ -168,8 +168,8 @@ def _run_profile(profile: str, scale: float, plan: list[tuple[int, str]], editio
             m.calls_org = after["DailyApiRequests"]["used"] - before["DailyApiRequests"]["used"]
             m.batches = after["DailyBulkApiBatches"]["used"] - before["DailyBulkApiBatches"]["used"]
             check = workload.verify(wf)
-            m.verified, m.mismatched = check.verified, check.mismatched + check.missing
-            m.notes += [f"verification: {e}" for e in check.examples]
+            m.verified, m.mismatched, m.unverified = check.verified, check.mismatched + check.missing, check.error
+            m.notes += [f"verification: {e}" for e in check.examples] + ([f"not verified: {check.error}"] if check.error else [])
             rows.append(row)
             if not quiet:
                 line = measurement_line(m, f"[{profile}] ")

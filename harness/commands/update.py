@@ -1,14 +1,15 @@
 """`sfharness update` (production mode) and `sfharness resume`: run one strategy, picked by a flag.
 
-Order of checks, so that bad input never reaches the org: the strategy name, the input file and its Id
-column, then (one describe call) the object and every row's fields and Ids, then the budget guard (one
-/limits call). `--dry-run` stops there. Outcome files go to `--out`: success.csv, failed.csv,
+Order of checks, so that bad input never reaches the org: the strategy name, the input file and its
+header (an Id column, no column twice, UTF-8), then (one describe call) the object and every row: as many
+cells as columns, UTF-8, JSON scalars, known fields, well-formed Ids of this object (its key prefix), no
+Id twice, at least one record. Each refusal names row, field and reason and exits 2. Then the budget
+guard (one /limits call). `--dry-run` stops there. Outcome files go to `--out`: success.csv, failed.csv,
 unprocessed.csv; bulk strategies keep their resume state in `--out/.state`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from strategies import registry
 from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
-from strategies.records import Validator, prepare, read_records
+from strategies.records import CsvRecords, Validator, prepare, read_records
 from strategies.sinks import CsvResultSink
 
 from .. import formatting as fmt
@@ -33,10 +34,13 @@ from .limits import fetch_limits
 def _check_input(path: Path) -> None:
     if not path.is_file():
         opt.fail(f"input file not found: {path}")
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
+    reader = read_records(path)
+    if not isinstance(reader, CsvRecords):
         return
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        header = next(csv.reader(fh), None)
+    try:
+        header = reader.header()
+    except RecordValidationError as err:
+        opt.fail(f"{path}: {err}")
     if not header:
         opt.fail(f"{path} is empty: expected a header row with an Id column")
     if "Id" not in header:
@@ -44,7 +48,8 @@ def _check_input(path: Path) -> None:
 
 
 def _validate(conn: OrgConnection, sobject: str, path: Path) -> tuple[int, list[str]]:
-    """Describe the object (1 call) and check every row; returns (row count, field names)."""
+    """Describe the object (1 call) and check every row (fields, Ids of this object, no Id twice, at least
+    one record; see `records.prepare`); returns (row count, field names)."""
     session = conn.session()
     try:
         with session.phase("describe"):
@@ -56,7 +61,8 @@ def _validate(conn: OrgConnection, sobject: str, path: Path) -> tuple[int, list[
     fields = [f["name"] for f in body.get("fields", [])]
     count = 0
     try:
-        prepared = prepare(read_records(path), validator=Validator(known_fields=fields), need_count=False)
+        validator = Validator(known_fields=fields, key_prefix=body.get("keyPrefix") or None)
+        prepared = prepare(read_records(path), validator=validator, need_count=False)
         try:
             for _ in prepared:
                 count += 1
@@ -64,6 +70,9 @@ def _validate(conn: OrgConnection, sobject: str, path: Path) -> tuple[int, list[
             prepared.close()
     except RecordValidationError as err:
         opt.fail(f"{path}: {err}")
+    if count == 0:
+        opt.fail(f"{path}: no records: " + ("the file has a header row but no data rows" if path.suffix.lower() not in (".jsonl", ".ndjson")
+                                            else "the file holds no JSON lines") + ". Nothing was written.")
     return count, fields
 
 

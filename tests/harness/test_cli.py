@@ -1,4 +1,5 @@
-"""The CLI end to end against a running emulator: every command, and bad input that must not touch the org."""
+"""The CLI end to end against a running emulator (the `org` fixture is in conftest.py): every command, and bad
+input that must not touch the org."""
 
 from __future__ import annotations
 
@@ -13,17 +14,6 @@ from harness.cli import app
 from harness.comparison import CompareRun
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def org(sf_org, monkeypatch):
-    """The shared emulator with fresh data and counters, reachable through the env vars the CLI reads."""
-    sf_org.admin.reset()
-    monkeypatch.setenv("SF_INSTANCE_URL", sf_org.instance_url)
-    monkeypatch.setenv("SF_ACCESS_TOKEN", sf_org.access_token)
-    monkeypatch.setenv("SF_CA_FILE", sf_org.ca_file)
-    monkeypatch.delenv("SFHARNESS_STRATEGY", raising=False)
-    return sf_org
 
 
 def _input(tmp_path: Path, ids: list[str], *, tweets: int = 5) -> Path:

@@ -18,6 +18,7 @@ from strategies.records import (
     CsvRecords,
     JsonlRecords,
     RecordTooLarge,
+    RejectedRow,
     Validator,
     csv_cell,
     csv_line,
@@ -218,3 +219,132 @@ def test_spooled_records_keep_shared_objects_apart() -> None:
     assert rows[1] == {"Id": make_id(2), "Name": "same", "Url": "same"}
     assert list(prepared)[1][1] == rows[1]
     prepared.close()
+
+
+# -- readers refuse what they cannot read faithfully ---------------------------------------------------
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def _refusal(records: object, **validator: object) -> RecordValidationError:
+    with pytest.raises(RecordValidationError) as info:
+        prepare(records, validator=Validator(**validator))  # type: ignore[arg-type]
+    return info.value
+
+
+def test_csv_row_with_an_extra_or_a_missing_cell_is_refused_with_row_and_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, "in.csv", f"Id,Name,Tweets__c\n{make_id(1)},Smith, John,4\n{make_id(2)},ok,1\n{make_id(3)},Bob\n".encode())
+    err = _refusal(CsvRecords(path))
+    assert err.total == 2
+    assert [(p.row, p.field) for p in err.problems] == [(1, "Tweets__c"), (3, "Tweets__c")]
+    assert "4 cells for 3 columns" in err.problems[0].reason and "'4'" in err.problems[0].reason
+    assert "2 cells for 3 columns: no cell for 'Tweets__c'" == err.problems[1].reason
+    with pytest.raises(RecordValidationError, match="row 1, field 'Tweets__c'"):
+        list(CsvRecords(path))  # plain iteration stops at the first, never yields a wrong record
+
+
+@pytest.mark.parametrize("header", ["Id,Name,Name", "Id,Name,NAME", "Id,Id"])
+def test_csv_header_naming_a_field_twice_refuses_the_file(tmp_path: Path, header: str) -> None:
+    path = _write(tmp_path, "in.csv", f"{header}\n{make_id(1)},a,b\n".encode())
+    for attempt in (lambda: _refusal(CsvRecords(path)), lambda: pytest.raises(RecordValidationError, CsvRecords(path).header).value):
+        err = attempt()
+        assert err.problems[0].row == 0 and "name the same field" in err.problems[0].reason
+        assert str(err.problems[0]).startswith("header, field ")
+
+
+def test_non_utf8_bytes_are_named_by_row_and_field_and_the_rest_is_read_once(tmp_path: Path) -> None:
+    # The bad byte sits far past the first decoded chunk: the reader restarts in the tolerant decoding and
+    # must give every earlier row exactly once.
+    rows = [f"{make_id(i)},name {i}\n".encode() for i in range(1, 3001)]
+    rows[2499] = f"{make_id(2500)},Caf".encode() + b"\xe9\n"
+    path = _write(tmp_path, "in.csv", b"Id,Name\n" + b"".join(rows))
+    items = list(CsvRecords(path).checked())
+    assert len(items) == 3000
+    rejected = [i for i, item in enumerate(items, start=1) if isinstance(item, RejectedRow)]
+    assert rejected == [2500]
+    assert str(items[2499].problems[0]) == "row 2500, field 'Name': not UTF-8: byte 0xE9 in 'Caf\\xe9'; save the file as UTF-8"
+    assert [item["Name"] for item in items if not isinstance(item, RejectedRow)] == [f"name {i}" for i in range(1, 3001) if i != 2500]
+
+
+def test_non_utf8_header_refuses_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, "in.csv", b"Id,Na\xffme\n" + make_id(1).encode() + b",x\n")
+    err = _refusal(CsvRecords(path))
+    assert (err.problems[0].row, err.problems[0].field) == (0, "Na\\xffme")
+
+
+def test_jsonl_refusals_name_row_field_and_reason(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"Id": make_id(1), "Name": {"a": 1}}),
+        json.dumps({"Id": make_id(2), "Tags__c": [1, 2]}),
+        "",
+        '{"Id": "' + make_id(3) + '", "Name": "a", "Name": "b"}',
+        '{"Id": "' + make_id(4) + '", "Likes__c": NaN}',
+        '["not", "an", "object"]',
+        '{"Id": "' + make_id(6) + '", ',
+        json.dumps({"Id": make_id(7), "Name": "fine"}),
+    ]
+    path = _write(tmp_path, "in.jsonl", ("\n".join(lines) + "\n").encode() + b'{"Id": "' + make_id(8).encode() + b'", "Name": "\xe9"}\n')
+    err = _refusal(JsonlRecords(path))
+    found = [(p.row, p.field) for p in err.problems]
+    assert found == [(1, "Name"), (2, "Tags__c"), (3, "Name"), (4, None), (5, None), (6, None), (8, "Name")]
+    reasons = [p.reason for p in err.problems]
+    assert "a JSON object is not a field value" in reasons[0] and "a JSON array" in reasons[1]
+    assert reasons[2] == "given twice in one object (line 4)"  # a blank line makes line and row differ
+    assert "NaN is not a JSON value" in reasons[3] and "must be an object, got list" in reasons[4]
+    assert reasons[5].startswith("not valid JSON: ") and "not UTF-8: byte 0xE9" in reasons[6]
+
+
+def test_ids_of_another_object_are_refused_when_the_key_prefix_is_known() -> None:
+    other = "001A0000006Vm9rIAC"
+    records = [{"Id": make_id(1)}, {"Id": other}, {"Id": make_id(3)}]
+    err = _refusal(records, key_prefix="a01")
+    assert [(p.row, p.field) for p in err.problems] == [(2, "Id")]
+    assert "key prefix is '001'" in err.problems[0].reason and "'a01'" in err.problems[0].reason
+    assert prepare(records, validator=Validator()).count == 3  # without a prefix there is nothing to compare with
+
+
+def test_a_field_given_twice_in_one_mapping_is_refused() -> None:
+    err = _refusal([{"Id": make_id(1), "Name": "a", "name": "b"}])
+    assert (err.problems[0].field, err.problems[0].reason.startswith("the same field as 'Name'")) == ("name", True)
+
+
+@pytest.mark.parametrize("one_shot", [False, True])
+def test_duplicate_ids_are_refused_naming_both_rows(one_shot: bool) -> None:
+    rows = [{"Id": make_id(i)} for i in range(1, 11)] + [{"Id": make_id(4)[:15]}, {"Id": "bad"}, {"Id": make_id(9)}]
+    err = _refusal(iter(rows) if one_shot else rows)
+    assert err.total == 3  # two repeats and one malformed Id
+    assert [(p.row, p.field) for p in err.problems] == [(11, "Id"), (12, "Id"), (13, "Id")]
+    assert err.problems[0].reason.startswith(f"the same record as row 4 (Id {make_id(4)})")  # 15 and 18 characters: one record
+    assert err.problems[2].reason.startswith("the same record as row 9")
+    assert prepare(rows[:10], validator=Validator()).count == 10
+    assert prepare(rows[:11], validator=Validator(unique_ids=False)).count == 11  # the documented opt-out
+
+
+def test_without_a_validator_a_bad_row_still_stops_iteration(tmp_path: Path) -> None:
+    path = _write(tmp_path, "in.csv", f"Id,Name\n{make_id(1)},a\n{make_id(2)},b,c\n".encode())
+    prepared = prepare(CsvRecords(path), validator=None)
+    with pytest.raises(RecordValidationError, match="row 2"):
+        list(prepared)
+
+
+_cells = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(width=st.integers(1, 5), rows=st.lists(st.lists(_cells, min_size=1, max_size=7), max_size=12))
+def test_csv_reader_gives_each_row_back_or_refuses_exactly_the_misfit_rows(tmp_path_factory: pytest.TempPathFactory, width: int,
+                                                                           rows: list[list[str]]) -> None:
+    """Property: written with our CSV writer, every row whose width matches the header comes back as written
+    (empty cells absent, the null marker as None); every other row is a RejectedRow naming that row."""
+    header = [f"F{i}__c" for i in range(width)]
+    path = tmp_path_factory.mktemp("prop") / "in.csv"
+    path.write_text(csv_line(header) + "".join(csv_line(cells) for cells in rows), encoding="utf-8")
+    items = list(CsvRecords(path).checked())
+    assert len(items) == len(rows)
+    for number, (cells, item) in enumerate(zip(rows, items), start=1):
+        if len(cells) == width:
+            assert item == {name: (None if cell == "#N/A" else cell) for name, cell in zip(header, cells) if cell != ""}
+        else:
+            assert isinstance(item, RejectedRow) and item.problems[0].row == number
