@@ -86,14 +86,23 @@ def write_report_folder(root: Path, started_at: str, files: Mapping[str, str]) -
     taken) so that folders sort by time and a rerun never overwrites an earlier report. Every report of
     the harness (compare's, bench's) is written here, so they all share the layout and the link.
     """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    folder = _new_folder(root, _timestamp(started_at))
+    folder = new_timestamped_folder(root, started_at, link=False)
     for name, text in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="")
-    _point_latest(root, folder)
+    _point_latest(Path(root), folder)  # once the files are there
+    return folder
+
+
+def new_timestamped_folder(root: Path, started_at: str, *, link: bool = True) -> Path:
+    """A new, empty `root/<YYYYMMDD-HHMMSS>[-n]/` for a run that started at `started_at` (and, with `link`,
+    `root/latest` pointing at it): the one naming rule for reports and `update`'s outcome folders."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = _new_folder(root, _timestamp(started_at))
+    if link:
+        _point_latest(root, folder)
     return folder
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+import importlib.util
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,8 +13,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from strategies import registry
 
 from .. import options as opt
-from ..comparison import CompareRun
+from .. import output
+from ..comparison import CompareRun, Measurement
 from ..environment import library_versions, machine
+from ..failures import EXIT_RECORDS, Failure
 from ..orgs import OrgConnection, OrgOptions
 from ..report import compare_table, measurement_line, recommendation_lines, write_reports
 from ..runner import run_once, scratch_dir
@@ -35,6 +37,32 @@ def _strategies(text: str | None, baselines: bool = False) -> list[str]:
     if baselines:
         names += [b for b in registry.baseline_names() if b not in names]
     return names
+
+
+BASELINE_LIBRARIES = {"simple-salesforce": "simple_salesforce", "salesforce-bulk": "salesforce_bulk"}
+"""A baseline's name prefix -> the module its library installs (both come with the `baselines` extra)."""
+
+
+def check_libraries(names: list[str]) -> None:
+    """Refuse, before anything runs, baselines whose library is not installed (they would only crash)."""
+    missing = sorted({lib for n in names if registry.is_baseline(n)
+                      for lib, module in BASELINE_LIBRARIES.items() if n.startswith(lib + ":") and importlib.util.find_spec(module) is None})
+    if missing:
+        opt.fail(f"the baselines need {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed",
+                 name="MissingLibrary", hint="install the baselines extra: pip install -e '.[baselines]' (or pip install 'sf-update-harness[baselines]')")
+
+
+def runs_ending(measurements: list[Measurement], report: Path) -> Failure | None:
+    """Exit 1 when any run crashed, left records failed or unprocessed, or did not read back as written
+    (`compare` and `bench` alike)."""
+    bad = [m for m in measurements if not m.clean]
+    if not bad:
+        return None
+    examples = "; ".join(f"{m.strategy} x {m.records:,}: " + (f"crashed ({m.error[:120]})" if m.error else "did not verify")
+                         for m in bad[:3])
+    return Failure(EXIT_RECORDS, "RunsNotClean", f"{len(bad)} of {len(measurements)} run(s) crashed or did not update and "
+                   f"read back every record: {examples}{' ...' if len(bad) > 3 else ''}",
+                   f"the Problems list of {report} says what happened to each")
 
 
 def _per_record(name: str) -> bool:
@@ -59,7 +87,7 @@ def environment(conn: OrgConnection, settings: dict[str, Any]) -> dict[str, Any]
 @opt.with_org_options
 def compare(
     records: str = typer.Option(DEFAULT_VOLUMES, "--records", help="Volumes to run, e.g. 100,2000,10000."),
-    strategies: Optional[str] = typer.Option(None, "--strategies", help=f"Comma-separated strategies (default: {','.join(DEFAULT_STRATEGIES)})."),
+    strategies: str | None = typer.Option(None, "--strategies", help=f"Comma-separated strategies (default: {','.join(DEFAULT_STRATEGIES)})."),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per strategy and volume (medians are reported)."),
     baselines: bool = typer.Option(False, "--baselines", help="Also run the library baselines (simple-salesforce, salesforce-bulk), marked as baselines; never recommended."),
     rest_max: int = typer.Option(REST_DEFAULT_MAX, "--rest-max", help="Skip per-record REST above this volume (it makes one call per record)."),
@@ -68,8 +96,8 @@ def compare(
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where reports/<timestamp>/ is written."),
     allow_production: bool = typer.Option(False, "--allow-production", help="Permit running against a production org."),
     profile: str = opt.Profile,
-    time_scale: Optional[float] = opt.TimeScale,
-    faults: Optional[str] = opt.Faults,
+    time_scale: float | None = opt.TimeScale,
+    faults: str | None = opt.Faults,
     edition: str = opt.Edition,
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
@@ -77,12 +105,13 @@ def compare(
     """Run the strategies side by side and report API calls, batches, time, memory and failures."""
     volumes = opt.positive_ints(records, "--records")
     names = _strategies(strategies, baselines)
+    check_libraries(names)
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
     options = org
     settings = {"volumes": volumes, "strategies": names, "repeat": repeat, "profile": profile, "time_scale": time_scale,
                 "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max,
                 "baselines": [n for n in names if registry.is_baseline(n)]}
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     with opt.open_org(options, edition=edition, profile=profile, time_scale=time_scale, faults=faults) as conn:
         if conn.kind == "production" and not allow_production:
             opt.fail("this is a production org; compare creates and deletes test records. Re-run with --allow-production if you mean it.")
@@ -112,13 +141,12 @@ def compare(
             if deleted and not json_out:
                 opt.console.print(f"deleted {deleted:,} test records from the org")
         run.recommendations = run.recommend()
-        run.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        run.finished_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     folder = write_reports(run, reports_dir)
-    if json_out:
-        print(json.dumps({"report_dir": str(folder), **run.to_dict()}))
-        return
-    opt.console.print(compare_table(run))
-    for line in recommendation_lines(run):
-        opt.console.print(line, markup=False)
-    opt.console.print(f"reports: {folder}")
+    if not json_out:
+        opt.console.print(compare_table(run))
+        for line in recommendation_lines(run):
+            opt.console.print(line, markup=False)
+        opt.console.print(f"reports: {folder}", markup=False)
+    output.finish({"report_dir": str(folder), **run.to_dict()}, runs_ending(run.measurements, folder / "report.md"))
 
