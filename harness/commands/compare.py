@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from strategies import registry
 
@@ -18,6 +17,7 @@ from ..comparison import CompareRun, Measurement
 from ..environment import library_versions, machine
 from ..failures import EXIT_RECORDS, Failure
 from ..orgs import OrgConnection, OrgOptions
+from ..progress import RunWatch, new_progress
 from ..report import compare_table, measurement_line, recommendation_lines, write_reports
 from ..runner import run_once, scratch_dir
 from ..strategy_options import scaled_options
@@ -123,19 +123,20 @@ def compare(
         workload = Workload(conn, workdir, sobject=sobject, fields=field_list)
         plan_runs = [(n, r, s) for n in volumes for r in range(1, repeat + 1) for s in names if not (_per_record(s) and n > rest_max)]
         try:
-            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                          console=opt.err_console, transient=True, disable=json_out) as progress:
-                task = progress.add_task("compare", total=len(plan_runs))
-                round_no = 0
-                for n, rep, name in plan_runs:
-                    round_no += 1
-                    progress.update(task, description=f"{name} × {n:,} (run {rep})")
+            with new_progress(transient=True) as progress:
+                overall = progress.add_task("compare", total=len(plan_runs), detail="")
+                for round_no, (n, rep, name) in enumerate(plan_runs, start=1):
+                    step = f"{name} x {n:,}" + (f" (run {rep})" if repeat > 1 else "")
+                    progress.update(overall, description=f"run {round_no}/{len(plan_runs)}", detail=step)
+                    watch = RunWatch(progress, f"{step}: preparing the records", n)
                     wf = workload.prepare(n, round_no)
-                    m = run_once(conn, workload, name, wf, repeat=rep, options=scaled_options(name, scale))
+                    watch.describe(f"{step}: updating")
+                    m = run_once(conn, workload, name, wf, repeat=rep, options=scaled_options(name, scale), watch=watch)
+                    progress.remove_task(watch.task)
                     run.measurements.append(m)
                     if not json_out:
                         progress.console.print(measurement_line(m), markup=False, highlight=False)
-                    progress.advance(task)
+                    progress.advance(overall)
         finally:
             deleted = workload.cleanup()
             if deleted and not json_out:

@@ -21,7 +21,7 @@ from strategies import registry
 from strategies.base import RunSummary, UpdateStrategy
 from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted
 from strategies.records import Validator, prepare
-from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED
+from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED, ResultSink
 from strategies.transport import OrgSession
 
 from .. import formatting as fmt
@@ -43,6 +43,7 @@ from ..failures import fail as failure
 from ..input_file import InputFile, delimiter_of, line_ending_of
 from ..orgs import OrgConnection, OrgOptions
 from ..outcome_files import OutcomeFiles
+from ..progress import RunWatch, new_progress
 from ..run_folder import RunFolder
 from ..strategy_options import poll_options, real_time_policy
 from .limits import fetch_limits
@@ -178,7 +179,8 @@ def update(
         options = _strategy_options(strategy, folder, serial, concurrency, minutes)
         run = _run(conn, folder, source,
                    lambda session: registry.get(strategy, session, known_fields=fields, on_job=_announcer(folder), **options),
-                   lambda chosen, sink: chosen.update(sobject, source.records(), sink))
+                   lambda chosen, sink, watch: chosen.update(sobject, watch.records(source.records()), sink),
+                   total=count, description=f"{strategy} {sobject}")
     _report(run, plan, folder)
 
 
@@ -219,29 +221,33 @@ class _Finished:
 
 
 def _run(conn: OrgConnection, folder: RunFolder, source: InputFile | None, build: Callable[[OrgSession], UpdateStrategy],
-         act: Callable[[UpdateStrategy, OutcomeFiles], RunSummary], *, append: bool = False) -> _Finished:
-    """`act(strategy, sink)` with the folder's outcome files as the sink; a run that stopped early still
-    reports every record (the strategies' `RunFailed` / `RunInterrupted` carry the summary)."""
-    session = conn.session()
-    sink = OutcomeFiles(folder.path, source, append=append)
+         act: Callable[[UpdateStrategy, ResultSink, RunWatch], RunSummary], *, total: int | None, description: str,
+         append: bool = False) -> _Finished:
+    """`act(strategy, sink, watch)` with the folder's outcome files as the sink, under live progress; a run
+    that stopped early still reports every record (`RunFailed` / `RunInterrupted` carry the summary)."""
+    files = OutcomeFiles(folder.path, source, append=append)
     strategy: UpdateStrategy | None = None
     stop: Failure | None = None
-    try:
-        strategy = build(session)
-        summary = act(strategy, sink)
-    except RunInterrupted as exc:
-        summary, stop = exc.summary, Failure(EXIT_INTERRUPTED, "Interrupted", "interrupted (Ctrl-C)",
-                                             "records not sent are in unprocessed.csv; a job already submitted keeps running: "
-                                             "collect it with `sfharness resume`")
-    except RunFailed as exc:
-        summary, stop = exc.summary, classify(exc)
-    finally:
-        sink.close()
-        if strategy is not None:
-            strategy.close()
-        session.close()
-    job_failures = sum(n for code, n in sink.codes.items() if code in JOB_FAILURE_CODES)
-    return _Finished(summary, sink.files(), job_failures, stop)
+    with new_progress(transient=False) as bar:
+        watch = RunWatch(bar, description, total)
+        session = watch.attach(conn.session())
+        try:
+            strategy = build(session)
+            summary = act(strategy, watch.sink(files), watch)
+        except RunInterrupted as exc:
+            summary, stop = exc.summary, Failure(EXIT_INTERRUPTED, "Interrupted", "interrupted (Ctrl-C)",
+                                                 "records not sent are in unprocessed.csv; a job already submitted keeps running: "
+                                                 "collect it with `sfharness resume`")
+        except RunFailed as exc:
+            summary, stop = exc.summary, classify(exc)
+        finally:
+            files.close()
+            if strategy is not None:
+                strategy.close()
+            session.close()
+            watch.refresh()
+    job_failures = sum(n for code, n in files.codes.items() if code in JOB_FAILURE_CODES)
+    return _Finished(summary, files.files(), job_failures, stop)
 
 
 def _ending(run: _Finished, folder: RunFolder) -> Failure | None:
@@ -315,5 +321,6 @@ def resume(
     with opt.open_org(org) as conn:
         run = _run(conn, folder, folder.input_file,
                    lambda session: registry.get(name, session, state_dir=folder.state_dir, **poll_options(name, policy)),
-                   lambda chosen, sink: chosen.resume(job_id, sink), append=True)  # type: ignore[attr-defined]
+                   lambda chosen, sink, _watch: chosen.resume(job_id, sink),  # type: ignore[attr-defined]
+                   total=None, description=f"{name} job {job_id}", append=True)
     _report(run, {"job_id": job_id, "strategy": name}, folder)
