@@ -71,13 +71,13 @@ def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: Wo
     if org_before is not None and org_after is not None:
         calls_org = org_after["DailyApiRequests"]["used"] - org_before["DailyApiRequests"]["used"]
         batches_org = org_after["DailyBulkApiBatches"]["used"] - org_before["DailyBulkApiBatches"]["used"]
-    verified = mismatched = 0
+    verified = mismatched = readback = 0
     notes = list(summary.notes) if summary else []
     if verify and error is None:
         if watch is not None:
             watch.describe(f"{strategy_name} x {wf.records:,}: reading back")
         check = workload.verify(wf)
-        verified, mismatched = check.verified, check.mismatched + check.missing
+        verified, mismatched, readback = check.verified, check.mismatched + check.missing, check.calls
         notes += [f"verification: {e}" for e in check.examples]
     name = strategy_name
     if summary is not None and summary.delegate:
@@ -103,6 +103,7 @@ def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: Wo
         job_ids=list(summary.job_ids) if summary else [],
         notes=notes,
         error=error,
+        readback_calls=readback,
     )
 
 
