@@ -90,7 +90,7 @@ def bench(
     limit: list[str] = typer.Option([], "--limit", help="Largest volume for one strategy, NAME=N (repeatable; default rest=10000 and simple-salesforce:rest=10000)."),
     realistic_max: int | None = typer.Option(None, "--realistic-max", help="Largest volume on the realistic profile (default: all volumes)."),
     edition: str = typer.Option("sandbox", "--edition", help="Emulator edition (sandbox: 5,000,000 calls a day, room for per-record REST)."),
-    sobject: str = typer.Option("Byline__c", "--sobject"),
+    sobject: str = typer.Option("Byline__c", "--sobject", "-s"),
     reports_dir: Path = typer.Option(Path("reports/benchmarks"), "--reports-dir", help="Where <timestamp>/ is written."),
     child_timeout: float = typer.Option(3600.0, "--child-timeout", help="Seconds before one run's child process is stopped."),
     from_json: Path | None = typer.Option(None, "--from-json", help="Re-render an earlier bench.json (ratios, targets, bench.md) in its folder, without running."),

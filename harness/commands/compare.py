@@ -183,7 +183,7 @@ def compare(
     repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per strategy and volume (medians are reported)."),
     baselines: bool = typer.Option(False, "--baselines", help="Also run the library baselines (simple-salesforce, salesforce-bulk), marked as baselines; never recommended."),
     rest_max: int = typer.Option(REST_DEFAULT_MAX, "--rest-max", help="Skip per-record REST above this volume (it makes one call per record)."),
-    sobject: str = typer.Option("Byline__c", "--sobject", help="Object to update (needs Name and the --fields)."),
+    sobject: str = typer.Option("Byline__c", "--sobject", "-s", help="Object to update (needs Name and the --fields)."),
     fields: str = typer.Option(",".join(DEFAULT_FIELDS), "--fields", help="Numeric fields that get new values."),
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where reports/<timestamp>/ is written."),
     allow_production: bool = typer.Option(False, "--allow-production", help="Permit running against a production org."),
