@@ -369,10 +369,10 @@ def compare_table(run: CompareRun) -> Table:
             predicted = f"~{k.predicted_calls:,}" if k.predicted_calls else ""
             table.add_row(Text(f"  {k.strategy} x {k.records:,}"), predicted, "", *blank, style="yellow", end_section=n == len(run.skipped))
     other = other_call_rows(run)
-    if other:
-        table.add_row(Text("outside the runs", style="bold"), *([""] * (len(shown) - 1)))
+    if other:  # not indented: the labels are as long as the column an 80-column table leaves
+        table.add_row(Text("other calls", style="bold"), *([""] * (len(shown) - 1)))
         for label, client, org in other:
-            table.add_row(Text(f"  {label}"), client, org, *blank)
+            table.add_row(Text(label), client, org, *blank)
     return table
 
 

@@ -257,3 +257,15 @@ def test_usage_error_under_json_is_an_envelope(env):
     assert envelope["name"] == "UsageError" and "--no-such-flag" in envelope["message"]
     text = runner.invoke(app, ["limits", "--no-such-flag"])
     assert text.exit_code == 2 and "Traceback" not in text.output
+
+
+def test_refused_login_shows_no_secret_even_with_debug(env, sf_org):
+    secret = "wrong-password-never-printed"
+    env.setenv("SF_PASSWORD", secret)
+    args = ["limits", "--username", sf_org.username, "--login-url", sf_org.login_url, "--ca-file", sf_org.ca_file]
+    text, envelope = _both(*args)
+    assert text.exit_code == 4 and "INVALID_LOGIN" in _short(text, secret=secret)
+    assert envelope["name"] == "LoginRefused" and "--login-url" in envelope["hint"]
+    debug = runner.invoke(app, ["--debug", *args, "--json"])
+    assert debug.exit_code == 4 and "Traceback" in debug.output and "stack" in json.loads(debug.stdout)
+    assert secret not in debug.output
