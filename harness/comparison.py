@@ -89,6 +89,9 @@ class Measurement:
     job_ids: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    readback_calls: int = 0
+    """Requests the read-back check made after the run (not part of the strategy's calls, but counted by
+    the org: `CompareRun.other_calls` shows their total beside the runs)."""
 
     @property
     def calls(self) -> int:
@@ -143,6 +146,7 @@ class Measurement:
             "job_ids": list(self.job_ids),
             "notes": list(self.notes),
             "error": self.error,
+            "readback_calls": self.readback_calls,
         }
 
     @classmethod
@@ -170,7 +174,47 @@ class Measurement:
             job_ids=[str(j) for j in data.get("job_ids") or []],
             notes=[str(n) for n in data.get("notes") or []],
             error=_opt_str(data.get("error")),
+            readback_calls=int(data.get("readback_calls", 0)),
         )
+
+
+@dataclass(kw_only=True)
+class Skipped:
+    """A run `compare` did not start because its predicted calls would exceed what the org had left."""
+
+    strategy: str
+    records: int
+    repeat: int = 1
+    predicted_calls: int = 0
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "records": self.records, "repeat": self.repeat,
+                "predicted_calls": self.predicted_calls, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Skipped:
+        return cls(strategy=str(_required(data, "strategy", "Skipped")), records=int(_required(data, "records", "Skipped")),
+                   repeat=int(data.get("repeat", 1)), predicted_calls=int(data.get("predicted_calls", 0)),
+                   reason=str(data.get("reason", "")))
+
+
+@dataclass(kw_only=True)
+class OtherCalls:
+    """API calls of a compare made outside the measured runs (checks before, read-backs after), so the
+    table's rows add up to the org's own counter."""
+
+    label: str
+    calls_client: int
+    calls_org: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "calls_client": self.calls_client, "calls_org": self.calls_org}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OtherCalls:
+        return cls(label=str(_required(data, "label", "OtherCalls")), calls_client=int(data.get("calls_client", 0)),
+                   calls_org=_opt_int(data.get("calls_org")))
 
 
 @dataclass(kw_only=True)
@@ -266,6 +310,10 @@ class CompareRun:
     settings: dict[str, Any] = field(default_factory=dict)
     measurements: list[Measurement] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    other_calls: list[OtherCalls] = field(default_factory=list)
+    org_calls_total: int | None = None
+    """The org's own counter over the whole compare (None where it cannot be read precisely)."""
 
     # -- serialisation ----------------------------------------------------------------------------------
 
@@ -278,6 +326,9 @@ class CompareRun:
             "settings": self.settings,
             "measurements": [m.to_dict() for m in self.measurements],
             "recommendations": [r.to_dict() for r in self.recommendations],
+            "skipped": [k.to_dict() for k in self.skipped],
+            "other_calls": [c.to_dict() for c in self.other_calls],
+            "org_calls_total": self.org_calls_total,
         }
 
     @classmethod
@@ -294,6 +345,9 @@ class CompareRun:
             settings=dict(data.get("settings") or {}),
             measurements=[Measurement.from_dict(m) for m in data.get("measurements") or []],
             recommendations=[Recommendation.from_dict(r) for r in data.get("recommendations") or []],
+            skipped=[Skipped.from_dict(k) for k in data.get("skipped") or []],
+            other_calls=[OtherCalls.from_dict(c) for c in data.get("other_calls") or []],
+            org_calls_total=_opt_int(data.get("org_calls_total")),
         )
 
     # -- views ------------------------------------------------------------------------------------------

@@ -167,3 +167,37 @@ def plan(n: int, profile_name: str = "realistic", *, time_scale: float | None = 
     predictions = [predict(s, n, profile, fields=fields, poll_policy=poll_policy) for s in strategies]
     choice, reason = recommend(predictions, api_remaining=api_remaining)
     return predictions, choice, reason
+
+
+READBACK_IDS_PER_QUERY = 300  # workload._rest_rows_for_ids: Ids per REST query (keeps the URL short)
+READBACK_BULK_POLLS = 4  # a Bulk 2.0 query job's status checks, about (setup work, not a strategy's formula)
+READBACK_PAGE = 100_000  # records per Bulk 2.0 query result page the read-back asks for
+
+
+def readback_calls(n: int) -> int:
+    """About how many API calls `Workload.verify` spends reading `n` records back: REST queries of up to
+    300 Ids at or below `workload.BULK_VERIFY_THRESHOLD`, else one Bulk 2.0 query job (create, polls,
+    result pages)."""
+    from .workload import BULK_VERIFY_THRESHOLD
+
+    if n <= 0:
+        return 0
+    if n <= BULK_VERIFY_THRESHOLD:
+        return math.ceil(n / READBACK_IDS_PER_QUERY)
+    return 1 + READBACK_BULK_POLLS + math.ceil(n / READBACK_PAGE)
+
+
+def run_calls(strategy: str, n: int, profile: LatencyProfile, *, poll_policy: PollPolicy | None = None) -> int:
+    """The API calls one measured `compare` run of `strategy` is predicted to make, its read-back included.
+
+    Our strategies use `predict` (polls replayed on the profile); `auto` costs its /limits call plus the
+    strategy it would pick; a library baseline its own formula (`api_calls`, polls at their minimum).
+    """
+    if registry.is_baseline(strategy):
+        calls = registry.strategy_class(strategy, include_baselines=True).api_calls(n).total
+    elif strategy == "auto":
+        chosen, _why = registry.strategy_class("auto").choose(n)  # type: ignore[attr-defined]
+        calls = 1 + predict(chosen, n, profile, poll_policy=poll_policy).calls
+    else:
+        calls = predict(strategy, n, profile, poll_policy=poll_policy).calls
+    return calls + readback_calls(n)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
 
-from .orgs import DEFAULT_API_VERSION, ConnectionError_, OrgConnection, OrgOptions, Secret, connect, embedded_emulator
+from . import failures
+from .orgs import DEFAULT_API_VERSION, OrgConnection, OrgOptions, Secret, connect, embedded_emulator
+from .output import console, err_console
 
-console = Console()
-err_console = Console(stderr=True)
+__all__ = ["HELP_OPTIONS", "console", "err_console", "fail", "names", "open_org", "positive_int", "positive_ints", "with_org_options"]
+
+HELP_OPTIONS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+"""`-h` as well as `--help`, on the root and on every command (as in the sf CLI)."""
 
 Edition = typer.Option("developer", "--edition", help="Emulator edition when no org is given: developer, enterprise or sandbox.")
 Profile = typer.Option("instant", "--profile", help="Emulator latency profile: instant or realistic.")
@@ -34,11 +38,12 @@ class _OrgFlag:
     help: str
     secret: bool = False  # wrapped in `Secret`, and its default (from the environment) never shown
     default: str | None = None
+    short: str | None = None  # the sf CLI's short flag, where it has one
 
 
 _PREFER_ENV = "prefer the environment variable: a flag shows in the process list"
 _ORG_FLAGS = (
-    _OrgFlag("target_org", "--target-org", "SF_TARGET_ORG", "sf CLI org alias (uses `sf org display`)."),
+    _OrgFlag("target_org", "--target-org", "SF_TARGET_ORG", "sf CLI org alias (uses `sf org display`).", short="-o"),
     _OrgFlag("instance_url", "--instance-url", "SF_INSTANCE_URL", "Org URL for access-token auth."),
     _OrgFlag("access_token", "--access-token", "SF_ACCESS_TOKEN", f"Access token ({_PREFER_ENV}).", True),
     _OrgFlag("client_id", "--client-id", "SF_CLIENT_ID", "Connected/external client app key."),
@@ -55,7 +60,8 @@ _ORG_FLAGS = (
 
 
 def _parameter(spec: _OrgFlag) -> inspect.Parameter:
-    option = typer.Option(spec.default, spec.flag, envvar=spec.envvar, help=spec.help, show_default=not spec.secret)
+    flags = (spec.flag, spec.short) if spec.short else (spec.flag,)
+    option = typer.Option(spec.default, *flags, envvar=spec.envvar, help=spec.help, show_default=not spec.secret)
     annotation = str if spec.default is not None else str | None
     return inspect.Parameter(spec.field, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
 
@@ -98,29 +104,52 @@ def open_org(
     time_scale: float | None = None,
     faults: str | None = None,
 ) -> Iterator[OrgConnection]:
-    """A real org when credentials were given, else the embedded emulator (started in a child process)."""
+    """A real org when credentials were given, else the embedded emulator (started in a child process).
+
+    A failure to connect or log in propagates: `harness.failures` names it (exit 2 or 4)."""
     if options.wants_real_org:
-        try:
-            yield connect(options)
-        except ConnectionError_ as err:
-            fail(str(err))
+        yield connect(options)
         return
-    try:
-        with embedded_emulator(profile=profile, time_scale=time_scale, edition=edition, faults=faults, api_version=options.api_version) as conn:
-            yield conn
-    except ConnectionError_ as err:
-        fail(str(err))
+    with embedded_emulator(profile=profile, time_scale=time_scale, edition=edition, faults=faults, api_version=options.api_version) as conn:
+        yield conn
 
 
-def positive_ints(text: str, flag: str) -> list[int]:
-    """A comma-separated list of positive whole numbers (``100,2_000,10000``), sorted and without repeats."""
-    try:
-        values = sorted({int(v.strip().replace("_", "")) for v in text.split(",") if v.strip()})
-    except ValueError:
-        fail(f"{flag} expects comma-separated whole numbers, got {text!r}")
-    if not values or values[0] <= 0:
-        fail(f"{flag} needs at least one positive number")
-    return values
+_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+")
+"""A number written with thousands separators: ``250,000``, ``1,250,000``."""
+
+
+def positive_ints(text: str, flag: str, *, several: bool = True) -> list[int]:
+    """Record counts, read the same way by every command, sorted and without repeats.
+
+    ``250000``, ``250_000`` and ``250,000`` are one count. Several counts are separated by commas
+    (``100,2000,10000``), spaces or semicolons (``"1,000 20,000"``). A comma-grouped token is one number
+    when a group after its first starts with 0 (``250,000``, ``1,250,000``: no count is written with a
+    leading zero), or when the flag takes one count; otherwise its commas separate counts (``50,250`` is
+    two counts for `compare`, one for `plan`).
+    """
+    values: list[int] = []
+    for token in (t for t in re.split(r"[\s;]+", text.strip()) if t):
+        grouped = _GROUPED.fullmatch(token) is not None
+        if grouped and (not several or any(g.startswith("0") for g in token.split(",")[1:])):
+            pieces = [token.replace(",", "")]
+        else:
+            pieces = [p for p in token.split(",") if p]
+        for piece in pieces:
+            if not re.fullmatch(r"\d[\d_]*", piece):
+                fail(f"{flag} expects whole numbers such as 250000, 250,000 or 100,2000,10000; got {text!r}")
+            values.append(int(piece.replace("_", "")))
+    if not values or min(values) <= 0:
+        fail(f"{flag} needs positive numbers, got {text!r}",
+             hint="separate several counts with spaces when they use thousands separators: \"1,000 20,000\"")
+    return sorted(set(values))
+
+
+def positive_int(text: str, flag: str) -> int:
+    """One record count, read as `positive_ints` reads each (``250,000`` or ``250000``)."""
+    values = positive_ints(text, flag, several=False)
+    if len(values) != 1:
+        fail(f"{flag} takes one number, got {text!r}")
+    return values[0]
 
 
 def names(text: str | None, default: list[str], known: list[str], flag: str) -> list[str]:
@@ -132,7 +161,6 @@ def names(text: str | None, default: list[str], known: list[str], flag: str) -> 
     return chosen
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One clear line on stderr and a non-zero exit."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+def fail(message: str, code: int = failures.EXIT_INPUT, *, name: str | None = None, hint: str | None = None) -> NoReturn:
+    """End the command with one clear line (and a hint); `harness.output` shows it, text or JSON."""
+    raise failures.fail(message, code, name=name, hint=hint)

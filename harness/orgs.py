@@ -32,6 +32,10 @@ DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 DEFAULT_API_VERSION = "62.0"
 
 
+_SECRET_VALUES: set[str] = set()
+"""Every credential value this process has held, so `redact` can blank one wherever it might surface."""
+
+
 class Secret:
     """A credential that never prints itself (reprs, logs, tracebacks, reports)."""
 
@@ -39,6 +43,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if len(value) >= 4:  # shorter values would blank ordinary words; no real credential is that short
+            _SECRET_VALUES.add(value)
 
     def reveal(self) -> str:
         return self._value
@@ -52,8 +58,48 @@ class Secret:
         return bool(self._value)
 
 
+def redact(text: str) -> str:
+    """`text` with every credential value this process has held replaced by ``***`` (longest first)."""
+    for value in sorted(_SECRET_VALUES, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, "***")
+    return text
+
+
 class ConnectionError_(Exception):
-    """Could not connect or log in; the message never includes a secret."""
+    """Could not connect or log in; the message never includes a secret. Network errors are not wrapped
+    in it: they reach `harness.failures` as `requests` raised them, which names each kind in one place."""
+
+
+class IncompleteCredentials(ConnectionError_):
+    """The flags and variables given do not make up any supported login."""
+
+
+class LoginRefused(ConnectionError_):
+    """The login endpoint (OAuth token, JWT bearer, SOAP login) refused the credentials."""
+
+
+class SfCliUnavailable(ConnectionError_):
+    """The sf CLI is missing, or could not give a token for the alias."""
+
+
+class BadOrgUrl(ConnectionError_):
+    """An org or login URL that is not an absolute https:// address (e.g. written without its scheme)."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def org_url(value: str, flag: str) -> str:
+    """`value` without trailing slashes, once it is an absolute http(s) URL; `BadOrgUrl` otherwise."""
+    parts = urlsplit(value.strip())
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return value.strip().rstrip("/")
+    if not parts.scheme or not parts.netloc:
+        guess = "https://" + value.strip().split("://")[-1].lstrip("/")
+        raise BadOrgUrl(f"{flag} {value!r} is not a URL: it has no scheme", f"write it with its scheme: {flag} {guess}")
+    raise BadOrgUrl(f"{flag} {value!r} is not an http(s) URL", "an org is reached over https://")
 
 
 @dataclass
@@ -130,18 +176,18 @@ def connect(options: OrgOptions) -> OrgConnection:
         conn = OrgConnection(info["instanceUrl"], "unknown", version, options.ca_file, provider, True, "sf CLI alias")
     elif options.instance_url and options.access_token:
         token = options.access_token
-        conn = OrgConnection(options.instance_url.rstrip("/"), "unknown", version, options.ca_file, lambda: token, False, "access token")
+        instance = org_url(options.instance_url, "--instance-url")
+        conn = OrgConnection(instance, "unknown", version, options.ca_file, lambda: token, False, "access token")
     elif options.client_id and options.client_secret and not options.username:
-        login = (options.login_url or options.instance_url or "").rstrip("/")
-        if not login:
-            raise ConnectionError_("client credentials need the org's My Domain URL: set --login-url or SF_LOGIN_URL")
+        if not (options.login_url or options.instance_url):
+            raise IncompleteCredentials("client credentials need the org's My Domain URL: set --login-url or SF_LOGIN_URL")
+        login = _login_url(options.login_url or options.instance_url, "--login-url" if options.login_url else "--instance-url")
         form = {"grant_type": "client_credentials", "client_id": options.client_id, "client_secret": options.client_secret.reveal()}
         conn = _oauth_connection(login, form, verify, version, options.ca_file, "OAuth client credentials")
     elif options.client_id and options.jwt_key_file and options.username:
-        login = (options.login_url or DEFAULT_LOGIN_URL).rstrip("/")
-        conn = _jwt_connection(login, options, verify, version)
+        conn = _jwt_connection(_login_url(options.login_url), options, verify, version)
     elif options.username and options.password:
-        login = (options.login_url or DEFAULT_LOGIN_URL).rstrip("/")
+        login = _login_url(options.login_url)
         password = options.password.reveal() + (options.security_token.reveal() if options.security_token else "")
         if options.client_id and options.client_secret:
             form = {"grant_type": "password", "client_id": options.client_id, "client_secret": options.client_secret.reveal(),
@@ -150,7 +196,7 @@ def connect(options: OrgOptions) -> OrgConnection:
         else:
             conn = _soap_connection(login, options.username, password, verify, version, options.ca_file)
     else:
-        raise ConnectionError_(
+        raise IncompleteCredentials(
             "incomplete credentials: give --target-org, or --instance-url with --access-token, or --client-id with "
             "--client-secret (and --login-url), or --client-id with --jwt-key-file and --username, or --username with --password"
         )
@@ -158,11 +204,13 @@ def connect(options: OrgOptions) -> OrgConnection:
     return conn
 
 
+def _login_url(value: str | None, flag: str = "--login-url") -> str:
+    return org_url(value, flag) if value else DEFAULT_LOGIN_URL
+
+
 def _post(url: str, verify: str | bool, **kw: Any) -> requests.Response:
-    try:
-        return requests.post(url, verify=verify, timeout=60, **kw)
-    except requests.RequestException as err:
-        raise ConnectionError_(f"cannot reach {urlsplit(url).netloc}: {type(err).__name__}") from None
+    """A login request; a network failure propagates as `requests` raised it (`harness.failures` names it)."""
+    return requests.post(url, verify=verify, timeout=60, **kw)
 
 
 def _oauth_connection(login: str, form: dict[str, str], verify: str | bool, version: str, ca_file: str | None, method: str) -> OrgConnection:
@@ -174,7 +222,7 @@ def _oauth_connection(login: str, form: dict[str, str], verify: str | bool, vers
                 detail = f"{body.get('error')}: {body.get('error_description')}"
             except ValueError:
                 detail = f"HTTP {resp.status_code}"
-            raise ConnectionError_(f"{method} login failed ({detail})")
+            raise LoginRefused(f"{method} login failed ({detail})")
         return resp.json()
 
     first = token_response()
@@ -201,7 +249,7 @@ def _jwt_connection(login: str, options: OrgOptions, verify: str | bool, version
     form_factory = lambda: {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion()}  # noqa: E731
     first = _post(f"{login}/services/oauth2/token", verify, data=form_factory())
     if first.status_code != 200:
-        raise ConnectionError_(f"JWT bearer login failed (HTTP {first.status_code}: {first.text[:200]})")
+        raise LoginRefused(f"JWT bearer login failed (HTTP {first.status_code}: {first.text[:200]})")
     body = first.json()
     state = {"first": body}
 
@@ -210,7 +258,7 @@ def _jwt_connection(login: str, options: OrgOptions, verify: str | bool, version
         if got is None:
             resp = _post(f"{login}/services/oauth2/token", verify, data=form_factory())
             if resp.status_code != 200:
-                raise ConnectionError_(f"JWT bearer login failed (HTTP {resp.status_code})")
+                raise LoginRefused(f"JWT bearer login failed (HTTP {resp.status_code})")
             got = resp.json()
         return Secret(got["access_token"])
 
@@ -227,7 +275,7 @@ def _soap_connection(login: str, username: str, password: str, verify: str | boo
         root = fromstring(resp.content)
         values = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
         if resp.status_code != 200 or "sessionId" not in values:
-            raise ConnectionError_(f"SOAP login failed ({values.get('faultstring', 'HTTP %d' % resp.status_code)})")
+            raise LoginRefused(f"SOAP login failed ({values.get('faultstring', f'HTTP {resp.status_code}')})")
         parts = urlsplit(values["serverUrl"])
         return f"{parts.scheme}://{parts.netloc.replace('-api', '')}", Secret(values["sessionId"])
 
@@ -253,15 +301,15 @@ def _login_envelope(username: str, password: str) -> bytes:
 def _sf_cli_display(alias: str) -> dict[str, Any]:
     exe = shutil.which("sf")
     if not exe:
-        raise ConnectionError_("the sf CLI is not installed or not on PATH (needed for --target-org)")
+        raise SfCliUnavailable("the sf CLI is not installed or not on PATH (needed for --target-org)")
     proc = subprocess.run([exe, "org", "display", "--json", "--target-org", alias], capture_output=True, text=True, timeout=120)
     try:
         data = json.loads(proc.stdout)
     except ValueError:
-        raise ConnectionError_(f"sf org display failed for {alias!r} (exit {proc.returncode})") from None
+        raise SfCliUnavailable(f"sf org display failed for {alias!r} (exit {proc.returncode})") from None
     result = data.get("result") or {}
     if proc.returncode != 0 or "accessToken" not in result:
-        raise ConnectionError_(f"sf org display failed for {alias!r}: {data.get('message', 'no access token')}")
+        raise SfCliUnavailable(f"sf org display failed for {alias!r}: {data.get('message', 'no access token')}")
     return result
 
 

@@ -86,14 +86,23 @@ def write_report_folder(root: Path, started_at: str, files: Mapping[str, str]) -
     taken) so that folders sort by time and a rerun never overwrites an earlier report. Every report of
     the harness (compare's, bench's) is written here, so they all share the layout and the link.
     """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    folder = _new_folder(root, _timestamp(started_at))
+    folder = new_timestamped_folder(root, started_at, link=False)
     for name, text in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="")
-    _point_latest(root, folder)
+    _point_latest(Path(root), folder)  # once the files are there
+    return folder
+
+
+def new_timestamped_folder(root: Path, started_at: str, *, link: bool = True) -> Path:
+    """A new, empty `root/<YYYYMMDD-HHMMSS>[-n]/` for a run that started at `started_at` (and, with `link`,
+    `root/latest` pointing at it): the one naming rule for reports and `update`'s outcome folders."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = _new_folder(root, _timestamp(started_at))
+    if link:
+        _point_latest(root, folder)
     return folder
 
 
@@ -288,6 +297,29 @@ def _recommended(run: CompareRun) -> set[tuple[int, str]]:
     return {(r.records, r.strategy) for r in run.recommendations}
 
 
+OTHER_CALLS_NOTE = (
+    "They count against the org's allocation too. Pre-run checks: describe, /limits and, on a real org, the "
+    "organization look-up; read-backs: the verification queries after each run; whole compare: the runs and both, "
+    "which on the emulator is the org's own counter from start to end."
+)
+
+
+def other_call_rows(run: CompareRun) -> list[tuple[str, str, str]]:
+    """(label, calls client, calls org) of the calls outside the runs, then the org's total: the lines
+    every table shows below the runs, so that its rows add up to the org's own counter."""
+    rows = [(c.label, fmt.count(c.calls_client), fmt.count(c.calls_org)) for c in run.other_calls]
+    if rows and run.org_calls_total is not None:
+        client = sum(m.calls_client for m in run.measurements) + sum(c.calls_client for c in run.other_calls)
+        rows.append(("whole compare", fmt.count(client), fmt.count(run.org_calls_total)))
+    return rows
+
+
+def skipped_lines(run: CompareRun) -> list[str]:
+    """One plain line per run `compare` did not start (over budget, or the org refused further calls)."""
+    return [f"{k.strategy} x {k.records:,}" + (f" (run {k.repeat})" if k.repeat > 1 else "") + f" skipped: {k.reason}"
+            for k in run.skipped]
+
+
 # -- console ---------------------------------------------------------------------------------------------
 
 
@@ -338,6 +370,17 @@ def compare_table(run: CompareRun) -> Table:
                 cells[_VERIFIED].stylize("red")
             cells[0].pad_left(2)
             table.add_row(*(cells[i] for i in shown), style=style, end_section=n == len(rows))
+    blank = [""] * (len(shown) - 3)
+    if run.skipped:
+        table.add_row(Text("skipped", style="bold"), *([""] * (len(shown) - 1)))
+        for n, k in enumerate(run.skipped, start=1):
+            predicted = f"~{k.predicted_calls:,}" if k.predicted_calls else ""
+            table.add_row(Text(f"  {k.strategy} x {k.records:,}"), predicted, "", *blank, style="yellow", end_section=n == len(run.skipped))
+    other = other_call_rows(run)
+    if other:  # not indented: the labels are as long as the column an 80-column table leaves
+        table.add_row(Text("other calls", style="bold"), *([""] * (len(shown) - 1)))
+        for label, client, org in other:
+            table.add_row(Text(label), client, org, *blank)
     return table
 
 
@@ -503,6 +546,15 @@ def render_markdown(run: CompareRun) -> str:
             rows.append(cells)
         lines += markdown_table([c.header for c in _COLUMNS], rows, [c.numeric for c in _COLUMNS])
         lines += ["", _md_advice(advice[records])]
+
+    other = other_call_rows(run)
+    if other:
+        lines += ["", "## API calls outside the runs", "", markdown_text(OTHER_CALLS_NOTE), ""]
+        lines += markdown_table(["What", "Calls (client)", "Calls (org)"], ([markdown_text(c) for c in row] for row in other),
+                                [False, True, True])
+    if run.skipped:
+        lines += ["", "## Skipped", ""]
+        lines += [f"- {markdown_text(line)}" for line in skipped_lines(run)]
 
     lines += ["", "## Recommendations", ""]
     for a in _advice(run):
@@ -772,6 +824,20 @@ def render_html(run: CompareRun) -> str:
         parts.append(_html_table(run, [m for m in medians if m.records == records]))
         parts.append(_html_advice(by_volume[records]))
     parts.append("</section>")
+
+    other = other_call_rows(run)
+    if other:
+        parts += ['<section id="other-calls" aria-labelledby="h-other">', '<h2 id="h-other">API calls outside the runs</h2>',
+                  f"<p>{_e(OTHER_CALLS_NOTE)}</p>",
+                  '<div class="table-wrap"><table><thead><tr><th scope="col">What</th><th scope="col" class="num">Calls (client)</th>'
+                  '<th scope="col" class="num">Calls (org)</th></tr></thead><tbody>']
+        parts += [f'<tr><td>{_e(label)}</td><td class="num">{_e(client)}</td><td class="num">{_e(org)}</td></tr>'
+                  for label, client, org in other]
+        parts.append("</tbody></table></div></section>")
+    if run.skipped:
+        parts += ['<section id="skipped" aria-labelledby="h-skipped">', '<h2 id="h-skipped">Skipped</h2>', "<ul>"]
+        parts += [f"<li>{_e(line)}</li>" for line in skipped_lines(run)]
+        parts.append("</ul></section>")
 
     problems = _problems(run)
     if problems:

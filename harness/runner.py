@@ -20,6 +20,7 @@ from strategies.sinks import CountingSink, CsvResultSink
 from .comparison import Measurement
 from .measure import PeakMemory
 from .orgs import OrgConnection
+from .progress import RunWatch
 from .workload import Workload, WorkloadFile
 
 
@@ -29,16 +30,22 @@ def family_of(name: str, delegate: str | None = None) -> str:
 
 
 def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: WorkloadFile, *, repeat: int = 1,
-             options: dict[str, Any] | None = None, outcome_dir: Path | None = None, verify: bool = True) -> Measurement:
+             options: dict[str, Any] | None = None, outcome_dir: Path | None = None, verify: bool = True,
+             watch: RunWatch | None = None) -> Measurement:
     """Run `strategy_name` over `wf` and return the measurement (never raises for a failed run).
 
     `strategy_name` may be one of our strategies or a library baseline (`registry.baseline_names()`); a
     baseline's measurement has ``baseline=True`` and is metered, verified and reported the same way.
+    `watch` shows the run's progress (it only reads what the run already sees: no extra request).
     """
     baseline = registry.is_baseline(strategy_name)
     org_before = conn.admin.usage() if conn.admin is not None else None
     session = conn.session()
     sink: Any = CsvResultSink(outcome_dir) if outcome_dir is not None else CountingSink()
+    records: Any = CsvRecords(wf.path)
+    if watch is not None:
+        watch.attach(session)
+        sink, records = watch.sink(sink), watch.records(records)
     strategy = None
     summary = None
     error: str | None = None
@@ -46,7 +53,7 @@ def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: Wo
     with PeakMemory() as memory:
         try:
             strategy = registry.get(strategy_name, session, include_baselines=baseline, **(options or {}))
-            summary = strategy.update(workload.sobject, CsvRecords(wf.path), sink, expected_records=wf.records)
+            summary = strategy.update(workload.sobject, records, sink, expected_records=wf.records)
         except RunFailed as exc:
             summary, error = exc.summary, str(exc)
         except StrategyError as exc:
@@ -64,12 +71,15 @@ def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: Wo
     if org_before is not None and org_after is not None:
         calls_org = org_after["DailyApiRequests"]["used"] - org_before["DailyApiRequests"]["used"]
         batches_org = org_after["DailyBulkApiBatches"]["used"] - org_before["DailyBulkApiBatches"]["used"]
-    verified = mismatched = 0
+    verified = mismatched = readback = 0
     unverified: str | None = None
     notes = list(summary.notes) if summary else []
     if verify and error is None:
+        if watch is not None:
+            watch.describe(f"{strategy_name} x {wf.records:,}: reading back")
         check = workload.verify(wf)
-        verified, mismatched, unverified = check.verified, check.mismatched + check.missing, check.error
+        verified, mismatched, readback = check.verified, check.mismatched + check.missing, check.calls
+        unverified = check.error
         notes += [f"verification: {e}" for e in check.examples]
         if unverified:
             notes.append(f"not verified: {unverified}")
@@ -98,6 +108,7 @@ def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: Wo
         job_ids=list(summary.job_ids) if summary else [],
         notes=notes,
         error=error,
+        readback_calls=readback,
     )
 
 

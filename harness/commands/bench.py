@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -39,12 +39,14 @@ from strategies import registry
 
 from .. import formatting as fmt
 from .. import options as opt
+from .. import output
 from ..comparison import CompareRun, Measurement
 from ..environment import library_versions, machine
 from ..report import compare_files, json_text, markdown_table, markdown_text, measurement_line, write_report_folder
 from ..runner import family_of
 from ..strategy_options import scaled_options
 from ..workload import DEFAULT_FIELDS, Workload, WorkloadFile
+from .compare import check_libraries, runs_ending
 
 DEFAULT_VOLUMES = "10000,100000,1000000"
 DEFAULT_PROFILES = "instant,realistic"
@@ -83,24 +85,23 @@ def bench(
     records: str = typer.Option(DEFAULT_VOLUMES, "--records", "--volumes", help="Volumes, e.g. 10000,100000,1000000."),
     profiles: str = typer.Option(DEFAULT_PROFILES, "--profiles", help="Emulator profiles: instant (client overhead), realistic (polling, call totals)."),
     time_scale: float = typer.Option(DEFAULT_TIME_SCALE, "--time-scale", help="Realistic profile this many times faster than real time (client waits scaled alike)."),
-    strategies: Optional[str] = typer.Option(None, "--strategies", help=f"Our strategies (default: {','.join(DEFAULT_OURS)})."),
-    baselines: Optional[str] = typer.Option(None, "--baselines", help="Library baselines (default: all; 'none' for none)."),
+    strategies: str | None = typer.Option(None, "--strategies", help=f"Our strategies (default: {','.join(DEFAULT_OURS)})."),
+    baselines: str | None = typer.Option(None, "--baselines", help="Library baselines (default: all; 'none' for none)."),
     limit: list[str] = typer.Option([], "--limit", help="Largest volume for one strategy, NAME=N (repeatable; default rest=10000 and simple-salesforce:rest=10000)."),
-    realistic_max: Optional[int] = typer.Option(None, "--realistic-max", help="Largest volume on the realistic profile (default: all volumes)."),
+    realistic_max: int | None = typer.Option(None, "--realistic-max", help="Largest volume on the realistic profile (default: all volumes)."),
     edition: str = typer.Option("sandbox", "--edition", help="Emulator edition (sandbox: 5,000,000 calls a day, room for per-record REST)."),
-    sobject: str = typer.Option("Byline__c", "--sobject"),
+    sobject: str = typer.Option("Byline__c", "--sobject", "-s"),
     reports_dir: Path = typer.Option(Path("reports/benchmarks"), "--reports-dir", help="Where <timestamp>/ is written."),
     child_timeout: float = typer.Option(3600.0, "--child-timeout", help="Seconds before one run's child process is stopped."),
-    from_json: Optional[Path] = typer.Option(None, "--from-json", help="Re-render an earlier bench.json (ratios, targets, bench.md) in its folder, without running."),
+    from_json: Path | None = typer.Option(None, "--from-json", help="Re-render an earlier bench.json (ratios, targets, bench.md) in its folder, without running."),
     json_out: bool = opt.JsonOut,
 ) -> None:
     """Our strategies and the library baselines at 10k/100k/1M records: calls, batches, time, memory, ratios."""
     if from_json is not None:
         folder, stored, stored_rows = rerender(from_json)
-        if json_out:
-            print(json.dumps({"report_dir": str(folder), **stored}, default=str))
-        else:
+        if not json_out:
             opt.console.print(render_markdown(stored, stored_rows), markup=False, highlight=False, soft_wrap=True)
+        output.finish({"report_dir": str(folder), **stored})
         return
     volumes = opt.positive_ints(records, "--records")
     profile_list = [p.strip() for p in profiles.split(",") if p.strip()]
@@ -110,6 +111,7 @@ def bench(
     ours = opt.names(strategies, list(DEFAULT_OURS), registry.names(), "--strategies")
     known = registry.baseline_names()
     libs = [] if (baselines or "").strip().lower() == "none" else opt.names(baselines, known, known, "--baselines")
+    check_libraries(libs)
     limits = dict(DEFAULT_LIMITS)
     for item in limit:
         name, sep, value = item.partition("=")
@@ -118,7 +120,7 @@ def bench(
         limits[name.strip()] = opt.positive_ints(value, "--limit")[0]
     settings = {"volumes": volumes, "profiles": profile_list, "time_scale": time_scale, "strategies": ours, "baselines": libs,
                 "limits": limits, "realistic_max": realistic_max, "edition": edition, "sobject": sobject, "fields": list(DEFAULT_FIELDS)}
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     rows: list[BenchRow] = []
     for profile in profile_list:
         scale = time_scale if profile == "realistic" else 1.0
@@ -128,7 +130,7 @@ def bench(
     compute_ratios(rows)
     result = {
         "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "sfharness bench " + " ".join(_quote(a) for a in sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "bench" else "sfharness bench",
         "machine": {**machine(), "versions": library_versions()},
         "settings": settings,
@@ -136,11 +138,10 @@ def bench(
         "targets": check_targets(rows),
     }
     folder = write_bench_reports(result, rows, reports_dir)
-    if json_out:
-        print(json.dumps({"report_dir": str(folder), **result}, default=str))
-        return
-    opt.console.print(render_markdown(result, rows), markup=False, highlight=False, soft_wrap=True)
-    opt.console.print(f"reports: {folder}", markup=False, highlight=False)
+    if not json_out:
+        opt.console.print(render_markdown(result, rows), markup=False, highlight=False, soft_wrap=True)
+        opt.console.print(f"reports: {folder}", markup=False, highlight=False)
+    output.finish({"report_dir": str(folder), **result}, runs_ending([r.m for r in rows], folder / BENCH_MD))
 
 
 def _quote(arg: str) -> str:
@@ -177,7 +178,7 @@ def _run_profile(profile: str, scale: float, plan: list[tuple[int, str]], editio
     return rows
 
 
-def BenchWorkload(conn: Any, workdir: Path, **options: Any) -> Workload:  # noqa: N802 (reads as a class)
+def BenchWorkload(conn: Any, workdir: Path, **options: Any) -> Workload:
     """The compare workload, seeded once per volume (``reseed=False``): each round writes new values to the
     same records, so a run that does not update a record fails verification, without re-seeding a million
     rows before every run."""

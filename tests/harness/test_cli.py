@@ -39,9 +39,14 @@ def test_update_writes_outcome_files_and_data(org, tmp_path):
     out = tmp_path / "out"
     result = _invoke("update", "--strategy", "collections", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids)), "--out", str(out), "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output.strip().splitlines()[-1])
+    envelope = json.loads(result.stdout)
+    assert envelope["status"] == 0 and envelope["warnings"] == []
+    data = envelope["result"]
     assert data["summary"]["succeeded"] == 30
-    with open(out / "success.csv", encoding="utf-8") as fh:
+    folder = Path(data["outcome_folder"])
+    assert folder.parent == out and (out / "latest").resolve() == folder.resolve()
+    assert data["outcome_files"]["succeeded"] == {"path": str(folder / "success.csv"), "records": 30}
+    with open(folder / "success.csv", encoding="utf-8") as fh:
         assert len(list(csv.DictReader(fh))) == 30
     stored = {r["Id"]: r for r in org.admin.records("Byline__c", ["Id", "Tweets__c", "Likes__c"])}
     assert all(stored[rid]["Tweets__c"] == 5 + i and stored[rid]["Likes__c"] == 7 for i, rid in enumerate(ids))
@@ -54,9 +59,10 @@ def test_update_strategy_from_environment_and_failures_exit_nonzero(org, tmp_pat
     monkeypatch.setenv("SFHARNESS_STRATEGY", "composite")
     result = _invoke("update", "--sobject", "Byline__c", "--input", str(path), "--out", str(tmp_path / "o"))
     assert result.exit_code == 1
-    with open(tmp_path / "o" / "failed.csv", encoding="utf-8") as fh:
+    with open(tmp_path / "o" / "latest" / "failed.csv", encoding="utf-8") as fh:
         failed = list(csv.DictReader(fh))
-    assert [(f["row"], f["Id"], f["error_code"]) for f in failed] == [("2", ids[1], "FIELD_CUSTOM_VALIDATION_EXCEPTION")]
+    assert [(f["sfh__row"], f["Id"], f["Tweets__c"], f["sfh__error_code"]) for f in failed] == [
+        ("2", ids[1], "-4", "FIELD_CUSTOM_VALIDATION_EXCEPTION")]
 
 
 def test_dry_run_validates_and_writes_nothing(org, tmp_path):
@@ -133,14 +139,14 @@ def _job_id(output: str) -> str:
 def test_limits_json(org):
     result = _invoke("limits", "--json")
     assert result.exit_code == 0
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)["result"]
     assert data["limits"]["DailyApiRequests"]["Max"] == 15000
     assert data["org"]["kind"] == "developer"
 
 
 def test_plan_json_recommends_bulk_for_large_volumes():
-    result = _invoke("plan", "--records", "1000000", "--json")
-    data = json.loads(result.output)
+    result = _invoke("plan", "--records", "1,000,000", "--json")
+    data = json.loads(result.stdout)["result"]
     assert data["recommendation"] == "bulk2-csv"
     by_name = {p["strategy"]: p for p in data["predictions"]}
     assert by_name["rest"]["calls"] == 1_000_000 and by_name["collections"]["calls"] == 5000 and by_name["composite"]["calls"] == 1000
@@ -151,7 +157,7 @@ def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch, fast
         monkeypatch.delenv(var, raising=False)
     result = _invoke("compare", "--records", "50,250", "--strategies", "collections,composite,bulk2-csv", "--reports-dir", str(tmp_path), "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output.strip().splitlines()[-1])
+    data = json.loads(result.stdout)["result"]
     folder = Path(data["report_dir"])
     assert {p.name for p in folder.iterdir()} >= {"results.json", "results.csv", "report.md", "report.html"}
     rows = {(m["strategy"], m["records"]): m for m in data["measurements"]}
@@ -173,16 +179,19 @@ def _write(path: Path, text: str) -> Path:
 def test_update_prints_job_id_then_resume_collects_the_pending_job(org, tmp_path, fast_polls):
     ids = org.admin.seed("Byline__c", 40, return_ids=True)["ids"]
     out = tmp_path / "out"
-    first = runner.invoke(app, ["update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids, tweets=300)),
-                                "--out", str(out), "--wait", "0"])
-    assert first.exit_code == 1  # records are pending: not a success yet
+    first = runner.invoke(app, ["update", "--strategy", "bulk2-csv", "-s", "Byline__c", "-f", str(_input(tmp_path, ids, tweets=300)),
+                                "--out", str(out), "--async"])
+    assert first.exit_code == 5  # the job is left processing: resume it
     job_id = _job_id(first.output)
-    assert "sfharness resume --job-id" in first.output
-    second = _invoke("resume", "--job-id", job_id, "--strategy", "bulk2-csv", "--out", str(out), "--json")
+    assert f"sfharness resume --job-id {job_id} --out {out}" in first.output.replace("\n", "")
+    second = _invoke("resume", "--job-id", job_id, "--out", str(out), "--json")  # the strategy comes from run.json
     assert second.exit_code == 0, second.output
-    summary = json.loads(second.output.strip().splitlines()[-1])["summary"]
+    result = json.loads(second.stdout)["result"]
+    summary = result["summary"]
     assert summary["succeeded"] == 40 and summary["pending"] == 0
-    with open(out / f"resume-{job_id}" / "success.csv", encoding="utf-8") as fh:
+    folder = Path(result["outcome_folder"])
+    assert folder == (out / "latest").resolve()  # the run's own folder: no new one
+    with open(folder / "success.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert sorted(int(r["row"]) for r in rows) == list(range(1, 41))  # mapped back to input rows via the ledger
     stored = {r["Id"]: r["Tweets__c"] for r in org.admin.records("Byline__c", ["Id", "Tweets__c"])}

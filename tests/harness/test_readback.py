@@ -62,8 +62,10 @@ def test_compare_reports_a_read_back_that_keeps_failing_as_not_verified(tmp_path
         monkeypatch.delenv(var, raising=False)
     result = CliRunner().invoke(app, ["compare", "--records", str(RECORDS), "--strategies", "composite", "--reports-dir", str(tmp_path),
                                       "--faults", f"http_503_rate=1,paths={QUERY_PATH}", "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output.strip().splitlines()[-1])
+    assert result.exit_code == 1, result.output  # a run that did not verify is not a clean compare
+    envelope = json.loads(result.output.strip().splitlines()[-1])
+    assert envelope["status"] == 1 and "did not verify" in envelope["message"]
+    data = envelope["result"]  # the report is still written, and the envelope carries it
     (measured,) = data["measurements"]
     assert measured["succeeded"] == RECORDS and measured["calls_client"] == 3  # the run's own figures are kept
     assert measured["verified"] == 0 and "ServerError" in measured["unverified"] and "503" in measured["unverified"]
