@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import inspect
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, NoReturn, Optional
 
 import typer
 from rich.console import Console
+
+from emulator.profiles import OrgProfile, get_profile
 
 from .orgs import ConnectionError_, OrgConnection, OrgOptions, connect, embedded_emulator
 
@@ -27,7 +29,8 @@ SecurityToken = typer.Option(None, "--security-token", help="Security token (pre
 LoginUrl = typer.Option(None, "--login-url", help="Login host: https://login.salesforce.com, https://test.salesforce.com or your My Domain. Env: SF_LOGIN_URL.")
 ApiVersion = typer.Option("62.0", "--api-version", help="Salesforce API version.")
 Edition = typer.Option("developer", "--edition", help="Emulator edition when no org is given: developer, enterprise or sandbox.")
-Profile = typer.Option("instant", "--profile", help="Emulator latency profile: instant or realistic.")
+Profile = typer.Option("instant", "--profile", help="Org profile of the embedded emulator: instant, realistic, or a profile "
+                       "JSON file (e.g. one `sfharness calibrate` wrote).")
 TimeScale = typer.Option(None, "--time-scale", help="Run the emulator's profile this many times faster than real time.")
 Faults = typer.Option(None, "--faults", help="Emulator fault injection, e.g. 'http_503_rate=0.02,lock_error_rate=0.01,seed=7'.")
 JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
@@ -79,7 +82,15 @@ def open_org(options: OrgOptions, *, edition: str = "developer", profile: str = 
         fail(str(err))
 
 
-def fail(message: str, code: int = 2) -> None:
+def load_profile(source: str, time_scale: float | None = None) -> OrgProfile:
+    """The org profile named by --profile (built-in name or file), or a clear error naming the field."""
+    try:
+        return get_profile(source, time_scale)
+    except ValueError as err:
+        fail(f"--profile: {err}")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -208,7 +208,7 @@ class Bulk1Service:
             job.batches[batch.id] = batch
         batch.ack = batch_info(batch)  # the add-batch response says Queued, whatever a worker does next
         lane = job.lane if job.concurrency_mode == "Serial" else None
-        self.ctx.engine.submit_unit(lambda: self._process(job, batch), delay=self.ctx.engine.queue_delay(), lane=lane)
+        self.ctx.engine.submit_unit(lambda: self._process(job, batch), delay=self.ctx.engine.queue_delay("bulk1"), lane=lane)
         return batch
 
     def get_batch(self, job_id: str, batch_id: str) -> Bulk1Batch:
@@ -258,7 +258,7 @@ class Bulk1Service:
         batch.state = "InProgress"
         batch.systemmodstamp = now_stamp()
         ctx = self.ctx
-        ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
+        ctx.engine.sleep(ctx.profile.batch_overhead("bulk1"))
         obj = ctx.schema.get(job.object)
         fail_after = ctx.faults.bulk_fail_after_records
 
@@ -282,7 +282,8 @@ class Bulk1Service:
             writer = Bulk1ResultWriter(fh, job.content_type)
             try:
                 form, records = self._records(job, batch.request_path)
-                run_transactions(ctx, obj, job.operation, transactions(records), on_results, form=form, before_transaction=before)
+                run_transactions(ctx, obj, job.operation, transactions(records), on_results, family="bulk1", form=form,
+                                 before_transaction=before)
                 final, message = "Completed", ""
             except InvalidBatch as err:
                 final, message = "Failed", err.message

@@ -1,7 +1,7 @@
 """Bulk API 2.0 ingest and query jobs: state, limits and processing (no HTTP here).
 
 Ingest: Open -> (one CSV upload) -> UploadComplete -> InProgress -> JobComplete | Failed | Aborted. The
-upload is split into internal batches of 10,000 records that run in parallel; each writes its own
+upload is split into internal batches (10,000 records; the profile's `bulk2_records_per_batch`) that run in parallel; each writes its own
 success / failed / unprocessed part files, which the results resources stream back in order.
 Query: UploadComplete -> InProgress -> JobComplete; results are paged with opaque locators that encode a
 byte offset into the result file, so any page is served without an index held in memory.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from .. import soql
-from ..constants import BULK2_INTERNAL_BATCH_RECORDS, BULK2_MAX_UPLOAD_BYTES, BULK_TRANSACTION_SIZE
+from ..constants import BULK2_MAX_UPLOAD_BYTES, BULK_TRANSACTION_SIZE
 from ..dml import SaveResult
 from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
 from ..schema import now_stamp
@@ -267,7 +267,7 @@ class Bulk2Service:
     # -- ingest processing ------------------------------------------------------------------------
     def _drive(self, job: IngestJob) -> None:
         ctx = self.ctx
-        if ctx.engine.sleep(ctx.engine.queue_delay()):
+        if ctx.engine.sleep(ctx.engine.queue_delay("bulk2")):
             return
         started = time.monotonic()
         with job.lock:
@@ -341,7 +341,10 @@ class Bulk2Service:
             job.systemmodstamp = now_stamp()
 
     def _split_and_submit(self, job: IngestJob, futures: list[Future]) -> None:
-        """Cut the upload into internal batches of 10,000 records and submit each (appended to `futures`)."""
+        """Cut the upload into internal batches and submit each (appended to `futures`).
+
+        Each internal batch counts one DailyBulkApiBatches, and the job's empty parent batch as many as
+        the profile's `bulk2_parent_batches` (none, as documented)."""
         ctx = self.ctx
         if not job.upload_path:
             raise ClientInputError("InvalidBatch : No data was uploaded to the job")
@@ -355,10 +358,14 @@ class Bulk2Service:
                 raise ClientInputError(f"InvalidBatch : Field name not found : {name}")
         if job.operation in ("update", "delete", "hardDelete") and not any(h.lower() == "id" for h in header):
             raise ClientInputError("InvalidBatch : Field name not found : Id")
+        counting = ctx.profile.counting
+        per_batch = counting.bulk2_records_per_batch
+        if counting.bulk2_parent_batches and not ctx.usage.consume_batches(counting.bulk2_parent_batches):
+            raise ExceededQuota("ExceededQuota : The daily Bulk API batch or record allocation is exhausted")
         index = 0
         while True:
             chunk_path = os.path.join(self.workdir, f"{job.id}.in{index:05d}.rows")
-            count = write_spool(chunk_path, rows, BULK2_INTERNAL_BATCH_RECORDS)
+            count = write_spool(chunk_path, rows, per_batch)
             if count == 0:
                 os.remove(chunk_path)
                 break
@@ -371,7 +378,7 @@ class Bulk2Service:
             job.parts.append(part)
             futures.append(ctx.engine.submit_unit(lambda p=part, c=chunk_path: self._process_part(job, p, c), delay=0.0))
             index += 1
-            if count < BULK2_INTERNAL_BATCH_RECORDS:
+            if count < per_batch:
                 break
         job.pending_rows = None
 
@@ -445,9 +452,9 @@ class Bulk2Service:
                     job.records_failed += len(failed_lines)
                 pending = []  # committed: the next transaction starts a list of its own
 
-            ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
+            ctx.engine.sleep(ctx.profile.batch_overhead("bulk2"))
             try:
-                run_transactions(ctx, obj, job.operation, chunks(), on_results, form=CsvRows(obj, job.header),
+                run_transactions(ctx, obj, job.operation, chunks(), on_results, family="bulk2", form=CsvRows(obj, job.header),
                                  should_stop=lambda: job.state == "Aborted", before_transaction=before)
             except _Midway:
                 pass
@@ -507,7 +514,7 @@ class Bulk2Service:
 
     def _run_query(self, job: QueryJob) -> None:
         ctx = self.ctx
-        if ctx.engine.sleep(ctx.engine.queue_delay()) or job.state != "UploadComplete":
+        if ctx.engine.sleep(ctx.engine.queue_delay("bulk2")) or job.state != "UploadComplete":
             return
         started = time.monotonic()
         job.state = "InProgress"
@@ -522,7 +529,7 @@ class Bulk2Service:
                 count += 1
                 if count % 10_000 == 0 and job.state == "Aborted":
                     return
-        ctx.engine.sleep(ctx.profile.batch_seconds(count) if count else 0)
+        ctx.engine.sleep(ctx.profile.batch_seconds("bulk2", count) if count else 0)
         job.records_processed = count
         job.processing_ms = int((time.monotonic() - started) * 1000)
         if job.state == "InProgress":

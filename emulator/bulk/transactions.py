@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 from ..constants import BULK_TRANSACTION_SIZE
 from ..dml import DmlEngine, FieldLayout, SaveResult, UpdateRows
 from ..errors import RecordError
-from ..profiles import FaultConfig, LatencyProfile
+from ..profiles import FaultConfig, OrgProfile
 from ..schema import SObjectDef
 from ..store import RecordStore
 from .engine import BulkEngine
@@ -34,7 +34,7 @@ class BulkContext(Protocol):
     engine: BulkEngine
 
     @property
-    def profile(self) -> LatencyProfile: ...
+    def profile(self) -> OrgProfile: ...
 
     @property
     def faults(self) -> FaultConfig: ...
@@ -105,6 +105,7 @@ def run_transactions(
     chunks: Iterable[list[R]],
     on_results: Callable[[list[R], list[SaveResult]], None],
     *,
+    family: str,
     form: RecordForm[R] = MAPPINGS,
     should_stop: Callable[[], bool] = lambda: False,
     before_transaction: Callable[[int], None] = lambda n: None,
@@ -112,6 +113,7 @@ def run_transactions(
     """Process `chunks` of records (in `form`, from `transactions`); returns how many records were processed.
 
     `on_results(chunk, results)` gets each committed transaction's records and their results, in order.
+    `family` (bulk1 or bulk2) picks the profile's per-record and per-transaction costs.
     An exception from `before_transaction` (a unit failing midway) propagates before that transaction runs.
     """
     processed = 0
@@ -122,7 +124,7 @@ def run_transactions(
         owner = object()
         profile = ctx.profile
         try:
-            lock_wait = profile.scaled(profile.lock_wait_s)
+            lock_wait = profile.scaled(profile.timings.lock_wait_s)
             updates = form.update_rows(ctx.dml, obj, chunk) if operation == "update" else None
             if updates is not None and lock_wait > 0 and ctx.faults.parent_lock_contention:
                 # Wait for contended parent records *before* taking SQLite's write lock: waiting inside
@@ -135,7 +137,7 @@ def run_transactions(
                     results = ctx.dml.update_rows(obj, updates, conn=conn, lock_owner=owner, lock_timeout=lock_wait)
                 else:
                     results = _apply(ctx.dml, obj, operation, form, chunk, conn)
-            ctx.engine.sleep(profile.scaled((profile.bulk_chunk_overhead_ms + len(chunk) * profile.bulk_per_record_ms) / 1000.0))
+            ctx.engine.sleep(profile.chunk_seconds(family, len(chunk)))
         finally:
             ctx.dml.parent_locks.release(owner)
         on_results(chunk, results)

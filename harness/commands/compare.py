@@ -108,11 +108,12 @@ def compare(
                 "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max,
                 "baselines": [n for n in names if registry.is_baseline(n)]}
     started = dt.datetime.now(dt.timezone.utc)
+    org_profile = opt.load_profile(profile, time_scale)
     with opt.open_org(options, edition=edition, profile=profile, time_scale=time_scale, faults=faults) as conn:
         if conn.kind == "production" and not allow_production:
             opt.fail("this is a production org; compare creates and deletes test records. Re-run with --allow-production if you mean it.")
         # On a scaled profile the client's polling is scaled too, so poll counts match real time.
-        scale = (time_scale or 1.0) if conn.is_emulator and profile != "instant" else 1.0
+        scale = org_profile.time_scale if conn.is_emulator and org_profile.has_delays else 1.0
         poll_policy = PollPolicy().scaled(1.0 / scale) if scale != 1.0 else None
         run = CompareRun(started_at=started.isoformat(timespec="seconds"), finished_at="", environment=environment(conn, settings),
                          settings=settings, measurements=[], recommendations=[])
