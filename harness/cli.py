@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from .commands import bench as bench_cmd
+from .commands import calibrate as calibrate_cmd
 from .commands import compare as compare_cmd
 from .commands import emulator as emulator_cmd
 from .commands import limits as limits_cmd
@@ -24,6 +25,7 @@ app.command("plan")(plan_cmd.plan)
 app.command("update")(update_cmd.update)
 app.command("resume")(update_cmd.resume)
 app.command("limits")(limits_cmd.limits)
+app.command("calibrate")(calibrate_cmd.calibrate)
 
 
 def main() -> None:

@@ -211,8 +211,11 @@ def plan(n: int, profile: str | OrgProfile = "realistic", *, time_scale: float |
          strategies: tuple[str, ...] = STRATEGY_ORDER, poll_policy: PollPolicy | None = None,
          api_remaining: int | None = None, row_bytes: int | None = None) -> tuple[list[Prediction], str, str]:
     """Predict every strategy on `profile` (a built-in name, a profile file or an `OrgProfile`), flag those
-    whose calls exceed `api_remaining`, and recommend one."""
+    whose calls exceed `api_remaining`, and recommend one. On a time-scaled profile the poll policy is
+    scaled alike, as `compare` scales its strategies' polling, so the prediction is of such a run."""
     org_profile = get_profile(profile, time_scale)
+    if poll_policy is None and org_profile.has_delays and org_profile.time_scale not in (0, 1):
+        poll_policy = PollPolicy().scaled(1.0 / org_profile.time_scale)
     predictions = [predict(s, n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes) for s in strategies]
     if api_remaining is not None:
         for p in predictions:
