@@ -84,6 +84,8 @@ class BulkTimings(NamedTuple):
     batch_overhead_s: float
     per_record_ms: float
     chunk_overhead_ms: float
+    batch_time_limit_s: float
+    max_retries: int
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,15 @@ class Timings:
     bulk1_batch_overhead_s: float  # fixed time per batch
     bulk1_per_record_ms: float  # per record, one worker
     bulk1_chunk_overhead_ms: float  # per 200-record transaction
+    bulk1_batch_time_limit_s: float  # an attempt at a batch past this is stopped; the rest goes back to the queue
+    bulk1_max_retries: int  # times a batch goes back to the queue before it is Failed
     bulk2_queue_median_s: float  # Bulk 2.0: log-normal wait from UploadComplete until InProgress
     bulk2_queue_p90_s: float
     bulk2_batch_overhead_s: float  # fixed time per internal batch
     bulk2_per_record_ms: float
     bulk2_chunk_overhead_ms: float
+    bulk2_batch_time_limit_s: float  # an internal batch not done in this is retried
+    bulk2_max_retries: int  # retries of an internal batch before the job fails
 
     def bulk(self, family: str) -> BulkTimings:
         if family not in BULK_FAMILIES:
@@ -115,8 +121,10 @@ class Timings:
         return BulkTimings(*(getattr(self, f"{family}_{name}") for name in BulkTimings._fields))
 
 
-_INT_TIMINGS = {"bulk_parallelism"}
+_INT_TIMINGS = {"bulk_parallelism": 1, "bulk1_max_retries": 0, "bulk2_max_retries": 0}  # name -> minimum
 _TIMING_NAMES = tuple(f.name for f in fields(Timings))
+_LIMIT_TIMINGS = {*_INT_TIMINGS, "bulk1_batch_time_limit_s", "bulk2_batch_time_limit_s"}
+"""Timings that bound work rather than take time."""
 _COUNTING_SCALARS = ("composite_batch_calls", "bulk2_records_per_batch", "bulk2_parent_batches", "usage_report_lag_s")
 _TOP_KEYS = ("format", "version", "name", "description", "time_scale", "counting", "timings", "calibration")
 
@@ -137,7 +145,7 @@ class OrgProfile:
     def has_delays(self) -> bool:
         """False for a profile with no timing at all (`instant`): nothing to scale, nothing to wait for."""
         t = self.timings
-        return self.time_scale > 0 and any(getattr(t, name) > 0 for name in _TIMING_NAMES if name not in _INT_TIMINGS)
+        return self.time_scale > 0 and any(getattr(t, name) > 0 for name in _TIMING_NAMES if name not in _LIMIT_TIMINGS)
 
     def scaled(self, seconds: float) -> float:
         if self.time_scale <= 0 or seconds <= 0:
@@ -320,7 +328,7 @@ def profile_from_document(doc: Any, *, origin: str = "profile", default_name: st
         usage_report_lag_s=_number(merged_counting, "usage_report_lag_s", where, "counting.", minimum=0),
     )
     values = {name: _number(merged_timings, name, where, "timings.", integer=name in _INT_TIMINGS,
-                            minimum=1 if name in _INT_TIMINGS else 0) for name in _TIMING_NAMES}
+                            minimum=_INT_TIMINGS.get(name, 0)) for name in _TIMING_NAMES}
     name = doc.get("name", default_name)
     if not isinstance(name, str) or not name.strip():
         raise ProfileError(f"{where}: name: expected a non-empty text, got {name!r}")

@@ -27,13 +27,13 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
-from emulator.profiles import OrgProfile, get_profile, profile_from_document
+from emulator.profiles import OrgProfile, Timings, get_profile, profile_from_document
 from strategies.errors import ApiError
 from strategies.polling import PollPolicy
 from strategies.transport import FAMILY_REST, OrgSession, RetryPolicy
@@ -55,7 +55,6 @@ PROBES_AFTER_A_WAIT = ("bulk2.successful_results", "bulk1.batch_list")
 """Probes that first wait for their one-record job to finish (status checks, then a fresh reading)."""
 SYNC_SAMPLES = ("versions", "read", "collections_small", "collections_large", "composite_one", "composite_five")
 COMPOSITE_BATCH_RULE = {1: "1", 2: "N", 3: "N+1"}  # calls for a Composite Batch of 2 subrequests -> rule
-MS_TIMINGS = ("rtt_ms", "read_fixed_ms", "write_fixed_ms", "sync_per_record_ms", "composite_subrequest_ms")
 
 
 class BudgetReached(Exception):
@@ -237,7 +236,8 @@ class Calibrator:
         profile = self._profile(counting, timings)
         measured_kinds = {c.kind for c in counting if c.calls is not None}
         not_measured = [k for k in profile.counting.requests if k not in measured_kinds and k != "rest.limits"]
-        not_measured += [f for f in _ALL_TIMINGS if f not in timings]
+        folded = {n.replace("per_record_ms", "chunk_overhead_ms") for n in timings if n.startswith("bulk") and n.endswith("per_record_ms")}
+        not_measured += [f.name for f in fields(Timings) if f.name not in timings and f.name not in folded]
         if self.counter.header_mismatches:
             self.notes.append(f"{self.counter.header_mismatches} Sforce-Limit-Info figures differed from /limits")
         if self.counter.lag_note:
@@ -456,10 +456,6 @@ class Calibrator:
 
 
 # -- fitting -----------------------------------------------------------------------------------------------
-_ALL_TIMINGS = (*MS_TIMINGS, *(f"{fam}_{f}" for fam in ("bulk1", "bulk2")
-                               for f in ("queue_median_s", "queue_p90_s", "batch_overhead_s", "per_record_ms")))
-
-
 def _fit_sync(samples: dict[str, list[float]], small: int, large: int, subs: int) -> dict[str, Measured]:
     """Profile timings from request latencies in ms (see the module docstring, step 2)."""
     med = {k: statistics.median(v) for k, v in samples.items() if v}

@@ -12,6 +12,7 @@ overhead. Predictions are checked against measurements in the tests.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,10 @@ BULK2_CPU_PER_RECORD_S = 0.0001
 BULK1_CPU_PER_RECORD_S = 0.00005  # processing an XML batch
 BULK1_UPLOAD_CPU_PER_RECORD_S = 0.0001  # the add-batch request parses the XML to enforce the record limit
 STRATEGY_ORDER = ("rest", "collections", "composite", "bulk1-xml", "bulk2-csv")
+BATCH_GUIDANCE_S = 300.0
+"""Salesforce's batch-size guidance: a batch that takes more than 5 minutes should be made smaller
+(latency-calibration.md section 4, DOC). A Bulk unit predicted to take longer, or to be retried past its
+time limit, puts its strategy at risk; `plan` then also offers bulk1-xml with batches that fit."""
 PHASE_KINDS: dict[str, dict[str, str]] = {
     "rest": {"dml": "rest.sobject_write"},
     "collections": {"dml": "rest.collections"},
@@ -60,11 +65,28 @@ class Prediction:
     requests: int = 0
     jobs: int = 0
     exceeds_budget: bool = False
+    retries: int = 0  # Bulk units stopped at their time limit and queued again
+    unprocessed: int = 0  # records left when a unit runs out of retries (the job or batch fails)
+    longest_unit_s: float = 0.0  # the longest Bulk unit's work, in the profile's real time
+    options: dict[str, Any] = field(default_factory=dict)  # strategy options the prediction assumes
+    recommended: bool = False  # set by `recommend` on the one it picks
+
+    @property
+    def label(self) -> str:
+        size = self.options.get("batch_records")
+        return f"{self.strategy} (batches of {size:,})" if size else self.strategy
+
+    @property
+    def at_risk(self) -> bool:
+        """Units retried past their time limit, or longer than Salesforce's 5-minute batch guidance."""
+        return self.unprocessed > 0 or self.retries > 0 or self.longest_unit_s > BATCH_GUIDANCE_S
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "records": self.records, "calls": self.calls, "calls_by_phase": self.calls_by_phase,
-                "requests": self.requests, "batches": self.batches, "jobs": self.jobs, "seconds": round(self.seconds, 3),
-                "polls": self.polls, "exceeds_budget": self.exceeds_budget, "notes": self.notes}
+        return {"strategy": self.strategy, "label": self.label, "options": self.options, "records": self.records, "calls": self.calls,
+                "calls_by_phase": self.calls_by_phase, "requests": self.requests, "batches": self.batches, "jobs": self.jobs,
+                "seconds": round(self.seconds, 3), "polls": self.polls, "retries": self.retries, "unprocessed": self.unprocessed,
+                "longest_unit_s": round(self.longest_unit_s, 1), "at_risk": self.at_risk, "exceeds_budget": self.exceeds_budget,
+                "recommended": self.recommended, "notes": self.notes}
 
 
 def counted_calls(strategy: str, requests_by_phase: dict[str, int], profile: OrgProfile) -> dict[str, int]:
@@ -106,20 +128,73 @@ def _request(profile: OrgProfile, *, write: bool, records: int = 0, subrequests:
     return profile.request_delay(write=write, records=records, subrequests=subrequests, body_bytes=body_bytes) + CLIENT_OVERHEAD_S
 
 
-def _bulk_processing(profile: OrgProfile, family: str, units: list[int], cpu_per_record: float = 0.0) -> tuple[float, list[tuple[float, float, int]]]:
-    """Server time from close to done (queue wait, then units run `bulk_parallelism` at a time), and each
-    unit's (start, end, records) in seconds after close."""
+def unit_attempts(profile: OrgProfile, family: str, n: int) -> tuple[list[tuple[float, int]], int]:
+    """A Bulk unit of `n` records as the emulator runs it: its attempts as (seconds, records committed),
+    time-scaled, and the records left unprocessed when it runs out of retries (docs/org-profile.md,
+    "Time limits and retries")."""
+    b = profile.timings.bulk(family)
+    whole = profile.batch_seconds(family, n)
+    limit = profile.scaled(b.batch_time_limit_s)
+    if limit <= 0 or whole <= limit:
+        return [(whole, n)], 0
+    sizes = [TRANSACTION] * (n // TRANSACTION) + ([n % TRANSACTION] if n % TRANSACTION else [])
+    overhead = profile.batch_overhead(family)
+    attempts: list[tuple[float, int]] = []
+    i = 0
+    while i < len(sizes) and len(attempts) <= b.max_retries:
+        spent, done = overhead, 0
+        while i < len(sizes) and spent <= limit:
+            cost = profile.chunk_seconds(family, sizes[i])
+            if spent + cost > limit:
+                break
+            spent, done, i = spent + cost, done + sizes[i], i + 1
+        attempts.append((limit if i < len(sizes) else spent, done))
+    return attempts, sum(sizes[i:])
+
+
+@dataclass
+class BulkRun:
+    """The predicted processing of one Bulk job (seconds after close, time-scaled)."""
+
+    finish: float
+    spans: list[tuple[float, float, int]]  # each unit's (first start, last end, records)
+    retries: int
+    unprocessed: int
+
+
+def _bulk_processing(profile: OrgProfile, family: str, units: list[int], cpu_per_record: float = 0.0) -> BulkRun:
+    """Server time from close to done: a queue wait, then units run `bulk_parallelism` at a time, each
+    in submission order to the slot that frees first (as the emulator's pool does); a retried unit gives
+    its slot up, waits the queue again and takes the next free slot."""
     if not units:
-        return 0.0, []
+        return BulkRun(0.0, [], 0, 0)
     queue = profile.scaled(profile.timings.bulk(family).queue_median_s)
     lanes = [queue] * max(1, profile.timings.bulk_parallelism)
-    spans: list[tuple[float, float, int]] = []
-    for n in units:  # in submission order, each to the lane that frees first (as the emulator's pool does)
+    plans = [unit_attempts(profile, family, n) for n in units]
+    ready = [(queue, k, k, 0) for k in range(len(units))]  # (ready at, order, unit, attempt)
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    order = len(units)
+    while ready:
+        at, _, unit, attempt = heapq.heappop(ready)
         i = lanes.index(min(lanes))
-        start = lanes[i]
-        lanes[i] += profile.batch_seconds(family, n) + n * cpu_per_record
-        spans.append((start, lanes[i], n))
-    return max(lanes), spans
+        start = max(at, lanes[i])
+        seconds, done = plans[unit][0][attempt]
+        lanes[i] = start + seconds + done * cpu_per_record
+        first.setdefault(unit, start)
+        last[unit] = lanes[i]
+        if attempt + 1 < len(plans[unit][0]):
+            heapq.heappush(ready, (lanes[i] + queue, order, unit, attempt + 1))
+            order += 1
+    spans = [(first[k], last[k], n) for k, n in enumerate(units)]
+    return BulkRun(max(last.values()), spans, sum(len(a) - 1 for a, _ in plans), sum(u for _, u in plans))
+
+
+def _longest_unit_s(profile: OrgProfile, family: str, units: list[int]) -> float:
+    """The longest unit's work in the profile's real time (what the 5-minute guidance is about)."""
+    n = max(units, default=0)
+    scale = profile.time_scale if profile.time_scale > 0 else 1.0
+    return profile.batch_seconds(family, n) * scale if n else 0.0
 
 
 def bulk2_job_sizes(n: int, row_bytes: int, header_bytes: int = 0) -> list[int]:
@@ -129,9 +204,10 @@ def bulk2_job_sizes(n: int, row_bytes: int, header_bytes: int = 0) -> list[int]:
 
 
 def predict(strategy: str, n: int, profile: OrgProfile, *, fields: int = 3, row_bytes: int | None = None,
-            poll_policy: PollPolicy | None = None, rest_concurrency: int = 1) -> Prediction:
+            poll_policy: PollPolicy | None = None, rest_concurrency: int = 1, bulk1_batch_records: int = BULK1_BATCH) -> Prediction:
     """Calls (as the org counts them), batches and seconds for `strategy` updating `n` records of
-    `fields` fields each (`row_bytes`: one CSV row's size, for the Bulk 2.0 jobs per 100 MB)."""
+    `fields` fields each (`row_bytes`: one CSV row's size, for the Bulk 2.0 jobs per 100 MB;
+    `bulk1_batch_records`: bulk1-xml's batch size)."""
     cls = registry.strategy_class(strategy)
     row_bytes = row_bytes or (19 + fields * 8)
     policy = poll_policy or PollPolicy()
@@ -152,48 +228,93 @@ def predict(strategy: str, n: int, profile: OrgProfile, *, fields: int = 3, row_
         per_batch = profile.counting.bulk2_records_per_batch
         sizes = bulk2_job_sizes(n, row_bytes, header_bytes=row_bytes)
         per_poll = _request(profile, write=False)
-        polls = 0
-        seconds = 0.0
+        polls = retries = unprocessed = failing_jobs = 0
+        seconds = longest = 0.0
         for size in sizes:  # one job after another, as bulk2-csv runs them
             units = [min(per_batch, size - s) for s in range(0, size, per_batch)]
-            processing, finished = _bulk_processing(profile, "bulk2", units, BULK2_CPU_PER_RECORD_S)
-            job_polls, lag = job_checks(finished, processing, policy, per_poll)
-            polls += job_polls
+            run = _bulk_processing(profile, "bulk2", units, BULK2_CPU_PER_RECORD_S)
+            job_polls, lag = job_checks(run.spans, run.finish, policy, per_poll)
+            polls, retries, unprocessed = polls + job_polls, retries + run.retries, unprocessed + run.unprocessed
+            failing_jobs += 1 if run.unprocessed else 0
+            longest = max(longest, _longest_unit_s(profile, "bulk2", units))
             upload = _request(profile, write=True, body_bytes=size * row_bytes)
-            seconds += 3 * _request(profile, write=True) + upload + processing + job_polls * per_poll + lag
-        est = cls.api_calls(n, polls=polls, job_sizes=sizes)
+            seconds += 3 * _request(profile, write=True) + upload + run.finish + job_polls * per_poll + lag
+        est = cls.api_calls(n, polls=polls, job_sizes=sizes, jobs_with_unprocessed=failing_jobs)
         seconds += est.by_phase.get("results", 0) * per_poll
         batches = sum(profile.counting.bulk2_batches(size) for size in sizes)
         notes = [f"{len(sizes)} jobs of up to {sizes[0]:,} records (100 MB of CSV each)"] if len(sizes) > 1 else []
-        return _prediction(strategy, n, profile, dict(est.by_phase), batches, seconds, polls, len(sizes), notes)
+        notes += _risk_notes("internal batches", per_batch, longest, retries, unprocessed, profile, "bulk2")
+        p = _prediction(strategy, n, profile, dict(est.by_phase), batches, seconds, polls, len(sizes), notes)
+        p.retries, p.unprocessed, p.longest_unit_s = retries, unprocessed, longest
+        return p
     if strategy == "bulk1-xml":
-        units = [min(BULK1_BATCH, n - s) for s in range(0, n, BULK1_BATCH)]
-        processing, finished = _bulk_processing(profile, "bulk1", units, BULK1_CPU_PER_RECORD_S)
+        size = bulk1_batch_records
+        units = [min(size, n - s) for s in range(0, n, size)]
+        run = _bulk_processing(profile, "bulk1", units, BULK1_CPU_PER_RECORD_S)
         per_poll = _request(profile, write=False)
-        polls, lag = job_checks(finished, processing, policy, per_poll) if n else (0, 0.0)
-        est = cls.api_calls(n, polls=polls)
+        polls, lag = job_checks(run.spans, run.finish, policy, per_poll) if n else (0, 0.0)
+        troubled = sum(1 for u in units if unit_attempts(profile, "bulk1", u)[1])
+        est = cls.api_calls(n, polls=polls, batch_records=size, batches_with_failures=troubled)
         xml_bytes = row_bytes * 3
         uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in units)
-        seconds = 2 * _request(profile, write=True) + uploads + processing + polls * per_poll + lag
-        return _prediction(strategy, n, profile, dict(est.by_phase), est.batches, seconds, polls, 1 if n else 0)
+        seconds = 2 * _request(profile, write=True) + uploads + run.finish + polls * per_poll + lag
+        longest = _longest_unit_s(profile, "bulk1", units)
+        notes = _risk_notes("batches", size, longest, run.retries, run.unprocessed, profile, "bulk1")
+        p = _prediction(strategy, n, profile, dict(est.by_phase), est.batches, seconds, polls, 1 if n else 0, notes)
+        p.retries, p.unprocessed, p.longest_unit_s = run.retries, run.unprocessed, longest
+        if size != BULK1_BATCH:
+            p.options = {"batch_records": size}
+        return p
     raise ValueError(f"no cost model for strategy {strategy!r}")
 
 
+def _risk_notes(what: str, size: int, longest: float, retries: int, unprocessed: int, profile: OrgProfile, family: str) -> list[str]:
+    limit = profile.timings.bulk(family).batch_time_limit_s
+    notes = []
+    if longest > BATCH_GUIDANCE_S:
+        notes.append(f"{what} of {size:,} records take about {_fmt_s(longest)}, over Salesforce's 5-minute guidance")
+    if retries:
+        notes.append(f"{retries:,} retried past the {limit:g} s limit")
+    if unprocessed:
+        notes.append(f"{unprocessed:,} records not processed: a unit runs out of retries and the job fails")
+    return notes
+
+
+def fitting_batch_records(profile: OrgProfile, family: str = "bulk1") -> int:
+    """The largest batch (a multiple of 200 records, at most 10,000) whose work stays within the
+    5-minute guidance and the family's time limit, in the profile's real time (0: not even 200 do)."""
+    b = profile.timings.bulk(family)
+    bound = min(BATCH_GUIDANCE_S, b.batch_time_limit_s) if b.batch_time_limit_s > 0 else BATCH_GUIDANCE_S
+    per_transaction_s = (b.chunk_overhead_ms + TRANSACTION * b.per_record_ms) / 1000.0
+    if per_transaction_s <= 0:
+        return BULK1_BATCH
+    transactions = int((bound - b.batch_overhead_s) / per_transaction_s)
+    return max(0, min(BULK1_BATCH, transactions * TRANSACTION))
+
+
 def recommend(predictions: list[Prediction], *, api_remaining: int | None = None, batches_remaining: int | None = None) -> tuple[str, str]:
-    """Fewest API calls wins (the budget is what users run out of); time breaks ties. Says why."""
+    """Fewest API calls wins (the budget is what users run out of), among strategies not at risk (Bulk
+    units retried past their time limit or longer than the 5-minute guidance) when there are any; time
+    breaks ties. Says why."""
     usable = [p for p in predictions if batches_remaining is None or p.batches <= batches_remaining]
     if not usable:
         return "", "no strategy fits the remaining Bulk batch allocation"
-    best = min(usable, key=lambda p: (p.calls, p.seconds))
-    runner_up = sorted(usable, key=lambda p: (p.calls, p.seconds))[1:2]
-    reason = f"{best.strategy}: {best.calls} API call(s), about {_fmt_s(best.seconds)}"
+    ranked = sorted(usable, key=lambda p: (p.at_risk, p.calls, p.seconds))
+    best = ranked[0]
+    runner_up = ranked[1:2]
+    reason = f"{best.label}: {best.calls} API call(s), about {_fmt_s(best.seconds)}"
+    cheaper = [p for p in usable if p.at_risk and p.calls < best.calls]
+    if cheaper and not best.at_risk:
+        c = min(cheaper, key=lambda p: p.calls)
+        reason += f"; {c.label} would need {c.calls} but is at risk ({'; '.join(c.notes)})"
     if runner_up:
         r = runner_up[0]
-        reason += f"; next best {r.strategy}: {r.calls} call(s), about {_fmt_s(r.seconds)}"
+        reason += f"; next best {r.label}: {r.calls} call(s), about {_fmt_s(r.seconds)}"
     if api_remaining is not None:
         reason += f"; leaves {api_remaining - best.calls:,} of {api_remaining:,} remaining daily API requests"
         if best.calls > api_remaining:
             reason += " (EXCEEDS the remaining budget)"
+    best.recommended = True
     return best.strategy, reason
 
 
@@ -217,6 +338,13 @@ def plan(n: int, profile: str | OrgProfile = "realistic", *, time_scale: float |
     if poll_policy is None and org_profile.has_delays and org_profile.time_scale not in (0, 1):
         poll_policy = PollPolicy().scaled(1.0 / org_profile.time_scale)
     predictions = [predict(s, n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes) for s in strategies]
+    if "bulk1-xml" in strategies and any(p.at_risk for p in predictions):
+        # The docs' advice for batches that take too long: make them smaller. Bulk 2.0's internal batches
+        # are Salesforce's to size, so the smaller batches are Bulk 1.0's.
+        size = fitting_batch_records(org_profile)
+        if 0 < size < BULK1_BATCH:
+            predictions.append(predict("bulk1-xml", n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes,
+                                       bulk1_batch_records=size))
     if api_remaining is not None:
         for p in predictions:
             p.exceeds_budget = p.calls > api_remaining

@@ -25,6 +25,7 @@ from ..errors import (
 from ..org import Org
 from .common import (
     api_version,
+    batch_retry_disabled,
     bulk2_error,
     json_response,
     media_type,
@@ -68,7 +69,7 @@ async def ingest_jobs(request: Request) -> Response:
         body = await read_json(request)
         if not isinstance(body, dict):
             raise InvalidJob("InvalidJob : The job document must be a JSON object")
-        job = org.bulk2.create_ingest(body, version)
+        job = org.bulk2.create_ingest(body, version, retry_disabled=batch_retry_disabled(request))
         return json_response(job.info(brief=True))
     jobs = sorted(org.bulk2.list_ingest(), key=lambda j: j.created_date)
     start = int(request.query_params.get("queryLocator", "0") or 0)

@@ -2,7 +2,9 @@
 
 Work units are Bulk 1.0 batches and Bulk 2.0 internal batches (10,000 records). A unit first waits out
 its queue delay, then takes one of the profile's `bulk_parallelism` processing slots (shared by every job of the org,
-as Salesforce's pod is), and, for Serial Bulk 1.0 jobs, that job's serial lane too.
+as Salesforce's pod is), and, for Serial Bulk 1.0 jobs, that job's serial lane too. A unit that runs
+out of its time limit goes back to the queue (its work returns the wait): it gives its slot and lane up
+while it waits, then takes them again for its next attempt.
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ class BulkEngine:
                 self._slots = threading.BoundedSemaphore(wanted)
             return self._slots
 
-    def submit_unit(self, work: Callable[[], None], *, delay: float, lane: threading.Lock | None = None) -> Future:
-        """Run `work` after `delay` seconds, inside a processing slot (and `lane`, when given).
+    def submit_unit(self, work: Callable[[], float | None], *, delay: float, lane: threading.Lock | None = None) -> Future:
+        """Run `work` after `delay` seconds, inside a processing slot (and `lane`, when given); when it
+        returns a number of seconds, queue it again for that long and run it again (its next attempt).
 
         The delay runs from submission, not from when a pool thread picks the unit up: with more units
         queued than pool threads, a unit that waited for a thread must not wait its full delay again.
@@ -62,17 +65,22 @@ class BulkEngine:
         start_at = time.monotonic() + max(delay, 0.0)
 
         def run() -> None:
-            if self.sleep(start_at - time.monotonic()):
-                return
-            # A Serial job's unit waits for its lane *before* taking a processing slot: holding a slot
-            # while blocked on the lane would starve every other job of the org's shared slots.
-            if lane is not None:
-                with lane:
+            wait = start_at - time.monotonic()
+            while True:
+                if self.sleep(wait):
+                    return
+                # A Serial job's unit waits for its lane *before* taking a processing slot: holding a slot
+                # while blocked on the lane would starve every other job of the org's shared slots.
+                if lane is not None:
+                    with lane:
+                        with self._current_slots():
+                            again = work()
+                else:
                     with self._current_slots():
-                        work()
-            else:
-                with self._current_slots():
-                    work()
+                        again = work()
+                if again is None:
+                    return
+                wait = again
 
         return self._pool.submit(_logged(run, self._thread_done))
 

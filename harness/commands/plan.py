@@ -48,6 +48,7 @@ def plan(
     if json_out:
         print(json.dumps({"records": records, "profile": org_profile.name, "profile_source": profile, "api_remaining": remaining,
                           "budget_source": source, "predictions": [p.to_dict() for p in predictions], "recommendation": choice,
+                          "recommended_options": next((p.options for p in predictions if p.recommended), {}),
                           "reason": reason, "profile_document": org_profile.to_document()}))
         return
     table = Table(title=f"Plan for {records:,} records ({org_profile.name} profile)")
@@ -55,11 +56,15 @@ def plan(
         table.add_column(col, justify="right" if col not in ("strategy", "by phase", "budget") else "left")
     for p in predictions:
         phases = ", ".join(f"{k} {v}" for k, v in p.calls_by_phase.items())
-        style = "bold green" if p.strategy == choice else ("red" if p.exceeds_budget else None)
-        table.add_row(p.strategy, f"{p.calls:,}", phases, f"{p.batches:,}", _fmt_s(p.seconds),
+        style = "bold green" if p.recommended else ("red" if p.exceeds_budget else "yellow" if p.at_risk else None)
+        table.add_row(p.label, f"{p.calls:,}", phases, f"{p.batches:,}", _fmt_s(p.seconds),
                       "EXCEEDS" if p.exceeds_budget else "fits", style=style)
     opt.console.print(table)
+    for p in predictions:
+        for note in p.notes:
+            opt.console.print(f"{p.label}: {note}", highlight=False)
     opt.console.print(f"profile: {org_profile.name} ({profile}){': ' + org_profile.description if org_profile.description else ''}",
                       highlight=False)
     opt.console.print(f"budget: {remaining:,} calls ({source})")
-    opt.console.print(f"recommended: [bold]{choice}[/] ({reason})")
+    label = next((p.label for p in predictions if p.recommended), choice)
+    opt.console.print(f"recommended: [bold]{label}[/] ({reason})")

@@ -27,7 +27,7 @@ def _doc(**sections) -> dict:
 
 
 def test_builtins_are_files_of_the_format():
-    assert builtin_names() == ["instant", "realistic"]
+    assert builtin_names() == ["heavy-automation", "instant", "realistic"]
     realistic, instant = get_profile("realistic"), get_profile("instant")
     assert realistic.timings.bulk2_queue_median_s == 5.0 and realistic.timings.bulk_parallelism == 10
     assert instant.timings.bulk_parallelism == 1 and not instant.has_delays and realistic.has_delays
@@ -35,6 +35,9 @@ def test_builtins_are_files_of_the_format():
     assert instant.counting == realistic.counting
     assert set(realistic.counting.requests) == set(COUNTED_KINDS)
     assert realistic.counting.composite_batch_total(25) == 25
+    heavy = get_profile("heavy-automation")
+    assert heavy.timings.bulk2_per_record_ms == heavy.timings.sync_per_record_ms == 40.0
+    assert heavy.timings.bulk2_batch_time_limit_s == realistic.timings.bulk2_batch_time_limit_s == 300.0
 
 
 def test_a_partial_file_takes_realistic_values(tmp_path):

@@ -4,9 +4,10 @@ Each hidden profile is a non-default org (counting rules and timings differ from
 times faster than real time; calibrate connects to it with an access token like to any org and is told
 the time scale. Stated tolerances (README, "Calibrate against your sandbox"): counting rules exactly;
 each timing within 25 % of the hidden value, or within a floor for the emulator's own work, which the
-time scale multiplies (2-6 ms per request and about 0.1 ms per record on a loaded 2-core machine): 6 ms
-per request-level figure, 0.3 ms per record, 0.05 s per queue wait or batch overhead, each times the
-scale; the usage report's lag within two counter-read intervals (1 s).
+time scale multiplies (2-8 ms per request and about 0.1 ms per record on a shared 2-core machine under
+load): 8 ms per request-level figure, 0.3 ms per record, 0.05 s per queue wait or batch overhead, each
+times the scale; the usage report's lag within two counter-read intervals (1 s). The hidden orgs' fixed
+costs per request are a few hundred ms (a slow org's), so that 25 % is what is tested.
 """
 
 from __future__ import annotations
@@ -30,19 +31,19 @@ runner = CliRunner()
 HIDDEN = {
     # Bulk 2.0 polls free, Composite Batch N+1, a lagging usage figure; a slow, automation-heavy org.
     "polls-free": {"bulk2.status": 0, "composite_batch_calls": "N+1", "usage_report_lag_s": 1.0,
-                   "rtt_ms": 60.0, "write_fixed_ms": 200.0, "read_fixed_ms": 80.0, "sync_per_record_ms": 20.0,
+                   "rtt_ms": 120.0, "write_fixed_ms": 500.0, "read_fixed_ms": 200.0, "sync_per_record_ms": 20.0,
                    "composite_subrequest_ms": 60.0, "bulk2_queue_median_s": 8.0, "bulk2_queue_p90_s": 8.0,
                    "bulk1_queue_median_s": 5.0, "bulk1_queue_p90_s": 5.0, "bulk2_per_record_ms": 20.0, "bulk1_per_record_ms": 15.0,
                    "bulk_chunk_overhead_ms": 0.0, "bulk_batch_overhead_s": 2.0},
     # Results downloads, /limits and queryMore free, Composite Batch counted once, a parent batch that counts.
     "results-free": {"bulk2.successful_results": 0, "bulk2.failed_results": 0, "bulk2.unprocessed_records": 0, "rest.limits": 0,
                      "rest.query_more": 0, "composite_batch_calls": "1", "bulk2_parent_batches": 1,
-                     "rtt_ms": 30.0, "write_fixed_ms": 120.0, "read_fixed_ms": 40.0, "sync_per_record_ms": 10.0,
+                     "rtt_ms": 100.0, "write_fixed_ms": 300.0, "read_fixed_ms": 150.0, "sync_per_record_ms": 10.0,
                      "composite_subrequest_ms": 30.0, "bulk_queue_median_s": 3.0, "bulk_queue_p90_s": 3.0,
                      "bulk_per_record_ms": 10.0, "bulk_chunk_overhead_ms": 0.0, "bulk_batch_overhead_s": 1.0},
     # Bulk 1.0 polls and batch lists free, describe free, a Bulk 2.0 upload costing 2; slow Bulk 1.0 queue.
     "bulk1-polls-free": {"bulk1.status": 0, "bulk1.batch_list": 0, "rest.describe": 0, "bulk2.upload": 2,
-                         "rtt_ms": 50.0, "write_fixed_ms": 250.0, "read_fixed_ms": 60.0, "sync_per_record_ms": 12.0,
+                         "rtt_ms": 150.0, "write_fixed_ms": 600.0, "read_fixed_ms": 250.0, "sync_per_record_ms": 12.0,
                          "composite_subrequest_ms": 90.0, "bulk1_queue_median_s": 10.0, "bulk1_queue_p90_s": 10.0,
                          "bulk2_queue_median_s": 2.0, "bulk2_queue_p90_s": 2.0, "bulk1_per_record_ms": 25.0, "bulk2_per_record_ms": 8.0,
                          "bulk_chunk_overhead_ms": 0.0, "bulk1_batch_overhead_s": 0.5, "bulk2_batch_overhead_s": 3.0},
@@ -58,7 +59,7 @@ def _floor(name: str) -> float:
         return 0.05 * SCALE
     if "per_record" in name:
         return 0.3 * SCALE
-    return 6.0 * SCALE
+    return 8.0 * SCALE
 
 
 def _calibrate(running, out: Path, *args: str):
