@@ -23,7 +23,7 @@ from .bulk.bulk1_jobs import Bulk1Service
 from .bulk.bulk2_jobs import Bulk2Service
 from .dml import DmlEngine
 from .errors import NotFoundSObject
-from .profiles import FaultConfig, LatencyProfile, get_profile
+from .profiles import FaultConfig, OrgProfile, get_profile, profile_from_document
 from .schema import Schema, SObjectDef, now_stamp
 from .store import RecordStore
 from .usage import ApiUsage
@@ -37,7 +37,7 @@ class Org:
         *,
         db_path: str | None = None,
         edition: str = "developer",
-        profile: LatencyProfile | str = "instant",
+        profile: OrgProfile | str = "instant",
         faults: FaultConfig | None = None,
         schema_files: Iterable[str | Path] = (),
         username: str = "integration@emulator.sfharness",
@@ -60,9 +60,9 @@ class Org:
         self._sync_id_counters()
         self.org_id = self._singleton_id("Organization", "00D")
         self.user_id = self._singleton_id("User", "005")
-        self.profile = get_profile(profile) if isinstance(profile, str) else profile
-        self.faults = faults or FaultConfig()
         self.usage = ApiUsage.for_edition(edition)
+        self.profile = get_profile(profile)
+        self.faults = faults or FaultConfig()
         self.credentials = Credentials(username, password, security_token, client_id, client_secret)
         self.sessions = SessionManager(self.org_id, self.user_id, self.credentials, session_seconds)
         self.dml = DmlEngine(self.schema, self.store, self.ids, self.user_id, lambda: self.faults)
@@ -107,6 +107,16 @@ class Org:
                 self.ids.advance_past(obj.key_prefix, _sequence_of(row[0]))
 
     @property
+    def profile(self) -> OrgProfile:
+        """The org profile in force: counting rules and timings (swapped whole, so readers see one or the other)."""
+        return self._profile
+
+    @profile.setter
+    def profile(self, profile: OrgProfile) -> None:
+        self._profile = profile
+        self.usage.set_report_lag(profile.scaled(profile.counting.usage_report_lag_s))
+
+    @property
     def is_sandbox(self) -> bool:
         return self.edition == "sandbox"
 
@@ -118,11 +128,16 @@ class Org:
         return obj
 
     # -- run-time configuration ---------------------------------------------------------------------
-    def configure(self, *, profile: str | None = None, profile_overrides: dict[str, Any] | None = None,
-                  faults: dict[str, Any] | FaultConfig | None = None, edition: str | None = None,
-                  session_seconds: float | None = None) -> None:
-        if profile is not None or profile_overrides:
-            base = get_profile(profile) if profile is not None else self.profile
+    def configure(self, *, profile: str | OrgProfile | None = None, profile_document: dict[str, Any] | None = None,
+                  profile_overrides: dict[str, Any] | None = None, faults: dict[str, Any] | FaultConfig | None = None,
+                  edition: str | None = None, session_seconds: float | None = None) -> None:
+        """Change the profile (a built-in name, a profile, or a whole profile document), faults, edition
+        or session lifetime at run time; `profile_overrides` changes single profile fields by flat name."""
+        if profile is not None or profile_document is not None or profile_overrides:
+            if profile_document is not None:
+                base = profile_from_document(profile_document, origin="profile_document")
+            else:
+                base = get_profile(profile) if profile is not None else self.profile
             self.profile = base.with_overrides(**(profile_overrides or {}))
         if faults is not None:
             self.faults = faults if isinstance(faults, FaultConfig) else FaultConfig.from_dict(faults)

@@ -1,112 +1,380 @@
-"""Latency profiles and fault injection: how slow and how unreliable the emulated org is.
+"""Org profiles: how an org counts API requests and how slow it is; and deterministic fault injection.
 
-The `realistic` numbers come from ../shared/reference/latency-calibration.md section 7; each carries its
-evidence there. Most are estimates, so every one is an overridable parameter (`--profile realistic
---set bulk_per_record_ms=20`, or `Org.configure(profile=...)` at run time). `time_scale` divides every
-delay so a realistic run can finish in minutes: 0.1 runs ten times faster than real time.
+An org profile is one versioned JSON document (docs/org-profile.md describes every field, its unit and
+where its default comes from) with two parts. `counting` says, per request kind
+(`emulator.request_kinds`), how many calls a request costs against DailyApiRequests, how Composite Batch
+and Bulk API 2.0 batches count, and whether the reported usage lags. `timings` says how long the org
+takes: network round trip, server time per request and per record, Bulk queue waits, per-record costs and
+parallelism. The emulator runs on a profile, `sfharness plan` predicts from one, and `sfharness
+calibrate` measures one from a real org, so all three speak the same numbers.
+
+The built-in profiles are files of the same format in `org_profiles/`: `realistic` (every number from
+../shared/reference/latency-calibration.md and the fact sheet, mostly estimates) and `instant` (no
+delays). A field a file leaves out takes its value from `realistic`. `time_scale` divides every delay so a
+realistic run can finish in minutes: 20 runs twenty times faster than real time.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import math
 import random
 import threading
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .request_kinds import REQUEST_KINDS
+
+FORMAT = "sfharness-org-profile"
+VERSION = 1
+BUILTIN_DIR = Path(__file__).resolve().parent / "org_profiles"
+BULK_FAMILIES = ("bulk1", "bulk2")
+COMPOSITE_BATCH_RULES = ("1", "N", "N+1")
+COUNTED_KINDS = tuple(k for k in REQUEST_KINDS if k != "rest.composite_batch")
+"""Kinds whose cost `counting.requests` sets (Composite Batch has its own rule, `composite_batch_calls`)."""
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message names the file (or source) and the field."""
 
 
 @dataclass(frozen=True)
-class LatencyProfile:
-    name: str = "instant"
-    # Synchronous API (seconds / milliseconds as named)
-    rtt_ms: float = 0.0  # network round trip added to every response
-    write_fixed_ms: float = 0.0  # S_fix: server time per write request (PATCH, collections, composite)
-    read_fixed_ms: float = 0.0  # server time per read request (GET, query, job status)
-    sync_per_record_ms: float = 0.0  # c_sync: per record inside a synchronous write
-    composite_subrequest_ms: float = 0.0  # extra per Composite subrequest (run one after another)
-    upload_mb_per_s: float = 0.0  # bandwidth for request bodies; 0 = unlimited
-    # Bulk processing
-    bulk_queue_median_s: float = 0.0  # Q: log-normal queue wait before a job/batch starts
-    bulk_queue_p90_s: float = 0.0
-    bulk_batch_overhead_s: float = 0.0  # fixed cost per Bulk 1.0 batch / Bulk 2.0 internal batch
-    bulk_per_record_ms: float = 0.0  # c_bulk per record for one worker
-    bulk_chunk_overhead_ms: float = 0.0  # per 200-record transaction
-    bulk_parallelism: int = 4  # P: internal batches processed at once (Parallel mode)
-    lock_wait_s: float = 0.0  # how long a transaction waits on a locked parent before UNABLE_TO_LOCK_ROW
+class CountingRules:
+    """What a request costs against the org's daily allocations."""
+
+    requests: Mapping[str, int]  # request kind -> calls counted per request (0: free)
+    composite_batch_calls: str  # "1", "N" or "N+1" calls for a Composite Batch of N subrequests
+    bulk2_records_per_batch: int  # records per Bulk 2.0 internal batch (each counts one DailyBulkApiBatches)
+    bulk2_parent_batches: int  # DailyBulkApiBatches counted per Bulk 2.0 job for its empty parent batch
+    usage_report_lag_s: float  # Sforce-Limit-Info and /limits show usage as it was this long ago
+
+    def calls(self, kind: str) -> int:
+        """Calls one request of `kind` costs when it arrives (a Composite Batch: its first one)."""
+        if kind == "rest.composite_batch":
+            return 1
+        return self.requests[kind]
+
+    def subrequest_calls(self, index: int) -> int:
+        """Calls Composite Batch subrequest `index` (0-based) costs beyond the batch request's own one."""
+        if self.composite_batch_calls == "N+1":
+            return 1
+        if self.composite_batch_calls == "N":
+            return 1 if index > 0 else 0
+        return 0
+
+    def composite_batch_total(self, subrequests: int) -> int:
+        return self.calls("rest.composite_batch") + sum(self.subrequest_calls(i) for i in range(subrequests))
+
+    def bulk2_batches(self, job_records: int) -> int:
+        """DailyBulkApiBatches one Bulk 2.0 ingest job of `job_records` records consumes."""
+        if job_records <= 0:
+            return 0
+        return math.ceil(job_records / self.bulk2_records_per_batch) + self.bulk2_parent_batches
+
+
+class BulkTimings(NamedTuple):
+    """One Bulk API family's timing fields (`Timings.bulk`)."""
+
+    queue_median_s: float
+    queue_p90_s: float
+    batch_overhead_s: float
+    per_record_ms: float
+    chunk_overhead_ms: float
+    batch_time_limit_s: float
+    max_retries: int
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How long the org takes, in real time (`OrgProfile.time_scale` speeds the emulator up)."""
+
+    rtt_ms: float  # network round trip, added to every response
+    read_fixed_ms: float  # server time per read request (GET: record, query, job status)
+    write_fixed_ms: float  # server time per write request (PATCH, Collections, Composite, Bulk create/close)
+    sync_per_record_ms: float  # per record inside a synchronous write
+    composite_subrequest_ms: float  # per Composite / Composite Batch subrequest (they run one after another)
+    upload_mb_per_s: float  # request body bandwidth; 0 = unlimited
+    bulk_parallelism: int  # Bulk 1.0 batches and Bulk 2.0 internal batches processed at once (the org's pool)
+    lock_wait_s: float  # how long a bulk transaction waits on a locked parent before UNABLE_TO_LOCK_ROW
+    bulk1_queue_median_s: float  # Bulk 1.0: log-normal wait from adding a batch until it starts
+    bulk1_queue_p90_s: float
+    bulk1_batch_overhead_s: float  # fixed time per batch
+    bulk1_per_record_ms: float  # per record, one worker
+    bulk1_chunk_overhead_ms: float  # per 200-record transaction
+    bulk1_batch_time_limit_s: float  # an attempt at a batch past this is stopped; the rest goes back to the queue
+    bulk1_max_retries: int  # times a batch goes back to the queue before it is Failed
+    bulk2_queue_median_s: float  # Bulk 2.0: log-normal wait from UploadComplete until InProgress
+    bulk2_queue_p90_s: float
+    bulk2_batch_overhead_s: float  # fixed time per internal batch
+    bulk2_per_record_ms: float
+    bulk2_chunk_overhead_ms: float
+    bulk2_batch_time_limit_s: float  # an internal batch not done in this is retried
+    bulk2_max_retries: int  # retries of an internal batch before the job fails
+
+    def bulk(self, family: str) -> BulkTimings:
+        if family not in BULK_FAMILIES:
+            raise ValueError(f"unknown Bulk API family {family!r}; known: {', '.join(BULK_FAMILIES)}")
+        return BulkTimings(*(getattr(self, f"{family}_{name}") for name in BulkTimings._fields))
+
+
+_INT_TIMINGS = {"bulk_parallelism": 1, "bulk1_max_retries": 0, "bulk2_max_retries": 0}  # name -> minimum
+_TIMING_NAMES = tuple(f.name for f in fields(Timings))
+_LIMIT_TIMINGS = {*_INT_TIMINGS, "bulk1_batch_time_limit_s", "bulk2_batch_time_limit_s"}
+"""Timings that bound work rather than take time."""
+_COUNTING_SCALARS = ("composite_batch_calls", "bulk2_records_per_batch", "bulk2_parent_batches", "usage_report_lag_s")
+_TOP_KEYS = ("format", "version", "name", "description", "time_scale", "counting", "timings", "calibration")
+
+
+@dataclass(frozen=True)
+class OrgProfile:
+    """One org's counting rules and timings (see the module docstring and docs/org-profile.md)."""
+
+    name: str
+    counting: CountingRules
+    timings: Timings
     time_scale: float = 1.0  # divide every delay by this; 0 or less disables delays altogether
+    description: str = ""
+    calibration: Mapping[str, Any] | None = field(default=None, compare=False)  # informational (calibrate's notes)
+
+    # -- time ------------------------------------------------------------------------------------------
+    @property
+    def has_delays(self) -> bool:
+        """False for a profile with no timing at all (`instant`): nothing to scale, nothing to wait for."""
+        t = self.timings
+        return self.time_scale > 0 and any(getattr(t, name) > 0 for name in _TIMING_NAMES if name not in _LIMIT_TIMINGS)
 
     def scaled(self, seconds: float) -> float:
         if self.time_scale <= 0 or seconds <= 0:
             return 0.0
         return seconds / self.time_scale
 
-    def queue_delay(self, rng: random.Random) -> float:
-        """A log-normal queue wait with the profile's median and p90 (already time-scaled)."""
-        if self.bulk_queue_median_s <= 0:
-            return 0.0
-        mu = math.log(self.bulk_queue_median_s)
-        p90 = max(self.bulk_queue_p90_s, self.bulk_queue_median_s)
-        sigma = (math.log(p90) - mu) / 1.2816 if p90 > self.bulk_queue_median_s else 0.0
-        return self.scaled(rng.lognormvariate(mu, sigma) if sigma else self.bulk_queue_median_s)
-
     def request_delay(self, *, write: bool, records: int = 0, subrequests: int = 0, body_bytes: int = 0) -> float:
-        seconds = (self.rtt_ms + (self.write_fixed_ms if write else self.read_fixed_ms)) / 1000.0
-        seconds += records * self.sync_per_record_ms / 1000.0
-        seconds += subrequests * self.composite_subrequest_ms / 1000.0
-        if self.upload_mb_per_s > 0:
-            seconds += body_bytes / (self.upload_mb_per_s * 1_000_000)
+        """Seconds one synchronous API request takes on the server and the network (time-scaled)."""
+        t = self.timings
+        seconds = (t.rtt_ms + (t.write_fixed_ms if write else t.read_fixed_ms)) / 1000.0
+        seconds += records * t.sync_per_record_ms / 1000.0 + subrequests * t.composite_subrequest_ms / 1000.0
+        if t.upload_mb_per_s > 0:
+            seconds += body_bytes / (t.upload_mb_per_s * 1_000_000)
         return self.scaled(seconds)
 
-    def batch_seconds(self, records: int) -> float:
+    def queue_delay(self, family: str, rng: random.Random) -> float:
+        """A log-normal queue wait with the family's median and p90 (time-scaled)."""
+        b = self.timings.bulk(family)
+        if b.queue_median_s <= 0:
+            return 0.0
+        mu = math.log(b.queue_median_s)
+        p90 = max(b.queue_p90_s, b.queue_median_s)
+        sigma = (math.log(p90) - mu) / 1.2816 if p90 > b.queue_median_s else 0.0
+        return self.scaled(rng.lognormvariate(mu, sigma) if sigma else b.queue_median_s)
+
+    def batch_overhead(self, family: str) -> float:
+        return self.scaled(self.timings.bulk(family).batch_overhead_s)
+
+    def chunk_seconds(self, family: str, records: int) -> float:
+        """Time one bulk transaction of `records` records takes beyond the database work (time-scaled)."""
+        b = self.timings.bulk(family)
+        return self.scaled((b.chunk_overhead_ms + records * b.per_record_ms) / 1000.0)
+
+    def batch_seconds(self, family: str, records: int) -> float:
+        """Time one Bulk 1.0 batch or Bulk 2.0 internal batch of `records` records takes (time-scaled)."""
+        b = self.timings.bulk(family)
         chunks = math.ceil(records / 200) if records else 0
-        seconds = self.bulk_batch_overhead_s + records * self.bulk_per_record_ms / 1000.0 + chunks * self.bulk_chunk_overhead_ms / 1000.0
+        seconds = b.batch_overhead_s + records * b.per_record_ms / 1000.0 + chunks * b.chunk_overhead_ms / 1000.0
         return self.scaled(seconds)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    # -- the document ------------------------------------------------------------------------------------
+    def to_document(self) -> dict[str, Any]:
+        """The profile as its JSON document (what `get_profile` reads back)."""
+        c = self.counting
+        doc: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "name": self.name,
+            "description": self.description,
+            "time_scale": self.time_scale,
+            "counting": {"requests": dict(c.requests), **{k: getattr(c, k) for k in _COUNTING_SCALARS}},
+            "timings": asdict(self.timings),
+        }
+        if self.calibration is not None:
+            doc["calibration"] = copy.deepcopy(dict(self.calibration))
+        return doc
 
-    def with_overrides(self, **overrides: Any) -> "LatencyProfile":
-        known = {f.name: f.type for f in fields(self)}
-        clean = {}
+    to_dict = to_document
+
+    def with_overrides(self, **overrides: Any) -> "OrgProfile":
+        """A copy with some fields changed, by flat name: a timing (`bulk2_per_record_ms`), `time_scale`,
+        a counting field (`composite_batch_calls`) or a request kind (`bulk2.status`). A `bulk_` name
+        sets both Bulk families (`bulk_queue_median_s` sets `bulk1_queue_median_s` and `bulk2_...`)."""
+        if not overrides:
+            return self
+        doc = self.to_document()
         for key, value in overrides.items():
-            if key not in known:
-                raise ValueError(f"unknown profile parameter {key!r}; known: {', '.join(sorted(known))}")
-            clean[key] = _cast_like(getattr(self, key), value)
-        return replace(self, **clean)
+            section, names = _override_target(key)
+            target = doc if section is None else doc["counting"]["requests"] if section == "requests" else doc[section]
+            for name in names:
+                target[name] = _cast_like(target.get(name), value)
+        return profile_from_document(doc, origin=f"profile {self.name!r} with overrides")
 
 
-PROFILES: dict[str, LatencyProfile] = {
-    # No delays: bulk workers are CPU-bound, and under the GIL one worker finishes a job fastest
-    # (measured: 100,000 records in 3.2 s with 1 worker, 4.2-4.7 s with 2 or 4).
-    "instant": LatencyProfile(name="instant", bulk_parallelism=1),
-    # Estimates and their evidence: ../shared/reference/latency-calibration.md section 7 (lean object).
-    "realistic": LatencyProfile(
-        name="realistic",
-        rtt_ms=60.0,
-        write_fixed_ms=200.0,
-        read_fixed_ms=80.0,
-        sync_per_record_ms=8.0,
-        composite_subrequest_ms=60.0,
-        upload_mb_per_s=10.0,
-        bulk_queue_median_s=5.0,
-        bulk_queue_p90_s=30.0,
-        bulk_batch_overhead_s=2.0,
-        bulk_per_record_ms=5.0,
-        bulk_chunk_overhead_ms=50.0,
-        bulk_parallelism=10,
-        lock_wait_s=3.0,
-    ),
-}
+def _override_target(key: str) -> tuple[str | None, tuple[str, ...]]:
+    if key in ("time_scale", "name", "description"):
+        return None, (key,)
+    if key in _TIMING_NAMES:
+        return "timings", (key,)
+    if key.startswith("bulk_") and f"bulk1_{key[5:]}" in _TIMING_NAMES:
+        return "timings", tuple(f"{family}_{key[5:]}" for family in BULK_FAMILIES)
+    if key in _COUNTING_SCALARS:
+        return "counting", (key,)
+    if key in COUNTED_KINDS:
+        return "requests", (key,)
+    known = sorted({*_TIMING_NAMES, *_COUNTING_SCALARS, *COUNTED_KINDS, "time_scale"})
+    raise ProfileError(f"unknown profile parameter {key!r}; known: {', '.join(known)}")
 
 
-def get_profile(name: str, time_scale: float | None = None, **overrides: Any) -> LatencyProfile:
+# -- reading and checking documents --------------------------------------------------------------------------
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.json"))
+
+
+def profile_argument(source: str) -> str:
+    """`source` as another process should receive it: a built-in name as is, a file as an absolute path."""
+    return source if source in builtin_names() else str(Path(source).resolve())
+
+
+@functools.cache
+def _builtin_text(name: str) -> str:
+    return (BUILTIN_DIR / f"{name}.json").read_text(encoding="utf-8")
+
+
+def _read_document(source: str | Path) -> tuple[dict[str, Any], str]:
+    """(the JSON document, a label for error messages) of a built-in name or a file path."""
+    text_source = str(source)
+    if text_source in builtin_names():
+        return json.loads(_builtin_text(text_source)), f"built-in profile {text_source!r}"
+    path = Path(source)
+    if not path.is_file():
+        raise ProfileError(f"unknown profile {text_source!r}: not a built-in profile ({', '.join(builtin_names())}) "
+                           "and no such file")
     try:
-        profile = PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProfileError(f"{path}: cannot read the profile ({err})") from None
+    except ValueError as err:
+        raise ProfileError(f"{path}: not valid JSON ({err})") from None
+    return data, str(path)
+
+
+def get_profile(source: str | Path | OrgProfile = "instant", time_scale: float | None = None, **overrides: Any) -> OrgProfile:
+    """A profile by built-in name (`instant`, `realistic`) or from a JSON file, with optional overrides.
+
+    Raises ProfileError (a ValueError) naming the file and the field when the document is not usable.
+    """
+    if isinstance(source, OrgProfile):
+        profile = source
+    else:
+        doc, origin = _read_document(source)
+        profile = profile_from_document(doc, origin=origin, default_name=Path(str(source)).stem,
+                                        complete=str(source) == "realistic")
     if time_scale is not None:
         overrides["time_scale"] = time_scale
     return profile.with_overrides(**overrides) if overrides else profile
+
+
+def save_profile(profile: OrgProfile, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(profile.to_document(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _defaults() -> dict[str, Any]:
+    """The complete `realistic` document: the value of every field a profile leaves out."""
+    return json.loads(_builtin_text("realistic"))
+
+
+def profile_from_document(doc: Any, *, origin: str = "profile", default_name: str = "custom", complete: bool = False) -> OrgProfile:
+    """Check a profile document field by field and build the profile.
+
+    A field the document leaves out takes `realistic`'s value, unless `complete` (the `realistic` file
+    itself, which must name every field).
+    """
+    where = origin
+    if not isinstance(doc, dict):
+        raise ProfileError(f"{where}: a profile is a JSON object, got {type(doc).__name__}")
+    _no_unknown(doc, _TOP_KEYS, where, "")
+    if doc.get("format") != FORMAT:
+        raise ProfileError(f"{where}: format: expected {FORMAT!r}, got {doc.get('format')!r}")
+    if doc.get("version") != VERSION:
+        raise ProfileError(f"{where}: version: this sfharness reads version {VERSION} profiles, got {doc.get('version')!r}")
+    base = {"counting": {"requests": {}}, "timings": {}} if complete else _defaults()
+    counting = _section(doc, "counting", where)
+    timings = _section(doc, "timings", where)
+    _no_unknown(counting, ("requests", *_COUNTING_SCALARS), where, "counting.")
+    requests = _section(counting, "requests", where, "counting.")
+    _no_unknown(requests, COUNTED_KINDS, where, "counting.requests.")
+    _no_unknown(timings, _TIMING_NAMES, where, "timings.")
+    merged_requests = {**base["counting"]["requests"], **requests}
+    merged_counting = {**{k: base["counting"].get(k) for k in _COUNTING_SCALARS}, **counting}
+    merged_timings = {**base["timings"], **timings}
+
+    rules = CountingRules(
+        requests={kind: _number(merged_requests, kind, where, "counting.requests.", integer=True, minimum=0) for kind in COUNTED_KINDS},
+        composite_batch_calls=_choice(merged_counting, "composite_batch_calls", COMPOSITE_BATCH_RULES, where),
+        bulk2_records_per_batch=int(_number(merged_counting, "bulk2_records_per_batch", where, "counting.", integer=True, minimum=1)),
+        bulk2_parent_batches=int(_number(merged_counting, "bulk2_parent_batches", where, "counting.", integer=True, minimum=0)),
+        usage_report_lag_s=_number(merged_counting, "usage_report_lag_s", where, "counting.", minimum=0),
+    )
+    values = {name: _number(merged_timings, name, where, "timings.", integer=name in _INT_TIMINGS,
+                            minimum=_INT_TIMINGS.get(name, 0)) for name in _TIMING_NAMES}
+    name = doc.get("name", default_name)
+    if not isinstance(name, str) or not name.strip():
+        raise ProfileError(f"{where}: name: expected a non-empty text, got {name!r}")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise ProfileError(f"{where}: description: expected text, got {description!r}")
+    calibration = doc.get("calibration")
+    if calibration is not None and not isinstance(calibration, dict):
+        raise ProfileError(f"{where}: calibration: expected an object, got {type(calibration).__name__}")
+    time_scale = _number(doc, "time_scale", where, "", minimum=None) if "time_scale" in doc else 1.0
+    return OrgProfile(name=name, counting=rules, timings=Timings(**values), time_scale=time_scale,  # type: ignore[arg-type]
+                      description=description, calibration=calibration)
+
+
+def _section(doc: dict[str, Any], key: str, where: str, prefix: str = "") -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ProfileError(f"{where}: {prefix}{key}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _no_unknown(section: dict[str, Any], known: tuple[str, ...], where: str, prefix: str) -> None:
+    unknown = sorted(set(section) - set(known))
+    if unknown:
+        raise ProfileError(f"{where}: {prefix}{unknown[0]}: unknown field; known: {', '.join(known)}")
+
+
+def _number(section: dict[str, Any], key: str, where: str, prefix: str, *, integer: bool = False,
+            minimum: float | None = 0) -> Any:
+    if key not in section or section[key] is None:
+        raise ProfileError(f"{where}: {prefix}{key}: missing")
+    value = section[key]
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or (isinstance(value, float) and not math.isfinite(value)):
+        kind = "a whole number" if integer else "a number"
+        raise ProfileError(f"{where}: {prefix}{key}: expected {kind}, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ProfileError(f"{where}: {prefix}{key}: must be at least {minimum:g}, got {value!r}")
+    return value if integer else float(value)
+
+
+def _choice(section: dict[str, Any], key: str, choices: tuple[str, ...], where: str) -> str:
+    value = section.get(key)
+    if value not in choices:
+        raise ProfileError(f"{where}: counting.{key}: expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+    return str(value)
 
 
 @dataclass

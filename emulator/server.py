@@ -27,7 +27,7 @@ import uvicorn
 from .api.app import create_app
 from .api.gate import InjectedDropFilter
 from .org import Org
-from .profiles import FaultConfig, get_profile
+from .profiles import FaultConfig, OrgProfile, get_profile
 
 
 class AdminClient:
@@ -201,7 +201,7 @@ def run_org(
     tls: bool = True,
     db: str | None = None,
     seed: dict[str, int] | None = None,
-    profile: str = "instant",
+    profile: str | OrgProfile = "instant",
     time_scale: float | None = None,
     profile_overrides: dict[str, Any] | None = None,
     edition: str = "developer",
@@ -215,7 +215,7 @@ def run_org(
     org = Org(
         db_path=db,
         edition=edition,
-        profile=get_profile(profile, time_scale, **overrides),
+        profile=get_profile(profile, time_scale, **overrides),  # a built-in name or a profile file
         faults=faults if isinstance(faults, FaultConfig) else FaultConfig.from_dict(faults or {}),
         schema_files=schema_files,
         session_seconds=session_seconds,

@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover
 
 from . import output
 from .commands import bench as bench_cmd
+from .commands import calibrate as calibrate_cmd
 from .commands import compare as compare_cmd
 from .commands import emulator as emulator_cmd
 from .commands import limits as limits_cmd
@@ -101,7 +102,8 @@ def _root(
 
 app.add_typer(emulator_cmd.app, name="emulator")
 for name, command in (("compare", compare_cmd.compare), ("bench", bench_cmd.bench), ("plan", plan_cmd.plan),
-                      ("update", update_cmd.update), ("resume", update_cmd.resume), ("limits", limits_cmd.limits)):
+                      ("update", update_cmd.update), ("resume", update_cmd.resume), ("limits", limits_cmd.limits),
+                      ("calibrate", calibrate_cmd.calibrate)):
     app.command(name, context_settings=HELP_OPTIONS)(command)
 
 

@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 
 import typer
 
+from emulator.profiles import OrgProfile, get_profile
+
 from . import failures
 from .orgs import DEFAULT_API_VERSION, OrgConnection, OrgOptions, Secret, connect, embedded_emulator
 from .output import console, err_console
@@ -22,7 +24,8 @@ HELP_OPTIONS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 """`-h` as well as `--help`, on the root and on every command (as in the sf CLI)."""
 
 Edition = typer.Option("developer", "--edition", help="Emulator edition when no org is given: developer, enterprise or sandbox.")
-Profile = typer.Option("instant", "--profile", help="Emulator latency profile: instant or realistic.")
+Profile = typer.Option("instant", "--profile", help="Org profile of the embedded emulator: instant, realistic, heavy-automation, "
+                       "or a profile JSON file (e.g. one `sfharness calibrate` wrote).")
 TimeScale = typer.Option(None, "--time-scale", help="Run the emulator's profile this many times faster than real time.")
 Faults = typer.Option(None, "--faults", help="Emulator fault injection, e.g. 'http_503_rate=0.02,lock_error_rate=0.01,seed=7'.")
 JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
@@ -164,3 +167,11 @@ def names(text: str | None, default: list[str], known: list[str], flag: str) -> 
 def fail(message: str, code: int = failures.EXIT_INPUT, *, name: str | None = None, hint: str | None = None) -> NoReturn:
     """End the command with one clear line (and a hint); `harness.output` shows it, text or JSON."""
     raise failures.fail(message, code, name=name, hint=hint)
+
+
+def load_profile(source: str, time_scale: float | None = None) -> OrgProfile:
+    """The org profile named by --profile (built-in name or file), or a clear error naming the field."""
+    try:
+        return get_profile(source, time_scale)
+    except ValueError as err:
+        fail(f"--profile: {err}")

@@ -340,9 +340,11 @@ def embedded_emulator(*, profile: str = "instant", time_scale: float | None = No
                       faults: str | None = None, api_version: str = DEFAULT_API_VERSION,
                       profile_overrides: dict[str, Any] | None = None) -> Iterator[OrgConnection]:
     """Start the emulator in a child process (so client memory and CPU are measured alone)."""
+    from emulator.profiles import profile_argument
     from emulator.server import AdminClient
 
-    cmd = [sys.executable, "-m", "harness", "emulator", "serve", "--port", "0", "--profile", profile, "--edition", edition]
+    cmd = [sys.executable, "-m", "harness", "emulator", "serve", "--port", "0", "--profile", profile_argument(profile),
+           "--edition", edition]
     if time_scale is not None:
         cmd += ["--time-scale", str(time_scale)]
     if faults:

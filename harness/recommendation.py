@@ -11,8 +11,10 @@ Never eligible:
   costs its delegate's calls plus one and the delegate ranks above it anyway; the advice names the
   delegate, which a user can pin with `--strategy`. `auto` is for when the volume is not known in advance.
 
-Order: fewest API calls (the daily allocation is what a user runs out of), then least time, then the order
-the candidates were given in (the display order), so the answer is deterministic.
+Order: a candidate at risk (a predicted Bulk job whose units would be retried past their time limit or
+run longer than Salesforce's 5-minute guidance) after every one that is not; then fewest API calls (the
+daily allocation is what a user runs out of), then least time, then the order the candidates were given
+in (the display order), so the answer is deterministic.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class Candidate:
     seconds: float
     baseline: bool = False
     clean: bool = True
+    at_risk: bool = False
+    """A prediction whose Bulk units would run past their time limit or the 5-minute guidance (plan only)."""
+    risk: str = ""
+    """Why it is at risk, quoted in the reason when a cheaper candidate is passed over for it."""
 
     @property
     def eligible(self) -> bool:
@@ -52,8 +58,9 @@ class Choice:
 
 
 def rank(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """The candidates best first: fewest API calls, then least time (a stable sort keeps the given order)."""
-    return sorted(candidates, key=lambda c: (c.calls, c.seconds))
+    """The candidates best first: not at risk, fewest API calls, then least time (a stable sort keeps the
+    given order)."""
+    return sorted(candidates, key=lambda c: (c.at_risk, c.calls, c.seconds))
 
 
 def choose(candidates: Sequence[Candidate], *, estimated: bool = False) -> Choice:
@@ -71,6 +78,11 @@ def choose(candidates: Sequence[Candidate], *, estimated: bool = False) -> Choic
         return f"{counted(c.calls, 'API call')} in {'about ' if estimated else ''}{duration(c.seconds)}"
 
     parts = [f"fewest API calls: {figures(best)}"]
+    passed_over = [c for c in ranked if c.at_risk and c.calls < best.calls]
+    if passed_over and not best.at_risk:
+        cheaper = min(passed_over, key=lambda c: c.calls)
+        parts[0] = f"fewest API calls without risk: {figures(best)}"
+        parts.append(f"{cheaper.strategy} would need {counted(cheaper.calls, 'call')} but is at risk ({cheaper.risk})")
     if len(ranked) > 1:
         parts.append(f"next: {ranked[1].strategy}, {figures(ranked[1])}")
     fastest = min(ranked, key=lambda c: c.seconds)

@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..org import Org
+from ..profiles import builtin_names
 from .common import json_response, read_json
 
 
@@ -46,8 +47,14 @@ async def config(request: Request) -> Response:
     org = _org(request)
     if request.method == "POST":
         body = await read_json(request)
-        org.configure(profile=body.get("profile"), profile_overrides=body.get("profile_overrides"),
-                      faults=body.get("faults"), edition=body.get("edition"), session_seconds=body.get("session_seconds"))
+        profile = body.get("profile")
+        if profile is not None and profile not in builtin_names():
+            # Over HTTP only built-in names: a whole profile travels as profile_document, never as a path.
+            raise ValueError(f"unknown built-in profile {profile!r}; known: {', '.join(builtin_names())} "
+                             "(send a profile file's contents as profile_document)")
+        org.configure(profile=profile, profile_document=body.get("profile_document"),
+                      profile_overrides=body.get("profile_overrides"), faults=body.get("faults"), edition=body.get("edition"),
+                      session_seconds=body.get("session_seconds"))
         if body.get("daily_api_max") is not None:
             # A small allocation lets tests and demos reach REQUEST_LIMIT_EXCEEDED without 15,000 calls;
             # an edition given in the same call sets its preset first.

@@ -72,7 +72,8 @@ class RestApp:
             await error_response(exc, scope["method"], scope["path"], headers)(scope, receive, send)
             return
         profile = self.org.profile
-        extra = profile.scaled((result.records * profile.sync_per_record_ms + result.subrequests * profile.composite_subrequest_ms) / 1000.0)
+        t = profile.timings
+        extra = profile.scaled((result.records * t.sync_per_record_ms + result.subrequests * t.composite_subrequest_ms) / 1000.0)
         if extra > 0:
             await asyncio.sleep(extra)
         if result.status == 204:

@@ -37,7 +37,7 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..org import Org
-from .common import api_version, dumps, media_type, spool, with_and_without_slash
+from .common import api_version, batch_retry_disabled, dumps, media_type, spool, with_and_without_slash
 
 _MEDIA = {"XML": "application/xml", "CSV": "text/csv", "JSON": "application/json"}
 
@@ -142,6 +142,7 @@ async def create_job(request: Request) -> Response:
         concurrency_mode=_concurrency(doc.get("concurrencyMode")),
         api_version=f"{version:.1f}",
         external_id_field=doc.get("externalIdFieldName") or None,
+        retry_disabled=batch_retry_disabled(request),
     )
     # The job document comes back in the format it was sent in: salesforce-bulk creates JSON jobs with an
     # XML jobInfo and parses the answer as XML. Later GETs use the job's own format.

@@ -28,6 +28,7 @@ from ..org import Org
 from . import multipart
 from .common import (
     api_version,
+    batch_retry_disabled,
     count_param,
     json_response,
     media_type,
@@ -75,7 +76,7 @@ async def ingest_jobs(request: Request) -> Response:
     if request.method == "POST":
         if media_type(request.headers.get("content-type")) == multipart.MEDIA_TYPE:
             return await _create_with_data(request, org, version)
-        job = org.bulk2.create_ingest(await _job_document(request), version)
+        job = org.bulk2.create_ingest(await _job_document(request), version, retry_disabled=batch_retry_disabled(request))
         return json_response(job.info(brief=True))
     jobs = sorted(org.bulk2.list_ingest(), key=lambda j: j.created_date)
     start = count_param("queryLocator", request.query_params.get("queryLocator"), 0, 0)
@@ -96,7 +97,8 @@ async def _create_with_data(request: Request, org: Org, version: float) -> Respo
     if missing:
         raise ClientInputError(f"ClientInputError : The multipart request has no '{missing[0]}' part; it needs a 'job' part "
                                "(the job document, JSON) and a 'content' part (the CSV data)")
-    job = org.bulk2.create_ingest_with_data(_as_job_document(parse_json(parts["job"].data)), version, parts["content"].data)
+    job = org.bulk2.create_ingest_with_data(_as_job_document(parse_json(parts["job"].data)), version, parts["content"].data,
+                                           retry_disabled=batch_retry_disabled(request))
     return json_response(job.ack or job.info(brief=True))
 
 

@@ -2,7 +2,8 @@
 
 Subrequests are dispatched to the same handlers as top-level REST requests. Composite with allOrNone
 runs inside one SQLite transaction that is really rolled back; Composite Batch commits each subrequest
-on its own and, as documented, counts each subrequest against the daily allocation.
+on its own and, as documented, counts each subrequest against the daily allocation (N calls for N
+subrequests by default; the org profile's `composite_batch_calls` can make it N+1 or 1).
 """
 
 from __future__ import annotations
@@ -176,9 +177,10 @@ def composite_batch(call: RestCall) -> RestResult:
         if halted:
             results.append({"statusCode": 412, "result": [{"errorCode": "BATCH_PROCESSING_HALTED", "message": "Batch processing halted per request"}]})
             continue
-        # The gate counted the batch request once; each further subrequest counts once more.
-        if i > 0:
-            allowed, _ = call.org.usage.try_consume("rest", "POST /services/data/vXX.X/composite/batch (subrequest)")
+        # The gate counted the batch request once; the profile says what each subrequest adds (N or N+1).
+        calls = call.org.profile.counting.subrequest_calls(i)
+        if calls:
+            allowed, _ = call.org.usage.try_consume("rest", "POST /services/data/vXX.X/composite/batch (subrequest)", calls)
             if not allowed:
                 err = RequestLimitExceeded("TotalRequests Limit exceeded.")
                 results.append({"statusCode": err.status, "result": rest_body(err)})

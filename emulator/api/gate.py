@@ -2,10 +2,13 @@
 
 Every request to an API path passes here before routing: injected transport faults fire first (so a
 retried request never applied a change), then the session is checked (refusals are not counted), then
-one request is counted against the daily allocation (or refused with REQUEST_LIMIT_EXCEEDED), then the
-profile's base latency is slept. REST and Bulk 2.0 responses get `Sforce-Limit-Info`. Compressed request
-bodies are decompressed on their way in and responses compressed for clients that accept gzip
-(api/compression.py).
+the request is counted against the daily allocation as the org profile's counting rules say for its
+kind (`emulator.request_kinds`; a request that costs calls is refused with REQUEST_LIMIT_EXCEEDED once
+the allocation is spent, a free one never is), then the profile's base latency is slept. REST and Bulk
+2.0 responses get `Sforce-Limit-Info`. The free versions list and login requests pay the network round
+trip only (login counts when a profile says so, and is never refused: it has a rate limit of its own).
+Compressed request bodies are decompressed on their way in and responses compressed for clients that
+accept gzip (api/compression.py).
 
 The gate classifies every path into its API family anyway, so it also hands the request to that
 family's app when one is registered (REST goes straight to its own dispatcher, see api/app.py), and to
@@ -28,6 +31,7 @@ from ..errors import (
     ServerUnavailable,
 )
 from ..org import Org
+from ..request_kinds import request_kind
 from .common import classify
 from .compression import accepts_gzip, compressing, decoding, request_coding
 from .error_responses import error_response
@@ -67,9 +71,11 @@ class OrgGate:
             path = _SLASHES.sub("/", path)
             scope = {**scope, "path": path, "raw_path": _RAW_SLASHES.sub(b"/", scope.get("raw_path") or b"")}
         family = classify(path)
-        if family in ("login", "admin", "other"):
-            if family == "login":
-                org.usage.record_free(family, endpoint_key(scope["method"], path))
+        if family in ("admin", "other"):
+            await self.app(scope, receive, send)
+            return
+        if family == "login":
+            await _count_unrefused(org, family, scope["method"], path)
             await self.app(scope, receive, send)
             return
         headers = headers_of(scope)
@@ -87,7 +93,7 @@ class OrgGate:
         path: str = scope["path"]
         method: str = scope["method"]
         if family == "versions":
-            org.usage.record_free(family, endpoint_key(method, path))
+            await _count_unrefused(org, family, method, path)
             await self.app(scope, receive, send)
             return
         faults = org.faults
@@ -117,14 +123,21 @@ class OrgGate:
         if family == "identity":
             await self.app(scope, receive, send)
             return
-        allowed, _ = org.usage.try_consume(family, endpoint_key(method, path))
+        profile = org.profile
+        calls = profile.counting.calls(request_kind(family, method, path))
+        endpoint = endpoint_key(method, path)
+        if calls:
+            allowed, _ = org.usage.try_consume(family, endpoint, calls)
+        else:
+            org.usage.record_free(family, endpoint)
+            allowed = True
         if family in ("rest", "bulk2"):
             send = _with_limit_info(send, org)  # on error responses too, the refusal below included
         if not allowed:
             await _refuse(RequestLimitExceeded("TotalRequests Limit exceeded."), headers, scope, receive, send)
             return
         body_bytes = int(headers.get("content-length", "0") or 0)
-        delay = org.profile.request_delay(write=method not in ("GET", "HEAD"), body_bytes=body_bytes)
+        delay = profile.request_delay(write=method not in ("GET", "HEAD"), body_bytes=body_bytes)
         if delay > 0:
             await asyncio.sleep(delay)
         try:
@@ -135,6 +148,20 @@ class OrgGate:
         if coding is not None:
             receive = decoding(coding, receive)
         await self.family_apps.get(family, self.app)(scope, receive, send)
+
+
+async def _count_unrefused(org: Org, family: str, method: str, path: str) -> None:
+    """The versions list (free, as documented) and login requests (as the profile says): counted or
+    recorded free, never refused, and delayed by the network round trip alone."""
+    profile = org.profile
+    calls = profile.counting.calls("login") if family == "login" else 0
+    if calls:
+        org.usage.consume_always(family, endpoint_key(method, path), calls)
+    else:
+        org.usage.record_free(family, endpoint_key(method, path))
+    delay = profile.scaled(profile.timings.rtt_ms / 1000.0)
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 def headers_of(scope: dict) -> dict[str, str]:

@@ -11,18 +11,30 @@ and salesforce-bulk 2.2.0 (bulk_states.py) and jsforce expect `NotProcessed`. Cu
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import IO, Any
 
 from ..constants import BULK1_MAX_BYTES_PER_BATCH, BULK1_MAX_CHARS_PER_BATCH, BULK1_MAX_RECORDS_PER_BATCH
 from ..dml import SaveResult
 from ..errors import ExceededQuota, InvalidBatch, InvalidJob, InvalidJobState
 from ..schema import now_stamp
 from .formats import Bulk1ResultWriter, read_csv, read_json_records, read_xml_records, width_problem
-from .transactions import MAPPINGS, OPERATIONS, BulkContext, CsvRows, RecordForm, run_transactions, transactions
+from .transactions import (
+    MAPPINGS,
+    OPERATIONS,
+    AttemptTimer,
+    BulkContext,
+    CsvRows,
+    RecordForm,
+    UnitTimedOut,
+    run_transactions,
+    transactions,
+)
 
 CONTENT_TYPES = {"XML", "CSV", "JSON"}
 NOT_PROCESSED = "NotProcessed"
@@ -62,7 +74,8 @@ class Bulk1Job:
     created_date: str = field(default_factory=now_stamp)
     systemmodstamp: str = field(default_factory=now_stamp)
     batches: dict[str, Bulk1Batch] = field(default_factory=dict)
-    retries: int = 0
+    retries: int = 0  # numberRetries: batch attempts that passed their time limit and were queued again
+    retry_disabled: bool = False  # Sforce-Disable-Batch-Retry: TRUE when the job was created
     lane: threading.Lock = field(default_factory=threading.Lock, repr=False)
     records_seen: int = 0  # for the fail-midway fault
 
@@ -126,7 +139,7 @@ class Bulk1Service:
 
     # -- jobs -------------------------------------------------------------------------------------
     def create_job(self, *, operation: str, object_name: str, content_type: str | None, concurrency_mode: str | None,
-                   api_version: str, external_id_field: str | None = None) -> Bulk1Job:
+                   api_version: str, external_id_field: str | None = None, retry_disabled: bool = False) -> Bulk1Job:
         if operation not in OPERATIONS:
             raise InvalidJob(f"InvalidJob : Invalid operation: {operation}" if operation not in ("upsert", "query", "queryAll")
                              else f"InvalidJob : Operation {operation} is not supported by this emulator")
@@ -139,7 +152,8 @@ class Bulk1Service:
         mode = concurrency_mode or "Parallel"
         if mode not in ("Parallel", "Serial"):
             raise InvalidJob(f"InvalidJob : Invalid concurrency mode: {concurrency_mode}")
-        job = Bulk1Job(self.ctx.ids.next_id("750"), operation, obj.name, ctype, mode, api_version, self.ctx.user_id, external_id_field)
+        job = Bulk1Job(self.ctx.ids.next_id("750"), operation, obj.name, ctype, mode, api_version, self.ctx.user_id, external_id_field,
+                       retry_disabled=retry_disabled)
         with self._lock:
             self.jobs[job.id] = job
         return job
@@ -207,7 +221,7 @@ class Bulk1Service:
             job.batches[batch.id] = batch
         batch.ack = batch_info(batch)  # the add-batch response says Queued, whatever a worker does next
         lane = job.lane if job.concurrency_mode == "Serial" else None
-        self.ctx.engine.submit_unit(lambda: self._process(job, batch), delay=self.ctx.engine.queue_delay(), lane=lane)
+        self.ctx.engine.submit_unit(self._process(job, batch), delay=self.ctx.engine.queue_delay("bulk1"), lane=lane)
         return batch
 
     def get_batch(self, job_id: str, batch_id: str) -> Bulk1Batch:
@@ -247,53 +261,110 @@ class Bulk1Service:
             return MAPPINGS, read_xml_records(path)
         return MAPPINGS, iter(read_json_records(path))
 
-    def _process(self, job: Bulk1Job, batch: Bulk1Batch) -> None:
-        if batch.state != "Queued":
-            return
+    def _process(self, job: Bulk1Job, batch: Bulk1Batch) -> Callable[[], float | None]:
+        """The batch as the engine's unit (one call per attempt, see `_BatchRun`)."""
+        return _BatchRun(self, job, batch).attempt
+
+
+class _BatchRun:
+    """One batch, run one attempt at a time.
+
+    An attempt pays the batch overhead, then runs 200-record transactions until the records run out or
+    the next transaction would pass the profile's `bulk1_batch_time_limit_s`. Then, as documented, the
+    rest of the batch goes back to the queue (the batch shows Queued; committed transactions stay
+    committed) and the job's numberRetries grows; after `bulk1_max_retries` retries (none with
+    Sforce-Disable-Batch-Retry) the batch is Failed, the records it processed keep their results and the
+    rest are not processed. The result file stays open between attempts.
+    """
+
+    def __init__(self, service: Bulk1Service, job: Bulk1Job, batch: Bulk1Batch) -> None:
+        self.service, self.job, self.batch = service, job, batch
+        self.attempts = 0
+        self.leftover: list[Any] | None = None  # the transaction a timed-out attempt did not run
+        self.fh: IO[str] | None = None
+
+    def _before(self, n: int) -> None:
+        job, fail_after = self.job, self.service.ctx.faults.bulk_fail_after_records
+        with self.service._lock:  # parallel batches of one job share the count
+            if fail_after and job.records_seen + n > fail_after:
+                raise _FailMidway()
+            job.records_seen += n
+
+    def _on_results(self, chunk: list[Any], results: list[SaveResult]) -> None:
+        batch = self.batch
+        for res in results:
+            errors = [(e.status_code, e.message, e.fields) for e in res.errors]
+            # Salesforce leaves the id of a failed row empty in Bulk 1.0 results, updates included
+            # (simple-salesforce #627 reports exactly this: failed update rows come back with id None).
+            self.writer.write(res.id if res.success else None, res.success, res.created, errors)
+            batch.records_processed += 1
+            if not res.success:
+                batch.records_failed += 1
+
+    def attempt(self) -> float | None:
+        """One attempt; the seconds to wait in the queue before the next one, or None when done."""
+        job, batch, ctx = self.job, self.batch, self.service.ctx
+        if batch.state != "Queued":  # aborted while it waited (it is Not Processed) or already done
+            self._close()
+            return None
         if job.state == "Aborted":
             batch.state = NOT_PROCESSED
-            return
+            self._close()
+            return None
         started = time.monotonic()
         batch.state = "InProgress"
         batch.systemmodstamp = now_stamp()
-        ctx = self.ctx
-        ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
-        obj = ctx.schema.get(job.object)
-        fail_after = ctx.faults.bulk_fail_after_records
-
-        def before(n: int) -> None:
-            with self._lock:  # parallel batches of one job share the count
-                if fail_after and job.records_seen + n > fail_after:
-                    raise _FailMidway()
-                job.records_seen += n
-
-        def on_results(chunk: list[Any], results: list[SaveResult]) -> None:
-            for res in results:
-                errors = [(e.status_code, e.message, e.fields) for e in res.errors]
-                # Salesforce leaves the id of a failed row empty in Bulk 1.0 results, updates included
-                # (simple-salesforce #627 reports exactly this: failed update rows come back with id None).
-                writer.write(res.id if res.success else None, res.success, res.created, errors)
-                batch.records_processed += 1
-                if not res.success:
-                    batch.records_failed += 1
-
-        with open(batch.result_path, "w", encoding="utf-8", newline="") as fh:
-            writer = Bulk1ResultWriter(fh, job.content_type)
-            try:
-                form, records = self._records(job, batch.request_path)
-                run_transactions(ctx, obj, job.operation, transactions(records), on_results, form=form, before_transaction=before)
-                final, message = "Completed", ""
-            except InvalidBatch as err:
-                final, message = "Failed", err.message
-            except _FailMidway:
-                final, message = "Failed", "InternalServerError : The batch failed midway (injected fault); some records were not processed"
-            finally:
-                writer.close()
+        profile = ctx.profile
+        timer = AttemptTimer(profile.scaled(profile.timings.bulk1_batch_time_limit_s))
+        self.attempts += 1
+        final, message = "Completed", ""
+        try:
+            if self.fh is None:
+                self.fh = open(batch.result_path, "w", encoding="utf-8", newline="")  # noqa: SIM115  (open across attempts; _close)
+                self.writer = Bulk1ResultWriter(self.fh, job.content_type)
+                self.form, records = self.service._records(job, batch.request_path)
+                self.chunks = transactions(records)
+            overhead = profile.batch_overhead("bulk1")
+            if not timer.spend(overhead):
+                ctx.engine.sleep(timer.remaining_s)
+                raise UnitTimedOut(self.leftover or [])
+            ctx.engine.sleep(overhead)
+            chunks = itertools.chain([self.leftover], self.chunks) if self.leftover else self.chunks
+            self.leftover = None
+            run_transactions(ctx, ctx.schema.get(job.object), job.operation, chunks, self._on_results, family="bulk1",
+                             form=self.form, before_transaction=self._before, timer=timer)
+        except InvalidBatch as err:
+            final, message = "Failed", err.message
+        except _FailMidway:
+            final, message = "Failed", "InternalServerError : The batch failed midway (injected fault); some records were not processed"
+        except UnitTimedOut as timed_out:
+            self.leftover = timed_out.chunk or None
+            batch.total_processing_ms += int((time.monotonic() - started) * 1000)
+            retries = 0 if job.retry_disabled else profile.timings.bulk1_max_retries
+            if self.attempts <= retries:
+                with self.service._lock:
+                    job.retries += 1
+                batch.state = "Queued"  # the rest of the batch is back in the queue
+                batch.systemmodstamp = now_stamp()
+                return ctx.engine.queue_delay("bulk1")
+            final = "Failed"
+            message = (f"InternalServerError : The batch was not processed within its time limit "
+                       f"({profile.timings.bulk1_batch_time_limit_s:g} s) in {self.attempts} attempt(s); "
+                       "the remaining records were not processed")
+        else:
+            batch.total_processing_ms += int((time.monotonic() - started) * 1000)
+        self._close()
         batch.has_result = final == "Completed" or batch.records_processed > 0
-        batch.total_processing_ms = batch.api_active_ms = int((time.monotonic() - started) * 1000)
+        batch.api_active_ms = batch.total_processing_ms
         batch.state_message = message
         batch.state = final
         batch.systemmodstamp = now_stamp()
+        return None
+
+    def _close(self) -> None:
+        if self.fh is not None:
+            self.writer.close()
+            self.fh.close()
 
 
 class _FailMidway(Exception):

@@ -1,7 +1,7 @@
 """Bulk API 2.0 ingest and query jobs: state, limits and processing (no HTTP here).
 
 Ingest: Open -> (one CSV upload) -> UploadComplete -> InProgress -> JobComplete | Failed | Aborted. The
-upload is split into internal batches of 10,000 records that run in parallel; each writes its own
+upload is split into internal batches (10,000 records; the profile's `bulk2_records_per_batch`) that run in parallel; each writes its own
 success / failed / unprocessed part files, which the results resources stream back in order.
 Query: UploadComplete -> InProgress -> JobComplete; results are paged with opaque locators that encode a
 byte offset into the result file, so any page is served without an index held in memory.
@@ -12,26 +12,22 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import itertools
 import os
 import threading
 import time
 import uuid
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from .. import soql
-from ..constants import (
-    BULK2_INTERNAL_BATCH_RECORDS,
-    BULK2_MAX_UPLOAD_BYTES,
-    BULK2_MULTIPART_MAX_CHARS,
-    BULK_TRANSACTION_SIZE,
-)
+from ..constants import BULK2_MAX_UPLOAD_BYTES, BULK2_MULTIPART_MAX_CHARS, BULK_TRANSACTION_SIZE
 from ..dml import SaveResult
 from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
 from ..schema import now_stamp
 from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, Row, error_text, quoted, read_csv, read_spool, width_problem, write_spool
-from .transactions import OPERATIONS, BulkContext, CsvRows, run_transactions
+from .transactions import OPERATIONS, AttemptTimer, BulkContext, CsvRows, UnitTimedOut, run_transactions
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 MULTIPLE_UPLOADS = (
@@ -70,6 +66,7 @@ class IngestJob:
     records_processed: int = 0
     records_failed: int = 0
     retries: int = 0
+    retry_disabled: bool = False  # Sforce-Disable-Batch-Retry: TRUE when the job was created
     processing_ms: int = 0
     error_message: str = ""
     parts: list[_Part] = field(default_factory=list)
@@ -173,7 +170,7 @@ class Bulk2Service:
         self._lock = threading.Lock()
 
     # -- ingest jobs ------------------------------------------------------------------------------
-    def create_ingest(self, body: dict[str, Any], api_version: float) -> IngestJob:
+    def create_ingest(self, body: dict[str, Any], api_version: float, *, retry_disabled: bool = False) -> IngestJob:
         operation = body.get("operation")
         if operation not in OPERATIONS:
             raise InvalidJob(f"InvalidJob : Invalid or unsupported operation: {operation}")
@@ -189,12 +186,13 @@ class Bulk2Service:
         if ending not in LINE_ENDINGS:
             raise InvalidJob(f"InvalidJob : Invalid line ending: {ending}")
         job = IngestJob(self.ctx.ids.next_id("750"), operation, obj.name, api_version, self.ctx.user_id, delimiter, ending,
-                        body.get("externalIdFieldName"), body.get("assignmentRuleId"))
+                        body.get("externalIdFieldName"), body.get("assignmentRuleId"), retry_disabled=retry_disabled)
         with self._lock:
             self.ingest[job.id] = job
         return job
 
-    def create_ingest_with_data(self, body: dict[str, Any], api_version: float, data: bytes) -> IngestJob:
+    def create_ingest_with_data(self, body: dict[str, Any], api_version: float, data: bytes, *,
+                                retry_disabled: bool = False) -> IngestJob:
         """A multipart create: job, data and close in one request; the job is UploadComplete when it returns.
 
         Documented for data under 100,000 characters (the 220.0 docs said 20,000); larger data is refused
@@ -204,7 +202,7 @@ class Bulk2Service:
         if chars > BULK2_MULTIPART_MAX_CHARS:
             raise ClientInputError(f"ClientInputError : The job data of a multipart request is limited to {BULK2_MULTIPART_MAX_CHARS} "
                                    f"characters; this one has {chars}. Upload larger data with PUT to the job's contentUrl")
-        job = self.create_ingest(body, api_version)
+        job = self.create_ingest(body, api_version, retry_disabled=retry_disabled)
         path = os.path.join(self.workdir, f"upload-{uuid.uuid4().hex}.csv")
         with open(path, "wb") as fh:
             fh.write(data)
@@ -290,7 +288,7 @@ class Bulk2Service:
     # -- ingest processing ------------------------------------------------------------------------
     def _drive(self, job: IngestJob) -> None:
         ctx = self.ctx
-        if ctx.engine.sleep(ctx.engine.queue_delay()):
+        if ctx.engine.sleep(ctx.engine.queue_delay("bulk2")):
             return
         started = time.monotonic()
         with job.lock:
@@ -364,7 +362,10 @@ class Bulk2Service:
             job.systemmodstamp = now_stamp()
 
     def _split_and_submit(self, job: IngestJob, futures: list[Future]) -> None:
-        """Cut the upload into internal batches of 10,000 records and submit each (appended to `futures`)."""
+        """Cut the upload into internal batches and submit each (appended to `futures`).
+
+        Each internal batch counts one DailyBulkApiBatches, and the job's empty parent batch as many as
+        the profile's `bulk2_parent_batches` (none, as documented)."""
         ctx = self.ctx
         if not job.upload_path:
             raise ClientInputError("InvalidBatch : No data was uploaded to the job")
@@ -378,10 +379,14 @@ class Bulk2Service:
                 raise ClientInputError(f"InvalidBatch : Field name not found : {name}")
         if job.operation in ("update", "delete", "hardDelete") and not any(h.lower() == "id" for h in header):
             raise ClientInputError("InvalidBatch : Field name not found : Id")
+        counting = ctx.profile.counting
+        per_batch = counting.bulk2_records_per_batch
+        if counting.bulk2_parent_batches and not ctx.usage.consume_batches(counting.bulk2_parent_batches):
+            raise ExceededQuota("ExceededQuota : The daily Bulk API batch or record allocation is exhausted")
         index = 0
         while True:
             chunk_path = os.path.join(self.workdir, f"{job.id}.in{index:05d}.rows")
-            count = write_spool(chunk_path, rows, BULK2_INTERNAL_BATCH_RECORDS)
+            count = write_spool(chunk_path, rows, per_batch)
             if count == 0:
                 os.remove(chunk_path)
                 break
@@ -392,9 +397,9 @@ class Bulk2Service:
             base = os.path.join(self.workdir, f"{job.id}.p{index:05d}")
             part = _Part(index, base + ".ok", base + ".err", base + ".unp")
             job.parts.append(part)
-            futures.append(ctx.engine.submit_unit(lambda p=part, c=chunk_path: self._process_part(job, p, c), delay=0.0))
+            futures.append(ctx.engine.submit_unit(_InternalBatch(ctx, job, part, chunk_path).attempt, delay=0.0))
             index += 1
-            if count < BULK2_INTERNAL_BATCH_RECORDS:
+            if count < per_batch:
                 break
         job.pending_rows = None
 
@@ -408,77 +413,6 @@ class Bulk2Service:
                 writer.writerow(row)
                 job.records_total += 1
         job.parts.append(part)
-        os.remove(chunk_path)
-
-    def _process_part(self, job: IngestJob, part: _Part, chunk_path: str) -> None:
-        ctx = self.ctx
-        obj = ctx.schema.get(job.object)
-        delimiter, newline = job.delimiter, job.newline
-        fail_after = ctx.faults.bulk_fail_after_records
-        with open(part.success, "w", encoding="utf-8", newline="") as ok_fh, \
-             open(part.failed, "w", encoding="utf-8", newline="") as err_fh, \
-             open(part.unprocessed, "w", encoding="utf-8", newline="") as unp_fh:
-            out = CsvOut(err_fh, delimiter, newline)  # the upload's own columns, as in every result file
-            unp = CsvOut(unp_fh, delimiter, newline)
-            rows_iter = read_spool(chunk_path)
-            pending: list[Row] = []  # the transaction being filled or run: unprocessed if it never commits
-
-            def chunks() -> Iterator[list[Row]]:
-                """200-row transactions; a row whose column count disagrees with the header fails on its
-                own as it is read (before the transaction it sits in runs), as on Salesforce."""
-                width = len(job.header)
-                for row in rows_iter:
-                    if len(row) != width:
-                        error = error_text("INVALID_FIELD", f"Malformed row: {width_problem(job.header, row)}", [])
-                        err_fh.write(quoted(["", error], delimiter) + delimiter)
-                        out.writerow(row)
-                        with job.lock:
-                            job.records_processed += 1
-                            job.records_failed += 1
-                        continue
-                    pending.append(row)
-                    if len(pending) == BULK_TRANSACTION_SIZE:
-                        yield pending
-                if pending:
-                    yield pending
-
-            def before(n: int) -> None:
-                ctx.engine.sleep(0)
-                with job.lock:
-                    if fail_after and job.records_processed + n > fail_after and not job.error_message:
-                        job.error_message = "InternalServerError : The job failed midway (injected fault); the remaining records were not processed"
-                    if job.error_message:
-                        raise _Midway(job.error_message)
-
-            def on_results(chunk: list[Row], results: list[SaveResult]) -> None:
-                nonlocal pending
-                ok_lines, failed_lines = [], []
-                for text, res in zip(out.lines(chunk), results):
-                    if res.success:
-                        # sf__Id is a canonical id (base-62, nothing to escape): quoted without quoted()'s work.
-                        ok_lines.append(f'"{res.id}"{delimiter}"{"true" if res.created else "false"}"{delimiter}{text}{newline}')
-                    else:
-                        e = res.errors[0]
-                        error = quoted([res.id or "", error_text(e.status_code, e.message, e.fields)], delimiter)
-                        failed_lines.append(f"{error}{delimiter}{text}{newline}")
-                ok_fh.write("".join(ok_lines))
-                err_fh.write("".join(failed_lines))
-                with job.lock:
-                    job.records_processed += len(chunk)
-                    job.records_failed += len(failed_lines)
-                pending = []  # committed: the next transaction starts a list of its own
-
-            ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
-            try:
-                run_transactions(ctx, obj, job.operation, chunks(), on_results, form=CsvRows(obj, job.header),
-                                 should_stop=lambda: job.state == "Aborted", before_transaction=before)
-            except _Midway:
-                pass
-            # Whatever was read but not processed, and whatever was never read, is unprocessed.
-            for row in pending:
-                unp.writerow(row)
-            for row in rows_iter:
-                unp.writerow(row)
         os.remove(chunk_path)
 
     # -- query jobs -------------------------------------------------------------------------------
@@ -530,7 +464,7 @@ class Bulk2Service:
 
     def _run_query(self, job: QueryJob) -> None:
         ctx = self.ctx
-        if ctx.engine.sleep(ctx.engine.queue_delay()) or job.state != "UploadComplete":
+        if ctx.engine.sleep(ctx.engine.queue_delay("bulk2")) or job.state != "UploadComplete":
             return
         started = time.monotonic()
         job.state = "InProgress"
@@ -545,7 +479,7 @@ class Bulk2Service:
                 count += 1
                 if count % 10_000 == 0 and job.state == "Aborted":
                     return
-        ctx.engine.sleep(ctx.profile.batch_seconds(count) if count else 0)
+        ctx.engine.sleep(ctx.profile.batch_seconds("bulk2", count) if count else 0)
         job.records_processed = count
         job.processing_ms = int((time.monotonic() - started) * 1000)
         if job.state == "InProgress":
@@ -578,6 +512,129 @@ class Bulk2Service:
 
 class _Midway(Exception):
     pass
+
+
+class _InternalBatch:
+    """One internal batch, run as the engine's unit one attempt at a time.
+
+    An attempt pays the batch overhead, then runs 200-record transactions until the rows run out or the
+    next transaction would pass the profile's `bulk2_batch_time_limit_s`. Then the batch is retried: it
+    goes back to the queue with the rows it has not committed (committed transactions stay committed),
+    and the job's `retries` grows. After `bulk2_max_retries` retries (none with Sforce-Disable-Batch-Retry)
+    the job fails: this batch's remaining rows, and those of every batch still running, are unprocessed.
+    The result files stay open between attempts; they are opened by the first one.
+    """
+
+    def __init__(self, ctx: BulkContext, job: IngestJob, part: _Part, chunk_path: str) -> None:
+        self.ctx, self.job, self.part, self.chunk_path = ctx, job, part, chunk_path
+        self.attempts = 0
+        self.pending: list[Row] = []  # rows read but not committed: the transaction being filled or run
+        self.leftover: list[Row] | None = None  # the transaction a timed-out attempt did not run
+        self._files: list[IO[str]] = []
+
+    def _open(self) -> None:
+        job = self.job
+        self.ok_fh, self.err_fh, self.unp_fh = (open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115  (open across attempts)
+                                                 for path in (self.part.success, self.part.failed, self.part.unprocessed))
+        self._files = [self.ok_fh, self.err_fh, self.unp_fh]
+        self.out = CsvOut(self.err_fh, job.delimiter, job.newline)  # the upload's own columns, as in every result file
+        self.rows_iter = read_spool(self.chunk_path)
+        self.chunks = self._transactions()
+
+    def _transactions(self) -> Iterator[list[Row]]:
+        """200-row transactions; a row whose column count disagrees with the header fails on its own as
+        it is read (before the transaction it sits in runs), as on Salesforce."""
+        job = self.job
+        width = len(job.header)
+        for row in self.rows_iter:
+            if len(row) != width:
+                error = error_text("INVALID_FIELD", f"Malformed row: {width_problem(job.header, row)}", [])
+                self.err_fh.write(quoted(["", error], job.delimiter) + job.delimiter)
+                self.out.writerow(row)
+                with job.lock:
+                    job.records_processed += 1
+                    job.records_failed += 1
+                continue
+            self.pending.append(row)
+            if len(self.pending) == BULK_TRANSACTION_SIZE:
+                yield self.pending
+        if self.pending:
+            yield self.pending
+
+    def _before(self, n: int) -> None:
+        job, fail_after = self.job, self.ctx.faults.bulk_fail_after_records
+        self.ctx.engine.sleep(0)
+        with job.lock:
+            if fail_after and job.records_processed + n > fail_after and not job.error_message:
+                job.error_message = "InternalServerError : The job failed midway (injected fault); the remaining records were not processed"
+            if job.error_message:
+                raise _Midway(job.error_message)
+
+    def _on_results(self, chunk: list[Row], results: list[SaveResult]) -> None:
+        job = self.job
+        delimiter, newline = job.delimiter, job.newline
+        ok_lines, failed_lines = [], []
+        for text, res in zip(self.out.lines(chunk), results):
+            if res.success:
+                # sf__Id is a canonical id (base-62, nothing to escape): quoted without quoted()'s work.
+                ok_lines.append(f'"{res.id}"{delimiter}"{"true" if res.created else "false"}"{delimiter}{text}{newline}')
+            else:
+                e = res.errors[0]
+                error = quoted([res.id or "", error_text(e.status_code, e.message, e.fields)], delimiter)
+                failed_lines.append(f"{error}{delimiter}{text}{newline}")
+        self.ok_fh.write("".join(ok_lines))
+        self.err_fh.write("".join(failed_lines))
+        with job.lock:
+            job.records_processed += len(chunk)
+            job.records_failed += len(failed_lines)
+        self.pending = []  # committed: the next transaction starts a list of its own
+
+    def attempt(self) -> float | None:
+        """One attempt; the seconds to wait in the queue before the next one, or None when done."""
+        ctx, job = self.ctx, self.job
+        profile = ctx.profile
+        if self.attempts == 0:
+            self._open()
+        self.attempts += 1
+        timer = AttemptTimer(profile.scaled(profile.timings.bulk2_batch_time_limit_s))
+        obj = ctx.schema.get(job.object)
+        try:
+            overhead = profile.batch_overhead("bulk2")
+            if not timer.spend(overhead):
+                ctx.engine.sleep(timer.remaining_s)
+                raise UnitTimedOut(self.leftover or [])
+            ctx.engine.sleep(overhead)
+            chunks = itertools.chain([self.leftover], self.chunks) if self.leftover else self.chunks
+            self.leftover = None
+            run_transactions(ctx, obj, job.operation, chunks, self._on_results, family="bulk2", form=CsvRows(obj, job.header),
+                             should_stop=lambda: job.state == "Aborted", before_transaction=self._before, timer=timer)
+        except _Midway:
+            pass
+        except UnitTimedOut as timed_out:
+            self.leftover = timed_out.chunk or None
+            retries = 0 if job.retry_disabled else profile.timings.bulk2_max_retries
+            if self.attempts <= retries:
+                with job.lock:
+                    job.retries += 1
+                return ctx.engine.queue_delay("bulk2")
+            with job.lock:
+                job.error_message = job.error_message or (
+                    f"InternalServerError : An internal batch was not processed within its time limit "
+                    f"({profile.timings.bulk2_batch_time_limit_s:g} s) after {self.attempts} attempt(s); "
+                    "the remaining records were not processed")
+        self._finish()
+        return None
+
+    def _finish(self) -> None:
+        """Whatever was read but not committed, and whatever was never read, is unprocessed."""
+        unp = CsvOut(self.unp_fh, self.job.delimiter, self.job.newline)
+        for row in self.pending:
+            unp.writerow(row)
+        for row in self.rows_iter:
+            unp.writerow(row)
+        for fh in self._files:
+            fh.close()
+        os.remove(self.chunk_path)
 
 
 def _check_line_ending(job: IngestJob) -> None:

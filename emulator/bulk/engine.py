@@ -1,8 +1,10 @@
 """Background workers that move bulk jobs through their states on the active latency profile's clock.
 
 Work units are Bulk 1.0 batches and Bulk 2.0 internal batches (10,000 records). A unit first waits out
-its queue delay, then takes one of `bulk_parallelism` processing slots (shared by every job of the org,
-as Salesforce's pod is), and, for Serial Bulk 1.0 jobs, that job's serial lane too.
+its queue delay, then takes one of the profile's `bulk_parallelism` processing slots (shared by every job of the org,
+as Salesforce's pod is), and, for Serial Bulk 1.0 jobs, that job's serial lane too. A unit that runs
+out of its time limit goes back to the queue (its work returns the wait): it gives its slot and lane up
+while it waits, then takes them again for its next attempt.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
-from ..profiles import LatencyProfile
+from ..profiles import OrgProfile
 
 log = logging.getLogger(__name__)
 
 
 class BulkEngine:
-    def __init__(self, profile: Callable[[], LatencyProfile], seed: int = 0, *,
+    def __init__(self, profile: Callable[[], OrgProfile], seed: int = 0, *,
                  thread_done: Callable[[], None] = lambda: None) -> None:
         """`thread_done` runs on a worker thread after each unit or driver: it hands that thread's
         per-thread resources (its SQLite connection and page cache) to the next unit, so memory stays
@@ -31,29 +33,31 @@ class BulkEngine:
         self._rng_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="bulk-worker")
         self._drivers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="bulk-driver")
-        self._slots_size = max(profile().bulk_parallelism, 1)
+        self._slots_size = max(profile().timings.bulk_parallelism, 1)
         self._slots = threading.BoundedSemaphore(self._slots_size)
         self._slots_lock = threading.Lock()
         self._stopping = threading.Event()
 
     @property
-    def profile(self) -> LatencyProfile:
+    def profile(self) -> OrgProfile:
         return self._profile()
 
-    def queue_delay(self) -> float:
+    def queue_delay(self, family: str) -> float:
+        """A queue wait drawn from the profile's distribution for `family` (bulk1 or bulk2)."""
         with self._rng_lock:
-            return self.profile.queue_delay(self._rng)
+            return self.profile.queue_delay(family, self._rng)
 
     def _current_slots(self) -> threading.BoundedSemaphore:
-        wanted = max(self.profile.bulk_parallelism, 1)
+        wanted = max(self.profile.timings.bulk_parallelism, 1)
         with self._slots_lock:
             if wanted != self._slots_size:
                 self._slots_size = wanted
                 self._slots = threading.BoundedSemaphore(wanted)
             return self._slots
 
-    def submit_unit(self, work: Callable[[], None], *, delay: float, lane: threading.Lock | None = None) -> Future:
-        """Run `work` after `delay` seconds, inside a processing slot (and `lane`, when given).
+    def submit_unit(self, work: Callable[[], float | None], *, delay: float, lane: threading.Lock | None = None) -> Future:
+        """Run `work` after `delay` seconds, inside a processing slot (and `lane`, when given); when it
+        returns a number of seconds, queue it again for that long and run it again (its next attempt).
 
         The delay runs from submission, not from when a pool thread picks the unit up: with more units
         queued than pool threads, a unit that waited for a thread must not wait its full delay again.
@@ -61,17 +65,22 @@ class BulkEngine:
         start_at = time.monotonic() + max(delay, 0.0)
 
         def run() -> None:
-            if self.sleep(start_at - time.monotonic()):
-                return
-            # A Serial job's unit waits for its lane *before* taking a processing slot: holding a slot
-            # while blocked on the lane would starve every other job of the org's shared slots.
-            if lane is not None:
-                with lane:
+            wait = start_at - time.monotonic()
+            while True:
+                if self.sleep(wait):
+                    return
+                # A Serial job's unit waits for its lane *before* taking a processing slot: holding a slot
+                # while blocked on the lane would starve every other job of the org's shared slots.
+                if lane is not None:
+                    with lane:
+                        with self._current_slots():
+                            again = work()
+                else:
                     with self._current_slots():
-                        work()
-            else:
-                with self._current_slots():
-                    work()
+                        again = work()
+                if again is None:
+                    return
+                wait = again
 
         return self._pool.submit(_logged(run, self._thread_done))
 

@@ -4,6 +4,11 @@ Shared by Bulk 1.0 batches and Bulk 2.0 internal batches. Each transaction commi
 record never rolls back its neighbours); parent-record locks are held for the transaction's simulated
 duration, so parallel units that share a parent contend as they do on a real org.
 
+Each attempt at a unit has a time limit (the profile's `bulk1_batch_time_limit_s`,
+`bulk2_batch_time_limit_s`), counted in the profile's own time (per-unit overhead and per-transaction
+costs, not the emulator's CPU): a transaction that would end past it is not run, and `UnitTimedOut`
+carries it back to the unit, which goes back to the queue with the rest (see bulk1_jobs, bulk2_jobs).
+
 Records come in one of two forms. Bulk 1.0 XML and JSON batches give a mapping per record. CSV rows are
 kept as read and handed to `DmlEngine.update_rows` positionally, their header resolved to fields once
 (`CsvRows`): a million-record Bulk 2.0 job then does no per-record dict building or field lookup on its
@@ -17,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 from ..constants import BULK_TRANSACTION_SIZE
 from ..dml import DmlEngine, FieldLayout, SaveResult, UpdateRows
 from ..errors import RecordError
-from ..profiles import FaultConfig, LatencyProfile
+from ..profiles import FaultConfig, OrgProfile
 from ..schema import SObjectDef
 from ..store import RecordStore
 from .engine import BulkEngine
@@ -28,13 +33,40 @@ OPERATIONS = ("insert", "update", "delete", "hardDelete")
 R = TypeVar("R")
 
 
+class UnitTimedOut(Exception):
+    """An attempt reached its time limit before `chunk` (not run; still to do) could finish."""
+
+    def __init__(self, chunk: list[Any]) -> None:
+        super().__init__("the unit's time limit was reached")
+        self.chunk = chunk
+
+
+class AttemptTimer:
+    """The profile time one attempt at a unit has spent, against its limit (seconds, time-scaled; 0: none)."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.spent_s = 0.0
+
+    def spend(self, seconds: float) -> bool:
+        """Spend `seconds` if they fit in the limit; False (nothing spent) when they would pass it."""
+        if self.limit_s > 0 and self.spent_s + seconds > self.limit_s:
+            return False
+        self.spent_s += seconds
+        return True
+
+    @property
+    def remaining_s(self) -> float:
+        return max(self.limit_s - self.spent_s, 0.0)
+
+
 class BulkContext(Protocol):
     store: RecordStore
     dml: DmlEngine
     engine: BulkEngine
 
     @property
-    def profile(self) -> LatencyProfile: ...
+    def profile(self) -> OrgProfile: ...
 
     @property
     def faults(self) -> FaultConfig: ...
@@ -105,24 +137,33 @@ def run_transactions(
     chunks: Iterable[list[R]],
     on_results: Callable[[list[R], list[SaveResult]], None],
     *,
+    family: str,
     form: RecordForm[R] = MAPPINGS,
     should_stop: Callable[[], bool] = lambda: False,
     before_transaction: Callable[[int], None] = lambda n: None,
+    timer: AttemptTimer | None = None,
 ) -> int:
     """Process `chunks` of records (in `form`, from `transactions`); returns how many records were processed.
 
     `on_results(chunk, results)` gets each committed transaction's records and their results, in order.
+    `family` (bulk1 or bulk2) picks the profile's per-record and per-transaction costs; with a `timer`, a
+    transaction that would pass the attempt's limit raises `UnitTimedOut` (after the time up to the limit
+    has passed: the unit was busy until it was stopped) before `before_transaction` sees it.
     An exception from `before_transaction` (a unit failing midway) propagates before that transaction runs.
     """
     processed = 0
     for chunk in chunks:
         if should_stop():
             break
+        profile = ctx.profile
+        cost = profile.chunk_seconds(family, len(chunk))
+        if timer is not None and not timer.spend(cost):
+            ctx.engine.sleep(timer.remaining_s)
+            raise UnitTimedOut(chunk)
         before_transaction(len(chunk))
         owner = object()
-        profile = ctx.profile
         try:
-            lock_wait = profile.scaled(profile.lock_wait_s)
+            lock_wait = profile.scaled(profile.timings.lock_wait_s)
             updates = form.update_rows(ctx.dml, obj, chunk) if operation == "update" else None
             if updates is not None and lock_wait > 0 and ctx.faults.parent_lock_contention:
                 # Wait for contended parent records *before* taking SQLite's write lock: waiting inside
@@ -135,7 +176,7 @@ def run_transactions(
                     results = ctx.dml.update_rows(obj, updates, conn=conn, lock_owner=owner, lock_timeout=lock_wait)
                 else:
                     results = _apply(ctx.dml, obj, operation, form, chunk, conn)
-            ctx.engine.sleep(profile.scaled((profile.bulk_chunk_overhead_ms + len(chunk) * profile.bulk_per_record_ms) / 1000.0))
+            ctx.engine.sleep(cost)
         finally:
             ctx.dml.parent_locks.release(owner)
         on_results(chunk, results)

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from emulator.profiles import LatencyProfile, get_profile
+from emulator.profiles import OrgProfile, get_profile
 from strategies import registry
 from strategies.errors import ApiError
 
@@ -112,7 +112,7 @@ def prerun_checks(conn: OrgConnection, sobject: str, fields: tuple[str, ...]) ->
                         None if before is None or after is None else after - before)
 
 
-def budget(wanted: list[tuple[int, int, str]], available: int, model: LatencyProfile, scale: float,
+def budget(wanted: list[tuple[int, int, str]], available: int, model: OrgProfile, scale: float,
            why: str) -> tuple[list[tuple[int, int, str]], list[Skipped]]:
     """The runs to start, in order, while their predicted calls (read-back included) fit `available`; the
     rest as `Skipped`. A run that does not fit is skipped and smaller ones after it may still run."""
@@ -205,17 +205,18 @@ def compare(
                 "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max,
                 "baselines": [n for n in names if registry.is_baseline(n)]}
     started = dt.datetime.now(dt.UTC)
+    org_profile = opt.load_profile(profile, time_scale)
     with opt.open_org(options, edition=edition, profile=profile, time_scale=time_scale, faults=faults) as conn:
         if conn.kind == "production" and not allow_production:
             opt.fail("this is a production org; compare creates and deletes test records. Re-run with --allow-production if you mean it.")
         # On a scaled profile the client's waits are scaled too, so call counts match real time.
-        scale = (time_scale or 1.0) if conn.is_emulator and profile != "instant" else 1.0
+        scale = org_profile.time_scale if conn.is_emulator and org_profile.has_delays else 1.0
         run = CompareRun(started_at=started.isoformat(timespec="seconds"), finished_at="", environment=environment(conn, settings),
                          settings=settings, measurements=[], recommendations=[])
         org_start = _org_used(conn)
         checks = prerun_checks(conn, sobject, field_list)
         wanted = [(n, r, s) for n in volumes for r in range(1, repeat + 1) for s in names if not (_per_record(s) and n > rest_max)]
-        model = get_profile(profile, time_scale) if conn.is_emulator else get_profile("realistic")
+        model = org_profile if conn.is_emulator else get_profile("realistic")
         plan_runs, run.skipped = budget(wanted, checks.api_remaining - int(checks.api_max * api_reserve / 100), model, scale,
                                         f"{checks.api_remaining:,} of {checks.api_max:,} daily API calls left, "
                                         f"--api-reserve keeps {api_reserve:g}%")

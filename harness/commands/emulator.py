@@ -26,19 +26,23 @@ def serve(
     tls: bool = typer.Option(True, "--tls/--no-tls", help="HTTPS with a throwaway CA (default) or plain HTTP."),
     db: Optional[str] = typer.Option(None, help="SQLite file to keep the org's data in (default: a temp dir)."),
     seed: list[str] = typer.Option([], help="Seed synthetic records, e.g. --seed Byline__c=100000 (repeatable)."),
-    profile: str = typer.Option("instant", help="Latency profile: instant or realistic."),
+    profile: str = typer.Option("instant", help="Org profile: instant, realistic, or a profile JSON file (docs/org-profile.md)."),
     time_scale: Optional[float] = typer.Option(None, help="Run the profile this many times faster than real time."),
     edition: str = typer.Option("developer", help="developer (15,000 calls/day), enterprise (100,000) or sandbox (5,000,000)."),
     faults: Optional[str] = typer.Option(None, help="Fault injection, e.g. 'http_503_rate=0.05,seed=7'."),
     schema: list[str] = typer.Option([], help="Extra schema JSON file(s) declaring more objects."),
 ) -> None:
     """Serve an emulated org; prints one JSON line with its URLs and credentials, then serves until Ctrl-C."""
-    from emulator.profiles import FaultConfig
+    from emulator.profiles import FaultConfig, get_profile
     from emulator.server import serve_forever
 
     try:
         fault_config = FaultConfig.parse(faults) if faults else None
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--faults") from None
-    serve_forever(host=host, port=port, tls=tls, db=db, seed=_parse_seed(seed), profile=profile, time_scale=time_scale,
+    try:
+        org_profile = get_profile(profile)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--profile") from None
+    serve_forever(host=host, port=port, tls=tls, db=db, seed=_parse_seed(seed), profile=org_profile, time_scale=time_scale,
                   edition=edition, faults=fault_config, schema_files=tuple(schema))
