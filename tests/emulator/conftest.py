@@ -95,6 +95,12 @@ def api(org) -> Api:
 
 
 @pytest.fixture
+def api_of():
+    """`Api` for another running org (one a test module started with options of its own): `api_of(running)`."""
+    return Api
+
+
+@pytest.fixture
 def seeded(org):
     """Seed Byline__c records and return their ids (seeding is free: it never touches the API)."""
 
