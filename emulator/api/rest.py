@@ -36,7 +36,7 @@ from ..ids import to_18
 from ..org import Org
 from ..schema import FieldDef, SObjectDef, describe_global_entry
 from ..soql.columns import column_metadata
-from ..upsert import UpsertRows, keyed_ids, upsert
+from ..upsert import UpsertRows, keyed_ids, rows_of, upsert
 from .common import flag_param
 from .error_responses import rest_item
 
@@ -511,6 +511,45 @@ def _write_runs(call: RestCall, records: list[Any], op: str, conn) -> list[SaveR
     return [r for r in results if r is not None]
 
 
+def collections_upsert(call: RestCall) -> RestResult:
+    """PATCH `/composite/sobjects/{Object}/{Field}`: upsert up to 200 records of one object (API 46.0+).
+
+    Results are UpsertResults (`created` each), in order. Per-record refusals, each UNCONFIRMED in its code
+    and message: a record without attributes.type (INVALID_TYPE, as Collections updates answer it), a
+    record of another object than the URL's ("The list can contain objects only of the type indicated in
+    the request URI"; INVALID_TYPE), and a field upsert cannot match on (INVALID_FIELD, with the message
+    clients were seen to receive: "Field name provided, X does not match an External ID, Salesforce Id, or
+    indexed field for Obj"). Unlike REST rows, Id is a key here (CumulusCI's recordings upsert on
+    `/composite/sobjects/Account/Id` with `"Id": null` to create).
+    """
+    if call.version < 46.0:
+        raise NotFound("The requested resource does not exist")
+    all_or_none, records = _collection_records(call)
+    obj = call.org.sobject(call.params["sobject"])
+    key = obj.upsert_key(call.params["field"])
+    refused: dict[int, SaveResult] = {}
+    for i, rec in enumerate(records):
+        type_name = _type_of(rec) if isinstance(rec, dict) else None
+        if type_name is None:
+            refused[i] = _bad("INVALID_TYPE", _TYPE_REQUIRED)
+        elif type_name.lower() != obj.name.lower():
+            refused[i] = _bad("INVALID_TYPE", f"sObject type '{type_name}' is not the type named in the request URI: {obj.name}")
+        elif key is None:
+            refused[i] = _bad("INVALID_FIELD", f"Field name provided, {call.params['field']} does not match an External ID, "
+                                               f"Salesforce Id, or indexed field for {obj.name}")
+    accepted = [i for i in range(len(records)) if i not in refused]
+
+    def write(conn: Any) -> list[SaveResult]:
+        written = upsert(call.org.dml, obj, key, rows_of(call.org.dml, obj, key, [records[i] for i in accepted]), conn=conn) if (
+            accepted and key is not None) else []
+        out = dict(refused)
+        out.update(zip(accepted, written, strict=True))
+        return [out[i] for i in range(len(records))]
+
+    results = _all_or_none(call, all_or_none, write)
+    return RestResult(200, [r.to_upsert_json() for r in results], records=len(records))
+
+
 def collections_get(call: RestCall) -> RestResult:
     if call.method == "GET":
         ids = [i for i in (call.arg("ids") or "").split(",") if i]
@@ -547,3 +586,4 @@ route("/query/(?P<locator>[^/]+)", GET=query_more)
 route("/queryAll/(?P<locator>[^/]+)", GET=query_more)
 route("/composite/sobjects", PATCH=collections_update, POST=collections_create, DELETE=collections_delete)
 route("/composite/sobjects/(?P<sobject>[^/]+)", GET=collections_get)
+route("/composite/sobjects/(?P<sobject>[^/]+)/(?P<field>[^/]+)", PATCH=collections_upsert)
