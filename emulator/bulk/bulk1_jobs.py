@@ -20,9 +20,19 @@ from typing import Any, Iterator
 from ..constants import BULK1_MAX_BYTES_PER_BATCH, BULK1_MAX_CHARS_PER_BATCH, BULK1_MAX_RECORDS_PER_BATCH
 from ..dml import SaveResult
 from ..errors import ExceededQuota, InvalidBatch, InvalidJob, InvalidJobState
-from ..schema import now_stamp
+from ..schema import FieldDef, now_stamp
 from .formats import Bulk1ResultWriter, read_csv, read_json_records, read_xml_records, width_problem
-from .transactions import MAPPINGS, OPERATIONS, BulkContext, CsvRows, RecordForm, run_transactions, transactions
+from .transactions import (
+    MAPPINGS,
+    OPERATIONS,
+    BulkContext,
+    CsvRows,
+    RecordForm,
+    job_upsert_key,
+    missing_key_column,
+    run_transactions,
+    transactions,
+)
 
 CONTENT_TYPES = {"XML", "CSV", "JSON"}
 NOT_PROCESSED = "NotProcessed"
@@ -70,8 +80,10 @@ class Bulk1Job:
         return sum(1 for b in self.batches.values() if b.state == state)
 
     def info(self) -> dict[str, Any]:
-        """JobInfo fields in the documented order."""
+        """JobInfo fields in the documented order; an upsert job's externalIdFieldName follows its state (as
+        CumulusCI's recordings of Salesforce's jobInfo show it)."""
         batches = list(self.batches.values())
+        key: dict[str, Any] = {"externalIdFieldName": self.external_id_field} if self.operation == "upsert" else {}
         return {
             "id": self.id,
             "operation": self.operation,
@@ -80,6 +92,7 @@ class Bulk1Job:
             "createdDate": self.created_date,
             "systemModstamp": self.systemmodstamp,
             "state": self.state,
+            **key,
             "concurrencyMode": self.concurrency_mode,
             "contentType": self.content_type,
             "numberBatchesQueued": self.count("Queued"),
@@ -133,6 +146,9 @@ class Bulk1Service:
         obj = self.ctx.schema.get(object_name or "")
         if obj is None:
             raise InvalidJob(f"InvalidJob : Unable to find object: {object_name}")
+        key = job_upsert_key(obj, operation, external_id_field)
+        if key is not None:
+            external_id_field = key.name
         ctype = (content_type or "XML").upper()
         if ctype not in CONTENT_TYPES:
             raise InvalidJob(f"InvalidJob : Invalid content type: {content_type}")
@@ -234,6 +250,9 @@ class Bulk1Service:
             for name in header if check_fields else ():
                 if obj.field(name) is None:
                     raise InvalidBatch(f"InvalidBatch : Field name not found : {name}")
+            missing = missing_key_column(self._key(job), header) if check_fields else None
+            if missing:
+                raise InvalidBatch(f"InvalidBatch : Field name not found : {missing}")
 
             def checked() -> Iterator[list[str]]:
                 for n, row in enumerate(rows, start=2):
@@ -246,6 +265,10 @@ class Bulk1Service:
         if job.content_type == "XML":
             return MAPPINGS, read_xml_records(path)
         return MAPPINGS, iter(read_json_records(path))
+
+    def _key(self, job: Bulk1Job) -> FieldDef | None:
+        """An upsert job's key field (checked when the job was created)."""
+        return job_upsert_key(self.ctx.schema.get(job.object), job.operation, job.external_id_field)
 
     def _process(self, job: Bulk1Job, batch: Bulk1Batch) -> None:
         if batch.state != "Queued":
@@ -281,7 +304,8 @@ class Bulk1Service:
             writer = Bulk1ResultWriter(fh, job.content_type)
             try:
                 form, records = self._records(job, batch.request_path)
-                run_transactions(ctx, obj, job.operation, transactions(records), on_results, form=form, before_transaction=before)
+                run_transactions(ctx, obj, job.operation, transactions(records), on_results, form=form, before_transaction=before,
+                                 key=self._key(job))
                 final, message = "Completed", ""
             except InvalidBatch as err:
                 final, message = "Failed", err.message

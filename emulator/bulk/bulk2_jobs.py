@@ -29,9 +29,9 @@ from ..constants import (
 )
 from ..dml import SaveResult
 from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
-from ..schema import now_stamp
+from ..schema import FieldDef, now_stamp
 from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, Row, error_text, quoted, read_csv, read_spool, width_problem, write_spool
-from .transactions import OPERATIONS, BulkContext, CsvRows, run_transactions
+from .transactions import OPERATIONS, BulkContext, CsvRows, job_upsert_key, missing_key_column, run_transactions
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 MULTIPLE_UPLOADS = (
@@ -180,6 +180,10 @@ class Bulk2Service:
         obj = self.ctx.schema.get(str(body.get("object") or ""))
         if obj is None:
             raise InvalidJob(f"InvalidJob : Unable to find object: {body.get('object')}")
+        external_id_field = body.get("externalIdFieldName")
+        key = job_upsert_key(obj, operation, None if external_id_field is None else str(external_id_field))
+        if key is not None:
+            external_id_field = key.name
         if body.get("contentType", "CSV") != "CSV":
             raise InvalidJob(f"InvalidJob : Invalid content type: {body.get('contentType')}")
         delimiter = body.get("columnDelimiter", "COMMA")
@@ -189,7 +193,7 @@ class Bulk2Service:
         if ending not in LINE_ENDINGS:
             raise InvalidJob(f"InvalidJob : Invalid line ending: {ending}")
         job = IngestJob(self.ctx.ids.next_id("750"), operation, obj.name, api_version, self.ctx.user_id, delimiter, ending,
-                        body.get("externalIdFieldName"), body.get("assignmentRuleId"))
+                        external_id_field, body.get("assignmentRuleId"))
         with self._lock:
             self.ingest[job.id] = job
         return job
@@ -378,6 +382,9 @@ class Bulk2Service:
                 raise ClientInputError(f"InvalidBatch : Field name not found : {name}")
         if job.operation in ("update", "delete", "hardDelete") and not any(h.lower() == "id" for h in header):
             raise ClientInputError("InvalidBatch : Field name not found : Id")
+        missing = missing_key_column(self._key(job), header)
+        if missing:
+            raise ClientInputError(f"InvalidBatch : Field name not found : {missing}")
         index = 0
         while True:
             chunk_path = os.path.join(self.workdir, f"{job.id}.in{index:05d}.rows")
@@ -409,6 +416,10 @@ class Bulk2Service:
                 job.records_total += 1
         job.parts.append(part)
         os.remove(chunk_path)
+
+    def _key(self, job: IngestJob) -> FieldDef | None:
+        """An upsert job's key field (checked when the job was created)."""
+        return job_upsert_key(self.ctx.schema.get(job.object), job.operation, job.external_id_field)
 
     def _process_part(self, job: IngestJob, part: _Part, chunk_path: str) -> None:
         ctx = self.ctx
@@ -471,7 +482,7 @@ class Bulk2Service:
             ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
             try:
                 run_transactions(ctx, obj, job.operation, chunks(), on_results, form=CsvRows(obj, job.header),
-                                 should_stop=lambda: job.state == "Aborted", before_transaction=before)
+                                 should_stop=lambda: job.state == "Aborted", before_transaction=before, key=self._key(job))
             except _Midway:
                 pass
             # Whatever was read but not processed, and whatever was never read, is unprocessed.
