@@ -9,13 +9,15 @@ the test's own, on an org of their own.
 from __future__ import annotations
 
 import json
+import sqlite3
 from urllib.parse import quote
 
 import pytest
 
 from emulator.org import _sequence_of
-from emulator.schema import parse_schema_document
+from emulator.schema import Schema, parse_schema_document
 from emulator.server import run_org
+from emulator.store import RecordStore
 
 NOT_FOUND = [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
 KEYS_SCHEMA = {"objects": [{
@@ -249,3 +251,22 @@ def test_a_schema_may_not_declare_keys_salesforce_does_not_allow(field, problem)
     doc = {"objects": [{"name": "Bad__c", "keyPrefix": "a09", "fields": [field]}]}
     with pytest.raises(ValueError, match=problem):
         parse_schema_document(doc)
+
+
+def test_a_db_file_from_an_older_schema_gains_the_key_column_and_its_index(tmp_path):
+    """A --db file written before Url__c existed: the column is added, and key lookups use the index (a
+    million-record upsert job must not scan the table once per transaction)."""
+    path = str(tmp_path / "old.db")
+    old = sqlite3.connect(path)
+    old.execute('CREATE TABLE "byline__c" (id TEXT PRIMARY KEY, "name" TEXT)')
+    old.commit()
+    old.close()
+    store = RecordStore(path, Schema.load())
+    try:
+        assert "url__c" in {row[1] for row in store.execute('PRAGMA table_info("byline__c")')}
+        byline = Schema.load().get("Byline__c")
+        plan = store.execute('EXPLAIN QUERY PLAN SELECT id FROM "byline__c" WHERE "url__c" COLLATE NOCASE IN (?, ?)', ("a", "b")).fetchall()
+        assert any("USING INDEX byline__c__url__c" in step[-1] for step in plan), plan
+        assert store.ids_by_value(byline, byline.field("Url__c"), ["A", "a"]) == {}
+    finally:
+        store.close()
