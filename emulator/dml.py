@@ -33,6 +33,14 @@ class SaveResult:
     def to_json(self) -> dict:
         return {"id": self.id, "success": self.success, "errors": [e.as_save_error() for e in self.errors]}
 
+    def to_upsert_json(self) -> dict:
+        """An UpsertResult: a SaveResult that also says whether the record was created."""
+        return {**self.to_json(), "created": self.created}
+
+    def rolled_back(self) -> SaveResult:
+        """This result once its transaction was rolled back: a record it created no longer exists."""
+        return SaveResult(None if self.created else self.id, False, [ROLLED_BACK])
+
 
 ROLLED_BACK = RecordError(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -87,6 +95,10 @@ class FieldLayout:
                 if value != "":
                     out[column] = coerce(None if value == null else value)
         return out
+
+    def sets(self, column: str) -> bool:
+        """Whether records of this layout give `column` a value (possibly null)."""
+        return column in self._raw_positions
 
     def raw_value(self, row: Sequence[Any], column: str, default: Any) -> Any:
         """The record's uncoerced value for `column` (None for null), or `default` when it leaves it unchanged."""
@@ -236,6 +248,7 @@ class DmlEngine:
             changes_by_row[i] = changes
             merged_by_row[i] = merged
         self._check_references(obj, changes_by_row, results, canon, conn)
+        self._check_unique(obj, changes_by_row, results, canon, conn, records.layouts)
         self._inject_lock_failures(obj, changes_by_row, merged_by_row, results, canon, lock_owner, lock_timeout)
         if all_or_none and any(r is not None and not r.success for r in results):
             return [r if (r is not None and not r.success) else SaveResult(canon[i], False, [ROLLED_BACK]) for i, r in enumerate(results)]
@@ -324,19 +337,34 @@ class DmlEngine:
 
     # -- insert -----------------------------------------------------------------------------------
     def insert(self, obj: SObjectDef, records: Sequence[Mapping[str, Any]], *, all_or_none: bool = False, conn: sqlite3.Connection | None = None) -> list[SaveResult]:
+        """Insert `{field: value}` records. Values are JSON-typed or text; None sets null."""
         results: list[SaveResult | None] = [None] * len(records)
         prepared: dict[int, dict[str, Any]] = {}
         for i, values in enumerate(records):
             try:
                 if any(k.lower() == "id" and v for k, v in values.items()):
                     raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", ["Id"])
-                row = self.layout(obj, tuple(values)).changes(tuple(values.values()))
-                self._check_record(obj, row)
+                prepared[i] = self.layout(obj, tuple(values)).changes(tuple(values.values()))
             except RecordError as err:
                 results[i] = SaveResult(None, False, [err])
-                continue
-            prepared[i] = row
-        self._check_references(obj, prepared, results, [None] * len(records), conn)
+        return self.insert_prepared(obj, prepared, results, all_or_none=all_or_none, conn=conn)
+
+    def insert_prepared(self, obj: SObjectDef, prepared: dict[int, dict[str, Any]], results: list[SaveResult | None], *,
+                        all_or_none: bool = False, conn: sqlite3.Connection | None = None) -> list[SaveResult]:
+        """Insert records already laid out as `{column: stored value}`, every insert ends here.
+
+        `prepared` maps a record's position to its values; `results` has one slot per position, holding the
+        result of each record that failed before (every position is in one or the other). Per record, in
+        this order: required fields and validation rules, references, unique fields.
+        """
+        for i in list(prepared):
+            try:
+                self._check_record(obj, prepared[i])
+            except RecordError as err:
+                results[i] = SaveResult(None, False, [err])
+                del prepared[i]
+        self._check_references(obj, prepared, results, [None] * len(results), conn)
+        self._check_unique(obj, prepared, results, [None] * len(results), conn)
         if all_or_none and any(r is not None and not r.success for r in results):
             return [r if (r is not None and not r.success) else SaveResult(None, False, [ROLLED_BACK]) for r in results]
         stamp = now_stamp()
@@ -437,6 +465,42 @@ class DmlEngine:
                 if value not in found.get(f.reference_to, set()):
                     results[i] = SaveResult(canon[i], False, [RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name])])
                     break
+
+    def _check_unique(self, obj: SObjectDef, changes_by_row: dict[int, dict[str, Any]], results: list[SaveResult | None],
+                      canon: Sequence[str | None], conn: sqlite3.Connection | None,
+                      layouts: Sequence[FieldLayout] = ()) -> None:
+        """Unique fields: a value another record holds, or one an earlier record of this call sets, fails the
+        record with DUPLICATE_VALUE and Salesforce's message ("duplicate value found: <field> duplicates value
+        on record with id: <id>"; the id is blank when that record is being inserted by this call, as no
+        source shows what Salesforce names then). Values collide as the field folds case; null never does.
+
+        `layouts`, when every record shares one (a Bulk CSV transaction), settles at once that no record
+        sets a unique field: a bulk update of counts then costs no per-record look at its changes.
+        """
+        shared = layouts[0] if layouts and layouts.count(layouts[0]) == len(layouts) else None
+        for fd in obj.unique_fields:
+            column = fd.column
+            if shared is not None and not shared.sets(column):
+                continue
+            claims = [(i, changes[column]) for i, changes in changes_by_row.items()
+                      if results[i] is None and changes.get(column) not in (None, "")]
+            if not claims:
+                continue
+            holders = self.store.ids_by_value(obj, fd, [value for _, value in claims], conn)
+            claimed: dict[Any, str | None] = {}
+            for i, value in claims:
+                key = fd.match_key(value)
+                own = canon[i]
+                other: str | None
+                if key in claimed:
+                    other = claimed[key] or ""
+                else:
+                    other = next((rid for rid in holders.get(key, ()) if rid != own), None)
+                    if other is None:
+                        claimed[key] = own
+                        continue
+                message = f"duplicate value found: {fd.name} duplicates value on record with id: {other}"
+                results[i] = SaveResult(own, False, [RecordError("DUPLICATE_VALUE", message, [])])
 
     def _inject_lock_failures(self, obj, changes_by_row, merged_by_row, results, canon, lock_owner, lock_timeout) -> None:
         faults = self._faults()

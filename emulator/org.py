@@ -229,6 +229,8 @@ def _synthetic_rows(obj: SObjectDef, user_id: str, parent_ids: list[str], parent
     def value(f, n: int):
         if f.column == parent_column:
             return parent_ids[n % n_parents] if n_parents else None
+        if f.sample is not None:
+            return f.sample.format(n=n)  # unique per record when the pattern uses {n}: keys stay keys
         t = f.type
         if f.picklist_values:
             return f.picklist_values[n % len(f.picklist_values)]

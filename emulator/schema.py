@@ -4,6 +4,16 @@ Values arrive typed (REST JSON) or as text (CSV, XML). Both paths end in `FieldD
 returns the value to store or raises a per-record `RecordError` with the code Salesforce would use.
 Stored forms: text as str, numbers as int/float, booleans as 0/1, dates `YYYY-MM-DD`, datetimes
 `YYYY-MM-DDTHH:MM:SS.000+0000` (so SQL comparisons order them correctly).
+
+Keys: a field may be an external id (`externalId`), unique (`unique`, case-insensitive unless
+`caseSensitive`), or a standard field that upsert may match on (`idLookup`, e.g. Contact.Email). Salesforce
+allows external ids on Text, Number and Email fields only, and so does a schema document here. Matching
+and uniqueness fold case as documented for Apex/SOAP upsert ("Custom field matching is case-insensitive
+only if the custom field has the Unique and Treat "ABC" and "abc" as duplicate values (case insensitive)
+attributes"): a unique field not declared case-sensitive folds case, a non-unique external id does not.
+Email fields always fold case (UNCONFIRMED: no source says how Email idLookup fields are matched). Case is
+folded for ASCII letters only, as SQLite's NOCASE and the SOQL engine fold it (UNCONFIRMED for other
+letters on Salesforce).
 """
 
 from __future__ import annotations
@@ -22,6 +32,9 @@ from .errors import RecordError
 
 TEXT_TYPES = {"string", "textarea", "url", "email", "phone", "picklist"}
 NUMBER_TYPES = {"int", "double", "currency", "percent"}
+#: Field types that may be external ids or unique (Salesforce: Text, Number, Email; Auto Number is not modelled).
+KEY_TYPES = {"string", "email", "int", "double"}
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 SYSTEM_FIELDS = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp", "IsDeleted")
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -43,6 +56,11 @@ class FieldDef:
     child_relationship_name: str | None = None  # the name the parent object knows its children by ("Contacts")
     picklist_values: tuple[str, ...] = ()
     computed_from: tuple[str, ...] = ()
+    external_id: bool = False
+    unique: bool = False
+    case_sensitive: bool = False  # with `unique`: "ABC" and "abc" are different values
+    id_lookup: bool = False  # a standard field upsert may match on, without being an external id (Contact.Email)
+    sample: str | None = None  # what the seeder stores: a pattern with `{n}`, the record's sequence number
 
     column: str = field(init=False, repr=False, compare=False, default="")
     #: `coerce(value)`: a client value (JSON-typed or text) -> the stored form, or RecordError. Bound once
@@ -51,10 +69,14 @@ class FieldDef:
     _scale: int = field(init=False, repr=False, compare=False, default=0)
     _limit: int = field(init=False, repr=False, compare=False, default=0)
     _whole: bool = field(init=False, repr=False, compare=False, default=False)  # stores whole numbers as int
+    #: Whether values of this field match (upsert) and collide (uniqueness) regardless of case.
+    folds_case: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column", self.name.lower())  # hot path: looked up per record and field
         t = self.type
+        folds = t in TEXT_TYPES and not self.case_sensitive and (self.unique or t == "email")
+        object.__setattr__(self, "folds_case", folds)
         if t in TEXT_TYPES:
             coerce = self._coerce_text
         elif t in NUMBER_TYPES:
@@ -172,6 +194,15 @@ class FieldDef:
     def _type_error(self, value: Any) -> RecordError:
         return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{self.label}: value not of required type: {value}", [self.name])
 
+    def match_key(self, stored: Any) -> Any:
+        """The form in which two stored values of this field are the same key (case folded when it folds case)."""
+        return stored.translate(_ASCII_LOWER) if self.folds_case and isinstance(stored, str) else stored
+
+    @property
+    def keys_records(self) -> bool:
+        """Whether upsert may match records on this field: Id, an external id, or an idLookup field."""
+        return self.name == "Id" or self.external_id or self.id_lookup
+
     @property
     def writable(self) -> bool:
         """Whether a client may set this field (describe's createable/updateable, query columns' insertable)."""
@@ -254,6 +285,7 @@ class SObjectDef:
     required_fields: list[FieldDef] = field(default_factory=list)
     computed_fields: list[FieldDef] = field(default_factory=list)
     reference_fields: list[FieldDef] = field(default_factory=list)
+    unique_fields: list[FieldDef] = field(default_factory=list)
     rule_columns: list[str] = field(default_factory=list)
     child_relationships: list[ChildRelationship] = field(default_factory=list)  # filled in by Schema
 
@@ -275,6 +307,7 @@ class SObjectDef:
         self.required_fields = [f for f in fields if f.required and not f.read_only]
         self.computed_fields = [f for f in fields if f.computed_from]
         self.reference_fields = [f for f in fields if f.type == "reference" and f.reference_to and not f.read_only]
+        self.unique_fields = [f for f in fields if f.unique]
         # The stored columns an update must read to apply its rules (not the whole row).
         wanted = {"isdeleted"} | {f.column for f in self.required_fields} | {f.column for f in self.reference_fields}
         for f in self.computed_fields:
@@ -282,6 +315,11 @@ class SObjectDef:
         for rule in self.rules:
             wanted |= {name.lower() for name in rule.fields}
         self.rule_columns = sorted(c for c in wanted if c in self.fields)
+
+    def upsert_key(self, name: str) -> FieldDef | None:
+        """The field named `name` (any case) if upsert may match records on it, else None."""
+        found = self.field(name)
+        return found if found is not None and found.keys_records else None
 
     def child_relationship(self, name: str) -> ChildRelationship | None:
         lowered = name.lower()
@@ -380,7 +418,13 @@ def parse_schema_document(doc: dict) -> list[SObjectDef]:
                 child_relationship_name=f.get("childRelationshipName"),
                 picklist_values=tuple(f.get("values", ())),
                 computed_from=tuple(f.get("computedFrom", ())),
+                external_id=bool(f.get("externalId", False)),
+                unique=bool(f.get("unique", False)),
+                case_sensitive=bool(f.get("caseSensitive", False)),
+                id_lookup=bool(f.get("idLookup", False)),
+                sample=f.get("sample"),
             )
+            _check_key_declaration(obj.name, fd)
             obj.fields[fd.name.lower()] = fd
         for name in SYSTEM_FIELDS:
             ftype = {"IsDeleted": "boolean", "CreatedById": "reference", "LastModifiedById": "reference"}.get(name, "datetime")
@@ -392,6 +436,15 @@ def parse_schema_document(doc: dict) -> list[SObjectDef]:
         obj.finalise()
         out.append(obj)
     return out
+
+
+def _check_key_declaration(object_name: str, fd: FieldDef) -> None:
+    """Refuse key attributes Salesforce would not allow on the field's type (a schema file's mistake)."""
+    where = f"{object_name}.{fd.name}"
+    if (fd.external_id or fd.unique or fd.id_lookup) and fd.type not in KEY_TYPES:
+        raise ValueError(f"{where}: externalId, unique and idLookup need a field of type {', '.join(sorted(KEY_TYPES))}, not {fd.type}")
+    if fd.case_sensitive and not (fd.unique and fd.type == "string"):
+        raise ValueError(f"{where}: caseSensitive applies to a unique string field only")
 
 
 def parse_datetime(text: str) -> dt.datetime | None:
@@ -453,7 +506,7 @@ def describe_object(obj: SObjectDef, base_url: str) -> dict:
             "byteLength": (f.length or 0) * 3 if text or f.type in ("id", "reference") else 0,
             "calculated": bool(f.computed_from),
             "cascadeDelete": False,
-            "caseSensitive": False,
+            "caseSensitive": f.case_sensitive,
             "createable": f.writable,
             "custom": f.custom,
             "defaultValue": None,
@@ -461,11 +514,11 @@ def describe_object(obj: SObjectDef, base_url: str) -> dict:
             "dependentPicklist": False,
             "deprecatedAndHidden": False,
             "digits": (f.precision or 0) if f.type == "int" else 0,
-            "externalId": False,
+            "externalId": f.external_id,
             "filterable": not long_text,
             "groupable": not long_text and f.type not in NUMBER_TYPES - {"int"} and f.type != "datetime",
             "htmlFormatted": False,
-            "idLookup": f.name == "Id",
+            "idLookup": f.keys_records,
             "label": f.label,
             "length": (f.length or 0) if text or f.type in ("id", "reference") else 0,
             "name": f.name,
@@ -482,7 +535,7 @@ def describe_object(obj: SObjectDef, base_url: str) -> dict:
             "soapType": _SOAP_TYPES.get(f.type, "xsd:string"),
             "sortable": not long_text,
             "type": f.type,
-            "unique": False,
+            "unique": f.unique,
             "updateable": f.writable,
         })
     children = [{"cascadeDelete": False, "childSObject": r.child, "deprecatedAndHidden": False, "field": r.field,

@@ -13,7 +13,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
-from .schema import Schema, SObjectDef
+from .schema import FieldDef, Schema, SObjectDef
 
 
 class RecordStore:
@@ -116,9 +116,19 @@ class RecordStore:
 
     # -- DDL --------------------------------------------------------------------------------------
     def ensure_table(self, obj: SObjectDef, conn: sqlite3.Connection | None = None) -> None:
+        """The object's table, its key indexes, and any column a `--db` file from an older schema lacks."""
         conn = conn or self._conn()
         cols = ", ".join(f'"{f.column}" {f.sql_type}' for f in obj.fields.values() if f.name != "Id")
         conn.execute(f'CREATE TABLE IF NOT EXISTS "{obj.table}" (id TEXT PRIMARY KEY, {cols})')
+        present = {row[1] for row in conn.execute(f'PRAGMA table_info("{obj.table}")')}
+        for f in obj.fields.values():
+            if f.name != "Id" and f.column not in present:
+                conn.execute(f'ALTER TABLE "{obj.table}" ADD COLUMN "{f.column}" {f.sql_type}')
+        for f in obj.fields.values():
+            if f.name != "Id" and (f.keys_records or f.unique):
+                # Upsert looks records up by these: a million-record job must not scan the table per transaction.
+                collate = " COLLATE NOCASE" if f.folds_case else ""
+                conn.execute(f'CREATE INDEX IF NOT EXISTS "{obj.table}__{f.column}" ON "{obj.table}" ("{f.column}"{collate})')
 
     # -- reads ------------------------------------------------------------------------------------
     def get(self, obj: SObjectDef, record_id: str) -> dict[str, Any] | None:
@@ -155,6 +165,22 @@ class RecordStore:
             names = [d[0] for d in cur.description]
             rows.extend(cur)
         return names, rows
+
+    def ids_by_value(self, obj: SObjectDef, fd: FieldDef, values: Iterable[Any],
+                     conn: sqlite3.Connection | None = None) -> dict[Any, list[str]]:
+        """The ids of the records holding each of `values` in field `fd`, keyed by `fd.match_key(value)`
+        (so case-folded for a field that folds case), in id order. Uses the field's index."""
+        conn = conn or self._conn()
+        compare = f'"{fd.column}" COLLATE NOCASE' if fd.folds_case else f'"{fd.column}"'
+        unique = list({fd.match_key(v): v for v in values}.values())  # one value per key: no row is found twice
+        found: dict[Any, list[str]] = {}
+        for start in range(0, len(unique), 900):
+            part = unique[start : start + 900]
+            marks = ",".join("?" * len(part))
+            cur = conn.execute(f'SELECT id, "{fd.column}" FROM "{obj.table}" WHERE {compare} IN ({marks}) ORDER BY id', part)
+            for rid, stored in cur:
+                found.setdefault(fd.match_key(stored), []).append(rid)
+        return found
 
     def exists(self, obj: SObjectDef, record_ids: Iterable[str]) -> set[str]:
         return set(self.get_many(obj, list(record_ids)))

@@ -1,9 +1,12 @@
 """Composite (`/composite`), Composite Batch (`/composite/batch`) and sObject Tree (`/composite/tree`): one HTTP call.
 
-Subrequests are dispatched to the same handlers as top-level REST requests. Composite with allOrNone
-runs inside one SQLite transaction that is really rolled back; Composite Batch commits each subrequest
-on its own and, as documented, counts each subrequest against the daily allocation (N calls for N
-subrequests by default; the org profile's `composite_batch_calls` can make it N+1 or 1).
+Subrequests are dispatched to the same handlers as top-level REST requests (upserts by external id and
+sObject Collections upserts included). Composite with allOrNone runs inside one SQLite transaction that is
+really rolled back; Composite Batch commits each subrequest on its own and, as documented, counts each
+subrequest against the daily allocation (N calls for N subrequests by default; the org profile's
+`composite_batch_calls` can make it N+1 or 1). A subrequest fails when its status is 300 or more: an upsert
+whose key matches several records (300) wrote nothing, so it halts an allOrNone request like an error
+(UNCONFIRMED: the guides speak of errors without naming statuses).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..constants import (
     COMPOSITE_BATCH_MAX_SUBREQUESTS,
@@ -30,7 +33,7 @@ _HALTED = "The transaction was rolled back since another operation in the same t
 
 def _subcall(parent: RestCall, method: str, url: str, body: Any, conn: Any) -> RestCall:
     parts = urlsplit(url)
-    path = parts.path
+    path = unquote(parts.path)  # as a top-level request's path reaches the router: decoded
     m = re.match(r"^/?(?:services/data/)?(v\d{2}\.0)(/.*)?$", path)
     if not m:
         raise InvalidApiInput(f"The subrequest URL is not a supported resource: {url}")
@@ -96,13 +99,18 @@ def _run_subrequests(call: RestCall, subs: list[Any], conn: Any, *, stop_on_fail
         if res.status == 201 and isinstance(res.body, dict) and res.body.get("id"):
             headers["Location"] = f"{call.base}/sobjects/{_object_of(sub)}/{res.body['id']}"
         responses.append({"body": res.body, "httpHeaders": headers, "httpStatusCode": res.status, "referenceId": ref, "_records": res.records})
-        if ref and res.status < 400:
+        if ref and not _failed(res.status):
             results[ref] = res.body
-        if res.status >= 400 and failed is None:
+        if _failed(res.status) and failed is None:
             failed = i
             if stop_on_failure:
                 break
     return responses, failed
+
+
+def _failed(status: int) -> bool:
+    """Whether a subrequest failed: an error, or an upsert that matched several records (300)."""
+    return status >= 300
 
 
 def _halt_all(subs: list[Any], responses: list[dict[str, Any]], failed: int) -> list[dict[str, Any]]:
@@ -195,7 +203,7 @@ def composite_batch(call: RestCall) -> RestResult:
             res = RestResult(err.status, rest_body(err))
         records += res.records
         results.append({"statusCode": res.status, "result": res.body})
-        if res.status >= 400:
+        if _failed(res.status):
             has_errors = True
             halted = halt
     return RestResult(200, {"hasErrors": has_errors, "results": results}, records=records, subrequests=len(subs))

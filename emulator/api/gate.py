@@ -41,12 +41,17 @@ from .error_responses import error_response
 _ID = re.compile(r"/(?=[a-zA-Z]*\d)[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?(?=/|$)")
 _LOCATOR = re.compile(r"/[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?-\d+(?=/|$)")  # REST queryMore locators
 _VERSION = re.compile(r"/v?\d{2}\.0(?=/|$)")
+# The value of `/sobjects/{Object}/{Field}/{value}` (upsert and GET by external id): any text, slashes included
+# (which make the path unknown), so one name for all of them keeps the usage breakdown from growing with
+# every key a job sends.
+_EXTERNAL_VALUE = re.compile(r"(/sobjects/[^/]+/[^/]+)/.+$")
 _SLASHES = re.compile(r"//+")
 _RAW_SLASHES = re.compile(rb"//+")
 
 
 def endpoint_key(method: str, path: str) -> str:
     path = _VERSION.sub("/vXX.X", path)
+    path = _EXTERNAL_VALUE.sub(r"\1/{value}", path)
     path = _LOCATOR.sub("/{locator}", path)
     path = _ID.sub("/{id}", path)
     return f"{method} {path.rstrip('/') or '/'}"

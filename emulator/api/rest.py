@@ -1,7 +1,8 @@
-"""REST API: sObject rows, describe, query/queryMore, sObject Collections and /limits.
+"""REST API: sObject rows (by Id and by external id), describe, query/queryMore, sObject Collections and /limits.
 
 Handlers are plain functions of a `RestCall` returning a `RestResult`, so the same code serves a top-level
 HTTP request and a Composite subrequest (emulator/api/composite.py dispatches through `dispatch`).
+Upsert's record rules live in emulator/upsert.py; the handlers here only read requests and render answers.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from ..errors import (
     MalformedQuery,
     MethodNotAllowed,
     NotFound,
+    RecordError,
     UnsupportedMediaType,
 )
 from ..ids import to_18
 from ..org import Org
-from ..schema import describe_global_entry
+from ..schema import FieldDef, SObjectDef, describe_global_entry
 from ..soql.columns import column_metadata
+from ..upsert import UpsertRows, keyed_ids, rows_of, upsert
 from .common import flag_param
 from .error_responses import rest_item
 
@@ -176,6 +179,9 @@ def row_get(call: RestCall) -> RestResult:
 
 
 def row_patch(call: RestCall) -> RestResult:
+    if call.params["id"] == "Id":
+        # Salesforce answers so (jsforce #667): `/sobjects/{Object}/Id` creates with POST, it never updates.
+        raise MethodNotAllowed("HTTP Method 'PATCH' not allowed. Allowed are GET,HEAD,POST")
     obj, rid = _row_target(call)
     body = _object_body(call)
     result = call.org.dml.update(obj, [(rid, body)], conn=call.conn)[0]
@@ -186,6 +192,22 @@ def row_patch(call: RestCall) -> RestResult:
     return RestResult(204, None, records=1)
 
 
+def row_post(call: RestCall) -> RestResult:
+    """`POST /sobjects/{Object}/Id`: create a record, Id being the key and null its value (API 37.0+).
+
+    Documented as upsert's special case for code that upserts by several keys through one resource; the
+    answer is upsert's (`created` from API 46.0). Any other segment takes no POST.
+    """
+    if call.params["id"] != "Id" or call.version < 37.0:
+        raise MethodNotAllowed("HTTP Method 'POST' not allowed. Allowed are DELETE,GET,HEAD,PATCH")
+    obj = call.org.sobject(call.params["sobject"])
+    body = _object_body(call)
+    result = call.org.dml.insert(obj, [body], conn=call.conn)[0]
+    if not result.success:
+        return RestResult(400, [rest_item(e.status_code, e.message, e.fields) for e in result.errors], records=1)
+    return RestResult(201, _upsert_body(call, result), records=1)
+
+
 def row_delete(call: RestCall) -> RestResult:
     obj, rid = _row_target(call)
     result = call.org.dml.delete(obj, [rid], conn=call.conn)[0]
@@ -194,6 +216,79 @@ def row_delete(call: RestCall) -> RestResult:
             raise NotFound("The requested resource does not exist")
         return RestResult(400, [rest_item(e.status_code, e.message, e.fields) for e in result.errors], records=1)
     return RestResult(204, None, records=1)
+
+
+# -- sObject rows by external id ---------------------------------------------------------------------
+def _external_target(call: RestCall) -> tuple[SObjectDef, FieldDef, str]:
+    """The object, key field and key value of `/sobjects/{Object}/{Field}/{value}`.
+
+    A field upsert cannot match on answers 404 NOT_FOUND "The requested resource does not exist", as
+    documented for an incorrect external id field. So does Id: "In REST API, upsert uses external ids, not
+    record ids" (REST API guide). The value is one path segment, decoded: a value holding "/" (sent raw or
+    as %2F) makes more segments and so no such resource (404), which is what users report from Salesforce
+    (simple-salesforce #22; texei-sfdx-plugin #111: still NOT_FOUND once encoded). UNCONFIRMED beyond
+    those reports.
+    """
+    obj = call.org.sobject(call.params["sobject"])
+    key = obj.upsert_key(call.params["field"])
+    if key is None or key.name == "Id":
+        raise NotFound("The requested resource does not exist")
+    return obj, key, call.params["value"]
+
+
+def _matching_urls(call: RestCall, obj: SObjectDef, found: list[str]) -> RestResult:
+    """300 Multiple Choices: the key matches several records; the body lists them (their row URLs).
+
+    Documented as "a list of the records that matched"; the list's shape (row URLs) is UNCONFIRMED.
+    """
+    return RestResult(300, [f"{call.base}/sobjects/{obj.name}/{rid}" for rid in found])
+
+
+def external_get(call: RestCall) -> RestResult:
+    """A record by its key: 404 when none holds it, 300 when several do."""
+    obj, key, value = _external_target(call)
+    try:
+        found = keyed_ids(call.org.store, obj, key, value)
+    except RecordError:
+        found = []  # a value the field cannot hold is held by no record
+    if not found:
+        raise NotFound("The requested resource does not exist")
+    if len(found) > 1:
+        return _matching_urls(call, obj, found)
+    row_call = RestCall(call.org, call.method, call.version, call.path, call.query, params={"sobject": obj.name, "id": found[0]})
+    return row_get(row_call)
+
+
+def external_upsert(call: RestCall) -> RestResult:
+    """PATCH `/sobjects/{Object}/{Field}/{value}`: upsert one record by its key.
+
+    Created: 201 `{"id", "success", "errors", "created": true}`. Updated: 200 with `"created": false`
+    from API 46.0, 204 and no body before (where `created` is not given either). Several matches: 300.
+    Record errors: 400 with the error array, as an update's. The body must not set Id or the key field
+    ("Do not specify Id or an external ID field in the request body or an error is generated", REST API
+    guide, Spring '22 to Summer '22 editions; the error's code is UNCONFIRMED, INVALID_FIELD here).
+    """
+    obj, key, value = _external_target(call)
+    body = _object_body(call)
+    named = [name for name in body if name.lower() in ("id", key.column)]
+    if named:
+        raise InvalidField(f"Do not specify {named[0]} in the body of an upsert by {key.name}: the URL gives the key")
+    rows = UpsertRows([value], [call.org.dml.layout(obj, tuple(body))], [tuple(body.values())])
+    result = upsert(call.org.dml, obj, key, rows, conn=call.conn)[0]
+    if not result.success:
+        if result.errors[0].status_code == "DUPLICATE_EXTERNAL_ID":
+            return _matching_urls(call, obj, keyed_ids(call.org.store, obj, key, value))
+        return RestResult(400, [rest_item(e.status_code, e.message, e.fields) for e in result.errors], records=1)
+    if result.created:
+        return RestResult(201, _upsert_body(call, result), records=1)
+    if call.version < 46.0:
+        return RestResult(204, None, records=1)
+    return RestResult(200, _upsert_body(call, result), records=1)
+
+
+def _upsert_body(call: RestCall, result: SaveResult) -> dict[str, Any]:
+    """An upsert's success body; `created` appears from API 46.0 ("It doesn't appear in earlier versions")."""
+    return result.to_upsert_json() if call.version >= 46.0 else result.to_json()
 
 
 def _object_body(call: RestCall) -> dict[str, Any]:
@@ -350,9 +445,10 @@ def _by_type_runs(call: RestCall, records: list[dict[str, Any]]):
 
 
 def _bad(code: str, message: str, fields: list[str] | None = None) -> SaveResult:
-    from ..errors import RecordError
-
     return SaveResult(None, False, [RecordError(code, message, fields or [])])
+
+
+_TYPE_REQUIRED = "When creating or updating records, the attributes.type field is required"
 
 
 def collections_update(call: RestCall) -> RestResult:
@@ -371,19 +467,24 @@ class _RollBack(Exception):
 
 
 def _collections_write(call: RestCall, records: list[Any], all_or_none: bool, op: str) -> RestResult:
-    """Write each run of same-type records; with allOrNone, in one transaction that is really rolled back."""
-    from ..dml import ROLLED_BACK
+    """Write each run of same-type records."""
+    results = _all_or_none(call, all_or_none, lambda conn: _write_runs(call, records, op, conn))
+    return RestResult(200, save_results_json(results), records=len(records))
 
+
+def _all_or_none(call: RestCall, all_or_none: bool, write: Callable[[Any], list[SaveResult]]) -> list[SaveResult]:
+    """`write(conn)`'s results; with allOrNone, in one transaction that is really rolled back when any
+    record fails, every other record then reporting ALL_OR_NONE_OPERATION_ROLLED_BACK."""
     if not all_or_none:
-        return RestResult(200, save_results_json(_write_runs(call, records, op, call.conn)), records=len(records))
+        return write(call.conn)
     try:
         with call.org.store.atomic(call.conn) as conn:
-            results = _write_runs(call, records, op, conn)
+            results = write(conn)
             if any(not r.success for r in results):
                 raise _RollBack(results)
     except _RollBack as rb:
-        results = [r if not r.success else SaveResult(r.id if op == "update" else None, False, [ROLLED_BACK]) for r in rb.results]
-    return RestResult(200, save_results_json(results), records=len(records))
+        return [r if not r.success else r.rolled_back() for r in rb.results]
+    return results
 
 
 def _write_runs(call: RestCall, records: list[Any], op: str, conn) -> list[SaveResult]:
@@ -393,7 +494,7 @@ def _write_runs(call: RestCall, records: list[Any], op: str, conn) -> list[SaveR
         obj = org.schema.get(type_name) if type_name else None
         if obj is None:
             for i in idx:
-                msg = "When creating or updating records, the attributes.type field is required" if not type_name else f"sObject type '{type_name}' is not supported."
+                msg = _TYPE_REQUIRED if not type_name else f"sObject type '{type_name}' is not supported."
                 results[i] = _bad("INVALID_TYPE", msg)
             continue
         if op == "update":
@@ -408,6 +509,45 @@ def _write_runs(call: RestCall, records: list[Any], op: str, conn) -> list[SaveR
         for i, res in zip(idx, part):
             results[i] = res
     return [r for r in results if r is not None]
+
+
+def collections_upsert(call: RestCall) -> RestResult:
+    """PATCH `/composite/sobjects/{Object}/{Field}`: upsert up to 200 records of one object (API 46.0+).
+
+    Results are UpsertResults (`created` each), in order. Per-record refusals, each UNCONFIRMED in its code
+    and message: a record without attributes.type (INVALID_TYPE, as Collections updates answer it), a
+    record of another object than the URL's ("The list can contain objects only of the type indicated in
+    the request URI"; INVALID_TYPE), and a field upsert cannot match on (INVALID_FIELD, with the message
+    clients were seen to receive: "Field name provided, X does not match an External ID, Salesforce Id, or
+    indexed field for Obj"). Unlike REST rows, Id is a key here (CumulusCI's recordings upsert on
+    `/composite/sobjects/Account/Id` with `"Id": null` to create).
+    """
+    if call.version < 46.0:
+        raise NotFound("The requested resource does not exist")
+    all_or_none, records = _collection_records(call)
+    obj = call.org.sobject(call.params["sobject"])
+    key = obj.upsert_key(call.params["field"])
+    refused: dict[int, SaveResult] = {}
+    for i, rec in enumerate(records):
+        type_name = _type_of(rec) if isinstance(rec, dict) else None
+        if type_name is None:
+            refused[i] = _bad("INVALID_TYPE", _TYPE_REQUIRED)
+        elif type_name.lower() != obj.name.lower():
+            refused[i] = _bad("INVALID_TYPE", f"sObject type '{type_name}' is not the type named in the request URI: {obj.name}")
+        elif key is None:
+            refused[i] = _bad("INVALID_FIELD", f"Field name provided, {call.params['field']} does not match an External ID, "
+                                               f"Salesforce Id, or indexed field for {obj.name}")
+    accepted = [i for i in range(len(records)) if i not in refused]
+
+    def write(conn: Any) -> list[SaveResult]:
+        written = upsert(call.org.dml, obj, key, rows_of(call.org.dml, obj, key, [records[i] for i in accepted]), conn=conn) if (
+            accepted and key is not None) else []
+        out = dict(refused)
+        out.update(zip(accepted, written, strict=True))
+        return [out[i] for i in range(len(records))]
+
+    results = _all_or_none(call, all_or_none, write)
+    return RestResult(200, [r.to_upsert_json() for r in results], records=len(records))
 
 
 def collections_get(call: RestCall) -> RestResult:
@@ -438,10 +578,12 @@ route("/limits", GET=limits)
 route("/sobjects", GET=describe_global)
 route("/sobjects/(?P<sobject>[^/]+)", GET=sobject_basic, POST=sobject_create)
 route("/sobjects/(?P<sobject>[^/]+)/describe", GET=sobject_describe)
-route("/sobjects/(?P<sobject>[^/]+)/(?P<id>[^/]+)", GET=row_get, PATCH=row_patch, DELETE=row_delete)
+route("/sobjects/(?P<sobject>[^/]+)/(?P<id>[^/]+)", GET=row_get, PATCH=row_patch, DELETE=row_delete, POST=row_post)
+route("/sobjects/(?P<sobject>[^/]+)/(?P<field>[^/]+)/(?P<value>[^/]+)", GET=external_get, PATCH=external_upsert)
 route("/query", GET=query)
 route("/queryAll", GET=query)
 route("/query/(?P<locator>[^/]+)", GET=query_more)
 route("/queryAll/(?P<locator>[^/]+)", GET=query_more)
 route("/composite/sobjects", PATCH=collections_update, POST=collections_create, DELETE=collections_delete)
 route("/composite/sobjects/(?P<sobject>[^/]+)", GET=collections_get)
+route("/composite/sobjects/(?P<sobject>[^/]+)/(?P<field>[^/]+)", PATCH=collections_upsert)

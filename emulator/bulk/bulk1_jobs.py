@@ -22,7 +22,7 @@ from typing import IO, Any
 from ..constants import BULK1_MAX_BYTES_PER_BATCH, BULK1_MAX_CHARS_PER_BATCH, BULK1_MAX_RECORDS_PER_BATCH
 from ..dml import SaveResult
 from ..errors import ExceededQuota, InvalidBatch, InvalidJob, InvalidJobState
-from ..schema import now_stamp
+from ..schema import FieldDef, now_stamp
 from .formats import Bulk1ResultWriter, read_csv, read_json_records, read_xml_records, width_problem
 from .transactions import (
     MAPPINGS,
@@ -32,6 +32,8 @@ from .transactions import (
     CsvRows,
     RecordForm,
     UnitTimedOut,
+    job_upsert_key,
+    missing_key_column,
     run_transactions,
     transactions,
 )
@@ -83,8 +85,10 @@ class Bulk1Job:
         return sum(1 for b in self.batches.values() if b.state == state)
 
     def info(self) -> dict[str, Any]:
-        """JobInfo fields in the documented order."""
+        """JobInfo fields in the documented order; an upsert job's externalIdFieldName follows its state (as
+        CumulusCI's recordings of Salesforce's jobInfo show it)."""
         batches = list(self.batches.values())
+        key: dict[str, Any] = {"externalIdFieldName": self.external_id_field} if self.operation == "upsert" else {}
         return {
             "id": self.id,
             "operation": self.operation,
@@ -93,6 +97,7 @@ class Bulk1Job:
             "createdDate": self.created_date,
             "systemModstamp": self.systemmodstamp,
             "state": self.state,
+            **key,
             "concurrencyMode": self.concurrency_mode,
             "contentType": self.content_type,
             "numberBatchesQueued": self.count("Queued"),
@@ -146,6 +151,9 @@ class Bulk1Service:
         obj = self.ctx.schema.get(object_name or "")
         if obj is None:
             raise InvalidJob(f"InvalidJob : Unable to find object: {object_name}")
+        key = job_upsert_key(obj, operation, external_id_field)
+        if key is not None:
+            external_id_field = key.name
         ctype = (content_type or "XML").upper()
         if ctype not in CONTENT_TYPES:
             raise InvalidJob(f"InvalidJob : Invalid content type: {content_type}")
@@ -248,6 +256,9 @@ class Bulk1Service:
             for name in header if check_fields else ():
                 if obj.field(name) is None:
                     raise InvalidBatch(f"InvalidBatch : Field name not found : {name}")
+            missing = missing_key_column(self._key(job), header) if check_fields else None
+            if missing:
+                raise InvalidBatch(f"InvalidBatch : Field name not found : {missing}")
 
             def checked() -> Iterator[list[str]]:
                 for n, row in enumerate(rows, start=2):
@@ -260,6 +271,10 @@ class Bulk1Service:
         if job.content_type == "XML":
             return MAPPINGS, read_xml_records(path)
         return MAPPINGS, iter(read_json_records(path))
+
+    def _key(self, job: Bulk1Job) -> FieldDef | None:
+        """An upsert job's key field (checked when the job was created)."""
+        return job_upsert_key(self.ctx.schema.get(job.object), job.operation, job.external_id_field)
 
     def _process(self, job: Bulk1Job, batch: Bulk1Batch) -> Callable[[], float | None]:
         """The batch as the engine's unit (one call per attempt, see `_BatchRun`)."""
@@ -332,7 +347,7 @@ class _BatchRun:
             chunks = itertools.chain([self.leftover], self.chunks) if self.leftover else self.chunks
             self.leftover = None
             run_transactions(ctx, ctx.schema.get(job.object), job.operation, chunks, self._on_results, family="bulk1",
-                             form=self.form, before_transaction=self._before, timer=timer)
+                             form=self.form, before_transaction=self._before, timer=timer, key=self.service._key(job))
         except InvalidBatch as err:
             final, message = "Failed", err.message
         except _FailMidway:

@@ -25,9 +25,18 @@ from .. import soql
 from ..constants import BULK2_MAX_UPLOAD_BYTES, BULK2_MULTIPART_MAX_CHARS, BULK_TRANSACTION_SIZE
 from ..dml import SaveResult
 from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
-from ..schema import now_stamp
+from ..schema import FieldDef, now_stamp
 from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, Row, error_text, quoted, read_csv, read_spool, width_problem, write_spool
-from .transactions import OPERATIONS, AttemptTimer, BulkContext, CsvRows, UnitTimedOut, run_transactions
+from .transactions import (
+    OPERATIONS,
+    AttemptTimer,
+    BulkContext,
+    CsvRows,
+    UnitTimedOut,
+    job_upsert_key,
+    missing_key_column,
+    run_transactions,
+)
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 MULTIPLE_UPLOADS = (
@@ -177,6 +186,10 @@ class Bulk2Service:
         obj = self.ctx.schema.get(str(body.get("object") or ""))
         if obj is None:
             raise InvalidJob(f"InvalidJob : Unable to find object: {body.get('object')}")
+        external_id_field = body.get("externalIdFieldName")
+        key = job_upsert_key(obj, operation, None if external_id_field is None else str(external_id_field))
+        if key is not None:
+            external_id_field = key.name
         if body.get("contentType", "CSV") != "CSV":
             raise InvalidJob(f"InvalidJob : Invalid content type: {body.get('contentType')}")
         delimiter = body.get("columnDelimiter", "COMMA")
@@ -186,7 +199,7 @@ class Bulk2Service:
         if ending not in LINE_ENDINGS:
             raise InvalidJob(f"InvalidJob : Invalid line ending: {ending}")
         job = IngestJob(self.ctx.ids.next_id("750"), operation, obj.name, api_version, self.ctx.user_id, delimiter, ending,
-                        body.get("externalIdFieldName"), body.get("assignmentRuleId"), retry_disabled=retry_disabled)
+                        external_id_field, body.get("assignmentRuleId"), retry_disabled=retry_disabled)
         with self._lock:
             self.ingest[job.id] = job
         return job
@@ -379,6 +392,9 @@ class Bulk2Service:
                 raise ClientInputError(f"InvalidBatch : Field name not found : {name}")
         if job.operation in ("update", "delete", "hardDelete") and not any(h.lower() == "id" for h in header):
             raise ClientInputError("InvalidBatch : Field name not found : Id")
+        missing = missing_key_column(self._key(job), header)
+        if missing:
+            raise ClientInputError(f"InvalidBatch : Field name not found : {missing}")
         counting = ctx.profile.counting
         per_batch = counting.bulk2_records_per_batch
         if counting.bulk2_parent_batches and not ctx.usage.consume_batches(counting.bulk2_parent_batches):
@@ -414,6 +430,10 @@ class Bulk2Service:
                 job.records_total += 1
         job.parts.append(part)
         os.remove(chunk_path)
+
+    def _key(self, job: IngestJob) -> FieldDef | None:
+        """An upsert job's key field (checked when the job was created)."""
+        return job_upsert_key(self.ctx.schema.get(job.object), job.operation, job.external_id_field)
 
     # -- query jobs -------------------------------------------------------------------------------
     def create_query(self, body: dict[str, Any], api_version: float) -> QueryJob:
@@ -607,7 +627,8 @@ class _InternalBatch:
             chunks = itertools.chain([self.leftover], self.chunks) if self.leftover else self.chunks
             self.leftover = None
             run_transactions(ctx, obj, job.operation, chunks, self._on_results, family="bulk2", form=CsvRows(obj, job.header),
-                             should_stop=lambda: job.state == "Aborted", before_transaction=self._before, timer=timer)
+                             should_stop=lambda: job.state == "Aborted", before_transaction=self._before, timer=timer,
+                             key=job_upsert_key(obj, job.operation, job.external_id_field))
         except _Midway:
             pass
         except UnitTimedOut as timed_out:

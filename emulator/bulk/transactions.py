@@ -12,7 +12,8 @@ carries it back to the unit, which goes back to the queue with the rest (see bul
 Records come in one of two forms. Bulk 1.0 XML and JSON batches give a mapping per record. CSV rows are
 kept as read and handed to `DmlEngine.update_rows` positionally, their header resolved to fields once
 (`CsvRows`): a million-record Bulk 2.0 job then does no per-record dict building or field lookup on its
-way to SQLite, and breaks the same rules as every other API (the rules live in `dml`, not here).
+way to SQLite, and breaks the same rules as every other API (the rules live in `dml`, not here). Upsert
+takes the same forms to `emulator.upsert`, each transaction one upsert call.
 """
 
 from __future__ import annotations
@@ -21,14 +22,42 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 
 from ..constants import BULK_TRANSACTION_SIZE
 from ..dml import DmlEngine, FieldLayout, SaveResult, UpdateRows
-from ..errors import RecordError
+from ..errors import InvalidJob, RecordError
 from ..profiles import FaultConfig, OrgProfile
-from ..schema import SObjectDef
+from ..schema import FieldDef, SObjectDef
 from ..store import RecordStore
+from ..upsert import UpsertRows, rows_of, upsert
 from .engine import BulkEngine
 from .formats import NA, Row, csv_record
 
-OPERATIONS = ("insert", "update", "delete", "hardDelete")
+OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
+
+
+def job_upsert_key(obj: SObjectDef, operation: str, external_id_field: str | None) -> FieldDef | None:
+    """The key field of an upsert job (None for any other operation), refused as Salesforce refuses it.
+
+    A job without externalIdFieldName: InvalidJob "External ID was blank for <object>. An External ID must
+    be specified for upsert." (the message the sf CLI rewords); a field upsert cannot match on: InvalidJob
+    "Field name provided, <name> does not match an External ID for <object>" (seen from Bulk 1.0 and 2.0).
+    """
+    if operation != "upsert":
+        return None
+    if external_id_field is None:
+        raise InvalidJob(f"InvalidJob : External ID was blank for {obj.name}. An External ID must be specified for upsert.")
+    key = obj.upsert_key(external_id_field)
+    if key is None:
+        raise InvalidJob(f"InvalidJob : Field name provided, {external_id_field} does not match an External ID for {obj.name}")
+    return key
+
+
+def missing_key_column(key: FieldDef | None, header: Sequence[str]) -> str | None:
+    """The key field's name when an upsert job's CSV header lacks it (the batch or job then fails, with the
+    message a header without the Id column of an update gets: "Field name not found"; UNCONFIRMED for
+    upsert), else None. A record without a key value is created; a file without the key column is taken
+    as a mistake rather than as that many new records."""
+    if key is None or any(name.lower() == key.column for name in header):
+        return None
+    return key.name
 
 R = TypeVar("R")
 
@@ -81,6 +110,8 @@ class RecordForm(Protocol[R]):
 
     def raw_ids(self, chunk: list[R]) -> list[str]: ...
 
+    def upsert_rows(self, dml: DmlEngine, obj: SObjectDef, key: FieldDef, chunk: list[R]) -> UpsertRows: ...
+
 
 class Mappings:
     """Records as mappings of field name -> bulk value (None sets null; an absent field is unchanged)."""
@@ -93,6 +124,9 @@ class Mappings:
 
     def raw_ids(self, chunk: list[Mapping[str, Any]]) -> list[str]:
         return [_id_of(values) for values in chunk]
+
+    def upsert_rows(self, dml: DmlEngine, obj: SObjectDef, key: FieldDef, chunk: list[Mapping[str, Any]]) -> UpsertRows:
+        return rows_of(dml, obj, key, chunk)
 
 
 MAPPINGS = Mappings()
@@ -129,6 +163,16 @@ class CsvRows:
             return [""] * len(chunk)
         return [row[p] if row[p] != NA else "" for row in chunk]
 
+    def upsert_rows(self, dml: DmlEngine, obj: SObjectDef, key: FieldDef, chunk: list[Row]) -> UpsertRows:
+        if self._layout is None:
+            return MAPPINGS.upsert_rows(dml, obj, key, self.mappings(chunk))
+        if key.name == "Id":
+            keys: list[Any] = self.raw_ids(chunk)
+        else:
+            layout = self._layout
+            keys = [layout.raw_value(row, key.column, None) for row in chunk]
+        return UpsertRows(keys, [self._layout] * len(chunk), chunk)
+
 
 def run_transactions(
     ctx: BulkContext,
@@ -142,8 +186,13 @@ def run_transactions(
     should_stop: Callable[[], bool] = lambda: False,
     before_transaction: Callable[[int], None] = lambda n: None,
     timer: AttemptTimer | None = None,
+    key: FieldDef | None = None,
 ) -> int:
     """Process `chunks` of records (in `form`, from `transactions`); returns how many records were processed.
+
+    `key` is an upsert's key field (`job_upsert_key`). An upsert's matched records take the parent locks
+    the transaction holds, and fail at once on parents other transactions hold (no wait before the
+    transaction, unlike update's: the records to update are known only once matched inside it).
 
     `on_results(chunk, results)` gets each committed transaction's records and their results, in order.
     `family` (bulk1 or bulk2) picks the profile's per-record and per-transaction costs; with a `timer`, a
@@ -174,6 +223,8 @@ def run_transactions(
             with ctx.store.transaction() as conn:
                 if updates is not None:
                     results = ctx.dml.update_rows(obj, updates, conn=conn, lock_owner=owner, lock_timeout=lock_wait)
+                elif operation == "upsert" and key is not None:
+                    results = upsert(ctx.dml, obj, key, form.upsert_rows(ctx.dml, obj, key, chunk), conn=conn, lock_owner=owner)
                 else:
                     results = _apply(ctx.dml, obj, operation, form, chunk, conn)
             ctx.engine.sleep(cost)

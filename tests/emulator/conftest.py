@@ -17,9 +17,12 @@ V = "v62.0"
 BULK_NS = "http://www.force.com/2009/06/asyncapi/dataload"
 
 
-def job_xml(operation: str = "update", obj: str = "Byline__c", content_type: str = "XML", concurrency: str | None = None) -> bytes:
-    """A Bulk 1.0 jobInfo document that creates a job."""
+def job_xml(operation: str = "update", obj: str = "Byline__c", content_type: str = "XML", concurrency: str | None = None,
+            external_id: str | None = None) -> bytes:
+    """A Bulk 1.0 jobInfo document that creates a job (an upsert job names its key in `external_id`)."""
     parts = [f"<operation>{operation}</operation>", f"<object>{obj}</object>"]
+    if external_id is not None:
+        parts.append(f"<externalIdFieldName>{external_id}</externalIdFieldName>")
     if concurrency:
         parts.append(f"<concurrencyMode>{concurrency}</concurrencyMode>")
     parts.append(f"<contentType>{content_type}</contentType>")
@@ -92,6 +95,12 @@ def org(sf_org):
 @pytest.fixture
 def api(org) -> Api:
     return Api(org)
+
+
+@pytest.fixture
+def api_of():
+    """`Api` for another running org (one a test module started with options of its own): `api_of(running)`."""
+    return Api
 
 
 @pytest.fixture

@@ -137,3 +137,29 @@ def test_invalid_session_is_a_400_bulk_error(org, monkeypatch):
         bulk.create_update_job("Byline__c", contentType="CSV")
     assert err.value.status_code == 400
     assert "<exceptionCode>InvalidSessionId</exceptionCode>" in str(err.value)
+
+
+def test_csv_upsert_job(bulk, api, seeded):
+    ids = seeded(5)
+    keys = {r["Id"]: r["Url__c"] for r in api.org.admin.records("Byline__c", ["Id", "Url__c"])}
+    job = bulk.create_upsert_job("Byline__c", external_id_name="Url__c", contentType="CSV")
+    assert bulk.job_status(job)["externalIdFieldName"] == "Url__c"
+    lines = ["Url__c,Name,Tweets__c"] + [f"{keys[rid]},,{n}" for n, rid in enumerate(ids[:3])]
+    lines += ["https://example.com/sb/1,First new,10", "https://example.com/sb/2,Second new,11"]
+    batch = bulk.post_batch(job, "\n".join(lines) + "\n")
+    bulk.close_job(job)
+    bulk.wait_for_batch(job, batch, timeout=30, sleep_interval=0.05)
+    results = bulk.get_batch_results(batch, job)
+    stored = {r["Url__c"]: r for r in api.org.admin.records("Byline__c", ["Id", "Url__c", "Name", "Tweets__c"])}
+    # Client quirk (CSV): values stay strings.
+    assert [(r.id, r.success, r.created) for r in results] == [(rid, "true", "false") for rid in ids[:3]] + [
+        (stored["https://example.com/sb/1"]["Id"], "true", "true"), (stored["https://example.com/sb/2"]["Id"], "true", "true")]
+    assert [stored[keys[rid]]["Tweets__c"] for rid in ids[:3]] == [0, 1, 2]
+    assert (stored["https://example.com/sb/2"]["Name"], stored["https://example.com/sb/2"]["Tweets__c"]) == ("Second new", 11)
+    assert len(stored) == 7
+
+
+def test_upsert_job_on_a_field_that_is_not_a_key_is_refused(bulk, api):
+    with pytest.raises(BulkApiError) as err:
+        bulk.create_upsert_job("Byline__c", external_id_name="Name", contentType="CSV")
+    assert err.value.status_code == 400 and "does not match an External ID for Byline__c" in str(err.value)

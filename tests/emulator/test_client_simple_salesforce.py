@@ -13,8 +13,14 @@ import csv
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceResourceNotFound
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceMoreThanOneRecord,
+    SalesforceResourceNotFound,
+)
 from simple_salesforce.login import SalesforceLogin
+
+from emulator.org import _sequence_of
 
 
 def _session(org) -> requests.Session:
@@ -158,3 +164,70 @@ def test_soap_login_via_scratch_url(org, seeded):
         SalesforceLogin(username=org.username, password="wrong", security_token=org.security_token,
                         scratch_url=org.instance_url, session=session)
     assert err.value.code == "INVALID_LOGIN"
+
+
+# -- upsert by external id ------------------------------------------------------------------------------
+def _by_url(org) -> dict:
+    return {r["Url__c"]: r for r in org.admin.records("Byline__c", ["Id", "Url__c", "Name", "Tweets__c"])}
+
+
+def test_rest_upsert_creates_then_updates(sf, api):
+    assert sf.Byline__c.upsert("Url__c/wadewegner-bulk-api", {"Name": "Bulk API post", "Tweets__c": 3}) == 201
+    created = _by_url(api.org)["wadewegner-bulk-api"]
+    assert (created["Name"], created["Tweets__c"]) == ("Bulk API post", 3)
+    response = sf.Byline__c.upsert("Url__c/WADEWEGNER-BULK-API", {"Tweets__c": 9}, raw_response=True)
+    assert response.status_code == 200
+    assert response.json() == {"id": created["Id"], "success": True, "errors": [], "created": False}
+    assert _by_url(api.org) == {"wadewegner-bulk-api": {**created, "Tweets__c": 9}}
+    assert api.used() == 2
+
+
+def test_rest_upsert_of_a_shared_key_raises_more_than_one_record(sf, api):
+    for name in ("a", "b"):
+        sf.Contact.create({"LastName": name, "Email": "shared@example.com"})
+    with pytest.raises(SalesforceMoreThanOneRecord):
+        sf.Contact.upsert("Email/shared@example.com", {"LastName": "c"})
+    assert sorted(r["LastName"] for r in api.org.admin.records("Contact", ["LastName"])) == ["a", "b"]
+
+
+def test_bulk1_upsert(sf, api, seeded):
+    ids = seeded(300)
+    keys = {r["Id"]: r["Url__c"] for r in api.org.admin.records("Byline__c", ["Id", "Url__c"])}
+    data = [{"Url__c": keys[rid], "Tweets__c": 5} for rid in ids[:200]]
+    data += [{"Url__c": f"https://example.com/new/{n}", "Name": f"new {n}", "Tweets__c": 6} for n in range(150)]
+    results = sf.bulk.Byline__c.upsert(data, "Url__c", batch_size=100)
+    assert len(results) == 350 and all(r["success"] for r in results)
+    assert [r["created"] for r in results] == [False] * 200 + [True] * 150
+    assert [r["id"] for r in results[:200]] == ids[:200]
+    stored = _by_url(api.org)
+    assert len(stored) == 450
+    assert all(stored[keys[rid]]["Tweets__c"] == 5 for rid in ids[:200])
+    assert all(stored[keys[rid]]["Tweets__c"] != 5 for rid in ids[200:])
+    assert all(stored[f"https://example.com/new/{n}"]["Tweets__c"] == 6 for n in range(150))
+    assert api.org.admin.usage()["DailyBulkApiBatches"]["used"] == 4
+
+
+def test_bulk2_upsert_csv_file(sf, api, seeded, tmp_path):
+    ids = seeded(20)
+    keys = {r["Id"]: r["Url__c"] for r in api.org.admin.records("Byline__c", ["Id", "Url__c"])}
+    path = tmp_path / "upsert.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Url__c", "Name", "Likes__c"])
+        for rid in ids[:10]:
+            w.writerow([keys[rid], "", 70])
+        for n in range(10):
+            w.writerow([f"https://example.com/b2/{n}", f"new, \"{n}\"", 80])
+    result = sf.bulk2.Byline__c.upsert(csv_file=str(path), external_id_field="Url__c", wait=0.05)
+    assert result[0]["numberRecordsProcessed"] == 20 and result[0]["numberRecordsFailed"] == 0
+    ok = list(csv.DictReader(sf.bulk2.Byline__c.get_successful_records(result[0]["job_id"]).splitlines()))
+    assert sorted((r["sf__Created"], r["Url__c"]) for r in ok) == sorted(
+        [("false", keys[rid]) for rid in ids[:10]] + [("true", f"https://example.com/b2/{n}") for n in range(10)])
+    stored = _by_url(api.org)
+    assert len(stored) == 30
+    # Empty CSV values leave a field as it was: the updated records keep their seeded names.
+    assert all(stored[keys[rid]]["Name"] == f"Byline {_sequence_of(rid)}" for rid in ids[:10])
+    assert stored["https://example.com/b2/3"]["Name"] == 'new, "3"'
+    likes = {r["Url__c"]: r["Likes__c"] for r in api.org.admin.records("Byline__c", ["Url__c", "Likes__c"])}
+    assert [likes[keys[rid]] for rid in ids[:10]] == [70] * 10
+    assert [likes[f"https://example.com/b2/{n}"] for n in range(10)] == [80] * 10

@@ -176,6 +176,18 @@ def data_update_bulk(cli: Cli, org) -> None:
     assert [rows[rid]["Tweets__c"] for rid in ids] == [900, 901, 902, 903, 904]
 
 
+def data_upsert_bulk(cli: Cli, org) -> None:
+    ids = org.admin.seed("Byline__c", 3, return_ids=True)["ids"]
+    keys = {i: r["Url__c"] for i, r in stored(org, fields=["Id", "Url__c"]).items()}
+    data = cli.file("upsert.csv", "Url__c,Name,Tweets__c\n" + "".join(f"{keys[rid]},,{700 + n}\n" for n, rid in enumerate(ids))
+                    + "https://example.com/cli/1,From the CLI,1\n")
+    cli.json("data", "upsert", "bulk", "--sobject", "Byline__c", "--file", data, "--external-id", "Url__c", "--wait", "5")
+    rows = stored(org, fields=["Id", "Url__c", "Name", "Tweets__c"])
+    assert [rows[rid]["Tweets__c"] for rid in ids] == [700, 701, 702]
+    created = [r for r in rows.values() if r["Url__c"] == "https://example.com/cli/1"]
+    assert len(rows) == 4 and [(r["Name"], r["Tweets__c"]) for r in created] == [("From the CLI", 1)]
+
+
 def data_delete_bulk(cli: Cli, org) -> None:
     ids = org.admin.seed("Byline__c", 6, return_ids=True)["ids"]
     data = cli.file("delete.csv", "Id\n" + "".join(f"{rid}\n" for rid in ids[:4]))
@@ -208,7 +220,7 @@ def data_import_tree(cli: Cli, org) -> None:
 CASES: dict[str, Callable[[Cli, Any], None]] = {f.__name__: f for f in (
     org_display, org_list_limits, data_query_human, data_query_csv, data_query_json, sobject_describe, sobject_list,
     data_get_record, data_create_record, data_update_record, data_delete_record, data_export_bulk, data_update_bulk,
-    data_delete_bulk, data_import_bulk, data_import_tree,
+    data_upsert_bulk, data_delete_bulk, data_import_bulk, data_import_tree,
 )}
 
 
