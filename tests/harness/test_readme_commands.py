@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from emulator.profiles import get_profile, save_profile
 from harness.cli import app
 from harness.failures import EXIT_CODES
 
@@ -84,11 +85,22 @@ def test_readme_line_runs(line, tmp_path, monkeypatch, fast_polls):
             monkeypatch.setenv(name, value)
         assert words[0] == "sfharness", f"not an sfharness command (mark it `# long` or `# real org`): {segment}"
         argv = words[1:]
+        _profile_files_for(argv)
         if argv[:2] == ["emulator", "serve"]:
             _serve_briefly(argv)
             continue
         result = CliRunner().invoke(app, _small(argv, tmp_path / "reports"))
         assert result.exit_code == 0, f"{segment}\n{result.output}"
+
+
+def _profile_files_for(argv: list[str]) -> None:
+    """A `--profile FILE` the README's `calibrate` line (a real org) would have written: here a profile file
+    of the same format, the built-in `realistic` profile saved under that name, so the line runs as written."""
+    if "--profile" not in argv:
+        return
+    name = argv[argv.index("--profile") + 1]
+    if name.endswith(".json") and not Path(name).exists():
+        save_profile(get_profile("realistic"), Path(name))
 
 
 def _serve_briefly(argv: list[str]) -> None:
@@ -97,7 +109,8 @@ def _serve_briefly(argv: list[str]) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "harness", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         info = json.loads(proc.stdout.readline() if proc.stdout else "{}")
-        assert {"instance_url", "access_token", "ca_file", "edition"} <= info.keys() and info["edition"] == "enterprise"
+        edition = argv[argv.index("--edition") + 1] if "--edition" in argv else "developer"
+        assert {"instance_url", "access_token", "ca_file", "edition"} <= info.keys() and info["edition"] == edition
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
