@@ -7,6 +7,11 @@ against the job's predicted processing: queue wait, then units finishing wave by
 latency profile (emulator/profiles.py; its numbers and their evidence are in
 ../shared/reference/latency-calibration.md, mostly estimates), plus a per-request client overhead.
 Every parameter is overridable; predictions are checked against measurements in the tests.
+
+Synchronous strategies (`rest`, `collections`, `composite`) send up to `concurrency` requests at once
+(`_synchronous_seconds`): each request's waiting (network, the org's server time) overlaps with the
+others', its CPU work (serialising, parsing, storing) does not, beyond the client and the org running
+side by side.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ BULK1_BATCH = 10_000
 TRANSACTION = 200  # records per bulk transaction: the step in which job info's processed count grows
 CLIENT_OVERHEAD_S = 0.0007  # measured: client + emulator cost of one small request on the instant profile
 SYNC_CPU_PER_RECORD_S = 0.00012  # measured: serialising, parsing and storing one record of a synchronous write
+CPU_SIDES = 2
+"""Processes whose CPU work overlaps when requests run concurrently: the client (its sending threads share
+one interpreter lock) and the org (the emulator serves requests on one event loop); neither overlaps with
+itself, so concurrent requests cannot finish faster than the CPU work of all of them spread over these."""
 # Measured on the emulator (2-core machine): its own work per bulk record beyond the profile's delays.
 # On a real org this is part of Salesforce's processing time; set them to 0 there (see `predict`).
 BULK2_CPU_PER_RECORD_S = 0.0001
@@ -44,10 +53,13 @@ class Prediction:
     seconds: float
     polls: int = 0
     notes: list[str] = field(default_factory=list)
+    concurrency: int = 1
+    """Requests sent at once (synchronous strategies; Bulk strategies send theirs one after another)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"strategy": self.strategy, "records": self.records, "calls": self.calls, "calls_by_phase": self.calls_by_phase,
-                "batches": self.batches, "seconds": round(self.seconds, 3), "polls": self.polls, "notes": self.notes}
+                "batches": self.batches, "seconds": round(self.seconds, 3), "polls": self.polls, "notes": self.notes,
+                "concurrency": self.concurrency}
 
 
 def job_checks(units: list[tuple[float, float, int]], finish: float, policy: PollPolicy, per_poll: float = 0.0) -> tuple[int, float]:
@@ -73,6 +85,36 @@ def job_checks(units: list[tuple[float, float, int]], finish: float, policy: Pol
 
 def _request(profile: LatencyProfile, *, write: bool, records: int = 0, subrequests: int = 0, body_bytes: int = 0) -> float:
     return profile.request_delay(write=write, records=records, subrequests=subrequests, body_bytes=body_bytes) + CLIENT_OVERHEAD_S
+
+
+class _SyncCall(NamedTuple):
+    """One synchronous request: seconds spent waiting (overlaps with other requests) and on CPU (does not)."""
+
+    waiting: float
+    cpu: float
+
+
+def _sync_call(profile: LatencyProfile, records: int, *, subrequests: int = 0, body_bytes: int = 0) -> _SyncCall:
+    waiting = profile.request_delay(write=True, records=records, subrequests=subrequests, body_bytes=body_bytes)
+    return _SyncCall(waiting, CLIENT_OVERHEAD_S + records * SYNC_CPU_PER_RECORD_S)
+
+
+def _synchronous_seconds(full: _SyncCall, full_calls: int, last: _SyncCall | None, concurrency: int) -> float:
+    """Seconds for `full_calls` equal requests (then `last`, a shorter one) sent `concurrency` at a time.
+
+    Each request takes its waiting plus its CPU time on the lane (one of `concurrency`) that frees first, as
+    `concurrency.send_all` hands them out; the whole cannot beat the CPU work of every request spread over
+    `CPU_SIDES` processes. With concurrency 1 this is the plain sum.
+    """
+    lanes = max(1, concurrency)
+    each = full.waiting + full.cpu
+    waves, extra = divmod(full_calls, lanes)
+    seconds = (waves + 1) * each if extra else waves * each
+    cpu = full_calls * full.cpu
+    if last is not None:  # a lane is always free after `waves` rounds (extra < lanes)
+        seconds = max(seconds, waves * each + last.waiting + last.cpu)
+        cpu += last.cpu
+    return max(seconds, cpu / min(lanes, CPU_SIDES))
 
 
 def _bulk_processing(profile: LatencyProfile, units: list[int], parallelism: int, cpu_per_record: float = 0.0) -> tuple[float, list[tuple[float, float, int]]]:
@@ -110,25 +152,30 @@ def _bulk_job(profile: LatencyProfile, n: int, unit: int, cpu_per_record: float,
 
 
 def predict(strategy: str, n: int, profile: LatencyProfile, *, fields: int = 3, row_bytes: int | None = None,
-            poll_policy: PollPolicy | None = None, rest_concurrency: int = 1) -> Prediction:
-    """Calls, batches and seconds for `strategy` updating `n` records of `fields` fields each."""
+            poll_policy: PollPolicy | None = None, concurrency: int | None = None) -> Prediction:
+    """Calls, batches and seconds for `strategy` updating `n` records of `fields` fields each; synchronous
+    strategies send `concurrency` requests at once (None: the strategy's default; `auto` passes it to
+    `composite`)."""
     cls = registry.strategy_class(strategy)
     row_bytes = row_bytes or (19 + fields * 8)
     policy = poll_policy or PollPolicy()
     notes: list[str] = []
-    if strategy == "rest":
+    if strategy in ("rest", "collections", "composite"):
         est = cls.api_calls(n)
-        seconds = n * _request(profile, write=True, records=1, body_bytes=row_bytes * 2) / max(1, rest_concurrency)
-        return Prediction(strategy, n, est.total, dict(est.by_phase), 0, seconds)
-    if strategy in ("collections", "composite"):
-        est = cls.api_calls(n)
-        per_call = 200 if strategy == "collections" else 1000
-        seconds = 0.0
-        for start in range(0, n, per_call):
-            m = min(per_call, n - start)
-            subs = math.ceil(m / 200) if strategy == "composite" else 0
-            seconds += _request(profile, write=True, records=m, subrequests=subs, body_bytes=m * (row_bytes + 40)) + m * SYNC_CPU_PER_RECORD_S
-        return Prediction(strategy, n, est.total, dict(est.by_phase), 0, seconds)
+        lanes = concurrency if concurrency is not None else (cls.default_concurrency or 1)
+        if strategy == "rest":
+            one = _sync_call(profile, 1, body_bytes=row_bytes * 2)
+            seconds = _synchronous_seconds(one, n, None, lanes)
+        else:
+            per_call = 200 if strategy == "collections" else 1000
+
+            def call(m: int) -> _SyncCall:
+                subs = math.ceil(m / 200) if strategy == "composite" else 0
+                return _sync_call(profile, m, subrequests=subs, body_bytes=m * (row_bytes + 40))
+
+            full_calls, rest = divmod(n, per_call)
+            seconds = _synchronous_seconds(call(per_call), full_calls, call(rest) if rest else None, lanes)
+        return Prediction(strategy, n, est.total, dict(est.by_phase), 0, seconds, concurrency=lanes)
     if strategy == "bulk2-csv":
         job = _bulk_job(profile, n, BULK2_CHUNK, BULK2_CPU_PER_RECORD_S, policy)
         est = cls.api_calls(n, polls=job.polls)
@@ -162,8 +209,8 @@ def recommend(predictions: list[Prediction], *, api_remaining: int | None = None
 
 def plan(n: int, profile_name: str = "realistic", *, time_scale: float | None = None, fields: int = 3,
          strategies: tuple[str, ...] = STRATEGY_ORDER, poll_policy: PollPolicy | None = None,
-         api_remaining: int | None = None) -> tuple[list[Prediction], str, str]:
+         api_remaining: int | None = None, concurrency: int | None = None) -> tuple[list[Prediction], str, str]:
     profile = get_profile(profile_name, time_scale)
-    predictions = [predict(s, n, profile, fields=fields, poll_policy=poll_policy) for s in strategies]
+    predictions = [predict(s, n, profile, fields=fields, poll_policy=poll_policy, concurrency=concurrency) for s in strategies]
     choice, reason = recommend(predictions, api_remaining=api_remaining)
     return predictions, choice, reason

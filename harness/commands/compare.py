@@ -18,7 +18,7 @@ from ..environment import library_versions, machine
 from ..orgs import OrgConnection, OrgOptions
 from ..report import compare_table, measurement_line, recommendation_lines, write_reports
 from ..runner import run_once, scratch_dir
-from ..strategy_options import scaled_options
+from ..strategy_options import concurrency_options, scaled_options
 from ..workload import DEFAULT_FIELDS, Workload
 
 DEFAULT_VOLUMES = "100,1000,10000"
@@ -63,6 +63,7 @@ def compare(
     repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per strategy and volume (medians are reported)."),
     baselines: bool = typer.Option(False, "--baselines", help="Also run the library baselines (simple-salesforce, salesforce-bulk), marked as baselines; never recommended."),
     rest_max: int = typer.Option(REST_DEFAULT_MAX, "--rest-max", help="Skip per-record REST above this volume (it makes one call per record)."),
+    concurrency: int | None = opt.Concurrency,
     sobject: str = typer.Option("Byline__c", "--sobject", help="Object to update (needs Name and the --fields)."),
     fields: str = typer.Option(",".join(DEFAULT_FIELDS), "--fields", help="Numeric fields that get new values."),
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where reports/<timestamp>/ is written."),
@@ -81,6 +82,7 @@ def compare(
     options = org
     settings = {"volumes": volumes, "strategies": names, "repeat": repeat, "profile": profile, "time_scale": time_scale,
                 "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max,
+                "concurrency": concurrency,
                 "baselines": [n for n in names if registry.is_baseline(n)]}
     started = dt.datetime.now(dt.timezone.utc)
     with opt.open_org(options, edition=edition, profile=profile, time_scale=time_scale, faults=faults) as conn:
@@ -102,7 +104,8 @@ def compare(
                     round_no += 1
                     progress.update(task, description=f"{name} × {n:,} (run {rep})")
                     wf = workload.prepare(n, round_no)
-                    m = run_once(conn, workload, name, wf, repeat=rep, options=scaled_options(name, scale))
+                    options = {**scaled_options(name, scale), **concurrency_options(name, concurrency)}
+                    m = run_once(conn, workload, name, wf, repeat=rep, options=options)
                     run.measurements.append(m)
                     if not json_out:
                         progress.console.print(measurement_line(m), markup=False, highlight=False)

@@ -23,6 +23,7 @@ def plan(
     profile: str = typer.Option("realistic", "--profile", help="Latency profile for time predictions: realistic or instant."),
     time_scale: Optional[float] = opt.TimeScale,
     edition: str = typer.Option("developer", "--edition", help="Org edition for the budget when no org is given."),
+    concurrency: int | None = opt.Concurrency,
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
@@ -38,7 +39,7 @@ def plan(
             limits = fetch_limits(conn)
         remaining, source = limits["DailyApiRequests"]["Remaining"], "the org's remaining DailyApiRequests"
     try:
-        predictions, choice, reason = make_plan(records, profile, time_scale=time_scale, fields=fields, strategies=STRATEGY_ORDER, api_remaining=remaining)
+        predictions, choice, reason = make_plan(records, profile, time_scale=time_scale, fields=fields, strategies=STRATEGY_ORDER, api_remaining=remaining, concurrency=concurrency)
     except ValueError as err:
         opt.fail(str(err))
     if json_out:
@@ -54,5 +55,7 @@ def plan(
         figures = (fmt.count(p.calls), phases, fmt.count(p.batches), fmt.duration(p.seconds))
         table.add_row(p.strategy, *figures, style=style)
     opt.console.print(table)
+    at_once = ", ".join(f"{p.strategy} {p.concurrency}" for p in predictions if p.strategy in ("rest", "collections", "composite"))
+    opt.console.print(f"requests at once: {at_once} (--concurrency)")
     opt.console.print(f"budget: {remaining:,} calls ({source})")
     opt.console.print(f"recommended: [bold]{choice}[/] ({reason})")

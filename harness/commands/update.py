@@ -26,7 +26,7 @@ from .. import formatting as fmt
 from .. import options as opt
 from ..costmodel import predict
 from ..orgs import OrgConnection, OrgOptions
-from ..strategy_options import poll_options, real_time_policy
+from ..strategy_options import concurrency_options, poll_options, real_time_policy
 from .limits import fetch_limits
 
 
@@ -77,7 +77,7 @@ def update(
     api_reserve: float = typer.Option(10.0, "--api-reserve", min=0, max=100, help="Refuse to start if the run would leave less than this % of the daily API allocation."),
     out: Path = typer.Option(Path("out"), "--out", help="Directory for success.csv, failed.csv, unprocessed.csv."),
     serial: bool = typer.Option(False, "--serial", help="Bulk 1.0: Serial concurrency mode (avoids lock contention)."),
-    concurrency: int = typer.Option(1, "--concurrency", min=1, max=32, help="rest: parallel requests over one session."),
+    concurrency: int | None = opt.Concurrency,
     wait: float = typer.Option(3600.0, "--wait", min=0, help="Bulk: seconds to wait for a job; after that it keeps running and `sfharness resume` collects it."),
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
@@ -98,7 +98,7 @@ def update(
         chosen = strategy
         if strategy == "auto":
             chosen, _ = registry.strategy_class("auto").choose(count, remaining_calls=api["Remaining"])  # type: ignore[attr-defined]
-        prediction = predict(chosen, count, _profile())
+        prediction = predict(chosen, count, _profile(), concurrency=concurrency)
         reserve = int(api["Max"] * api_reserve / 100)
         plan = {"strategy": strategy, "runs_as": chosen, "records": count, "predicted_calls": prediction.calls,
                 "predicted_batches": prediction.batches, "api_remaining": api["Remaining"], "api_max": api["Max"], "reserve": reserve}
@@ -119,16 +119,14 @@ def _profile():
     return get_profile("realistic")
 
 
-def _strategy_options(name: str, out: Path, serial: bool, concurrency: int, wait: float) -> dict[str, Any]:
+def _strategy_options(name: str, out: Path, serial: bool, concurrency: int | None, wait: float) -> dict[str, Any]:
     """The flags as the strategy's options: Bulk runs keep resume state in `out/.state` and wait `wait` s."""
     options = poll_options(name, replace(real_time_policy(), timeout=wait))
     if options:
         options["state_dir"] = _state_dir(out)
     if name == "bulk1-xml":
         options["serial"] = serial
-    if name == "rest":
-        options["concurrency"] = concurrency
-    return options
+    return {**options, **concurrency_options(name, concurrency)}
 
 
 def _state_dir(out: Path) -> str:
