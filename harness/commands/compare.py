@@ -104,8 +104,8 @@ def compare(
                     round_no += 1
                     progress.update(task, description=f"{name} × {n:,} (run {rep})")
                     wf = workload.prepare(n, round_no)
-                    options = {**scaled_options(name, scale), **concurrency_options(name, concurrency)}
-                    m = run_once(conn, workload, name, wf, repeat=rep, options=options)
+                    run_options = {**scaled_options(name, scale), **concurrency_options(name, concurrency)}
+                    m = run_once(conn, workload, name, wf, repeat=rep, options=run_options)
                     run.measurements.append(m)
                     if not json_out:
                         progress.console.print(measurement_line(m), markup=False, highlight=False)
