@@ -45,8 +45,7 @@ class RestStrategy(UpdateStrategy):
             return lambda: run.outcome(outcome, row[1])
 
         with self.session.phase("dml"):
-            # the second pass is serial on purpose: its records failed for lock contention
-            concurrency = 1 if second_pass else self.concurrency
+            concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
             send_all(run, rows, send, lambda row: (row,), concurrency=concurrency)
 
     def _patch(self, sobject: str, row: Row) -> RecordOutcome:
