@@ -8,6 +8,11 @@ against the job's predicted processing: queue wait, then units finishing wave by
 writes: its counting rules turn requests into the calls the org counts (a free status poll costs
 nothing, a Composite Batch may cost N+1), and its timings give the seconds, plus a per-request client
 overhead. Predictions are checked against measurements in the tests.
+
+Synchronous strategies (`rest`, `collections`, `composite`) send up to `concurrency` requests at once
+(`_synchronous_seconds`): each request's waiting (network, the org's server time) overlaps with the
+others', its CPU work (serialising, parsing, storing) does not, beyond the client and the org running
+side by side.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator.profiles import OrgProfile, get_profile
 from strategies import registry
@@ -29,6 +34,10 @@ BULK1_BATCH = 10_000
 TRANSACTION = 200  # records per bulk transaction: the step in which job info's processed count grows
 CLIENT_OVERHEAD_S = 0.0007  # measured: client + emulator cost of one small request on the instant profile
 SYNC_CPU_PER_RECORD_S = 0.00012  # measured: serialising, parsing and storing one record of a synchronous write
+CPU_SIDES = 2
+"""Processes whose CPU work overlaps when requests run concurrently: the client (its sending threads share
+one interpreter lock) and the org (the emulator serves requests on one event loop); neither overlaps with
+itself, so concurrent requests cannot finish faster than the CPU work of all of them spread over these."""
 # Measured on the emulator (2-core machine): its own work per bulk record beyond the profile's delays.
 # On a real org this is part of Salesforce's processing time; set them to 0 there (see `predict`).
 BULK2_CPU_PER_RECORD_S = 0.0001
@@ -73,6 +82,8 @@ class Prediction:
     longest_unit_s: float = 0.0  # the longest Bulk unit's work, in the profile's real time
     options: dict[str, Any] = field(default_factory=dict)  # strategy options the prediction assumes
     recommended: bool = False  # set by `recommend` on the one it picks
+    concurrency: int = 1
+    """Requests sent at once (synchronous strategies; Bulk strategies send theirs one after another)."""
 
     @property
     def label(self) -> str:
@@ -89,7 +100,7 @@ class Prediction:
                 "calls_by_phase": self.calls_by_phase, "requests": self.requests, "batches": self.batches, "jobs": self.jobs,
                 "seconds": round(self.seconds, 3), "polls": self.polls, "retries": self.retries, "unprocessed": self.unprocessed,
                 "longest_unit_s": round(self.longest_unit_s, 1), "at_risk": self.at_risk, "exceeds_budget": self.exceeds_budget,
-                "recommended": self.recommended, "notes": self.notes}
+                "recommended": self.recommended, "notes": self.notes, "concurrency": self.concurrency}
 
 
 def counted_calls(strategy: str, requests_by_phase: dict[str, int], profile: OrgProfile) -> dict[str, int]:
@@ -129,6 +140,36 @@ def job_checks(units: list[tuple[float, float, int]], finish: float, policy: Pol
 
 def _request(profile: OrgProfile, *, write: bool, records: int = 0, subrequests: int = 0, body_bytes: int = 0) -> float:
     return profile.request_delay(write=write, records=records, subrequests=subrequests, body_bytes=body_bytes) + CLIENT_OVERHEAD_S
+
+
+class _SyncCall(NamedTuple):
+    """One synchronous request: seconds spent waiting (overlaps with other requests) and on CPU (does not)."""
+
+    waiting: float
+    cpu: float
+
+
+def _sync_call(profile: OrgProfile, records: int, *, subrequests: int = 0, body_bytes: int = 0) -> _SyncCall:
+    waiting = profile.request_delay(write=True, records=records, subrequests=subrequests, body_bytes=body_bytes)
+    return _SyncCall(waiting, CLIENT_OVERHEAD_S + records * SYNC_CPU_PER_RECORD_S)
+
+
+def _synchronous_seconds(full: _SyncCall, full_calls: int, last: _SyncCall | None, concurrency: int) -> float:
+    """Seconds for `full_calls` equal requests (then `last`, a shorter one) sent `concurrency` at a time.
+
+    Each request takes its waiting plus its CPU time on the lane (one of `concurrency`) that frees first, as
+    `concurrency.send_all` hands them out; the whole cannot beat the CPU work of every request spread over
+    `CPU_SIDES` processes. With concurrency 1 this is the plain sum.
+    """
+    lanes = max(1, concurrency)
+    each = full.waiting + full.cpu
+    waves, extra = divmod(full_calls, lanes)
+    seconds = (waves + 1) * each if extra else waves * each
+    cpu = full_calls * full.cpu
+    if last is not None:  # a lane is always free after `waves` rounds (extra < lanes)
+        seconds = max(seconds, waves * each + last.waiting + last.cpu)
+        cpu += last.cpu
+    return max(seconds, cpu / min(lanes, CPU_SIDES))
 
 
 def unit_attempts(profile: OrgProfile, family: str, n: int) -> tuple[list[tuple[float, int]], int]:
@@ -207,26 +248,33 @@ def bulk2_job_sizes(n: int, row_bytes: int, header_bytes: int = 0) -> list[int]:
 
 
 def predict(strategy: str, n: int, profile: OrgProfile, *, fields: int = 3, row_bytes: int | None = None,
-            poll_policy: PollPolicy | None = None, rest_concurrency: int = 1, bulk1_batch_records: int = BULK1_BATCH) -> Prediction:
+            poll_policy: PollPolicy | None = None, concurrency: int | None = None,
+            bulk1_batch_records: int = BULK1_BATCH) -> Prediction:
     """Calls (as the org counts them), batches and seconds for `strategy` updating `n` records of
     `fields` fields each (`row_bytes`: one CSV row's size, for the Bulk 2.0 jobs per 100 MB;
-    `bulk1_batch_records`: bulk1-xml's batch size)."""
+    `bulk1_batch_records`: bulk1-xml's batch size). Synchronous strategies send `concurrency` requests at
+    once (None: the strategy's default; `auto` passes it to `composite`)."""
     cls = registry.strategy_class(strategy)
     row_bytes = row_bytes or (19 + fields * 8)
     policy = poll_policy or PollPolicy()
-    if strategy == "rest":
+    if strategy in ("rest", "collections", "composite"):
         est = cls.api_calls(n)
-        seconds = n * _request(profile, write=True, records=1, body_bytes=row_bytes * 2) / max(1, rest_concurrency)
-        return _prediction(strategy, n, profile, dict(est.by_phase), 0, seconds)
-    if strategy in ("collections", "composite"):
-        est = cls.api_calls(n)
-        per_call = 200 if strategy == "collections" else 1000
-        seconds = 0.0
-        for start in range(0, n, per_call):
-            m = min(per_call, n - start)
-            subs = math.ceil(m / 200) if strategy == "composite" else 0
-            seconds += _request(profile, write=True, records=m, subrequests=subs, body_bytes=m * (row_bytes + 40)) + m * SYNC_CPU_PER_RECORD_S
-        return _prediction(strategy, n, profile, dict(est.by_phase), 0, seconds)
+        lanes = concurrency if concurrency is not None else (cls.default_concurrency or 1)
+        if strategy == "rest":
+            one = _sync_call(profile, 1, body_bytes=row_bytes * 2)
+            seconds = _synchronous_seconds(one, n, None, lanes)
+        else:
+            per_call = 200 if strategy == "collections" else 1000
+
+            def call(m: int) -> _SyncCall:
+                subs = math.ceil(m / 200) if strategy == "composite" else 0
+                return _sync_call(profile, m, subrequests=subs, body_bytes=m * (row_bytes + 40))
+
+            full_calls, rest = divmod(n, per_call)
+            seconds = _synchronous_seconds(call(per_call), full_calls, call(rest) if rest else None, lanes)
+        p = _prediction(strategy, n, profile, dict(est.by_phase), 0, seconds)
+        p.concurrency = lanes
+        return p
     if strategy == "bulk2-csv":
         per_batch = profile.counting.bulk2_records_per_batch
         sizes = bulk2_job_sizes(n, row_bytes, header_bytes=row_bytes)
@@ -318,14 +366,16 @@ def recommend(predictions: list[Prediction], *, api_remaining: int | None = None
 
 def plan(n: int, profile: str | OrgProfile = "realistic", *, time_scale: float | None = None, fields: int = 3,
          strategies: tuple[str, ...] = STRATEGY_ORDER, poll_policy: PollPolicy | None = None,
-         api_remaining: int | None = None, row_bytes: int | None = None) -> tuple[list[Prediction], str, str]:
+         api_remaining: int | None = None, row_bytes: int | None = None,
+         concurrency: int | None = None) -> tuple[list[Prediction], str, str]:
     """Predict every strategy on `profile` (a built-in name, a profile file or an `OrgProfile`), flag those
     whose calls exceed `api_remaining`, and recommend one. On a time-scaled profile the poll policy is
     scaled alike, as `compare` scales its strategies' polling, so the prediction is of such a run."""
     org_profile = get_profile(profile, time_scale)
     if poll_policy is None and org_profile.has_delays and org_profile.time_scale not in (0, 1):
         poll_policy = PollPolicy().scaled(1.0 / org_profile.time_scale)
-    predictions = [predict(s, n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes) for s in strategies]
+    predictions = [predict(s, n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes, concurrency=concurrency)
+                   for s in strategies]
     if "bulk1-xml" in strategies and any(p.at_risk for p in predictions):
         # The docs' advice for batches that take too long: make them smaller. Bulk 2.0's internal batches
         # are Salesforce's to size, so the smaller batches are Bulk 1.0's.

@@ -29,6 +29,7 @@ Profile = typer.Option("instant", "--profile", help="Org profile of the embedded
 TimeScale = typer.Option(None, "--time-scale", help="Run the emulator's profile this many times faster than real time.")
 Faults = typer.Option(None, "--faults", help="Emulator fault injection, e.g. 'http_503_rate=0.02,lock_error_rate=0.01,seed=7'.")
 JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+Concurrency = typer.Option(None, "--concurrency", min=1, max=16, help="Requests rest, collections, composite and auto (as composite) send at once over one session (default: rest 1, the others 4; see README).")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The options that set how a strategy waits, by strategy name: one home for compare, bench and update.
+"""The options that set how a strategy waits and how many requests it sends at once, by strategy name: one
+home for compare, bench and update.
 
 Only the Bulk strategies poll, and they take their policy in different places (`auto` passes it on to
 the Bulk 2.0 strategy it may delegate to); the library baselines poll on their own fixed sleeps, which
@@ -45,3 +46,20 @@ def scaled_options(name: str, scale: float = 1.0) -> dict[str, Any]:
         return {"time_scale": scale} if scale != 1.0 else {}
     policy = real_time_policy()
     return poll_options(name, policy.scaled(1.0 / scale) if scale != 1.0 else policy)
+
+
+def concurrency_options(name: str, concurrency: int | None) -> dict[str, Any]:
+    """The option that makes strategy `name` send `concurrency` requests at once; none when `concurrency`
+    is None (the strategy's own default) or the strategy takes no such option (Bulk strategies, and the
+    library baselines, which call their libraries as users do)."""
+    if concurrency is None or registry.is_baseline(name) or registry.strategy_class(name).default_concurrency is None:
+        return {}
+    return {"concurrency": concurrency}
+
+
+def concurrency_of(name: str, concurrency: int | None = None) -> int:
+    """How many requests strategy `name` sends at once with the `concurrency` flag (None: its default)."""
+    default = None if registry.is_baseline(name) else registry.strategy_class(name).default_concurrency
+    if default is None:
+        return 1
+    return default if concurrency is None else concurrency

@@ -18,6 +18,10 @@ Rule, in order:
    fits, raise `BudgetError` before any record is sent.
 
 Every decision is written to `RunSummary.notes`, and `RunSummary.delegate` names the chosen strategy.
+
+`concurrency` (default `concurrency.DEFAULT_BATCH_CONCURRENCY`) is how many requests `composite` sends at
+once when it is chosen. It changes how long a run takes, never how many calls it makes, so it does not
+enter the rule; the harness's time predictions for `auto` (`plan`, `update`) use it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, ClassVar
 from .base import CallEstimate, RunContext, UpdateStrategy
 from .bulk2_csv import Bulk2Strategy, csv_value_problem
 from .composite import CompositeStrategy
+from .concurrency import DEFAULT_BATCH_CONCURRENCY, check_concurrency
 from .errors import BudgetError
 from .meter import FAMILY_REST
 from .records import PreparedRecords, ValueCheck
@@ -43,6 +48,8 @@ class AutoStrategy(UpdateStrategy):
     name: ClassVar[str] = "auto"
     family: ClassVar[str] = FAMILY_REST
     supports_resume: ClassVar[bool] = True
+    default_concurrency: ClassVar[int] = DEFAULT_BATCH_CONCURRENCY
+    """Passed on to `composite` when it is the choice (Bulk 2.0 jobs are not sent request by request)."""
 
     def __init__(
         self,
@@ -53,9 +60,11 @@ class AutoStrategy(UpdateStrategy):
         composite_options: Mapping[str, Any] | None = None,
         bulk2_options: Mapping[str, Any] | None = None,
         state_dir: str | Path | None = None,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
         **common: Any,
     ) -> None:
         super().__init__(session, **common)
+        self.concurrency = check_concurrency(concurrency)
         self.check_budget = check_budget
         self.expected_polls = expected_polls
         self.composite_options = dict(composite_options or {})
@@ -143,7 +152,8 @@ class AutoStrategy(UpdateStrategy):
             "retryable_codes": self.retryable_codes,
         }
         if name == "composite":
-            delegate: UpdateStrategy = CompositeStrategy(self.session, **common, **self.composite_options)
+            options = {"concurrency": self.concurrency, **self.composite_options}
+            delegate: UpdateStrategy = CompositeStrategy(self.session, **common, **options)
         else:
             if self._bulk2 is None:
                 self._bulk2 = Bulk2Strategy(self.session, state_dir=self.state_dir, **common, **self.bulk2_options)

@@ -229,6 +229,9 @@ class UpdateStrategy(ABC):
     name: ClassVar[str]
     family: ClassVar[str] = FAMILY_REST
     supports_resume: ClassVar[bool] = False
+    default_concurrency: ClassVar[int | None] = None
+    """Requests sent at once unless the `concurrency` option says otherwise; None for a strategy that takes
+    no such option (the Bulk strategies send their few requests one after another)."""
 
     def __init__(
         self,
@@ -395,12 +398,12 @@ def chunks_of(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
-def send_in_batches(rows: Iterable[Row], size: int, send: Callable[[list[Row]], None], run: RunContext) -> None:
-    """Call `send` with consecutive batches of at most `size` rows.
+def input_batches(rows: Iterable[Row], size: int, run: RunContext) -> Iterator[list[Row]]:
+    """Consecutive batches of at most `size` rows, for strategies that send a batch per request.
 
     If reading the input fails or is interrupted while a batch is being filled, the rows already taken
     from the input are reported unprocessed before the exception continues (a plain `chunks_of` would
-    drop them silently). `send` reports its own batch, whatever happens to it.
+    drop them silently). A batch handed out is the consumer's to report, whatever happens to it.
     """
     batch: list[Row] = []
     try:
@@ -408,16 +411,23 @@ def send_in_batches(rows: Iterable[Row], size: int, send: Callable[[list[Row]], 
             batch.append(row)
             if len(batch) == size:
                 full, batch = batch, []
-                send(full)
+                yield full
         if batch:
             full, batch = batch, []
-            send(full)
+            yield full
     except BaseException:
         for number, record in batch:
             run.unprocessed(
                 number, _record_id(record), "NOT_SENT", "not sent: the run stopped before this batch was sent"
             )
         raise
+
+
+def send_in_batches(rows: Iterable[Row], size: int, send: Callable[[list[Row]], None], run: RunContext) -> None:
+    """Call `send` with consecutive batches of at most `size` rows (`input_batches`), one after another.
+    `send` reports its own batch, whatever happens to it."""
+    for batch in input_batches(rows, size, run):
+        send(batch)
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -431,5 +441,6 @@ __all__ = [
     "UpdateStrategy",
     "ceil_div",
     "chunks_of",
+    "input_batches",
     "send_in_batches",
 ]

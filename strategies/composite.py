@@ -15,6 +15,9 @@ Answer: ``{"compositeResponse": [{"body": [...save results...], "httpStatusCode"
 Salesforce may collate them); a subrequest answered with a non-200 status (e.g. 400 ``PROCESSING_HALTED``)
 fails every record it carried with that error. The request only sets fixed values, so the transport may
 retry it after a 5xx or a dropped connection even though it is a POST.
+
+Up to `concurrency` requests are in flight at once (`concurrency.send_all`, where the default and its
+reason are); the serial second pass for retryable failures sends one at a time.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of, send_in_batches
+from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of, input_batches
+from .concurrency import DEFAULT_BATCH_CONCURRENCY, Report, check_concurrency, send_all
 from .errors import ConfigurationError
 from .meter import FAMILY_REST
 from .records import Row
@@ -39,10 +43,12 @@ COMPOSITE_MAX_COLLECTIONS = 5
 
 
 class CompositeStrategy(UpdateStrategy):
-    """Composite of Collections subrequests. Formula: ``dml = ceil(N / (subrequests x batch_size))``."""
+    """Composite of Collections subrequests, `concurrency` requests at once.
+    Formula: ``dml = ceil(N / (subrequests x batch_size))``."""
 
     name: ClassVar[str] = "composite"
     family: ClassVar[str] = FAMILY_REST
+    default_concurrency: ClassVar[int] = DEFAULT_BATCH_CONCURRENCY
 
     def __init__(
         self,
@@ -51,6 +57,7 @@ class CompositeStrategy(UpdateStrategy):
         subrequests: int = COMPOSITE_MAX_COLLECTIONS,
         batch_size: int = COLLECTIONS_MAX,
         all_or_none: bool = False,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
         **common: Any,
     ) -> None:
         super().__init__(session, **common)
@@ -61,6 +68,7 @@ class CompositeStrategy(UpdateStrategy):
         self.subrequests = subrequests
         self.batch_size = batch_size
         self.all_or_none = all_or_none
+        self.concurrency = check_concurrency(concurrency)
 
     @classmethod
     def api_calls(
@@ -81,7 +89,7 @@ class CompositeStrategy(UpdateStrategy):
         url = self.session.rest_url("composite")
         sub_url = f"/services/data/v{self.session.api_version}/composite/sobjects"
 
-        def send(group: list[Row]) -> None:
+        def send(group: list[Row]) -> Report:
             parts = {f"chunk{i}": part for i, part in enumerate(chunks_of(group, self.batch_size))}
             body = {
                 "allOrNone": self.all_or_none,
@@ -98,12 +106,14 @@ class CompositeStrategy(UpdateStrategy):
                     for ref, part in parts.items()
                 ],
             }
-            send_for_rows(
+            return send_for_rows(
                 self.session, "POST", url, body, group, run, lambda payload: self._report(run, parts, payload)
             )
 
         with self.session.phase("dml"):
-            send_in_batches(rows, self.subrequests * self.batch_size, send, run)
+            concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
+            batches = input_batches(rows, self.subrequests * self.batch_size, run)
+            send_all(run, batches, send, lambda group: group, concurrency=concurrency)
 
     @staticmethod
     def _report(run: RunContext, parts: dict[str, list[Row]], payload: Any) -> None:

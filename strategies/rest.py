@@ -1,25 +1,24 @@
 """`rest`: one ``PATCH /sobjects/{Object}/{Id}`` per record (204 on success).
 
 The most expensive strategy in API calls (exactly one per record) and the simplest; it is the baseline
-the others are measured against. With `concurrency` > 1 a thread pool sends requests over the one pooled
-keep-alive session; at most ``2 x concurrency`` requests are in flight or waiting, so memory does not grow
-with the number of records. Outcomes are reported from the main thread as requests finish.
+the others are measured against. With `concurrency` > 1 requests go out that many at a time over the one
+pooled keep-alive session (`concurrency.send_all`: a bounded window, outcomes reported from the run's
+thread as requests finish).
 
 A PATCH sets fixed values, so the transport may retry it after a 5xx or a dropped connection.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 from collections.abc import Iterable
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from .base import CallEstimate, RunContext, UpdateStrategy
-from .errors import ConfigurationError, StrategyError
+from .concurrency import Report, check_concurrency, send_all
 from .meter import FAMILY_REST
 from .records import Row
-from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
+from .sinks import FAILED, SUCCEEDED, RecordOutcome
 from .transport import rest_errors
 
 
@@ -28,37 +27,26 @@ class RestStrategy(UpdateStrategy):
 
     name: ClassVar[str] = "rest"
     family: ClassVar[str] = FAMILY_REST
+    default_concurrency: ClassVar[int] = 1
+    """One request at a time unless asked: `rest` is the plain baseline the other strategies are measured
+    against."""
 
-    def __init__(self, session: Any, *, concurrency: int = 1, **common: Any) -> None:
+    def __init__(self, session: Any, *, concurrency: int = default_concurrency, **common: Any) -> None:
         super().__init__(session, **common)
-        if concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1")
-        self.concurrency = concurrency
+        self.concurrency = check_concurrency(concurrency)
 
     @classmethod
     def api_calls(cls, n_records: int, **_options: Any) -> CallEstimate:
         return CallEstimate({"dml": n_records} if n_records else {})
 
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
+        def send(row: Row) -> Report:
+            outcome = self._patch(sobject, row)
+            return lambda: run.outcome(outcome, row[1])
+
         with self.session.phase("dml"):
-            if self.concurrency == 1 or second_pass:  # the second pass is serial on purpose
-                for row in rows:
-                    try:
-                        outcome = self._patch(sobject, row)
-                    except BaseException as exc:
-                        run.outcome(
-                            RecordOutcome(
-                                row[0],
-                                row[1].get("Id"),
-                                UNPROCESSED,
-                                "REQUEST_FAILED",
-                                f"outcome unknown: {type(exc).__name__}: {exc}",
-                            )
-                        )
-                        raise
-                    run.outcome(outcome, row[1])
-            else:
-                self._submit_concurrently(sobject, rows, run)
+            concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
+            send_all(run, rows, send, lambda row: (row,), concurrency=concurrency)
 
     def _patch(self, sobject: str, row: Row) -> RecordOutcome:
         number, record = row
@@ -89,48 +77,3 @@ class RestStrategy(UpdateStrategy):
             )
         finally:
             response.close()
-
-    def _submit_concurrently(self, sobject: str, rows: Iterable[Row], run: RunContext) -> None:
-        limit = 2 * self.concurrency
-        inflight: dict[cf.Future[RecordOutcome], Row] = {}
-        fatal: BaseException | None = None
-        with cf.ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sfh-rest") as pool:
-            try:
-                for row in rows:
-                    inflight[pool.submit(self._patch, sobject, row)] = row
-                    if len(inflight) >= limit:
-                        done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-                        fatal = self._collect(done, inflight, run)
-                        if fatal is not None:
-                            break
-            except BaseException as exc:  # Ctrl-C while waiting: stop queuing, settle what is in flight
-                fatal = exc
-            if fatal is not None:  # stopping: requests not started yet are not sent at all
-                for future in inflight:
-                    future.cancel()
-            done, _ = cf.wait(inflight)
-            first = self._collect(done, inflight, run)
-            fatal = fatal or first
-        if fatal is not None:
-            raise fatal
-
-    def _collect(
-        self, done: Iterable[cf.Future[RecordOutcome]], inflight: dict[cf.Future[RecordOutcome], Row], run: RunContext
-    ) -> BaseException | None:
-        """Report finished requests; a request that raised leaves its row unprocessed and stops the run."""
-        fatal: BaseException | None = None
-        for future in done:
-            number, record = inflight.pop(future)
-            if future.cancelled():
-                run.outcome(
-                    RecordOutcome(number, record.get("Id"), UNPROCESSED, "NOT_SENT", "not sent: the run stopped")
-                )
-                continue
-            exc = future.exception()
-            if exc is None:
-                run.outcome(future.result(), record)
-                continue
-            message = f"outcome unknown: {type(exc).__name__}: {exc}" if isinstance(exc, StrategyError) else str(exc)
-            run.outcome(RecordOutcome(number, record.get("Id"), UNPROCESSED, "REQUEST_FAILED", message))
-            fatal = fatal or exc
-        return fatal

@@ -2,7 +2,9 @@
 
 Request ``{"allOrNone": bool, "records": [{"attributes": {"type": Obj}, "id": Id, fields...}]}``; the
 answer is HTTP 200 with one save result ``{id, success, errors: [{statusCode, message, fields}]}`` per
-record, in input order. One call per 200 records: ``dml = ceil(N / batch_size)``.
+record, in input order. One call per 200 records: ``dml = ceil(N / batch_size)``. Up to `concurrency`
+calls are in flight at once (`concurrency.send_all`; the default and its reason are there); the serial
+second pass for retryable failures sends one at a time.
 
 The module also holds the helpers Composite shares (record body, save result -> outcome), because a
 Composite request here is just five Collections requests in one envelope.
@@ -13,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, send_in_batches
+from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, input_batches
+from .concurrency import DEFAULT_BATCH_CONCURRENCY, Report, check_concurrency, send_all
 from .errors import ConfigurationError
 from .meter import FAMILY_REST
 from .records import Row
@@ -88,37 +91,44 @@ def report_unknown(run: RunContext, rows: Sequence[Row], exc: BaseException) -> 
 
 def send_for_rows(
     session: Any, method: str, url: str, body: Any, rows: Sequence[Row], run: RunContext, on_ok: Callable[[Any], None]
-) -> None:
-    """One request carrying `rows`: a 200 goes to `on_ok(payload)`; a refusal fails every row with its error;
-    no answer at all leaves them unprocessed (outcome unknown) and re-raises."""
-    try:
-        response = session.request(
-            method, url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
-        )
-    except BaseException as exc:
-        report_unknown(run, rows, exc)
-        raise
+) -> Report:
+    """Send one request carrying `rows` (in a worker thread) and return how to report its answer (in the
+    run's thread): a 200 goes to `on_ok(payload)`, a refusal fails every row with its error. No answer at
+    all raises, and `concurrency.send_all` leaves the rows unprocessed (outcome unknown)."""
+    response = session.request(
+        method, url, family=FAMILY_REST, phase="dml", json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
+    )
     with response:
         if response.status_code == 200:
-            on_ok(response.json())
-        else:
-            report_refused(run, rows, response.status_code, rest_errors(response))
+            payload = response.json()
+            return lambda: on_ok(payload)
+        status, errors = response.status_code, rest_errors(response)
+    return lambda: report_refused(run, rows, status, errors)
 
 
 class CollectionsStrategy(UpdateStrategy):
-    """sObject Collections PATCH, `batch_size` (<= 200) records per call. Formula: ``dml = ceil(N/batch_size)``."""
+    """sObject Collections PATCH, `batch_size` (<= 200) records per call, `concurrency` calls at once.
+    Formula: ``dml = ceil(N/batch_size)``."""
 
     name: ClassVar[str] = "collections"
     family: ClassVar[str] = FAMILY_REST
+    default_concurrency: ClassVar[int] = DEFAULT_BATCH_CONCURRENCY
 
     def __init__(
-        self, session: Any, *, batch_size: int = COLLECTIONS_MAX, all_or_none: bool = False, **common: Any
+        self,
+        session: Any,
+        *,
+        batch_size: int = COLLECTIONS_MAX,
+        all_or_none: bool = False,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        **common: Any,
     ) -> None:
         super().__init__(session, **common)
         if not 1 <= batch_size <= COLLECTIONS_MAX:
             raise ConfigurationError(f"batch_size must be 1..{COLLECTIONS_MAX}")
         self.batch_size = batch_size
         self.all_or_none = all_or_none
+        self.concurrency = check_concurrency(concurrency)
 
     @classmethod
     def api_calls(cls, n_records: int, *, batch_size: int = COLLECTIONS_MAX, **_options: Any) -> CallEstimate:
@@ -131,11 +141,13 @@ class CollectionsStrategy(UpdateStrategy):
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         url = self.session.rest_url("composite/sobjects")
 
-        def send(chunk: list[Row]) -> None:
+        def send(chunk: list[Row]) -> Report:
             body = {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in chunk]}
-            send_for_rows(
+            return send_for_rows(
                 self.session, "PATCH", url, body, chunk, run, lambda payload: report_chunk(run, chunk, payload)
             )
 
         with self.session.phase("dml"):
-            send_in_batches(rows, self.batch_size, send, run)
+            concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
+            batches = input_batches(rows, self.batch_size, run)
+            send_all(run, batches, send, lambda chunk: chunk, concurrency=concurrency)

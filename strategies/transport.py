@@ -55,6 +55,7 @@ import enum
 import json
 import os
 import random
+import ssl
 import tempfile
 import threading
 import time
@@ -251,7 +252,7 @@ class OrgSession:
         self._phase = threading.local()
         self._verify = _verify_setting(ca_file)
         self.http = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0)
+        adapter = _BundleOnceAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0)
         self.http.mount("https://", adapter)
         self.http.mount("http://", adapter)
         self.http.headers["User-Agent"] = "sf-update-harness/0.1"
@@ -505,6 +506,46 @@ class OrgSession:
     def get_json(self, url: str, *, family: str = FAMILY_REST, phase: str | None = None) -> Any:
         response = self.request("GET", url, family=family, phase=phase)
         return response.json()
+
+
+class _BundleOnceAdapter(requests.adapters.HTTPAdapter):
+    """Loads a CA bundle once per session, not once per connection; verification stays on.
+
+    With ``verify=<bundle path>`` (which `OrgSession` always passes) urllib3 parses the whole bundle, a
+    couple of hundred certificates, into a fresh SSL context for every new connection: 50-200 ms of CPU
+    each, under the interpreter lock. A strategy that sends 8 requests at once opens 8 connections and
+    paid that 8 times before its first request was answered. Here every connection to a bundle shares one
+    context that loaded it once; its verify mode is ``CERT_REQUIRED`` and urllib3 still checks the host
+    name on each connection.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._contexts_lock = threading.Lock()
+        super().__init__(**kwargs)
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        bundle = pool_kwargs.pop("ca_certs", None)
+        if bundle is not None:
+            pool_kwargs["ssl_context"] = self._context(bundle)
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if isinstance(verify, str) and getattr(conn, "ca_certs", None) == verify:
+            conn.ca_certs = None  # the pool's shared context already trusts this bundle: do not load it again
+
+    def _context(self, bundle: str) -> ssl.SSLContext:
+        with self._contexts_lock:
+            context = self._contexts.get(bundle)
+            if context is None:
+                context = urllib3.util.ssl_.create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+                context.load_verify_locations(cafile=bundle)
+                self._contexts[bundle] = context
+            return context
 
 
 def rest_errors(response: requests.Response) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from ..orgs import OrgConnection, OrgOptions
 from ..progress import RunWatch, new_progress
 from ..report import compare_table, measurement_line, recommendation_lines, write_reports
 from ..runner import run_once, scratch_dir
-from ..strategy_options import real_time_policy, scaled_options
+from ..strategy_options import concurrency_options, real_time_policy, scaled_options
 from ..workload import DEFAULT_FIELDS, Workload
 
 DEFAULT_VOLUMES = "100,1000,10000"
@@ -183,6 +183,7 @@ def compare(
     repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per strategy and volume (medians are reported)."),
     baselines: bool = typer.Option(False, "--baselines", help="Also run the library baselines (simple-salesforce, salesforce-bulk), marked as baselines; never recommended."),
     rest_max: int = typer.Option(REST_DEFAULT_MAX, "--rest-max", help="Skip per-record REST above this volume (it makes one call per record)."),
+    concurrency: int | None = opt.Concurrency,
     sobject: str = typer.Option("Byline__c", "--sobject", "-s", help="Object to update (needs Name and the --fields)."),
     fields: str = typer.Option(",".join(DEFAULT_FIELDS), "--fields", help="Numeric fields that get new values."),
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where reports/<timestamp>/ is written."),
@@ -203,6 +204,7 @@ def compare(
     options = org
     settings = {"volumes": volumes, "strategies": names, "repeat": repeat, "profile": profile, "time_scale": time_scale,
                 "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max,
+                "concurrency": concurrency,
                 "baselines": [n for n in names if registry.is_baseline(n)]}
     started = dt.datetime.now(dt.UTC)
     org_profile = opt.load_profile(profile, time_scale)
@@ -237,7 +239,8 @@ def compare(
                     watch = RunWatch(progress, f"{step}: preparing the records", n)
                     wf = workload.prepare(n, round_no)
                     watch.describe(f"{step}: updating")
-                    m = run_once(conn, workload, name, wf, repeat=rep, options=scaled_options(name, scale), watch=watch)
+                    run_options = {**scaled_options(name, scale), **concurrency_options(name, concurrency)}
+                    m = run_once(conn, workload, name, wf, repeat=rep, options=run_options, watch=watch)
                     progress.remove_task(watch.task)
                     run.measurements.append(m)
                     if not json_out:

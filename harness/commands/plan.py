@@ -26,6 +26,7 @@ def plan(
                                 "instant, heavy-automation, or a profile JSON file (e.g. one `sfharness calibrate` wrote)."),
     time_scale: float | None = opt.TimeScale,
     edition: str = typer.Option("developer", "--edition", help="Org edition for the budget when no org is given."),
+    concurrency: int | None = opt.Concurrency,
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
@@ -44,7 +45,7 @@ def plan(
         remaining, source = limits["DailyApiRequests"]["Remaining"], "the org's remaining DailyApiRequests"
     try:
         predictions, choice, reason = make_plan(count, org_profile, fields=fields, strategies=STRATEGY_ORDER,
-                                                api_remaining=remaining, row_bytes=row_bytes)
+                                                api_remaining=remaining, row_bytes=row_bytes, concurrency=concurrency)
     except ValueError as err:
         opt.fail(str(err))
     over = [p.label for p in predictions if p.exceeds_budget]
@@ -61,6 +62,8 @@ def plan(
             figures = (fmt.count(p.calls), phases, fmt.count(p.batches), fmt.duration(p.seconds))
             table.add_row(p.label, *figures, "OVER BUDGET" if p.exceeds_budget else "fits", style=style)
         opt.console.print(table)
+        at_once = ", ".join(f"{p.strategy} {p.concurrency}" for p in predictions if p.strategy in ("rest", "collections", "composite"))
+        opt.console.print(f"requests at once: {at_once} (--concurrency)")
         for p in predictions:
             for note in p.notes:
                 opt.console.print(f"{p.label}: {note}", highlight=False)

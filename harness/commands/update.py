@@ -48,7 +48,7 @@ from ..orgs import OrgConnection, OrgOptions
 from ..outcome_files import OutcomeFiles
 from ..progress import RunWatch, new_progress
 from ..run_folder import RunFolder
-from ..strategy_options import poll_options, real_time_policy
+from ..strategy_options import concurrency_options, poll_options, real_time_policy
 from .limits import fetch_limits
 
 BULK_STRATEGIES = ("bulk2-csv", "bulk1-xml", "auto")
@@ -141,7 +141,7 @@ def update(
     api_reserve: float = typer.Option(10.0, "--api-reserve", min=0, max=100, help="Refuse to start if the run would leave less than this % of the daily API allocation."),
     out: Path = typer.Option(Path("out"), "--out", help="Each run writes a new <out>/<timestamp>/ folder: success.csv, failed.csv, unprocessed.csv, run.json."),
     serial: bool = typer.Option(False, "--serial", help="Bulk 1.0: Serial concurrency mode (avoids lock contention)."),
-    concurrency: int = typer.Option(1, "--concurrency", min=1, max=32, help="rest: parallel requests over one session."),
+    concurrency: int | None = opt.Concurrency,
     wait: float = typer.Option(60.0, "--wait", "-w", min=0, help="Bulk: minutes to wait for a job; after that it keeps running and `sfharness resume` collects it."),
     run_async: bool = typer.Option(False, "--async", help="Bulk: return once the job is submitted (exit 5); collect it with `sfharness resume`."),
     column_delimiter: str = typer.Option("COMMA", "--column-delimiter", help="CSV input: COMMA, SEMICOLON, TAB, PIPE, CARET, BACKQUOTE (or the character). Outcome files use it too."),
@@ -170,7 +170,7 @@ def update(
         chosen = strategy
         if strategy == "auto":
             chosen, _ = registry.strategy_class("auto").choose(count, remaining_calls=api["Remaining"])  # type: ignore[attr-defined]
-        prediction = predict(chosen, count, _profile())
+        prediction = predict(chosen, count, _profile(), concurrency=concurrency)
         reserve = int(api["Max"] * api_reserve / 100)
         plan = {"strategy": strategy, "runs_as": chosen, "records": count, "predicted_calls": prediction.calls,
                 "predicted_batches": prediction.batches, "api_remaining": api["Remaining"], "api_max": api["Max"], "reserve": reserve}
@@ -201,16 +201,14 @@ def _profile():
     return get_profile("realistic")
 
 
-def _strategy_options(name: str, folder: RunFolder, serial: bool, concurrency: int, wait_minutes: float) -> dict[str, Any]:
+def _strategy_options(name: str, folder: RunFolder, serial: bool, concurrency: int | None, wait_minutes: float) -> dict[str, Any]:
     """The flags as the strategy's options: Bulk runs keep resume state in the run folder and wait `wait_minutes`."""
     options = poll_options(name, replace(real_time_policy(), timeout=wait_minutes * 60))
     if options:
         options["state_dir"] = folder.state_dir
     if name == "bulk1-xml":
         options["serial"] = serial
-    if name == "rest":
-        options["concurrency"] = concurrency
-    return options
+    return {**options, **concurrency_options(name, concurrency)}
 
 
 def _announcer(folder: RunFolder) -> Callable[[str], None]:

@@ -152,6 +152,34 @@ def test_plan_json_recommends_bulk_for_large_volumes():
     assert by_name["rest"]["calls"] == 1_000_000 and by_name["collections"]["calls"] == 5000 and by_name["composite"]["calls"] == 1000
 
 
+def test_plan_concurrency_shortens_synchronous_predictions_only():
+    def predictions(concurrency: str) -> dict:
+        result = _invoke("plan", "--records", "20000", "--concurrency", concurrency, "--json")
+        return {p["strategy"]: p for p in json.loads(result.output)["result"]["predictions"]}
+
+    one, eight = predictions("1"), predictions("8")
+    for name in ("rest", "collections", "composite"):
+        assert (one[name]["concurrency"], eight[name]["concurrency"]) == (1, 8)
+        assert one[name]["calls"] == eight[name]["calls"]
+        assert eight[name]["seconds"] < one[name]["seconds"] / 4
+    for name in ("bulk1-xml", "bulk2-csv"):
+        assert one[name] == eight[name]
+
+
+def test_update_sends_with_the_concurrency_flag(org, tmp_path):
+    ids = org.admin.seed("Byline__c", 2500, return_ids=True)["ids"]
+    args = ("update", "--strategy", "composite", "--concurrency", "2", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids)))
+    result = _invoke(*args, "--out", str(tmp_path / "out"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])["result"]["summary"]
+    assert summary["succeeded"] == 2500 and summary["calls_by_phase"]["dml"] == 3
+    stored = {r["Id"]: r["Tweets__c"] for r in org.admin.records("Byline__c", ["Id", "Tweets__c"])}
+    assert all(stored[rid] == 5 + i for i, rid in enumerate(ids))
+    used = _api_used(org)
+    refused = runner.invoke(app, [*args[:4], "0", *args[5:]])  # fewer than one request at once
+    assert refused.exit_code == 2 and _api_used(org) == used
+
+
 def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch, fast_polls):
     for var in ("SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_TARGET_ORG", "SF_USERNAME", "SF_CLIENT_ID"):
         monkeypatch.delenv(var, raising=False)

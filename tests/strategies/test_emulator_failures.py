@@ -116,9 +116,10 @@ def test_expired_sessions_are_renewed(
     assert_accounted(summary, sink, n)
     assert summary.succeeded == n and summary.reauthentications >= 1
     assert summary.calls_by_phase["auth"] == summary.reauthentications
-    assert (
-        org.admin.usage()["DailyApiRequests"]["used"] == summary.api_calls - summary.reauthentications
-    )  # refusals are free
+    # Refusals are free: the org counted every request but the refused ones. Each renewed token was refused
+    # once per request in flight with it (one at a time: exactly once per renewal).
+    refused = summary.api_calls - org.admin.usage()["DailyApiRequests"]["used"]
+    assert summary.reauthentications <= refused <= summary.reauthentications * getattr(strategy, "concurrency", 1)
     stored = stored_names(org)
     assert all(stored[byline_ids[k]] == f"{tag}-{k}" for k in range(n))
 
