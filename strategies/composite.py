@@ -77,6 +77,9 @@ class CompositeStrategy(UpdateStrategy):
     def _formula_options(self) -> dict[str, Any]:
         return {"subrequests": self.subrequests, "batch_size": self.batch_size}
 
+    def _resume_options(self) -> dict[str, Any]:
+        return {**super()._resume_options(), **self._formula_options(), "all_or_none": self.all_or_none}
+
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         url = self.session.rest_url("composite")
         sub_url = f"/services/data/v{self.session.api_version}/composite/sobjects"
@@ -99,7 +102,7 @@ class CompositeStrategy(UpdateStrategy):
                 ],
             }
             send_for_rows(
-                self.session, "POST", url, body, group, run, lambda payload: self._report(run, parts, payload)
+                self.session, sobject, "POST", url, body, group, run, lambda payload: self._report(run, parts, payload)
             )
 
         with self.session.phase("dml"):

@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from .base import CallEstimate, RunContext, UpdateStrategy
-from .errors import ConfigurationError, StrategyError
+from .errors import ConfigurationError
 from .meter import FAMILY_REST
+from .readback import settle_lost_answer
 from .records import Row
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
 from .transport import rest_errors
@@ -39,26 +40,32 @@ class RestStrategy(UpdateStrategy):
     def api_calls(cls, n_records: int, **_options: Any) -> CallEstimate:
         return CallEstimate({"dml": n_records} if n_records else {})
 
+    def _resume_options(self) -> dict[str, Any]:
+        return {**super()._resume_options(), "concurrency": self.concurrency}
+
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         with self.session.phase("dml"):
             if self.concurrency == 1 or second_pass:  # the second pass is serial on purpose
                 for row in rows:
+                    chunk, step = run.track("dml", [row])
                     try:
                         outcome = self._patch(sobject, row)
                     except BaseException as exc:
-                        run.outcome(
-                            RecordOutcome(
-                                row[0],
-                                row[1].get("Id"),
-                                UNPROCESSED,
-                                "REQUEST_FAILED",
-                                f"outcome unknown: {type(exc).__name__}: {exc}",
-                            )
-                        )
+                        self._lost(sobject, row, chunk, step, run, exc)
                         raise
+                    run.settle(step)
                     run.outcome(outcome, row[1])
+                    run.release(chunk)
             else:
                 self._submit_concurrently(sobject, rows, run)
+
+    def _lost(
+        self, sobject: str, row: Row, chunk: str | None, step: int | None, run: RunContext, exc: BaseException
+    ) -> None:
+        """The PATCH got no answer after the transport's retries: read the record back (see `readback`)."""
+        run.settle(step, "failed")
+        if settle_lost_answer(self.session, sobject, [row], run, exc):
+            run.release(chunk)
 
     def _patch(self, sobject: str, row: Row) -> RecordOutcome:
         number, record = row
@@ -92,15 +99,16 @@ class RestStrategy(UpdateStrategy):
 
     def _submit_concurrently(self, sobject: str, rows: Iterable[Row], run: RunContext) -> None:
         limit = 2 * self.concurrency
-        inflight: dict[cf.Future[RecordOutcome], Row] = {}
+        inflight: dict[cf.Future[RecordOutcome], _InFlight] = {}
         fatal: BaseException | None = None
         with cf.ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sfh-rest") as pool:
             try:
                 for row in rows:
-                    inflight[pool.submit(self._patch, sobject, row)] = row
+                    chunk, step = run.track("dml", [row])  # the journal is written from this thread only
+                    inflight[pool.submit(self._patch, sobject, row)] = (row, chunk, step)
                     if len(inflight) >= limit:
                         done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-                        fatal = self._collect(done, inflight, run)
+                        fatal = self._collect(sobject, done, inflight, run)
                         if fatal is not None:
                             break
             except BaseException as exc:  # Ctrl-C while waiting: stop queuing, settle what is in flight
@@ -109,28 +117,41 @@ class RestStrategy(UpdateStrategy):
                 for future in inflight:
                     future.cancel()
             done, _ = cf.wait(inflight)
-            first = self._collect(done, inflight, run)
+            first = self._collect(sobject, done, inflight, run)
             fatal = fatal or first
         if fatal is not None:
             raise fatal
 
     def _collect(
-        self, done: Iterable[cf.Future[RecordOutcome]], inflight: dict[cf.Future[RecordOutcome], Row], run: RunContext
+        self,
+        sobject: str,
+        done: Iterable[cf.Future[RecordOutcome]],
+        inflight: dict[cf.Future[RecordOutcome], _InFlight],
+        run: RunContext,
     ) -> BaseException | None:
-        """Report finished requests; a request that raised leaves its row unprocessed and stops the run."""
+        """Report finished requests; a request that raised is settled by reading its record back, and stops
+        the run."""
         fatal: BaseException | None = None
         for future in done:
-            number, record = inflight.pop(future)
+            row, chunk, step = inflight.pop(future)
+            number, record = row
             if future.cancelled():
+                run.settle(step, "failed")
                 run.outcome(
                     RecordOutcome(number, record.get("Id"), UNPROCESSED, "NOT_SENT", "not sent: the run stopped")
                 )
+                run.release(chunk)
                 continue
             exc = future.exception()
             if exc is None:
+                run.settle(step)
                 run.outcome(future.result(), record)
+                run.release(chunk)
                 continue
-            message = f"outcome unknown: {type(exc).__name__}: {exc}" if isinstance(exc, StrategyError) else str(exc)
-            run.outcome(RecordOutcome(number, record.get("Id"), UNPROCESSED, "REQUEST_FAILED", message))
+            self._lost(sobject, row, chunk, step, run, exc)
             fatal = fatal or exc
         return fatal
+
+
+_InFlight = tuple[Row, "str | None", "int | None"]
+"""A request in flight: its row, and its journal chunk and step (None without a journal)."""

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, send_in_batches
 from .errors import ConfigurationError
 from .meter import FAMILY_REST
+from .readback import settle_lost_answer
 from .records import Row
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
 from .transport import rest_errors
@@ -87,22 +88,35 @@ def report_unknown(run: RunContext, rows: Sequence[Row], exc: BaseException) -> 
 
 
 def send_for_rows(
-    session: Any, method: str, url: str, body: Any, rows: Sequence[Row], run: RunContext, on_ok: Callable[[Any], None]
+    session: Any,
+    sobject: str,
+    method: str,
+    url: str,
+    body: Any,
+    rows: Sequence[Row],
+    run: RunContext,
+    on_ok: Callable[[Any], None],
 ) -> None:
-    """One request carrying `rows`: a 200 goes to `on_ok(payload)`; a refusal fails every row with its error;
-    no answer at all leaves them unprocessed (outcome unknown) and re-raises."""
+    """One request carrying `rows`, journaled: a 200 goes to `on_ok(payload)`; a refusal fails every row with
+    its error; no answer at all (after the transport's retries) is settled by reading the records back
+    (`readback.settle_lost_answer`), and the error is re-raised."""
+    chunk, step = run.track("dml", rows)
     try:
         response = session.request(
             method, url, family=FAMILY_REST, json_body=body, idempotent=True, raise_for_status=False, ok=(200,)
         )
     except BaseException as exc:
-        report_unknown(run, rows, exc)
+        run.settle(step, "failed")
+        if settle_lost_answer(session, sobject, rows, run, exc):
+            run.release(chunk)
         raise
+    run.settle(step)
     with response:
         if response.status_code == 200:
             on_ok(response.json())
         else:
             report_refused(run, rows, response.status_code, rest_errors(response))
+    run.release(chunk)
 
 
 class CollectionsStrategy(UpdateStrategy):
@@ -128,13 +142,16 @@ class CollectionsStrategy(UpdateStrategy):
     def _formula_options(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size}
 
+    def _resume_options(self) -> dict[str, Any]:
+        return {**super()._resume_options(), "batch_size": self.batch_size, "all_or_none": self.all_or_none}
+
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         url = self.session.rest_url("composite/sobjects")
 
         def send(chunk: list[Row]) -> None:
             body = {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in chunk]}
             send_for_rows(
-                self.session, "PATCH", url, body, chunk, run, lambda payload: report_chunk(run, chunk, payload)
+                self.session, sobject, "PATCH", url, body, chunk, run, lambda payload: report_chunk(run, chunk, payload)
             )
 
         with self.session.phase("dml"):
