@@ -20,6 +20,7 @@ from rich.table import Table
 from strategies import registry
 from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
 from strategies.records import Validator, prepare, read_records
+from strategies.resume import journaled_strategy, resume_run
 from strategies.sinks import CsvResultSink
 
 from .. import formatting as fmt
@@ -120,10 +121,10 @@ def _profile():
 
 
 def _strategy_options(name: str, out: Path, serial: bool, concurrency: int, wait: float) -> dict[str, Any]:
-    """The flags as the strategy's options: Bulk runs keep resume state in `out/.state` and wait `wait` s."""
+    """The flags as the strategy's options: every run keeps its journal in `out/.state` (`resume --run`
+    completes it from there) and Bulk runs wait `wait` s."""
     options = poll_options(name, replace(real_time_policy(), timeout=wait))
-    if options:
-        options["state_dir"] = _state_dir(out)
+    options["state_dir"] = _state_dir(out)
     if name == "bulk1-xml":
         options["serial"] = serial
     if name == "rest":
@@ -190,13 +191,19 @@ def _print(data: dict[str, Any], json_out: bool, text: str) -> None:
 
 @opt.with_org_options
 def resume(
-    job_id: str = typer.Option(..., "--job-id", help="The bulk job id printed by an interrupted update."),
+    run: Optional[Path] = typer.Option(None, "--run", help="The --out folder of an interrupted update: completes that run from its journal."),
+    job_id: Optional[str] = typer.Option(None, "--job-id", help="The bulk job id printed by an interrupted update (or of a job started elsewhere)."),
     strategy: str = typer.Option("bulk2-csv", "--strategy", help="The strategy that started the job: bulk2-csv, bulk1-xml or auto."),
     out: Path = typer.Option(Path("out"), "--out", help="The --out directory of the interrupted run (holds its resume state)."),
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
-    """Wait for a bulk job an earlier update left running, and collect its outcomes."""
+    """Complete an interrupted update from its --out folder (--run), or collect one bulk job (--job-id)."""
+    if run is not None:
+        _resume_run(run, json_out, org)
+        return
+    if job_id is None:
+        opt.fail("give --run (the --out folder of the interrupted update) or --job-id")
     if strategy not in ("bulk2-csv", "bulk1-xml", "auto"):
         opt.fail("resume works for bulk2-csv, bulk1-xml and auto runs")
     options = org
@@ -217,3 +224,26 @@ def resume(
             sink.close()
             session.close()
     _report(summary, {"job_id": job_id, "strategy": strategy}, resumed_dir, json_out)
+
+
+def _resume_run(run: Path, json_out: bool, options: OrgOptions) -> None:
+    """`resume --run`: the journal in `run/.state` names the strategy; the outcome files in `run` are rebuilt."""
+    try:
+        name, _saved = journaled_strategy(_state_dir(run))
+    except StrategyError as exc:
+        opt.fail(f"{run}: {exc}")
+    if not options.wants_real_org:
+        opt.fail("resume needs the org the run updated (see --help for credentials)")
+    with opt.open_org(options) as conn:
+        session = conn.session()
+        sink = CsvResultSink(run)
+        try:
+            summary = resume_run(_state_dir(run), session, sink, **poll_options(name, real_time_policy()))
+        except (RunFailed, RunInterrupted) as exc:
+            summary = exc.summary
+        except StrategyError as exc:
+            opt.fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            sink.close()
+            session.close()
+    _report(summary, {"run": str(run), "strategy": name}, run, json_out)
