@@ -21,12 +21,16 @@ numbers and Ids of each batch live in the `Ledger`; memory does not grow with N.
 row, in input order) are zipped with the batch's ledger rows. A null value, or an empty string (which
 Salesforce stores as null), is sent as ``<Field xsi:nil="true"/>``.
 
-Failure handling: an add-batch POST is not retried after it may have reached the server (it would create
-a second batch); its records are reported unprocessed and the job is still closed so the batches already
-added run. On an error or Ctrl-C an open job is closed when it holds batches (they run; their rows are
-*pending* and the job can be resumed by id) and aborted when it holds none. A client-side poll timeout
-leaves the job running and returns its rows as pending. The second pass for retryable failures
-(``UNABLE_TO_LOCK_ROW``) runs as a new job in Serial mode.
+Failure handling: an add-batch POST is never blindly re-sent after it may have reached the server (it
+would create a second batch): after a 5xx, a dropped connection or a read timeout the job's batch count
+and list say whether the batch exists (`_Job._post_batch`); a batch that cannot be added leaves its
+records unprocessed and the job is still closed so the batches already added run. A close whose answer
+is lost is checked against the job's state (`_Job.close`). On an error or Ctrl-C an open job is closed
+when it holds batches (they run; their rows are *pending* and the job can be resumed by id) and aborted
+when it holds none. A client-side poll timeout leaves the job running and returns its rows as pending.
+The second pass for retryable failures (``UNABLE_TO_LOCK_ROW``) runs as a new job in Serial mode. With a
+`state_dir`, every step is journaled first (`strategies.journal`) and `resume_run` completes a run killed
+at any point (`_resolve`).
 """
 
 from __future__ import annotations

@@ -29,6 +29,11 @@ that code and stops the run, as every strategy does; an upload whose data the or
 column, say) fails its rows with the org's error. On an error or Ctrl-C, a job that was not closed is
 aborted (its rows are unprocessed); a closed job keeps running and its rows are pending, resumable by id.
 A client-side poll timeout never aborts or deletes: the job's rows are pending and its id is reported.
+
+Lost answers (`strategies.journal` tables them all): a close whose answer is lost or refused is checked
+against the job's state, so a job the org closed is waited for, never aborted; a create whose answer is
+lost is followed by a look for the orphan job (`_Submission.abort_orphans`) and one more create. With a
+`state_dir`, every step is journaled first and `resume_run` completes a run killed at any point.
 """
 
 from __future__ import annotations

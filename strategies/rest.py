@@ -5,7 +5,9 @@ the others are measured against. With `concurrency` > 1 a thread pool sends requ
 keep-alive session; at most ``2 x concurrency`` requests are in flight or waiting, so memory does not grow
 with the number of records. Outcomes are reported from the main thread as requests finish.
 
-A PATCH sets fixed values, so the transport may retry it after a 5xx or a dropped connection.
+A PATCH sets fixed values, so the transport may retry it after a 5xx or a dropped connection. When every
+attempt lost its answer, the record is read back (`strategies.readback`): holding the values sent, it
+succeeded; otherwise it was not applied.
 """
 
 from __future__ import annotations
