@@ -124,26 +124,32 @@ class RunJournal(Ledger):
 
     # -- input ----------------------------------------------------------------------------------------
     def spool(self, rows: Iterable[Row]) -> int:
-        """Store every input row before anything is sent (a resumed run sends from here); returns the count."""
+        """Store every input row before anything is sent (a resumed run sends from here); returns the count.
+
+        Committed a page at a time (the write-ahead log stays small); ``input_rows`` in `meta`, written
+        last, says the input is complete: a run killed before that sent nothing and cannot be resumed.
+        """
         count = 0
         page: list[tuple[int, str | None, bytes]] = []
-        db = self._db
-        db.execute("BEGIN")
-        try:
-            for number, record in rows:
-                record_id = record.get("Id")
-                page.append((number, record_id if isinstance(record_id, str) else None, pickle.dumps(record, 5)))
-                count += 1
-                if len(page) >= _PAGE:
-                    db.executemany("INSERT INTO rows (row, id, record) VALUES (?, ?, ?)", page)
-                    page.clear()
-            db.executemany("INSERT INTO rows (row, id, record) VALUES (?, ?, ?)", page)
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('input_rows', ?)", (json.dumps(count),))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        for number, record in rows:
+            record_id = record.get("Id")
+            page.append((number, record_id if isinstance(record_id, str) else None, pickle.dumps(record, 5)))
+            count += 1
+            if len(page) >= _PAGE:
+                self._insert_rows(page)
+                page.clear()
+        self._insert_rows(page)
+        self.describe(input_rows=count)
         return count
+
+    def _insert_rows(self, page: list[tuple[int, str | None, bytes]]) -> None:
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany("INSERT INTO rows (row, id, record) VALUES (?, ?, ?)", page)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def total_rows(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
