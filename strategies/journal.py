@@ -218,7 +218,8 @@ class RunJournal(Ledger):
                 yield RecordOutcome(number, record_id, _status(status), code or "", message or "", _fields(fields))
 
     def in_doubt(self, chunk: str) -> list[tuple[int, str | None]]:
-        """(row, Id) of `chunk`'s rows with no outcome to keep, in upload order."""
+        """(row, Id) of `chunk`'s rows with no outcome to keep, in upload order (for the small chunks of
+        synchronous requests: a Bulk chunk is resolved through its job, never listed)."""
         self.flush()
         return [
             (number, record_id)
@@ -229,6 +230,14 @@ class RunJournal(Ledger):
             )
         ]
 
+    def _has_doubt(self, chunk: str) -> bool:
+        found = self._db.execute(
+            f"SELECT 1 FROM entries AS e JOIN rows AS r ON r.row = e.row WHERE e.chunk = ? AND NOT ({_final('r')}) "
+            "LIMIT 1",
+            (chunk,),
+        ).fetchone()
+        return found is not None
+
     def open_chunks(self) -> list[dict[str, Any]]:
         """Chunks that still hold rows with no outcome to keep, first written first; each with its job and
         batch ids when known. Chunks whose rows all have kept outcomes are released here."""
@@ -237,7 +246,7 @@ class RunJournal(Ledger):
         names = [name for (name,) in db.execute("SELECT chunk FROM entries GROUP BY chunk ORDER BY MIN(row)")]
         found: list[dict[str, Any]] = []
         for name in names:
-            if not self.in_doubt(name):
+            if not self._has_doubt(name):
                 self.forget(name)
                 continue
             row = db.execute(
