@@ -38,6 +38,7 @@ from __future__ import annotations
 import io
 import re
 import tempfile
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -51,6 +52,7 @@ import defusedxml.ElementTree as SafeET
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ConfigurationError, JobError, RunInterrupted, ServerError, TransportError
 from .meter import FAMILY_BULK1
+from .orphans import find_orphans
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
@@ -279,6 +281,9 @@ class Bulk1Strategy(UpdateStrategy):
         one that holds none), then wait for it and collect. Rows in no batch are sent again."""
         journal = run.journal
         assert journal is not None
+        for create in journal.steps("create"):
+            if create["state"] == "intent":  # the process died waiting for this answer
+                _Job(self, sobject, run, mode="Parallel").abort_orphans(float(create["at"]))
         jobs: dict[str, list[dict[str, Any]]] = {}
         for chunk in journal.open_chunks():
             job_id = chunk["job_id"]
@@ -380,11 +385,12 @@ class _Job:
 
     # -- requests -------------------------------------------------------------------------------------
     def _create(self) -> None:
-        """Create the job. After a lost answer the org may hold an empty Open job we cannot name (Bulk 1.0
-        lists no jobs); it holds no data, so one more job is created and the run says so."""
+        """Create the job. After a lost answer the org may hold an empty Open job whose id we never learnt:
+        `abort_orphans` looks for it, then one more job is created."""
         body = job_xml(operation="update", object=self.sobject, concurrencyMode=self.mode, contentType="XML")
         for attempt in (1, 2):
             step = self.run.intend("create")
+            asked_at = time.time()
             try:
                 with self.session.phase("create"):
                     response = self.session.request(
@@ -399,10 +405,8 @@ class _Job:
                 self.run.settle(step, "failed")
                 if attempt == 2:
                     raise
-                self.run.note(
-                    f"creating a job got no answer ({type(exc).__name__}); created another. An empty job the "
-                    "org may have made for the lost request holds no data"
-                )
+                self.run.note(f"creating a job got no answer ({type(exc).__name__}); looking for it, then again")
+                self.abort_orphans(asked_at)
                 continue
             info = xml_fields(response.content)
             self.job_id = info.get("id") or ""
@@ -412,6 +416,37 @@ class _Job:
             self.run.settle(step, job_id=self.job_id)
             self.run.job(self.job_id)
             return
+
+    def abort_orphans(self, asked_at: float) -> None:
+        """Abort the job a create request whose answer was lost may have made (`strategies.orphans`; Bulk 2.0's
+        job list shows Bulk 1.0 jobs as ``Classic``)."""
+        try:
+            with self.session.phase("resolve"):
+                candidates = find_orphans(
+                    self.session,
+                    sobject=self.sobject,
+                    job_type="Classic",
+                    known=self.run.summary.job_ids,
+                    asked_at=asked_at,
+                )
+        except Exception as exc:
+            self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
+            return
+        if len(candidates) != 1:
+            if candidates:
+                self.run.note(
+                    f"{len(candidates)} open jobs could be the one whose creation answer was lost; none aborted"
+                )
+            return
+        step = self.run.intend("abort", job_id=candidates[0])
+        try:
+            self._set_state("Aborted", "abort", candidates[0])
+        except Exception as exc:
+            self.run.settle(step, "failed")
+            self.run.note(f"could not abort job {candidates[0]} ({type(exc).__name__}); it holds no data")
+            return
+        self.run.settle(step)
+        self.run.note(f"job {candidates[0]} aborted: a create request whose answer was lost made it; it holds no data")
 
     def add_batch(self, chunk: Chunk) -> None:
         key = self.chunk_key(chunk.index)
@@ -513,12 +548,13 @@ class _Job:
                 raise
         self.run.settle(step)
 
-    def _set_state(self, state: str, phase: str) -> None:
-        assert self.job_id is not None
+    def _set_state(self, state: str, phase: str, job_id: str | None = None) -> None:
+        job_id = job_id or self.job_id
+        assert job_id is not None
         with self.session.phase(phase):
             self.session.request(
                 "POST",
-                self.session.async_url(f"job/{self.job_id}"),
+                self.session.async_url(f"job/{job_id}"),
                 family=FAMILY_BULK1,
                 data=job_xml(state=state),
                 headers={"Content-Type": XML_CONTENT_TYPE},

@@ -39,7 +39,6 @@ lost is followed by a look for the orphan job (`_Submission.abort_orphans`) and 
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import re
 import tempfile
@@ -47,7 +46,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from email.utils import parsedate_to_datetime
 from typing import IO, Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
@@ -62,6 +60,7 @@ from .errors import (
 )
 from .ledger import ResultRow
 from .meter import FAMILY_BULK2
+from .orphans import find_orphans
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, csv_line, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
@@ -438,16 +437,16 @@ class _Submission:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def abort_orphans(self, asked_at: float) -> None:
-        """Abort the job a create request whose answer was lost may have made (see the module docstring).
-
-        Candidates: Open ``update`` jobs on this object that this run does not know, created (by the org's
-        clock, read from the list's ``Date`` header) no earlier than the request was sent. Exactly one is
-        aborted; with none there is nothing to do, and with several (another client creating the same kind
-        of job at the same moment) none is touched and the run says so. The orphan holds no data either way.
-        """
+        """Abort the job a create request whose answer was lost may have made (`strategies.orphans`)."""
         try:
             with self.session.phase("resolve"):
-                candidates = self._candidate_orphans(asked_at)
+                candidates = find_orphans(
+                    self.session,
+                    sobject=self.sobject,
+                    job_type="V2Ingest",
+                    known=self.run.summary.job_ids,
+                    asked_at=asked_at,
+                )
         except Exception as exc:
             self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
             return
@@ -458,29 +457,6 @@ class _Submission:
                 f"{len(candidates)} open jobs could be the one whose creation answer was lost "
                 f"({', '.join(candidates)}); none was aborted. They hold no data of this run"
             )
-
-    def _candidate_orphans(self, asked_at: float) -> list[str]:
-        known = set(self.run.summary.job_ids)
-        url: str | None = self.session.rest_url("jobs/ingest")
-        found: list[str] = []
-        while url:
-            response = self.session.request("GET", url, family=FAMILY_BULK2)
-            server_now = _server_time(response.headers.get("Date"))
-            body = response.json()
-            since = None if server_now is None else server_now - (time.time() - asked_at) - 2.0
-            for info in body.get("records", []):
-                created = _server_time(str(info.get("createdDate") or ""))
-                if (
-                    info.get("state") == "Open"
-                    and info.get("object") == self.sobject
-                    and info.get("operation") == "update"
-                    and info.get("id") not in known
-                    and (since is None or created is None or created >= since)
-                ):
-                    found.append(str(info["id"]))
-            following = body.get("nextRecordsUrl")
-            url = self.session.rest_url(str(following)) if following and not body.get("done", True) else None
-        return found
 
     def _upload(self, job: _IngestJob) -> None:
         assert job.file is not None
@@ -760,18 +736,3 @@ class _Submission:
 def _lines_keeping_newlines(spool: IO[bytes]) -> Iterator[str]:
     """Decoded lines of a binary CSV file for `csv.reader` (which needs the newlines kept as they are)."""
     yield from io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
-
-
-def _server_time(text: str | None) -> float | None:
-    """A time the org wrote (an HTTP ``Date`` header, or a job's ``createdDate``) as epoch seconds."""
-    if not text:
-        return None
-    try:
-        if "T" in text:
-            cleaned = text.replace("Z", "+00:00")
-            if cleaned[-5] in "+-" and cleaned[-3] != ":":
-                cleaned = cleaned[:-2] + ":" + cleaned[-2:]
-            return datetime.datetime.fromisoformat(cleaned).timestamp()
-        return parsedate_to_datetime(text).timestamp()
-    except (ValueError, TypeError, IndexError):
-        return None

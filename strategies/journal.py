@@ -21,16 +21,20 @@ How an unknown outcome is resolved, per request kind (calls are those of the res
 ================================  ==========================================================  ===========
 request                           resolution                                                  calls
 ================================  ==========================================================  ===========
-Bulk 2.0 create job               list the org's ingest jobs; an Open job of ours on this      1 + pages,
-                                  object created since the intent is the orphan: aborted        +1 abort
-                                  (it holds no data); then a new job is created
+Bulk 2.0 create job               list the org's jobs (`strategies.orphans`): the one Open    1 + pages,
+                                  update job on the object that this run does not know,       +1 abort,
+                                  created since the request, is the orphan: aborted (it       +1 create
+                                  holds no data); then one more job is created
 Bulk 2.0 upload (PUT)             the job is still Open, so nothing was processed: abort it     1 abort
                                   and upload the chunk into a new job
 Bulk 2.0 close (UploadComplete)   read the job: any state but Open means the close was          1
-                                  applied (wait and collect); Open means it was not
-Bulk 2.0 abort                    read the job; Aborted (or never closed) leaves the rows      1
-                                  unprocessed
-Bulk 1.0 create job               as Bulk 2.0's create: a new job; the orphan holds no batch    1 + 1
+                                  applied (wait and collect, never abort); Open means it
+                                  was not; unreadable leaves the job pending for resume
+Bulk 2.0 / 1.0 abort              no lookup: a job that was never closed processes nothing,     0
+                                  so its rows are unprocessed whichever way the abort went
+Bulk 1.0 create job               as Bulk 2.0's create; the job list shows Bulk 1.0 jobs as     1 + pages,
+                                  ``Classic``                                                   +1 abort,
+                                                                                                +1 create
 Bulk 1.0 add batch                the job's batch count, then the batch list: a batch we do     1 or 2
                                   not know is the one we sent (batches are added one at a
                                   time); none means it was not added, and it is sent again
@@ -39,6 +43,11 @@ REST PATCH, Collections,          read the records back (SOQL by Id, 200 per que
 Composite                         compare with the values sent: equal is succeeded; any
                                   difference is not applied, and the rows are sent again
 ================================  ==========================================================  ===========
+
+A request the org refused (an expired session, the daily limit) was not executed: nothing to look up.
+A process killed between intent and answer leaves the same questions; `resume_run` asks them the same
+way (plus: an Open Bulk 2.0 job is aborted and its rows sent again; an Open Bulk 1.0 job holding batches
+is closed so they run; rows in no job are sent).
 
 Durability: WAL mode with ``synchronous=OFF``: a killed process (kill -9) loses nothing the journal
 committed (the operating system keeps the written pages); only a power cut can. Outcomes are buffered and

@@ -70,6 +70,22 @@ class Bulk1Job:
     def not_processed_state(self) -> str:
         return "Not Processed" if float(self.api_version) <= 40.0 else "NotProcessed"
 
+    def listed(self) -> dict[str, Any]:
+        """This job as Bulk 2.0's Get All Jobs lists a Bulk 1.0 job (``jobType`` ``Classic``)."""
+        return {
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.object,
+            "createdById": self.created_by,
+            "createdDate": self.created_date,
+            "systemModstamp": self.systemmodstamp,
+            "state": self.state,
+            "concurrencyMode": self.concurrency_mode,
+            "contentType": self.content_type,
+            "apiVersion": float(self.api_version),
+            "jobType": "Classic",
+        }
+
     def info(self) -> dict[str, Any]:
         """JobInfo fields in the documented order."""
         batches = list(self.batches.values())
@@ -144,6 +160,10 @@ class Bulk1Service:
         with self._lock:
             self.jobs[job.id] = job
         return job
+
+    def list_jobs(self) -> list[Bulk1Job]:
+        with self._lock:
+            return list(self.jobs.values())
 
     def get_job(self, job_id: str) -> Bulk1Job:
         job = self.jobs.get(job_id) or self.jobs.get(_canon(job_id))

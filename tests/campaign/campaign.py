@@ -16,7 +16,7 @@ and checks that the exit code (`sfharness update`'s rule, from the final summary
 exactly when every row is in success.csv. All four counts must be 0 in every scenario.
 
 Fault kinds: the emulator's rate faults (500, 503, dropped connection before processing, session expiry,
-lock errors, a Bulk job failing half way) and its response faults on each state-changing request kind of
+lock errors, a Bulk job failing a third of the way) and its response faults on each state-changing request kind of
 the strategy (`lose`: processed, answer lost; `stall`: processed, answer later than the client's read
 timeout; `cut`: connection cut mid-body, nothing processed). A run that stops early is resumed, as a user
 would, with `strategies.resume.resume_run` from its state directory (faults off).
@@ -112,7 +112,7 @@ def rate_faults(n: int, bulk: bool) -> dict[str, dict[str, Any]]:
         "lock errors": {"lock_error_rate": 0.1},
     }
     if bulk:
-        faults["bulk job fails half way"] = {"bulk_fail_after_records": max(1, n // 2)}
+        faults["bulk job fails a third of the way"] = {"bulk_fail_after_records": max(1, n // 3)}
     return faults
 
 
