@@ -34,6 +34,7 @@ import csv
 import itertools
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -149,6 +150,8 @@ class Tally:
     exit_code_matches: bool = True
     killed: bool = False
     resumed: int = 0
+    kept: str = ""
+    """The scenario's folder (input, journal, outcome files), kept only when it miscounted."""
     succeeded: int = 0
     failed: int = 0
     unprocessed: int = 0
@@ -228,6 +231,10 @@ class Campaign:
         tally.exit_code = exit_code(summary) if summary is not None else 1
         self._count(tally, out, names)
         tally.seconds = round(time.perf_counter() - started, 2)
+        if tally.clean:
+            shutil.rmtree(folder, ignore_errors=True)  # input, journal and outcome files of one scenario
+        else:
+            tally.kept = str(folder)
         return tally
 
     # -- running --------------------------------------------------------------------------------------
