@@ -35,6 +35,7 @@ from .errors import BudgetError, ConfigurationError, RecordValidationError, RunF
 from .journal import RunJournal, ScratchState
 from .ledger import Ledger
 from .meter import FAMILY_REST, LimitInfo, MeterSnapshot
+from .readback import resolve_open_chunks
 from .records import PreparedRecords, Row, Validator, ValueCheck, prepare, spool_dump
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
 from .summary import RunSummary
@@ -502,8 +503,6 @@ class UpdateStrategy(ABC):
     def _resolve(self, sobject: str, run: RunContext) -> None:
         """Resume: settle the rows the journal has in flight. Synchronous strategies read the records back
         (`readback`); Bulk strategies override this to finish or abort their jobs."""
-        from .readback import resolve_open_chunks  # readback imports this module
-
         resolve_open_chunks(self.session, sobject, run)
 
     # -- helpers for strategies ---------------------------------------------------------------------

@@ -290,8 +290,7 @@ class Bulk2Strategy(UpdateStrategy):
                         submission.abort_orphans(float(creates[-1]["at"]))
                     journal.forget(key)
                     continue
-                with self.session.phase("resolve"):
-                    info = submission.info_of(job_id)
+                info = submission.info_of(job_id, phase="resolve")
                 state = str(info.get("state"))
                 if state == "Open":
                     submission._abort(job_id, "resumed with its upload unfinished; its rows are sent again")
@@ -511,10 +510,7 @@ class _Submission:
     def job_state(self, job_id: str) -> str | None:
         """The job's state (1 call, phase ``resolve``), or None when it cannot be read."""
         try:
-            with self.session.phase("resolve"):
-                info = self.session.request(
-                    "GET", self.session.rest_url(f"jobs/ingest/{job_id}"), family=FAMILY_BULK2
-                ).json()
+            info = self.info_of(job_id, phase="resolve")
         except Exception:
             return None
         return str(info.get("state"))
@@ -538,13 +534,12 @@ class _Submission:
 
     # -- waiting --------------------------------------------------------------------------------------
     def _info(self, job: _IngestJob) -> dict[str, Any]:
-        return self.session.request(
-            "GET", self.session.rest_url(f"jobs/ingest/{job.job_id}"), family=FAMILY_BULK2, phase="poll"
-        ).json()
+        return self.info_of(job.job_id, phase="poll")
 
-    def info_of(self, job_id: str) -> dict[str, Any]:
-        """The job's info, in the caller's phase."""
-        return self.session.request("GET", self.session.rest_url(f"jobs/ingest/{job_id}"), family=FAMILY_BULK2).json()
+    def info_of(self, job_id: str, *, phase: str | None = None) -> dict[str, Any]:
+        """The job's info (1 call; in the caller's phase unless `phase` is given)."""
+        url = self.session.rest_url(f"jobs/ingest/{job_id}")
+        return self.session.request("GET", url, family=FAMILY_BULK2, phase=phase).json()
 
     def wait(self, *, all_jobs: bool) -> None:
         """Poll the open jobs until one (or all) reach a final state; collect those."""

@@ -17,7 +17,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .base import chunks_of
 from .errors import ApiError, ServerError
 from .journal import OUTCOME_UNKNOWN
 from .meter import FAMILY_REST
@@ -72,7 +71,8 @@ def read_back(session: OrgSession, sobject: str, rows: Sequence[Row]) -> tuple[l
     """Split `rows` into (applied, not applied) by reading their records (one query per 200 rows)."""
     applied: list[Row] = []
     not_applied: list[Row] = []
-    for group in chunks_of(rows, READ_BACK_IDS):
+    for start in range(0, len(rows), READ_BACK_IDS):
+        group = rows[start : start + READ_BACK_IDS]
         names = sorted({name for _number, record in group for name in record if name != "Id"}, key=str.lower)
         ids = sorted({str(record.get("Id")) for _number, record in group if record.get("Id")})
         stored = _query(session, sobject, names, ids) if ids else {}
