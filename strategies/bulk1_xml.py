@@ -51,6 +51,7 @@ import defusedxml.ElementTree as SafeET
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ConfigurationError, JobError, RunInterrupted, ServerError, TransportError
+from .journal import OUTCOME_UNKNOWN
 from .meter import FAMILY_BULK1
 from .orphans import find_orphans
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
@@ -146,6 +147,10 @@ def _int(info: Mapping[str, str], name: str) -> int:
         return int(float(info.get(name) or 0))
     except ValueError:
         return 0
+
+
+class _BatchInDoubt(TransportError):
+    """A batch POST got no answer and the job could not be read to see whether the batch exists."""
 
 
 @dataclass
@@ -456,10 +461,13 @@ class _Job:
                 self._create()
             step = self.run.intend("upload", chunk=key, job_id=self.job_id)
             batch_id = self._post_batch(chunk)
-        except BaseException:
+        except BaseException as exc:
             self.run.settle(step, "failed")
             chunk.file.close()
-            self.report_rows(key, UNPROCESSED, "NOT_SENT", "not sent: adding this batch failed")
+            if isinstance(exc, _BatchInDoubt):  # its rows stay in the journal's flight: resume matches the batch
+                self.report_rows(key, UNPROCESSED, OUTCOME_UNKNOWN, f"outcome unknown: {exc}")
+            else:
+                self.report_rows(key, UNPROCESSED, "NOT_SENT", "not sent: adding this batch failed")
             raise
         self.run.settle(step, batch_id=batch_id)
         batch = _Batch(key, chunk.index, chunk.records, batch_id, chunk.file)
@@ -500,24 +508,36 @@ class _Job:
                 )
                 return xml_fields(response.content).get("id", "")
             except (ServerError, TransportError) as exc:
+                self.session.sleep(self.session.retry.delay(attempt))
+                try:
+                    created = self._created_batch()
+                except Exception as check_error:
+                    raise _BatchInDoubt(
+                        f"a batch POST failed ({type(exc).__name__}) and checking whether the batch exists failed "
+                        f"too ({type(check_error).__name__})",
+                        method="POST",
+                        path=f"job/{self.job_id}/batch",
+                    ) from exc
+                if created:
+                    self.run.note(
+                        f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
+                        "but the batch was created; kept it"
+                    )
+                    return created
                 if attempt == attempts:
                     raise
-                self.session.sleep(self.session.retry.delay(attempt))
-                known = {b.batch_id for b in self.batches}
-                info = self._info(phase="resolve")
-                if _int(info, "numberBatchesTotal") > len(known):
-                    created = self._new_batch_id(known)
-                    if created:
-                        self.run.note(
-                            f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
-                            "but the batch was created; kept it"
-                        )
-                        return created
                 self.run.note(
                     f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
                     "before the batch was created; sent it again"
                 )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _created_batch(self) -> str | None:
+        """The id of a batch the job holds that we do not know (the one a failed POST created), or None."""
+        known = {b.batch_id for b in self.batches}
+        if _int(self._info(phase="resolve"), "numberBatchesTotal") > len(known):
+            return self._new_batch_id(known)
+        return None
 
     def _new_batch_id(self, known: set[str]) -> str | None:
         assert self.job_id is not None

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from strategies import MemorySink, OrgSession, RunFailed
+from strategies import MemorySink, OrgSession, RunFailed, resume_run
 from strategies.sinks import SUCCEEDED
 
-from .conftest import unique_tag
+from .conftest import FAST_POLL, unique_tag
 from .test_emulator_failures import assert_no_open_job, make, records_for, stored_names
 
 V = "vXX.X"
@@ -117,3 +117,26 @@ def test_a_write_whose_every_answer_is_lost_is_read_back(
 def _rows_of_request(name: str, nth: int) -> range:
     size = 1 if name == "rest" else 100
     return range((nth - 1) * size + 1, nth * size + 1)
+
+
+def test_a_batch_whose_answer_and_check_are_both_lost_is_matched_on_resume(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], tmp_path: Any
+) -> None:
+    """Bulk 1.0: the 2nd batch's answer is lost and so is every attempt to read the job: the run cannot tell
+    whether the batch exists, so its rows are OUTCOME_UNKNOWN (not "not sent"); `resume_run` finds the
+    batch in the job's list and reports them from its results."""
+    records = records_for(byline_ids, 600, unique_tag())
+    job_reads = every_attempt("lose", 1, f"GET /services/async/{V}/job/{{id}}")
+    org.admin.configure(faults={"response_faults": [f"lose:2:{BULK1_BATCH}", *job_reads]})
+    first = MemorySink()
+    with make(new_session(), "bulk1-xml", batch_records=200, state_dir=tmp_path) as strategy:
+        with pytest.raises(RunFailed):
+            strategy.update("Byline__c", records, first)
+    unknown = [o.row for o in first.outcomes if o.error_code == "OUTCOME_UNKNOWN"]
+    assert unknown == list(range(201, 401))
+    org.admin.configure(faults={})
+    sink = MemorySink()
+    summary = resume_run(tmp_path, new_session(), sink, poll_policy=FAST_POLL)
+    check_every_row(summary, sink, records, org)
+    assert summary.succeeded == len(records)
+    assert any("whose add got no answer" in note for note in summary.notes)
