@@ -37,7 +37,9 @@ Bulk 1.0 create job               as Bulk 2.0's create; the job list shows Bulk 
                                                                                                 +1 create
 Bulk 1.0 add batch                the job's batch count, then the batch list: a batch we do     1 or 2
                                   not know is the one we sent (batches are added one at a
-                                  time); none means it was not added, and it is sent again
+                                  time); none means it was not added, and it is sent again;
+                                  the job unreadable too: rows in doubt (OUTCOME_UNKNOWN),
+                                  matched to the batch list by `resume_run`
 Bulk 1.0 close                    read the job: Closed means applied                             1
 REST PATCH, Collections,          read the records back (SOQL by Id, 200 per query) and         ceil(n/200)
 Composite                         compare with the values sent: equal is succeeded; any

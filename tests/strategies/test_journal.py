@@ -84,3 +84,12 @@ def test_a_journal_with_no_input_cannot_be_resumed(tmp_path: Path) -> None:
         strategy.resume_run(None)  # type: ignore[arg-type]
     strategy.close()
     session.close()
+
+
+def test_org_times_parse_in_both_forms() -> None:
+    from strategies.orphans import server_time
+
+    http_date = server_time("Sat, 05 Dec 2026 18:39:45 GMT")  # ends in "GMT": not an ISO stamp for all its T
+    assert http_date is not None
+    assert http_date == server_time("2026-12-05T18:39:45.000+0000") == server_time("2026-12-05T18:39:45Z")
+    assert server_time("") is None and server_time("yesterday") is None

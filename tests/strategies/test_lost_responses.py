@@ -8,6 +8,7 @@ org applied must never be reported as anything but succeeded.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from strategies import MemorySink, OrgSession, RunFailed, resume_run
 from strategies.sinks import SUCCEEDED
 
 from .conftest import FAST_POLL, unique_tag
-from .test_emulator_failures import assert_no_open_job, make, records_for, stored_names
+from .test_emulator_failures import make, open_jobs, records_for, stored_names
 
 V = "vXX.X"
 BULK2_CREATE = f"POST /services/data/{V}/jobs/ingest"
@@ -74,6 +75,10 @@ def test_lost_answers_are_looked_up_not_guessed(
     name, rules, session_options = CASES[case]
     options = {"bulk1-xml": {"batch_records": 200}, "collections": {"batch_size": 100}}.get(name, {})
     records = records_for(byline_ids, 600, unique_tag())
+    if "create" in case:
+        # The orphan rule allows for createdDate's whole seconds: a job another test left Open within the
+        # last second would be a second candidate, and with two candidates nothing is aborted (by design).
+        time.sleep(1.2)
     before = all_job_ids(org)
     org.admin.configure(faults={"response_faults": rules, "stall_seconds": 2.0})
     sink = MemorySink()
@@ -81,7 +86,8 @@ def test_lost_answers_are_looked_up_not_guessed(
         summary = strategy.update("Byline__c", records, sink)
     check_every_row(summary, sink, records, org)
     assert summary.succeeded == len(records)
-    assert_no_open_job(org, sorted(all_job_ids(org) - before))  # an orphan of a lost create included
+    left_open = open_jobs(org, sorted(all_job_ids(org) - before))  # an orphan of a lost create included
+    assert left_open == [], summary.notes
 
 
 def all_job_ids(org: Any) -> set[str]:
