@@ -3,7 +3,7 @@
 Order of checks, so that bad input never reaches the org: the strategy name, the input file and its Id
 column, then (one describe call) the object and every row's fields and Ids, then the budget guard (one
 /limits call). `--dry-run` stops there. Outcome files go to `--out`: success.csv, failed.csv,
-unprocessed.csv; bulk strategies keep their resume state in `--out/.state`.
+unprocessed.csv; every run keeps its journal in `--out/.state`, from which `resume --run` completes it.
 """
 
 from __future__ import annotations
