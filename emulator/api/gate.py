@@ -18,6 +18,8 @@ import logging
 import re
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from ..errors import (
     InternalError,
     InvalidSessionId,
@@ -103,7 +105,10 @@ class OrgGate:
         app = self.family_apps.get(family, self.app)
         action = faults.response_fault(kind)
         if action is None:
-            await app(scope, receive, send)
+            try:
+                await app(scope, receive, send)
+            except ClientDisconnect:  # the client went away mid-body (killed, say): nobody to answer
+                return
         elif action == "cut":
             await _cut_upload(receive, send, faults.cut_after_bytes)
         elif action == "lose":
