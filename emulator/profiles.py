@@ -391,11 +391,33 @@ class FaultConfig:
     parent_lock_contention: bool = False  # parallel bulk transactions sharing a parent block each other
     bulk_fail_after_records: int = 0  # a bulk job fails once it has processed this many records (0 = never)
     paths: tuple[str, ...] = ()  # limit HTTP faults to paths starting with one of these prefixes
+    response_faults: tuple[str, ...] = ()  # "ACTION:N:METHOD PATH" rules, see `ResponseFault`
+    stall_seconds: float = 3.0  # how long a `stall` rule holds a processed response back
+    cut_after_bytes: int = 256  # how much of the body a `cut` rule reads before cutting the connection
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _rules: tuple[ResponseFault, ...] = field(default=(), repr=False, compare=False)
+    _seen: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        self._rules = tuple(ResponseFault.parse(text) for text in self.response_faults)
+
+    def response_fault(self, request_kind: str) -> str | None:
+        """The action of the rule that fires for this request (counted per kind), or None.
+
+        `request_kind` is the gate's endpoint key, e.g. ``PATCH /services/data/vXX.X/jobs/ingest/{id}``.
+        Only kinds some rule names are counted, so the Nth request of a kind is the Nth since `configure`.
+        """
+        if not self._rules:
+            return None
+        with self._lock:
+            matching = [rule for rule in self._rules if rule.kind == request_kind]
+            if not matching:
+                return None
+            seen = self._seen.get(request_kind, 0) + 1
+            self._seen[request_kind] = seen
+        return next((rule.action for rule in matching if rule.nth == seen), None)
 
     def roll(self, rate: float) -> bool:
         if rate <= 0:
@@ -431,6 +453,43 @@ class FaultConfig:
                 raise ValueError(f"fault setting {part!r} is not key=value")
             data[key.strip()] = value.strip()
         return cls.from_dict(data)
+
+
+RESPONSE_FAULT_ACTIONS = ("lose", "stall", "cut")
+
+
+@dataclass(frozen=True)
+class ResponseFault:
+    """One rule of `FaultConfig.response_faults`: what happens to the `nth` request of one kind.
+
+    Unlike the rate faults, which strike before the org does anything (so a retry is always safe), these
+    model what a real network does to a client *after* or *while* the org works:
+
+    * ``lose``: the org processes the request in full, then the connection breaks before the answer
+      arrives (the client cannot tell whether anything changed);
+    * ``stall``: the org processes the request, then holds the answer back for `stall_seconds` (a client
+      whose read timeout is shorter gives up first);
+    * ``cut``: the connection is cut after `cut_after_bytes` of the request body (mid-upload); the org
+      never receives the whole request and processes nothing.
+
+    Text form ``ACTION:N:METHOD PATH``, the path as the gate names endpoints (version ``vXX.X``, ids
+    ``{id}``), e.g. ``lose:1:PATCH /services/data/vXX.X/jobs/ingest/{id}``. Several rules are joined by
+    ``|`` on the command line (``--faults 'response_faults=lose:1:POST /services/async/vXX.X/job'``).
+    """
+
+    action: str
+    nth: int
+    kind: str
+
+    @classmethod
+    def parse(cls, text: str) -> ResponseFault:
+        action, _, rest = text.strip().partition(":")
+        nth, _, kind = rest.partition(":")
+        if action not in RESPONSE_FAULT_ACTIONS or not nth.strip().isdigit() or int(nth) < 1 or " /" not in kind:
+            raise ValueError(
+                f"response fault {text!r} is not ACTION:N:METHOD PATH with ACTION one of {', '.join(RESPONSE_FAULT_ACTIONS)}"
+            )
+        return cls(action, int(nth), kind.strip())
 
 
 def _cast_like(example: Any, value: Any) -> Any:

@@ -47,6 +47,11 @@ class RunFolder:
                 return cls(folder, manifest)
         return None
 
+    @classmethod
+    def at(cls, path: Path) -> RunFolder:
+        """The run folder at `path` (its manifest, or an empty one for a folder an older version wrote)."""
+        return cls(path, _read(path / MANIFEST) or {"job_ids": []})
+
     @property
     def state_dir(self) -> str:
         return str(self.path / STATE_DIR)

@@ -6,8 +6,9 @@
         summary = strategy.update("Byline__c", CsvRecords("in.csv"), CsvResultSink("out/"))
 
 See `base` for the interface and the accounting invariant, `transport` for retries and re-authentication,
-`meter` for how calls are counted, `summary` for what a run reports, and each strategy module for its call
-formula.
+`meter` for how calls are counted, `summary` for what a run reports, `journal` for the write-ahead run
+journal a `state_dir` keeps (and how a lost answer is resolved), `resume` for completing a journaled run
+(``resume_run(state_dir, session, sink)``), and each strategy module for its call formula.
 """
 
 from .auto import AutoStrategy
@@ -30,11 +31,13 @@ from .errors import (
     StrategyError,
     TransportError,
 )
+from .journal import RunJournal
 from .meter import LimitInfo, Meter
 from .polling import PollPolicy, PollResult, poll
 from .records import Chunker, ChunkLimits, CsvRecords, JsonlRecords, read_records
 from .registry import STRATEGIES, from_env, get, names, strategy_class
 from .rest import RestStrategy
+from .resume import resume_run
 from .sinks import CountingSink, CsvResultSink, MemorySink, RecordOutcome, ResultSink
 from .sobject_collections import CollectionsStrategy
 from .summary import RunSummary
@@ -75,6 +78,7 @@ __all__ = [
     "RetryPolicy",
     "RunFailed",
     "RunInterrupted",
+    "RunJournal",
     "RunSummary",
     "ServerError",
     "StrategyError",
@@ -85,5 +89,6 @@ __all__ = [
     "names",
     "poll",
     "read_records",
+    "resume_run",
     "strategy_class",
 ]

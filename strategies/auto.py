@@ -27,7 +27,6 @@ enter the rule; the harness's time predictions for `auto` (`plan`, `update`) use
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy
@@ -35,6 +34,7 @@ from .bulk2_csv import Bulk2Strategy, csv_value_problem
 from .composite import CompositeStrategy
 from .concurrency import DEFAULT_BATCH_CONCURRENCY, check_concurrency
 from .errors import BudgetError
+from .journal import plain_options
 from .meter import FAMILY_REST
 from .records import PreparedRecords, ValueCheck
 from .sinks import ResultSink
@@ -59,7 +59,6 @@ class AutoStrategy(UpdateStrategy):
         expected_polls: int = DEFAULT_EXPECTED_POLLS,
         composite_options: Mapping[str, Any] | None = None,
         bulk2_options: Mapping[str, Any] | None = None,
-        state_dir: str | Path | None = None,
         concurrency: int = DEFAULT_BATCH_CONCURRENCY,
         **common: Any,
     ) -> None:
@@ -69,7 +68,6 @@ class AutoStrategy(UpdateStrategy):
         self.expected_polls = expected_polls
         self.composite_options = dict(composite_options or {})
         self.bulk2_options = dict(bulk2_options or {})
-        self.state_dir = state_dir
         self._bulk2: Bulk2Strategy | None = None
 
     @classmethod
@@ -156,8 +154,9 @@ class AutoStrategy(UpdateStrategy):
             delegate: UpdateStrategy = CompositeStrategy(self.session, **common, **options)
         else:
             if self._bulk2 is None:
-                self._bulk2 = Bulk2Strategy(self.session, state_dir=self.state_dir, **common, **self.bulk2_options)
+                self._bulk2 = Bulk2Strategy(self.session, **common, **self.bulk2_options)
             delegate = self._bulk2
+        delegate._state = self._state  # one journal (or ledger) for the run, whichever strategy writes it
         delegate._execute(sobject, prepared, run, expected)
 
     def _submit(
@@ -168,9 +167,13 @@ class AutoStrategy(UpdateStrategy):
     def resume(self, job_id: str, sink: ResultSink) -> Any:
         """Resume a Bulk 2.0 job that an earlier `auto` run left pending."""
         if self._bulk2 is None:
-            self._bulk2 = Bulk2Strategy(self.session, state_dir=self.state_dir, retry_pass=self.retry_pass)
+            self._bulk2 = Bulk2Strategy(self.session, retry_pass=self.retry_pass)
+            self._bulk2._state = self._state
         return self._bulk2.resume(job_id, sink)
 
-    def close(self) -> None:
-        if self._bulk2 is not None:
-            self._bulk2.close()
+    def _resume_options(self) -> dict[str, Any]:
+        return {
+            **super()._resume_options(),
+            "composite_options": plain_options(self.composite_options),
+            "bulk2_options": plain_options(self.bulk2_options),
+        }

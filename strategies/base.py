@@ -15,6 +15,9 @@ every strategy:
 Accounting invariant (tested for every strategy): ``submitted == succeeded + failed + unprocessed +
 pending``. ``pending`` is non-zero only when a Bulk job was left *processing* on the server (a client-side
 poll timeout, or an interrupt after its batches were queued); `job_ids` and `notes` say how to resume it.
+
+With a `state_dir` the run keeps a write-ahead journal there (`strategies.journal`), and `resume_run`
+completes it after any stop, a kill -9 included: every row ends in the sink exactly once.
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from .errors import BudgetError, ConfigurationError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
+from .journal import RunJournal, ScratchState
+from .ledger import Ledger
 from .meter import FAMILY_REST, LimitInfo, MeterSnapshot
+from .readback import resolve_open_chunks
 from .records import PreparedRecords, Row, Validator, ValueCheck, prepare, spool_dump
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
 from .summary import RunSummary
@@ -99,6 +106,11 @@ class RunContext:
         self.retry_iter: Iterator[tuple[Row, RecordOutcome]] | None = None
         self.columns: list[str] | None = None
         """Every field name of the input, when a validation pass saw them all (Bulk 2.0's CSV header)."""
+        self.journal: RunJournal | None = strategy.journal
+        """The write-ahead journal when the strategy has a state directory (see `strategies.journal`)."""
+        self.dedupe = False
+        """Set by `resume_run`: an outcome for a row the journal already holds a kept outcome for is dropped."""
+        self._chunks = 0
 
     # -- reporting ----------------------------------------------------------------------------------
     def submitted(self, n: int = 1) -> None:
@@ -119,6 +131,15 @@ class RunContext:
             spool_dump(self._retry_spool, (outcome.row, dict(retry_record), outcome))
             self._retry_count += 1
             return
+        journal = self.journal
+        if journal is not None and outcome.row is not None:
+            if self.dedupe and journal.reported(outcome.row):
+                return
+            journal.record(outcome)
+        self.replay(outcome)
+
+    def replay(self, outcome: RecordOutcome) -> None:
+        """Count `outcome` and write it to the sink (`resume_run` replays the journal's outcomes this way)."""
         if outcome.status == SUCCEEDED:
             self.summary.succeeded += 1
         elif outcome.status == FAILED:
@@ -141,6 +162,39 @@ class RunContext:
             self.summary.job_ids.append(job_id)
             if self.strategy.on_job is not None:
                 self.strategy.on_job(job_id)  # e.g. the CLI prints it before waiting, for `resume`
+
+    # -- the journal's steps (no-ops without a journal) -----------------------------------------------
+    def intend(self, kind: str, *, chunk: str | None = None, job_id: str | None = None) -> int | None:
+        """Before a request that changes state; returns the step to `settle`."""
+        return None if self.journal is None else self.journal.intend(kind, chunk=chunk, job_id=job_id)
+
+    def settle(
+        self, step: int | None, state: str = "done", *, job_id: str | None = None, batch_id: str | None = None
+    ) -> None:
+        if self.journal is not None and step is not None:
+            self.journal.settle(step, state, job_id=job_id, batch_id=batch_id)
+
+    def mark(self, kind: str, *, job_id: str | None = None) -> None:
+        if self.journal is not None:
+            self.journal.mark(kind, job_id=job_id)
+
+    def track(self, kind: str, rows: Iterable[Row]) -> tuple[str | None, int | None]:
+        """Before a synchronous request carrying `rows`: put them in a chunk of their own and record the
+        intent, so a process that dies before the answer leaves them in doubt, not lost. Returns (chunk,
+        step), both None without a journal."""
+        journal = self.journal
+        if journal is None:
+            return None, None
+        self._chunks += 1
+        chunk = f"{kind}-{time.time_ns():x}-{self._chunks}"
+        for number, record in rows:
+            journal.add(chunk, number, _record_id(record))
+        return chunk, journal.intend(kind, chunk=chunk)
+
+    def release(self, chunk: str | None) -> None:
+        """The rows of `chunk` have their outcomes: they are no longer in flight."""
+        if self.journal is not None and chunk is not None:
+            self.journal.forget(chunk)
 
     # -- second pass --------------------------------------------------------------------------------
     @property
@@ -224,6 +278,9 @@ class UpdateStrategy(ABC):
     * `retry_pass` (default True): one second pass for records that failed with a retryable code.
     * `on_job`: called with each Bulk job id as soon as the job exists (before any waiting), so a caller
       can show or store it and resume the run if this process dies.
+    * `state_dir`: keep the run's write-ahead journal there (`strategies.journal`): every input row, each
+      state-changing request before it is sent, and every outcome. A run killed at any moment is then
+      completed by `resume_run` (or `strategies.resume.resume_run(state_dir, ...)`) from that folder alone.
     """
 
     name: ClassVar[str]
@@ -243,9 +300,11 @@ class UpdateStrategy(ABC):
         retry_pass: bool = True,
         retryable_codes: Collection[str] = RETRYABLE_RECORD_CODES,
         on_job: Callable[[str], None] | None = None,
+        state_dir: str | Path | None = None,
     ) -> None:
         self.session = session
         self.on_job = on_job
+        self._state = ScratchState(state_dir, prefix=f"sfh-{self.name}-")
         self.validate = validate
         self.known_fields = known_fields
         self.describe = describe
@@ -270,11 +329,61 @@ class UpdateStrategy(ABC):
         original exception chained; `.summary` accounts for every record) or `RunInterrupted` (Ctrl-C;
         same). Otherwise returns the summary.
         """
+        journal = self.journal
+        if journal is not None:
+            journal.reset()
+            journal.describe(strategy=self.name, sobject=sobject, options=self._resume_options(), status="running")
         run = RunContext(self, sobject, sink, second_pass_allowed=self.retry_pass)
         prepared: PreparedRecords | None = None
-        try:
+
+        def body() -> None:
+            nonlocal prepared
             prepared = self._prepare(sobject, records, run, expected_records)
             self._execute(sobject, prepared, run, expected_records)
+
+        try:
+            return self._guarded(run, body)
+        finally:
+            if prepared is not None:
+                prepared.close()
+
+    def resume_run(self, sink: ResultSink) -> RunSummary:
+        """Complete the run journaled in this strategy's `state_dir`, whatever moment it stopped at.
+
+        The outcome files are rebuilt: every outcome the journal keeps is written to `sink` again, then the
+        rows in doubt are resolved (`_resolve`: open jobs finished or aborted, lost answers looked up),
+        then the rows never sent are sent. Every input row ends in `sink` exactly once.
+        """
+        journal = self.journal
+        if journal is None:
+            raise ConfigurationError("resume_run needs the state_dir of the run to resume")
+        meta = journal.meta()
+        if "input_rows" not in meta:
+            raise ConfigurationError(
+                f"the run in {journal.directory} stopped before its input was stored (nothing was sent): start it again"
+            )
+        sobject = str(meta["sobject"])
+        run = RunContext(self, sobject, sink, second_pass_allowed=self.retry_pass)
+        run.columns = meta.get("columns")
+        run.summary.submitted = journal.total_rows()
+        kept = 0
+        for outcome in journal.outcomes():
+            run.replay(outcome)
+            kept += 1
+        run.note(f"resumed the run in {journal.directory}: {kept} outcome(s) were already known")
+        run.dedupe = True
+        journal.describe(status="resuming")
+
+        def body() -> None:
+            self._resolve(sobject, run)
+            self._send_rows(sobject, journal.unsent(), run)
+
+        return self._guarded(run, body)
+
+    def _guarded(self, run: RunContext, body: Callable[[], None]) -> RunSummary:
+        """Run `body`; turn an error or Ctrl-C into a summary that accounts for every record."""
+        try:
+            body()
         except KeyboardInterrupt:
             run.summary.interrupted = True
             run.drain("INTERRUPTED", "not sent: the run was interrupted")
@@ -292,9 +401,8 @@ class UpdateStrategy(ABC):
                 run.note(f"could not report the remaining rows: {type(drain_error).__name__}: {drain_error}")
             run.summary.error = f"{type(exc).__name__}: {exc}"
             raise RunFailed(f"{self.name} run stopped early: {exc}", run.finish()) from exc
-        finally:
-            if prepared is not None:
-                prepared.close()
+        if run.journal is not None:
+            run.journal.describe(status="finished" if not run.summary.pending else "pending")
         return run.finish()
 
     @classmethod
@@ -312,9 +420,32 @@ class UpdateStrategy(ABC):
     def _formula_options(self) -> dict[str, Any]:
         return {}
 
+    def _resume_options(self) -> dict[str, Any]:
+        """Constructor options (JSON) that `resume_run` needs to rebuild this strategy as it ran."""
+        return {"retry_pass": self.retry_pass, "retryable_codes": sorted(self.retryable_codes)}
+
+    # -- state on disk ------------------------------------------------------------------------------
+    @property
+    def journal(self) -> RunJournal | None:
+        """The run journal in `state_dir`, or None when the caller gave no state directory."""
+        return self._state.journal
+
+    @property
+    def ledger(self) -> Ledger:
+        """Rows per chunk: the journal, or a scratch ledger in a temporary directory."""
+        return self._state.ledger
+
+    @property
+    def state_dir(self) -> Path:
+        return self._state.directory
+
+    @property
+    def _pending_jobs(self) -> set[str]:
+        return self._state.pending_jobs
+
     def close(self) -> None:
-        """Release scratch files (Bulk strategies keep a ledger on disk). Safe to call twice."""
-        return
+        """Close the journal or ledger; remove a scratch directory unless a job is pending. Safe twice."""
+        self._state.close()
 
     def __enter__(self) -> UpdateStrategy:
         return self
@@ -342,9 +473,18 @@ class UpdateStrategy(ABC):
         return None
 
     def _execute(self, sobject: str, prepared: PreparedRecords, run: RunContext, expected: int | None) -> None:
-        """First pass over every row, then the second pass for retryable failures."""
+        """First pass over every row, then the second pass for retryable failures. With a journal, every
+        row is stored in it first, and sent from there."""
         run.columns = prepared.columns
-        run.input_iter = _counted(prepared, run)
+        source: Iterable[Row] = prepared
+        if run.journal is not None:
+            run.journal.describe(columns=prepared.columns, runs_as=self.name)
+            run.journal.spool(prepared)
+            source = run.journal.unsent()
+        self._send_rows(sobject, _counted(source, run), run)
+
+    def _send_rows(self, sobject: str, rows: Iterator[Row], run: RunContext) -> None:
+        run.input_iter = rows
         self._submit(sobject, run.input_iter, run)
         run.input_iter = None
         if run.retry_count:
@@ -362,6 +502,11 @@ class UpdateStrategy(ABC):
         On any exception or interrupt the strategy closes or aborts what it opened and reports the rows it
         was holding (unprocessed, or pending when a job keeps running) before re-raising.
         """
+
+    def _resolve(self, sobject: str, run: RunContext) -> None:
+        """Resume: settle the rows the journal has in flight. Synchronous strategies read the records back
+        (`readback`); Bulk strategies override this to finish or abort their jobs."""
+        resolve_open_chunks(self.session, sobject, run)
 
     # -- helpers for strategies ---------------------------------------------------------------------
     def describe_fields(self, sobject: str) -> list[str]:

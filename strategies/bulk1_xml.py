@@ -21,12 +21,16 @@ numbers and Ids of each batch live in the `Ledger`; memory does not grow with N.
 row, in input order) are zipped with the batch's ledger rows. A null value, or an empty string (which
 Salesforce stores as null), is sent as ``<Field xsi:nil="true"/>``.
 
-Failure handling: an add-batch POST is not retried after it may have reached the server (it would create
-a second batch); its records are reported unprocessed and the job is still closed so the batches already
-added run. On an error or Ctrl-C an open job is closed when it holds batches (they run; their rows are
-*pending* and the job can be resumed by id) and aborted when it holds none. A client-side poll timeout
-leaves the job running and returns its rows as pending. The second pass for retryable failures
-(``UNABLE_TO_LOCK_ROW``) runs as a new job in Serial mode.
+Failure handling: an add-batch POST is never blindly re-sent after it may have reached the server (it
+would create a second batch): after a 5xx, a dropped connection or a read timeout the job's batch count
+and list say whether the batch exists (`_Job._post_batch`); a batch that cannot be added leaves its
+records unprocessed and the job is still closed so the batches already added run. A close whose answer
+is lost is checked against the job's state (`_Job.close`). On an error or Ctrl-C an open job is closed
+when it holds batches (they run; their rows are *pending* and the job can be resumed by id) and aborted
+when it holds none. A client-side poll timeout leaves the job running and returns its rows as pending.
+The second pass for retryable failures (``UNABLE_TO_LOCK_ROW``) runs as a new job in Serial mode. With a
+`state_dir`, every step is journaled first (`strategies.journal`) and `resume_run` completes a run killed
+at any point (`_resolve`).
 """
 
 from __future__ import annotations
@@ -34,22 +38,22 @@ from __future__ import annotations
 import io
 import re
 import tempfile
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any, ClassVar
 from xml.sax.saxutils import XMLGenerator, escape
 from xml.sax.xmlreader import AttributesImpl
 
 import defusedxml.ElementTree as SafeET
-import requests
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ConfigurationError, JobError, RunInterrupted, ServerError, TransportError
-from .ledger import ScratchState, ScratchStateMixin
+from .journal import OUTCOME_UNKNOWN
 from .meter import FAMILY_BULK1
+from .orphans import find_orphans
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
@@ -145,6 +149,10 @@ def _int(info: Mapping[str, str], name: str) -> int:
         return 0
 
 
+class _BatchInDoubt(TransportError):
+    """A batch POST got no answer and the job could not be read to see whether the batch exists."""
+
+
 @dataclass
 class _Batch:
     chunk: str
@@ -155,7 +163,7 @@ class _Batch:
     reported: bool = False
 
 
-class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
+class Bulk1Strategy(UpdateStrategy):
     """Bulk API 1.0, XML. See the module docstring for the formula and the failure rules."""
 
     name: ClassVar[str] = "bulk1-xml"
@@ -172,7 +180,6 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         batch_chars: int = MAX_BATCH_CHARS,
         poll_policy: PollPolicy = DEFAULT_POLL_POLICY,
         sleep: Callable[[float], None] | None = None,
-        state_dir: str | Path | None = None,
         fetch_successes: bool = False,
         **common: Any,
     ) -> None:
@@ -190,7 +197,6 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
         self.limits = ChunkLimits(batch_records, batch_bytes, batch_chars)
         self.poll_policy = poll_policy
         self.sleep = sleep or session.sleep
-        self._state = ScratchState(state_dir, prefix="sfh-bulk1-", ledger_name="bulk1-ledger.sqlite")
 
     # -- formula --------------------------------------------------------------------------------------
     @classmethod
@@ -264,6 +270,82 @@ class Bulk1Strategy(ScratchStateMixin, UpdateStrategy):
             return
         job.finish()
 
+    def _resume_options(self) -> dict[str, Any]:
+        return {
+            **super()._resume_options(),
+            "serial": self.serial,
+            "batch_records": self.limits.max_records,
+            "batch_bytes": self.limits.max_bytes,
+            "batch_chars": self.limits.max_chars,
+            "fetch_successes": self.fetch_successes,
+        }
+
+    def _resolve(self, sobject: str, run: RunContext) -> None:
+        """Resume: per job with rows in flight, match batches whose add got no answer to the job's batch list
+        (a batch we never learnt the id of is the one we sent), close an Open job that holds batches (abort
+        one that holds none), then wait for it and collect. Rows in no batch are sent again."""
+        journal = run.journal
+        assert journal is not None
+        for create in journal.steps("create"):
+            if create["state"] == "intent":  # the process died waiting for this answer
+                _Job(self, sobject, run, mode="Parallel").abort_orphans(float(create["at"]))
+        jobs: dict[str, list[dict[str, Any]]] = {}
+        for chunk in journal.open_chunks():
+            job_id = chunk["job_id"]
+            if not chunk["batch_id"]:  # the add's answer may be journaled though the chunk was not assigned yet
+                adds = journal.steps("upload", chunk=chunk["chunk"])
+                job_id = adds[-1]["job_id"] if adds else None
+                chunk["batch_id"] = adds[-1]["batch_id"] if adds else None
+            if not job_id:
+                journal.forget(chunk["chunk"])
+                continue
+            jobs.setdefault(job_id, []).append(chunk)
+        for job_id, chunks in jobs.items():
+            job = _Job(self, sobject, run, mode="Parallel", job_id=job_id)
+            run.job(job_id)
+            state = job._info(phase="resolve").get("state")
+            doubtful = [c for c in chunks if not c["batch_id"]]
+            if doubtful:
+                self._match_lost_batches(job, doubtful)
+            for chunk in chunks:
+                if chunk["batch_id"]:
+                    records = journal.count(chunk["chunk"])
+                    job.batches.append(_Batch(chunk["chunk"], chunk["position"], records, chunk["batch_id"]))
+            if state == "Open" and not job.batches:
+                job.stop(RuntimeError("resumed"))  # aborts the empty job
+                continue
+            if state == "Open":
+                job.close()
+            job.finish(closed=True)
+
+    def _match_lost_batches(self, job: _Job, doubtful: list[dict[str, Any]]) -> None:
+        journal = job.run.journal
+        assert journal is not None and job.job_id is not None
+        known = {step["batch_id"] for step in journal.steps("upload") if step["job_id"] == job.job_id}
+        with self.session.phase("resolve"):
+            response = self.session.request(
+                "GET", self.session.async_url(f"job/{job.job_id}/batch"), family=FAMILY_BULK1
+            )
+        listed = [_local_children(element) for element in SafeET.fromstring(response.content)]
+        unknown = sorted(
+            (b for b in listed if b.get("id") and b["id"] not in known), key=lambda b: b.get("createdDate", "")
+        )
+        for chunk in doubtful:  # in the order they were filled, as their batches were added
+            if not unknown:
+                journal.forget(chunk["chunk"])  # never added: its rows are sent again
+                continue
+            batch_id = unknown.pop(0)["id"]
+            chunk["batch_id"] = batch_id
+            journal.assign(
+                chunk["chunk"],
+                job_id=job.job_id,
+                batch_id=batch_id,
+                position=chunk["position"],
+                records=journal.count(chunk["chunk"]),
+                sobject=job.sobject,
+            )
+            job.run.note(f"job {job.job_id}: batch {batch_id}, whose add got no answer, holds resumed rows")
+
     def resume(self, job_id: str, sink: ResultSink) -> Any:
         """Wait for a job started earlier (by this strategy, with the same `state_dir`) and collect it."""
         chunks = self.ledger.chunks_of_job(job_id)
@@ -308,32 +390,86 @@ class _Job:
 
     # -- requests -------------------------------------------------------------------------------------
     def _create(self) -> None:
+        """Create the job. After a lost answer the org may hold an empty Open job whose id we never learnt:
+        `abort_orphans` looks for it, then one more job is created."""
         body = job_xml(operation="update", object=self.sobject, concurrencyMode=self.mode, contentType="XML")
-        with self.session.phase("create"):
-            response = self.session.request(
-                "POST",
-                self.session.async_url("job"),
-                family=FAMILY_BULK1,
-                data=body,
-                headers={"Content-Type": XML_CONTENT_TYPE},
-                ok=(200, 201),
-            )
-        info = xml_fields(response.content)
-        self.job_id = info.get("id") or ""
-        if not self.job_id:
-            raise JobError(response.status_code, "InvalidJob", "job creation returned no id", family=FAMILY_BULK1)
-        self.run.job(self.job_id)
+        for attempt in (1, 2):
+            step = self.run.intend("create")
+            asked_at = time.time()
+            try:
+                with self.session.phase("create"):
+                    response = self.session.request(
+                        "POST",
+                        self.session.async_url("job"),
+                        family=FAMILY_BULK1,
+                        data=body,
+                        headers={"Content-Type": XML_CONTENT_TYPE},
+                        ok=(200, 201),
+                    )
+            except (ServerError, TransportError) as exc:
+                self.run.settle(step, "failed")
+                if attempt == 2:
+                    raise
+                self.run.note(f"creating a job got no answer ({type(exc).__name__}); looking for it, then again")
+                self.abort_orphans(asked_at)
+                continue
+            info = xml_fields(response.content)
+            self.job_id = info.get("id") or ""
+            if not self.job_id:
+                self.run.settle(step, "failed")
+                raise JobError(response.status_code, "InvalidJob", "job creation returned no id", family=FAMILY_BULK1)
+            self.run.settle(step, job_id=self.job_id)
+            self.run.job(self.job_id)
+            return
+
+    def abort_orphans(self, asked_at: float) -> None:
+        """Abort the job a create request whose answer was lost may have made (`strategies.orphans`; Bulk 2.0's
+        job list shows Bulk 1.0 jobs as ``Classic``)."""
+        try:
+            with self.session.phase("resolve"):
+                candidates = find_orphans(
+                    self.session,
+                    sobject=self.sobject,
+                    job_type="Classic",
+                    known=self.run.summary.job_ids,
+                    asked_at=asked_at,
+                )
+        except Exception as exc:
+            self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
+            return
+        if len(candidates) != 1:
+            if candidates:
+                self.run.note(
+                    f"{len(candidates)} open jobs could be the one whose creation answer was lost; none aborted"
+                )
+            return
+        step = self.run.intend("abort", job_id=candidates[0])
+        try:
+            self._set_state("Aborted", "abort", candidates[0])
+        except Exception as exc:
+            self.run.settle(step, "failed")
+            self.run.note(f"could not abort job {candidates[0]} ({type(exc).__name__}); it holds no data")
+            return
+        self.run.settle(step)
+        self.run.note(f"job {candidates[0]} aborted: a create request whose answer was lost made it; it holds no data")
 
     def add_batch(self, chunk: Chunk) -> None:
         key = self.chunk_key(chunk.index)
+        step = None
         try:
             if self.job_id is None:
                 self._create()
+            step = self.run.intend("upload", chunk=key, job_id=self.job_id)
             batch_id = self._post_batch(chunk)
-        except BaseException:
+        except BaseException as exc:
+            self.run.settle(step, "failed")
             chunk.file.close()
-            self.report_rows(key, UNPROCESSED, "NOT_SENT", "not sent: adding this batch failed")
+            if isinstance(exc, _BatchInDoubt):  # its rows stay in the journal's flight: resume matches the batch
+                self.report_rows(key, UNPROCESSED, OUTCOME_UNKNOWN, f"outcome unknown: {exc}")
+            else:
+                self.report_rows(key, UNPROCESSED, "NOT_SENT", "not sent: adding this batch failed")
             raise
+        self.run.settle(step, batch_id=batch_id)
         batch = _Batch(key, chunk.index, chunk.records, batch_id, chunk.file)
         self.batches.append(batch)
         self.run.summary.batches += 1
@@ -351,9 +487,10 @@ class _Job:
         """POST one batch; after a 5xx or a dropped connection, check before trying again.
 
         Adding a batch is not idempotent, so it is never simply re-sent. Instead the job's batch count
-        (one ``GET /job/{id}``, phase ``upload``) tells whether the failed POST created the batch: if it
+        (one ``GET /job/{id}``, phase ``resolve``) tells whether the failed POST created the batch: if it
         did, its id is taken from the batch list (one more call); if not, the POST is safely repeated.
-        Nobody else adds batches to a job we created, so the count is unambiguous.
+        Nobody else adds batches to a job we created, so the count is unambiguous. After a read timeout
+        the check waits one backoff first, so an answer still being written has landed.
         """
         assert self.job_id is not None
         attempts = self.session.retry.max_attempts
@@ -371,40 +508,73 @@ class _Job:
                 )
                 return xml_fields(response.content).get("id", "")
             except (ServerError, TransportError) as exc:
-                if attempt == attempts or isinstance(exc.__cause__, requests.exceptions.ReadTimeout):
-                    raise  # after a read timeout the server may still be adding the batch: never race it
                 self.session.sleep(self.session.retry.delay(attempt))
-                known = {b.batch_id for b in self.batches}
-                info = self._info(phase="upload")
-                if _int(info, "numberBatchesTotal") > len(known):
-                    created = self._new_batch_id(known)
-                    if created:
-                        self.run.note(
-                            f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
-                            "but the batch was created; kept it"
-                        )
-                        return created
+                try:
+                    created = self._created_batch()
+                except Exception as check_error:
+                    raise _BatchInDoubt(
+                        f"a batch POST failed ({type(exc).__name__}) and checking whether the batch exists failed "
+                        f"too ({type(check_error).__name__})",
+                        method="POST",
+                        path=f"job/{self.job_id}/batch",
+                    ) from exc
+                if created:
+                    self.run.note(
+                        f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
+                        "but the batch was created; kept it"
+                    )
+                    return created
+                if attempt == attempts:
+                    raise
                 self.run.note(
                     f"job {self.job_id}: a batch POST failed ({type(exc).__name__}) "
                     "before the batch was created; sent it again"
                 )
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _created_batch(self) -> str | None:
+        """The id of a batch the job holds that we do not know (the one a failed POST created), or None."""
+        known = {b.batch_id for b in self.batches}
+        if _int(self._info(phase="resolve"), "numberBatchesTotal") > len(known):
+            return self._new_batch_id(known)
+        return None
+
     def _new_batch_id(self, known: set[str]) -> str | None:
         assert self.job_id is not None
         response = self.session.request(
-            "GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1, phase="upload"
+            "GET", self.session.async_url(f"job/{self.job_id}/batch"), family=FAMILY_BULK1, phase="resolve"
         )
         ids = [_local_children(element).get("id", "") for element in SafeET.fromstring(response.content)]
         fresh = [i for i in ids if i and i not in known]
         return fresh[-1] if len(fresh) == 1 else None
 
-    def _set_state(self, state: str, phase: str) -> None:
+    def close(self) -> None:
+        """Close the job. When the answer is lost or refused, the job's state says whether it was applied."""
         assert self.job_id is not None
+        step = self.run.intend("close", job_id=self.job_id)
+        try:
+            self._set_state("Closed", "close")
+        except BaseException as exc:
+            try:
+                state = self._info(phase="resolve").get("state")
+            except Exception:
+                state = None
+            if state not in ("Closed",):
+                self.run.settle(step, "failed")
+                raise
+            self.run.note(f"job {self.job_id}: the answer to closing it was lost ({type(exc).__name__}); it is Closed")
+            if not isinstance(exc, Exception):
+                self.run.settle(step)
+                raise
+        self.run.settle(step)
+
+    def _set_state(self, state: str, phase: str, job_id: str | None = None) -> None:
+        job_id = job_id or self.job_id
+        assert job_id is not None
         with self.session.phase(phase):
             self.session.request(
                 "POST",
-                self.session.async_url(f"job/{self.job_id}"),
+                self.session.async_url(f"job/{job_id}"),
                 family=FAMILY_BULK1,
                 data=job_xml(state=state),
                 headers={"Content-Type": XML_CONTENT_TYPE},
@@ -424,14 +594,16 @@ class _Job:
         if self.job_id is None:
             return
         if not self.batches:
+            step = self.run.intend("abort", job_id=self.job_id)
             try:
                 self._set_state("Aborted", "abort")
+                self.run.settle(step)
                 self.run.note(f"job {self.job_id} aborted: no batch had been added")
             except Exception as err:
                 self.run.note(f"could not abort job {self.job_id}: {err}")
             return
         try:
-            self._set_state("Closed", "close")
+            self.close()
         except Exception as err:
             self.run.note(f"could not close job {self.job_id}: {err}; its batches may stay queued")
         if isinstance(exc, KeyboardInterrupt):
@@ -445,7 +617,7 @@ class _Job:
     def finish(self, *, closed: bool = False) -> None:
         try:
             if not closed:
-                self._set_state("Closed", "close")
+                self.close()
             expected = len(self.batches)
 
             def done(info: dict[str, str]) -> bool:
@@ -456,6 +628,7 @@ class _Job:
                 return total >= expected and finished >= total
 
             total = sum(b.records for b in self.batches)
+            self.run.mark("poll", job_id=self.job_id)
             with self.session.phase("poll"):
                 waited = poll(
                     self._info,
@@ -494,6 +667,7 @@ class _Job:
         """Report every batch's rows from the final job info, the batch list and, only where needed,
         the batch's result file (see the module docstring for when each is read)."""
         assert self.job_id is not None
+        self.run.mark("results", job_id=self.job_id)
         sent = sum(b.records for b in self.batches)
         clean = (
             info.get("state") not in _DONE_STATES

@@ -29,6 +29,11 @@ that code and stops the run, as every strategy does; an upload whose data the or
 column, say) fails its rows with the org's error. On an error or Ctrl-C, a job that was not closed is
 aborted (its rows are unprocessed); a closed job keeps running and its rows are pending, resumable by id.
 A client-side poll timeout never aborts or deletes: the job's rows are pending and its id is reported.
+
+Lost answers (`strategies.journal` tables them all): a close whose answer is lost or refused is checked
+against the job's state, so a job the org closed is waited for, never aborted; a create whose answer is
+lost is followed by a look for the orphan job (`_Submission.abort_orphans`) and one more create. With a
+`state_dir`, every step is journaled first and `resume_run` completes a run killed at any point.
 """
 
 from __future__ import annotations
@@ -41,7 +46,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
@@ -54,8 +58,9 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .ledger import ResultRow, ScratchState, ScratchStateMixin
+from .ledger import ResultRow
 from .meter import FAMILY_BULK2
+from .orphans import find_orphans
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, csv_line, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
@@ -136,9 +141,11 @@ class _IngestJob:
     job_id: str = ""
     info: dict[str, Any] | None = None
     reported: bool = False
+    closed: bool = False
+    """The org accepted UploadComplete (or says the job is past Open): its rows are the job's to report."""
 
 
-class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
+class Bulk2Strategy(UpdateStrategy):
     """Bulk API 2.0 ingest, CSV. See the module docstring for the formula and the failure rules."""
 
     name: ClassVar[str] = "bulk2-csv"
@@ -154,7 +161,6 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
         parallel_jobs: int = 1,
         poll_policy: PollPolicy = DEFAULT_POLL_POLICY,
         sleep: Callable[[float], None] | None = None,
-        state_dir: str | Path | None = None,
         fetch_successes: bool = False,
         upload_attempts: int = 2,
         **common: Any,
@@ -170,7 +176,6 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
         self.sleep = sleep or session.sleep
         self.fetch_successes = fetch_successes
         self.upload_attempts = upload_attempts
-        self._state = ScratchState(state_dir, prefix="sfh-bulk2-", ledger_name="bulk2-ledger.sqlite")
 
     # -- formula --------------------------------------------------------------------------------------
     @classmethod
@@ -257,6 +262,50 @@ class Bulk2Strategy(ScratchStateMixin, UpdateStrategy):
             submission.stop()
             raise
 
+    def _resume_options(self) -> dict[str, Any]:
+        return {
+            **super()._resume_options(),
+            "max_job_bytes": self.limits.max_bytes,
+            "max_job_records": self.limits.max_records,
+            "parallel_jobs": self.parallel_jobs,
+            "fetch_successes": self.fetch_successes,
+            "upload_attempts": self.upload_attempts,
+        }
+
+    def _resolve(self, sobject: str, run: RunContext) -> None:
+        """Resume: per chunk in flight, read its job. Open (the upload may be partial, never processed):
+        aborted, its rows sent again. Closed, processing or finished: waited for and collected. Aborted with
+        nothing processed, or no job at all (after looking for an orphan of a lost create): rows sent again."""
+        journal = run.journal
+        assert journal is not None
+        submission = _Submission(self, sobject, run)
+        try:
+            for chunk in journal.open_chunks():
+                key, job_id = chunk["chunk"], chunk["job_id"]
+                creates = journal.steps("create", chunk=key)
+                if not job_id and creates:  # journaled, though the chunk was not assigned yet
+                    job_id = creates[-1]["job_id"]
+                if not job_id:
+                    if creates and creates[-1]["state"] == "intent":
+                        submission.abort_orphans(float(creates[-1]["at"]))
+                    journal.forget(key)
+                    continue
+                info = submission.info_of(job_id, phase="resolve")
+                state = str(info.get("state"))
+                if state == "Open":
+                    submission._abort(job_id, "resumed with its upload unfinished; its rows are sent again")
+                    journal.forget(key)
+                elif state == "Aborted" and not int(info.get("numberRecordsProcessed") or 0):
+                    journal.forget(key)
+                else:
+                    run.job(job_id)
+                    job = _IngestJob(key, journal.count(key), None, job_id, info=info, closed=True)
+                    submission.inflight.append(job)
+            submission.wait(all_jobs=True)
+        except BaseException:
+            submission.stop()
+            raise
+
     def resume(self, job_id: str, sink: ResultSink) -> Any:
         """Wait for a job started earlier and collect its outcomes.
 
@@ -308,10 +357,12 @@ class _Submission:
         job = _IngestJob(self.chunk_key(chunk.index), chunk.records, chunk.file)
         try:
             for attempt in range(1, self.strategy.upload_attempts + 1):
-                job.job_id = self._create()
+                job.job_id = self._create(job)
+                step = self.run.intend("upload", chunk=job.chunk, job_id=job.job_id)
                 try:
                     self._upload(job)
                 except (ServerError, TransportError) as exc:
+                    self.run.settle(step, "failed")
                     self._abort(job.job_id, f"upload failed ({exc.__class__.__name__}); nothing was processed")
                     if attempt < self.strategy.upload_attempts:
                         self.run.note(f"retrying the upload of {job.records} record(s) in a new job")
@@ -320,22 +371,26 @@ class _Submission:
                 except (RequestLimitError, AuthenticationError) as exc:
                     # The org refused the request, not the records: they were never processed, and every
                     # further call would be refused the same way, so the run stops here.
+                    self.run.settle(step, "failed")
                     self._abort(job.job_id, f"upload refused: {exc.error_code}")
                     self.report_rows(job.chunk, UNPROCESSED, exc.error_code, exc.message)
                     job.reported = True
                     raise
                 except ApiError as exc:  # the org refused the data itself (e.g. a column it does not know)
+                    self.run.settle(step, "failed")
                     self._abort(job.job_id, f"upload refused: {exc.error_code}")
                     self.report_rows(job.chunk, FAILED, exc.error_code, exc.message)
                     job.reported = True
                     return
                 except BaseException:
+                    self.run.settle(step, "failed")
                     self._abort(job.job_id, "the run stopped during the upload")
                     raise
+                self.run.settle(step)
                 break
             self._close(job)
         except BaseException:
-            if not job.reported:
+            if not job.reported and not job.closed:
                 self.report_rows(job.chunk, UNPROCESSED, "NOT_SENT", "not sent: this job's upload did not complete")
                 job.reported = True
             raise
@@ -344,12 +399,13 @@ class _Submission:
                 job.file.close()
                 job.file = None
         self.run.summary.batches += ceil_div(job.records, INTERNAL_BATCH_RECORDS)
-        self.ledger.assign(job.chunk, job_id=job.job_id, records=job.records, sobject=self.sobject)
         self.inflight.append(job)
         if len(self.inflight) >= self.strategy.parallel_jobs:
             self.wait(all_jobs=False)
 
-    def _create(self) -> str:
+    def _create(self, job: _IngestJob) -> str:
+        """Create the job for `job`'s chunk. A lost answer (5xx, dropped connection, timeout) may have created
+        a job we cannot see: `abort_orphans` looks for it, then one more job is created."""
         body = {
             "object": self.sobject,
             "operation": "update",
@@ -357,13 +413,49 @@ class _Submission:
             "lineEnding": "LF",
             "columnDelimiter": "COMMA",
         }
-        with self.session.phase("create"):
-            info = self.session.request(
-                "POST", self.session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body=body
-            ).json()
-        job_id = str(info["id"])
-        self.run.job(job_id)
-        return job_id
+        for attempt in (1, 2):
+            step = self.run.intend("create", chunk=job.chunk)
+            asked_at = time.time()
+            try:
+                with self.session.phase("create"):
+                    info = self.session.request(
+                        "POST", self.session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body=body
+                    ).json()
+            except (ServerError, TransportError) as exc:
+                self.run.settle(step, "failed")
+                if attempt == 2:
+                    raise
+                self.run.note(f"creating a job got no answer ({type(exc).__name__}); looking for it, then again")
+                self.abort_orphans(asked_at)
+                continue
+            job_id = str(info["id"])
+            self.run.settle(step, job_id=job_id)
+            self.ledger.assign(job.chunk, job_id=job_id, records=job.records, sobject=self.sobject)
+            self.run.job(job_id)
+            return job_id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def abort_orphans(self, asked_at: float) -> None:
+        """Abort the job a create request whose answer was lost may have made (`strategies.orphans`)."""
+        try:
+            with self.session.phase("resolve"):
+                candidates = find_orphans(
+                    self.session,
+                    sobject=self.sobject,
+                    job_type="V2Ingest",
+                    known=self.run.summary.job_ids,
+                    asked_at=asked_at,
+                )
+        except Exception as exc:
+            self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
+            return
+        if len(candidates) == 1:
+            self._abort(candidates[0], "it was created by a request whose answer was lost; it holds no data")
+        elif candidates:
+            self.run.note(
+                f"{len(candidates)} open jobs could be the one whose creation answer was lost "
+                f"({', '.join(candidates)}); none was aborted. They hold no data of this run"
+            )
 
     def _upload(self, job: _IngestJob) -> None:
         assert job.file is not None
@@ -380,6 +472,10 @@ class _Submission:
             response.close()
 
     def _close(self, job: _IngestJob) -> None:
+        """Close the job. When the answer is lost or refused, the job's state says what happened: past Open,
+        the close was applied (its records are processing: never abort it); Open, it was not (aborted); not
+        readable either, the job is left pending for `resume_run`."""
+        step = self.run.intend("close", chunk=job.chunk, job_id=job.job_id)
         try:
             with self.session.phase("close"):
                 self.session.request(
@@ -389,11 +485,38 @@ class _Submission:
                     json_body={"state": "UploadComplete"},
                     idempotent=True,  # setting the same state twice changes nothing
                 ).close()
-        except BaseException:
-            self._abort(job.job_id, "closing it failed")
-            raise
+        except BaseException as exc:
+            state = self.job_state(job.job_id)
+            if state is None:
+                self.run.settle(step, "failed")
+                job.closed = True  # may be: its rows are pending, never reported unsent
+                self.inflight.append(job)
+                self.run.note(f"job {job.job_id}: closing it got no answer and its state could not be read")
+                raise
+            if state == "Open":
+                self.run.settle(step, "failed")
+                self._abort(job.job_id, "closing it failed")
+                raise
+            self.run.settle(step)
+            job.closed = True
+            self.run.note(f"job {job.job_id}: the answer to closing it was lost ({type(exc).__name__}); it is {state}")
+            if not isinstance(exc, Exception):
+                self.inflight.append(job)  # Ctrl-C: its rows are pending
+                raise
+            return
+        self.run.settle(step)
+        job.closed = True
+
+    def job_state(self, job_id: str) -> str | None:
+        """The job's state (1 call, phase ``resolve``), or None when it cannot be read."""
+        try:
+            info = self.info_of(job_id, phase="resolve")
+        except Exception:
+            return None
+        return str(info.get("state"))
 
     def _abort(self, job_id: str, why: str) -> None:
+        step = self.run.intend("abort", job_id=job_id)
         try:
             with self.session.phase("abort"):
                 self.session.request(
@@ -403,15 +526,20 @@ class _Submission:
                     json_body={"state": "Aborted"},
                     idempotent=True,
                 ).close()
+            self.run.settle(step)
             self.run.note(f"job {job_id} aborted: {why}")
         except Exception as err:
+            self.run.settle(step, "failed")
             self.run.note(f"could not abort job {job_id} after '{why}' ({err}); check it in Setup")
 
     # -- waiting --------------------------------------------------------------------------------------
     def _info(self, job: _IngestJob) -> dict[str, Any]:
-        return self.session.request(
-            "GET", self.session.rest_url(f"jobs/ingest/{job.job_id}"), family=FAMILY_BULK2, phase="poll"
-        ).json()
+        return self.info_of(job.job_id, phase="poll")
+
+    def info_of(self, job_id: str, *, phase: str | None = None) -> dict[str, Any]:
+        """The job's info (1 call; in the caller's phase unless `phase` is given)."""
+        url = self.session.rest_url(f"jobs/ingest/{job_id}")
+        return self.session.request("GET", url, family=FAMILY_BULK2, phase=phase).json()
 
     def wait(self, *, all_jobs: bool) -> None:
         """Poll the open jobs until one (or all) reach a final state; collect those."""
@@ -427,6 +555,7 @@ class _Submission:
                         job.info = self._info(job)
                 return [j for j in self.inflight if j.info and j.info.get("state") in _FINAL_STATES]
 
+            self.run.mark("poll")
             with self.session.phase("poll"):
                 waited = poll(
                     check,
@@ -472,6 +601,7 @@ class _Submission:
 
     # -- results --------------------------------------------------------------------------------------
     def _collect(self, job: _IngestJob) -> None:
+        self.run.mark("results", job_id=job.job_id)
         info = job.info or {}
         state = str(info.get("state"))
         processed = int(info.get("numberRecordsProcessed") or 0)

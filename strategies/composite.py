@@ -29,6 +29,7 @@ from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, chunks_of,
 from .concurrency import DEFAULT_BATCH_CONCURRENCY, Report, check_concurrency, send_all
 from .errors import ConfigurationError
 from .meter import FAMILY_REST
+from .readback import settle_lost_answer
 from .records import Row
 from .sinks import UNPROCESSED, RecordOutcome
 from .sobject_collections import (
@@ -85,6 +86,9 @@ class CompositeStrategy(UpdateStrategy):
     def _formula_options(self) -> dict[str, Any]:
         return {"subrequests": self.subrequests, "batch_size": self.batch_size}
 
+    def _resume_options(self) -> dict[str, Any]:
+        return {**super()._resume_options(), **self._formula_options(), "all_or_none": self.all_or_none}
+
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         url = self.session.rest_url("composite")
         sub_url = f"/services/data/v{self.session.api_version}/composite/sobjects"
@@ -113,7 +117,8 @@ class CompositeStrategy(UpdateStrategy):
         with self.session.phase("dml"):
             concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
             batches = input_batches(rows, self.subrequests * self.batch_size, run)
-            send_all(run, batches, send, lambda group: group, concurrency=concurrency)
+            send_all(run, batches, send, lambda group: group, concurrency=concurrency,
+                     on_lost=lambda lost, exc: settle_lost_answer(self.session, sobject, lost, run, exc))
 
     @staticmethod
     def _report(run: RunContext, parts: dict[str, list[Row]], payload: Any) -> None:

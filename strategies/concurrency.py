@@ -15,6 +15,10 @@ schedule their requests. Why it is shaped like this:
   is raised. An error or Ctrl-C while reading the input stops the run the same way.
 * With concurrency 1 every request is sent and reported in the calling thread, with no pool: the serial
   second pass for retryable failures, and `rest`'s default.
+* The run journal (`RunContext.track` / `settle` / `release`) is written in the calling thread only: each
+  request's intent before it is handed to a worker, its settlement when its report runs. A request that
+  got no answer is given to `on_lost` (the strategies read the records back, `readback.settle_lost_answer`)
+  and its rows stay in doubt in the journal, for `resume`, unless that settles every one of them.
 
 The default for the batched strategies, `DEFAULT_BATCH_CONCURRENCY` (4), comes from Salesforce's
 concurrency limit: only requests running 20 s or longer count against it, and an org allows 25 of them at
@@ -43,6 +47,8 @@ DEFAULT_BATCH_CONCURRENCY = 4
 Item = TypeVar("Item")
 Report = Callable[[], None]
 """Reports one answered request's outcomes; called in the run's thread."""
+OnLost = Callable[[Sequence[Row], BaseException], bool]
+"""Settles the rows of a request that got no answer (True when every row got its outcome)."""
 
 
 def check_concurrency(concurrency: int) -> int:
@@ -59,6 +65,7 @@ def send_all(
     rows_of: Callable[[Item], Sequence[Row]],
     *,
     concurrency: int,
+    on_lost: OnLost | None = None,
 ) -> None:
     """Send every item (`send` makes its request and returns how to report it), `concurrency` at a time.
 
@@ -68,14 +75,18 @@ def send_all(
     """
     if concurrency == 1:
         for item in items:
+            rows = rows_of(item)
+            chunk, step = run.track("dml", rows)
             try:
                 report = send(item)
             except BaseException as exc:
-                _report_unanswered(run, rows_of(item), exc)
+                _settle_unanswered(run, rows, chunk, step, exc, on_lost)
                 raise
+            run.settle(step)
             report()
+            run.release(chunk)
         return
-    _Window(run, send, rows_of, concurrency).send_all(items)
+    _Window(run, send, rows_of, concurrency, on_lost).send_all(items)
 
 
 class _Window(Generic[Item]):
@@ -87,12 +98,15 @@ class _Window(Generic[Item]):
         send: Callable[[Item], Report],
         rows_of: Callable[[Item], Sequence[Row]],
         concurrency: int,
+        on_lost: OnLost | None,
     ) -> None:
         self.run = run
         self.send = send
         self.rows_of = rows_of
         self.concurrency = concurrency
-        self.inflight: dict[cf.Future[Report], Item] = {}
+        self.on_lost = on_lost
+        self.inflight: dict[cf.Future[Report], tuple[Sequence[Row], str | None, int | None]] = {}
+        """Each request out: its rows, and its journal chunk and step (None without a journal)."""
         self.unreported = 0
         """Requests whose report raised (the sink failing, say): their remaining rows are not in the sink."""
 
@@ -101,7 +115,9 @@ class _Window(Generic[Item]):
         with cf.ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sfh-send") as pool:
             try:
                 for item in items:
-                    self.inflight[pool.submit(self.send, item)] = item
+                    rows = self.rows_of(item)
+                    chunk, step = self.run.track("dml", rows)  # the journal is written from this thread only
+                    self.inflight[pool.submit(self.send, item)] = (rows, chunk, step)
                     if len(self.inflight) >= 2 * self.concurrency:
                         done, _ = cf.wait(self.inflight, return_when=cf.FIRST_COMPLETED)
                         fatal = self._settle(done)
@@ -122,21 +138,39 @@ class _Window(Generic[Item]):
     def _settle(self, done: Iterable[cf.Future[Report]]) -> BaseException | None:
         """Report finished requests; returns the first error (a request with no answer, or a failing report)."""
         fatal: BaseException | None = None
+        run = self.run
         for future in done:
-            item = self.inflight.pop(future)
+            rows, chunk, step = self.inflight.pop(future)
             try:
                 if future.cancelled():
-                    for number, record in self.rows_of(item):
-                        self.run.unprocessed(number, _record_id(record), "NOT_SENT", "not sent: the run stopped")
+                    run.settle(step, "failed")
+                    for number, record in rows:
+                        run.unprocessed(number, _record_id(record), "NOT_SENT", "not sent: the run stopped")
+                    run.release(chunk)
                 elif (exc := future.exception()) is not None:
                     fatal = fatal or exc
-                    _report_unanswered(self.run, self.rows_of(item), exc)
+                    _settle_unanswered(run, rows, chunk, step, exc, self.on_lost)
                 else:
+                    run.settle(step)
                     future.result()()
+                    run.release(chunk)
             except BaseException as report_error:  # the report itself failed: still settle the other requests
                 self.unreported += 1
                 fatal = fatal or report_error
         return fatal
+
+
+def _settle_unanswered(
+    run: RunContext, rows: Sequence[Row], chunk: str | None, step: int | None, exc: BaseException, on_lost: OnLost | None
+) -> None:
+    """A request got no answer: `on_lost` finds out what the org did; without it, or when it cannot tell,
+    the rows are unprocessed with their outcome unknown and stay in doubt in the journal (for `resume`)."""
+    run.settle(step, "failed")
+    if on_lost is not None:
+        if on_lost(rows, exc):
+            run.release(chunk)
+        return
+    _report_unanswered(run, rows, exc)
 
 
 def _report_unanswered(run: RunContext, rows: Sequence[Row], exc: BaseException) -> None:

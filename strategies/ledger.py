@@ -6,6 +6,8 @@ rows, in no promised order, each with the columns we uploaded; they are matched 
 value plus its occurrence number (the k-th failed row with Id X is the k-th row with Id X in that job), so
 even a duplicated Id is counted exactly once. Nothing is added to the CSV we send.
 
+`journal.RunJournal` extends the ledger into the write-ahead journal of a resumable run.
+
 Why SQLite rather than a dict: a Bulk 2.0 job may hold millions of rows; a dict of them would make memory
 grow with the input, which the bulk strategies promise not to do. The file also lets a later process
 `resume` a job by id (pass the same `state_dir`).
@@ -14,10 +16,7 @@ grow with the input, which the bulk strategies promise not to do. The file also 
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
-import tempfile
-import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -76,13 +75,14 @@ MatchedResult = tuple[Status, str, str, tuple[str, ...], "dict[str, Any] | None"
 class Ledger:
     """Rows per chunk (a Bulk 1.0 batch, or a Bulk 2.0 job's upload), their job and batch ids."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        # Speed over crash safety: a process killed in the middle of a write can leave the file unusable for
-        # `resume`; every input row passes through the ledger, and journalling would double that disk work.
-        self._db.execute("PRAGMA journal_mode=OFF")
+        # A scratch ledger (no state directory: nothing can resume from it) trades crash safety for speed, as
+        # journalling would double the disk work of every row. A durable one (the run journal) uses WAL: a
+        # killed process never leaves a half-written transaction, and a watcher can read it meanwhile.
+        self._db.execute("PRAGMA journal_mode=WAL" if durable else "PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("PRAGMA temp_store=FILE")  # match()'s scratch tables spill to disk, not to memory
         self._db.executescript(_SCHEMA + _MATCH_SCHEMA)
@@ -224,68 +224,3 @@ def _matched(
         tuple(json.loads(fields or "[]")),
         json.loads(record) if record else None,
     )
-
-
-class ScratchState:
-    """A Bulk strategy's state directory and ledger, created on first use.
-
-    With no `directory` given, a temporary one is made when first needed and removed by `close()`, or
-    when the strategy is garbage collected, unless a job is still pending (then it is kept, and its path
-    is in the run's notes, because `resume` needs it). A caller-given directory is never removed.
-    """
-
-    def __init__(self, directory: str | Path | None, *, prefix: str, ledger_name: str) -> None:
-        self._given = Path(directory) if directory is not None else None
-        self._prefix = prefix
-        self._ledger_name = ledger_name
-        self._directory: Path | None = self._given
-        self._ledger: Ledger | None = None
-        self.pending_jobs: set[str] = set()
-        self._finalizer: weakref.finalize | None = None
-
-    @property
-    def directory(self) -> Path:
-        if self._directory is None:
-            self._directory = Path(tempfile.mkdtemp(prefix=self._prefix))
-            self._finalizer = weakref.finalize(self, _remove_unless_pending, str(self._directory), self.pending_jobs)
-        return self._directory
-
-    @property
-    def ledger(self) -> Ledger:
-        if self._ledger is None:
-            self._ledger = Ledger(self.directory / self._ledger_name)
-        return self._ledger
-
-    def close(self) -> None:
-        if self._ledger is not None:
-            self._ledger.close()
-            self._ledger = None
-        if self._finalizer is not None:
-            self._finalizer()
-
-
-def _remove_unless_pending(directory: str, pending_jobs: set[str]) -> None:
-    if not pending_jobs:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-class ScratchStateMixin:
-    """The state accessors every resumable Bulk strategy shares (its `_state` is a `ScratchState`)."""
-
-    _state: ScratchState
-
-    @property
-    def ledger(self) -> Ledger:
-        return self._state.ledger
-
-    @property
-    def state_dir(self) -> Path:
-        return self._state.directory
-
-    @property
-    def _pending_jobs(self) -> set[str]:
-        return self._state.pending_jobs
-
-    def close(self) -> None:
-        """Close the ledger; remove a scratch state directory unless a job is pending (needed to resume)."""
-        self._state.close()

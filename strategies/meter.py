@@ -24,8 +24,22 @@ FAMILY_AUTH = "auth"
 """Login/token requests: counted by us, but not against DailyApiRequests (Salesforce counts them against
 the login rate instead)."""
 
-PHASES = ("auth", "describe", "limits", "create", "upload", "close", "poll", "results", "dml", "query", "abort")
-"""Phases a request can be tagged with. `limits` is the GET /limits call `auto` makes; `abort` is cleanup."""
+PHASES = (
+    "auth",
+    "describe",
+    "limits",
+    "create",
+    "upload",
+    "close",
+    "poll",
+    "results",
+    "dml",
+    "query",
+    "abort",
+    "resolve",
+)
+"""Phases a request can be tagged with. `limits` is the GET /limits call `auto` makes; `abort` is cleanup;
+`resolve` finds out what the org did with a request whose answer was lost (`strategies.journal`)."""
 
 _LIMIT_RE = re.compile(r"api-usage=(\d+)/(\d+)")
 

@@ -5,7 +5,9 @@ the others are measured against. With `concurrency` > 1 requests go out that man
 pooled keep-alive session (`concurrency.send_all`: a bounded window, outcomes reported from the run's
 thread as requests finish).
 
-A PATCH sets fixed values, so the transport may retry it after a 5xx or a dropped connection.
+A PATCH sets fixed values, so the transport may retry it after a 5xx or a dropped connection. When every
+attempt lost its answer, the record is read back (`strategies.readback`): holding the values sent, it
+succeeded; otherwise it was not applied.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import quote
 from .base import CallEstimate, RunContext, UpdateStrategy
 from .concurrency import Report, check_concurrency, send_all
 from .meter import FAMILY_REST
+from .readback import settle_lost_answer
 from .records import Row
 from .sinks import FAILED, SUCCEEDED, RecordOutcome
 from .transport import rest_errors
@@ -39,6 +42,9 @@ class RestStrategy(UpdateStrategy):
     def api_calls(cls, n_records: int, **_options: Any) -> CallEstimate:
         return CallEstimate({"dml": n_records} if n_records else {})
 
+    def _resume_options(self) -> dict[str, Any]:
+        return {**super()._resume_options(), "concurrency": self.concurrency}
+
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         def send(row: Row) -> Report:
             outcome = self._patch(sobject, row)
@@ -46,7 +52,9 @@ class RestStrategy(UpdateStrategy):
 
         with self.session.phase("dml"):
             concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
-            send_all(run, rows, send, lambda row: (row,), concurrency=concurrency)
+            send_all(run, rows, send, lambda row: (row,), concurrency=concurrency,
+                     on_lost=lambda lost, exc: settle_lost_answer(self.session, sobject, lost, run, exc))
+
 
     def _patch(self, sobject: str, row: Row) -> RecordOutcome:
         number, record = row

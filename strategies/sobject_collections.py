@@ -19,6 +19,7 @@ from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, input_batc
 from .concurrency import DEFAULT_BATCH_CONCURRENCY, Report, check_concurrency, send_all
 from .errors import ConfigurationError
 from .meter import FAMILY_REST
+from .readback import settle_lost_answer
 from .records import Row
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
 from .transport import rest_errors
@@ -138,6 +139,9 @@ class CollectionsStrategy(UpdateStrategy):
     def _formula_options(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size}
 
+    def _resume_options(self) -> dict[str, Any]:
+        return {**super()._resume_options(), "batch_size": self.batch_size, "all_or_none": self.all_or_none}
+
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         url = self.session.rest_url("composite/sobjects")
 
@@ -150,4 +154,5 @@ class CollectionsStrategy(UpdateStrategy):
         with self.session.phase("dml"):
             concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
             batches = input_batches(rows, self.batch_size, run)
-            send_all(run, batches, send, lambda chunk: chunk, concurrency=concurrency)
+            send_all(run, batches, send, lambda chunk: chunk, concurrency=concurrency,
+                     on_lost=lambda lost, exc: settle_lost_answer(self.session, sobject, lost, run, exc))

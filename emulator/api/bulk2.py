@@ -78,12 +78,17 @@ async def ingest_jobs(request: Request) -> Response:
             return await _create_with_data(request, org, version)
         job = org.bulk2.create_ingest(await _job_document(request), version, retry_disabled=batch_retry_disabled(request))
         return json_response(job.info(brief=True))
-    jobs = sorted(org.bulk2.list_ingest(), key=lambda j: j.created_date)
+    # Get All Jobs lists Bulk 1.0 jobs too, as jobType Classic; ?jobType= keeps one kind
+    wanted = request.query_params.get("jobType")
+    listed = [(j.created_date, j.id, j.info(brief=True)) for j in org.bulk2.list_ingest()]
+    listed += [(j.created_date, j.id, j.listed()) for j in org.bulk1.list_jobs()]
+    jobs = sorted((entry for entry in listed if not wanted or entry[2]["jobType"] == wanted), key=lambda e: e[:2])
     start = count_param("queryLocator", request.query_params.get("queryLocator"), 0, 0)
     page = jobs[start : start + LIST_PAGE]
     done = start + LIST_PAGE >= len(jobs)
-    body = {"done": done, "records": [j.info(brief=True) for j in page],
-            "nextRecordsUrl": None if done else f"/services/data/v{version:.1f}/jobs/ingest?queryLocator={start + LIST_PAGE}"}
+    body = {"done": done, "records": [info for _date, _id, info in page],
+            "nextRecordsUrl": None if done else f"/services/data/v{version:.1f}/jobs/ingest?queryLocator={start + LIST_PAGE}"
+                              + (f"&jobType={wanted}" if wanted else "")}
     return json_response(body)
 
 

@@ -23,6 +23,8 @@ import logging
 import re
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from ..errors import (
     InternalError,
     InvalidSessionId,
@@ -130,7 +132,7 @@ class OrgGate:
             return
         profile = org.profile
         calls = profile.counting.calls(request_kind(family, method, path))
-        endpoint = endpoint_key(method, path)
+        endpoint = kind = endpoint_key(method, path)
         if calls:
             allowed, _ = org.usage.try_consume(family, endpoint, calls)
         else:
@@ -152,7 +154,20 @@ class OrgGate:
             return
         if coding is not None:
             receive = decoding(coding, receive)
-        await self.family_apps.get(family, self.app)(scope, receive, send)
+        app = self.family_apps.get(family, self.app)
+        action = faults.response_fault(kind)
+        if action is None:
+            try:
+                await app(scope, receive, send)
+            except ClientDisconnect:  # the client went away mid-body (killed, say): nobody to answer
+                return
+        elif action == "cut":
+            await _cut_upload(receive, send, faults.cut_after_bytes)
+        elif action == "lose":
+            await app(scope, receive, _discard)
+            await _drop(send)
+        else:
+            await _stalled(app, scope, receive, send, faults.stall_seconds)
 
 
 async def _count_unrefused(org: Org, family: str, method: str, path: str) -> None:
@@ -222,3 +237,36 @@ async def _drop(send: Any) -> None:
     _DROPPING.set(True)
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
     await send({"type": "http.response.body", "body": b"[", "more_body": True})
+
+
+async def _discard(message: dict) -> None:
+    """A `send` that throws the response away (the org did the work; the client never hears of it)."""
+
+
+async def _stalled(app: Any, scope: dict, receive: Any, send: Any, seconds: float) -> None:
+    """Process the request, then hold the whole response back for `seconds` before sending it."""
+    held: list[dict] = []
+
+    async def hold(message: dict) -> None:
+        held.append(message)
+
+    await app(scope, receive, hold)
+    await asyncio.sleep(seconds)
+    try:
+        for message in held:
+            await send(message)
+    except Exception:  # the client gave up and closed the connection: nothing left to tell it
+        return
+
+
+async def _cut_upload(receive: Any, send: Any, after_bytes: int) -> None:
+    """Read at most `after_bytes` of the request body, then break the connection: nothing is processed."""
+    received = 0
+    while received < after_bytes:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    await _drop(send)

@@ -84,6 +84,22 @@ class Bulk1Job:
     def count(self, state: str) -> int:
         return sum(1 for b in self.batches.values() if b.state == state)
 
+    def listed(self) -> dict[str, Any]:
+        """This job as Bulk 2.0's Get All Jobs lists a Bulk 1.0 job (``jobType`` ``Classic``)."""
+        return {
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.object,
+            "createdById": self.created_by,
+            "createdDate": self.created_date,
+            "systemModstamp": self.systemmodstamp,
+            "state": self.state,
+            "concurrencyMode": self.concurrency_mode,
+            "contentType": self.content_type,
+            "apiVersion": float(self.api_version),
+            "jobType": "Classic",
+        }
+
     def info(self) -> dict[str, Any]:
         """JobInfo fields in the documented order; an upsert job's externalIdFieldName follows its state (as
         CumulusCI's recordings of Salesforce's jobInfo show it)."""
@@ -165,6 +181,10 @@ class Bulk1Service:
         with self._lock:
             self.jobs[job.id] = job
         return job
+
+    def list_jobs(self) -> list[Bulk1Job]:
+        with self._lock:
+            return list(self.jobs.values())
 
     def get_job(self, job_id: str) -> Bulk1Job:
         job = self.jobs.get(job_id) or self.jobs.get(_canon(job_id))

@@ -6,8 +6,9 @@ cells as columns, UTF-8, JSON scalars, known fields, well-formed Ids of this obj
 Id twice, at least one record. Each refusal names row, field and reason and exits 2. Then the budget
 guard (one /limits call). `--dry-run` stops there. Each run writes its own folder under `--out`
 (`harness.run_folder`: outcome files, bulk resume state, run.json), and `resume` adds a job's outcomes to
-the folder of the run that started it. How each way of ending maps to an exit code is `_ending`'s, with
-`harness.failures`.
+the folder of the run that started it. Every run keeps its write-ahead journal in the folder's `.state`,
+from which `resume --run FOLDER` completes a run killed at any moment. How each way of ending maps
+to an exit code is `_ending`'s, with `harness.failures`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from rich.table import Table
 
 from strategies import registry
 from strategies.base import RunSummary, UpdateStrategy
-from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted
+from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
 from strategies.records import CsvRecords, Validator, prepare
 from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED, ResultSink
 from strategies.transport import OrgSession
+from strategies.resume import journaled_strategy
 
 from .. import formatting as fmt
 from .. import options as opt
@@ -202,10 +204,10 @@ def _profile():
 
 
 def _strategy_options(name: str, folder: RunFolder, serial: bool, concurrency: int | None, wait_minutes: float) -> dict[str, Any]:
-    """The flags as the strategy's options: Bulk runs keep resume state in the run folder and wait `wait_minutes`."""
+    """The flags as the strategy's options: every run keeps its journal in the run folder (`resume --run`
+    completes it from there) and Bulk runs wait `wait_minutes`."""
     options = poll_options(name, replace(real_time_policy(), timeout=wait_minutes * 60))
-    if options:
-        options["state_dir"] = folder.state_dir
+    options["state_dir"] = folder.state_dir
     if name == "bulk1-xml":
         options["serial"] = serial
     return {**options, **concurrency_options(name, concurrency)}
@@ -308,14 +310,21 @@ def _report(run: _Finished, plan: dict[str, Any], folder: RunFolder) -> None:
 
 @opt.with_org_options
 def resume(
-    job_id: str = typer.Option(..., "--job-id", "-i", help="The bulk job id printed by an interrupted update."),
+    run_dir: Path | None = typer.Option(None, "--run", help="The folder of an interrupted update (any run, killed at any moment): completes it from its journal."),
+    job_id: str | None = typer.Option(None, "--job-id", "-i", help="The bulk job id printed by an interrupted update (or of a job started elsewhere)."),
     strategy: str | None = typer.Option(None, "--strategy", help="The strategy that started the job (default: the run's, from its run.json; else bulk2-csv)."),
     out: Path = typer.Option(Path("out"), "--out", help="The --out of the update that started the job (or that run's own folder)."),
     wait: float = typer.Option(60.0, "--wait", "-w", min=0, help="Minutes to wait for the job; it keeps running after that."),
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
-    """Wait for a bulk job an earlier update left running, and add its outcomes to that run's folder."""
+    """Complete an interrupted update from its folder (--run), or wait for a bulk job an earlier update left
+    running and add its outcomes to that run's folder (--job-id)."""
+    if run_dir is not None:
+        _resume_run(run_dir, wait, org)
+        return
+    if job_id is None:
+        opt.fail("give --run (the folder of the interrupted update) or --job-id")
     folder = RunFolder.for_job(out, job_id)
     if folder is None:
         output.warn(f"no run folder under {out} started job {job_id}: its outcomes go to a new folder, without input rows")
@@ -333,3 +342,24 @@ def resume(
                    lambda chosen, sink, _watch: chosen.resume(job_id, sink),  # type: ignore[attr-defined]
                    total=None, description=f"{name} job {job_id}", append=True)
     _report(run, {"job_id": job_id, "strategy": name}, folder)
+
+
+def _resume_run(path: Path, wait: float, org: OrgOptions) -> None:
+    """`resume --run`: the journal in the folder names the strategy and its options; the folder's outcome
+    files are rewritten with every input row exactly once (outcomes already known, rows in doubt looked up,
+    rows never sent sent now)."""
+    folder = RunFolder.at(path)
+    try:
+        name, saved = journaled_strategy(folder.state_dir)
+    except StrategyError as exc:
+        opt.fail(f"{path}: {exc}")
+    if not org.wants_real_org:
+        opt.fail("resume needs the org the run updated (see --help for credentials)")
+    output.text(f"completing the {name} run in {folder}/ from its journal")
+    policy = replace(real_time_policy(), timeout=wait * 60)
+    with opt.open_org(org) as conn:
+        run = _run(conn, folder, folder.input_file,
+                   lambda session: registry.get(name, session, state_dir=folder.state_dir, **{**saved, **poll_options(name, policy)}),
+                   lambda chosen, sink, _watch: chosen.resume_run(sink),
+                   total=None, description=f"{name} resume", append=False)
+    _report(run, {"run": str(path), "strategy": name}, folder)

@@ -239,7 +239,8 @@ def test_list_jobs_pages(api, monkeypatch):
 
     monkeypatch.setattr(bulk2_routes, "LIST_PAGE", 2)
     made = [create(api)["id"] for _ in range(5)]
-    total = len(api.org.admin.jobs()["bulk2_ingest"])
+    jobs = api.org.admin.jobs()
+    total = len(jobs["bulk2_ingest"]) + len(jobs["bulk1"])  # Get All Jobs lists Bulk 1.0 jobs too
     seen, url, pages = [], f"{api.base}/services/data/v62.0/jobs/ingest", 0
     while url:
         page = api.s.get(url).json()
@@ -250,6 +251,20 @@ def test_list_jobs_pages(api, monkeypatch):
         assert page["done"] == (page["nextRecordsUrl"] is None)
     assert set(made) <= set(seen) and len(seen) == len(set(seen)) == total
     assert pages == -(-len(seen) // 2)
+
+
+def test_list_jobs_shows_bulk1_jobs_as_classic(api):
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="http://www.force.com/2009/06/asyncapi/dataload">'
+        "<operation>update</operation><object>Byline__c</object><contentType>XML</contentType></jobInfo>"
+    )
+    classic = api.bulk1("POST", "/job", body=xml)
+    job_id = classic.text.split("<id>")[1].split("</id>")[0]
+    v2 = create(api)["id"]
+    only = api.bulk2("GET", "/ingest?jobType=Classic").json()["records"]
+    assert {j["jobType"] for j in only} == {"Classic"} and job_id in {j["id"] for j in only}
+    listed = {j["id"]: j for j in api.bulk2("GET", "/ingest").json()["records"]}
+    assert listed[job_id]["state"] == "Open" and listed[job_id]["object"] == "Byline__c" and v2 in listed
 
 
 # -- query jobs ---------------------------------------------------------------------------------------

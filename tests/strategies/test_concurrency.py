@@ -179,7 +179,10 @@ def test_a_request_with_no_answer_stops_the_run_and_accounts_for_every_row(
     assert (summary.submitted, summary.unprocessed) == (n, n)
     assert sorted(o.row for o in sink.outcomes) == list(range(1, n + 1))
     codes = {o.error_code for o in sink.outcomes}
-    assert "REQUEST_FAILED" in codes and codes <= {"REQUEST_FAILED", "NOT_SENT"}
-    assert len(session.senders) <= 2 * concurrency  # requests not started when the first failed were never sent
+    # A request with no answer is looked up by reading its records back; with every connection dropping,
+    # that fails too and its rows stay unprocessed with their outcome unknown (kept in doubt for resume).
+    assert codes & {"REQUEST_FAILED", "OUTCOME_UNKNOWN"} and codes <= {"REQUEST_FAILED", "OUTCOME_UNKNOWN", "NOT_SENT"}
+    writes = [name for name in session.senders if name != "MainThread"]  # the read-backs run in the run's thread
+    assert len(writes) <= 2 * concurrency  # requests not started when the first failed were never sent
     assert org.admin.usage()["DailyApiRequests"]["used"] == 0
     assert stored(org) == before
