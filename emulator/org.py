@@ -13,14 +13,15 @@ import random
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from . import ids
 from .auth import Credentials, SessionManager
-from .bulk.engine import BulkEngine
 from .bulk.bulk1_jobs import Bulk1Service
 from .bulk.bulk2_jobs import Bulk2Service
+from .bulk.engine import BulkEngine
 from .dml import DmlEngine
 from .errors import NotFoundSObject
 from .profiles import FaultConfig, LatencyProfile, get_profile

@@ -65,7 +65,7 @@ class LatencyProfile:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, **overrides: Any) -> "LatencyProfile":
+    def with_overrides(self, **overrides: Any) -> LatencyProfile:
         known = {f.name: f.type for f in fields(self)}
         clean = {}
         for key, value in overrides.items():
@@ -142,7 +142,7 @@ class FaultConfig:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FaultConfig":
+    def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
         known = {f.name for f in fields(cls) if not f.name.startswith("_")}
         unknown = set(data) - known
         if unknown:
@@ -154,7 +154,7 @@ class FaultConfig:
         return cls(**values)
 
     @classmethod
-    def parse(cls, text: str) -> "FaultConfig":
+    def parse(cls, text: str) -> FaultConfig:
         """`"http_503_rate=0.05,seed=7"` -> FaultConfig (the CLI's --faults syntax)."""
         data: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from strategies.meter import FAMILY_BULK2
 from strategies.errors import StrategyError
+from strategies.meter import FAMILY_BULK2
 from strategies.polling import PollPolicy, poll
 from strategies.transport import OrgSession
 

@@ -30,9 +30,10 @@ import os
 import pickle
 import re
 import tempfile
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Collection, Iterable, Iterator, Mapping, TypeVar
+from typing import IO, Any, TypeVar
 
 from .duplicate_ids import DuplicateIds
 from .errors import RecordProblem, RecordValidationError
@@ -204,7 +205,7 @@ class CsvRecords(_FileRecords):
 
     def header(self) -> list[str]:
         """The header's column names (empty for an empty file), after the header checks above."""
-        with open(self.path, "r", encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        with open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
             return self._read_header(csv.reader(handle, delimiter=self.delimiter)) or []
 
     @staticmethod
@@ -233,7 +234,7 @@ class CsvRecords(_FileRecords):
     def _parse(self, *, strict: bool, errors: str, skip: int) -> Iterator[dict[str, Any] | RejectedRow]:
         row = 0
         try:
-            with open(self.path, "r", encoding="utf-8-sig", errors=errors, newline="") as handle:
+            with open(self.path, encoding="utf-8-sig", errors=errors, newline="") as handle:
                 reader = csv.reader(handle, delimiter=self.delimiter)
                 header = self._read_header(reader)
                 if header is None:
@@ -323,7 +324,7 @@ class JsonlRecords(_FileRecords):
         row = 0
         check_bytes = errors != "strict"
         try:
-            with open(self.path, "r", encoding="utf-8-sig", errors=errors) as handle:
+            with open(self.path, encoding="utf-8-sig", errors=errors) as handle:
                 for line_no, line in enumerate(handle, start=1):
                     if line.isspace():
                         continue

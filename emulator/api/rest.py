@@ -7,8 +7,9 @@ HTTP request and a Composite subrequest (emulator/api/composite.py dispatches th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from defusedxml.ElementTree import fromstring

@@ -16,9 +16,10 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .. import soql
 from ..constants import (
@@ -28,9 +29,28 @@ from ..constants import (
     BULK_TRANSACTION_SIZE,
 )
 from ..dml import SaveResult
-from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
+from ..errors import (
+    ClientInputError,
+    ExceededQuota,
+    InvalidJob,
+    InvalidJobState,
+    JobNotComplete,
+    NotFound,
+    SalesforceError,
+)
 from ..schema import now_stamp
-from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, Row, error_text, quoted, read_csv, read_spool, width_problem, write_spool
+from .formats import (
+    DELIMITERS,
+    LINE_ENDINGS,
+    CsvOut,
+    Row,
+    error_text,
+    quoted,
+    read_csv,
+    read_spool,
+    width_problem,
+    write_spool,
+)
 from .transactions import OPERATIONS, BulkContext, CsvRows, run_transactions
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")

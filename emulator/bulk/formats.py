@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import json
 import marshal
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, filterfalse, islice
-from typing import IO, Any, Iterable, Iterator, Sequence
+from typing import IO, Any
 from xml.sax.saxutils import XMLGenerator
 
 from defusedxml.ElementTree import iterparse

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from decimal import Decimal
-from dataclasses import dataclass, field as dc_field
 from functools import lru_cache
 from importlib import resources
 from typing import Union
@@ -29,29 +30,29 @@ MAX_OFFSET = 2000  # SOQL's documented OFFSET cap
 
 __all__ = [
     "MAX_OFFSET",
-    "Pos",
-    "FieldRef",
-    "CountCall",
-    "NullLit",
-    "StringLit",
-    "NumberLit",
+    "And",
     "BoolLit",
+    "Comparison",
+    "Condition",
+    "CountCall",
+    "DateConst",
     "DateLit",
     "DateTimeLit",
-    "DateConst",
-    "Literal",
-    "Comparison",
+    "FieldRef",
     "InList",
+    "Literal",
     "Not",
-    "And",
+    "NullLit",
+    "NumberLit",
     "Or",
-    "Condition",
     "OrderItem",
+    "Pos",
     "Query",
-    "parse",
-    "to_soql",
+    "StringLit",
     "format_error",
     "like_pattern",
+    "parse",
+    "to_soql",
 ]
 
 
@@ -108,7 +109,7 @@ class StringLit:
         return decode_string(self.raw)
 
     @classmethod
-    def from_value(cls, value: str) -> "StringLit":
+    def from_value(cls, value: str) -> StringLit:
         """The literal whose decoded value is `value` (wildcards in it stay wildcards under LIKE)."""
         out = []
         for ch in value:
@@ -187,17 +188,17 @@ class InList:
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Condition"
+    operand: Condition
 
 
 @dataclass(frozen=True)
 class And:
-    operands: tuple["Condition", ...]
+    operands: tuple[Condition, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    operands: tuple["Condition", ...]
+    operands: tuple[Condition, ...]
 
 
 Condition = Union[Comparison, InList, Not, And, Or]
@@ -429,7 +430,7 @@ def parse_datetime_literal(text: str) -> dt.datetime | None:
             return None
         offset = dt.timedelta(hours=hours, minutes=minutes) * (1 if zone[0] == "+" else -1)
     try:
-        return (base - offset).replace(tzinfo=dt.timezone.utc)
+        return (base - offset).replace(tzinfo=dt.UTC)
     except OverflowError:
         return None
 
@@ -502,7 +503,7 @@ def _render_literal(value: Literal) -> str:
             return text if "." in text else text + ".0"
         return str(value.value)
     if isinstance(value, DateTimeLit):
-        stamp = value.value.astimezone(dt.timezone.utc)
+        stamp = value.value.astimezone(dt.UTC)
         text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
         if stamp.microsecond:
             text += f".{stamp.microsecond:06d}"

@@ -10,9 +10,9 @@ import time
 import jwt
 import pytest
 import requests
-from defusedxml.ElementTree import fromstring
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from defusedxml.ElementTree import fromstring
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PARTNER = "urn:partner.soap.sforce.com"

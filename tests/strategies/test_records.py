@@ -240,7 +240,7 @@ def test_csv_row_with_an_extra_or_a_missing_cell_is_refused_with_row_and_field(t
     assert err.total == 2
     assert [(p.row, p.field) for p in err.problems] == [(1, "Tweets__c"), (3, "Tweets__c")]
     assert "4 cells for 3 columns" in err.problems[0].reason and "'4'" in err.problems[0].reason
-    assert "2 cells for 3 columns: no cell for 'Tweets__c'" == err.problems[1].reason
+    assert err.problems[1].reason == "2 cells for 3 columns: no cell for 'Tweets__c'"
     with pytest.raises(RecordValidationError, match="row 1, field 'Tweets__c'"):
         list(CsvRecords(path))  # plain iteration stops at the first, never yields a wrong record
 
