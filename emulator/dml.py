@@ -216,7 +216,7 @@ class DmlEngine:
         check = self._check_record
         changes_by_row: dict[int, dict[str, Any]] = {}
         merged_by_row: dict[int, dict[str, Any]] = {}  # each record as it would be stored
-        for i, (rid, layout, row) in enumerate(zip(canon, records.layouts, records.rows)):
+        for i, (rid, layout, row) in enumerate(zip(canon, records.layouts, records.rows, strict=True)):
             if rid is None:
                 raw_id = records.raw_ids[i]
                 shown = raw_id if raw_id not in (None, "") else ""
@@ -228,7 +228,7 @@ class DmlEngine:
                 continue
             try:
                 changes = layout.changes(row)
-                merged = dict(zip(names, current))
+                merged = dict(zip(names, current, strict=True))
                 merged.update(changes)
                 check(obj, merged)
             except RecordError as err:
@@ -413,7 +413,7 @@ class DmlEngine:
         ref_fields = obj.reference_fields
         if not ref_fields:
             return
-        for i, changes in changes_by_row.items():
+        for changes in changes_by_row.values():
             for f in ref_fields:
                 value = changes.get(f.column)
                 if value:
@@ -472,7 +472,7 @@ class DmlEngine:
         canon = [ids.to_18(raw) if isinstance(raw, str) else None for raw in records.raw_ids]
         existing = self.store.get_many(obj, [c for c in canon if c], columns=[f.column for f in ref_fields])
         parents: set[str] = set()
-        for rid, layout, row in zip(canon, records.layouts, records.rows):
+        for rid, layout, row in zip(canon, records.layouts, records.rows, strict=True):
             current = existing.get(rid or "", {})
             for f in ref_fields:
                 value = layout.raw_value(row, f.column, current.get(f.column))

@@ -254,7 +254,7 @@ class CsvRecords(_FileRecords):
                             yield self._reject(strict, problems)
                             continue
                     record: dict[str, Any] = {}
-                    for name, cell in zip(header, cells):
+                    for name, cell in zip(header, cells, strict=True):
                         if cell == "":
                             continue
                         record[name] = None if cell == null else cell
@@ -555,7 +555,7 @@ def prepare(
     problems: list[RecordProblem] = []
     bad = 0
     columns: dict[str, None] = {}
-    spool: IO[bytes] | None = tempfile.TemporaryFile(prefix="sfh-input-") if one_shot else None
+    spool: IO[bytes] | None = tempfile.TemporaryFile(prefix="sfh-input-") if one_shot else None  # noqa: SIM115 - handed to PreparedRecords, or closed on failure
     repeats = DuplicateIds(details=max_problems) if validator is not None and validator.unique_ids else None
     ids = repeats.pending if repeats is not None else None  # one entry per row (see DuplicateIds)
     block = repeats.block if repeats is not None else 0
@@ -748,7 +748,7 @@ class Chunker:
             return False
         if limits.max_bytes is not None and chunk.bytes + nbytes + self._foot_bytes > limits.max_bytes:
             return False
-        if limits.max_chars is not None and chunk.chars + nchars + len(self.footer) > limits.max_chars:
+        if limits.max_chars is not None and chunk.chars + nchars + len(self.footer) > limits.max_chars:  # noqa: SIM103 - one check per limit, in parallel, reads better than one expression
             return False
         return True
 

@@ -70,7 +70,7 @@ async def records(request: Request) -> Response:
     def lines():
         cur = org.store.execute(f'SELECT {cols} FROM "{obj.table}" ORDER BY id')
         while batch := cur.fetchmany(2000):
-            yield "".join(json.dumps({f.name: f.to_json(v) for f, v in zip(fields, row)}) + "\n" for row in batch).encode()
+            yield "".join(json.dumps({f.name: f.to_json(v) for f, v in zip(fields, row, strict=True)}) + "\n" for row in batch).encode()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 

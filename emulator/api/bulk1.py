@@ -118,7 +118,7 @@ async def _job_document(request: Request) -> dict[str, Any]:
 def _concurrency(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, (bool, int)):
         return "Serial" if value else "Parallel"  # lenient: simple-salesforce sends booleans
     return str(value)
 

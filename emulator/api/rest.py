@@ -406,7 +406,7 @@ def _write_runs(call: RestCall, records: list[Any], op: str, conn) -> list[SaveR
             part = org.dml.update(obj, pairs, conn=conn)
         else:
             part = org.dml.insert(obj, [records[i] for i in idx], conn=conn)
-        for i, res in zip(idx, part):
+        for i, res in zip(idx, part, strict=True):
             results[i] = res
     return [r for r in results if r is not None]
 

@@ -11,6 +11,7 @@ and salesforce-bulk 2.2.0 (bulk_states.py) and jsforce expect `NotProcessed`. Cu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -312,10 +313,8 @@ def _count_chars(path: str) -> int:
 
 
 def _remove(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.remove(path)
-    except OSError:
-        pass
 
 
 def _canon(record_id: str) -> str:

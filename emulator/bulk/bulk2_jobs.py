@@ -10,6 +10,7 @@ byte offset into the result file, so any page is served without an index held in
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import io
 import os
@@ -282,7 +283,7 @@ class Bulk2Service:
 
     def delete_ingest(self, job_id: str) -> None:
         job = self.get_ingest(job_id)
-        if job.state not in ("UploadComplete",) + TERMINAL:
+        if job.state not in ("UploadComplete", *TERMINAL):
             raise InvalidJobState(f"Job {job.id} is {job.state}; only a closed, completed, aborted or failed job can be deleted")
         with self._lock:
             self.ingest.pop(job.id, None)
@@ -473,7 +474,7 @@ class Bulk2Service:
             def on_results(chunk: list[Row], results: list[SaveResult]) -> None:
                 nonlocal pending
                 ok_lines, failed_lines = [], []
-                for text, res in zip(out.lines(chunk), results):
+                for text, res in zip(out.lines(chunk), results, strict=True):
                     if res.success:
                         # sf__Id is a canonical id (base-62, nothing to escape): quoted without quoted()'s work.
                         ok_lines.append(f'"{res.id}"{delimiter}"{"true" if res.created else "false"}"{delimiter}{text}{newline}')
@@ -489,11 +490,9 @@ class Bulk2Service:
                 pending = []  # committed: the next transaction starts a list of its own
 
             ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
-            try:
+            with contextlib.suppress(_Midway):
                 run_transactions(ctx, obj, job.operation, chunks(), on_results, form=CsvRows(obj, job.header),
                                  should_stop=lambda: job.state == "Aborted", before_transaction=before)
-            except _Midway:
-                pass
             # Whatever was read but not processed, and whatever was never read, is unprocessed.
             for row in pending:
                 unp.writerow(row)
@@ -536,10 +535,8 @@ class Bulk2Service:
         job = self.get_query(job_id)
         with self._lock:
             self.queries.pop(job.id, None)
-        try:
+        with contextlib.suppress(OSError):
             os.remove(job.result_path)
-        except OSError:
-            pass
 
     def abort_query(self, job_id: str) -> QueryJob:
         job = self.get_query(job_id)
@@ -561,7 +558,7 @@ class Bulk2Service:
             writer = csv.writer(fh, delimiter=DELIMITERS[job.column_delimiter], lineterminator=LINE_ENDINGS[job.line_ending], quoting=csv.QUOTE_ALL)
             writer.writerow(names)
             for row in cq.rows(ctx.store):
-                writer.writerow([c.field.to_text(row.get(n)) for c, n in zip(cq.columns, names)])
+                writer.writerow([c.field.to_text(row.get(n)) for c, n in zip(cq.columns, names, strict=True)])
                 count += 1
                 if count % 10_000 == 0 and job.state == "Aborted":
                     return

@@ -40,7 +40,7 @@ def bulk_value(text: str) -> Any:
 
 
 def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], Iterator[list[str]]]:
-    fh = open(path, newline="", encoding="utf-8-sig")
+    fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - rows() below reads it lazily and closes it
     reader = csv.reader(fh, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
@@ -66,7 +66,7 @@ def csv_record(header: list[str], row: Row) -> dict[str, Any]:
     problem = width_problem(header, row)
     if problem:
         raise ValueError(problem)
-    return {name: bulk_value(value) for name, value in zip(header, row) if value != ""}
+    return {name: bulk_value(value) for name, value in zip(header, row, strict=True) if value != ""}
 
 
 def width_problem(header: list[str], row: Row) -> str | None:

@@ -154,7 +154,7 @@ class CompiledQuery:
         text, params = self.sql(offset, limit)
         keys = ["__id", *(c.key for c in self.columns)]
         for row in store.execute(text, params):
-            yield dict(zip(keys, row))
+            yield dict(zip(keys, row, strict=True))
 
 
 # -- relative dates -------------------------------------------------------------------------------------
@@ -531,7 +531,7 @@ def compile_query(query: Query | str, schema: Schema, *, today: dt.date | None =
         offset=query.offset,
         count_alias=count_alias,
         count_column=count_column,
-        _column_sql=tuple(f"{sql} AS {_quote(col.key)}" for sql, col in zip(exprs, columns)),
+        _column_sql=tuple(f"{sql} AS {_quote(col.key)}" for sql, col in zip(exprs, columns, strict=True)),
         _from_sql=from_sql,
         _where_sql=where_sql,
         _params=tuple(params),

@@ -19,7 +19,6 @@ from dataclasses import field as dc_field
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Union
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -165,7 +164,7 @@ class DateConst:
     pos: Pos = dc_field(default=_NOWHERE, compare=False)
 
 
-Literal = Union[NullLit, StringLit, NumberLit, BoolLit, DateLit, DateTimeLit, DateConst]
+Literal = NullLit | StringLit | NumberLit | BoolLit | DateLit | DateTimeLit | DateConst
 
 COMPARISON_OPS = ("=", "!=", "<", "<=", ">", ">=", "LIKE")
 
@@ -201,7 +200,7 @@ class Or:
     operands: tuple[Condition, ...]
 
 
-Condition = Union[Comparison, InList, Not, And, Or]
+Condition = Comparison | InList | Not | And | Or
 
 
 @dataclass(frozen=True)
@@ -350,7 +349,7 @@ class _ToAst(Transformer):
     def STRING(self, tok: Token) -> StringLit:
         lit = StringLit(str(tok)[1:-1], _pos(tok))
         try:
-            lit.value
+            _ = lit.value  # decoded only to refuse a bad escape at parse time
         except ValueError as exc:
             raise _QueryError(_pos(tok), str(exc)) from None
         return lit

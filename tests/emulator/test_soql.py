@@ -859,7 +859,7 @@ def evaluate(cond: Any, record: dict[str, Any]) -> bool:
     return _compare(field, x, cond.op, cond.value)
 
 
-OPP_RECORDS = [dict(zip(OPP_COLUMNS, row)) for row in OPPS]
+OPP_RECORDS = [dict(zip(OPP_COLUMNS, row, strict=True)) for row in OPPS]
 
 
 @settings(max_examples=300, deadline=None, database=None)
