@@ -59,18 +59,19 @@ class FieldLayout:
     def __init__(self, obj: SObjectDef, names: Sequence[str], *, null_text: str | None = None) -> None:
         self.null_text = null_text
         #: (position, column, coerce): `coerce` turns the value into the stored form or raises RecordError.
-        self.columns: list[tuple[int, str | None, Callable[[Any], Any]]] = []
+        #: A field that cannot be written has no column (""): its `coerce` always raises.
+        self.columns: list[tuple[int, str, Callable[[Any], Any]]] = []
         self._raw_positions: dict[str, int] = {}  # column -> position of its (last) value, for prelock
         for position, name in enumerate(names):
             if name in _IGNORED_KEYS or name.lower() == "id":
                 continue
             fd = obj.field(name)
             if fd is None:
-                self.columns.append((position, None, _refuse("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}", name)))
+                self.columns.append((position, "", _refuse("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}", name)))
             elif fd.read_only:
                 message = (f"Unable to create/update fields: {fd.name}. Please check the security settings of this field and "
                            "verify that it is read/write for your profile or permission set.")
-                self.columns.append((position, None, _refuse("INVALID_FIELD_FOR_INSERT_UPDATE", message, fd.name)))
+                self.columns.append((position, "", _refuse("INVALID_FIELD_FOR_INSERT_UPDATE", message, fd.name)))
             else:
                 self.columns.append((position, fd.column, fd.coerce))
                 self._raw_positions[fd.column] = position
@@ -246,6 +247,7 @@ class DmlEngine:
             if results[i] is not None:
                 continue
             rid = canon[i]
+            assert rid is not None  # a malformed id already has its result
             if computed:
                 self._apply_computed(obj, changes, merged_by_row[i])
             columns = tuple(changes)

@@ -48,7 +48,7 @@ class FieldDef:
     column: str = field(init=False, repr=False, compare=False, default="")
     #: `coerce(value)`: a client value (JSON-typed or text) -> the stored form, or RecordError. Bound once
     #: to this field type's converter, so the per-value hot path of a bulk job does not re-dispatch on type.
-    coerce: Callable[[Any], Any] = field(init=False, repr=False, compare=False, default=None)
+    coerce: Callable[[Any], Any] = field(init=False, repr=False, compare=False)  # set by __post_init__
     _scale: int = field(init=False, repr=False, compare=False, default=0)
     _limit: int = field(init=False, repr=False, compare=False, default=0)
     _whole: bool = field(init=False, repr=False, compare=False, default=False)  # stores whole numbers as int

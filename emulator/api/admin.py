@@ -62,8 +62,9 @@ async def records(request: Request) -> Response:
     org = _org(request)
     obj = org.sobject(request.path_params["sobject"])
     wanted = [f.strip() for f in request.query_params.get("fields", "").split(",") if f.strip()]
-    fields = [obj.field(f) for f in wanted] if wanted else list(obj.fields.values())
-    if any(f is None for f in fields):
+    found = [obj.field(f) for f in wanted] if wanted else list(obj.fields.values())
+    fields = [f for f in found if f is not None]
+    if len(fields) != len(found):
         raise ValueError(f"unknown field in {wanted}")
     cols = ", ".join("id" if f.name == "Id" else f'"{f.column}"' for f in fields)
 

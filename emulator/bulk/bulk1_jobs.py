@@ -100,7 +100,7 @@ class Bulk1Job:
 
 
 def batch_info(batch: Bulk1Batch) -> dict[str, Any]:
-    info = {
+    info: dict[str, Any] = {
         "id": batch.id,
         "jobId": batch.job_id,
         "state": batch.state,
@@ -232,7 +232,7 @@ class Bulk1Service:
             header, rows = read_csv(path)
             if not header:
                 raise InvalidBatch("InvalidBatch : Empty batch")
-            obj = self.ctx.schema.get(job.object)
+            obj = self.ctx.sobject(job.object)
             for name in header if check_fields else ():
                 if obj.field(name) is None:
                     raise InvalidBatch(f"InvalidBatch : Field name not found : {name}")
@@ -260,7 +260,7 @@ class Bulk1Service:
         batch.systemmodstamp = now_stamp()
         ctx = self.ctx
         ctx.engine.sleep(ctx.profile.scaled(ctx.profile.bulk_batch_overhead_s))
-        obj = ctx.schema.get(job.object)
+        obj = ctx.sobject(job.object)
         fail_after = ctx.faults.bulk_fail_after_records
 
         def before(n: int) -> None:

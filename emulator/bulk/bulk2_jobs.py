@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .. import soql
@@ -353,10 +354,11 @@ class Bulk2Service:
 
     def _all_unprocessed(self, job: IngestJob) -> None:
         """A job that never started processing (aborted, or failed up front): every uploaded record is unprocessed."""
-        if not job.upload_path or job.parts:
+        upload_path = job.upload_path
+        if not upload_path or job.parts:
             return
         def upload_rows() -> Iterator[list[str]]:
-            header, rows = read_csv(job.upload_path, job.delimiter)
+            header, rows = read_csv(upload_path, job.delimiter)
             job.header = header
             return rows
 
@@ -389,11 +391,11 @@ class Bulk2Service:
         ctx = self.ctx
         if not job.upload_path:
             raise ClientInputError("InvalidBatch : No data was uploaded to the job")
-        _check_line_ending(job)
+        _check_line_ending(job, job.upload_path)
         header, rows = read_csv(job.upload_path, job.delimiter)
         job.header = header
         job.pending_rows = rows
-        obj = ctx.schema.get(job.object)
+        obj = ctx.sobject(job.object)
         for name in header:
             if obj.field(name) is None:
                 raise ClientInputError(f"InvalidBatch : Field name not found : {name}")
@@ -413,7 +415,7 @@ class Bulk2Service:
             base = os.path.join(self.workdir, f"{job.id}.p{index:05d}")
             part = _Part(index, base + ".ok", base + ".err", base + ".unp")
             job.parts.append(part)
-            futures.append(ctx.engine.submit_unit(lambda p=part, c=chunk_path: self._process_part(job, p, c), delay=0.0))
+            futures.append(ctx.engine.submit_unit(partial(self._process_part, job, part, chunk_path), delay=0.0))
             index += 1
             if count < BULK2_INTERNAL_BATCH_RECORDS:
                 break
@@ -433,7 +435,7 @@ class Bulk2Service:
 
     def _process_part(self, job: IngestJob, part: _Part, chunk_path: str) -> None:
         ctx = self.ctx
-        obj = ctx.schema.get(job.object)
+        obj = ctx.sobject(job.object)
         delimiter, newline = job.delimiter, job.newline
         fail_after = ctx.faults.bulk_fail_after_records
         with open(part.success, "w", encoding="utf-8", newline="") as ok_fh, \
@@ -597,9 +599,9 @@ class _Midway(Exception):
     pass
 
 
-def _check_line_ending(job: IngestJob) -> None:
+def _check_line_ending(job: IngestJob, upload_path: str) -> None:
     """Salesforce refuses data whose line ending differs from the job's `lineEnding` (the job fails)."""
-    with open(job.upload_path, "rb") as fh:
+    with open(upload_path, "rb") as fh:
         first = fh.readline(1 << 20)
     if not first.endswith(b"\n"):
         return  # a single line without a terminator: nothing to compare

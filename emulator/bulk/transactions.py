@@ -18,9 +18,11 @@ from typing import Any, Protocol, TypeVar
 from ..constants import BULK_TRANSACTION_SIZE
 from ..dml import DmlEngine, FieldLayout, SaveResult, UpdateRows
 from ..errors import RecordError
+from ..ids import IdFactory
 from ..profiles import FaultConfig, LatencyProfile
-from ..schema import SObjectDef
+from ..schema import Schema, SObjectDef
 from ..store import RecordStore
+from ..usage import ApiUsage
 from .engine import BulkEngine
 from .formats import NA, Row, csv_record
 
@@ -30,15 +32,21 @@ R = TypeVar("R")
 
 
 class BulkContext(Protocol):
+    schema: Schema
     store: RecordStore
     dml: DmlEngine
     engine: BulkEngine
+    ids: IdFactory
+    usage: ApiUsage
+    user_id: str
 
     @property
     def profile(self) -> LatencyProfile: ...
 
     @property
     def faults(self) -> FaultConfig: ...
+
+    def sobject(self, name: str) -> SObjectDef: ...
 
 
 class RecordForm(Protocol[R]):
@@ -106,7 +114,7 @@ def run_transactions(
     chunks: Iterable[list[R]],
     on_results: Callable[[list[R], list[SaveResult]], None],
     *,
-    form: RecordForm[R] = MAPPINGS,
+    form: RecordForm[R],
     should_stop: Callable[[], bool] = lambda: False,
     before_transaction: Callable[[int], None] = lambda n: None,
 ) -> int:

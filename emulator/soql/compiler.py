@@ -517,7 +517,8 @@ def compile_query(query: Query | str, schema: Schema, *, today: dt.date | None =
         count_column = SelectedColumn(res.path, res.field, res.relationship, res.target)
         count_expr = res.sql
         count_alias = count.alias or "expr0"
-    where_sql, params = ("", [])
+    where_sql = ""
+    params: list[Any] = []
     if query.where is not None:
         cond_sql, params = comp.condition(query.where)
         where_sql = f" WHERE {cond_sql}"

@@ -458,8 +458,10 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> MalformedQuery:
     if isinstance(exc, UnexpectedCharacters):
         pos = Pos(exc.line, exc.column)
         # Report the whole word when a word is what could not be lexed here (e.g. an unknown date literal).
-        word = re.match(r"[A-Za-z0-9_:]+|.", text[exc.pos_in_stream :], re.S)
-        shown = word.group(0) if word else text[exc.pos_in_stream]
+        start = exc.pos_in_stream
+        assert start is not None  # lark sets it on every UnexpectedCharacters
+        word = re.match(r"[A-Za-z0-9_:]+|.", text[start:], re.S)
+        shown = word.group(0) if word else text[start]
         return MalformedQuery(format_error(text, pos, f"unexpected token: '{shown}'"))
     if isinstance(exc, UnexpectedEOF):
         return MalformedQuery(format_error(text, _end_pos(text), "unexpected token: <EOF>"))
