@@ -548,7 +548,7 @@ def prepare(
     repeats an earlier row's Id. With `validator=None` and no count needed, records stream straight through
     (the org judges them).
     """
-    one_shot = iter(records) is records  # type: ignore[comparison-overlap]
+    one_shot = iter(records) is records
     if validator is None and not need_count:
         return PreparedRecords(records, None, None, None)
     source: Iterable[Any] = records.checked() if validator is not None and isinstance(records, _FileRecords) else records
