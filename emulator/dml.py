@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import ids
 from .errors import RecordError
@@ -66,18 +67,19 @@ class FieldLayout:
     def __init__(self, obj: SObjectDef, names: Sequence[str], *, null_text: str | None = None) -> None:
         self.null_text = null_text
         #: (position, column, coerce): `coerce` turns the value into the stored form or raises RecordError.
-        self.columns: list[tuple[int, str | None, Callable[[Any], Any]]] = []
+        #: A field that cannot be written has no column (""): its `coerce` always raises.
+        self.columns: list[tuple[int, str, Callable[[Any], Any]]] = []
         self._raw_positions: dict[str, int] = {}  # column -> position of its (last) value, for prelock
         for position, name in enumerate(names):
             if name in _IGNORED_KEYS or name.lower() == "id":
                 continue
             fd = obj.field(name)
             if fd is None:
-                self.columns.append((position, None, _refuse("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}", name)))
+                self.columns.append((position, "", _refuse("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}", name)))
             elif fd.read_only:
                 message = (f"Unable to create/update fields: {fd.name}. Please check the security settings of this field and "
                            "verify that it is read/write for your profile or permission set.")
-                self.columns.append((position, None, _refuse("INVALID_FIELD_FOR_INSERT_UPDATE", message, fd.name)))
+                self.columns.append((position, "", _refuse("INVALID_FIELD_FOR_INSERT_UPDATE", message, fd.name)))
             else:
                 self.columns.append((position, fd.column, fd.coerce))
                 self._raw_positions[fd.column] = position
@@ -227,7 +229,7 @@ class DmlEngine:
         check = self._check_record
         changes_by_row: dict[int, dict[str, Any]] = {}
         merged_by_row: dict[int, dict[str, Any]] = {}  # each record as it would be stored
-        for i, (rid, layout, row) in enumerate(zip(canon, records.layouts, records.rows)):
+        for i, (rid, layout, row) in enumerate(zip(canon, records.layouts, records.rows, strict=True)):
             if rid is None:
                 raw_id = records.raw_ids[i]
                 shown = raw_id if raw_id not in (None, "") else ""
@@ -239,7 +241,7 @@ class DmlEngine:
                 continue
             try:
                 changes = layout.changes(row)
-                merged = dict(zip(names, current))
+                merged = dict(zip(names, current, strict=True))
                 merged.update(changes)
                 check(obj, merged)
             except RecordError as err:
@@ -258,6 +260,7 @@ class DmlEngine:
             if results[i] is not None:
                 continue
             rid = canon[i]
+            assert rid is not None  # a malformed id already has its result
             if computed:
                 self._apply_computed(obj, changes, merged_by_row[i])
             columns = tuple(changes)
@@ -440,7 +443,7 @@ class DmlEngine:
         ref_fields = obj.reference_fields
         if not ref_fields:
             return
-        for i, changes in changes_by_row.items():
+        for changes in changes_by_row.values():
             for f in ref_fields:
                 value = changes.get(f.column)
                 if value:
@@ -535,7 +538,7 @@ class DmlEngine:
         canon = [ids.to_18(raw) if isinstance(raw, str) else None for raw in records.raw_ids]
         existing = self.store.get_many(obj, [c for c in canon if c], columns=[f.column for f in ref_fields])
         parents: set[str] = set()
-        for rid, layout, row in zip(canon, records.layouts, records.rows):
+        for rid, layout, row in zip(canon, records.layouts, records.rows, strict=True):
             current = existing.get(rid or "", {})
             for f in ref_fields:
                 value = layout.raw_value(row, f.column, current.get(f.column))

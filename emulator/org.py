@@ -13,14 +13,15 @@ import random
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from . import ids
 from .auth import Credentials, SessionManager
-from .bulk.engine import BulkEngine
 from .bulk.bulk1_jobs import Bulk1Service
 from .bulk.bulk2_jobs import Bulk2Service
+from .bulk.engine import BulkEngine
 from .dml import DmlEngine
 from .errors import NotFoundSObject
 from .profiles import FaultConfig, OrgProfile, get_profile, profile_from_document
@@ -78,7 +79,7 @@ class Org:
 
     # -- identity -----------------------------------------------------------------------------------
     def _singleton_id(self, object_name: str, prefix: str) -> str:
-        obj = self.schema.get(object_name)
+        obj = self.sobject(object_name)
         row = self.store.execute(f'SELECT id FROM "{obj.table}" ORDER BY id LIMIT 1').fetchone()
         return row[0] if row else self.ids.next_id(prefix)
 
@@ -86,7 +87,7 @@ class Org:
         stamp = now_stamp()
         system = {"createddate": stamp, "createdbyid": self.user_id, "lastmodifieddate": stamp,
                   "lastmodifiedbyid": self.user_id, "systemmodstamp": stamp, "isdeleted": 0}
-        user, org = self.schema.get("User"), self.schema.get("Organization")
+        user, org = self.sobject("User"), self.sobject("Organization")
         if self.store.get(user, self.user_id) is None:
             row = {"id": self.user_id, "username": self.credentials.username, "firstname": "Integration", "lastname": "User",
                    "name": "Integration User", "email": "integration@emulator.invalid", "alias": "integ", "isactive": 1,
@@ -166,7 +167,7 @@ class Org:
         obj = self.sobject(object_name)
         parent_ids: list[str] = []
         ref = next((f for f in obj.data_fields() if f.type == "reference" and f.reference_to and not f.read_only), None)
-        if ref is not None and count:
+        if ref is not None and ref.reference_to and count:
             n_parents = parents if parents is not None else max(1, count // 1000)
             parent_ids = self.seed(ref.reference_to, n_parents) if ref.reference_to != obj.name else []
         columns, make_row = _synthetic_rows(obj, self.user_id, parent_ids, ref.column if ref else None)
@@ -221,7 +222,7 @@ def _synthetic_rows(obj: SObjectDef, user_id: str, parent_ids: list[str], parent
     """Columns and a row factory with plausible values for every data field (fast: no per-row dict)."""
     stamp = now_stamp()
     fields = [f for f in obj.data_fields() if not f.computed_from]
-    computed = [(f, [fields.index(obj.field(src)) for src in f.computed_from if obj.field(src) in fields]) for f in obj.computed_fields]
+    computed = [(f, [fields.index(fd) for fd in map(obj.field, f.computed_from) if fd is not None and fd in fields]) for f in obj.computed_fields]
     columns = [f.column for f in fields] + [c.column for c, _ in computed] + ["createddate", "createdbyid", "lastmodifieddate", "lastmodifiedbyid", "systemmodstamp", "isdeleted"]
     base_day = dt.date(2024, 1, 1)
     n_parents = len(parent_ids)

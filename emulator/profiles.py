@@ -205,7 +205,7 @@ class OrgProfile:
 
     to_dict = to_document
 
-    def with_overrides(self, **overrides: Any) -> "OrgProfile":
+    def with_overrides(self, **overrides: Any) -> OrgProfile:
         """A copy with some fields changed, by flat name: a timing (`bulk2_per_record_ms`), `time_scale`,
         a counting field (`composite_batch_calls`) or a request kind (`bulk2.status`). A `bulk_` name
         sets both Bulk families (`bulk_queue_median_s` sets `bulk1_queue_median_s` and `bulk2_...`)."""
@@ -339,7 +339,7 @@ def profile_from_document(doc: Any, *, origin: str = "profile", default_name: st
     if calibration is not None and not isinstance(calibration, dict):
         raise ProfileError(f"{where}: calibration: expected an object, got {type(calibration).__name__}")
     time_scale = _number(doc, "time_scale", where, "", minimum=None) if "time_scale" in doc else 1.0
-    return OrgProfile(name=name, counting=rules, timings=Timings(**values), time_scale=time_scale,  # type: ignore[arg-type]
+    return OrgProfile(name=name, counting=rules, timings=Timings(**values), time_scale=time_scale,
                       description=description, calibration=calibration)
 
 
@@ -432,7 +432,7 @@ class FaultConfig:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FaultConfig":
+    def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
         known = {f.name for f in fields(cls) if not f.name.startswith("_")}
         unknown = set(data) - known
         if unknown:
@@ -444,7 +444,7 @@ class FaultConfig:
         return cls(**values)
 
     @classmethod
-    def parse(cls, text: str) -> "FaultConfig":
+    def parse(cls, text: str) -> FaultConfig:
         """`"http_503_rate=0.05,seed=7"` -> FaultConfig (the CLI's --faults syntax)."""
         data: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):

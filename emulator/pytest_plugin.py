@@ -9,8 +9,9 @@ starts extra orgs with their own options (profile, edition, faults, seed).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 

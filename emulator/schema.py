@@ -22,10 +22,11 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from . import ids
 from .errors import RecordError
@@ -65,7 +66,7 @@ class FieldDef:
     column: str = field(init=False, repr=False, compare=False, default="")
     #: `coerce(value)`: a client value (JSON-typed or text) -> the stored form, or RecordError. Bound once
     #: to this field type's converter, so the per-value hot path of a bulk job does not re-dispatch on type.
-    coerce: Callable[[Any], Any] = field(init=False, repr=False, compare=False, default=None)
+    coerce: Callable[[Any], Any] = field(init=False, repr=False, compare=False)  # set by __post_init__
     _scale: int = field(init=False, repr=False, compare=False, default=0)
     _limit: int = field(init=False, repr=False, compare=False, default=0)
     _whole: bool = field(init=False, repr=False, compare=False, default=False)  # stores whole numbers as int
@@ -370,7 +371,7 @@ class Schema:
         return list(self._by_name.values())
 
     @classmethod
-    def load(cls, extra_files: Iterable[str | Path] = ()) -> "Schema":
+    def load(cls, extra_files: Iterable[str | Path] = ()) -> Schema:
         text = resources.files("emulator").joinpath("schemas/standard.json").read_text("utf-8")
         objects = parse_schema_document(json.loads(text))
         for path in extra_files:
@@ -463,16 +464,16 @@ def parse_datetime(text: str) -> dt.datetime | None:
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
         offset = sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return (base - offset).replace(tzinfo=dt.timezone.utc)
+    return (base - offset).replace(tzinfo=dt.UTC)
 
 
 def format_datetime(stamp: dt.datetime) -> str:
-    stamp = stamp.astimezone(dt.timezone.utc)
+    stamp = stamp.astimezone(dt.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
 
 
 def now_stamp() -> str:
-    return format_datetime(dt.datetime.now(dt.timezone.utc))
+    return format_datetime(dt.datetime.now(dt.UTC))
 
 
 def _json_scalar_text(value: Any) -> str:

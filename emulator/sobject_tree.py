@@ -97,7 +97,7 @@ def create_trees(dml: DmlEngine, store: RecordStore, roots: list[TreeNode]) -> T
                     by_type.setdefault(n.obj.name, []).append(n)
                 for group in by_type.values():
                     records = [_with_parent(n) for n in group]
-                    for n, result in zip(group, dml.insert(group[0].obj, records, conn=conn)):
+                    for n, result in zip(group, dml.insert(group[0].obj, records, conn=conn), strict=True):
                         if result.success and result.id:
                             n.new_id = result.id
                             created.append((n.reference_id, result.id))

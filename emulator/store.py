@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
 
 from .schema import FieldDef, Schema, SObjectDef
 
@@ -106,10 +107,8 @@ class RecordStore:
     def close(self) -> None:
         with self._all_lock:
             for conn in self._all:
-                try:
+                with suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._all.clear()
             self._idle.clear()
         self._local = threading.local()
@@ -136,13 +135,13 @@ class RecordStore:
         row = cur.fetchone()
         if row is None:
             return None
-        return dict(zip((d[0] for d in cur.description), row))
+        return dict(zip((d[0] for d in cur.description), row, strict=True))
 
     def get_many(self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None = None,
                  columns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """Rows by id (only `columns`, plus id, when given: updates read just what their rules need)."""
         names, rows = self._select(obj, record_ids, conn, columns)
-        return {row[0]: dict(zip(names, row)) for row in rows}
+        return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
 
     def get_rows(self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None,
                  columns: Sequence[str]) -> dict[str, tuple]:

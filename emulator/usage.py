@@ -22,7 +22,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from .constants import DAILY_BULK_API_BATCHES, DAILY_BULK_V2_QUERY_JOBS, BULK2_DAILY_RECORDS, EDITION_DAILY_API_REQUESTS
+from .constants import BULK2_DAILY_RECORDS, DAILY_BULK_API_BATCHES, DAILY_BULK_V2_QUERY_JOBS, EDITION_DAILY_API_REQUESTS
 
 
 @dataclass
@@ -41,7 +41,7 @@ class ApiUsage:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def for_edition(cls, edition: str, licenses: int = 0) -> "ApiUsage":
+    def for_edition(cls, edition: str, licenses: int = 0) -> ApiUsage:
         try:
             base = EDITION_DAILY_API_REQUESTS[edition]
         except KeyError:

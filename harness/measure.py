@@ -21,7 +21,7 @@ class PeakMemory:
         self._peak = 0
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self._peak = self._proc.memory_info().rss
         self._thread = threading.Thread(target=self._run, daemon=True, name="peak-memory")
         self._thread.start()

@@ -685,7 +685,7 @@ def _html_table(run: CompareRun, rows: list[Measurement], *, every_repeat: bool 
         tds = [f'<th scope="row">{name}</th>']
         if every_repeat:
             tds.append(f'<td class="num">{m.repeat}</td>')
-        for i, (column, cell) in enumerate(zip(_COLUMNS[1:], _cells(m)[1:]), start=1):
+        for i, (column, cell) in enumerate(zip(_COLUMNS[1:], _cells(m)[1:], strict=True), start=1):
             css = ["num"] if column.numeric else []
             cell_html = _e(cell)
             if i == _OUTCOME and m.crashed:

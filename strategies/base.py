@@ -127,7 +127,7 @@ class RunContext:
             and outcome.row is not None
         ):
             if self._retry_spool is None:
-                self._retry_spool = tempfile.TemporaryFile(prefix="sfh-retry-")
+                self._retry_spool = tempfile.TemporaryFile(prefix="sfh-retry-")  # noqa: SIM115 - outlives this call; closed by the retry pass
             spool_dump(self._retry_spool, (outcome.row, dict(retry_record), outcome))
             self._retry_count += 1
             return

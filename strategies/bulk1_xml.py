@@ -714,7 +714,7 @@ class _Job:
 
     def _batch_results(self, batch: _Batch) -> None:
         assert self.job_id is not None
-        spool = tempfile.TemporaryFile(prefix="sfh-result-")
+        spool = tempfile.TemporaryFile(prefix="sfh-result-")  # noqa: SIM115 - closed by `with spool` below, once downloaded
         with self.session.phase("results"):
             self.session.download(
                 self.session.async_url(f"job/{self.job_id}/batch/{batch.batch_id}/result"), spool, family=FAMILY_BULK1
@@ -724,15 +724,13 @@ class _Job:
             records = self._records_at(batch, retry_positions) if retry_positions else {}
             spool.seek(0)
             ledger_rows = self.ledger.rows(batch.chunk)
-            position = 0
-            for result in _iter_results(spool):
+            for position, result in enumerate(_iter_results(spool)):
                 entry = next(ledger_rows, None)
                 if entry is None:
                     self.run.note(f"batch {batch.batch_id}: more results than records sent; extra results ignored")
                     break
                 row, record_id = entry
                 self.run.outcome(_outcome(row, record_id, result), records.get(position))
-                position += 1
             missing = 0
             for row, record_id in ledger_rows:
                 missing += 1

@@ -682,7 +682,7 @@ class _Submission:
                 yield record_id, status, row_code, row_message, fields, record
 
     def _fetch(self, job_id: str, resource: str) -> IO[bytes]:
-        spool = tempfile.TemporaryFile(prefix="sfh-bulk2-result-")
+        spool = tempfile.TemporaryFile(prefix="sfh-bulk2-result-")  # noqa: SIM115 - returned; the caller closes it
         with self.session.phase("results"):
             self.session.download(self.session.rest_url(f"jobs/ingest/{job_id}/{resource}"), spool, family=FAMILY_BULK2)
         return spool

@@ -168,7 +168,7 @@ class DuplicateIds:
         parts = bytes(map(_LOW_BYTE, hashes))  # each key's partition, computed at C speed
         part_keys: list[list[str]] = [[] for _ in range(PARTITIONS)]
         part_rows: list[list[int]] = [[] for _ in range(PARTITIONS)]
-        for key, part, row in zip(keys, parts, rows):  # the one Python-level step per row
+        for key, part, row in zip(keys, parts, rows, strict=True):  # the one Python-level step per row
             part_keys[part].append(key)
             part_rows[part].append(row)
         spill = self._file()
@@ -236,7 +236,7 @@ def _walk(segments: Iterator[tuple[list[str], array]], shown: list[tuple[int, in
     first: dict[str, int] = {}
     total = 0
     for keys, rows in segments:
-        for key, row in zip(keys, rows):
+        for key, row in zip(keys, rows, strict=True):
             earlier = first.setdefault(key, row)
             if earlier != row:
                 total += 1

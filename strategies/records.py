@@ -30,9 +30,10 @@ import os
 import pickle
 import re
 import tempfile
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Collection, Iterable, Iterator, Mapping, TypeVar
+from typing import IO, Any, TypeVar
 
 from .duplicate_ids import DuplicateIds
 from .errors import RecordProblem, RecordValidationError
@@ -204,7 +205,7 @@ class CsvRecords(_FileRecords):
 
     def header(self) -> list[str]:
         """The header's column names (empty for an empty file), after the header checks above."""
-        with open(self.path, "r", encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        with open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
             return self._read_header(csv.reader(handle, delimiter=self.delimiter)) or []
 
     @staticmethod
@@ -233,7 +234,7 @@ class CsvRecords(_FileRecords):
     def _parse(self, *, strict: bool, errors: str, skip: int) -> Iterator[dict[str, Any] | RejectedRow]:
         row = 0
         try:
-            with open(self.path, "r", encoding="utf-8-sig", errors=errors, newline="") as handle:
+            with open(self.path, encoding="utf-8-sig", errors=errors, newline="") as handle:
                 reader = csv.reader(handle, delimiter=self.delimiter)
                 header = self._read_header(reader)
                 if header is None:
@@ -253,7 +254,7 @@ class CsvRecords(_FileRecords):
                             yield self._reject(strict, problems)
                             continue
                     record: dict[str, Any] = {}
-                    for name, cell in zip(header, cells):
+                    for name, cell in zip(header, cells, strict=True):
                         if cell == "":
                             continue
                         record[name] = None if cell == null else cell
@@ -323,7 +324,7 @@ class JsonlRecords(_FileRecords):
         row = 0
         check_bytes = errors != "strict"
         try:
-            with open(self.path, "r", encoding="utf-8-sig", errors=errors) as handle:
+            with open(self.path, encoding="utf-8-sig", errors=errors) as handle:
                 for line_no, line in enumerate(handle, start=1):
                     if line.isspace():
                         continue
@@ -547,14 +548,14 @@ def prepare(
     repeats an earlier row's Id. With `validator=None` and no count needed, records stream straight through
     (the org judges them).
     """
-    one_shot = iter(records) is records  # type: ignore[comparison-overlap]
+    one_shot = iter(records) is records
     if validator is None and not need_count:
         return PreparedRecords(records, None, None, None)
     source: Iterable[Any] = records.checked() if validator is not None and isinstance(records, _FileRecords) else records
     problems: list[RecordProblem] = []
     bad = 0
     columns: dict[str, None] = {}
-    spool: IO[bytes] | None = tempfile.TemporaryFile(prefix="sfh-input-") if one_shot else None
+    spool: IO[bytes] | None = tempfile.TemporaryFile(prefix="sfh-input-") if one_shot else None  # noqa: SIM115 - handed to PreparedRecords, or closed on failure
     repeats = DuplicateIds(details=max_problems) if validator is not None and validator.unique_ids else None
     ids = repeats.pending if repeats is not None else None  # one entry per row (see DuplicateIds)
     block = repeats.block if repeats is not None else 0
@@ -747,7 +748,7 @@ class Chunker:
             return False
         if limits.max_bytes is not None and chunk.bytes + nbytes + self._foot_bytes > limits.max_bytes:
             return False
-        if limits.max_chars is not None and chunk.chars + nchars + len(self.footer) > limits.max_chars:
+        if limits.max_chars is not None and chunk.chars + nchars + len(self.footer) > limits.max_chars:  # noqa: SIM103 - one check per limit, in parallel, reads better than one expression
             return False
         return True
 

@@ -123,7 +123,7 @@ class CsvResultSink:
             (FAILED, "failed.csv", FAILURE_COLUMNS),
             (UNPROCESSED, "unprocessed.csv", FAILURE_COLUMNS),
         ):
-            handle = open(path / name, "w", encoding="utf-8", newline="")
+            handle = open(path / name, "w", encoding="utf-8", newline="")  # noqa: SIM115 - held open for the run; close() closes it
             writer = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
             writer.writerow(columns)
             self._files[status] = handle

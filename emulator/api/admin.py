@@ -69,15 +69,16 @@ async def records(request: Request) -> Response:
     org = _org(request)
     obj = org.sobject(request.path_params["sobject"])
     wanted = [f.strip() for f in request.query_params.get("fields", "").split(",") if f.strip()]
-    fields = [obj.field(f) for f in wanted] if wanted else list(obj.fields.values())
-    if any(f is None for f in fields):
+    found = [obj.field(f) for f in wanted] if wanted else list(obj.fields.values())
+    fields = [f for f in found if f is not None]
+    if len(fields) != len(found):
         raise ValueError(f"unknown field in {wanted}")
     cols = ", ".join("id" if f.name == "Id" else f'"{f.column}"' for f in fields)
 
     def lines():
         cur = org.store.execute(f'SELECT {cols} FROM "{obj.table}" ORDER BY id')
         while batch := cur.fetchmany(2000):
-            yield "".join(json.dumps({f.name: f.to_json(v) for f, v in zip(fields, row)}) + "\n" for row in batch).encode()
+            yield "".join(json.dumps({f.name: f.to_json(v) for f, v in zip(fields, row, strict=True)}) + "\n" for row in batch).encode()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 

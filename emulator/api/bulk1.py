@@ -20,6 +20,7 @@ import os
 import uuid
 from typing import Any
 from xml.sax.saxutils import XMLGenerator
+from xml.sax.xmlreader import AttributesImpl
 
 from defusedxml.ElementTree import fromstring
 from starlette.requests import Request
@@ -37,7 +38,7 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..org import Org
-from .common import api_version, batch_retry_disabled, dumps, media_type, spool, with_and_without_slash
+from .common import NO_ATTRIBUTES, api_version, batch_retry_disabled, dumps, media_type, spool, with_and_without_slash
 
 _MEDIA = {"XML": "application/xml", "CSV": "text/csv", "JSON": "application/json"}
 
@@ -57,15 +58,15 @@ def _render(doc: str, data: dict[str, Any] | list[dict[str, Any]], as_json: bool
     buf = io.StringIO()
     x = XMLGenerator(buf, encoding="UTF-8")
     x.startDocument()
-    x.startElement(doc, {"xmlns": BULK1_NS})
+    x.startElement(doc, AttributesImpl({"xmlns": BULK1_NS}))
     items = data if isinstance(data, list) else [data]
     for item in items:
         if doc == "batchInfoList":
-            x.startElement("batchInfo", {})
+            x.startElement("batchInfo", NO_ATTRIBUTES)
         for key, value in item.items():
             if value is None:
                 continue
-            x.startElement(key, {})
+            x.startElement(key, NO_ATTRIBUTES)
             x.characters(_xml_text(value))
             x.endElement(key)
         if doc == "batchInfoList":
@@ -118,7 +119,7 @@ async def _job_document(request: Request) -> dict[str, Any]:
 def _concurrency(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, (bool, int)):
         return "Serial" if value else "Parallel"  # lenient: simple-salesforce sends booleans
     return str(value)
 

@@ -128,7 +128,7 @@ async def spool(request: Request, path: str) -> int:
     """
     size = 0
     try:
-        with open(path, "wb") as fh:  # noqa: ASYNC230 - small blocking writes between awaited chunks
+        with open(path, "wb") as fh:  # small blocking writes between awaited chunks
             async for block in request.stream():
                 size += len(block)
                 fh.write(block)

@@ -8,8 +8,9 @@ Upsert's record rules live in emulator/upsert.py; the handlers here only read re
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from defusedxml.ElementTree import fromstring
@@ -506,7 +507,7 @@ def _write_runs(call: RestCall, records: list[Any], op: str, conn) -> list[SaveR
             part = org.dml.update(obj, pairs, conn=conn)
         else:
             part = org.dml.insert(obj, [records[i] for i in idx], conn=conn)
-        for i, res in zip(idx, part):
+        for i, res in zip(idx, part, strict=True):
             results[i] = res
     return [r for r in results if r is not None]
 

@@ -11,6 +11,7 @@ and salesforce-bulk 2.2.0 (bulk_states.py) and jsforce expect `NotProcessed`. Cu
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -132,7 +133,7 @@ class Bulk1Job:
 
 
 def batch_info(batch: Bulk1Batch) -> dict[str, Any]:
-    info = {
+    info: dict[str, Any] = {
         "id": batch.id,
         "jobId": batch.job_id,
         "state": batch.state,
@@ -272,7 +273,7 @@ class Bulk1Service:
             header, rows = read_csv(path)
             if not header:
                 raise InvalidBatch("InvalidBatch : Empty batch")
-            obj = self.ctx.schema.get(job.object)
+            obj = self.ctx.sobject(job.object)
             for name in header if check_fields else ():
                 if obj.field(name) is None:
                     raise InvalidBatch(f"InvalidBatch : Field name not found : {name}")
@@ -294,7 +295,7 @@ class Bulk1Service:
 
     def _key(self, job: Bulk1Job) -> FieldDef | None:
         """An upsert job's key field (checked when the job was created)."""
-        return job_upsert_key(self.ctx.schema.get(job.object), job.operation, job.external_id_field)
+        return job_upsert_key(self.ctx.sobject(job.object), job.operation, job.external_id_field)
 
     def _process(self, job: Bulk1Job, batch: Bulk1Batch) -> Callable[[], float | None]:
         """The batch as the engine's unit (one call per attempt, see `_BatchRun`)."""
@@ -366,7 +367,7 @@ class _BatchRun:
             ctx.engine.sleep(overhead)
             chunks = itertools.chain([self.leftover], self.chunks) if self.leftover else self.chunks
             self.leftover = None
-            run_transactions(ctx, ctx.schema.get(job.object), job.operation, chunks, self._on_results, family="bulk1",
+            run_transactions(ctx, ctx.sobject(job.object), job.operation, chunks, self._on_results, family="bulk1",
                              form=self.form, before_transaction=self._before, timer=timer, key=self.service._key(job))
         except InvalidBatch as err:
             final, message = "Failed", err.message
@@ -417,10 +418,8 @@ def _count_chars(path: str) -> int:
 
 
 def _remove(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.remove(path)
-    except OSError:
-        pass
 
 
 def _canon(record_id: str) -> str:

@@ -10,6 +10,7 @@ byte offset into the result file, so any page is served without an index held in
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import io
 import itertools
@@ -17,16 +18,36 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 
 from .. import soql
 from ..constants import BULK2_MAX_UPLOAD_BYTES, BULK2_MULTIPART_MAX_CHARS, BULK_TRANSACTION_SIZE
 from ..dml import SaveResult
-from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
+from ..errors import (
+    ClientInputError,
+    ExceededQuota,
+    InvalidJob,
+    InvalidJobState,
+    JobNotComplete,
+    NotFound,
+    SalesforceError,
+)
 from ..schema import FieldDef, now_stamp
-from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, Row, error_text, quoted, read_csv, read_spool, width_problem, write_spool
+from .formats import (
+    DELIMITERS,
+    LINE_ENDINGS,
+    CsvOut,
+    Row,
+    error_text,
+    quoted,
+    read_csv,
+    read_spool,
+    width_problem,
+    write_spool,
+)
 from .transactions import (
     OPERATIONS,
     AttemptTimer,
@@ -273,7 +294,7 @@ class Bulk2Service:
 
     def delete_ingest(self, job_id: str) -> None:
         job = self.get_ingest(job_id)
-        if job.state not in ("UploadComplete",) + TERMINAL:
+        if job.state not in ("UploadComplete", *TERMINAL):
             raise InvalidJobState(f"Job {job.id} is {job.state}; only a closed, completed, aborted or failed job can be deleted")
         with self._lock:
             self.ingest.pop(job.id, None)
@@ -343,10 +364,11 @@ class Bulk2Service:
 
     def _all_unprocessed(self, job: IngestJob) -> None:
         """A job that never started processing (aborted, or failed up front): every uploaded record is unprocessed."""
-        if not job.upload_path or job.parts:
+        upload_path = job.upload_path
+        if not upload_path or job.parts:
             return
         def upload_rows() -> Iterator[list[str]]:
-            header, rows = read_csv(job.upload_path, job.delimiter)
+            header, rows = read_csv(upload_path, job.delimiter)
             job.header = header
             return rows
 
@@ -382,11 +404,11 @@ class Bulk2Service:
         ctx = self.ctx
         if not job.upload_path:
             raise ClientInputError("InvalidBatch : No data was uploaded to the job")
-        _check_line_ending(job)
+        _check_line_ending(job, job.upload_path)
         header, rows = read_csv(job.upload_path, job.delimiter)
         job.header = header
         job.pending_rows = rows
-        obj = ctx.schema.get(job.object)
+        obj = ctx.sobject(job.object)
         for name in header:
             if obj.field(name) is None:
                 raise ClientInputError(f"InvalidBatch : Field name not found : {name}")
@@ -433,7 +455,7 @@ class Bulk2Service:
 
     def _key(self, job: IngestJob) -> FieldDef | None:
         """An upsert job's key field (checked when the job was created)."""
-        return job_upsert_key(self.ctx.schema.get(job.object), job.operation, job.external_id_field)
+        return job_upsert_key(self.ctx.sobject(job.object), job.operation, job.external_id_field)
 
     # -- query jobs -------------------------------------------------------------------------------
     def create_query(self, body: dict[str, Any], api_version: float) -> QueryJob:
@@ -470,10 +492,8 @@ class Bulk2Service:
         job = self.get_query(job_id)
         with self._lock:
             self.queries.pop(job.id, None)
-        try:
+        with contextlib.suppress(OSError):
             os.remove(job.result_path)
-        except OSError:
-            pass
 
     def abort_query(self, job_id: str) -> QueryJob:
         job = self.get_query(job_id)
@@ -495,7 +515,7 @@ class Bulk2Service:
             writer = csv.writer(fh, delimiter=DELIMITERS[job.column_delimiter], lineterminator=LINE_ENDINGS[job.line_ending], quoting=csv.QUOTE_ALL)
             writer.writerow(names)
             for row in cq.rows(ctx.store):
-                writer.writerow([c.field.to_text(row.get(n)) for c, n in zip(cq.columns, names)])
+                writer.writerow([c.field.to_text(row.get(n)) for c, n in zip(cq.columns, names, strict=True)])
                 count += 1
                 if count % 10_000 == 0 and job.state == "Aborted":
                     return
@@ -594,7 +614,7 @@ class _InternalBatch:
         job = self.job
         delimiter, newline = job.delimiter, job.newline
         ok_lines, failed_lines = [], []
-        for text, res in zip(self.out.lines(chunk), results):
+        for text, res in zip(self.out.lines(chunk), results, strict=True):
             if res.success:
                 # sf__Id is a canonical id (base-62, nothing to escape): quoted without quoted()'s work.
                 ok_lines.append(f'"{res.id}"{delimiter}"{"true" if res.created else "false"}"{delimiter}{text}{newline}')
@@ -617,7 +637,7 @@ class _InternalBatch:
             self._open()
         self.attempts += 1
         timer = AttemptTimer(profile.scaled(profile.timings.bulk2_batch_time_limit_s))
-        obj = ctx.schema.get(job.object)
+        obj = ctx.sobject(job.object)
         try:
             overhead = profile.batch_overhead("bulk2")
             if not timer.spend(overhead):
@@ -658,9 +678,9 @@ class _InternalBatch:
         os.remove(self.chunk_path)
 
 
-def _check_line_ending(job: IngestJob) -> None:
+def _check_line_ending(job: IngestJob, upload_path: str) -> None:
     """Salesforce refuses data whose line ending differs from the job's `lineEnding` (the job fails)."""
-    with open(job.upload_path, "rb") as fh:
+    with open(upload_path, "rb") as fh:
         first = fh.readline(1 << 20)
     if not first.endswith(b"\n"):
         return  # a single line without a terminator: nothing to compare

@@ -13,8 +13,8 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
 
 from ..profiles import OrgProfile
 
@@ -72,9 +72,8 @@ class BulkEngine:
                 # A Serial job's unit waits for its lane *before* taking a processing slot: holding a slot
                 # while blocked on the lane would starve every other job of the org's shared slots.
                 if lane is not None:
-                    with lane:
-                        with self._current_slots():
-                            again = work()
+                    with lane, self._current_slots():
+                        again = work()
                 else:
                     with self._current_slots():
                         again = work()

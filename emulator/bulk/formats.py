@@ -7,11 +7,14 @@ the emulator's memory does not grow with a job's size. XML from clients is parse
 from __future__ import annotations
 
 import csv
+import io
 import json
 import marshal
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, filterfalse, islice
-from typing import IO, Any, Iterable, Iterator, Sequence
+from typing import IO, Any, TypedDict
 from xml.sax.saxutils import XMLGenerator
+from xml.sax.xmlreader import AttributesImpl
 
 from defusedxml.ElementTree import iterparse
 
@@ -31,6 +34,7 @@ _SPOOL_BLOCK = 1000  # rows per block of a spool file
 
 Row = Sequence[str]  # one CSV record: the reader's list, or the tuple a spool gives back
 _BLANK_ROWS = [[], [""]]  # an empty line, or a line holding only "": not a record
+_NO_ATTRIBUTES = AttributesImpl({})
 
 
 def bulk_value(text: str) -> Any:
@@ -39,7 +43,7 @@ def bulk_value(text: str) -> Any:
 
 
 def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], Iterator[list[str]]]:
-    fh = open(path, newline="", encoding="utf-8-sig")
+    fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - rows() below reads it lazily and closes it
     reader = csv.reader(fh, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
@@ -65,7 +69,7 @@ def csv_record(header: list[str], row: Row) -> dict[str, Any]:
     problem = width_problem(header, row)
     if problem:
         raise ValueError(problem)
-    return {name: bulk_value(value) for name, value in zip(header, row) if value != ""}
+    return {name: bulk_value(value) for name, value in zip(header, row, strict=True) if value != ""}
 
 
 def width_problem(header: list[str], row: Row) -> str | None:
@@ -167,6 +171,11 @@ def error_text(code: str, message: str, fields: list[str]) -> str:
     return f"{code}:{message}:--"
 
 
+class _Dialect(TypedDict):
+    delimiter: str
+    lineterminator: str
+
+
 class CsvOut:
     """A CSV writer that never lets a carriage return out unquoted.
 
@@ -176,7 +185,7 @@ class CsvOut:
     """
 
     def __init__(self, fh: IO[str], delimiter: str = ",", newline: str = "\n") -> None:
-        self._dialect = {"delimiter": delimiter, "lineterminator": newline}
+        self._dialect: _Dialect = {"delimiter": delimiter, "lineterminator": newline}
         self._minimal = csv.writer(fh, **self._dialect)
         self._all = csv.writer(fh, quoting=csv.QUOTE_ALL, **self._dialect)
         self._check = "\r" not in newline
@@ -221,14 +230,14 @@ def quoted(values: list[str], delimiter: str) -> str:
 class Bulk1ResultWriter:
     """Writes a Bulk 1.0 batch result file in the job's content type, one result per input row."""
 
-    def __init__(self, fh: IO[str], content_type: str) -> None:
+    def __init__(self, fh: io.TextIOBase, content_type: str) -> None:
         self.fh = fh
         self.kind = "JSON" if "JSON" in content_type else ("CSV" if "CSV" in content_type else "XML")
         self._first = True
         if self.kind == "XML":
             self._xml = XMLGenerator(fh, encoding="UTF-8", short_empty_elements=True)
             self._xml.startDocument()
-            self._xml.startElement("results", {"xmlns": BULK1_NS})
+            self._xml.startElement("results", AttributesImpl({"xmlns": BULK1_NS}))
         elif self.kind == "CSV":
             self._csv = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
             self._csv.writerow(["Id", "Success", "Created", "Error"])
@@ -238,14 +247,14 @@ class Bulk1ResultWriter:
     def write(self, record_id: str | None, success: bool, created: bool, errors: list[tuple[str, str, list[str]]]) -> None:
         if self.kind == "XML":
             x = self._xml
-            x.startElement("result", {})
+            x.startElement("result", _NO_ATTRIBUTES)
             if record_id:
                 _text_element(x, "id", record_id)
             else:
-                x.startElement("id", {"xsi:nil": "true", "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance"})
+                x.startElement("id", AttributesImpl({"xsi:nil": "true", "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance"}))
                 x.endElement("id")
             for code, message, fields in errors:
-                x.startElement("errors", {})
+                x.startElement("errors", _NO_ATTRIBUTES)
                 for f in fields:
                     _text_element(x, "fields", f)
                 _text_element(x, "message", message)
@@ -272,6 +281,6 @@ class Bulk1ResultWriter:
 
 
 def _text_element(x: XMLGenerator, name: str, text: str) -> None:
-    x.startElement(name, {})
+    x.startElement(name, _NO_ATTRIBUTES)
     x.characters(text)
     x.endElement(name)

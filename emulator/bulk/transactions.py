@@ -18,15 +18,18 @@ takes the same forms to `emulator.upsert`, each transaction one upsert call.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from ..constants import BULK_TRANSACTION_SIZE
 from ..dml import DmlEngine, FieldLayout, SaveResult, UpdateRows
 from ..errors import InvalidJob, RecordError
+from ..ids import IdFactory
 from ..profiles import FaultConfig, OrgProfile
-from ..schema import FieldDef, SObjectDef
+from ..schema import FieldDef, Schema, SObjectDef
 from ..store import RecordStore
 from ..upsert import UpsertRows, rows_of, upsert
+from ..usage import ApiUsage
 from .engine import BulkEngine
 from .formats import NA, Row, csv_record
 
@@ -90,15 +93,21 @@ class AttemptTimer:
 
 
 class BulkContext(Protocol):
+    schema: Schema
     store: RecordStore
     dml: DmlEngine
     engine: BulkEngine
+    ids: IdFactory
+    usage: ApiUsage
+    user_id: str
 
     @property
     def profile(self) -> OrgProfile: ...
 
     @property
     def faults(self) -> FaultConfig: ...
+
+    def sobject(self, name: str) -> SObjectDef: ...
 
 
 class RecordForm(Protocol[R]):
@@ -182,7 +191,7 @@ def run_transactions(
     on_results: Callable[[list[R], list[SaveResult]], None],
     *,
     family: str,
-    form: RecordForm[R] = MAPPINGS,
+    form: RecordForm[R],
     should_stop: Callable[[], bool] = lambda: False,
     before_transaction: Callable[[int], None] = lambda n: None,
     timer: AttemptTimer | None = None,

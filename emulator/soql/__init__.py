@@ -10,4 +10,4 @@ The parser never sees the schema or the store; only `CompiledQuery.rows` touches
 from .compiler import CompiledQuery, SelectedColumn, compile_query, date_range
 from .parser import Query, parse, to_soql
 
-__all__ = ["parse", "compile_query", "CompiledQuery", "SelectedColumn", "Query", "to_soql", "date_range"]
+__all__ = ["CompiledQuery", "Query", "SelectedColumn", "compile_query", "date_range", "parse", "to_soql"]

@@ -27,8 +27,10 @@ stable; without ORDER BY, rows come in insertion order.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field as dc_field
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..errors import InvalidField, InvalidType, MalformedQuery, SalesforceError
@@ -60,7 +62,7 @@ from .parser import (
 if TYPE_CHECKING:
     from ..store import RecordStore
 
-__all__ = ["SelectedColumn", "CompiledQuery", "compile_query", "date_range"]
+__all__ = ["CompiledQuery", "SelectedColumn", "compile_query", "date_range"]
 
 _BASE = "t0"
 _MIDNIGHT = "T00:00:00.000+0000"
@@ -147,12 +149,12 @@ class CompiledQuery:
             return f"SELECT COUNT(*) FROM ({inner})", list(self._params)
         return f"SELECT COUNT({self._count_expr}) FROM {self._from_sql}{self._where_sql}", list(self._params)
 
-    def rows(self, store: "RecordStore", offset: int | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    def rows(self, store: RecordStore, offset: int | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Run `sql()` and yield {"__id": id, "Name": stored, "Account__r.Name": stored, ...}."""
         text, params = self.sql(offset, limit)
         keys = ["__id", *(c.key for c in self.columns)]
         for row in store.execute(text, params):
-            yield dict(zip(keys, row))
+            yield dict(zip(keys, row, strict=True))
 
 
 # -- relative dates -------------------------------------------------------------------------------------
@@ -504,7 +506,7 @@ def compile_query(query: Query | str, schema: Schema, *, today: dt.date | None =
     """
     if isinstance(query, str):
         query = parse(query)
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or dt.datetime.now(dt.UTC).date()
     comp = _Compiler(query, schema, today)
     columns, exprs, is_count, count = comp.select()
     count_column: SelectedColumn | None = None
@@ -515,7 +517,8 @@ def compile_query(query: Query | str, schema: Schema, *, today: dt.date | None =
         count_column = SelectedColumn(res.path, res.field, res.relationship, res.target)
         count_expr = res.sql
         count_alias = count.alias or "expr0"
-    where_sql, params = ("", [])
+    where_sql = ""
+    params: list[Any] = []
     if query.where is not None:
         cond_sql, params = comp.condition(query.where)
         where_sql = f" WHERE {cond_sql}"
@@ -529,7 +532,7 @@ def compile_query(query: Query | str, schema: Schema, *, today: dt.date | None =
         offset=query.offset,
         count_alias=count_alias,
         count_column=count_column,
-        _column_sql=tuple(f"{sql} AS {_quote(col.key)}" for sql, col in zip(exprs, columns)),
+        _column_sql=tuple(f"{sql} AS {_quote(col.key)}" for sql, col in zip(exprs, columns, strict=True)),
         _from_sql=from_sql,
         _where_sql=where_sql,
         _params=tuple(params),

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from decimal import Decimal
-from dataclasses import dataclass, field as dc_field
 from functools import lru_cache
 from importlib import resources
-from typing import Union
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -29,29 +29,29 @@ MAX_OFFSET = 2000  # SOQL's documented OFFSET cap
 
 __all__ = [
     "MAX_OFFSET",
-    "Pos",
-    "FieldRef",
-    "CountCall",
-    "NullLit",
-    "StringLit",
-    "NumberLit",
+    "And",
     "BoolLit",
+    "Comparison",
+    "Condition",
+    "CountCall",
+    "DateConst",
     "DateLit",
     "DateTimeLit",
-    "DateConst",
-    "Literal",
-    "Comparison",
+    "FieldRef",
     "InList",
+    "Literal",
     "Not",
-    "And",
+    "NullLit",
+    "NumberLit",
     "Or",
-    "Condition",
     "OrderItem",
+    "Pos",
     "Query",
-    "parse",
-    "to_soql",
+    "StringLit",
     "format_error",
     "like_pattern",
+    "parse",
+    "to_soql",
 ]
 
 
@@ -108,7 +108,7 @@ class StringLit:
         return decode_string(self.raw)
 
     @classmethod
-    def from_value(cls, value: str) -> "StringLit":
+    def from_value(cls, value: str) -> StringLit:
         """The literal whose decoded value is `value` (wildcards in it stay wildcards under LIKE)."""
         out = []
         for ch in value:
@@ -164,7 +164,7 @@ class DateConst:
     pos: Pos = dc_field(default=_NOWHERE, compare=False)
 
 
-Literal = Union[NullLit, StringLit, NumberLit, BoolLit, DateLit, DateTimeLit, DateConst]
+Literal = NullLit | StringLit | NumberLit | BoolLit | DateLit | DateTimeLit | DateConst
 
 COMPARISON_OPS = ("=", "!=", "<", "<=", ">", ">=", "LIKE")
 
@@ -187,20 +187,20 @@ class InList:
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Condition"
+    operand: Condition
 
 
 @dataclass(frozen=True)
 class And:
-    operands: tuple["Condition", ...]
+    operands: tuple[Condition, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    operands: tuple["Condition", ...]
+    operands: tuple[Condition, ...]
 
 
-Condition = Union[Comparison, InList, Not, And, Or]
+Condition = Comparison | InList | Not | And | Or
 
 
 @dataclass(frozen=True)
@@ -349,7 +349,7 @@ class _ToAst(Transformer):
     def STRING(self, tok: Token) -> StringLit:
         lit = StringLit(str(tok)[1:-1], _pos(tok))
         try:
-            lit.value
+            _ = lit.value  # decoded only to refuse a bad escape at parse time
         except ValueError as exc:
             raise _QueryError(_pos(tok), str(exc)) from None
         return lit
@@ -429,7 +429,7 @@ def parse_datetime_literal(text: str) -> dt.datetime | None:
             return None
         offset = dt.timedelta(hours=hours, minutes=minutes) * (1 if zone[0] == "+" else -1)
     try:
-        return (base - offset).replace(tzinfo=dt.timezone.utc)
+        return (base - offset).replace(tzinfo=dt.UTC)
     except OverflowError:
         return None
 
@@ -458,8 +458,10 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> MalformedQuery:
     if isinstance(exc, UnexpectedCharacters):
         pos = Pos(exc.line, exc.column)
         # Report the whole word when a word is what could not be lexed here (e.g. an unknown date literal).
-        word = re.match(r"[A-Za-z0-9_:]+|.", text[exc.pos_in_stream :], re.S)
-        shown = word.group(0) if word else text[exc.pos_in_stream]
+        start = exc.pos_in_stream
+        assert start is not None  # lark sets it on every UnexpectedCharacters
+        word = re.match(r"[A-Za-z0-9_:]+|.", text[start:], re.S)
+        shown = word.group(0) if word else text[start]
         return MalformedQuery(format_error(text, pos, f"unexpected token: '{shown}'"))
     if isinstance(exc, UnexpectedEOF):
         return MalformedQuery(format_error(text, _end_pos(text), "unexpected token: <EOF>"))
@@ -502,7 +504,7 @@ def _render_literal(value: Literal) -> str:
             return text if "." in text else text + ".0"
         return str(value.value)
     if isinstance(value, DateTimeLit):
-        stamp = value.value.astimezone(dt.timezone.utc)
+        stamp = value.value.astimezone(dt.UTC)
         text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
         if stamp.microsecond:
             text += f".{stamp.microsecond:06d}"

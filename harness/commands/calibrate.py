@@ -37,7 +37,7 @@ def calibrate(
                                                "emulator started with --time-scale): measured times are multiplied by it."),
     edition: str = opt.Edition,
     json_out: bool = opt.JsonOut,
-    org: OrgOptions = None,  # type: ignore[assignment]  (filled in by with_org_options)
+    org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
     """Measure an org (or the emulator): which requests count, latency, Bulk queue wait and speed; write a profile."""
     count = opt.positive_int(records, "--records")

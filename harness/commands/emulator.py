@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 app = typer.Typer(help="The embedded Salesforce org emulator.", no_args_is_help=True)
@@ -24,12 +22,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (keep it on loopback)."),
     port: int = typer.Option(0, help="Port; 0 picks a free one."),
     tls: bool = typer.Option(True, "--tls/--no-tls", help="HTTPS with a throwaway CA (default) or plain HTTP."),
-    db: Optional[str] = typer.Option(None, help="SQLite file to keep the org's data in (default: a temp dir)."),
+    db: str | None = typer.Option(None, help="SQLite file to keep the org's data in (default: a temp dir)."),
     seed: list[str] = typer.Option([], help="Seed synthetic records, e.g. --seed Byline__c=100000 (repeatable)."),
-    profile: str = typer.Option("instant", help="Org profile: instant, realistic, or a profile JSON file (docs/org-profile.md)."),
-    time_scale: Optional[float] = typer.Option(None, help="Run the profile this many times faster than real time."),
+    profile: str = typer.Option("instant", help="Org profile: instant, realistic, heavy-automation, or a profile JSON file (docs/org-profile.md)."),
+    time_scale: float | None = typer.Option(None, help="Run the profile this many times faster than real time."),
     edition: str = typer.Option("developer", help="developer (15,000 calls/day), enterprise (100,000) or sandbox (5,000,000)."),
-    faults: Optional[str] = typer.Option(None, help="Fault injection, e.g. 'http_503_rate=0.05,seed=7'."),
+    faults: str | None = typer.Option(None, help="Fault injection, e.g. 'http_503_rate=0.05,seed=7'."),
     schema: list[str] = typer.Option([], help="Extra schema JSON file(s) declaring more objects."),
 ) -> None:
     """Serve an emulated org; prints one JSON line with its URLs and credentials, then serves until Ctrl-C."""

@@ -25,9 +25,9 @@ from strategies import registry
 from strategies.base import RunSummary, UpdateStrategy
 from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
 from strategies.records import CsvRecords, Validator, prepare
+from strategies.resume import journaled_strategy
 from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED, ResultSink
 from strategies.transport import OrgSession
-from strategies.resume import journaled_strategy
 
 from .. import formatting as fmt
 from .. import options as opt

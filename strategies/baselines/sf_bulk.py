@@ -78,7 +78,7 @@ class _RowSpool:
     """(row number, Id) of every row sent, on disk, read back in the same order."""
 
     def __init__(self) -> None:
-        self._file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", prefix="sfh-baseline-ids-")
+        self._file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", prefix="sfh-baseline-ids-")  # noqa: SIM115 - owned; close() closes it
         self._reading = False
 
     def add(self, rows: list[Row]) -> None:

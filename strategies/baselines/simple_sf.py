@@ -427,7 +427,7 @@ def _write_temp_csv(rows: Iterator[Row], columns: list[str] | None, run: RunCont
     """
     names = ["Id"] + [c for c in (columns or []) if c != "Id"]
     fd, path = tempfile.mkstemp(prefix="sfh-baseline-", suffix=".csv")
-    spool = tempfile.TemporaryFile(prefix="sfh-baseline-rows-")
+    spool = tempfile.TemporaryFile(prefix="sfh-baseline-rows-")  # noqa: SIM115 - read lazily by replay(), which closes it
     written = 0
 
     def replay() -> Iterator[Row]:

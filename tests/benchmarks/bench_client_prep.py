@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from strategies.bulk2_csv import DEFAULT_MAX_JOB_BYTES, CsvRowWriter, csv_value_problem  # noqa: E402
-from strategies.records import Chunker, ChunkLimits, CsvRecords, Validator, id_checksum, prepare  # noqa: E402
+from strategies.bulk2_csv import DEFAULT_MAX_JOB_BYTES, CsvRowWriter, csv_value_problem
+from strategies.records import Chunker, ChunkLimits, CsvRecords, Validator, id_checksum, prepare
 
 
 def write_input(path: str, n: int, shuffled: bool = False) -> None:

@@ -206,9 +206,9 @@ def main() -> None:
             bare_rates, emu_rates = [], []
             for r in range(max(args.rounds, 1)):
                 offset = r * per_round
-                bare_rates.append(patch_rate(lambda i: f"{bare_base}/services/data/v62.0/sobjects/Byline__c/r{(offset + i) % 100000}",
+                bare_rates.append(patch_rate(lambda i, offset=offset: f"{bare_base}/services/data/v62.0/sobjects/Byline__c/r{(offset + i) % 100000}",
                                              per_round, bare_ca, {}))
-                emu_rates.append(patch_rate(lambda i: f"{base}/services/data/v62.0/sobjects/Byline__c/{ids[(offset + i) % len(ids)]}",
+                emu_rates.append(patch_rate(lambda i, offset=offset: f"{base}/services/data/v62.0/sobjects/Byline__c/{ids[(offset + i) % len(ids)]}",
                                             per_round, ca, auth))
         finally:
             bare.terminate()
@@ -216,7 +216,7 @@ def main() -> None:
         bare_rate, emu_rate = statistics.median(bare_rates), statistics.median(emu_rates)
         figures["patch_per_second"] = {
             "emulator": round(emu_rate), "bare_asgi_sqlite": round(bare_rate), "ratio": round(emu_rate / bare_rate, 3),
-            "rounds": [{"emulator": round(e), "bare_asgi_sqlite": round(b), "ratio": round(e / b, 3)} for e, b in zip(emu_rates, bare_rates)],
+            "rounds": [{"emulator": round(e), "bare_asgi_sqlite": round(b), "ratio": round(e / b, 3)} for e, b in zip(emu_rates, bare_rates, strict=True)],
         }
 
         # Bulk API 2.0 update jobs of --bulk-records records, each over the same records.

@@ -19,7 +19,8 @@ For peak memory per run (which needs a fresh process per run), and for the reali
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import campaign  # noqa: E402
+import campaign
 
 ORG_RECORDS = 1000
 

@@ -8,7 +8,8 @@ Tests that expire sessions or need their own start options use `sf_org_factory` 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests

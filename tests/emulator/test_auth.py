@@ -10,9 +10,9 @@ import time
 import jwt
 import pytest
 import requests
-from defusedxml.ElementTree import fromstring
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from defusedxml.ElementTree import fromstring
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PARTNER = "urn:partner.soap.sforce.com"
@@ -118,7 +118,10 @@ def test_soap_login_envelope_and_fault(org):
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/xml")
     root = fromstring(resp.content)
     result = root.find(f"{{{SOAP_ENV}}}Body/{{{PARTNER}}}loginResponse/{{{PARTNER}}}result")
-    get = lambda path: result.find("/".join(f"{{{PARTNER}}}{p}" for p in path.split("/"))).text
+
+    def get(path):
+        return result.find("/".join(f"{{{PARTNER}}}{p}" for p in path.split("/"))).text
+
     assert get("serverUrl") == f"{org.instance_url}/services/Soap/u/62.0/{org.org.org_id}"
     assert get("userId") == org.org.user_id and get("passwordExpired") == "false" and get("sandbox") == "false"
     assert get("userInfo/organizationId") == org.org.org_id and get("userInfo/sessionSecondsValid") == "7200"

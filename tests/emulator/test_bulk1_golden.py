@@ -115,7 +115,10 @@ def test_result_formats(api, wait, seeded):
     assert tag == "results" and [n for n, _ in children] == ["result", "result"]
     root = fromstring(res.content)
     first, second = list(root)
-    get = lambda el, name: el.find(f"{{{NS}}}{name}")
+
+    def get(el, name):
+        return el.find(f"{{{NS}}}{name}")
+
     assert get(first, "id").text == ids[0] and get(first, "success").text == "true" and get(first, "created").text == "false"
     # A failed row carries no id, updates included (simple-salesforce #627 sees exactly that).
     assert get(second, "success").text == "false" and get(second, "id").text is None

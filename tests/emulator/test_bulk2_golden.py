@@ -56,7 +56,7 @@ def test_create_upload_close_shapes(api, wait, seeded):
     ids = seeded(3)
     before = api.records()
     job = create(api)
-    assert list(job) == INFO_KEYS + ["contentUrl"]
+    assert list(job) == [*INFO_KEYS, "contentUrl"]
     assert job["state"] == "Open" and job["jobType"] == "V2Ingest" and job["apiVersion"] == 62.0
     assert job["contentType"] == "CSV" and job["concurrencyMode"] == "Parallel"
     assert (job["lineEnding"], job["columnDelimiter"]) == ("LF", "COMMA")
@@ -324,7 +324,7 @@ def test_awkward_values_round_trip(api, wait, seeded, ending):
     # Quote every value: Python's csv writer leaves a bare CR unquoted when the line ending is LF.
     writer = csv.writer(buf, lineterminator=ENDINGS[ending], quoting=csv.QUOTE_ALL)
     writer.writerow(["Id", "Name"])
-    for rid, value in zip(ids, values):
+    for rid, value in zip(ids, values, strict=True):
         writer.writerow([rid, value])
     info = run_job(api, wait, buf.getvalue(), lineEnding=ending)
     assert info["state"] == "JobComplete" and info["numberRecordsProcessed"] == 6 and info["numberRecordsFailed"] == 0

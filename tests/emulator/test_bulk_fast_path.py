@@ -72,14 +72,14 @@ def test_bad_values_fail_as_on_rest(api, wait, seeded):
     id_cases = [(MISSING_BYLINE, "ENTITY_IS_DELETED"), (accounts[0], "MALFORMED_ID"), ("not-an-id", "MALFORMED_ID")]
     before = api.records()
 
-    rest_records = [{"attributes": {"type": "Byline__c"}, "id": rid, field: value} for rid, (field, _, value, _) in zip(ids, cases)]
+    rest_records = [{"attributes": {"type": "Byline__c"}, "id": rid, field: value} for rid, (field, _, value, _) in zip(ids, cases, strict=True)]
     rest_records += [{"attributes": {"type": "Byline__c"}, "id": rid, "Tweets__c": 5} for rid, _ in id_cases]
     rest = api.rest("PATCH", "/composite/sobjects", json={"records": rest_records}).json()
     expected = [error_text(r["errors"][0]["statusCode"], r["errors"][0]["message"], r["errors"][0]["fields"]) for r in rest]
     assert [r["errors"][0]["statusCode"] for r in rest] == [code for *_, code in cases] + [code for _, code in id_cases]
     assert api.records() == before
 
-    rows = [[rid if h == "Id" else (value if h == field else "") for h in HEADER] for rid, (field, value, _, _) in zip(ids, cases)]
+    rows = [[rid if h == "Id" else (value if h == field else "") for h in HEADER] for rid, (field, value, _, _) in zip(ids, cases, strict=True)]
     rows += [[rid, "", "5", "", "", ""] for rid, _ in id_cases]
     data = csv_text(HEADER, rows)
 
@@ -153,20 +153,20 @@ def test_mixed_job_results_are_exact(api, wait, seeded):
     ids = seeded(1_000)
     account = seeded(1, "Account")[0]
     before = api.records()
-    rows, errors = zip(*(_variant(n % 20, rid, account) for n, rid in enumerate(ids)))
+    rows, errors = zip(*(_variant(n % 20, rid, account) for n, rid in enumerate(ids)), strict=True)
     info, ok, failed, unprocessed = bulk2_job(api, wait, csv_text(HEADER, list(rows)))
 
-    good = [[rid, "false", *row] for rid, row, error in zip(ids, rows, errors) if error is None]
+    good = [[rid, "false", *row] for rid, row, error in zip(ids, rows, errors, strict=True) if error is None]
     # sf__Id is the record's id, or empty when the row's own id was refused (variant 6: an Account id; 16: a bad checksum).
-    bad = [[{5: MISSING_BYLINE, 6: "", 16: ""}.get(n % 20, rid), error, *row] for n, (rid, row, error) in enumerate(zip(ids, rows, errors))
+    bad = [[{5: MISSING_BYLINE, 6: "", 16: ""}.get(n % 20, rid), error, *row] for n, (rid, row, error) in enumerate(zip(ids, rows, errors, strict=True))
            if error is not None]
     assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 1_000, len(bad))
-    assert ok == [["sf__Id", "sf__Created", *HEADER]] + good
-    assert failed == [["sf__Id", "sf__Error", *HEADER]] + bad
+    assert ok == [["sf__Id", "sf__Created", *HEADER], *good]
+    assert failed == [["sf__Id", "sf__Error", *HEADER], *bad]
     assert unprocessed == ",".join(HEADER) + "\n"
 
     stored = api.records()
-    for n, (rid, error) in enumerate(zip(ids, errors)):
+    for n, (rid, error) in enumerate(zip(ids, errors, strict=True)):
         k = n % 20
         if error is not None:
             assert stored[rid] == before[rid]
@@ -224,7 +224,7 @@ def test_csv_rows_match_mappings_for_every_value(twin_orgs):
     ]
     combos = list(itertools.product(*columns))
     assert len(combos) <= len(ids)
-    rows = [[rid, *values] for rid, values in zip(ids, combos)]
+    rows = [[rid, *values] for rid, values in zip(ids, combos, strict=False)]
     rows += [["", "x", "1", "", "", "", ""], ["#N/A", "x", "1", "", "", "", ""], [MISSING_BYLINE, "x", "1", "", "", "", ""]]
     form = CsvRows(fast_org.schema.get("Byline__c"), header)
     got = _apply(fast_org, form, rows)

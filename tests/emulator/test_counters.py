@@ -144,7 +144,7 @@ def test_bulk2_query_jobs_are_counted_separately(api, wait, seeded):
     seeded(10)
     for _ in range(2):
         job = api.bulk2("POST", "/query", json={"operation": "query", "query": "SELECT Id FROM Byline__c"}).json()
-        wait(lambda: api.bulk2("GET", f"/query/{job['id']}").json()["state"] == "JobComplete")
+        wait(lambda: api.bulk2("GET", f"/query/{job['id']}").json()["state"] == "JobComplete")  # noqa: B023 - waited on at once
     usage = api.org.admin.usage()
     assert usage["DailyBulkV2QueryJobs"]["used"] == 2 and usage["DailyBulkApiBatches"]["used"] == 0
     limits = api.rest("GET", "/limits").json()

@@ -83,7 +83,7 @@ def test_lock_errors_are_per_record_and_deterministic(api, seeded):
         locked = [r for r in out if not r["success"]]
         assert locked and all(r["errors"][0]["statusCode"] == "UNABLE_TO_LOCK_ROW" for r in locked)
         stored = api.records()
-        for rid, res in zip(ids, out):
+        for rid, res in zip(ids, out, strict=True):
             assert stored[rid]["Tweets__c"] == (600 if res["success"] else before[rid]["Tweets__c"])
         api.rest("PATCH", "/composite/sobjects", json={"records": [{"attributes": {"type": "Byline__c"}, "id": r, "Tweets__c": 1} for r in ids]})
     assert outcomes[0] == outcomes[1]

@@ -86,7 +86,7 @@ def test_unreadable_sources_are_named(tmp_path):
         get_profile("nope")
     bad = tmp_path / "broken.json"
     bad.write_text("{")
-    with pytest.raises(ProfileError, match="broken.json: not valid JSON"):
+    with pytest.raises(ProfileError, match=r"broken\.json: not valid JSON"):
         get_profile(str(bad))
     with pytest.raises(ProfileError, match="unknown profile parameter 'bulk_speed'"):
         get_profile("instant", bulk_speed=1)
@@ -95,7 +95,7 @@ def test_unreadable_sources_are_named(tmp_path):
 def test_realistic_must_be_complete():
     doc = json.loads((ROOT / "emulator" / "org_profiles" / "realistic.json").read_text())
     del doc["timings"]["rtt_ms"]
-    with pytest.raises(ProfileError, match="timings.rtt_ms: missing"):
+    with pytest.raises(ProfileError, match=r"timings\.rtt_ms: missing"):
         profile_from_document(doc, origin="realistic.json", complete=True)
 
 

@@ -286,7 +286,7 @@ def test_collections_create_get_delete(api, seeded):
     out = api.rest("POST", "/composite/sobjects", json=_coll(new)).json()
     ids = [r["id"] for r in out]
     assert all(r["success"] for r in out) and len(set(ids)) == 3
-    got = api.rest("GET", "/composite/sobjects/Byline__c", params={"ids": ",".join(ids + ["a015g00000000zzAAA"]), "fields": "Name,Tweets__c"}).json()
+    got = api.rest("GET", "/composite/sobjects/Byline__c", params={"ids": ",".join([*ids, "a015g00000000zzAAA"]), "fields": "Name,Tweets__c"}).json()
     assert [g["Name"] for g in got[:3]] == ["n0", "n1", "n2"] and got[3] is None
     gone = api.rest("DELETE", "/composite/sobjects", params={"ids": ",".join(ids[:2]), "allOrNone": "false"}).json()
     assert gone == [{"id": ids[0], "success": True, "errors": []}, {"id": ids[1], "success": True, "errors": []}]

@@ -211,7 +211,7 @@ class TestParser:
             "SELECT Id FROM A WHERE x IN (2024-01-31, 2024-01-31T10:00:00Z, 2024-01-31T10:00:00+01:00, "
             "2024-01-31T10:00:00.25-0130, 2024-01-31t10:00:00z)"
         ).where.values
-        utc = dt.timezone.utc
+        utc = dt.UTC
         assert values[0] == DateLit(dt.date(2024, 1, 31))
         assert values[1] == DateTimeLit(dt.datetime(2024, 1, 31, 10, tzinfo=utc))
         assert values[2] == DateTimeLit(dt.datetime(2024, 1, 31, 9, tzinfo=utc))
@@ -587,7 +587,7 @@ class TestDates:
         assert date_range(DateConst("NEXT_N_DAYS", 3), TODAY) == (d(2024, 3, 16), d(2024, 3, 19))
 
     def test_today_defaults_to_the_current_utc_date(self) -> None:
-        today = dt.datetime.now(dt.timezone.utc).date()
+        today = dt.datetime.now(dt.UTC).date()
         _, params = compile_query("SELECT Id FROM Opportunity WHERE CloseDate = TODAY", SCHEMA).sql()
         assert params[0] in {today.isoformat(), (today - dt.timedelta(days=1)).isoformat()}  # midnight race
 
@@ -710,7 +710,7 @@ class TestRows:
 # =====================================================================================================
 OPP_COLUMNS = ("id", "name", "amount", "closedate", "isprivate", "createddate", "accountid")
 ACCOUNT_NAMES = {a[0]: a[1] for a in ACCOUNTS}
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 STRINGS = ["alpha", "ALPHA", "Beta", "beta2", "a_c", "a%c", "", "gamma", "zz", "A", "Acme", "BETA CORP"]
 NUMBERS = [0, 1, 2.5, -3, 7, 100, 1000000, -0.5, 3, 42]
@@ -859,7 +859,7 @@ def evaluate(cond: Any, record: dict[str, Any]) -> bool:
     return _compare(field, x, cond.op, cond.value)
 
 
-OPP_RECORDS = [dict(zip(OPP_COLUMNS, row)) for row in OPPS]
+OPP_RECORDS = [dict(zip(OPP_COLUMNS, row, strict=True)) for row in OPPS]
 
 
 @settings(max_examples=300, deadline=None, database=None)

@@ -137,7 +137,7 @@ def test_bulk1_serial_mode_and_byte_cut(
         {"Id": byline_ids[k], "Name": f"{tag}-{k}", "Published_URL__c": "https://example.com/" + "x" * 200}
         for k in range(300)
     ]
-    summary, sink = run(new_session(), "bulk1-xml", records, serial=True, batch_bytes=20_000)
+    summary, _ = run(new_session(), "bulk1-xml", records, serial=True, batch_bytes=20_000)
     assert summary.succeeded == 300 and summary.batches >= 4  # ~290 bytes per record -> cut by bytes
     jobs = org.admin.jobs()["bulk1"]
     job = next(j for j in jobs if j["id"] == summary.job_ids[0])
@@ -182,7 +182,7 @@ def test_bulk1_fetch_successes_reads_every_batch(
     org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]
 ) -> None:
     records = [{"Id": byline_ids[k], "Name": f"{unique_tag()}-{k}"} for k in range(500)]
-    summary, sink = run(new_session(), "bulk1-xml", records, batch_records=250, fetch_successes=True)
+    summary, _ = run(new_session(), "bulk1-xml", records, batch_records=250, fetch_successes=True)
     assert (
         summary.succeeded == 500 and summary.calls_by_phase["results"] == 2
     )  # 2 result files: a clean job needs no batch list
@@ -194,7 +194,7 @@ def test_bulk2_splits_jobs_by_size_and_runs_them_in_parallel(
     xfail_if_bulk2_bug("bulk2-csv", bulk2_first_row_bug)
     tag = unique_tag()
     records = [{"Id": byline_ids[k], "Name": f'{tag}, "{k}"'} for k in range(3000)]
-    summary, sink = run(new_session(), "bulk2-csv", records, max_job_bytes=40_000, parallel_jobs=3)
+    summary, _ = run(new_session(), "bulk2-csv", records, max_job_bytes=40_000, parallel_jobs=3)
     assert summary.succeeded == 3000 and len(summary.job_ids) >= 3
     ingest = {j["id"]: j for j in org.admin.jobs()["bulk2_ingest"]}
     assert all(ingest[j]["state"] == "JobComplete" for j in summary.job_ids)

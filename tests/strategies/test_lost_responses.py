@@ -136,9 +136,8 @@ def test_a_batch_whose_answer_and_check_are_both_lost_is_matched_on_resume(
     job_reads = every_attempt("lose", 1, f"GET /services/async/{V}/job/{{id}}")
     org.admin.configure(faults={"response_faults": [f"lose:2:{BULK1_BATCH}", *job_reads]})
     first = MemorySink()
-    with make(new_session(), "bulk1-xml", batch_records=200, state_dir=tmp_path) as strategy:
-        with pytest.raises(RunFailed):
-            strategy.update("Byline__c", records, first)
+    with make(new_session(), "bulk1-xml", batch_records=200, state_dir=tmp_path) as strategy, pytest.raises(RunFailed):
+        strategy.update("Byline__c", records, first)
     unknown = [o.row for o in first.outcomes if o.error_code == "OUTCOME_UNKNOWN"]
     assert unknown == list(range(201, 401))
     org.admin.configure(faults={})

@@ -93,7 +93,7 @@ def test_progress_lets_the_poller_check_just_after_the_job_ends() -> None:
     notice it 27.5 s late in 7 calls; with the measured rate the checks run 2.5, 7.5, 37.5 (the ceiling),
     67.5, 97.5 and then 100.25, when the rate says the job is done: 6 calls, 0.25 s late."""
     clock = FakeClock()
-    sleeps, polls = run_steady(SteadyJob(clock, 1_000_000, 10_000), PollPolicy())
+    _, polls = run_steady(SteadyJob(clock, 1_000_000, 10_000), PollPolicy())
     assert polls == 6
     assert 100.0 <= clock.now <= 100.5
 
@@ -133,7 +133,7 @@ def test_a_rate_that_includes_the_queue_wait_never_delays_a_check() -> None:
 def test_plan_checks_replays_the_poller() -> None:
     clock = FakeClock()
     job = SteadyJob(clock, 1_000_000, 10_000, queue=3.0)
-    sleeps, polls = run_steady(job, PollPolicy())
+    _, polls = run_steady(job, PollPolicy())
     planned = plan_checks(PollPolicy(), 103.0, lambda t: (job.processed(t), job.total))
     assert len(planned) == polls and abs(planned[-1] - clock.now) < 1e-6
 
@@ -157,10 +157,10 @@ def test_csv_sink_writes_three_files(tmp_path: Path) -> None:
     with CsvResultSink(tmp_path / "out") as sink:
         for outcome in outcomes():
             sink.write(outcome)
-    read = {
-        name: list(csv.reader(open(tmp_path / "out" / name, newline="", encoding="utf-8")))
-        for name in ("success.csv", "failed.csv", "unprocessed.csv")
-    }
+    read = {}
+    for name in ("success.csv", "failed.csv", "unprocessed.csv"):
+        with open(tmp_path / "out" / name, newline="", encoding="utf-8") as handle:
+            read[name] = list(csv.reader(handle))
     assert read["success.csv"] == [["row", "Id"], ["1", "a01"]]
     assert read["failed.csv"] == [
         ["row", "Id", "error_code", "message", "fields"],

@@ -154,7 +154,7 @@ def test_chunker_measures_exact_bytes_and_chars(values: list[str], limit: int, b
     try:
         chunks = list(iter_chunks(enumerate(lines), limits, header=header, footer=footer))
     except RecordTooLarge:
-        assert any(len((header + l + footer).encode() if not by_chars else header + l + footer) > limit for l in lines)
+        assert any(len((header + line + footer).encode() if not by_chars else header + line + footer) > limit for line in lines)
         return
     seen: list[int] = []
     for chunk, keys in chunks:
@@ -240,7 +240,7 @@ def test_csv_row_with_an_extra_or_a_missing_cell_is_refused_with_row_and_field(t
     assert err.total == 2
     assert [(p.row, p.field) for p in err.problems] == [(1, "Tweets__c"), (3, "Tweets__c")]
     assert "4 cells for 3 columns" in err.problems[0].reason and "'4'" in err.problems[0].reason
-    assert "2 cells for 3 columns: no cell for 'Tweets__c'" == err.problems[1].reason
+    assert err.problems[1].reason == "2 cells for 3 columns: no cell for 'Tweets__c'"
     with pytest.raises(RecordValidationError, match="row 1, field 'Tweets__c'"):
         list(CsvRecords(path))  # plain iteration stops at the first, never yields a wrong record
 
@@ -248,8 +248,9 @@ def test_csv_row_with_an_extra_or_a_missing_cell_is_refused_with_row_and_field(t
 @pytest.mark.parametrize("header", ["Id,Name,Name", "Id,Name,NAME", "Id,Id"])
 def test_csv_header_naming_a_field_twice_refuses_the_file(tmp_path: Path, header: str) -> None:
     path = _write(tmp_path, "in.csv", f"{header}\n{make_id(1)},a,b\n".encode())
-    for attempt in (lambda: _refusal(CsvRecords(path)), lambda: pytest.raises(RecordValidationError, CsvRecords(path).header).value):
-        err = attempt()
+    with pytest.raises(RecordValidationError) as header_refusal:
+        CsvRecords(path).header()
+    for err in (_refusal(CsvRecords(path)), header_refusal.value):
         assert err.problems[0].row == 0 and "name the same field" in err.problems[0].reason
         assert str(err.problems[0]).startswith("header, field ")
 
@@ -343,8 +344,8 @@ def test_csv_reader_gives_each_row_back_or_refuses_exactly_the_misfit_rows(tmp_p
     path.write_text(csv_line(header) + "".join(csv_line(cells) for cells in rows), encoding="utf-8")
     items = list(CsvRecords(path).checked())
     assert len(items) == len(rows)
-    for number, (cells, item) in enumerate(zip(rows, items), start=1):
+    for number, (cells, item) in enumerate(zip(rows, items, strict=True), start=1):
         if len(cells) == width:
-            assert item == {name: (None if cell == "#N/A" else cell) for name, cell in zip(header, cells) if cell != ""}
+            assert item == {name: (None if cell == "#N/A" else cell) for name, cell in zip(header, cells, strict=True) if cell != ""}
         else:
             assert isinstance(item, RejectedRow) and item.problems[0].row == number
