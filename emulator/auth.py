@@ -40,7 +40,9 @@ class Session:
 
 
 class SessionManager:
-    def __init__(self, org_id: str, user_id: str, credentials: Credentials, lifetime_s: float = SESSION_SECONDS_VALID) -> None:
+    def __init__(
+        self, org_id: str, user_id: str, credentials: Credentials, lifetime_s: float = SESSION_SECONDS_VALID
+    ) -> None:
         self.org_id = org_id
         self.user_id = user_id
         self.credentials = credentials
@@ -48,8 +50,12 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.public_key_pem = self._key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        self.private_key_pem = self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        self.public_key_pem = self._key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.private_key_pem = self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
 
     def issue(self) -> Session:
         token = f"{self.org_id[:15]}!" + secrets.token_urlsafe(72)
@@ -59,7 +65,9 @@ class SessionManager:
             self._sessions[token] = session
         return session
 
-    def validate(self, token: str | None, *, expire_after_requests: int = 0, expire_after_seconds: float = 0.0) -> Session:
+    def validate(
+        self, token: str | None, *, expire_after_requests: int = 0, expire_after_seconds: float = 0.0
+    ) -> Session:
         if not token:
             raise InvalidSessionId("Session expired or invalid")
         with self._lock:
@@ -89,7 +97,10 @@ class SessionManager:
     # -- flows --------------------------------------------------------------------------------------
     def password_ok(self, username: str, password: str) -> bool:
         c = self.credentials
-        return secrets.compare_digest(username.lower(), c.username.lower()) and password in (c.password, c.password + c.security_token)
+        return secrets.compare_digest(username.lower(), c.username.lower()) and password in (
+            c.password,
+            c.password + c.security_token,
+        )
 
     def oauth_token(self, form: dict[str, str], login_host_urls: tuple[str, ...]) -> Session:
         grant = form.get("grant_type", "")
@@ -105,7 +116,13 @@ class SessionManager:
         if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             assertion = form.get("assertion", "")
             try:
-                claims = jwt.decode(assertion, self.public_key_pem, algorithms=["RS256"], audience=list(login_host_urls), options={"require": ["exp", "iss", "sub", "aud"]})
+                claims = jwt.decode(
+                    assertion,
+                    self.public_key_pem,
+                    algorithms=["RS256"],
+                    audience=list(login_host_urls),
+                    options={"require": ["exp", "iss", "sub", "aud"]},
+                )
             except jwt.ExpiredSignatureError:
                 raise OAuthError("invalid_grant", "expired authorization code") from None
             except jwt.PyJWTError:

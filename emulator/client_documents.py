@@ -56,6 +56,10 @@ def _deeper_than(value: Any, limit: int) -> bool:
     for _ in range(limit):
         if not level:
             return False
-        level = [child for node in level for child in (node.values() if type(node) is dict else node)
-                 if type(child) is dict or type(child) is list]
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) is dict or type(child) is list
+        ]
     return bool(level)

@@ -85,19 +85,49 @@ class Org:
 
     def _ensure_identity_records(self) -> None:
         stamp = now_stamp()
-        system = {"createddate": stamp, "createdbyid": self.user_id, "lastmodifieddate": stamp,
-                  "lastmodifiedbyid": self.user_id, "systemmodstamp": stamp, "isdeleted": 0}
+        system = {
+            "createddate": stamp,
+            "createdbyid": self.user_id,
+            "lastmodifieddate": stamp,
+            "lastmodifiedbyid": self.user_id,
+            "systemmodstamp": stamp,
+            "isdeleted": 0,
+        }
         user, org = self.sobject("User"), self.sobject("Organization")
         if self.store.get(user, self.user_id) is None:
-            row = {"id": self.user_id, "username": self.credentials.username, "firstname": "Integration", "lastname": "User",
-                   "name": "Integration User", "email": "integration@emulator.invalid", "alias": "integ", "isactive": 1,
-                   "timezonesidkey": "GMT", "languagelocalekey": "en_US", "profileid": "00e000000000001AAA", **system}
+            row = {
+                "id": self.user_id,
+                "username": self.credentials.username,
+                "firstname": "Integration",
+                "lastname": "User",
+                "name": "Integration User",
+                "email": "integration@emulator.invalid",
+                "alias": "integ",
+                "isactive": 1,
+                "timezonesidkey": "GMT",
+                "languagelocalekey": "en_US",
+                "profileid": "00e000000000001AAA",
+                **system,
+            }
             self.store.insert_rows(user, list(row), [tuple(row.values())])
         if self.store.get(org, self.org_id) is None:
-            kind = {"developer": "Developer Edition", "enterprise": "Enterprise Edition", "sandbox": "Enterprise Edition"}[self.edition]
-            row = {"id": self.org_id, "name": "sf-update-harness emulator", "organizationtype": kind,
-                   "issandbox": int(self.edition == "sandbox"), "instancename": "EMU1", "namespaceprefix": None,
-                   "trialexpirationdate": None, "languagelocalekey": "en_US", "timezonesidkey": "GMT", **system}
+            kind = {
+                "developer": "Developer Edition",
+                "enterprise": "Enterprise Edition",
+                "sandbox": "Enterprise Edition",
+            }[self.edition]
+            row = {
+                "id": self.org_id,
+                "name": "sf-update-harness emulator",
+                "organizationtype": kind,
+                "issandbox": int(self.edition == "sandbox"),
+                "instancename": "EMU1",
+                "namespaceprefix": None,
+                "trialexpirationdate": None,
+                "languagelocalekey": "en_US",
+                "timezonesidkey": "GMT",
+                **system,
+            }
             self.store.insert_rows(org, list(row), [tuple(row.values())])
 
     def _sync_id_counters(self) -> None:
@@ -129,9 +159,16 @@ class Org:
         return obj
 
     # -- run-time configuration ---------------------------------------------------------------------
-    def configure(self, *, profile: str | OrgProfile | None = None, profile_document: dict[str, Any] | None = None,
-                  profile_overrides: dict[str, Any] | None = None, faults: dict[str, Any] | FaultConfig | None = None,
-                  edition: str | None = None, session_seconds: float | None = None) -> None:
+    def configure(
+        self,
+        *,
+        profile: str | OrgProfile | None = None,
+        profile_document: dict[str, Any] | None = None,
+        profile_overrides: dict[str, Any] | None = None,
+        faults: dict[str, Any] | FaultConfig | None = None,
+        edition: str | None = None,
+        session_seconds: float | None = None,
+    ) -> None:
         """Change the profile (a built-in name, a profile, or a whole profile document), faults, edition
         or session lifetime at run time; `profile_overrides` changes single profile fields by flat name."""
         if profile is not None or profile_document is not None or profile_overrides:
@@ -222,8 +259,15 @@ def _synthetic_rows(obj: SObjectDef, user_id: str, parent_ids: list[str], parent
     """Columns and a row factory with plausible values for every data field (fast: no per-row dict)."""
     stamp = now_stamp()
     fields = [f for f in obj.data_fields() if not f.computed_from]
-    computed = [(f, [fields.index(fd) for fd in map(obj.field, f.computed_from) if fd is not None and fd in fields]) for f in obj.computed_fields]
-    columns = [f.column for f in fields] + [c.column for c, _ in computed] + ["createddate", "createdbyid", "lastmodifieddate", "lastmodifiedbyid", "systemmodstamp", "isdeleted"]
+    computed = [
+        (f, [fields.index(fd) for fd in map(obj.field, f.computed_from) if fd is not None and fd in fields])
+        for f in obj.computed_fields
+    ]
+    columns = (
+        [f.column for f in fields]
+        + [c.column for c, _ in computed]
+        + ["createddate", "createdbyid", "lastmodifieddate", "lastmodifiedbyid", "systemmodstamp", "isdeleted"]
+    )
     base_day = dt.date(2024, 1, 1)
     n_parents = len(parent_ids)
 

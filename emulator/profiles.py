@@ -257,8 +257,9 @@ def _read_document(source: str | Path) -> tuple[dict[str, Any], str]:
         return json.loads(_builtin_text(text_source)), f"built-in profile {text_source!r}"
     path = Path(source)
     if not path.is_file():
-        raise ProfileError(f"unknown profile {text_source!r}: not a built-in profile ({', '.join(builtin_names())}) "
-                           "and no such file")
+        raise ProfileError(
+            f"unknown profile {text_source!r}: not a built-in profile ({', '.join(builtin_names())}) and no such file"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as err:
@@ -268,7 +269,9 @@ def _read_document(source: str | Path) -> tuple[dict[str, Any], str]:
     return data, str(path)
 
 
-def get_profile(source: str | Path | OrgProfile = "instant", time_scale: float | None = None, **overrides: Any) -> OrgProfile:
+def get_profile(
+    source: str | Path | OrgProfile = "instant", time_scale: float | None = None, **overrides: Any
+) -> OrgProfile:
     """A profile by built-in name (`instant`, `realistic`) or from a JSON file, with optional overrides.
 
     Raises ProfileError (a ValueError) naming the file and the field when the document is not usable.
@@ -277,8 +280,9 @@ def get_profile(source: str | Path | OrgProfile = "instant", time_scale: float |
         profile = source
     else:
         doc, origin = _read_document(source)
-        profile = profile_from_document(doc, origin=origin, default_name=Path(str(source)).stem,
-                                        complete=str(source) == "realistic")
+        profile = profile_from_document(
+            doc, origin=origin, default_name=Path(str(source)).stem, complete=str(source) == "realistic"
+        )
     if time_scale is not None:
         overrides["time_scale"] = time_scale
     return profile.with_overrides(**overrides) if overrides else profile
@@ -295,7 +299,9 @@ def _defaults() -> dict[str, Any]:
     return json.loads(_builtin_text("realistic"))
 
 
-def profile_from_document(doc: Any, *, origin: str = "profile", default_name: str = "custom", complete: bool = False) -> OrgProfile:
+def profile_from_document(
+    doc: Any, *, origin: str = "profile", default_name: str = "custom", complete: bool = False
+) -> OrgProfile:
     """Check a profile document field by field and build the profile.
 
     A field the document leaves out takes `realistic`'s value, unless `complete` (the `realistic` file
@@ -308,7 +314,9 @@ def profile_from_document(doc: Any, *, origin: str = "profile", default_name: st
     if doc.get("format") != FORMAT:
         raise ProfileError(f"{where}: format: expected {FORMAT!r}, got {doc.get('format')!r}")
     if doc.get("version") != VERSION:
-        raise ProfileError(f"{where}: version: this sfharness reads version {VERSION} profiles, got {doc.get('version')!r}")
+        raise ProfileError(
+            f"{where}: version: this sfharness reads version {VERSION} profiles, got {doc.get('version')!r}"
+        )
     base = {"counting": {"requests": {}}, "timings": {}} if complete else _defaults()
     counting = _section(doc, "counting", where)
     timings = _section(doc, "timings", where)
@@ -321,14 +329,25 @@ def profile_from_document(doc: Any, *, origin: str = "profile", default_name: st
     merged_timings = {**base["timings"], **timings}
 
     rules = CountingRules(
-        requests={kind: _number(merged_requests, kind, where, "counting.requests.", integer=True, minimum=0) for kind in COUNTED_KINDS},
+        requests={
+            kind: _number(merged_requests, kind, where, "counting.requests.", integer=True, minimum=0)
+            for kind in COUNTED_KINDS
+        },
         composite_batch_calls=_choice(merged_counting, "composite_batch_calls", COMPOSITE_BATCH_RULES, where),
-        bulk2_records_per_batch=int(_number(merged_counting, "bulk2_records_per_batch", where, "counting.", integer=True, minimum=1)),
-        bulk2_parent_batches=int(_number(merged_counting, "bulk2_parent_batches", where, "counting.", integer=True, minimum=0)),
+        bulk2_records_per_batch=int(
+            _number(merged_counting, "bulk2_records_per_batch", where, "counting.", integer=True, minimum=1)
+        ),
+        bulk2_parent_batches=int(
+            _number(merged_counting, "bulk2_parent_batches", where, "counting.", integer=True, minimum=0)
+        ),
         usage_report_lag_s=_number(merged_counting, "usage_report_lag_s", where, "counting.", minimum=0),
     )
-    values = {name: _number(merged_timings, name, where, "timings.", integer=name in _INT_TIMINGS,
-                            minimum=_INT_TIMINGS.get(name, 0)) for name in _TIMING_NAMES}
+    values = {
+        name: _number(
+            merged_timings, name, where, "timings.", integer=name in _INT_TIMINGS, minimum=_INT_TIMINGS.get(name, 0)
+        )
+        for name in _TIMING_NAMES
+    }
     name = doc.get("name", default_name)
     if not isinstance(name, str) or not name.strip():
         raise ProfileError(f"{where}: name: expected a non-empty text, got {name!r}")
@@ -339,8 +358,14 @@ def profile_from_document(doc: Any, *, origin: str = "profile", default_name: st
     if calibration is not None and not isinstance(calibration, dict):
         raise ProfileError(f"{where}: calibration: expected an object, got {type(calibration).__name__}")
     time_scale = _number(doc, "time_scale", where, "", minimum=None) if "time_scale" in doc else 1.0
-    return OrgProfile(name=name, counting=rules, timings=Timings(**values), time_scale=time_scale,
-                      description=description, calibration=calibration)
+    return OrgProfile(
+        name=name,
+        counting=rules,
+        timings=Timings(**values),
+        time_scale=time_scale,
+        description=description,
+        calibration=calibration,
+    )
 
 
 def _section(doc: dict[str, Any], key: str, where: str, prefix: str = "") -> dict[str, Any]:
@@ -356,8 +381,9 @@ def _no_unknown(section: dict[str, Any], known: tuple[str, ...], where: str, pre
         raise ProfileError(f"{where}: {prefix}{unknown[0]}: unknown field; known: {', '.join(known)}")
 
 
-def _number(section: dict[str, Any], key: str, where: str, prefix: str, *, integer: bool = False,
-            minimum: float | None = 0) -> Any:
+def _number(
+    section: dict[str, Any], key: str, where: str, prefix: str, *, integer: bool = False, minimum: float | None = 0
+) -> Any:
     if key not in section or section[key] is None:
         raise ProfileError(f"{where}: {prefix}{key}: missing")
     value = section[key]
@@ -373,7 +399,9 @@ def _number(section: dict[str, Any], key: str, where: str, prefix: str, *, integ
 def _choice(section: dict[str, Any], key: str, choices: tuple[str, ...], where: str) -> str:
     value = section.get(key)
     if value not in choices:
-        raise ProfileError(f"{where}: counting.{key}: expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+        raise ProfileError(
+            f"{where}: counting.{key}: expected one of {', '.join(repr(c) for c in choices)}, got {value!r}"
+        )
     return str(value)
 
 

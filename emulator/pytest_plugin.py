@@ -29,6 +29,7 @@ def sf_org() -> Iterator[RunningOrg]:
 def sf_org_factory() -> Iterator[Callable[..., RunningOrg]]:
     """Start orgs with custom options: `sf_org_factory(profile="realistic", time_scale=50, seed={...})`."""
     with ExitStack() as stack:
+
         def start(**options: Any) -> RunningOrg:
             return stack.enter_context(run_org(**options))
 

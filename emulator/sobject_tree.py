@@ -68,10 +68,14 @@ def parse_trees(schema: Schema, root: SObjectDef, body: Any) -> list[TreeNode]:
     roots = [_node(schema, root, record, 1, None) for record in body["records"]]
     nodes = list(_walk(roots))
     if len(nodes) > MAX_RECORDS:
-        raise TreeLimitExceeded(f"The request contains {len(nodes)} records; an sObject Tree request is limited to {MAX_RECORDS}")
+        raise TreeLimitExceeded(
+            f"The request contains {len(nodes)} records; an sObject Tree request is limited to {MAX_RECORDS}"
+        )
     types = {n.obj.name for n in nodes}
     if len(types) > MAX_TYPES:
-        raise TreeLimitExceeded(f"The request contains records of {len(types)} types; an sObject Tree request is limited to {MAX_TYPES}")
+        raise TreeLimitExceeded(
+            f"The request contains records of {len(types)} types; an sObject Tree request is limited to {MAX_TYPES}"
+        )
     return roots
 
 
@@ -81,7 +85,11 @@ def create_trees(dml: DmlEngine, store: RecordStore, roots: list[TreeNode]) -> T
     counts: dict[str, int] = {}
     for n in nodes:
         counts[n.reference_id] = counts.get(n.reference_id, 0) + 1
-    duplicates = [(n.reference_id, [RecordError("INVALID_INPUT", DUPLICATE_REFERENCE, [])]) for n in nodes if counts[n.reference_id] > 1]
+    duplicates = [
+        (n.reference_id, [RecordError("INVALID_INPUT", DUPLICATE_REFERENCE, [])])
+        for n in nodes
+        if counts[n.reference_id] > 1
+    ]
     if duplicates:
         return TreeOutcome([], duplicates)
     levels: dict[int, list[TreeNode]] = {}
@@ -127,7 +135,9 @@ def _walk(nodes: list[TreeNode]) -> Iterator[TreeNode]:
         yield from _walk(n.children)
 
 
-def _node(schema: Schema, obj: SObjectDef, record: Any, depth: int, parent: TreeNode | None, parent_field: str | None = None) -> TreeNode:
+def _node(
+    schema: Schema, obj: SObjectDef, record: Any, depth: int, parent: TreeNode | None, parent_field: str | None = None
+) -> TreeNode:
     if depth > MAX_DEPTH:
         raise TreeLimitExceeded(f"An sObject tree may be at most {MAX_DEPTH} levels deep")
     if not isinstance(record, dict):
@@ -136,7 +146,9 @@ def _node(schema: Schema, obj: SObjectDef, record: Any, depth: int, parent: Tree
     if not isinstance(attributes, dict) or not attributes.get("referenceId") or not attributes.get("type"):
         raise JsonParserError("Each record needs attributes with type and referenceId")
     if str(attributes["type"]).lower() != obj.name.lower():
-        raise JsonParserError(f"The record {attributes['referenceId']} is of type {attributes['type']}; {obj.name} was expected here")
+        raise JsonParserError(
+            f"The record {attributes['referenceId']} is of type {attributes['type']}; {obj.name} was expected here"
+        )
     node = TreeNode(obj, str(attributes["referenceId"]), {}, depth, parent, parent_field)
     for key, value in record.items():
         if key == "attributes":

@@ -60,9 +60,11 @@ class UpsertRows:
 def rows_of(dml: DmlEngine, obj: SObjectDef, key: FieldDef, records: Sequence[Mapping[str, Any]]) -> UpsertRows:
     """`{field: value}` records (JSON bodies, Bulk XML and JSON records) as `UpsertRows`: each one's key is
     its value for the key field, whatever the case of the name."""
-    return UpsertRows([value_named(values, key.name) for values in records],
-                      [dml.layout(obj, tuple(values)) for values in records],
-                      [tuple(values.values()) for values in records])
+    return UpsertRows(
+        [value_named(values, key.name) for values in records],
+        [dml.layout(obj, tuple(values)) for values in records],
+        [tuple(values.values()) for values in records],
+    )
 
 
 def value_named(values: Mapping[str, Any], name: str) -> Any:
@@ -83,8 +85,16 @@ def keyed_ids(store: RecordStore, obj: SObjectDef, key: FieldDef, raw: Any) -> l
     return store.ids_by_value(obj, key, [value]).get(key.match_key(value), [])
 
 
-def upsert(dml: DmlEngine, obj: SObjectDef, key: FieldDef, records: UpsertRows, *, all_or_none: bool = False,
-           conn: sqlite3.Connection | None = None, lock_owner: object | None = None) -> list[SaveResult]:
+def upsert(
+    dml: DmlEngine,
+    obj: SObjectDef,
+    key: FieldDef,
+    records: UpsertRows,
+    *,
+    all_or_none: bool = False,
+    conn: sqlite3.Connection | None = None,
+    lock_owner: object | None = None,
+) -> list[SaveResult]:
     """Upsert `records` on `key`; one result per record, in order (`created` says which were created).
 
     Matching and writing share one transaction (a savepoint inside `conn`'s), so no other writer can
@@ -106,8 +116,14 @@ class _RolledBack(Exception):
         self.results = results
 
 
-def _decide_and_write(dml: DmlEngine, obj: SObjectDef, key: FieldDef, records: UpsertRows,
-                      conn: sqlite3.Connection, lock_owner: object | None) -> list[SaveResult]:
+def _decide_and_write(
+    dml: DmlEngine,
+    obj: SObjectDef,
+    key: FieldDef,
+    records: UpsertRows,
+    conn: sqlite3.Connection,
+    lock_owner: object | None,
+) -> list[SaveResult]:
     results: list[SaveResult | None] = [None] * len(records)
     by_id = key.name == "Id"
     values: list[Any] = [None] * len(records)  # each record's key as the field stores it; None: create
@@ -131,7 +147,9 @@ def _decide_and_write(dml: DmlEngine, obj: SObjectDef, key: FieldDef, records: U
             for i in positions:
                 error = RecordError("DUPLICATE_VALUE", f"Duplicate external id specified: {records.keys[i]}", [])
                 results[i] = SaveResult(None, False, [error])
-    held = {} if by_id else dml.store.ids_by_value(obj, key, [values[p[0]] for p in named.values() if len(p) == 1], conn)
+    held = (
+        {} if by_id else dml.store.ids_by_value(obj, key, [values[p[0]] for p in named.values() if len(p) == 1], conn)
+    )
     updates: list[int] = []
     targets: list[Any] = []
     creates: list[int] = []
@@ -151,8 +169,12 @@ def _decide_and_write(dml: DmlEngine, obj: SObjectDef, key: FieldDef, records: U
         else:
             creates.append(i)
     if updates:
-        updated = dml.update_rows(obj, UpdateRows(targets, [records.layouts[i] for i in updates], [records.rows[i] for i in updates]),
-                                  conn=conn, lock_owner=lock_owner)
+        updated = dml.update_rows(
+            obj,
+            UpdateRows(targets, [records.layouts[i] for i in updates], [records.rows[i] for i in updates]),
+            conn=conn,
+            lock_owner=lock_owner,
+        )
         for i, result in zip(updates, updated, strict=True):
             results[i] = result
     if creates:

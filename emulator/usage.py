@@ -142,6 +142,7 @@ class ApiUsage:
 
     def limits_resource(self) -> dict:
         """The body of GET /limits (a realistic subset of keys)."""
+
         def pair(mx: int, used: int) -> dict:
             return {"Max": mx, "Remaining": max(mx - used, 0)}
 

@@ -45,11 +45,27 @@ from .calibration_records import CalibrationRecords
 from .orgs import OrgConnection
 
 COUNTING_PROBES = (
-    "rest.sobject_read", "rest.sobject_write", "rest.describe", "rest.query", "rest.query_more", "rest.collections",
-    "rest.composite", "rest.composite_batch",
-    "bulk2.create", "bulk2.upload", "bulk2.close", "bulk2.status", "bulk2.successful_results", "bulk2.failed_results",
+    "rest.sobject_read",
+    "rest.sobject_write",
+    "rest.describe",
+    "rest.query",
+    "rest.query_more",
+    "rest.collections",
+    "rest.composite",
+    "rest.composite_batch",
+    "bulk2.create",
+    "bulk2.upload",
+    "bulk2.close",
+    "bulk2.status",
+    "bulk2.successful_results",
+    "bulk2.failed_results",
     "bulk2.unprocessed_records",
-    "bulk1.create", "bulk1.upload", "bulk1.close", "bulk1.status", "bulk1.batch_list", "bulk1.result",
+    "bulk1.create",
+    "bulk1.upload",
+    "bulk1.close",
+    "bulk1.status",
+    "bulk1.batch_list",
+    "bulk1.result",
 )
 """One probe request each, in this order (`rest.limits` is the counter read itself)."""
 PROBES_AFTER_A_WAIT = ("bulk2.successful_results", "bulk1.batch_list")
@@ -87,8 +103,12 @@ class CalibrationSettings:
 
     def counter(self, read: Callable[[], requests.Response]) -> UsageCounter:
         scale = self.time_scale if self.time_scale > 0 else 1.0
-        return UsageCounter(read, interval_s=self.read_interval_s / scale, max_lag_s=self.max_lag_s / scale,
-                            max_settle_reads=self.max_settle_reads)
+        return UsageCounter(
+            read,
+            interval_s=self.read_interval_s / scale,
+            max_lag_s=self.max_lag_s / scale,
+            max_settle_reads=self.max_settle_reads,
+        )
 
     def poll_policy(self) -> PollPolicy:
         scale = self.time_scale if self.time_scale > 0 else 1.0
@@ -112,16 +132,29 @@ def calibration_plan(settings: CalibrationSettings) -> list[PlanStep]:
     waits = len(PROBES_AFTER_A_WAIT) * (checks + 1) + 2  # + the queryMore probe's first page and a fresh read
     return [
         PlanStep("log in and check the org kind (one query)", 1),
-        PlanStep(f"read {s.records:,} named {s.sobject} records" if s.named
-                 else f"create {s.records:,} {s.sobject} records (one Bulk 2.0 insert job) and read their ids",
-                 CalibrationRecords.setup_calls(s.named, s.records, checks), created_batches),
+        PlanStep(
+            f"read {s.records:,} named {s.sobject} records"
+            if s.named
+            else f"create {s.records:,} {s.sobject} records (one Bulk 2.0 insert job) and read their ids",
+            CalibrationRecords.setup_calls(s.named, s.records, checks),
+            created_batches,
+        ),
         PlanStep("learn what a counter read costs and how late it is", counter.setup_reads_bound()),
-        PlanStep(f"{len(COUNTING_PROBES)} counting probes, each between counter reads (two one-record Bulk jobs)",
-                 probes + waits, 2),
+        PlanStep(
+            f"{len(COUNTING_PROBES)} counting probes, each between counter reads (two one-record Bulk jobs)",
+            probes + waits,
+            2,
+        ),
         PlanStep(f"synchronous latency: {s.repeat} x {len(SYNC_SAMPLES)} requests", s.repeat * len(SYNC_SAMPLES)),
-        PlanStep(f"Bulk 2.0 and Bulk 1.0 speed: jobs of {s.small_job:,} and {s.records:,} records", 4 * (3 + checks), 4),
-        PlanStep("read the counter a last time" + ("" if s.named else "; delete the created records (one Bulk 2.0 delete job)"),
-                 CalibrationRecords.cleanup_calls(s.named, checks) + 1, 0 if s.named else created_batches),
+        PlanStep(
+            f"Bulk 2.0 and Bulk 1.0 speed: jobs of {s.small_job:,} and {s.records:,} records", 4 * (3 + checks), 4
+        ),
+        PlanStep(
+            "read the counter a last time"
+            + ("" if s.named else "; delete the created records (one Bulk 2.0 delete job)"),
+            CalibrationRecords.cleanup_calls(s.named, checks) + 1,
+            0 if s.named else created_batches,
+        ),
     ]
 
 
@@ -165,16 +198,26 @@ class CalibrationResult:
         return {
             "profile": self.profile.to_document(),
             "counting": {c.kind: {"calls": c.calls, "note": c.note} for c in self.counting},
-            "timings": {k: {"value": m.value, "unit": m.unit, "spread": m.spread, "samples": len(m.samples)}
-                        for k, m in self.timings.items()},
-            "not_measured": self.not_measured, "notes": self.notes, "requests": self.requests,
-            "calls_counted": self.calls_counted, "batches_counted": self.batches_counted, "org_kind": self.org_kind,
-            "records_mode": self.records_mode, "records": self.records, "lag_s": self.lag_s,
+            "timings": {
+                k: {"value": m.value, "unit": m.unit, "spread": m.spread, "samples": len(m.samples)}
+                for k, m in self.timings.items()
+            },
+            "not_measured": self.not_measured,
+            "notes": self.notes,
+            "requests": self.requests,
+            "calls_counted": self.calls_counted,
+            "batches_counted": self.batches_counted,
+            "org_kind": self.org_kind,
+            "records_mode": self.records_mode,
+            "records": self.records,
+            "lag_s": self.lag_s,
         }
 
 
 class Calibrator:
-    def __init__(self, conn: OrgConnection, settings: CalibrationSettings, *, progress: Callable[[str], None] = lambda _m: None) -> None:
+    def __init__(
+        self, conn: OrgConnection, settings: CalibrationSettings, *, progress: Callable[[str], None] = lambda _m: None
+    ) -> None:
         self.conn = conn
         self.settings = settings
         self.progress = progress
@@ -184,8 +227,14 @@ class Calibrator:
         self._reserve = steps[-1].requests  # the cleanup step may always run
         self._limit = settings.max_calls - steps[0].requests  # the org-kind query was made by connect
         self.counter = settings.counter(self._read_limits)
-        self.records = CalibrationRecords(self.session, self.send, sobject=settings.sobject, fields=settings.fields,
-                                          where=settings.where, count=settings.records)
+        self.records = CalibrationRecords(
+            self.session,
+            self.send,
+            sobject=settings.sobject,
+            fields=settings.fields,
+            where=settings.where,
+            count=settings.records,
+        )
         self.notes: list[str] = []
         self._cleaning = False
 
@@ -237,7 +286,11 @@ class Calibrator:
         profile = self._profile(counting, timings)
         measured_kinds = {c.kind for c in counting if c.calls is not None}
         not_measured = [k for k in profile.counting.requests if k not in measured_kinds and k != "rest.limits"]
-        folded = {n.replace("per_record_ms", "chunk_overhead_ms") for n in timings if n.startswith("bulk") and n.endswith("per_record_ms")}
+        folded = {
+            n.replace("per_record_ms", "chunk_overhead_ms")
+            for n in timings
+            if n.startswith("bulk") and n.endswith("per_record_ms")
+        }
         not_measured += [f.name for f in fields(Timings) if f.name not in timings and f.name not in folded]
         if self.counter.header_mismatches:
             self.notes.append(f"{self.counter.header_mismatches} Sforce-Limit-Info figures differed from /limits")
@@ -245,12 +298,19 @@ class Calibrator:
             self.notes.append(f"usage report: {self.counter.lag_note}")
         lag = self._lag()
         return CalibrationResult(
-            profile=profile, counting=counting, timings=timings, not_measured=not_measured, notes=self.notes,
+            profile=profile,
+            counting=counting,
+            timings=timings,
+            not_measured=not_measured,
+            notes=self.notes,
             requests=self.session.meter.snapshot().api_total() + (0 if self.conn.is_emulator else 1),
             calls_counted=(last.api_used - first.api_used) if first and last else None,
             batches_counted=(last.batches_used - first.batches_used) if first and last else None,
-            org_kind=self.conn.kind, records_mode=self.records.mode, records=len(self.records.ids),
-            lag_s=lag)
+            org_kind=self.conn.kind,
+            records_mode=self.records.mode,
+            records=len(self.records.ids),
+            lag_s=lag,
+        )
 
     def _lag(self) -> float | None:
         """How late the usage figure was (real seconds; 0 below the read interval, the resolution), when seen."""
@@ -283,7 +343,11 @@ class Calibrator:
                 bulk2_start = before
             if kind == "bulk2.successful_results" and bulk2_start is not None:
                 batches = before.batches_used - bulk2_start.batches_used
-                results.append(CountingResult("bulk2_parent_batches", batches - 1, f"{batches} DailyBulkApiBatches for a one-record job"))
+                results.append(
+                    CountingResult(
+                        "bulk2_parent_batches", batches - 1, f"{batches} DailyBulkApiBatches for a one-record job"
+                    )
+                )
             errors: list[str] = []
             cost, before = self.counter.cost(before, _catching(act, errors))
             results.append(self._counted(kind, cost, errors))
@@ -294,7 +358,11 @@ class Calibrator:
         note = "; ".join([*errors, cost.note] if cost.note else errors)
         if kind == "rest.composite_batch" and cost.calls is not None:
             rule = COMPOSITE_BATCH_RULE.get(cost.calls)
-            return CountingResult(kind, cost.calls, f"two subrequests cost {cost.calls}: " + (rule or "no known rule") + (f"; {note}" if note else ""))
+            return CountingResult(
+                kind,
+                cost.calls,
+                f"two subrequests cost {cost.calls}: " + (rule or "no known rule") + (f"; {note}" if note else ""),
+            )
         return CountingResult(kind, cost.calls, note)
 
     def _probes(self) -> dict[str, tuple[Callable[[], str] | None, Callable[[], object]]]:
@@ -316,8 +384,12 @@ class Calibrator:
             if len(r.ids) <= 200:
                 return "needs more than 200 records (one page of 200, then the next)"
             soql = f"SELECT Id FROM {r.sobject} WHERE Id IN ({','.join(repr(i) for i in r.ids[:201])})"
-            body = self.send("GET", s.rest_url(f"query?q={quote(soql)}"), family=FAMILY_REST,
-                             headers={"Sforce-Query-Options": "batchSize=200"}).json()
+            body = self.send(
+                "GET",
+                s.rest_url(f"query?q={quote(soql)}"),
+                family=FAMILY_REST,
+                headers={"Sforce-Query-Options": "batchSize=200"},
+            ).json()
             if body.get("done", True):
                 return "the org answered 201 records in one page"
             state["next"] = body["nextRecordsUrl"]
@@ -328,6 +400,7 @@ class Calibrator:
                 info, _ = job.wait(policy, checks)
                 done = info.get("state") in ("JobComplete", "Completed", "Failed")
                 return "" if done else f"its one-record job was not done after {checks} status checks"
+
             return run
 
         query = f"SELECT Id FROM {r.sobject} WHERE Id = '{rid}'"
@@ -339,9 +412,16 @@ class Calibrator:
             "rest.query": (None, rest("GET", s.rest_url(f"query?q={quote(query)}"))),
             "rest.query_more": (first_page, lambda: self.send("GET", s.rest_url(state["next"]), family=FAMILY_REST)),
             "rest.collections": (None, rest("PATCH", s.rest_url("composite/sobjects"), json_body=r.collection([rid]))),
-            "rest.composite": (None, rest("POST", s.rest_url("composite"),
-                                          json_body={"compositeRequest": [{**patch, "referenceId": "probe"}]})),
-            "rest.composite_batch": (None, rest("POST", s.rest_url("composite/batch"), json_body={"batchRequests": subs})),
+            "rest.composite": (
+                None,
+                rest(
+                    "POST", s.rest_url("composite"), json_body={"compositeRequest": [{**patch, "referenceId": "probe"}]}
+                ),
+            ),
+            "rest.composite_batch": (
+                None,
+                rest("POST", s.rest_url("composite/batch"), json_body={"batchRequests": subs}),
+            ),
             "bulk2.create": (None, bulk2.create),
             "bulk2.upload": (None, lambda: bulk2.upload(r.csv([rid]))),
             "bulk2.close": (None, bulk2.close),
@@ -363,22 +443,38 @@ class Calibrator:
         ids = r.ids[:200]
         small = ids[: max(1, min(10, len(ids) // 10))]
         group = max(1, len(ids) // 5)
-        five = [ids[i * group:(i + 1) * group] for i in range(5)] if len(ids) >= 5 else [ids]
+        five = [ids[i * group : (i + 1) * group] for i in range(5)] if len(ids) >= 5 else [ids]
         one_batch = [i for part in five for i in part]
         rid = ids[0]
 
         def composite(parts: list[list[str]]) -> dict[str, Any]:
-            return {"compositeRequest": [
-                {"method": "PATCH", "url": f"/services/data/v{s.api_version}/composite/sobjects", "referenceId": f"c{n}",
-                 "body": r.collection(part)} for n, part in enumerate(parts)]}
+            return {
+                "compositeRequest": [
+                    {
+                        "method": "PATCH",
+                        "url": f"/services/data/v{s.api_version}/composite/sobjects",
+                        "referenceId": f"c{n}",
+                        "body": r.collection(part),
+                    }
+                    for n, part in enumerate(parts)
+                ]
+            }
 
         requests_by_sample: dict[str, Callable[[], object]] = {
             "versions": lambda: self.send("GET", s.rest_url("/services/data/"), family=FAMILY_REST),
             "read": lambda: self.send("GET", s.rest_url(f"sobjects/{r.sobject}/{rid}?fields=Id"), family=FAMILY_REST),
-            "collections_small": lambda: self.send("PATCH", s.rest_url("composite/sobjects"), family=FAMILY_REST, json_body=r.collection(small)),
-            "collections_large": lambda: self.send("PATCH", s.rest_url("composite/sobjects"), family=FAMILY_REST, json_body=r.collection(ids)),
-            "composite_one": lambda: self.send("POST", s.rest_url("composite"), family=FAMILY_REST, json_body=composite([one_batch])),
-            "composite_five": lambda: self.send("POST", s.rest_url("composite"), family=FAMILY_REST, json_body=composite(five)),
+            "collections_small": lambda: self.send(
+                "PATCH", s.rest_url("composite/sobjects"), family=FAMILY_REST, json_body=r.collection(small)
+            ),
+            "collections_large": lambda: self.send(
+                "PATCH", s.rest_url("composite/sobjects"), family=FAMILY_REST, json_body=r.collection(ids)
+            ),
+            "composite_one": lambda: self.send(
+                "POST", s.rest_url("composite"), family=FAMILY_REST, json_body=composite([one_batch])
+            ),
+            "composite_five": lambda: self.send(
+                "POST", s.rest_url("composite"), family=FAMILY_REST, json_body=composite(five)
+            ),
         }
         samples: dict[str, list[float]] = {k: [] for k in SYNC_SAMPLES}
         for _ in range(self.settings.repeat):  # round-robin: a slow moment spreads over every kind
@@ -398,7 +494,9 @@ class Calibrator:
             for n in sizes:
                 timing = self._bulk_job(family, r.ids[:n], policy)
                 if timing is None:
-                    self.notes.append(f"{family} job of {n:,} records was not done after {self.settings.max_checks} status checks")
+                    self.notes.append(
+                        f"{family} job of {n:,} records was not done after {self.settings.max_checks} status checks"
+                    )
                 elif timing.failed:
                     self.notes.append(f"{family} job of {n:,} records: {timing.failed:,} records failed to write back")
                 if timing is not None:
@@ -428,8 +526,10 @@ class Calibrator:
         doc = get_profile("realistic").to_document()
         doc["name"] = s.name
         when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        doc["description"] = (f"Calibrated {when} on {s.sobject} ({self.conn.kind} org at {urlsplit(self.conn.instance_url).netloc}, "
-                              f"{self.records.mode} records); fields not measured are realistic's.")
+        doc["description"] = (
+            f"Calibrated {when} on {s.sobject} ({self.conn.kind} org at {urlsplit(self.conn.instance_url).netloc}, "
+            f"{self.records.mode} records); fields not measured are realistic's."
+        )
         requests_ = doc["counting"]["requests"]
         for c in counting:
             if c.calls is None:
@@ -446,11 +546,19 @@ class Calibrator:
         for name, m in timings.items():
             doc["timings"][name] = m.value
             if name.endswith("_per_record_ms") and name.startswith("bulk"):
-                doc["timings"][name.replace("per_record_ms", "chunk_overhead_ms")] = 0.0  # folded into the per-record fit
+                doc["timings"][name.replace("per_record_ms", "chunk_overhead_ms")] = (
+                    0.0  # folded into the per-record fit
+                )
         doc["calibration"] = {
-            "date": when, "org_kind": self.conn.kind, "sobject": s.sobject, "records_mode": self.records.mode,
+            "date": when,
+            "org_kind": self.conn.kind,
+            "sobject": s.sobject,
+            "records_mode": self.records.mode,
             "records": len(self.records.ids),
-            "measured": {k: {"value": m.value, "unit": m.unit, "spread": m.spread, "samples": len(m.samples)} for k, m in timings.items()},
+            "measured": {
+                k: {"value": m.value, "unit": m.unit, "spread": m.spread, "samples": len(m.samples)}
+                for k, m in timings.items()
+            },
             "counting": {c.kind: c.calls for c in counting},
         }
         return profile_from_document(json.loads(json.dumps(doc)), origin="calibration")
@@ -461,12 +569,20 @@ def _fit_sync(samples: dict[str, list[float]], small: int, large: int, subs: int
     """Profile timings from request latencies in ms (see the module docstring, step 2)."""
     med = {k: statistics.median(v) for k, v in samples.items() if v}
     rtt = med["versions"]
-    out = {"rtt_ms": Measured("rtt_ms", rtt, "ms", samples["versions"]),
-           "read_fixed_ms": Measured("read_fixed_ms", max(med["read"] - rtt, 0.0), "ms", [max(v - rtt, 0.0) for v in samples["read"]])}
+    out = {
+        "rtt_ms": Measured("rtt_ms", rtt, "ms", samples["versions"]),
+        "read_fixed_ms": Measured(
+            "read_fixed_ms", max(med["read"] - rtt, 0.0), "ms", [max(v - rtt, 0.0) for v in samples["read"]]
+        ),
+    }
     if large > small:
         per_record = max((med["collections_large"] - med["collections_small"]) / (large - small), 0.0)
-        out["sync_per_record_ms"] = Measured("sync_per_record_ms", per_record, "ms",
-                                             [max((v - med["collections_small"]) / (large - small), 0.0) for v in samples["collections_large"]])
+        out["sync_per_record_ms"] = Measured(
+            "sync_per_record_ms",
+            per_record,
+            "ms",
+            [max((v - med["collections_small"]) / (large - small), 0.0) for v in samples["collections_large"]],
+        )
         fixed = [max(v - small * per_record - rtt, 0.0) for v in samples["collections_small"]]
         out["write_fixed_ms"] = Measured("write_fixed_ms", statistics.median(fixed), "ms", fixed)
     if subs > 1:
@@ -481,11 +597,15 @@ def _fit_bulk(family: str, runs: list[JobTiming], time_scale: float) -> dict[str
         return {}
     k = time_scale
     queues = [t.queue_s * k for t in runs]
-    out = {f"{family}_queue_median_s": Measured(f"{family}_queue_median_s", statistics.median(queues), "s", queues),
-           f"{family}_queue_p90_s": Measured(f"{family}_queue_p90_s", max(queues), "s", queues)}
+    out = {
+        f"{family}_queue_median_s": Measured(f"{family}_queue_median_s", statistics.median(queues), "s", queues),
+        f"{family}_queue_p90_s": Measured(f"{family}_queue_p90_s", max(queues), "s", queues),
+    }
     small, large = min(runs, key=lambda t: t.records), max(runs, key=lambda t: t.records)
     if large.records - small.records >= 10:
-        per_record_ms = max((large.processing_s - small.processing_s) * k * 1000.0 / (large.records - small.records), 0.0)
+        per_record_ms = max(
+            (large.processing_s - small.processing_s) * k * 1000.0 / (large.records - small.records), 0.0
+        )
         overhead = max(small.processing_s * k - small.records * per_record_ms / 1000.0, 0.0)
         out[f"{family}_per_record_ms"] = Measured(f"{family}_per_record_ms", per_record_ms, "ms")
         out[f"{family}_batch_overhead_s"] = Measured(f"{family}_batch_overhead_s", overhead, "s")
@@ -494,10 +614,12 @@ def _fit_bulk(family: str, runs: list[JobTiming], time_scale: float) -> dict[str
 
 def _catching(act: Callable[[], object], errors: list[str]) -> Callable[[], object]:
     """A probe whose refusal by the org (an HTTP error) is noted, not raised: it was still sent and counted."""
+
     def run() -> object:
         try:
             return act()
         except ApiError as err:
             errors.append(f"answered {err.status} {err.error_code}")
             return None
+
     return run

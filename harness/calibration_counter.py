@@ -49,8 +49,16 @@ class ProbeCost:
 
 
 class UsageCounter:
-    def __init__(self, read: Read, *, interval_s: float, max_lag_s: float, max_settle_reads: int = 2,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        read: Read,
+        *,
+        interval_s: float,
+        max_lag_s: float,
+        max_settle_reads: int = 2,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """`interval_s` is the shortest pause between reads; `max_lag_s` bounds the wait for a lagging figure."""
         self._read = read
         self.clock = clock
@@ -86,8 +94,14 @@ class UsageCounter:
         batches = body.get("DailyBulkApiBatches", {"Max": 0, "Remaining": 0})
         info = LimitInfo.parse(response.headers.get("Sforce-Limit-Info"))
         self.reads += 1
-        reading = Reading(int(api["Max"]) - int(api["Remaining"]), int(batches["Max"]) - int(batches["Remaining"]),
-                          info.used if info else None, self.clock(), sent, self.reads)
+        reading = Reading(
+            int(api["Max"]) - int(api["Remaining"]),
+            int(batches["Max"]) - int(batches["Remaining"]),
+            info.used if info else None,
+            self.clock(),
+            sent,
+            self.reads,
+        )
         if reading.header_used is not None and reading.header_used != reading.api_used:
             self.header_mismatches += 1
         return reading
@@ -153,7 +167,11 @@ class UsageCounter:
             if confirm.api_used - after.api_used == self.read_cost:
                 calls = after.api_used - before.api_used - (after.n - before.n) * self.read_cost
                 if calls < 0:
-                    return ProbeCost(None, self.reads - reads_before, "the counter went down (a reset, or the day rolled over)"), confirm
+                    return ProbeCost(
+                        None, self.reads - reads_before, "the counter went down (a reset, or the day rolled over)"
+                    ), confirm
                 return ProbeCost(calls, self.reads - reads_before), confirm
             after = confirm
-        return ProbeCost(None, self.reads - reads_before, "the counter did not settle (a longer lag, or other activity on the org)"), after
+        return ProbeCost(
+            None, self.reads - reads_before, "the counter did not settle (a longer lag, or other activity on the org)"
+        ), after

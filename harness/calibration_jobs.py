@@ -51,8 +51,13 @@ def parse_stamp(text: str) -> float:
     return dt.datetime.strptime(cleaned, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
-def wait(check: Callable[[], Any], done: Callable[[Any], bool], policy: PollPolicy, max_checks: int,
-         sleep: Callable[[float], None] = time.sleep) -> tuple[Any, int]:
+def wait(
+    check: Callable[[], Any],
+    done: Callable[[Any], bool],
+    policy: PollPolicy,
+    max_checks: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[Any, int]:
     """Check after the policy's growing delays until `done`, at most `max_checks` times: (last answer, checks)."""
     answer = None
     checks = 0
@@ -83,10 +88,14 @@ class Bulk2Job:
 
     def create(self) -> None:
         body = {"object": self.sobject, "operation": self.operation, "contentType": "CSV", "lineEnding": "LF"}
-        self.job_id = self.send("POST", self.session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body=body).json()["id"]
+        self.job_id = self.send(
+            "POST", self.session.rest_url("jobs/ingest"), family=FAMILY_BULK2, json_body=body
+        ).json()["id"]
 
     def upload(self, csv_bytes: bytes) -> None:
-        self.send("PUT", self._url("/batches"), family=FAMILY_BULK2, data=csv_bytes, headers={"Content-Type": "text/csv"})
+        self.send(
+            "PUT", self._url("/batches"), family=FAMILY_BULK2, data=csv_bytes, headers={"Content-Type": "text/csv"}
+        )
 
     def close(self) -> None:
         info = self.send("PATCH", self._url(), family=FAMILY_BULK2, json_body={"state": "UploadComplete"}).json()
@@ -109,8 +118,14 @@ class Bulk2Job:
             return None
         processing = float(info.get("totalProcessingTime") or 0) / 1000.0
         queue = parse_stamp(info["systemModstamp"]) - self.closed_at - processing
-        return JobTiming(records, int(info.get("numberRecordsProcessed") or 0), int(info.get("numberRecordsFailed") or 0),
-                         max(queue, 0.0), processing, info["state"])
+        return JobTiming(
+            records,
+            int(info.get("numberRecordsProcessed") or 0),
+            int(info.get("numberRecordsFailed") or 0),
+            max(queue, 0.0),
+            processing,
+            info["state"],
+        )
 
 
 class Bulk1Job:
@@ -125,7 +140,9 @@ class Bulk1Job:
         self.batch_id = ""
 
     def _post_xml(self, url: str, body: bytes) -> dict[str, str]:
-        response = self.send("POST", url, family=FAMILY_BULK1, data=body, headers={"Content-Type": "application/xml; charset=UTF-8"})
+        response = self.send(
+            "POST", url, family=FAMILY_BULK1, data=body, headers={"Content-Type": "application/xml; charset=UTF-8"}
+        )
         return _xml_fields(response.content)
 
     def create(self) -> None:
@@ -163,8 +180,14 @@ class Bulk1Job:
             return None
         processing = float(info.get("totalProcessingTime") or 0) / 1000.0
         queue = parse_stamp(info["systemModstamp"]) - parse_stamp(info["createdDate"]) - processing
-        return JobTiming(records, int(info.get("numberRecordsProcessed") or 0), int(info.get("numberRecordsFailed") or 0),
-                         max(queue, 0.0), processing, info["state"])
+        return JobTiming(
+            records,
+            int(info.get("numberRecordsProcessed") or 0),
+            int(info.get("numberRecordsFailed") or 0),
+            max(queue, 0.0),
+            processing,
+            info["state"],
+        )
 
 
 def _job_document(fields: dict[str, str]) -> bytes:

@@ -34,13 +34,23 @@ class CalibrationRecordsError(Exception):
 
 
 class CalibrationRecords:
-    def __init__(self, session: OrgSession, send: Send, *, sobject: str, fields: tuple[str, ...] = (),
-                 where: str | None = None, count: int = 500) -> None:
+    def __init__(
+        self,
+        session: OrgSession,
+        send: Send,
+        *,
+        sobject: str,
+        fields: tuple[str, ...] = (),
+        where: str | None = None,
+        count: int = 500,
+    ) -> None:
         for name in (sobject, *fields):
             if not _NAME.match(name):
                 raise CalibrationRecordsError(f"{name!r} is not an API name")
         if where is not None and not fields:
-            raise CalibrationRecordsError("--where selects records you name: give --fields too (the values written back)")
+            raise CalibrationRecordsError(
+                "--where selects records you name: give --fields too (the values written back)"
+            )
         self.session = session
         self.send = send
         self.sobject = sobject
@@ -76,8 +86,9 @@ class CalibrationRecords:
         else:
             self._create(policy, max_checks)
         if not self.ids:
-            raise CalibrationRecordsError(f"no {self.sobject} records to calibrate with"
-                                          + (f" match {self.where!r}" if self.where else ""))
+            raise CalibrationRecordsError(
+                f"no {self.sobject} records to calibrate with" + (f" match {self.where!r}" if self.where else "")
+            )
 
     def _read_named(self) -> None:
         soql = f"SELECT Id, {', '.join(f for f in self.fields if f != 'Id')} FROM {self.sobject}"
@@ -90,7 +101,9 @@ class CalibrationRecords:
                 values = {f: rec.get(f) for f in self.fields if f != "Id"}
                 compound = [f for f, v in values.items() if isinstance(v, (dict, list))]
                 if compound:
-                    raise CalibrationRecordsError(f"{', '.join(compound)}: compound fields cannot be written back; name their parts")
+                    raise CalibrationRecordsError(
+                        f"{', '.join(compound)}: compound fields cannot be written back; name their parts"
+                    )
                 self.ids.append(rec["Id"])
                 self.values[rec["Id"]] = values
             if body.get("done", True) or len(self.ids) >= self.count:
@@ -105,8 +118,10 @@ class CalibrationRecords:
         job.close()
         info, _ = job.wait(policy, max_checks)
         if info.get("state") != "JobComplete":
-            raise CalibrationRecordsError(f"the insert job {job.job_id} did not complete in {max_checks} checks "
-                                          f"(state {info.get('state')}); its records, if any, are named sfharness-cal-{self.run_id}-*")
+            raise CalibrationRecordsError(
+                f"the insert job {job.job_id} did not complete in {max_checks} checks "
+                f"(state {info.get('state')}); its records, if any, are named sfharness-cal-{self.run_id}-*"
+            )
         rows = csv.DictReader(io.StringIO(job.results("successfulResults").decode("utf-8")))
         for row in rows:
             self.ids.append(row["sf__Id"])
@@ -127,8 +142,10 @@ class CalibrationRecords:
         if info.get("state") == "JobComplete" and not int(info.get("numberRecordsFailed") or 0):
             self.created = 0
         else:
-            self.cleanup_note = (f"the delete job {job.job_id} ended {info.get('state')}; delete the {self.sobject} records named "
-                                 f"sfharness-cal-{self.run_id}-* yourself if any remain")
+            self.cleanup_note = (
+                f"the delete job {job.job_id} ended {info.get('state')}; delete the {self.sobject} records named "
+                f"sfharness-cal-{self.run_id}-* yourself if any remain"
+            )
 
     # -- what to write ---------------------------------------------------------------------------------
     def body(self, record_id: str) -> dict[str, Any]:
@@ -136,7 +153,10 @@ class CalibrationRecords:
         return dict(self.values[record_id])
 
     def collection(self, ids: Iterable[str]) -> dict[str, Any]:
-        return {"allOrNone": False, "records": [{"attributes": {"type": self.sobject}, "id": i, **self.body(i)} for i in ids]}
+        return {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": self.sobject}, "id": i, **self.body(i)} for i in ids],
+        }
 
     def csv(self, ids: Iterable[str]) -> bytes:
         """Bulk 2.0 CSV: Id and the fields, each with the value it holds (#N/A for an empty one)."""

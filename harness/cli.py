@@ -35,13 +35,26 @@ from .options import HELP_OPTIONS
 class _Sfharness(TyperGroup):
     """The root group: runs the command line without click's own exit handling, then exits once."""
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         invocation = output.begin(argv)
         try:
-            result = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
-                                 windows_expand_args=windows_expand_args, **extra)
+            result = super().main(
+                args=argv,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
             code = result if isinstance(result, int) else 0
         except UsageError as err:
             code = EXIT_INPUT
@@ -49,8 +62,12 @@ class _Sfharness(TyperGroup):
                 err.show()
                 code = 0
             elif invocation.json:
-                failure = Failure(EXIT_INPUT, "UsageError", err.format_message(),
-                                  f"see `{err.ctx.command_path if err.ctx else 'sfharness'} --help`")
+                failure = Failure(
+                    EXIT_INPUT,
+                    "UsageError",
+                    err.format_message(),
+                    f"see `{err.ctx.command_path if err.ctx else 'sfharness'} --help`",
+                )
                 output.show_failure(failure)
             else:
                 from typer import rich_utils
@@ -93,17 +110,27 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of failures (also SFHARNESS_DEBUG=1); secrets are blanked."),
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks of failures (also SFHARNESS_DEBUG=1); secrets are blanked."
+    ),
 ) -> None:
     """Update many Salesforce records with the strategy that costs least, and prove it with measured figures."""
     output.set_debug(debug)
 
 
 app.add_typer(emulator_cmd.app, name="emulator")
-for name, command in (("compare", compare_cmd.compare), ("bench", bench_cmd.bench), ("plan", plan_cmd.plan),
-                      ("update", update_cmd.update), ("resume", update_cmd.resume), ("limits", limits_cmd.limits),
-                      ("calibrate", calibrate_cmd.calibrate)):
+for name, command in (
+    ("compare", compare_cmd.compare),
+    ("bench", bench_cmd.bench),
+    ("plan", plan_cmd.plan),
+    ("update", update_cmd.update),
+    ("resume", update_cmd.resume),
+    ("limits", limits_cmd.limits),
+    ("calibrate", calibrate_cmd.calibrate),
+):
     app.command(name, context_settings=HELP_OPTIONS)(command)
 
 

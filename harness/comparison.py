@@ -189,14 +189,23 @@ class Skipped:
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "records": self.records, "repeat": self.repeat,
-                "predicted_calls": self.predicted_calls, "reason": self.reason}
+        return {
+            "strategy": self.strategy,
+            "records": self.records,
+            "repeat": self.repeat,
+            "predicted_calls": self.predicted_calls,
+            "reason": self.reason,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Skipped:
-        return cls(strategy=str(_required(data, "strategy", "Skipped")), records=int(_required(data, "records", "Skipped")),
-                   repeat=int(data.get("repeat", 1)), predicted_calls=int(data.get("predicted_calls", 0)),
-                   reason=str(data.get("reason", "")))
+        return cls(
+            strategy=str(_required(data, "strategy", "Skipped")),
+            records=int(_required(data, "records", "Skipped")),
+            repeat=int(data.get("repeat", 1)),
+            predicted_calls=int(data.get("predicted_calls", 0)),
+            reason=str(data.get("reason", "")),
+        )
 
 
 @dataclass(kw_only=True)
@@ -213,8 +222,11 @@ class OtherCalls:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OtherCalls:
-        return cls(label=str(_required(data, "label", "OtherCalls")), calls_client=int(data.get("calls_client", 0)),
-                   calls_org=_opt_int(data.get("calls_org")))
+        return cls(
+            label=str(_required(data, "label", "OtherCalls")),
+            calls_client=int(data.get("calls_client", 0)),
+            calls_org=_opt_int(data.get("calls_org")),
+        )
 
 
 @dataclass(kw_only=True)

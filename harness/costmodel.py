@@ -52,10 +52,20 @@ PHASE_KINDS: dict[str, dict[str, str]] = {
     "rest": {"dml": "rest.sobject_write"},
     "collections": {"dml": "rest.collections"},
     "composite": {"dml": "rest.composite"},
-    "bulk1-xml": {"create": "bulk1.create", "upload": "bulk1.upload", "close": "bulk1.close", "poll": "bulk1.status",
-                  "results": "bulk1.result"},
-    "bulk2-csv": {"create": "bulk2.create", "upload": "bulk2.upload", "close": "bulk2.close", "poll": "bulk2.status",
-                  "results": "bulk2.failed_results"},
+    "bulk1-xml": {
+        "create": "bulk1.create",
+        "upload": "bulk1.upload",
+        "close": "bulk1.close",
+        "poll": "bulk1.status",
+        "results": "bulk1.result",
+    },
+    "bulk2-csv": {
+        "create": "bulk2.create",
+        "upload": "bulk2.upload",
+        "close": "bulk2.close",
+        "poll": "bulk2.status",
+        "results": "bulk2.failed_results",
+    },
 }
 """The request kind (emulator/request_kinds.py) each strategy's requests of a phase are."""
 COMMON_PHASE_KINDS = {"describe": "rest.describe", "limits": "rest.limits", "query": "rest.query"}
@@ -96,11 +106,27 @@ class Prediction:
         return self.unprocessed > 0 or self.retries > 0 or self.longest_unit_s > BATCH_GUIDANCE_S
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "label": self.label, "options": self.options, "records": self.records, "calls": self.calls,
-                "calls_by_phase": self.calls_by_phase, "requests": self.requests, "batches": self.batches, "jobs": self.jobs,
-                "seconds": round(self.seconds, 3), "polls": self.polls, "retries": self.retries, "unprocessed": self.unprocessed,
-                "longest_unit_s": round(self.longest_unit_s, 1), "at_risk": self.at_risk, "exceeds_budget": self.exceeds_budget,
-                "recommended": self.recommended, "notes": self.notes, "concurrency": self.concurrency}
+        return {
+            "strategy": self.strategy,
+            "label": self.label,
+            "options": self.options,
+            "records": self.records,
+            "calls": self.calls,
+            "calls_by_phase": self.calls_by_phase,
+            "requests": self.requests,
+            "batches": self.batches,
+            "jobs": self.jobs,
+            "seconds": round(self.seconds, 3),
+            "polls": self.polls,
+            "retries": self.retries,
+            "unprocessed": self.unprocessed,
+            "longest_unit_s": round(self.longest_unit_s, 1),
+            "at_risk": self.at_risk,
+            "exceeds_budget": self.exceeds_budget,
+            "recommended": self.recommended,
+            "notes": self.notes,
+            "concurrency": self.concurrency,
+        }
 
 
 def counted_calls(strategy: str, requests_by_phase: dict[str, int], profile: OrgProfile) -> dict[str, int]:
@@ -110,14 +136,35 @@ def counted_calls(strategy: str, requests_by_phase: dict[str, int], profile: Org
     return {phase: n * counting.calls(kinds[phase]) for phase, n in requests_by_phase.items()}
 
 
-def _prediction(strategy: str, n: int, profile: OrgProfile, by_phase: dict[str, int], batches: int, seconds: float,
-                polls: int = 0, jobs: int = 0, notes: list[str] | None = None) -> Prediction:
+def _prediction(
+    strategy: str,
+    n: int,
+    profile: OrgProfile,
+    by_phase: dict[str, int],
+    batches: int,
+    seconds: float,
+    polls: int = 0,
+    jobs: int = 0,
+    notes: list[str] | None = None,
+) -> Prediction:
     counted = counted_calls(strategy, by_phase, profile)
-    return Prediction(strategy, n, sum(counted.values()), counted, batches, seconds, polls, notes or [],
-                      requests=sum(by_phase.values()), jobs=jobs)
+    return Prediction(
+        strategy,
+        n,
+        sum(counted.values()),
+        counted,
+        batches,
+        seconds,
+        polls,
+        notes or [],
+        requests=sum(by_phase.values()),
+        jobs=jobs,
+    )
 
 
-def job_checks(units: list[tuple[float, float, int]], finish: float, policy: PollPolicy, per_poll: float = 0.0) -> tuple[int, float]:
+def job_checks(
+    units: list[tuple[float, float, int]], finish: float, policy: PollPolicy, per_poll: float = 0.0
+) -> tuple[int, float]:
     """(status checks, seconds between the job finishing and the check that sees it) for a job whose
     units run from start to end seconds after close, as (start, end, records). Progress inside a unit
     grows one 200-record transaction at a time, as the job info of Salesforce (and the emulator) shows."""
@@ -139,7 +186,10 @@ def job_checks(units: list[tuple[float, float, int]], finish: float, policy: Pol
 
 
 def _request(profile: OrgProfile, *, write: bool, records: int = 0, subrequests: int = 0, body_bytes: int = 0) -> float:
-    return profile.request_delay(write=write, records=records, subrequests=subrequests, body_bytes=body_bytes) + CLIENT_OVERHEAD_S
+    return (
+        profile.request_delay(write=write, records=records, subrequests=subrequests, body_bytes=body_bytes)
+        + CLIENT_OVERHEAD_S
+    )
 
 
 class _SyncCall(NamedTuple):
@@ -247,9 +297,17 @@ def bulk2_job_sizes(n: int, row_bytes: int, header_bytes: int = 0) -> list[int]:
     return [min(per_job, n - s) for s in range(0, n, per_job)]
 
 
-def predict(strategy: str, n: int, profile: OrgProfile, *, fields: int = 3, row_bytes: int | None = None,
-            poll_policy: PollPolicy | None = None, concurrency: int | None = None,
-            bulk1_batch_records: int = BULK1_BATCH) -> Prediction:
+def predict(
+    strategy: str,
+    n: int,
+    profile: OrgProfile,
+    *,
+    fields: int = 3,
+    row_bytes: int | None = None,
+    poll_policy: PollPolicy | None = None,
+    concurrency: int | None = None,
+    bulk1_batch_records: int = BULK1_BATCH,
+) -> Prediction:
     """Calls (as the org counts them), batches and seconds for `strategy` updating `n` records of
     `fields` fields each (`row_bytes`: one CSV row's size, for the Bulk 2.0 jobs per 100 MB;
     `bulk1_batch_records`: bulk1-xml's batch size). Synchronous strategies send `concurrency` requests at
@@ -307,7 +365,9 @@ def predict(strategy: str, n: int, profile: OrgProfile, *, fields: int = 3, row_
         troubled = sum(1 for u in units if unit_attempts(profile, "bulk1", u)[1])
         est = cls.api_calls(n, polls=polls, batch_records=size, batches_with_failures=troubled)
         xml_bytes = row_bytes * 3
-        uploads = sum(_request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in units)
+        uploads = sum(
+            _request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in units
+        )
         seconds = 2 * _request(profile, write=True) + uploads + run.finish + polls * per_poll + lag
         longest = _longest_unit_s(profile, "bulk1", units)
         notes = _risk_notes("batches", size, longest, run.retries, run.unprocessed, profile, "bulk1")
@@ -319,7 +379,9 @@ def predict(strategy: str, n: int, profile: OrgProfile, *, fields: int = 3, row_
     raise ValueError(f"no cost model for strategy {strategy!r}")
 
 
-def _risk_notes(what: str, size: int, longest: float, retries: int, unprocessed: int, profile: OrgProfile, family: str) -> list[str]:
+def _risk_notes(
+    what: str, size: int, longest: float, retries: int, unprocessed: int, profile: OrgProfile, family: str
+) -> list[str]:
     limit = profile.timings.bulk(family).batch_time_limit_s
     notes = []
     if longest > BATCH_GUIDANCE_S:
@@ -348,7 +410,9 @@ def recommend(predictions: list[Prediction], *, api_remaining: int | None = None
     and why. A prediction at risk (Bulk units retried past their time limit, or longer than the 5-minute
     guidance) ranks after every one that is not. With a budget, the reason says how much of it the pick
     leaves (a pick over budget says so; it is not dropped: every other strategy costs more)."""
-    candidates = [Candidate(p.label, p.calls, p.seconds, at_risk=p.at_risk, risk="; ".join(p.notes)) for p in predictions]
+    candidates = [
+        Candidate(p.label, p.calls, p.seconds, at_risk=p.at_risk, risk="; ".join(p.notes)) for p in predictions
+    ]
     choice = choose(candidates, estimated=True)
     chosen = next((p for p in predictions if p.label == choice.strategy), None)
     if chosen is None:
@@ -362,27 +426,44 @@ def recommend(predictions: list[Prediction], *, api_remaining: int | None = None
     return chosen.strategy, reason
 
 
-
-
-def plan(n: int, profile: str | OrgProfile = "realistic", *, time_scale: float | None = None, fields: int = 3,
-         strategies: tuple[str, ...] = STRATEGY_ORDER, poll_policy: PollPolicy | None = None,
-         api_remaining: int | None = None, row_bytes: int | None = None,
-         concurrency: int | None = None) -> tuple[list[Prediction], str, str]:
+def plan(
+    n: int,
+    profile: str | OrgProfile = "realistic",
+    *,
+    time_scale: float | None = None,
+    fields: int = 3,
+    strategies: tuple[str, ...] = STRATEGY_ORDER,
+    poll_policy: PollPolicy | None = None,
+    api_remaining: int | None = None,
+    row_bytes: int | None = None,
+    concurrency: int | None = None,
+) -> tuple[list[Prediction], str, str]:
     """Predict every strategy on `profile` (a built-in name, a profile file or an `OrgProfile`), flag those
     whose calls exceed `api_remaining`, and recommend one. On a time-scaled profile the poll policy is
     scaled alike, as `compare` scales its strategies' polling, so the prediction is of such a run."""
     org_profile = get_profile(profile, time_scale)
     if poll_policy is None and org_profile.has_delays and org_profile.time_scale not in (0, 1):
         poll_policy = PollPolicy().scaled(1.0 / org_profile.time_scale)
-    predictions = [predict(s, n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes, concurrency=concurrency)
-                   for s in strategies]
+    predictions = [
+        predict(s, n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes, concurrency=concurrency)
+        for s in strategies
+    ]
     if "bulk1-xml" in strategies and any(p.at_risk for p in predictions):
         # The docs' advice for batches that take too long: make them smaller. Bulk 2.0's internal batches
         # are Salesforce's to size, so the smaller batches are Bulk 1.0's.
         size = fitting_batch_records(org_profile)
         if 0 < size < BULK1_BATCH:
-            predictions.append(predict("bulk1-xml", n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes,
-                                       bulk1_batch_records=size))
+            predictions.append(
+                predict(
+                    "bulk1-xml",
+                    n,
+                    org_profile,
+                    fields=fields,
+                    poll_policy=poll_policy,
+                    row_bytes=row_bytes,
+                    bulk1_batch_records=size,
+                )
+            )
     if api_remaining is not None:
         for p in predictions:
             p.exceeds_budget = p.calls > api_remaining

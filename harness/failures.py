@@ -75,7 +75,9 @@ class Failure:
     warnings: tuple[str, ...] = field(default=())
 
     def redacted(self) -> Failure:
-        return Failure(self.status, self.name, redact(self.message), redact(self.hint) if self.hint else None, self.warnings)
+        return Failure(
+            self.status, self.name, redact(self.message), redact(self.hint) if self.hint else None, self.warnings
+        )
 
 
 class CommandFailed(Exception):
@@ -91,11 +93,22 @@ class CommandFailed(Exception):
         self.result = result
 
 
-def fail(message: str, status: int = EXIT_INPUT, *, name: str | None = None, hint: str | None = None,
-         result: dict[str, Any] | None = None) -> CommandFailed:
+def fail(
+    message: str,
+    status: int = EXIT_INPUT,
+    *,
+    name: str | None = None,
+    hint: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> CommandFailed:
     """The exception a command raises to end with one clear line (``raise fail(...)``)."""
-    default_names = {EXIT_INPUT: "BadInput", EXIT_BUDGET: "BudgetGuard", EXIT_RECORDS: "RecordsFailed",
-                     EXIT_ORG: "OrgUnavailable", EXIT_PENDING: "JobPending"}
+    default_names = {
+        EXIT_INPUT: "BadInput",
+        EXIT_BUDGET: "BudgetGuard",
+        EXIT_RECORDS: "RecordsFailed",
+        EXIT_ORG: "OrgUnavailable",
+        EXIT_PENDING: "JobPending",
+    }
     return CommandFailed(Failure(status, name or default_names.get(status, "Failed"), message, hint), result)
 
 
@@ -118,8 +131,12 @@ def _classify(exc: BaseException) -> Failure:
     if isinstance(exc, CommandFailed):
         return exc.failure
     if isinstance(exc, KeyboardInterrupt):
-        return Failure(EXIT_INTERRUPTED, "Interrupted", "interrupted (Ctrl-C)",
-                       "open bulk jobs keep running on the org; collect one with `sfharness resume`")
+        return Failure(
+            EXIT_INTERRUPTED,
+            "Interrupted",
+            "interrupted (Ctrl-C)",
+            "open bulk jobs keep running on the org; collect one with `sfharness resume`",
+        )
     if isinstance(exc, RunFailed) and exc.__cause__ is not None:
         return _classify(exc.__cause__)
     network = _network_failure(exc)
@@ -128,25 +145,44 @@ def _classify(exc: BaseException) -> Failure:
     if isinstance(exc, BadOrgUrl):
         return Failure(EXIT_INPUT, "UrlWithoutScheme", str(exc), exc.hint)
     if isinstance(exc, IncompleteCredentials):
-        return Failure(EXIT_INPUT, "IncompleteCredentials", str(exc), "see `sfharness update -h` for the org flags and their variables")
+        return Failure(
+            EXIT_INPUT,
+            "IncompleteCredentials",
+            str(exc),
+            "see `sfharness update -h` for the org flags and their variables",
+        )
     if isinstance(exc, SfCliUnavailable):
-        return Failure(EXIT_ORG, "SfCliFailed", str(exc),
-                       "check the alias with `sf org list`; log in again with `sf org login web -a ALIAS` if it expired")
+        return Failure(
+            EXIT_ORG,
+            "SfCliFailed",
+            str(exc),
+            "check the alias with `sf org list`; log in again with `sf org login web -a ALIAS` if it expired",
+        )
     if isinstance(exc, LoginRefused):
-        return Failure(EXIT_ORG, "LoginRefused", str(exc),
-                       "check the client id and secret, username and password (+ security token) and --login-url "
-                       "(a sandbox logs in at https://test.salesforce.com or its My Domain)")
+        return Failure(
+            EXIT_ORG,
+            "LoginRefused",
+            str(exc),
+            "check the client id and secret, username and password (+ security token) and --login-url "
+            "(a sandbox logs in at https://test.salesforce.com or its My Domain)",
+        )
     if isinstance(exc, ConnectionError_):
         return Failure(EXIT_ORG, "OrgUnavailable", str(exc), None)
     if isinstance(exc, StrategyError):
         return _strategy_failure(exc)
-    return Failure(EXIT_RECORDS, "InternalError", f"unexpected error: {type(exc).__name__}: {exc}",
-                   "re-run with --debug (or SFHARNESS_DEBUG=1) for the traceback, and report it")
+    return Failure(
+        EXIT_RECORDS,
+        "InternalError",
+        f"unexpected error: {type(exc).__name__}: {exc}",
+        "re-run with --debug (or SFHARNESS_DEBUG=1) for the traceback, and report it",
+    )
 
 
 def _strategy_failure(exc: StrategyError) -> Failure:
     if isinstance(exc, RecordValidationError):
-        return Failure(EXIT_INPUT, "BadInput", str(exc), "correct the rows named above and run again; nothing was written")
+        return Failure(
+            EXIT_INPUT, "BadInput", str(exc), "correct the rows named above and run again; nothing was written"
+        )
     if isinstance(exc, BudgetError):
         return Failure(EXIT_BUDGET, "BudgetGuard", str(exc), "see the predicted costs with `sfharness plan`")
     if isinstance(exc, ConfigurationError):
@@ -161,33 +197,65 @@ def _strategy_failure(exc: StrategyError) -> Failure:
 def _api_failure(exc: ApiError) -> Failure:
     said = f"{exc.error_code}: {exc.message}" if exc.message else exc.error_code
     if exc.error_code in API_DISABLED_CODES:
-        return Failure(EXIT_ORG, "ApiDisabled", f"the org does not allow API access for this user ({said})",
-                       "give the user's profile or a permission set the 'API Enabled' permission (an edition "
-                       "without API access needs it added by Salesforce)")
+        return Failure(
+            EXIT_ORG,
+            "ApiDisabled",
+            f"the org does not allow API access for this user ({said})",
+            "give the user's profile or a permission set the 'API Enabled' permission (an edition "
+            "without API access needs it added by Salesforce)",
+        )
     if isinstance(exc, AuthenticationError):
-        return Failure(EXIT_ORG, "AuthenticationFailed", f"the org refused the credentials ({said})",
-                       "the access token is invalid or expired: get a new one (`sf org display -o ALIAS`), or log in "
-                       "with a method that renews it (--target-org, client credentials, JWT)")
+        return Failure(
+            EXIT_ORG,
+            "AuthenticationFailed",
+            f"the org refused the credentials ({said})",
+            "the access token is invalid or expired: get a new one (`sf org display -o ALIAS`), or log in "
+            "with a method that renews it (--target-org, client credentials, JWT)",
+        )
     if isinstance(exc, RequestLimitError) or exc.error_code == "REQUEST_LIMIT_EXCEEDED":
         if "ConcurrentPerOrgLongTxn" in exc.message:
-            return Failure(EXIT_BUDGET, "RequestLimitExceeded", f"too many long-running requests at once on the org ({said})",
-                           "retry later, or lower --concurrency")
-        return Failure(EXIT_BUDGET, "RequestLimitExceeded", f"the org's daily API allocation is spent ({said})",
-                       "usage counts over a rolling 24 hours: retry later, or pick a cheaper strategy (`sfharness plan`); "
-                       "`sfharness limits` shows what is left")
+            return Failure(
+                EXIT_BUDGET,
+                "RequestLimitExceeded",
+                f"too many long-running requests at once on the org ({said})",
+                "retry later, or lower --concurrency",
+            )
+        return Failure(
+            EXIT_BUDGET,
+            "RequestLimitExceeded",
+            f"the org's daily API allocation is spent ({said})",
+            "usage counts over a rolling 24 hours: retry later, or pick a cheaper strategy (`sfharness plan`); "
+            "`sfharness limits` shows what is left",
+        )
     if isinstance(exc, ServerError) or exc.status >= 500:
         if exc.status == 503:
-            return Failure(EXIT_ORG, "OrgUnavailable", f"the org is unavailable (HTTP 503 {said}), still after retries",
-                           "the instance may be in maintenance: see https://status.salesforce.com, then retry "
-                           "(a bulk job already created can be collected with `sfharness resume`)")
-        return Failure(EXIT_ORG, "OrgServerError", f"the org failed the request (HTTP {exc.status} {said}), still after retries",
-                       "retry; if it persists, the error id in the message helps Salesforce support")
+            return Failure(
+                EXIT_ORG,
+                "OrgUnavailable",
+                f"the org is unavailable (HTTP 503 {said}), still after retries",
+                "the instance may be in maintenance: see https://status.salesforce.com, then retry "
+                "(a bulk job already created can be collected with `sfharness resume`)",
+            )
+        return Failure(
+            EXIT_ORG,
+            "OrgServerError",
+            f"the org failed the request (HTTP {exc.status} {said}), still after retries",
+            "retry; if it persists, the error id in the message helps Salesforce support",
+        )
     if isinstance(exc, JobError):
-        return Failure(EXIT_RECORDS, "JobFailed", f"the org failed a bulk job ({said})",
-                       "the job's rows are in unprocessed.csv: fix the cause and pass that file back to `update --input`")
+        return Failure(
+            EXIT_RECORDS,
+            "JobFailed",
+            f"the org failed a bulk job ({said})",
+            "the job's rows are in unprocessed.csv: fix the cause and pass that file back to `update --input`",
+        )
     if exc.status in (401, 403):
-        return Failure(EXIT_ORG, "AccessRefused", f"the org refused the request (HTTP {exc.status} {said})",
-                       "check the user's permissions on this object")
+        return Failure(
+            EXIT_ORG,
+            "AccessRefused",
+            f"the org refused the request (HTTP {exc.status} {said})",
+            "check the user's permissions on this object",
+        )
     return Failure(EXIT_RECORDS, "OrgRefusedRequest", f"the org refused a request (HTTP {exc.status} {said})", None)
 
 
@@ -198,36 +266,81 @@ def _network_failure(exc: BaseException) -> Failure | None:
     if not any(isinstance(e, (requests.RequestException, urllib3.exceptions.HTTPError, OSError)) for e in chain):
         return None
     if any(isinstance(e, (ssl.SSLCertVerificationError,)) for e in chain) or any(
-        "CERTIFICATE_VERIFY_FAILED" in str(e) for e in chain if isinstance(e, (requests.exceptions.SSLError, ssl.SSLError))
+        "CERTIFICATE_VERIFY_FAILED" in str(e)
+        for e in chain
+        if isinstance(e, (requests.exceptions.SSLError, ssl.SSLError))
     ):
-        reason = next((e.verify_message for e in chain if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message), "")
-        return Failure(EXIT_ORG, "TlsUntrusted",
-                       f"TLS: the certificate of {host} is not trusted{f' ({reason})' if reason else ''}",
-                       "if a corporate proxy or a private CA signs it, trust that CA with --ca-file FILE (or SF_CA_FILE); "
-                       "verification stays on")
+        reason = next(
+            (e.verify_message for e in chain if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message), ""
+        )
+        return Failure(
+            EXIT_ORG,
+            "TlsUntrusted",
+            f"TLS: the certificate of {host} is not trusted{f' ({reason})' if reason else ''}",
+            "if a corporate proxy or a private CA signs it, trust that CA with --ca-file FILE (or SF_CA_FILE); "
+            "verification stays on",
+        )
     if any(isinstance(e, (requests.exceptions.SSLError, ssl.SSLError)) for e in chain):
-        return Failure(EXIT_ORG, "TlsFailed", f"TLS handshake with {host} failed",
-                       "check that the URL is the org's https address (not a plain-HTTP port) and that no proxy interferes")
+        return Failure(
+            EXIT_ORG,
+            "TlsFailed",
+            f"TLS handshake with {host} failed",
+            "check that the URL is the org's https address (not a plain-HTTP port) and that no proxy interferes",
+        )
     if any(isinstance(e, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for e in chain):
-        return Failure(EXIT_ORG, "HostNotFound", f"cannot resolve the host name {host}",
-                       "check the URL (--instance-url, --login-url or the alias's instance) and your network or VPN")
+        return Failure(
+            EXIT_ORG,
+            "HostNotFound",
+            f"cannot resolve the host name {host}",
+            "check the URL (--instance-url, --login-url or the alias's instance) and your network or VPN",
+        )
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return Failure(EXIT_ORG, "ConnectionRefused", f"nothing is listening at {host}: connection refused",
-                       "check the URL and port (a standalone emulator prints its instance_url when it starts; is it still running?)")
-    if any(isinstance(e, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, urllib3.exceptions.ProtocolError,
-                          requests.exceptions.ChunkedEncodingError)) for e in chain):
-        return Failure(EXIT_ORG, "ConnectionReset", f"the connection to {host} was closed before a complete answer",
-                       "retry; a proxy or firewall that cuts connections can cause this (a bulk job already created "
-                       "can be collected with `sfharness resume`)")
+        return Failure(
+            EXIT_ORG,
+            "ConnectionRefused",
+            f"nothing is listening at {host}: connection refused",
+            "check the URL and port (a standalone emulator prints its instance_url when it starts; is it still running?)",
+        )
+    if any(
+        isinstance(
+            e,
+            (
+                ConnectionResetError,
+                ConnectionAbortedError,
+                BrokenPipeError,
+                urllib3.exceptions.ProtocolError,
+                requests.exceptions.ChunkedEncodingError,
+            ),
+        )
+        for e in chain
+    ):
+        return Failure(
+            EXIT_ORG,
+            "ConnectionReset",
+            f"the connection to {host} was closed before a complete answer",
+            "retry; a proxy or firewall that cuts connections can cause this (a bulk job already created "
+            "can be collected with `sfharness resume`)",
+        )
     # After refused and reset: urllib3's NewConnectionError is a ConnectTimeoutError, whatever its cause.
-    if any(isinstance(e, (requests.Timeout, TimeoutError, urllib3.exceptions.ReadTimeoutError))
-           or type(e) is urllib3.exceptions.ConnectTimeoutError for e in chain):
-        return Failure(EXIT_ORG, "Timeout", f"{host} did not answer in time",
-                       "the org or the network is slow or blocked: retry later; a proxy may need HTTPS_PROXY")
+    if any(
+        isinstance(e, (requests.Timeout, TimeoutError, urllib3.exceptions.ReadTimeoutError))
+        or type(e) is urllib3.exceptions.ConnectTimeoutError
+        for e in chain
+    ):
+        return Failure(
+            EXIT_ORG,
+            "Timeout",
+            f"{host} did not answer in time",
+            "the org or the network is slow or blocked: retry later; a proxy may need HTTPS_PROXY",
+        )
     if any(isinstance(e, requests.exceptions.ConnectionError) for e in chain):
         return Failure(EXIT_ORG, "OrgUnreachable", f"cannot connect to {host}", "check the URL and your network")
-    if any(isinstance(e, (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL))
-           for e in chain):
+    if any(
+        isinstance(
+            e, (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL)
+        )
+        for e in chain
+    ):
         return Failure(EXIT_INPUT, "UrlWithoutScheme", f"not a usable URL: {host}", "write the org's URL with https://")
     return None
 

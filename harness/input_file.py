@@ -36,7 +36,7 @@ def delimiter_of(value: str) -> str:
     named = DELIMITERS.get(value.strip().upper())
     if named:
         return named
-    if len(value) == 1 and value not in "\r\n\"":
+    if len(value) == 1 and value not in '\r\n"':
         return value
     raise ValueError(f"--column-delimiter {value!r}: use one of {', '.join(DELIMITERS)} or a single character")
 

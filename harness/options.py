@@ -18,18 +18,42 @@ from . import failures
 from .orgs import DEFAULT_API_VERSION, OrgConnection, OrgOptions, Secret, connect, embedded_emulator
 from .output import console, err_console
 
-__all__ = ["HELP_OPTIONS", "console", "err_console", "fail", "names", "open_org", "positive_int", "positive_ints", "with_org_options"]
+__all__ = [
+    "HELP_OPTIONS",
+    "console",
+    "err_console",
+    "fail",
+    "names",
+    "open_org",
+    "positive_int",
+    "positive_ints",
+    "with_org_options",
+]
 
 HELP_OPTIONS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 """`-h` as well as `--help`, on the root and on every command (as in the sf CLI)."""
 
-Edition = typer.Option("developer", "--edition", help="Emulator edition when no org is given: developer, enterprise or sandbox.")
-Profile = typer.Option("instant", "--profile", help="Org profile of the embedded emulator: instant, realistic, heavy-automation, "
-                       "or a profile JSON file (e.g. one `sfharness calibrate` wrote).")
+Edition = typer.Option(
+    "developer", "--edition", help="Emulator edition when no org is given: developer, enterprise or sandbox."
+)
+Profile = typer.Option(
+    "instant",
+    "--profile",
+    help="Org profile of the embedded emulator: instant, realistic, heavy-automation, "
+    "or a profile JSON file (e.g. one `sfharness calibrate` wrote).",
+)
 TimeScale = typer.Option(None, "--time-scale", help="Run the emulator's profile this many times faster than real time.")
-Faults = typer.Option(None, "--faults", help="Emulator fault injection, e.g. 'http_503_rate=0.02,lock_error_rate=0.01,seed=7'.")
+Faults = typer.Option(
+    None, "--faults", help="Emulator fault injection, e.g. 'http_503_rate=0.02,lock_error_rate=0.01,seed=7'."
+)
 JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
-Concurrency = typer.Option(None, "--concurrency", min=1, max=16, help="Requests rest, collections, composite and auto (as composite) send at once over one session (default: rest 1, the others 4; see README).")
+Concurrency = typer.Option(
+    None,
+    "--concurrency",
+    min=1,
+    max=16,
+    help="Requests rest, collections, composite and auto (as composite) send at once over one session (default: rest 1, the others 4; see README).",
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +80,12 @@ _ORG_FLAGS = (
     _OrgFlag("username", "--username", "SF_USERNAME", "Username (JWT subject, or password login)."),
     _OrgFlag("password", "--password", "SF_PASSWORD", f"Password ({_PREFER_ENV}).", True),
     _OrgFlag("security_token", "--security-token", "SF_SECURITY_TOKEN", f"Security token ({_PREFER_ENV}).", True),
-    _OrgFlag("login_url", "--login-url", "SF_LOGIN_URL",
-             "Login host: https://login.salesforce.com, https://test.salesforce.com or your My Domain."),
+    _OrgFlag(
+        "login_url",
+        "--login-url",
+        "SF_LOGIN_URL",
+        "Login host: https://login.salesforce.com, https://test.salesforce.com or your My Domain.",
+    ),
     _OrgFlag("ca_file", "--ca-file", "SF_CA_FILE", "Extra CA certificate to trust (a standalone emulator's ca_file)."),
     _OrgFlag("api_version", "--api-version", "SF_API_VERSION", "Salesforce API version.", default=DEFAULT_API_VERSION),
 )
@@ -114,7 +142,9 @@ def open_org(
     if options.wants_real_org:
         yield connect(options)
         return
-    with embedded_emulator(profile=profile, time_scale=time_scale, edition=edition, faults=faults, api_version=options.api_version) as conn:
+    with embedded_emulator(
+        profile=profile, time_scale=time_scale, edition=edition, faults=faults, api_version=options.api_version
+    ) as conn:
         yield conn
 
 
@@ -143,8 +173,10 @@ def positive_ints(text: str, flag: str, *, several: bool = True) -> list[int]:
                 fail(f"{flag} expects whole numbers such as 250000, 250,000 or 100,2000,10000; got {text!r}")
             values.append(int(piece.replace("_", "")))
     if not values or min(values) <= 0:
-        fail(f"{flag} needs positive numbers, got {text!r}",
-             hint="separate several counts with spaces when they use thousands separators: \"1,000 20,000\"")
+        fail(
+            f"{flag} needs positive numbers, got {text!r}",
+            hint='separate several counts with spaces when they use thousands separators: "1,000 20,000"',
+        )
     return sorted(set(values))
 
 
@@ -165,7 +197,9 @@ def names(text: str | None, default: list[str], known: list[str], flag: str) -> 
     return chosen
 
 
-def fail(message: str, code: int = failures.EXIT_INPUT, *, name: str | None = None, hint: str | None = None) -> NoReturn:
+def fail(
+    message: str, code: int = failures.EXIT_INPUT, *, name: str | None = None, hint: str | None = None
+) -> NoReturn:
     """End the command with one clear line (and a hint); `harness.output` shows it, text or JSON."""
     raise failures.fail(message, code, name=name, hint=hint)
 

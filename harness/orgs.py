@@ -162,7 +162,12 @@ class OrgConnection:
         return self.kind == "emulator"
 
     def describe(self) -> dict[str, Any]:
-        return {"instance_url": self.instance_url, "kind": self.kind, "api_version": self.api_version, "auth": self.auth_method}
+        return {
+            "instance_url": self.instance_url,
+            "kind": self.kind,
+            "api_version": self.api_version,
+            "auth": self.auth_method,
+        }
 
 
 # -- real orgs ---------------------------------------------------------------------------------------------
@@ -180,9 +185,17 @@ def connect(options: OrgOptions) -> OrgConnection:
         conn = OrgConnection(instance, "unknown", version, options.ca_file, lambda: token, False, "access token")
     elif options.client_id and options.client_secret and not options.username:
         if not (options.login_url or options.instance_url):
-            raise IncompleteCredentials("client credentials need the org's My Domain URL: set --login-url or SF_LOGIN_URL")
-        login = _login_url(options.login_url or options.instance_url, "--login-url" if options.login_url else "--instance-url")
-        form = {"grant_type": "client_credentials", "client_id": options.client_id, "client_secret": options.client_secret.reveal()}
+            raise IncompleteCredentials(
+                "client credentials need the org's My Domain URL: set --login-url or SF_LOGIN_URL"
+            )
+        login = _login_url(
+            options.login_url or options.instance_url, "--login-url" if options.login_url else "--instance-url"
+        )
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": options.client_id,
+            "client_secret": options.client_secret.reveal(),
+        }
         conn = _oauth_connection(login, form, verify, version, options.ca_file, "OAuth client credentials")
     elif options.client_id and options.jwt_key_file and options.username:
         conn = _jwt_connection(_login_url(options.login_url), options, verify, version)
@@ -190,8 +203,13 @@ def connect(options: OrgOptions) -> OrgConnection:
         login = _login_url(options.login_url)
         password = options.password.reveal() + (options.security_token.reveal() if options.security_token else "")
         if options.client_id and options.client_secret:
-            form = {"grant_type": "password", "client_id": options.client_id, "client_secret": options.client_secret.reveal(),
-                    "username": options.username, "password": password}
+            form = {
+                "grant_type": "password",
+                "client_id": options.client_id,
+                "client_secret": options.client_secret.reveal(),
+                "username": options.username,
+                "password": password,
+            }
             conn = _oauth_connection(login, form, verify, version, options.ca_file, "OAuth username-password")
         else:
             conn = _soap_connection(login, options.username, password, verify, version, options.ca_file)
@@ -213,7 +231,9 @@ def _post(url: str, verify: str | bool, **kw: Any) -> requests.Response:
     return requests.post(url, verify=verify, timeout=60, **kw)
 
 
-def _oauth_connection(login: str, form: dict[str, str], verify: str | bool, version: str, ca_file: str | None, method: str) -> OrgConnection:
+def _oauth_connection(
+    login: str, form: dict[str, str], verify: str | bool, version: str, ca_file: str | None, method: str
+) -> OrgConnection:
     def token_response() -> dict[str, Any]:
         resp = _post(f"{login}/services/oauth2/token", verify, data=form)
         if resp.status_code != 200:
@@ -240,7 +260,9 @@ def _jwt_connection(login: str, options: OrgOptions, verify: str | bool, version
 
     with open(options.jwt_key_file, "rb") as fh:  # type: ignore[arg-type]
         key = fh.read()
-    audience = login if not login.endswith(".salesforce.com") or "login." in login or "test." in login else DEFAULT_LOGIN_URL
+    audience = (
+        login if not login.endswith(".salesforce.com") or "login." in login or "test." in login else DEFAULT_LOGIN_URL
+    )
 
     def assertion() -> str:
         claims = {"iss": options.client_id, "sub": options.username, "aud": audience, "exp": int(time.time()) + 180}
@@ -262,16 +284,24 @@ def _jwt_connection(login: str, options: OrgOptions, verify: str | bool, version
             got = resp.json()
         return Secret(got["access_token"])
 
-    return OrgConnection(body["instance_url"].rstrip("/"), "unknown", version, options.ca_file, provider, True, "JWT bearer")
+    return OrgConnection(
+        body["instance_url"].rstrip("/"), "unknown", version, options.ca_file, provider, True, "JWT bearer"
+    )
 
 
-def _soap_connection(login: str, username: str, password: str, verify: str | bool, version: str, ca_file: str | None) -> OrgConnection:
+def _soap_connection(
+    login: str, username: str, password: str, verify: str | bool, version: str, ca_file: str | None
+) -> OrgConnection:
     soap_version = min(float(version), 64.0)  # login() exists only in API 64.0 and earlier
 
     def do_login() -> tuple[str, Secret]:
         envelope = _login_envelope(username, password)
-        resp = _post(f"{login}/services/Soap/u/{soap_version:.1f}", verify, data=envelope,
-                     headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"})
+        resp = _post(
+            f"{login}/services/Soap/u/{soap_version:.1f}",
+            verify,
+            data=envelope,
+            headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"},
+        )
         root = fromstring(resp.content)
         values = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
         if resp.status_code != 200 or "sessionId" not in values:
@@ -285,7 +315,9 @@ def _soap_connection(login: str, username: str, password: str, verify: str | boo
     def provider() -> Secret:
         return state.pop("first", None) or do_login()[1]
 
-    return OrgConnection(instance, "unknown", version, ca_file, provider, True, "SOAP login (legacy; being retired by Salesforce)")
+    return OrgConnection(
+        instance, "unknown", version, ca_file, provider, True, "SOAP login (legacy; being retired by Salesforce)"
+    )
 
 
 def _login_envelope(username: str, password: str) -> bytes:
@@ -302,7 +334,9 @@ def _sf_cli_display(alias: str) -> dict[str, Any]:
     exe = shutil.which("sf")
     if not exe:
         raise SfCliUnavailable("the sf CLI is not installed or not on PATH (needed for --target-org)")
-    proc = subprocess.run([exe, "org", "display", "--json", "--target-org", alias], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [exe, "org", "display", "--json", "--target-org", alias], capture_output=True, text=True, timeout=120
+    )
     try:
         data = json.loads(proc.stdout)
     except ValueError:
@@ -336,15 +370,32 @@ def org_kind(conn: OrgConnection) -> str:
 
 # -- the embedded emulator -----------------------------------------------------------------------------------
 @contextmanager
-def embedded_emulator(*, profile: str = "instant", time_scale: float | None = None, edition: str = "developer",
-                      faults: str | None = None, api_version: str = DEFAULT_API_VERSION,
-                      profile_overrides: dict[str, Any] | None = None) -> Iterator[OrgConnection]:
+def embedded_emulator(
+    *,
+    profile: str = "instant",
+    time_scale: float | None = None,
+    edition: str = "developer",
+    faults: str | None = None,
+    api_version: str = DEFAULT_API_VERSION,
+    profile_overrides: dict[str, Any] | None = None,
+) -> Iterator[OrgConnection]:
     """Start the emulator in a child process (so client memory and CPU are measured alone)."""
     from emulator.profiles import profile_argument
     from emulator.server import AdminClient
 
-    cmd = [sys.executable, "-m", "harness", "emulator", "serve", "--port", "0", "--profile", profile_argument(profile),
-           "--edition", edition]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "emulator",
+        "serve",
+        "--port",
+        "0",
+        "--profile",
+        profile_argument(profile),
+        "--edition",
+        edition,
+    ]
     if time_scale is not None:
         cmd += ["--time-scale", str(time_scale)]
     if faults:
@@ -362,13 +413,30 @@ def embedded_emulator(*, profile: str = "instant", time_scale: float | None = No
         login = info["login_url"]
 
         def provider() -> Secret:
-            resp = requests.post(f"{login}/services/oauth2/token", verify=info["ca_file"] or True, timeout=60,
-                                 data={"grant_type": "client_credentials", "client_id": info["client_id"], "client_secret": info["client_secret"]})
+            resp = requests.post(
+                f"{login}/services/oauth2/token",
+                verify=info["ca_file"] or True,
+                timeout=60,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": info["client_id"],
+                    "client_secret": info["client_secret"],
+                },
+            )
             resp.raise_for_status()
             return Secret(resp.json()["access_token"])
 
-        conn = OrgConnection(info["instance_url"], "emulator", api_version, info["ca_file"], provider, True,
-                             "emulator (OAuth client credentials)", admin=admin, _token=Secret(info["access_token"]))
+        conn = OrgConnection(
+            info["instance_url"],
+            "emulator",
+            api_version,
+            info["ca_file"],
+            provider,
+            True,
+            "emulator (OAuth client credentials)",
+            admin=admin,
+            _token=Secret(info["access_token"]),
+        )
         conn.emulator_info = {k: info[k] for k in ("edition", "profile", "org_id")}  # type: ignore[attr-defined]
         yield conn
     finally:

@@ -55,7 +55,9 @@ class OutcomeFiles:
         self._db = sqlite3.connect(self._spool_path)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE outcome (status TEXT, row INTEGER, id TEXT, code TEXT, message TEXT, fields TEXT)")
+        self._db.execute(
+            "CREATE TABLE outcome (status TEXT, row INTEGER, id TEXT, code TEXT, message TEXT, fields TEXT)"
+        )
         self._closed = False
 
     # -- the sink ------------------------------------------------------------------------------------------
@@ -65,8 +67,10 @@ class OutcomeFiles:
             self._success_writer.writerow(("" if outcome.row is None else outcome.row, outcome.id or ""))
             return
         self.codes[outcome.error_code] += 1
-        self._db.execute("INSERT INTO outcome VALUES (?, ?, ?, ?, ?, ?)",
-                         (outcome.status, outcome.row, outcome.id, outcome.error_code, outcome.message, ";".join(outcome.fields)))
+        self._db.execute(
+            "INSERT INTO outcome VALUES (?, ?, ?, ?, ?, ?)",
+            (outcome.status, outcome.row, outcome.id, outcome.error_code, outcome.message, ";".join(outcome.fields)),
+        )
 
     def close(self) -> None:
         if self._closed:
@@ -90,7 +94,10 @@ class OutcomeFiles:
 
     def files(self) -> dict[str, dict[str, Any]]:
         """Each file's path and how many records this run (or resume) wrote to it."""
-        return {status: {"path": str(self.path(status)), "records": self.counts[status]} for status in (SUCCEEDED, FAILED, UNPROCESSED)}
+        return {
+            status: {"path": str(self.path(status)), "records": self.counts[status]}
+            for status in (SUCCEEDED, FAILED, UNPROCESSED)
+        }
 
     # -- writing -------------------------------------------------------------------------------------------
     def _open(self, path: Path, columns: tuple[str, ...] | list[str], delimiter: str) -> tuple[IO[str], Any]:
@@ -102,9 +109,13 @@ class OutcomeFiles:
         return handle, writer
 
     def _spooled(self, status: str) -> Iterator[tuple[int | None, str | None, str, str, str]]:
-        yield from self._db.execute("SELECT row, id, code, message, fields FROM outcome WHERE status = ? AND row IS NOT NULL "
-                                    "ORDER BY row", (status,))
-        yield from self._db.execute("SELECT row, id, code, message, fields FROM outcome WHERE status = ? AND row IS NULL", (status,))
+        yield from self._db.execute(
+            "SELECT row, id, code, message, fields FROM outcome WHERE status = ? AND row IS NOT NULL ORDER BY row",
+            (status,),
+        )
+        yield from self._db.execute(
+            "SELECT row, id, code, message, fields FROM outcome WHERE status = ? AND row IS NULL", (status,)
+        )
 
     def _write_rows(self, status: str) -> None:
         path = self.path(status)

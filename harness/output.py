@@ -77,7 +77,9 @@ def _labelled(label: str, style: str, message: str) -> None:
     err_console.print(Text.assemble((label, style), message), highlight=False, soft_wrap=True)
 
 
-def envelope(status: int, result: dict[str, Any] | None, failure: Failure | None = None, stack: str | None = None) -> dict[str, Any]:
+def envelope(
+    status: int, result: dict[str, Any] | None, failure: Failure | None = None, stack: str | None = None
+) -> dict[str, Any]:
     """The JSON document of a finished command (see the module docstring)."""
     doc: dict[str, Any] = {"status": status}
     if failure is not None:

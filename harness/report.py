@@ -316,8 +316,10 @@ def other_call_rows(run: CompareRun) -> list[tuple[str, str, str]]:
 
 def skipped_lines(run: CompareRun) -> list[str]:
     """One plain line per run `compare` did not start (over budget, or the org refused further calls)."""
-    return [f"{k.strategy} x {k.records:,}" + (f" (run {k.repeat})" if k.repeat > 1 else "") + f" skipped: {k.reason}"
-            for k in run.skipped]
+    return [
+        f"{k.strategy} x {k.records:,}" + (f" (run {k.repeat})" if k.repeat > 1 else "") + f" skipped: {k.reason}"
+        for k in run.skipped
+    ]
 
 
 # -- console ---------------------------------------------------------------------------------------------
@@ -375,7 +377,14 @@ def compare_table(run: CompareRun) -> Table:
         table.add_row(Text("skipped", style="bold"), *([""] * (len(shown) - 1)))
         for n, k in enumerate(run.skipped, start=1):
             predicted = f"~{k.predicted_calls:,}" if k.predicted_calls else ""
-            table.add_row(Text(f"  {k.strategy} x {k.records:,}"), predicted, "", *blank, style="yellow", end_section=n == len(run.skipped))
+            table.add_row(
+                Text(f"  {k.strategy} x {k.records:,}"),
+                predicted,
+                "",
+                *blank,
+                style="yellow",
+                end_section=n == len(run.skipped),
+            )
     other = other_call_rows(run)
     if other:  # not indented: the labels are as long as the column an 80-column table leaves
         table.add_row(Text("other calls", style="bold"), *([""] * (len(shown) - 1)))
@@ -550,8 +559,11 @@ def render_markdown(run: CompareRun) -> str:
     other = other_call_rows(run)
     if other:
         lines += ["", "## API calls outside the runs", "", markdown_text(OTHER_CALLS_NOTE), ""]
-        lines += markdown_table(["What", "Calls (client)", "Calls (org)"], ([markdown_text(c) for c in row] for row in other),
-                                [False, True, True])
+        lines += markdown_table(
+            ["What", "Calls (client)", "Calls (org)"],
+            ([markdown_text(c) for c in row] for row in other),
+            [False, True, True],
+        )
     if run.skipped:
         lines += ["", "## Skipped", ""]
         lines += [f"- {markdown_text(line)}" for line in skipped_lines(run)]
@@ -827,12 +839,17 @@ def render_html(run: CompareRun) -> str:
 
     other = other_call_rows(run)
     if other:
-        parts += ['<section id="other-calls" aria-labelledby="h-other">', '<h2 id="h-other">API calls outside the runs</h2>',
-                  f"<p>{_e(OTHER_CALLS_NOTE)}</p>",
-                  '<div class="table-wrap"><table><thead><tr><th scope="col">What</th><th scope="col" class="num">Calls (client)</th>'
-                  '<th scope="col" class="num">Calls (org)</th></tr></thead><tbody>']
-        parts += [f'<tr><td>{_e(label)}</td><td class="num">{_e(client)}</td><td class="num">{_e(org)}</td></tr>'
-                  for label, client, org in other]
+        parts += [
+            '<section id="other-calls" aria-labelledby="h-other">',
+            '<h2 id="h-other">API calls outside the runs</h2>',
+            f"<p>{_e(OTHER_CALLS_NOTE)}</p>",
+            '<div class="table-wrap"><table><thead><tr><th scope="col">What</th><th scope="col" class="num">Calls (client)</th>'
+            '<th scope="col" class="num">Calls (org)</th></tr></thead><tbody>',
+        ]
+        parts += [
+            f'<tr><td>{_e(label)}</td><td class="num">{_e(client)}</td><td class="num">{_e(org)}</td></tr>'
+            for label, client, org in other
+        ]
         parts.append("</tbody></table></div></section>")
     if run.skipped:
         parts += ['<section id="skipped" aria-labelledby="h-skipped">', '<h2 id="h-skipped">Skipped</h2>', "<ul>"]

@@ -29,9 +29,18 @@ def family_of(name: str, delegate: str | None = None) -> str:
     return registry.FAMILIES[delegate or name]
 
 
-def run_once(conn: OrgConnection, workload: Workload, strategy_name: str, wf: WorkloadFile, *, repeat: int = 1,
-             options: dict[str, Any] | None = None, outcome_dir: Path | None = None, verify: bool = True,
-             watch: RunWatch | None = None) -> Measurement:
+def run_once(
+    conn: OrgConnection,
+    workload: Workload,
+    strategy_name: str,
+    wf: WorkloadFile,
+    *,
+    repeat: int = 1,
+    options: dict[str, Any] | None = None,
+    outcome_dir: Path | None = None,
+    verify: bool = True,
+    watch: RunWatch | None = None,
+) -> Measurement:
     """Run `strategy_name` over `wf` and return the measurement (never raises for a failed run).
 
     `strategy_name` may be one of our strategies or a library baseline (`registry.baseline_names()`); a

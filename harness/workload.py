@@ -60,8 +60,15 @@ class ReadBackFailed(Exception):
 
 
 class Workload:
-    def __init__(self, conn: OrgConnection, workdir: Path, *, sobject: str = "Byline__c", fields: tuple[str, ...] = DEFAULT_FIELDS,
-                 reseed: bool = True) -> None:
+    def __init__(
+        self,
+        conn: OrgConnection,
+        workdir: Path,
+        *,
+        sobject: str = "Byline__c",
+        fields: tuple[str, ...] = DEFAULT_FIELDS,
+        reseed: bool = True,
+    ) -> None:
         """`reseed`: on the emulator, start every round from freshly seeded records (compare resets the
         workload per run); False keeps the records of the same volume and only writes new values."""
         self.conn = conn
@@ -162,7 +169,11 @@ class Workload:
                     soql = f"SELECT Id, {', '.join(self.fields)} FROM {self.sobject} WHERE Name LIKE 'sfharness-{self.run_id}-%' ORDER BY Id"
                 actual = query_rows(session, soql, bulk=True)
             result = _merge_compare(wf.path, actual, self.fields)
-        except (StrategyError, ReadBackFailed, ValueError) as exc:  # ValueError: a body that is not the JSON or CSV expected
+        except (
+            StrategyError,
+            ReadBackFailed,
+            ValueError,
+        ) as exc:  # ValueError: a body that is not the JSON or CSV expected
             result = Verification(0, 0, 0, 0, [], error=f"{type(exc).__name__}: {exc}")
         finally:
             session.close()
@@ -190,7 +201,9 @@ def _merge_compare(expected_path: Path, actual: Iterator[dict[str, str]], fields
             if bad:
                 mismatched += 1
                 if len(examples) < 5:
-                    examples.append(f"{rid}: {', '.join(f'{f} expected {expected[f]} got {current.get(f)}' for f in bad)}")
+                    examples.append(
+                        f"{rid}: {', '.join(f'{f} expected {expected[f]} got {current.get(f)}' for f in bad)}"
+                    )
             else:
                 verified += 1
             current = next(actual_iter, None)
@@ -206,7 +219,9 @@ def _same_number(expected: str, actual: object) -> bool:
         return str(expected) == str(actual)
 
 
-def _rest_rows_for_ids(session: OrgSession, sobject: str, fields: tuple[str, ...], path: Path) -> Iterator[dict[str, str]]:
+def _rest_rows_for_ids(
+    session: OrgSession, sobject: str, fields: tuple[str, ...], path: Path
+) -> Iterator[dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as fh:
         ids = [row["Id"] for row in csv.DictReader(fh)]
     rows: list[dict[str, str]] = []
@@ -233,11 +248,19 @@ def query_rows(session: OrgSession, soql: str, *, bulk: bool = False) -> Iterato
                 body = session.get_json(session.rest_url(body["nextRecordsUrl"]))
     with session.phase("query"):
         # Safe to repeat after a 5xx or a lost response: a query job changes no record (at worst one job more).
-        job = session.request("POST", session.rest_url("jobs/query"), family=FAMILY_BULK2, idempotent=True,
-                              json_body={"operation": "query", "query": soql}).json()
+        job = session.request(
+            "POST",
+            session.rest_url("jobs/query"),
+            family=FAMILY_BULK2,
+            idempotent=True,
+            json_body={"operation": "query", "query": soql},
+        ).json()
         job_url = session.rest_url(f"jobs/query/{job['id']}")
-        result = poll(lambda: session.get_json(job_url, family=FAMILY_BULK2), lambda j: j["state"] in ("JobComplete", "Failed", "Aborted"),
-                      PollPolicy(initial=0.2, factor=1.5, ceiling=10, timeout=3600))
+        result = poll(
+            lambda: session.get_json(job_url, family=FAMILY_BULK2),
+            lambda j: j["state"] in ("JobComplete", "Failed", "Aborted"),
+            PollPolicy(initial=0.2, factor=1.5, ceiling=10, timeout=3600),
+        )
         if not result.done or (result.value or {}).get("state") != "JobComplete":
             raise ReadBackFailed(f"query job {job['id']} did not complete: {result.value}")
         locator = None
@@ -255,18 +278,39 @@ def query_rows(session: OrgSession, soql: str, *, bulk: bool = False) -> Iterato
 def ingest(session: OrgSession, sobject: str, operation: str, path: Path) -> dict:
     """One Bulk API 2.0 ingest job for setup or cleanup (insert / delete), waited for."""
     with session.phase("create"):
-        job = session.request("POST", session.rest_url("jobs/ingest"), family=FAMILY_BULK2,
-                              json_body={"object": sobject, "operation": operation, "contentType": "CSV", "lineEnding": "LF"}).json()
+        job = session.request(
+            "POST",
+            session.rest_url("jobs/ingest"),
+            family=FAMILY_BULK2,
+            json_body={"object": sobject, "operation": operation, "contentType": "CSV", "lineEnding": "LF"},
+        ).json()
     with session.phase("upload"), open(path, "rb") as fh:
-        session.request("PUT", session.rest_url(f"jobs/ingest/{job['id']}/batches"), family=FAMILY_BULK2, data=fh,
-                        headers={"Content-Type": "text/csv"}, idempotent=True)
+        session.request(
+            "PUT",
+            session.rest_url(f"jobs/ingest/{job['id']}/batches"),
+            family=FAMILY_BULK2,
+            data=fh,
+            headers={"Content-Type": "text/csv"},
+            idempotent=True,
+        )
     with session.phase("close"):
-        session.request("PATCH", session.rest_url(f"jobs/ingest/{job['id']}"), family=FAMILY_BULK2, json_body={"state": "UploadComplete"}, idempotent=True)
+        session.request(
+            "PATCH",
+            session.rest_url(f"jobs/ingest/{job['id']}"),
+            family=FAMILY_BULK2,
+            json_body={"state": "UploadComplete"},
+            idempotent=True,
+        )
     with session.phase("poll"):
         url = session.rest_url(f"jobs/ingest/{job['id']}")
-        result = poll(lambda: session.get_json(url, family=FAMILY_BULK2), lambda j: j["state"] in ("JobComplete", "Failed", "Aborted"),
-                      PollPolicy(initial=0.2, factor=1.5, ceiling=10, timeout=3600))
+        result = poll(
+            lambda: session.get_json(url, family=FAMILY_BULK2),
+            lambda j: j["state"] in ("JobComplete", "Failed", "Aborted"),
+            PollPolicy(initial=0.2, factor=1.5, ceiling=10, timeout=3600),
+        )
     info = result.value or {}
     if info.get("state") != "JobComplete" or info.get("numberRecordsFailed"):
-        raise RuntimeError(f"setup job {job['id']} ({operation} {sobject}) ended {info.get('state')} with {info.get('numberRecordsFailed')} failed records")
+        raise RuntimeError(
+            f"setup job {job['id']} ({operation} {sobject}) ended {info.get('state')} with {info.get('numberRecordsFailed')} failed records"
+        )
     return info

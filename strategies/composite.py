@@ -117,8 +117,14 @@ class CompositeStrategy(UpdateStrategy):
         with self.session.phase("dml"):
             concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
             batches = input_batches(rows, self.subrequests * self.batch_size, run)
-            send_all(run, batches, send, lambda group: group, concurrency=concurrency,
-                     on_lost=lambda lost, exc: settle_lost_answer(self.session, sobject, lost, run, exc))
+            send_all(
+                run,
+                batches,
+                send,
+                lambda group: group,
+                concurrency=concurrency,
+                on_lost=lambda lost, exc: settle_lost_answer(self.session, sobject, lost, run, exc),
+            )
 
     @staticmethod
     def _report(run: RunContext, parts: dict[str, list[Row]], payload: Any) -> None:

@@ -161,7 +161,12 @@ class _Window(Generic[Item]):
 
 
 def _settle_unanswered(
-    run: RunContext, rows: Sequence[Row], chunk: str | None, step: int | None, exc: BaseException, on_lost: OnLost | None
+    run: RunContext,
+    rows: Sequence[Row],
+    chunk: str | None,
+    step: int | None,
+    exc: BaseException,
+    on_lost: OnLost | None,
 ) -> None:
     """A request got no answer: `on_lost` finds out what the org did; without it, or when it cannot tell,
     the rows are unprocessed with their outcome unknown and stay in doubt in the journal (for `resume`)."""

@@ -58,7 +58,9 @@ class DuplicateIds:
     `block`; then `finish()`. Ids must not contain a line break (a validated Id never does).
     """
 
-    def __init__(self, *, block: int = 1 << 16, partition_limit: int = 1 << 17, details: int = 20, level: int = 0) -> None:
+    def __init__(
+        self, *, block: int = 1 << 16, partition_limit: int = 1 << 17, details: int = 20, level: int = 0
+    ) -> None:
         self.block = block
         self.partition_limit = partition_limit
         self.details = details
@@ -219,7 +221,9 @@ class DuplicateIds:
 
     def _split(self, part: int) -> tuple[int, list[Repeat]]:
         """Check an oversized partition by partitioning it again on the next 8 bits of the hash."""
-        child = DuplicateIds(block=self.block, partition_limit=self.partition_limit, details=self.details, level=self.level + 1)
+        child = DuplicateIds(
+            block=self.block, partition_limit=self.partition_limit, details=self.details, level=self.level + 1
+        )
         try:
             for keys, rows in self._segments(part, with_rows=True):
                 child._spill_pairs(keys, rows)

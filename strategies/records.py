@@ -69,7 +69,12 @@ _ID_SHAPE = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")
 
 def id_problem(value: Any) -> str | None:
     """Why `value` is not a well-formed Salesforce Id, or None when it is."""
-    if type(value) is str and len(value) == 18 and _ID_SHAPE.fullmatch(value) and value[15:].upper() == id_checksum(value):
+    if (
+        type(value) is str
+        and len(value) == 18
+        and _ID_SHAPE.fullmatch(value)
+        and value[15:].upper() == id_checksum(value)
+    ):
         return None  # the common case, decided in one pass
     if value is None or value == "":
         return "missing Id"
@@ -225,8 +230,13 @@ class CsvRecords(_FileRecords):
                 continue
             earlier = first_seen.setdefault(name.lower(), position)
             if earlier != position:
-                problems.append(RecordProblem(
-                    HEADER_ROW, name, f"columns {earlier} and {position} name the same field; only one value per field can be stored"))
+                problems.append(
+                    RecordProblem(
+                        HEADER_ROW,
+                        name,
+                        f"columns {earlier} and {position} name the same field; only one value per field can be stored",
+                    )
+                )
         if problems:
             raise RecordValidationError(problems)
         return header
@@ -269,13 +279,23 @@ def _cell_problems(row: int, header: list[str], cells: list[str]) -> list[Record
     width = len(header)
     problems: list[RecordProblem] = []
     if len(cells) > width:
-        problems.append(RecordProblem(row, header[-1] if header else None,
-                                      f"{len(cells)} cells for {width} columns: {_shown(cells[width], 20)} and any cells after it "
-                                      "have no column (quote a value that contains the delimiter)"))
+        problems.append(
+            RecordProblem(
+                row,
+                header[-1] if header else None,
+                f"{len(cells)} cells for {width} columns: {_shown(cells[width], 20)} and any cells after it "
+                "have no column (quote a value that contains the delimiter)",
+            )
+        )
     elif len(cells) < width:
-        problems.append(RecordProblem(row, header[len(cells)],
-                                      f"{len(cells)} cells for {width} columns: no cell for {header[len(cells)]!r}"
-                                      + (" and the columns after it" if len(cells) < width - 1 else "")))
+        problems.append(
+            RecordProblem(
+                row,
+                header[len(cells)],
+                f"{len(cells)} cells for {width} columns: no cell for {header[len(cells)]!r}"
+                + (" and the columns after it" if len(cells) < width - 1 else ""),
+            )
+        )
     for position, cell in enumerate(cells):
         reason = _utf8_problem(cell)
         if reason:
@@ -334,7 +354,9 @@ class JsonlRecords(_FileRecords):
                     try:
                         value = json.loads(line, object_pairs_hook=_object_once, parse_constant=_no_constant)
                     except _RepeatedKey as exc:
-                        yield self._reject(strict, [RecordProblem(row, exc.key, _at_line("given twice in one object", row, line_no))])
+                        yield self._reject(
+                            strict, [RecordProblem(row, exc.key, _at_line("given twice in one object", row, line_no))]
+                        )
                         continue
                     except ValueError as exc:
                         reason = (_utf8_problem(line) if check_bytes else None) or _json_error(exc)
@@ -349,10 +371,22 @@ class JsonlRecords(_FileRecords):
                         continue
                     nested = [name for name, v in value.items() if not isinstance(v, _SCALAR_JSON)]
                     if nested:
-                        yield self._reject(strict, [
-                            RecordProblem(row, name, _at_line(f"a JSON {'object' if isinstance(value[name], dict) else 'array'} "
-                                                              "is not a field value (text, number, true/false or null)", row, line_no))
-                            for name in nested])
+                        yield self._reject(
+                            strict,
+                            [
+                                RecordProblem(
+                                    row,
+                                    name,
+                                    _at_line(
+                                        f"a JSON {'object' if isinstance(value[name], dict) else 'array'} "
+                                        "is not a field value (text, number, true/false or null)",
+                                        row,
+                                        line_no,
+                                    ),
+                                )
+                                for name in nested
+                            ],
+                        )
                         continue
                     yield value
         except UnicodeDecodeError:
@@ -368,7 +402,11 @@ def _json_error(exc: ValueError) -> str:
 def _object_utf8_problems(row: int, line_no: int, value: Any) -> list[RecordProblem]:
     """The fields of a parsed line whose name or text holds bytes that are not UTF-8."""
     if not isinstance(value, dict):
-        return [RecordProblem(row, None, _at_line(_utf8_problem(json.dumps(value, ensure_ascii=False)) or "not UTF-8", row, line_no))]
+        return [
+            RecordProblem(
+                row, None, _at_line(_utf8_problem(json.dumps(value, ensure_ascii=False)) or "not UTF-8", row, line_no)
+            )
+        ]
     problems = []
     for name, item in value.items():
         reason = _utf8_problem(name) or (_utf8_problem(item) if isinstance(item, str) else None)
@@ -438,8 +476,14 @@ class Validator:
             if reason:
                 found.append(RecordProblem(row, "Id", reason))
             elif self.key_prefix is not None and value[:3] != self.key_prefix:
-                found.append(RecordProblem(row, "Id", f"{value} is not an Id of this object: its key prefix is {value[:3]!r}, "
-                                                      f"this object's Ids start with {self.key_prefix!r}"))
+                found.append(
+                    RecordProblem(
+                        row,
+                        "Id",
+                        f"{value} is not an Id of this object: its key prefix is {value[:3]!r}, "
+                        f"this object's Ids start with {self.key_prefix!r}",
+                    )
+                )
         check = self.value_check
         if check is not None:
             for name in shape.checked:
@@ -463,7 +507,9 @@ class Validator:
             elif name.lower() == "id":
                 continue
             elif name.lower() in spelled:
-                name_problems.append((name, f"the same field as {spelled[name.lower()]!r}: only one value per field can be stored"))
+                name_problems.append(
+                    (name, f"the same field as {spelled[name.lower()]!r}: only one value per field can be stored")
+                )
             elif self._known is not None and name.lower() not in self._known:
                 name_problems.append((name, "the object has no such field"))
             else:
@@ -497,7 +543,13 @@ class PreparedRecords:
     Built by `prepare`; iterating yields `Row` tuples. Call `close()` to remove a spool file.
     """
 
-    def __init__(self, source: Iterable[Mapping[str, Any]] | None, spool: IO[bytes] | None, count: int | None, columns: list[str] | None) -> None:
+    def __init__(
+        self,
+        source: Iterable[Mapping[str, Any]] | None,
+        spool: IO[bytes] | None,
+        count: int | None,
+        columns: list[str] | None,
+    ) -> None:
         self._source = source
         self._spool = spool
         self.count = count
@@ -551,7 +603,9 @@ def prepare(
     one_shot = iter(records) is records
     if validator is None and not need_count:
         return PreparedRecords(records, None, None, None)
-    source: Iterable[Any] = records.checked() if validator is not None and isinstance(records, _FileRecords) else records
+    source: Iterable[Any] = (
+        records.checked() if validator is not None and isinstance(records, _FileRecords) else records
+    )
     problems: list[RecordProblem] = []
     bad = 0
     columns: dict[str, None] = {}
@@ -604,8 +658,10 @@ def prepare(
 
 
 def _repeat_reason(first_row: int, key: str) -> str:
-    return (f"the same record as row {first_row} (Id {key + id_checksum(key)}): each Id may appear once, "
-            "or the input's order would decide which values are stored")
+    return (
+        f"the same record as row {first_row} (Id {key + id_checksum(key)}): each Id may appear once, "
+        "or the input's order would decide which values are stored"
+    )
 
 
 # -- chunking ---------------------------------------------------------------------------------------
@@ -657,7 +713,9 @@ class Chunker:
     A record that alone exceeds a limit raises `RecordTooLarge` and is not placed.
     """
 
-    def __init__(self, limits: ChunkLimits, *, header: str = "", footer: str = "", spool: Callable[[], IO[bytes]] = _disk_spool) -> None:
+    def __init__(
+        self, limits: ChunkLimits, *, header: str = "", footer: str = "", spool: Callable[[], IO[bytes]] = _disk_spool
+    ) -> None:
         self.limits = limits
         self.header = header
         self.footer = footer

@@ -52,9 +52,14 @@ class RestStrategy(UpdateStrategy):
 
         with self.session.phase("dml"):
             concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
-            send_all(run, rows, send, lambda row: (row,), concurrency=concurrency,
-                     on_lost=lambda lost, exc: settle_lost_answer(self.session, sobject, lost, run, exc))
-
+            send_all(
+                run,
+                rows,
+                send,
+                lambda row: (row,),
+                concurrency=concurrency,
+                on_lost=lambda lost, exc: settle_lost_answer(self.session, sobject, lost, run, exc),
+            )
 
     def _patch(self, sobject: str, row: Row) -> RecordOutcome:
         number, record = row

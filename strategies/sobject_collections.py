@@ -154,5 +154,11 @@ class CollectionsStrategy(UpdateStrategy):
         with self.session.phase("dml"):
             concurrency = 1 if second_pass else self.concurrency  # the second pass is serial on purpose
             batches = input_batches(rows, self.batch_size, run)
-            send_all(run, batches, send, lambda chunk: chunk, concurrency=concurrency,
-                     on_lost=lambda lost, exc: settle_lost_answer(self.session, sobject, lost, run, exc))
+            send_all(
+                run,
+                batches,
+                send,
+                lambda chunk: chunk,
+                concurrency=concurrency,
+                on_lost=lambda lost, exc: settle_lost_answer(self.session, sobject, lost, run, exc),
+            )

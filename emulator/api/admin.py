@@ -40,7 +40,9 @@ async def seed(request: Request) -> Response:
     body = await read_json(request)
     org = _org(request)
     ids = org.seed(str(body["object"]), int(body["count"]), parents=body.get("parents"))
-    return json_response({"object": body["object"], "count": int(body["count"]), "ids": ids if body.get("return_ids") else None})
+    return json_response(
+        {"object": body["object"], "count": int(body["count"]), "ids": ids if body.get("return_ids") else None}
+    )
 
 
 async def config(request: Request) -> Response:
@@ -50,18 +52,33 @@ async def config(request: Request) -> Response:
         profile = body.get("profile")
         if profile is not None and profile not in builtin_names():
             # Over HTTP only built-in names: a whole profile travels as profile_document, never as a path.
-            raise ValueError(f"unknown built-in profile {profile!r}; known: {', '.join(builtin_names())} "
-                             "(send a profile file's contents as profile_document)")
-        org.configure(profile=profile, profile_document=body.get("profile_document"),
-                      profile_overrides=body.get("profile_overrides"), faults=body.get("faults"), edition=body.get("edition"),
-                      session_seconds=body.get("session_seconds"))
+            raise ValueError(
+                f"unknown built-in profile {profile!r}; known: {', '.join(builtin_names())} "
+                "(send a profile file's contents as profile_document)"
+            )
+        org.configure(
+            profile=profile,
+            profile_document=body.get("profile_document"),
+            profile_overrides=body.get("profile_overrides"),
+            faults=body.get("faults"),
+            edition=body.get("edition"),
+            session_seconds=body.get("session_seconds"),
+        )
         if body.get("daily_api_max") is not None:
             # A small allocation lets tests and demos reach REQUEST_LIMIT_EXCEEDED without 15,000 calls;
             # an edition given in the same call sets its preset first.
             org.usage.set_daily_api_max(int(body["daily_api_max"]))
-    return json_response({"profile": org.profile.to_dict(), "faults": org.faults.to_dict(), "edition": org.edition,
-                          "daily_api_max": org.usage.daily_api_max,
-                          "session_seconds": org.sessions.lifetime_s, "org_id": org.org_id, "user_id": org.user_id})
+    return json_response(
+        {
+            "profile": org.profile.to_dict(),
+            "faults": org.faults.to_dict(),
+            "edition": org.edition,
+            "daily_api_max": org.usage.daily_api_max,
+            "session_seconds": org.sessions.lifetime_s,
+            "org_id": org.org_id,
+            "user_id": org.user_id,
+        }
+    )
 
 
 async def records(request: Request) -> Response:
@@ -78,7 +95,9 @@ async def records(request: Request) -> Response:
     def lines():
         cur = org.store.execute(f'SELECT {cols} FROM "{obj.table}" ORDER BY id')
         while batch := cur.fetchmany(2000):
-            yield "".join(json.dumps({f.name: f.to_json(v) for f, v in zip(fields, row, strict=True)}) + "\n" for row in batch).encode()
+            yield "".join(
+                json.dumps({f.name: f.to_json(v) for f, v in zip(fields, row, strict=True)}) + "\n" for row in batch
+            ).encode()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
@@ -90,11 +109,13 @@ async def expire_sessions(request: Request) -> Response:
 
 async def jobs(request: Request) -> Response:
     org = _org(request)
-    return json_response({
-        "bulk1": [j.info() for j in list(org.bulk1.jobs.values())],
-        "bulk2_ingest": [j.info() for j in org.bulk2.list_ingest()],
-        "bulk2_query": [j.info() for j in list(org.bulk2.queries.values())],
-    })
+    return json_response(
+        {
+            "bulk1": [j.info() for j in list(org.bulk1.jobs.values())],
+            "bulk2_ingest": [j.info() for j in org.bulk2.list_ingest()],
+            "bulk2_query": [j.info() for j in list(org.bulk2.queries.values())],
+        }
+    )
 
 
 async def _optional_json(request: Request) -> dict:

@@ -73,7 +73,9 @@ class RestApp:
             return
         profile = self.org.profile
         t = profile.timings
-        extra = profile.scaled((result.records * t.sync_per_record_ms + result.subrequests * t.composite_subrequest_ms) / 1000.0)
+        extra = profile.scaled(
+            (result.records * t.sync_per_record_ms + result.subrequests * t.composite_subrequest_ms) / 1000.0
+        )
         if extra > 0:
             await asyncio.sleep(extra)
         if result.status == 204:
@@ -86,7 +88,7 @@ class RestApp:
         path: str = scope["path"]
         if not path.startswith(_REST_PREFIX):
             raise NotFound("The requested resource does not exist")
-        version_text, _, rest = path[len(_REST_PREFIX):].partition("/")
+        version_text, _, rest = path[len(_REST_PREFIX) :].partition("/")
         version = api_version(version_text)
         query = split_query(scope["query_string"].decode("latin-1"))
         method = scope["method"]
@@ -99,7 +101,9 @@ class RestApp:
             body = parse_json(raw) if media == "json" else raw  # XML is read by the resource that takes it
         rest = rest.strip("/")
         origin = f"{scope.get('scheme', 'https')}://{headers.get('host', '')}"
-        return RestCall(self.org, method, version, "/" + rest if rest else "", query, body, headers, media=media, origin=origin)
+        return RestCall(
+            self.org, method, version, "/" + rest if rest else "", query, body, headers, media=media, origin=origin
+        )
 
 
 async def _read_body(receive: Any) -> bytes | None:
@@ -128,7 +132,9 @@ def _mounted(prefix: str, routes: list[BaseRoute]) -> Mount:
     inner = []
     for r in routes:
         assert isinstance(r, Route) and r.path.startswith(prefix)
-        inner.append(Route(r.path[len(prefix):] or "/", r.endpoint, methods=[m for m in (r.methods or []) if m != "HEAD"]))
+        inner.append(
+            Route(r.path[len(prefix) :] or "/", r.endpoint, methods=[m for m in (r.methods or []) if m != "HEAD"])
+        )
     return Mount(prefix, routes=inner)
 
 

@@ -54,16 +54,20 @@ async def token(request: Request) -> Response:
     base = _base(request)
     issued = str(int(session.issued_at * 1000))
     identity = f"{base}/id/{org.org_id}/{org.user_id}"
-    signature = base64.b64encode(hmac.new(org.credentials.client_secret.encode(), (identity + issued).encode(), hashlib.sha256).digest()).decode()
-    return json_response({
-        "access_token": session.token,
-        "instance_url": base,
-        "id": identity,
-        "token_type": "Bearer",
-        "issued_at": issued,
-        "signature": signature,
-        "scope": "api",
-    })
+    signature = base64.b64encode(
+        hmac.new(org.credentials.client_secret.encode(), (identity + issued).encode(), hashlib.sha256).digest()
+    ).decode()
+    return json_response(
+        {
+            "access_token": session.token,
+            "instance_url": base,
+            "id": identity,
+            "token_type": "Bearer",
+            "issued_at": issued,
+            "signature": signature,
+            "scope": "api",
+        }
+    )
 
 
 async def revoke(request: Request) -> Response:
@@ -130,13 +134,29 @@ async def userinfo(request: Request) -> Response:
     except InvalidSessionId:
         return Response(b"Bad_OAuth_Token", status_code=403, media_type="text/plain")
     info = _identity(request, org)
-    return json_response({
-        "sub": info["id"], "user_id": org.user_id, "organization_id": org.org_id,
-        "preferred_username": info["username"], "nickname": info["nick_name"], "name": info["display_name"],
-        "email": info["email"], "email_verified": True, "given_name": info["first_name"], "family_name": info["last_name"],
-        "zoneinfo": "GMT", "active": True, "user_type": "STANDARD", "language": "en_US", "locale": "en_US",
-        "utcOffset": 0, "urls": info["urls"], "is_app_installed": True, "updated_at": "2024-01-01T00:00:00Z",
-    })
+    return json_response(
+        {
+            "sub": info["id"],
+            "user_id": org.user_id,
+            "organization_id": org.org_id,
+            "preferred_username": info["username"],
+            "nickname": info["nick_name"],
+            "name": info["display_name"],
+            "email": info["email"],
+            "email_verified": True,
+            "given_name": info["first_name"],
+            "family_name": info["last_name"],
+            "zoneinfo": "GMT",
+            "active": True,
+            "user_type": "STANDARD",
+            "language": "en_US",
+            "locale": "en_US",
+            "utcOffset": 0,
+            "urls": info["urls"],
+            "is_app_installed": True,
+            "updated_at": "2024-01-01T00:00:00Z",
+        }
+    )
 
 
 # -- SOAP login -------------------------------------------------------------------------------------------
@@ -171,14 +191,27 @@ async def soap_login(request: Request) -> Response:
             text_element(x, name, value)
         x.startElement("userInfo", NO_ATTRIBUTES)
         for name, value in (
-            ("accessibilityMode", "false"), ("currencySymbol", "$"), ("orgAttachmentFileSizeLimit", "5242880"),
-            ("orgDefaultCurrencyIsoCode", "USD"), ("orgDisallowHtmlAttachments", "false"),
-            ("orgHasPersonAccounts", "false"), ("organizationId", org.org_id), ("organizationMultiCurrency", "false"),
-            ("organizationName", "sf-update-harness emulator"), ("profileId", "00e000000000001AAA"), ("roleId", ""),
-            ("sessionSecondsValid", str(int(org.sessions.lifetime_s))), ("userDefaultCurrencyIsoCode", ""),
-            ("userEmail", "integration@emulator.invalid"), ("userFullName", "Integration User"),
-            ("userId", org.user_id), ("userLanguage", "en_US"), ("userLocale", "en_US"),
-            ("userName", org.credentials.username), ("userTimeZone", "GMT"), ("userType", "Standard"),
+            ("accessibilityMode", "false"),
+            ("currencySymbol", "$"),
+            ("orgAttachmentFileSizeLimit", "5242880"),
+            ("orgDefaultCurrencyIsoCode", "USD"),
+            ("orgDisallowHtmlAttachments", "false"),
+            ("orgHasPersonAccounts", "false"),
+            ("organizationId", org.org_id),
+            ("organizationMultiCurrency", "false"),
+            ("organizationName", "sf-update-harness emulator"),
+            ("profileId", "00e000000000001AAA"),
+            ("roleId", ""),
+            ("sessionSecondsValid", str(int(org.sessions.lifetime_s))),
+            ("userDefaultCurrencyIsoCode", ""),
+            ("userEmail", "integration@emulator.invalid"),
+            ("userFullName", "Integration User"),
+            ("userId", org.user_id),
+            ("userLanguage", "en_US"),
+            ("userLocale", "en_US"),
+            ("userName", org.credentials.username),
+            ("userTimeZone", "GMT"),
+            ("userType", "Standard"),
             ("userUiSkin", "Theme3"),
         ):
             text_element(x, name, value)

@@ -129,7 +129,9 @@ def _batch_job(request: Request) -> Bulk1Job:
     version = f"{api_version(request.path_params['version']):.1f}"
     job = _org(request).bulk1.get_job(request.path_params["job_id"])
     if version != job.api_version:
-        raise InvalidBatch(f"InvalidBatch : The API version in the URI ({version}) must match the API version of the job ({job.api_version})")
+        raise InvalidBatch(
+            f"InvalidBatch : The API version in the URI ({version}) must match the API version of the job ({job.api_version})"
+        )
     return job
 
 
@@ -206,11 +208,13 @@ def _file(path: str, content_type: str) -> Response:
 
 
 _P = "/services/async/{version}"
-routes = with_and_without_slash([
-    Route(_P + "/job", create_job, methods=["POST"]),
-    Route(_P + "/job/{job_id}", job, methods=["GET", "POST"]),
-    Route(_P + "/job/{job_id}/batch", batches, methods=["GET", "POST"]),
-    Route(_P + "/job/{job_id}/batch/{batch_id}", batch, methods=["GET"]),
-    Route(_P + "/job/{job_id}/batch/{batch_id}/request", batch_request, methods=["GET"]),
-    Route(_P + "/job/{job_id}/batch/{batch_id}/result", batch_result, methods=["GET"]),
-])
+routes = with_and_without_slash(
+    [
+        Route(_P + "/job", create_job, methods=["POST"]),
+        Route(_P + "/job/{job_id}", job, methods=["GET", "POST"]),
+        Route(_P + "/job/{job_id}/batch", batches, methods=["GET", "POST"]),
+        Route(_P + "/job/{job_id}/batch/{batch_id}", batch, methods=["GET"]),
+        Route(_P + "/job/{job_id}/batch/{batch_id}/request", batch_request, methods=["GET"]),
+        Route(_P + "/job/{job_id}/batch/{batch_id}/result", batch_result, methods=["GET"]),
+    ]
+)

@@ -76,7 +76,9 @@ async def ingest_jobs(request: Request) -> Response:
     if request.method == "POST":
         if media_type(request.headers.get("content-type")) == multipart.MEDIA_TYPE:
             return await _create_with_data(request, org, version)
-        job = org.bulk2.create_ingest(await _job_document(request), version, retry_disabled=batch_retry_disabled(request))
+        job = org.bulk2.create_ingest(
+            await _job_document(request), version, retry_disabled=batch_retry_disabled(request)
+        )
         return json_response(job.info(brief=True))
     # Get All Jobs lists Bulk 1.0 jobs too, as jobType Classic; ?jobType= keeps one kind
     wanted = request.query_params.get("jobType")
@@ -86,24 +88,37 @@ async def ingest_jobs(request: Request) -> Response:
     start = count_param("queryLocator", request.query_params.get("queryLocator"), 0, 0)
     page = jobs[start : start + LIST_PAGE]
     done = start + LIST_PAGE >= len(jobs)
-    body = {"done": done, "records": [info for _date, _id, info in page],
-            "nextRecordsUrl": None if done else f"/services/data/v{version:.1f}/jobs/ingest?queryLocator={start + LIST_PAGE}"
-                              + (f"&jobType={wanted}" if wanted else "")}
+    body = {
+        "done": done,
+        "records": [info for _date, _id, info in page],
+        "nextRecordsUrl": None
+        if done
+        else f"/services/data/v{version:.1f}/jobs/ingest?queryLocator={start + LIST_PAGE}"
+        + (f"&jobType={wanted}" if wanted else ""),
+    }
     return json_response(body)
 
 
 async def _create_with_data(request: Request, org: Org, version: float) -> Response:
     """A multipart create: the `job` part is the job document, the `content` part its CSV data."""
-    too_large = (f"ClientInputError : The job data of a multipart request is limited to {BULK2_MULTIPART_MAX_CHARS} characters; "
-                 "upload larger data with PUT to the job's contentUrl")
+    too_large = (
+        f"ClientInputError : The job data of a multipart request is limited to {BULK2_MULTIPART_MAX_CHARS} characters; "
+        "upload larger data with PUT to the job's contentUrl"
+    )
     body = await multipart.read_capped(request.stream(), _MULTIPART_CAP, too_large)
     parts = multipart.form_parts(request.headers["content-type"], body)
     missing = [name for name in ("job", "content") if name not in parts]
     if missing:
-        raise ClientInputError(f"ClientInputError : The multipart request has no '{missing[0]}' part; it needs a 'job' part "
-                               "(the job document, JSON) and a 'content' part (the CSV data)")
-    job = org.bulk2.create_ingest_with_data(_as_job_document(parse_json(parts["job"].data)), version, parts["content"].data,
-                                           retry_disabled=batch_retry_disabled(request))
+        raise ClientInputError(
+            f"ClientInputError : The multipart request has no '{missing[0]}' part; it needs a 'job' part "
+            "(the job document, JSON) and a 'content' part (the CSV data)"
+        )
+    job = org.bulk2.create_ingest_with_data(
+        _as_job_document(parse_json(parts["job"].data)),
+        version,
+        parts["content"].data,
+        retry_disabled=batch_retry_disabled(request),
+    )
     return json_response(job.ack or job.info(brief=True))
 
 
@@ -142,9 +157,11 @@ def _results(kind: str):
         _version(request, INGEST_SINCE)
         stream = org.bulk2.results(request.path_params["job_id"], kind)
         first = next(stream)  # raises before the response starts when the job is not complete
+
         def body():
             yield first
             yield from stream
+
         return StreamingResponse(body(), headers={"content-type": "text/csv"})
 
     return handler
@@ -180,27 +197,33 @@ async def query_results(request: Request) -> Response:
     version = _version(request, QUERY_SINCE)
     job = org.bulk2.get_query(request.path_params["job_id"])
     if abs(job.api_version - version) > 1e-9:
-        raise ClientInputError(f"The job was created with API version {job.api_version:.1f}; request its results with the same version",
-                               status=409)
+        raise ClientInputError(
+            f"The job was created with API version {job.api_version:.1f}; request its results with the same version",
+            status=409,
+        )
     max_records = count_param("maxRecords", request.query_params.get("maxRecords"), BULK2_QUERY_DEFAULT_PAGE, 1)
     locator = request.query_params.get("locator") or None
     if locator == "null":
         locator = None
     body, rows, next_locator = org.bulk2.query_page(job.id, locator, max_records)
-    return Response(body, headers={"content-type": "text/csv", "Sforce-NumberOfRecords": str(rows), "Sforce-Locator": next_locator})
+    return Response(
+        body, headers={"content-type": "text/csv", "Sforce-NumberOfRecords": str(rows), "Sforce-Locator": next_locator}
+    )
 
 
 _P = "/services/data/{version}/jobs"
-routes = with_and_without_slash([
-    Route(_P + "/ingest", ingest_jobs, methods=["GET", "POST"]),
-    Route(_P + "/ingest/{job_id}", ingest_job, methods=["GET", "PATCH", "DELETE"]),
-    Route(_P + "/ingest/{job_id}/batches", upload, methods=["PUT"]),
-    Route(_P + "/ingest/{job_id}/successfulResults", _results("success"), methods=["GET"]),
-    Route(_P + "/ingest/{job_id}/failedResults", _results("failed"), methods=["GET"]),
-    Route(_P + "/ingest/{job_id}/unprocessedrecords", _results("unprocessed"), methods=["GET"]),
-    # The documented spelling is all lower case; simple-salesforce asks for `unprocessedRecords`.
-    Route(_P + "/ingest/{job_id}/unprocessedRecords", _results("unprocessed"), methods=["GET"]),
-    Route(_P + "/query", query_jobs, methods=["GET", "POST"]),
-    Route(_P + "/query/{job_id}", query_job, methods=["GET", "PATCH", "DELETE"]),
-    Route(_P + "/query/{job_id}/results", query_results, methods=["GET"]),
-])
+routes = with_and_without_slash(
+    [
+        Route(_P + "/ingest", ingest_jobs, methods=["GET", "POST"]),
+        Route(_P + "/ingest/{job_id}", ingest_job, methods=["GET", "PATCH", "DELETE"]),
+        Route(_P + "/ingest/{job_id}/batches", upload, methods=["PUT"]),
+        Route(_P + "/ingest/{job_id}/successfulResults", _results("success"), methods=["GET"]),
+        Route(_P + "/ingest/{job_id}/failedResults", _results("failed"), methods=["GET"]),
+        Route(_P + "/ingest/{job_id}/unprocessedrecords", _results("unprocessed"), methods=["GET"]),
+        # The documented spelling is all lower case; simple-salesforce asks for `unprocessedRecords`.
+        Route(_P + "/ingest/{job_id}/unprocessedRecords", _results("unprocessed"), methods=["GET"]),
+        Route(_P + "/query", query_jobs, methods=["GET", "POST"]),
+        Route(_P + "/query/{job_id}", query_job, methods=["GET", "PATCH", "DELETE"]),
+        Route(_P + "/query/{job_id}/results", query_results, methods=["GET"]),
+    ]
+)

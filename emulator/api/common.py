@@ -78,7 +78,9 @@ def count_param(name: str, raw: str | None, default: int, minimum: int) -> int:
     except ValueError:
         value = minimum - 1
     if value < minimum:
-        raise IllegalQueryParameterValue(f"Illegal value for query parameter '{name}': {raw} (a whole number of at least {minimum})")
+        raise IllegalQueryParameterValue(
+            f"Illegal value for query parameter '{name}': {raw} (a whole number of at least {minimum})"
+        )
     return value
 
 
@@ -96,7 +98,7 @@ def media_type(content_type: str | None) -> str:
 
 
 def body_format(content_type: str | None, *, xml: bool = False) -> str:
-    """"json" or "xml": how the REST framework (REST and Bulk 2.0 job documents) reads a request body.
+    """ "json" or "xml": how the REST framework (REST and Bulk 2.0 job documents) reads a request body.
 
     Salesforce documents Content-Type as optional, with application/json or application/xml as the
     choices; a missing header therefore means JSON here. Any other type is refused before the body is
@@ -172,8 +174,9 @@ def xml_response(write: Callable[[XMLGenerator], None], *, status: int = 200, me
     return Response(buf.getvalue().encode("utf-8"), status_code=status, media_type=media_type)
 
 
-def soap_response(namespaces: dict[str, str], write_body: Callable[[XMLGenerator], None], *,
-                  status: int = 200) -> Response:
+def soap_response(
+    namespaces: dict[str, str], write_body: Callable[[XMLGenerator], None], *, status: int = 200
+) -> Response:
     """A SOAP 1.1 envelope around what `write_body` writes: login's answer, and every SOAP fault."""
 
     def write(x: XMLGenerator) -> None:

@@ -38,8 +38,17 @@ def _subcall(parent: RestCall, method: str, url: str, body: Any, conn: Any) -> R
     if not m:
         raise InvalidApiInput(f"The subrequest URL is not a supported resource: {url}")
     version = api_version(m.group(1))
-    return RestCall(parent.org, method.upper(), version, (m.group(2) or "").rstrip("/"), split_query(parts.query), body,
-                    parent.headers, conn=conn, origin=parent.origin)
+    return RestCall(
+        parent.org,
+        method.upper(),
+        version,
+        (m.group(2) or "").rstrip("/"),
+        split_query(parts.query),
+        body,
+        parent.headers,
+        conn=conn,
+        origin=parent.origin,
+    )
 
 
 # -- /composite ---------------------------------------------------------------------------------------
@@ -58,7 +67,9 @@ def composite(call: RestCall) -> RestResult:
     body, subs = _subrequests(call, "compositeRequest", COMPOSITE_MAX_SUBREQUESTS, "composite")
     heavy = sum(1 for s in subs if isinstance(s, dict) and _is_collection_or_query(str(s.get("url", ""))))
     if heavy > COMPOSITE_MAX_COLLECTIONS_OR_QUERIES:
-        raise InvalidApiInput(f"A composite request may contain at most {COMPOSITE_MAX_COLLECTIONS_OR_QUERIES} sObject Collections or query subrequests; found {heavy}")
+        raise InvalidApiInput(
+            f"A composite request may contain at most {COMPOSITE_MAX_COLLECTIONS_OR_QUERIES} sObject Collections or query subrequests; found {heavy}"
+        )
     all_or_none = bool(body.get("allOrNone", False))
     store = call.org.store
     if all_or_none:
@@ -92,13 +103,29 @@ def _run_subrequests(call: RestCall, subs: list[Any], conn: Any, *, stop_on_fail
             payload = _resolve_body(sub.get("body"), results)
             res = dispatch(_subcall(call, str(sub["method"]), url, payload, conn))
         except _Unresolved as err:
-            res = RestResult(400, [{"errorCode": "PROCESSING_HALTED", "message": f"Invalid reference specified. No value for {err} found in the previous results."}])
+            res = RestResult(
+                400,
+                [
+                    {
+                        "errorCode": "PROCESSING_HALTED",
+                        "message": f"Invalid reference specified. No value for {err} found in the previous results.",
+                    }
+                ],
+            )
         except SalesforceError as err:
             res = RestResult(err.status, rest_body(err))
         headers = {}
         if res.status == 201 and isinstance(res.body, dict) and res.body.get("id"):
             headers["Location"] = f"{call.base}/sobjects/{_object_of(sub)}/{res.body['id']}"
-        responses.append({"body": res.body, "httpHeaders": headers, "httpStatusCode": res.status, "referenceId": ref, "_records": res.records})
+        responses.append(
+            {
+                "body": res.body,
+                "httpHeaders": headers,
+                "httpStatusCode": res.status,
+                "referenceId": ref,
+                "_records": res.records,
+            }
+        )
         if ref and not _failed(res.status):
             results[ref] = res.body
         if _failed(res.status) and failed is None:
@@ -122,8 +149,15 @@ def _halt_all(subs: list[Any], responses: list[dict[str, Any]], failed: int) -> 
             kept["_records"] = 0
             out.append(kept)
         else:
-            out.append({"body": [{"errorCode": "PROCESSING_HALTED", "message": _HALTED}], "httpHeaders": {},
-                        "httpStatusCode": 400, "referenceId": ref, "_records": 0})
+            out.append(
+                {
+                    "body": [{"errorCode": "PROCESSING_HALTED", "message": _HALTED}],
+                    "httpHeaders": {},
+                    "httpStatusCode": 400,
+                    "referenceId": ref,
+                    "_records": 0,
+                }
+            )
     return out
 
 
@@ -183,12 +217,21 @@ def composite_batch(call: RestCall) -> RestResult:
     records = 0
     for i, sub in enumerate(subs):
         if halted:
-            results.append({"statusCode": 412, "result": [{"errorCode": "BATCH_PROCESSING_HALTED", "message": "Batch processing halted per request"}]})
+            results.append(
+                {
+                    "statusCode": 412,
+                    "result": [
+                        {"errorCode": "BATCH_PROCESSING_HALTED", "message": "Batch processing halted per request"}
+                    ],
+                }
+            )
             continue
         # The gate counted the batch request once; the profile says what each subrequest adds (N or N+1).
         calls = call.org.profile.counting.subrequest_calls(i)
         if calls:
-            allowed, _ = call.org.usage.try_consume("rest", "POST /services/data/vXX.X/composite/batch (subrequest)", calls)
+            allowed, _ = call.org.usage.try_consume(
+                "rest", "POST /services/data/vXX.X/composite/batch (subrequest)", calls
+            )
             if not allowed:
                 err = RequestLimitExceeded("TotalRequests Limit exceeded.")
                 results.append({"statusCode": err.status, "result": rest_body(err)})
@@ -215,7 +258,9 @@ def sobject_tree(call: RestCall) -> RestResult:
     roots = parse_trees(call.org.schema, call.org.sobject(call.params["sobject"]), json_document(call))
     outcome = create_trees(call.org.dml, call.org.store, roots)
     if outcome.has_errors:
-        results = [{"referenceId": ref, "errors": [e.as_save_error() for e in errors]} for ref, errors in outcome.failed]
+        results = [
+            {"referenceId": ref, "errors": [e.as_save_error() for e in errors]} for ref, errors in outcome.failed
+        ]
         return RestResult(400, {"hasErrors": True, "results": results})
     created = [{"referenceId": ref, "id": rid} for ref, rid in outcome.created]
     return RestResult(201, {"hasErrors": False, "results": created}, records=len(created))

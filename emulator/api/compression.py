@@ -96,4 +96,6 @@ class _Decoder:
 
     def _bad(self) -> InvalidCompressedBody:
         name = "GZIP" if "gzip" in self.coding else self.coding.upper()
-        return InvalidCompressedBody(f"The Content-Encoding of the message specifices {name}, but the data is not in valid {name} format")
+        return InvalidCompressedBody(
+            f"The Content-Encoding of the message specifices {name}, but the data is not in valid {name} format"
+        )

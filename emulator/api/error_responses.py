@@ -52,8 +52,9 @@ ANSWERED_IN_PLACE = (SalesforceError, OAuthError, HTTPException, *ADMIN_INPUT_ER
 _UNEXPECTED = "An unexpected error occurred in the emulator; its log has the details."
 
 
-def error_response(exc: Exception, method: str, path: str, headers: Mapping[str, str], *,
-                   bulk1_job_json: bool | None = None) -> Response:
+def error_response(
+    exc: Exception, method: str, path: str, headers: Mapping[str, str], *, bulk1_job_json: bool | None = None
+) -> Response:
     """`exc` as the response of the API family `path` belongs to.
 
     `headers` are the request's (lower-case names); `bulk1_job_json` is the format of the Bulk 1.0 job

@@ -87,6 +87,7 @@ class OrgGate:
             return
         headers = headers_of(scope)
         if accepts_gzip(headers.get("accept-encoding")):
+
             async def serve(scope: dict, receive: Any, send: Any) -> None:
                 await self._serve(scope, receive, send, family, headers)
 
@@ -235,7 +236,13 @@ async def _drop(send: Any) -> None:
     makes the server close the transport (uvicorn logs that as an error; InjectedDropFilter hides it).
     """
     _DROPPING.set(True)
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"[", "more_body": True})
 
 

@@ -23,7 +23,12 @@ from email.policy import HTTP
 from ..errors import ClientInputError
 
 MEDIA_TYPE = "multipart/form-data"
-_FATAL = (NoBoundaryInMultipartDefect, StartBoundaryNotFoundDefect, CloseBoundaryNotFoundDefect, MultipartInvariantViolationDefect)
+_FATAL = (
+    NoBoundaryInMultipartDefect,
+    StartBoundaryNotFoundDefect,
+    CloseBoundaryNotFoundDefect,
+    MultipartInvariantViolationDefect,
+)
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,14 @@ async def read_capped(stream: AsyncIterator[bytes], cap: int, too_large: str) ->
 
 def form_parts(content_type: str, body: bytes) -> dict[str, FormPart]:
     """The parts of a multipart/form-data body by name (the first of a repeated name wins)."""
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
     if any(isinstance(d, _FATAL) for d in message.defects) or not message.is_multipart():
-        raise ClientInputError("ClientInputError : The multipart request body is malformed: its parts could not be read "
-                               "(check the boundary in the Content-Type header and in the body)")
+        raise ClientInputError(
+            "ClientInputError : The multipart request body is malformed: its parts could not be read "
+            "(check the boundary in the Content-Type header and in the body)"
+        )
     parts: dict[str, FormPart] = {}
     assert isinstance(message, EmailMessage)  # the HTTP policy builds EmailMessage objects
     for part in message.iter_parts():

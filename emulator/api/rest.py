@@ -93,7 +93,9 @@ def dispatch(call: RestCall) -> RestResult:
         if m:
             handler = methods.get(call.method)
             if handler is None:
-                raise MethodNotAllowed(f"HTTP Method '{call.method}' not allowed. Allowed are {', '.join(sorted(methods))}")
+                raise MethodNotAllowed(
+                    f"HTTP Method '{call.method}' not allowed. Allowed are {', '.join(sorted(methods))}"
+                )
             call.params = {k: v for k, v in m.groupdict().items() if v is not None}
             return handler(call)
     raise NotFound("The requested resource does not exist")
@@ -132,11 +134,14 @@ def limits(call: RestCall) -> RestResult:
 
 
 def describe_global(call: RestCall) -> RestResult:
-    return RestResult(200, {
-        "encoding": "UTF-8",
-        "maxBatchSize": COLLECTIONS_MAX_RECORDS,
-        "sobjects": [describe_global_entry(o, call.base) for o in call.org.schema.objects()],
-    })
+    return RestResult(
+        200,
+        {
+            "encoding": "UTF-8",
+            "maxBatchSize": COLLECTIONS_MAX_RECORDS,
+            "sobjects": [describe_global_entry(o, call.base) for o in call.org.schema.objects()],
+        },
+    )
 
 
 def sobject_basic(call: RestCall) -> RestResult:
@@ -256,7 +261,9 @@ def external_get(call: RestCall) -> RestResult:
         raise NotFound("The requested resource does not exist")
     if len(found) > 1:
         return _matching_urls(call, obj, found)
-    row_call = RestCall(call.org, call.method, call.version, call.path, call.query, params={"sobject": obj.name, "id": found[0]})
+    row_call = RestCall(
+        call.org, call.method, call.version, call.path, call.query, params={"sobject": obj.name, "id": found[0]}
+    )
     return row_get(row_call)
 
 
@@ -297,7 +304,9 @@ def _object_body(call: RestCall) -> dict[str, Any]:
     if call.media == "xml":
         return _xml_record(call.body)
     if not isinstance(call.body, dict):
-        raise JsonParserError("Cannot deserialize instance of the sObject from the request body: expected a JSON object")
+        raise JsonParserError(
+            "Cannot deserialize instance of the sObject from the request body: expected a JSON object"
+        )
     return call.body
 
 
@@ -329,7 +338,9 @@ def json_document(call: RestCall) -> Any:
     it elsewhere with 415 rather than misreading it.
     """
     if call.media != "json":
-        raise UnsupportedMediaType("Content-Type header specified in HTTP request is not supported by this emulator for this resource: application/xml")
+        raise UnsupportedMediaType(
+            "Content-Type header specified in HTTP request is not supported by this emulator for this resource: application/xml"
+        )
     return call.body
 
 
@@ -399,7 +410,11 @@ def _query_record(call: RestCall, cq, row: dict[str, Any]) -> dict[str, Any]:
                 parent[col.field.name] = value
     # A parent whose fields are all null is rendered as null, as Salesforce does for an empty lookup.
     for key, value in list(out.items()):
-        if key != "attributes" and isinstance(value, dict) and all(v is None for k, v in value.items() if k != "attributes"):
+        if (
+            key != "attributes"
+            and isinstance(value, dict)
+            and all(v is None for k, v in value.items() if k != "attributes")
+        ):
             out[key] = None
     return out
 
@@ -440,8 +455,9 @@ def _by_type_runs(call: RestCall, records: list[dict[str, Any]]):
         else:
             runs.append((t, [i]))
     if len(runs) > 10:
-        raise InvalidBatchSize("Records of more than 10 consecutive object types (chunks) in one request "
-                               "are not allowed")
+        raise InvalidBatchSize(
+            "Records of more than 10 consecutive object types (chunks) in one request are not allowed"
+        )
     return runs
 
 
@@ -534,15 +550,23 @@ def collections_upsert(call: RestCall) -> RestResult:
         if type_name is None:
             refused[i] = _bad("INVALID_TYPE", _TYPE_REQUIRED)
         elif type_name.lower() != obj.name.lower():
-            refused[i] = _bad("INVALID_TYPE", f"sObject type '{type_name}' is not the type named in the request URI: {obj.name}")
+            refused[i] = _bad(
+                "INVALID_TYPE", f"sObject type '{type_name}' is not the type named in the request URI: {obj.name}"
+            )
         elif key is None:
-            refused[i] = _bad("INVALID_FIELD", f"Field name provided, {call.params['field']} does not match an External ID, "
-                                               f"Salesforce Id, or indexed field for {obj.name}")
+            refused[i] = _bad(
+                "INVALID_FIELD",
+                f"Field name provided, {call.params['field']} does not match an External ID, "
+                f"Salesforce Id, or indexed field for {obj.name}",
+            )
     accepted = [i for i in range(len(records)) if i not in refused]
 
     def write(conn: Any) -> list[SaveResult]:
-        written = upsert(call.org.dml, obj, key, rows_of(call.org.dml, obj, key, [records[i] for i in accepted]), conn=conn) if (
-            accepted and key is not None) else []
+        written = (
+            upsert(call.org.dml, obj, key, rows_of(call.org.dml, obj, key, [records[i] for i in accepted]), conn=conn)
+            if (accepted and key is not None)
+            else []
+        )
         out = dict(refused)
         out.update(zip(accepted, written, strict=True))
         return [out[i] for i in range(len(records))]

@@ -30,13 +30,17 @@ def column_metadata(cq: CompiledQuery) -> dict[str, Any]:
         parent = parents.get(col.relationship.lower())
         if parent is None:
             lookup = next(f for f in cq.sobject.fields.values() if f.relationship_name == col.relationship)
-            parent = _column(col.relationship, col.relationship, apex_type=None, foreign_key=lookup.name, custom=lookup.custom)
+            parent = _column(
+                col.relationship, col.relationship, apex_type=None, foreign_key=lookup.name, custom=lookup.custom
+            )
             parents[col.relationship.lower()] = parent
             columns.append(parent)
         parent["joinColumns"].append(_field_column(col.field))
     if cq.count_column is not None:
         counted = cq.count_column.key
-        columns.append(_column(cq.count_alias or "expr0", f"COUNT({counted})", apex_type=None, aggregate=True, number=True))
+        columns.append(
+            _column(cq.count_alias or "expr0", f"COUNT({counted})", apex_type=None, aggregate=True, number=True)
+        )
     return {
         "columnMetadata": columns,
         "entityName": cq.sobject.name,
@@ -47,13 +51,31 @@ def column_metadata(cq: CompiledQuery) -> dict[str, Any]:
 
 
 def _field_column(fd: FieldDef) -> dict[str, Any]:
-    return _column(fd.name, fd.name, apex_type=fd.apex_type, custom=fd.custom, writable=fd.writable,
-                   text=fd.type in TEXT_TYPES, number=fd.type in NUMBER_TYPES, boolean=fd.type == "boolean")
+    return _column(
+        fd.name,
+        fd.name,
+        apex_type=fd.apex_type,
+        custom=fd.custom,
+        writable=fd.writable,
+        text=fd.type in TEXT_TYPES,
+        number=fd.type in NUMBER_TYPES,
+        boolean=fd.type == "boolean",
+    )
 
 
-def _column(name: str, display: str, *, apex_type: str | None, foreign_key: str | None = None, custom: bool = False,
-            writable: bool = False, aggregate: bool = False, text: bool = False, number: bool = False,
-            boolean: bool = False) -> dict[str, Any]:
+def _column(
+    name: str,
+    display: str,
+    *,
+    apex_type: str | None,
+    foreign_key: str | None = None,
+    custom: bool = False,
+    writable: bool = False,
+    aggregate: bool = False,
+    text: bool = False,
+    number: bool = False,
+    boolean: bool = False,
+) -> dict[str, Any]:
     return {
         "aggregate": aggregate,
         "apexType": apex_type,

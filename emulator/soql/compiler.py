@@ -68,8 +68,17 @@ _BASE = "t0"
 _MIDNIGHT = "T00:00:00.000+0000"
 
 # Names Salesforce uses for field types in "must be of type ..." messages.
-_TYPE_NAMES = {"int": "integer", "double": "double", "currency": "currency", "percent": "percent", "boolean": "boolean",
-               "date": "date", "datetime": "datetime", "id": "id", "reference": "reference"}
+_TYPE_NAMES = {
+    "int": "integer",
+    "double": "double",
+    "currency": "currency",
+    "percent": "percent",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+    "id": "id",
+    "reference": "reference",
+}
 
 
 def _quote(identifier: str) -> str:
@@ -294,7 +303,11 @@ class _Compiler:
                 raise self._no_such_column(path[0], self.obj, ref.pos)
             return _Resolved(f"{_BASE}.{_quote(fd.column)}", fd, self.obj, None, (fd.name,))
         if len(path) > 2:
-            raise self._fail(MalformedQuery, ref.pos, f"Relationship paths deeper than one level are not supported by the emulator: {'.'.join(path)}")
+            raise self._fail(
+                MalformedQuery,
+                ref.pos,
+                f"Relationship paths deeper than one level are not supported by the emulator: {'.'.join(path)}",
+            )
         ref_field = self._relationship(path[0])
         target = self.schema.get(ref_field.reference_to) if ref_field and ref_field.reference_to else None
         if ref_field is None or target is None:
@@ -336,7 +349,9 @@ class _Compiler:
             if len(counts) > 1 or (first.field is None and len(self.query.select) > 1):
                 raise self._fail(MalformedQuery, first.pos, "COUNT() must be the only element in the SELECT list")
             if fields:
-                raise self._fail(MalformedQuery, fields[0].pos, f"Field must be grouped or aggregated: {'.'.join(fields[0].path)}")
+                raise self._fail(
+                    MalformedQuery, fields[0].pos, f"Field must be grouped or aggregated: {'.'.join(fields[0].path)}"
+                )
             return [], [], True, first
         columns: list[SelectedColumn] = []
         exprs: list[str] = []
@@ -395,7 +410,11 @@ class _Compiler:
     def _like(self, res: _Resolved, cond: Comparison) -> _Leaf:
         ftype = res.field.type
         if ftype in NUMBER_TYPES or ftype in ("boolean", "date", "datetime"):
-            raise self._fail(InvalidField, cond.field.pos, f"Invalid operator on field '{res.field.name}': LIKE can only filter text fields")
+            raise self._fail(
+                InvalidField,
+                cond.field.pos,
+                f"Invalid operator on field '{res.field.name}': LIKE can only filter text fields",
+            )
         if isinstance(cond.value, NullLit):
             return _Leaf(res.sql, None, [], False)
         if not isinstance(cond.value, StringLit):
@@ -432,7 +451,11 @@ class _Compiler:
         ftype = res.field.type
         is_text = ftype in TEXT_TYPES
         type_name = "string" if is_text else _TYPE_NAMES.get(ftype, ftype)
-        quoting = "should be enclosed in quotes" if is_text or ftype in ("id", "reference") else "should not be enclosed in quotes"
+        quoting = (
+            "should be enclosed in quotes"
+            if is_text or ftype in ("id", "reference")
+            else "should not be enclosed in quotes"
+        )
         return self._fail(
             InvalidField,
             getattr(value, "pos", Pos()),
@@ -478,7 +501,11 @@ class _Compiler:
             if isinstance(value, DateTimeLit):
                 return _Value(expr, scalar=format_datetime(value.value))
             if isinstance(value, (DateLit, DateConst)):
-                lo, hi = (value.value, value.value + dt.timedelta(days=1)) if isinstance(value, DateLit) else date_range(value, self.today)
+                lo, hi = (
+                    (value.value, value.value + dt.timedelta(days=1))
+                    if isinstance(value, DateLit)
+                    else date_range(value, self.today)
+                )
                 return _Value(expr, lo=lo.isoformat() + _MIDNIGHT, hi=hi.isoformat() + _MIDNIGHT)
             raise self._type_error(res, value)
         raise self._type_error(res, value)

@@ -255,7 +255,9 @@ def decode_string(raw: str) -> str:
             nxt = raw[i + 1] if i + 1 < len(raw) else ""
             decoded = _ESCAPES.get(nxt.lower() if nxt in ("N", "R", "T", "B", "F") else nxt)
             if decoded is None:
-                raise ValueError(f"Invalid string literal '{raw}'. Illegal character sequence '\\{nxt}' in string literal.")
+                raise ValueError(
+                    f"Invalid string literal '{raw}'. Illegal character sequence '\\{nxt}' in string literal."
+                )
             out.append(decoded)
             i += 2
         else:
@@ -465,7 +467,9 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> MalformedQuery:
         return MalformedQuery(format_error(text, pos, f"unexpected token: '{shown}'"))
     if isinstance(exc, UnexpectedEOF):
         return MalformedQuery(format_error(text, _end_pos(text), "unexpected token: <EOF>"))
-    return MalformedQuery(format_error(text, Pos(getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1), str(exc)))
+    return MalformedQuery(
+        format_error(text, Pos(getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1), str(exc))
+    )
 
 
 def parse(text: str) -> Query:
@@ -527,7 +531,9 @@ def _render_condition(cond: Condition) -> str:
         return f"NOT ({inner})" if isinstance(cond.operand, (And, Or)) else f"NOT {inner}"
     joiner = " AND " if isinstance(cond, And) else " OR "
     # Nested AND/OR are always parenthesised: real SOQL refuses to mix them without parentheses.
-    return joiner.join(f"({_render_condition(c)})" if isinstance(c, (And, Or)) else _render_condition(c) for c in cond.operands)
+    return joiner.join(
+        f"({_render_condition(c)})" if isinstance(c, (And, Or)) else _render_condition(c) for c in cond.operands
+    )
 
 
 def to_soql(query: Query) -> str:

@@ -76,24 +76,57 @@ class BenchRow:
         return self.measurement
 
     def to_dict(self) -> dict[str, Any]:
-        return {"profile": self.profile, **self.m.to_dict(), "start_memory_mb": self.start_memory_mb,
-                "child_seconds": round(self.child_seconds, 3), "ratios": self.ratios}
+        return {
+            "profile": self.profile,
+            **self.m.to_dict(),
+            "start_memory_mb": self.start_memory_mb,
+            "child_seconds": round(self.child_seconds, 3),
+            "ratios": self.ratios,
+        }
 
 
 # -- the command --------------------------------------------------------------------------------------------
 def bench(
     records: str = typer.Option(DEFAULT_VOLUMES, "--records", "--volumes", help="Volumes, e.g. 10000,100000,1000000."),
-    profiles: str = typer.Option(DEFAULT_PROFILES, "--profiles", help="Emulator profiles: instant (client overhead), realistic (polling, call totals)."),
-    time_scale: float = typer.Option(DEFAULT_TIME_SCALE, "--time-scale", help="Realistic profile this many times faster than real time (client waits scaled alike)."),
-    strategies: str | None = typer.Option(None, "--strategies", help=f"Our strategies (default: {','.join(DEFAULT_OURS)})."),
-    baselines: str | None = typer.Option(None, "--baselines", help="Library baselines (default: all; 'none' for none)."),
-    limit: list[str] = typer.Option([], "--limit", help="Largest volume for one strategy, NAME=N (repeatable; default rest=10000 and simple-salesforce:rest=10000)."),
-    realistic_max: int | None = typer.Option(None, "--realistic-max", help="Largest volume on the realistic profile (default: all volumes)."),
-    edition: str = typer.Option("sandbox", "--edition", help="Emulator edition (sandbox: 5,000,000 calls a day, room for per-record REST)."),
+    profiles: str = typer.Option(
+        DEFAULT_PROFILES,
+        "--profiles",
+        help="Emulator profiles: instant (client overhead), realistic (polling, call totals).",
+    ),
+    time_scale: float = typer.Option(
+        DEFAULT_TIME_SCALE,
+        "--time-scale",
+        help="Realistic profile this many times faster than real time (client waits scaled alike).",
+    ),
+    strategies: str | None = typer.Option(
+        None, "--strategies", help=f"Our strategies (default: {','.join(DEFAULT_OURS)})."
+    ),
+    baselines: str | None = typer.Option(
+        None, "--baselines", help="Library baselines (default: all; 'none' for none)."
+    ),
+    limit: list[str] = typer.Option(
+        [],
+        "--limit",
+        help="Largest volume for one strategy, NAME=N (repeatable; default rest=10000 and simple-salesforce:rest=10000).",
+    ),
+    realistic_max: int | None = typer.Option(
+        None, "--realistic-max", help="Largest volume on the realistic profile (default: all volumes)."
+    ),
+    edition: str = typer.Option(
+        "sandbox", "--edition", help="Emulator edition (sandbox: 5,000,000 calls a day, room for per-record REST)."
+    ),
     sobject: str = typer.Option("Byline__c", "--sobject", "-s"),
-    reports_dir: Path = typer.Option(Path("reports/benchmarks"), "--reports-dir", help="Where <timestamp>/ is written."),
-    child_timeout: float = typer.Option(3600.0, "--child-timeout", help="Seconds before one run's child process is stopped."),
-    from_json: Path | None = typer.Option(None, "--from-json", help="Re-render an earlier bench.json (ratios, targets, bench.md) in its folder, without running."),
+    reports_dir: Path = typer.Option(
+        Path("reports/benchmarks"), "--reports-dir", help="Where <timestamp>/ is written."
+    ),
+    child_timeout: float = typer.Option(
+        3600.0, "--child-timeout", help="Seconds before one run's child process is stopped."
+    ),
+    from_json: Path | None = typer.Option(
+        None,
+        "--from-json",
+        help="Re-render an earlier bench.json (ratios, targets, bench.md) in its folder, without running.",
+    ),
     json_out: bool = opt.JsonOut,
 ) -> None:
     """Our strategies and the library baselines at 10k/100k/1M records: calls, batches, time, memory, ratios."""
@@ -118,20 +151,36 @@ def bench(
         if not sep or name.strip() not in ours + libs:
             opt.fail(f"--limit expects NAME=N with a strategy or baseline of this run, got {item!r}")
         limits[name.strip()] = opt.positive_ints(value, "--limit")[0]
-    settings = {"volumes": volumes, "profiles": profile_list, "time_scale": time_scale, "strategies": ours, "baselines": libs,
-                "limits": limits, "realistic_max": realistic_max, "edition": edition, "sobject": sobject, "fields": list(DEFAULT_FIELDS)}
+    settings = {
+        "volumes": volumes,
+        "profiles": profile_list,
+        "time_scale": time_scale,
+        "strategies": ours,
+        "baselines": libs,
+        "limits": limits,
+        "realistic_max": realistic_max,
+        "edition": edition,
+        "sobject": sobject,
+        "fields": list(DEFAULT_FIELDS),
+    }
     started = dt.datetime.now(dt.UTC)
     rows: list[BenchRow] = []
     for profile in profile_list:
         scale = time_scale if profile == "realistic" else 1.0
-        plan = [(n, name) for n in volumes for name in ours + libs
-                if n <= limits.get(name, n) and not (profile == "realistic" and realistic_max and n > realistic_max)]
+        plan = [
+            (n, name)
+            for n in volumes
+            for name in ours + libs
+            if n <= limits.get(name, n) and not (profile == "realistic" and realistic_max and n > realistic_max)
+        ]
         rows += _run_profile(profile, scale, plan, edition, sobject, DEFAULT_FIELDS, child_timeout, json_out)
     compute_ratios(rows)
     result = {
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": "sfharness bench " + " ".join(_quote(a) for a in sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "bench" else "sfharness bench",
+        "command": "sfharness bench " + " ".join(_quote(a) for a in sys.argv[2:])
+        if len(sys.argv) > 1 and sys.argv[1] == "bench"
+        else "sfharness bench",
         "machine": {**machine(), "versions": library_versions()},
         "settings": settings,
         "runs": [r.to_dict() for r in rows],
@@ -149,8 +198,16 @@ def _quote(arg: str) -> str:
 
 
 # -- running ------------------------------------------------------------------------------------------------
-def _run_profile(profile: str, scale: float, plan: list[tuple[int, str]], edition: str, sobject: str, fields: tuple[str, ...],
-                 child_timeout: float, quiet: bool) -> list[BenchRow]:
+def _run_profile(
+    profile: str,
+    scale: float,
+    plan: list[tuple[int, str]],
+    edition: str,
+    sobject: str,
+    fields: tuple[str, ...],
+    child_timeout: float,
+    quiet: bool,
+) -> list[BenchRow]:
     from ..orgs import embedded_emulator
     from ..runner import scratch_dir
 
@@ -170,7 +227,9 @@ def _run_profile(profile: str, scale: float, plan: list[tuple[int, str]], editio
             m.batches = after["DailyBulkApiBatches"]["used"] - before["DailyBulkApiBatches"]["used"]
             check = workload.verify(wf)
             m.verified, m.mismatched, m.unverified = check.verified, check.mismatched + check.missing, check.error
-            m.notes += [f"verification: {e}" for e in check.examples] + ([f"not verified: {check.error}"] if check.error else [])
+            m.notes += [f"verification: {e}" for e in check.examples] + (
+                [f"not verified: {check.error}"] if check.error else []
+            )
             rows.append(row)
             if not quiet:
                 line = measurement_line(m, f"[{profile}] ")
@@ -203,20 +262,34 @@ def _run_child(conn: Any, profile: str, scale: float, name: str, wf: Any, sobjec
     started = time.perf_counter()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SF_")}  # the child's org comes from stdin only
     try:
-        proc = subprocess.run([sys.executable, "-m", "harness.commands.bench", "--child"], input=json.dumps(spec), text=True,
-                              capture_output=True, timeout=timeout, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.commands.bench", "--child"],
+            input=json.dumps(spec),
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+        )
         out, err, code = proc.stdout, proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        err = (exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")) + f"\nchild stopped after {timeout:.0f} s"
+        err = (
+            exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        ) + f"\nchild stopped after {timeout:.0f} s"
         code = -1
     elapsed = time.perf_counter() - started
     line = next((ln for ln in reversed(out.splitlines()) if ln.startswith(CHILD_MARK)), None)
     if line is None:
-        m = Measurement(strategy=name, baseline=registry.is_baseline(name), family=family_of(name), records=wf.records,
-                        unprocessed=wf.records, error=f"child process failed (exit {code}): {err.strip()[-600:]}")
+        m = Measurement(
+            strategy=name,
+            baseline=registry.is_baseline(name),
+            family=family_of(name),
+            records=wf.records,
+            unprocessed=wf.records,
+            error=f"child process failed (exit {code}): {err.strip()[-600:]}",
+        )
         return BenchRow(profile, m, None, elapsed)
-    data = json.loads(line[len(CHILD_MARK):])
+    data = json.loads(line[len(CHILD_MARK) :])
     return BenchRow(profile, Measurement.from_dict(data["measurement"]), data.get("start_memory_mb"), elapsed)
 
 
@@ -229,8 +302,17 @@ def _child() -> None:
 
     spec = json.loads(sys.stdin.read())
     token = Secret(spec.pop("access_token"))
-    conn = OrgConnection(spec["instance_url"], "emulator" if spec["emulator"] else "unknown", spec["api_version"], spec["ca_file"],
-                         lambda: token, False, "bench child", admin=None, _token=token)
+    conn = OrgConnection(
+        spec["instance_url"],
+        "emulator" if spec["emulator"] else "unknown",
+        spec["api_version"],
+        spec["ca_file"],
+        lambda: token,
+        False,
+        "bench child",
+        admin=None,
+        _token=token,
+    )
     options = scaled_options(spec["strategy"], float(spec["scale"]))
 
     class _Target:  # run_once reads only the object name when it does not verify
@@ -251,8 +333,15 @@ def rerender(path: Path) -> tuple[Path, dict[str, Any], list[BenchRow]]:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         opt.fail(f"cannot read {path}: {exc}")
-    rows = [BenchRow(run["profile"], Measurement.from_dict(run), run.get("start_memory_mb"), float(run.get("child_seconds") or 0.0))
-            for run in result.get("runs", [])]
+    rows = [
+        BenchRow(
+            run["profile"],
+            Measurement.from_dict(run),
+            run.get("start_memory_mb"),
+            float(run.get("child_seconds") or 0.0),
+        )
+        for run in result.get("runs", [])
+    ]
     compute_ratios(rows)
     result["runs"] = [r.to_dict() for r in rows]
     result["targets"] = check_targets(rows)
@@ -284,8 +373,15 @@ def compute_ratios(rows: list[BenchRow]) -> None:
         if row.m.baseline:
             continue
         like_for_like = LIKE_FOR_LIKE.get(row.m.strategy)
-        peers = [r for r in rows if r.m.baseline and r.profile == row.profile and r.m.records == row.m.records and r.m.family == row.m.family
-                 and (like_for_like is None or r.m.strategy in like_for_like)]
+        peers = [
+            r
+            for r in rows
+            if r.m.baseline
+            and r.profile == row.profile
+            and r.m.records == row.m.records
+            and r.m.family == row.m.family
+            and (like_for_like is None or r.m.strategy in like_for_like)
+        ]
         ratios: dict[str, Any] = {}
         for key, figure in (("calls", "calls"), ("wall_seconds", "wall_seconds"), ("peak_memory_mb", "peak_memory_mb")):
             best = _best(peers, figure)
@@ -293,8 +389,12 @@ def compute_ratios(rows: list[BenchRow]) -> None:
             if best is None or mine is None or row.m.error is not None:
                 continue
             theirs = getattr(best.m, figure)
-            ratios[key] = {"baseline": best.m.strategy, "ours": mine, "theirs": theirs,
-                           "ratio": round(mine / theirs, 4) if theirs else None}
+            ratios[key] = {
+                "baseline": best.m.strategy,
+                "ours": mine,
+                "theirs": theirs,
+                "ratio": round(mine / theirs, 4) if theirs else None,
+            }
         row.ratios = ratios
 
 
@@ -306,46 +406,125 @@ def check_targets(rows: list[BenchRow]) -> list[dict[str, Any]]:
     """The issue's targets, each checked wherever the run has the figures, with the numbers."""
     out: list[dict[str, Any]] = []
 
-    def add(target: str, profile: str, n: int, ours: float | None, theirs: float | None, limit: float, detail: str, met: bool | None = None) -> None:
+    def add(
+        target: str,
+        profile: str,
+        n: int,
+        ours: float | None,
+        theirs: float | None,
+        limit: float,
+        detail: str,
+        met: bool | None = None,
+    ) -> None:
         ratio = (ours / theirs) if (ours is not None and theirs) else None
         if met is None:
             met = ratio is not None and ratio <= limit + 1e-9
-        out.append({"target": target, "profile": profile, "records": n, "ours": ours, "theirs": theirs,
-                    "ratio": round(ratio, 4) if ratio is not None else None, "limit": limit, "met": met, "detail": detail})
+        out.append(
+            {
+                "target": target,
+                "profile": profile,
+                "records": n,
+                "ours": ours,
+                "theirs": theirs,
+                "ratio": round(ratio, 4) if ratio is not None else None,
+                "limit": limit,
+                "met": met,
+                "detail": detail,
+            }
+        )
 
     for row in rows:
         if row.m.baseline or "calls" not in row.ratios:
             continue
         c = row.ratios["calls"]
-        add("calls <= best baseline of the family", row.profile, row.m.records, c["ours"], c["theirs"], 1.0,
-            f"{row.m.strategy} ({row.m.family}) vs {c['baseline']}")
+        add(
+            "calls <= best baseline of the family",
+            row.profile,
+            row.m.records,
+            c["ours"],
+            c["theirs"],
+            1.0,
+            f"{row.m.strategy} ({row.m.family}) vs {c['baseline']}",
+        )
     for profile in sorted({r.profile for r in rows}):
         for n in sorted({r.m.records for r in rows if r.profile == profile}):
-            pairs = (("rest", "simple-salesforce:rest", 1.0, "per-record rest calls <= simple-salesforce:rest (like for like)"),
-                     ("bulk2-csv", "simple-salesforce:bulk2", 0.5, "bulk2-csv calls <= 1/2 of simple-salesforce:bulk2"),
-                     ("bulk1-xml", "simple-salesforce:bulk", 0.25, "bulk1-xml calls <= 1/4 of simple-salesforce:bulk"))
+            pairs = (
+                (
+                    "rest",
+                    "simple-salesforce:rest",
+                    1.0,
+                    "per-record rest calls <= simple-salesforce:rest (like for like)",
+                ),
+                ("bulk2-csv", "simple-salesforce:bulk2", 0.5, "bulk2-csv calls <= 1/2 of simple-salesforce:bulk2"),
+                ("bulk1-xml", "simple-salesforce:bulk", 0.25, "bulk1-xml calls <= 1/4 of simple-salesforce:bulk"),
+            )
             for ours_name, theirs_name, limit, target in pairs:
                 a, b = _find(rows, profile, ours_name, n), _find(rows, profile, theirs_name, n)
                 if a and b and a.m.error is None and b.m.error is None:
-                    add(target, profile, n, a.m.calls, b.m.calls, limit, f"{ours_name} {a.m.calls:,} vs {theirs_name} {b.m.calls:,}")
+                    add(
+                        target,
+                        profile,
+                        n,
+                        a.m.calls,
+                        b.m.calls,
+                        limit,
+                        f"{ours_name} {a.m.calls:,} vs {theirs_name} {b.m.calls:,}",
+                    )
             a, b = _find(rows, profile, "bulk2-csv", n), _find(rows, profile, "simple-salesforce:bulk2", n)
             if profile == "instant" and n >= 1_000_000 and a and b and a.m.error is None and b.m.error is None:
-                add("bulk2-csv peak memory <= 1/4 of simple-salesforce:bulk2", profile, n, a.m.peak_memory_mb, b.m.peak_memory_mb, 0.25,
-                    f"{fmt.megabytes(a.m.peak_memory_mb)} MB vs {fmt.megabytes(b.m.peak_memory_mb)} MB")
-                add("bulk2-csv wall time <= 1/2 of simple-salesforce:bulk2", profile, n, a.m.wall_seconds, b.m.wall_seconds, 0.5,
-                    f"{fmt.duration(a.m.wall_seconds)} vs {fmt.duration(b.m.wall_seconds)}")
+                add(
+                    "bulk2-csv peak memory <= 1/4 of simple-salesforce:bulk2",
+                    profile,
+                    n,
+                    a.m.peak_memory_mb,
+                    b.m.peak_memory_mb,
+                    0.25,
+                    f"{fmt.megabytes(a.m.peak_memory_mb)} MB vs {fmt.megabytes(b.m.peak_memory_mb)} MB",
+                )
+                add(
+                    "bulk2-csv wall time <= 1/2 of simple-salesforce:bulk2",
+                    profile,
+                    n,
+                    a.m.wall_seconds,
+                    b.m.wall_seconds,
+                    0.5,
+                    f"{fmt.duration(a.m.wall_seconds)} vs {fmt.duration(b.m.wall_seconds)}",
+                )
     for row in rows:
         if not row.m.baseline:
-            out.append({"target": "verification finds every record updated", "profile": row.profile, "records": row.m.records,
-                        "ours": row.m.verified, "theirs": None, "ratio": None, "limit": None, "met": row.m.clean,
-                        "detail": f"{row.m.strategy}: verified {row.m.verified:,}/{row.m.records:,}, "
-                                  f"{row.m.succeeded:,}/{row.m.failed:,}/{row.m.unprocessed:,} ok/failed/unprocessed"})
+            out.append(
+                {
+                    "target": "verification finds every record updated",
+                    "profile": row.profile,
+                    "records": row.m.records,
+                    "ours": row.m.verified,
+                    "theirs": None,
+                    "ratio": None,
+                    "limit": None,
+                    "met": row.m.clean,
+                    "detail": f"{row.m.strategy}: verified {row.m.verified:,}/{row.m.records:,}, "
+                    f"{row.m.succeeded:,}/{row.m.failed:,}/{row.m.unprocessed:,} ok/failed/unprocessed",
+                }
+            )
     return out
 
 
 # -- reporting ----------------------------------------------------------------------------------------------
-_RUN_COLUMNS = ("strategy", "family", "calls", "client calls", "batches", "wall s", "rec/s", "peak MB",
-                "ok / failed / unproc.", "verified", "calls vs best", "wall vs best", "memory vs best")
+_RUN_COLUMNS = (
+    "strategy",
+    "family",
+    "calls",
+    "client calls",
+    "batches",
+    "wall s",
+    "rec/s",
+    "peak MB",
+    "ok / failed / unproc.",
+    "verified",
+    "calls vs best",
+    "wall vs best",
+    "memory vs best",
+)
 _RUN_NUMERIC = [False, False, True, True, True, True, True, True, False, True, False, True, True]
 _TARGET_COLUMNS = ("target", "profile", "records", "ours", "baseline", "ratio", "limit", "met")
 _TARGET_NUMERIC = [False, False, True, True, True, True, True, False]
@@ -365,15 +544,34 @@ def _run_cells(row: BenchRow) -> list[str]:
         return [name, m.family, "", "", "", "", "", "", f"crashed: {markdown_text(m.error[:200])}", "", "", "", ""]
     outcome = " / ".join(fmt.count(n) for n in (m.succeeded, m.failed, m.unprocessed))
     verified = fmt.count(m.verified) + (f" ({fmt.count(m.mismatched)} wrong or missing)" if m.mismatched else "")
-    return [name, m.family, fmt.count(m.calls_org), fmt.count(m.calls_client), fmt.count(m.batches),
-            fmt.seconds(m.wall_seconds), fmt.rate(m.records_per_second), fmt.megabytes(m.peak_memory_mb), outcome,
-            verified, _ratio_cell(row, "calls"), _ratio_cell(row, "wall_seconds"), _ratio_cell(row, "peak_memory_mb")]
+    return [
+        name,
+        m.family,
+        fmt.count(m.calls_org),
+        fmt.count(m.calls_client),
+        fmt.count(m.batches),
+        fmt.seconds(m.wall_seconds),
+        fmt.rate(m.records_per_second),
+        fmt.megabytes(m.peak_memory_mb),
+        outcome,
+        verified,
+        _ratio_cell(row, "calls"),
+        _ratio_cell(row, "wall_seconds"),
+        _ratio_cell(row, "peak_memory_mb"),
+    ]
 
 
 def _target_cells(t: dict[str, Any]) -> list[str]:
-    return [f"{markdown_text(t['target'])}: {markdown_text(t['detail'])}", t["profile"], fmt.count(t["records"]),
-            fmt.figure(t["ours"]), fmt.figure(t["theirs"]), fmt.ratio(t["ratio"]), f"{t['limit']:g}",
-            "yes" if t["met"] else "**no**"]
+    return [
+        f"{markdown_text(t['target'])}: {markdown_text(t['detail'])}",
+        t["profile"],
+        fmt.count(t["records"]),
+        fmt.figure(t["ours"]),
+        fmt.figure(t["theirs"]),
+        fmt.ratio(t["ratio"]),
+        f"{t['limit']:g}",
+        "yes" if t["met"] else "**no**",
+    ]
 
 
 def render_markdown(result: dict[str, Any], rows: list[BenchRow]) -> str:
@@ -425,19 +623,25 @@ def render_markdown(result: dict[str, Any], rows: list[BenchRow]) -> str:
     clean = len(verification) - len(failed)
     total = len(verification)
     lines += ["", f"Verification: {clean} of {total} runs of our strategies read back every record as written."]
-    lines += [f"- **not clean**: {t['profile']} {fmt.count(t['records'])}: {markdown_text(t['detail'])}"
-              for t in failed]
+    lines += [
+        f"- **not clean**: {t['profile']} {fmt.count(t['records'])}: {markdown_text(t['detail'])}" for t in failed
+    ]
     lost = [r for r in rows if r.m.baseline and not r.m.error and not r.m.clean]
     if lost:
         lines += ["", "Baselines that did not update every record (as measured):"]
-        lines += [f"- {markdown_text(r.m.strategy)} ({r.profile}, {fmt.count(r.m.records)}): verified "
-                  f"{fmt.count(r.m.verified)}, {fmt.count(r.m.failed)} failed, {fmt.count(r.m.unprocessed)} unprocessed"
-                  for r in lost]
+        lines += [
+            f"- {markdown_text(r.m.strategy)} ({r.profile}, {fmt.count(r.m.records)}): verified "
+            f"{fmt.count(r.m.verified)}, {fmt.count(r.m.failed)} failed, {fmt.count(r.m.unprocessed)} unprocessed"
+            for r in lost
+        ]
     crashed = [r for r in rows if r.m.error]
     if crashed:
         lines += ["", "Runs that crashed:"]
-        lines += [f"- {markdown_text(r.m.strategy)} ({r.profile}, {fmt.count(r.m.records)}): "
-                  f"{markdown_text((r.m.error or '')[:300])}" for r in crashed]
+        lines += [
+            f"- {markdown_text(r.m.strategy)} ({r.profile}, {fmt.count(r.m.records)}): "
+            f"{markdown_text((r.m.error or '')[:300])}"
+            for r in crashed
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -447,9 +651,13 @@ def profile_run(result: dict[str, Any], rows: list[BenchRow], profile: str) -> C
     if not measurements:
         return None
     scale = result["settings"]["time_scale"] if profile == "realistic" else None
-    run = CompareRun(started_at=result["started_at"], finished_at=result["finished_at"],
-                     environment={**result["machine"], "profile": profile, "org_kind": "emulator", "time_scale": scale},
-                     settings={**result["settings"], "profile": profile}, measurements=measurements)
+    run = CompareRun(
+        started_at=result["started_at"],
+        finished_at=result["finished_at"],
+        environment={**result["machine"], "profile": profile, "org_kind": "emulator", "time_scale": scale},
+        settings={**result["settings"], "profile": profile},
+        measurements=measurements,
+    )
     run.recommendations = run.recommend()
     return run
 
@@ -468,5 +676,8 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--child"]:
         _child()
     else:
-        print("usage: sfharness bench (this module's --child mode is for the bench's own child processes)", file=sys.stderr)
+        print(
+            "usage: sfharness bench (this module's --child mode is for the bench's own child processes)",
+            file=sys.stderr,
+        )
         sys.exit(2)

@@ -49,11 +49,21 @@ BASELINE_LIBRARIES = {"simple-salesforce": "simple_salesforce", "salesforce-bulk
 
 def check_libraries(names: list[str]) -> None:
     """Refuse, before anything runs, baselines whose library is not installed (they would only crash)."""
-    missing = sorted({lib for n in names if registry.is_baseline(n)
-                      for lib, module in BASELINE_LIBRARIES.items() if n.startswith(lib + ":") and importlib.util.find_spec(module) is None})
+    missing = sorted(
+        {
+            lib
+            for n in names
+            if registry.is_baseline(n)
+            for lib, module in BASELINE_LIBRARIES.items()
+            if n.startswith(lib + ":") and importlib.util.find_spec(module) is None
+        }
+    )
     if missing:
-        opt.fail(f"the baselines need {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed",
-                 name="MissingLibrary", hint="install the baselines extra: pip install -e '.[baselines]' (or pip install 'sf-update-harness[baselines]')")
+        opt.fail(
+            f"the baselines need {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed",
+            name="MissingLibrary",
+            hint="install the baselines extra: pip install -e '.[baselines]' (or pip install 'sf-update-harness[baselines]')",
+        )
 
 
 def runs_ending(measurements: list[Measurement], report: Path) -> Failure | None:
@@ -62,11 +72,17 @@ def runs_ending(measurements: list[Measurement], report: Path) -> Failure | None
     bad = [m for m in measurements if not m.clean]
     if not bad:
         return None
-    examples = "; ".join(f"{m.strategy} x {m.records:,}: " + (f"crashed ({m.error[:120]})" if m.error else "did not verify")
-                         for m in bad[:3])
-    return Failure(EXIT_RECORDS, "RunsNotClean", f"{len(bad)} of {len(measurements)} run(s) crashed or did not update and "
-                   f"read back every record: {examples}{' ...' if len(bad) > 3 else ''}",
-                   f"the Problems list of {report} says what happened to each")
+    examples = "; ".join(
+        f"{m.strategy} x {m.records:,}: " + (f"crashed ({m.error[:120]})" if m.error else "did not verify")
+        for m in bad[:3]
+    )
+    return Failure(
+        EXIT_RECORDS,
+        "RunsNotClean",
+        f"{len(bad)} of {len(measurements)} run(s) crashed or did not update and "
+        f"read back every record: {examples}{' ...' if len(bad) > 3 else ''}",
+        f"the Problems list of {report} says what happened to each",
+    )
 
 
 PRERUN_LABEL = "pre-run checks"
@@ -94,26 +110,34 @@ def prerun_checks(conn: OrgConnection, sobject: str, fields: tuple[str, ...]) ->
             except ApiError as err:
                 if err.status != 404:
                     raise
-                opt.fail(f"unknown object {sobject!r} on this org ({err.status} {err.error_code})", name="UnknownObject",
-                         hint="compare needs an object with Name and numeric --fields (default Byline__c)")
+                opt.fail(
+                    f"unknown object {sobject!r} on this org ({err.status} {err.error_code})",
+                    name="UnknownObject",
+                    hint="compare needs an object with Name and numeric --fields (default Byline__c)",
+                )
         known = [f["name"] for f in body.get("fields", [])]
         missing = [f for f in fields if f.lower() not in {k.lower() for k in known}]
         if missing:
             guesses = [f"{name!r} -> {guess!r}" for name in missing if (guess := did_you_mean(name, known))]
-            opt.fail(f"{sobject} has no field {', '.join(missing)}", name="UnknownField",
-                     hint=f"did you mean {', '.join(guesses)}?" if guesses else "check --fields (custom fields end in __c)")
+            opt.fail(
+                f"{sobject} has no field {', '.join(missing)}",
+                name="UnknownField",
+                hint=f"did you mean {', '.join(guesses)}?" if guesses else "check --fields (custom fields end in __c)",
+            )
         with session.phase("limits"):
             api = session.get_json(session.rest_url("limits"))["DailyApiRequests"]
         client = session.meter.snapshot().api_total() + (0 if conn.is_emulator else 1)
     finally:
         session.close()
     after = _org_used(conn)
-    return PrerunChecks(int(api["Remaining"]), int(api["Max"]), client,
-                        None if before is None or after is None else after - before)
+    return PrerunChecks(
+        int(api["Remaining"]), int(api["Max"]), client, None if before is None or after is None else after - before
+    )
 
 
-def budget(wanted: list[tuple[int, int, str]], available: int, model: OrgProfile, scale: float,
-           why: str) -> tuple[list[tuple[int, int, str]], list[Skipped]]:
+def budget(
+    wanted: list[tuple[int, int, str]], available: int, model: OrgProfile, scale: float, why: str
+) -> tuple[list[tuple[int, int, str]], list[Skipped]]:
     """The runs to start, in order, while their predicted calls (read-back included) fit `available`; the
     rest as `Skipped`. A run that does not fit is skipped and smaller ones after it may still run."""
     runs: list[tuple[int, int, str]] = []
@@ -123,8 +147,15 @@ def budget(wanted: list[tuple[int, int, str]], available: int, model: OrgProfile
         policy = real_time_policy().scaled(1.0 / scale) if scale != 1.0 else real_time_policy()
         need = run_calls(name, n, model, poll_policy=policy)
         if need > left:
-            skipped.append(Skipped(strategy=name, records=n, repeat=rep, predicted_calls=need,
-                                   reason=f"over budget: needs about {need:,} API calls, {max(left, 0):,} left to spend ({why})"))
+            skipped.append(
+                Skipped(
+                    strategy=name,
+                    records=n,
+                    repeat=rep,
+                    predicted_calls=need,
+                    reason=f"over budget: needs about {need:,} API calls, {max(left, 0):,} left to spend ({why})",
+                )
+            )
             continue
         runs.append((n, rep, name))
         left -= need
@@ -148,12 +179,17 @@ def _account_other_calls(run: CompareRun, checks: PrerunChecks, start: int | Non
     """The table's lines beside the runs: pre-run checks and read-backs, so the rows add up to the org's count."""
     run.org_calls_total = None if start is None or end is None else end - start
     readback_org = None
-    if run.org_calls_total is not None and checks.calls_org is not None and all(m.calls_org is not None for m in run.measurements):
+    if (
+        run.org_calls_total is not None
+        and checks.calls_org is not None
+        and all(m.calls_org is not None for m in run.measurements)
+    ):
         readback_org = run.org_calls_total - checks.calls_org - sum(m.calls_org or 0 for m in run.measurements)
     run.other_calls = [
         OtherCalls(label=PRERUN_LABEL, calls_client=checks.calls_client, calls_org=checks.calls_org),
-        OtherCalls(label=READBACK_LABEL, calls_client=sum(m.readback_calls for m in run.measurements),
-                   calls_org=readback_org),
+        OtherCalls(
+            label=READBACK_LABEL, calls_client=sum(m.readback_calls for m in run.measurements), calls_org=readback_org
+        ),
     ]
 
 
@@ -179,16 +215,30 @@ def environment(conn: OrgConnection, settings: dict[str, Any]) -> dict[str, Any]
 @opt.with_org_options
 def compare(
     records: str = typer.Option(DEFAULT_VOLUMES, "--records", help="Volumes to run, e.g. 100,2000,10000."),
-    strategies: str | None = typer.Option(None, "--strategies", help=f"Comma-separated strategies (default: {','.join(DEFAULT_STRATEGIES)})."),
+    strategies: str | None = typer.Option(
+        None, "--strategies", help=f"Comma-separated strategies (default: {','.join(DEFAULT_STRATEGIES)})."
+    ),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per strategy and volume (medians are reported)."),
-    baselines: bool = typer.Option(False, "--baselines", help="Also run the library baselines (simple-salesforce, salesforce-bulk), marked as baselines; never recommended."),
-    rest_max: int = typer.Option(REST_DEFAULT_MAX, "--rest-max", help="Skip per-record REST above this volume (it makes one call per record)."),
+    baselines: bool = typer.Option(
+        False,
+        "--baselines",
+        help="Also run the library baselines (simple-salesforce, salesforce-bulk), marked as baselines; never recommended.",
+    ),
+    rest_max: int = typer.Option(
+        REST_DEFAULT_MAX, "--rest-max", help="Skip per-record REST above this volume (it makes one call per record)."
+    ),
     concurrency: int | None = opt.Concurrency,
     sobject: str = typer.Option("Byline__c", "--sobject", "-s", help="Object to update (needs Name and the --fields)."),
     fields: str = typer.Option(",".join(DEFAULT_FIELDS), "--fields", help="Numeric fields that get new values."),
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where reports/<timestamp>/ is written."),
     allow_production: bool = typer.Option(False, "--allow-production", help="Permit running against a production org."),
-    api_reserve: float = typer.Option(10.0, "--api-reserve", min=0, max=100, help="Skip runs whose predicted calls would leave less than this % of the daily API allocation."),
+    api_reserve: float = typer.Option(
+        10.0,
+        "--api-reserve",
+        min=0,
+        max=100,
+        help="Skip runs whose predicted calls would leave less than this % of the daily API allocation.",
+    ),
     profile: str = opt.Profile,
     time_scale: float | None = opt.TimeScale,
     faults: str | None = opt.Faults,
@@ -202,26 +252,55 @@ def compare(
     check_libraries(names)
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
     options = org
-    settings = {"volumes": volumes, "strategies": names, "repeat": repeat, "profile": profile, "time_scale": time_scale,
-                "faults": faults, "edition": edition, "sobject": sobject, "fields": list(field_list), "rest_max": rest_max,
-                "concurrency": concurrency,
-                "baselines": [n for n in names if registry.is_baseline(n)]}
+    settings = {
+        "volumes": volumes,
+        "strategies": names,
+        "repeat": repeat,
+        "profile": profile,
+        "time_scale": time_scale,
+        "faults": faults,
+        "edition": edition,
+        "sobject": sobject,
+        "fields": list(field_list),
+        "rest_max": rest_max,
+        "concurrency": concurrency,
+        "baselines": [n for n in names if registry.is_baseline(n)],
+    }
     started = dt.datetime.now(dt.UTC)
     org_profile = opt.load_profile(profile, time_scale)
     with opt.open_org(options, edition=edition, profile=profile, time_scale=time_scale, faults=faults) as conn:
         if conn.kind == "production" and not allow_production:
-            opt.fail("this is a production org; compare creates and deletes test records. Re-run with --allow-production if you mean it.")
+            opt.fail(
+                "this is a production org; compare creates and deletes test records. Re-run with --allow-production if you mean it."
+            )
         # On a scaled profile the client's waits are scaled too, so call counts match real time.
         scale = org_profile.time_scale if conn.is_emulator and org_profile.has_delays else 1.0
-        run = CompareRun(started_at=started.isoformat(timespec="seconds"), finished_at="", environment=environment(conn, settings),
-                         settings=settings, measurements=[], recommendations=[])
+        run = CompareRun(
+            started_at=started.isoformat(timespec="seconds"),
+            finished_at="",
+            environment=environment(conn, settings),
+            settings=settings,
+            measurements=[],
+            recommendations=[],
+        )
         org_start = _org_used(conn)
         checks = prerun_checks(conn, sobject, field_list)
-        wanted = [(n, r, s) for n in volumes for r in range(1, repeat + 1) for s in names if not (_per_record(s) and n > rest_max)]
+        wanted = [
+            (n, r, s)
+            for n in volumes
+            for r in range(1, repeat + 1)
+            for s in names
+            if not (_per_record(s) and n > rest_max)
+        ]
         model = org_profile if conn.is_emulator else get_profile("realistic")
-        plan_runs, run.skipped = budget(wanted, checks.api_remaining - int(checks.api_max * api_reserve / 100), model, scale,
-                                        f"{checks.api_remaining:,} of {checks.api_max:,} daily API calls left, "
-                                        f"--api-reserve keeps {api_reserve:g}%")
+        plan_runs, run.skipped = budget(
+            wanted,
+            checks.api_remaining - int(checks.api_max * api_reserve / 100),
+            model,
+            scale,
+            f"{checks.api_remaining:,} of {checks.api_max:,} daily API calls left, "
+            f"--api-reserve keeps {api_reserve:g}%",
+        )
         for skipped in run.skipped:
             output.warn(f"skipped {skipped.strategy} x {skipped.records:,}: {skipped.reason}")
         workdir = scratch_dir()
@@ -254,9 +333,13 @@ def compare(
         run.recommendations = run.recommend()
         run.finished_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if not run.measurements and run.skipped:
-        raise fail(f"no run fits the budget: {run.skipped[0].reason}", EXIT_BUDGET,
-                   hint="run fewer or smaller volumes (--records, --rest-max, --strategies), or lower --api-reserve; "
-                        "`sfharness plan` shows each strategy's cost", result={"skipped": [k.to_dict() for k in run.skipped]})
+        raise fail(
+            f"no run fits the budget: {run.skipped[0].reason}",
+            EXIT_BUDGET,
+            hint="run fewer or smaller volumes (--records, --rest-max, --strategies), or lower --api-reserve; "
+            "`sfharness plan` shows each strategy's cost",
+            result={"skipped": [k.to_dict() for k in run.skipped]},
+        )
     folder = write_reports(run, reports_dir)
     if not json_out:
         opt.console.print(compare_table(run))
@@ -264,4 +347,3 @@ def compare(
             opt.console.print(line, markup=False)
         opt.console.print(f"reports: {folder}", markup=False)
     output.finish({"report_dir": str(folder), **run.to_dict()}, runs_ending(run.measurements, folder / "report.md"))
-

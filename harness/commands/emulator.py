@@ -24,9 +24,14 @@ def serve(
     tls: bool = typer.Option(True, "--tls/--no-tls", help="HTTPS with a throwaway CA (default) or plain HTTP."),
     db: str | None = typer.Option(None, help="SQLite file to keep the org's data in (default: a temp dir)."),
     seed: list[str] = typer.Option([], help="Seed synthetic records, e.g. --seed Byline__c=100000 (repeatable)."),
-    profile: str = typer.Option("instant", help="Org profile: instant, realistic, heavy-automation, or a profile JSON file (docs/org-profile.md)."),
+    profile: str = typer.Option(
+        "instant",
+        help="Org profile: instant, realistic, heavy-automation, or a profile JSON file (docs/org-profile.md).",
+    ),
     time_scale: float | None = typer.Option(None, help="Run the profile this many times faster than real time."),
-    edition: str = typer.Option("developer", help="developer (15,000 calls/day), enterprise (100,000) or sandbox (5,000,000)."),
+    edition: str = typer.Option(
+        "developer", help="developer (15,000 calls/day), enterprise (100,000) or sandbox (5,000,000)."
+    ),
     faults: str | None = typer.Option(None, help="Fault injection, e.g. 'http_503_rate=0.05,seed=7'."),
     schema: list[str] = typer.Option([], help="Extra schema JSON file(s) declaring more objects."),
 ) -> None:
@@ -42,5 +47,15 @@ def serve(
         org_profile = get_profile(profile)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--profile") from None
-    serve_forever(host=host, port=port, tls=tls, db=db, seed=_parse_seed(seed), profile=org_profile, time_scale=time_scale,
-                  edition=edition, faults=fault_config, schema_files=tuple(schema))
+    serve_forever(
+        host=host,
+        port=port,
+        tls=tls,
+        db=db,
+        seed=_parse_seed(seed),
+        profile=org_profile,
+        time_scale=time_scale,
+        edition=edition,
+        faults=fault_config,
+        schema_files=tuple(schema),
+    )

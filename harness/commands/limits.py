@@ -10,8 +10,16 @@ from .. import options as opt
 from .. import output
 from ..orgs import OrgConnection, OrgOptions
 
-WATCHED = ("DailyApiRequests", "DailyBulkApiBatches", "DailyBulkV2QueryJobs", "DailyBulkV2QueryFileStorageMB", "DataStorageMB")
-EMULATOR_NOTE = "no org options given: reading the embedded emulator (give -o ALIAS or other credentials for a real org)"
+WATCHED = (
+    "DailyApiRequests",
+    "DailyBulkApiBatches",
+    "DailyBulkV2QueryJobs",
+    "DailyBulkV2QueryFileStorageMB",
+    "DataStorageMB",
+)
+EMULATOR_NOTE = (
+    "no org options given: reading the embedded emulator (give -o ALIAS or other credentials for a real org)"
+)
 
 
 def fetch_limits(conn: OrgConnection) -> dict[str, Any]:
@@ -44,6 +52,12 @@ def limits(
             value = data[key]
             if isinstance(value, dict) and "Max" in value:
                 used = value["Max"] - value["Remaining"]
-                table.add_row(key, f"{value['Max']:,}", f"{value['Remaining']:,}", f"{used:,}", style="bold" if key in WATCHED else None)
+                table.add_row(
+                    key,
+                    f"{value['Max']:,}",
+                    f"{value['Remaining']:,}",
+                    f"{used:,}",
+                    style="bold" if key in WATCHED else None,
+                )
         opt.console.print(table)
     output.finish({"org": where, "limits": data})

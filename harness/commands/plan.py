@@ -20,10 +20,18 @@ from ..orgs import OrgOptions
 def plan(
     records: str = typer.Option(..., "--records", help="How many records you will update, e.g. 250000 or 250,000."),
     fields: int = typer.Option(3, "--fields", min=1, help="Fields set per record (sizes the payloads)."),
-    row_bytes: int | None = typer.Option(None, "--row-bytes", min=1, help="Bytes per CSV row (default: from --fields); "
-                                            "sizes the Bulk 2.0 jobs, one per 100 MB of CSV."),
-    profile: str = typer.Option("realistic", "--profile", help="Org profile for counting rules and timings: realistic, "
-                                "instant, heavy-automation, or a profile JSON file (e.g. one `sfharness calibrate` wrote)."),
+    row_bytes: int | None = typer.Option(
+        None,
+        "--row-bytes",
+        min=1,
+        help="Bytes per CSV row (default: from --fields); sizes the Bulk 2.0 jobs, one per 100 MB of CSV.",
+    ),
+    profile: str = typer.Option(
+        "realistic",
+        "--profile",
+        help="Org profile for counting rules and timings: realistic, "
+        "instant, heavy-automation, or a profile JSON file (e.g. one `sfharness calibrate` wrote).",
+    ),
     time_scale: float | None = opt.TimeScale,
     edition: str = typer.Option("developer", "--edition", help="Org edition for the budget when no org is given."),
     concurrency: int | None = opt.Concurrency,
@@ -44,8 +52,15 @@ def plan(
             limits = fetch_limits(conn)
         remaining, source = limits["DailyApiRequests"]["Remaining"], "the org's remaining DailyApiRequests"
     try:
-        predictions, choice, reason = make_plan(count, org_profile, fields=fields, strategies=STRATEGY_ORDER,
-                                                api_remaining=remaining, row_bytes=row_bytes, concurrency=concurrency)
+        predictions, choice, reason = make_plan(
+            count,
+            org_profile,
+            fields=fields,
+            strategies=STRATEGY_ORDER,
+            api_remaining=remaining,
+            row_bytes=row_bytes,
+            concurrency=concurrency,
+        )
     except ValueError as err:
         opt.fail(str(err))
     over = [p.label for p in predictions if p.exceeds_budget]
@@ -62,7 +77,9 @@ def plan(
             figures = (fmt.count(p.calls), phases, fmt.count(p.batches), fmt.duration(p.seconds))
             table.add_row(p.label, *figures, "OVER BUDGET" if p.exceeds_budget else "fits", style=style)
         opt.console.print(table)
-        at_once = ", ".join(f"{p.strategy} {p.concurrency}" for p in predictions if p.strategy in ("rest", "collections", "composite"))
+        at_once = ", ".join(
+            f"{p.strategy} {p.concurrency}" for p in predictions if p.strategy in ("rest", "collections", "composite")
+        )
         opt.console.print(f"requests at once: {at_once} (--concurrency)")
         for p in predictions:
             for note in p.notes:
@@ -71,9 +88,17 @@ def plan(
         opt.console.print(f"profile: {org_profile.name} ({profile}){description}", highlight=False)
         opt.console.print(f"budget: {remaining:,} calls ({source})")
         opt.console.print(f"recommended: [bold]{label}[/] ({reason})")
-    output.finish({"records": count, "profile": org_profile.name, "profile_source": profile, "api_remaining": remaining,
-                   "budget_source": source,
-                   "predictions": [{**p.to_dict(), "over_budget": p.exceeds_budget} for p in predictions],
-                   "recommendation": choice,
-                   "recommended_options": next((p.options for p in predictions if p.recommended), {}),
-                   "reason": reason, "profile_document": org_profile.to_document()})
+    output.finish(
+        {
+            "records": count,
+            "profile": org_profile.name,
+            "profile_source": profile,
+            "api_remaining": remaining,
+            "budget_source": source,
+            "predictions": [{**p.to_dict(), "over_budget": p.exceeds_budget} for p in predictions],
+            "recommendation": choice,
+            "recommended_options": next((p.options for p in predictions if p.recommended), {}),
+            "reason": reason,
+            "profile_document": org_profile.to_document(),
+        }
+    )

@@ -70,8 +70,11 @@ def _check_input(source: InputFile) -> None:
         opt.fail(f"{path} is empty: expected a header row with an Id column")
     if "id" not in (name.lower() for name in header):
         if len(header) == 1 and source.delimiter not in header[0] and any(d in header[0] for d in ";\t|"):
-            opt.fail(f"{path} has no Id column (header: {header[0][:60]})", hint="is the file delimited by something other "
-                     "than a comma? say which with --column-delimiter (SEMICOLON, TAB, PIPE, ...)")
+            opt.fail(
+                f"{path} has no Id column (header: {header[0][:60]})",
+                hint="is the file delimited by something other "
+                "than a comma? say which with --column-delimiter (SEMICOLON, TAB, PIPE, ...)",
+            )
         opt.fail(f"{path} has no Id column (header: {', '.join(header[:8])}{'...' if len(header) > 8 else ''})")
 
 
@@ -101,8 +104,11 @@ def _validate(conn: OrgConnection, sobject: str, source: InputFile) -> tuple[int
     except RecordValidationError as err:
         raise _bad_rows(source.path, err, fields) from None
     if count == 0:
-        opt.fail(f"{source.path}: no records: " + ("the file holds no JSON lines" if source.is_jsonl
-                                                   else "the file has a header row but no data rows") + ". Nothing was written.")
+        opt.fail(
+            f"{source.path}: no records: "
+            + ("the file holds no JSON lines" if source.is_jsonl else "the file has a header row but no data rows")
+            + ". Nothing was written."
+        )
     return count, fields
 
 
@@ -117,37 +123,81 @@ def _unknown_object(conn: OrgConnection, sobject: str, err: ApiError) -> None:
     finally:
         session.close()
     guess = did_you_mean(sobject, names)
-    opt.fail(f"unknown object {sobject!r} on this org ({err.status} {err.error_code})", name="UnknownObject",
-             hint=f"did you mean {guess!r}? (-s {guess})" if guess else "check the object's API name (custom objects end in __c)")
+    opt.fail(
+        f"unknown object {sobject!r} on this org ({err.status} {err.error_code})",
+        name="UnknownObject",
+        hint=f"did you mean {guess!r}? (-s {guess})"
+        if guess
+        else "check the object's API name (custom objects end in __c)",
+    )
 
 
 def _bad_rows(path: Path, err: RecordValidationError, fields: list[str]) -> Exception:
     """The failure for rows refused before any call; for a field the object lacks, the closest it has."""
     known = {f.lower() for f in fields}
-    unknown = sorted({p.field for p in err.problems if p.field and p.field.lower() != "id" and p.field.lower() not in known})
+    unknown = sorted(
+        {p.field for p in err.problems if p.field and p.field.lower() != "id" and p.field.lower() not in known}
+    )
     guesses = [f"{name!r} -> {guess!r}" for name in unknown if (guess := did_you_mean(name, fields))]
     if unknown:
-        hint = f"did you mean {', '.join(guesses)}? Rename the column(s) and run again" if guesses else \
-            "check the field API names (custom fields end in __c); nothing was written"
+        hint = (
+            f"did you mean {', '.join(guesses)}? Rename the column(s) and run again"
+            if guesses
+            else "check the field API names (custom fields end in __c); nothing was written"
+        )
         return failure(f"{path}: {err}", EXIT_INPUT, name="UnknownField", hint=hint)
-    return failure(f"{path}: {err}", EXIT_INPUT, name="BadInput", hint="correct the rows named and run again; nothing was written")
+    return failure(
+        f"{path}: {err}", EXIT_INPUT, name="BadInput", hint="correct the rows named and run again; nothing was written"
+    )
 
 
 @opt.with_org_options
 def update(
     sobject: str = typer.Option(..., "--sobject", "-s", help="The object to update, e.g. Byline__c."),
-    input_path: Path = typer.Option(..., "--input", "-f", help="CSV (header with Id) or JSON Lines file of records; a corrected failed.csv works as it is."),
-    strategy: str | None = typer.Option(None, "--strategy", envvar=registry.ENV_VAR,
-                                           help="Strategy name; auto allowed."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate the input and print the plan and predicted cost; write nothing."),
-    api_reserve: float = typer.Option(10.0, "--api-reserve", min=0, max=100, help="Refuse to start if the run would leave less than this % of the daily API allocation."),
-    out: Path = typer.Option(Path("out"), "--out", help="Each run writes a new <out>/<timestamp>/ folder: success.csv, failed.csv, unprocessed.csv, run.json."),
+    input_path: Path = typer.Option(
+        ...,
+        "--input",
+        "-f",
+        help="CSV (header with Id) or JSON Lines file of records; a corrected failed.csv works as it is.",
+    ),
+    strategy: str | None = typer.Option(
+        None, "--strategy", envvar=registry.ENV_VAR, help="Strategy name; auto allowed."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Validate the input and print the plan and predicted cost; write nothing."
+    ),
+    api_reserve: float = typer.Option(
+        10.0,
+        "--api-reserve",
+        min=0,
+        max=100,
+        help="Refuse to start if the run would leave less than this % of the daily API allocation.",
+    ),
+    out: Path = typer.Option(
+        Path("out"),
+        "--out",
+        help="Each run writes a new <out>/<timestamp>/ folder: success.csv, failed.csv, unprocessed.csv, run.json.",
+    ),
     serial: bool = typer.Option(False, "--serial", help="Bulk 1.0: Serial concurrency mode (avoids lock contention)."),
     concurrency: int | None = opt.Concurrency,
-    wait: float = typer.Option(60.0, "--wait", "-w", min=0, help="Bulk: minutes to wait for a job; after that it keeps running and `sfharness resume` collects it."),
-    run_async: bool = typer.Option(False, "--async", help="Bulk: return once the job is submitted (exit 5); collect it with `sfharness resume`."),
-    column_delimiter: str = typer.Option("COMMA", "--column-delimiter", help="CSV input: COMMA, SEMICOLON, TAB, PIPE, CARET, BACKQUOTE (or the character). Outcome files use it too."),
-    line_ending: str = typer.Option("LF", "--line-ending", help="CSV input: LF or CRLF (either is read); the outcome files are written with it."),
+    wait: float = typer.Option(
+        60.0,
+        "--wait",
+        "-w",
+        min=0,
+        help="Bulk: minutes to wait for a job; after that it keeps running and `sfharness resume` collects it.",
+    ),
+    run_async: bool = typer.Option(
+        False, "--async", help="Bulk: return once the job is submitted (exit 5); collect it with `sfharness resume`."
+    ),
+    column_delimiter: str = typer.Option(
+        "COMMA",
+        "--column-delimiter",
+        help="CSV input: COMMA, SEMICOLON, TAB, PIPE, CARET, BACKQUOTE (or the character). Outcome files use it too.",
+    ),
+    line_ending: str = typer.Option(
+        "LF", "--line-ending", help="CSV input: LF or CRLF (either is read); the outcome files are written with it."
+    ),
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
@@ -157,14 +207,19 @@ def update(
         opt.fail(f"choose a strategy with --strategy or {registry.ENV_VAR} ({', '.join(registry.names())})")
     if strategy not in registry.names():
         guess = did_you_mean(strategy, registry.names())
-        opt.fail(f"unknown strategy {strategy!r}; choose from {', '.join(registry.names())}", hint=f"did you mean {guess}?" if guess else None)
+        opt.fail(
+            f"unknown strategy {strategy!r}; choose from {', '.join(registry.names())}",
+            hint=f"did you mean {guess}?" if guess else None,
+        )
     try:
         source = InputFile(input_path, delimiter_of(column_delimiter), line_ending_of(line_ending))
     except ValueError as err:
         opt.fail(str(err))
     _check_input(source)
     if not org.wants_real_org:
-        opt.fail("update needs an org: give --target-org, or --instance-url with --access-token, or other credentials (see --help)")
+        opt.fail(
+            "update needs an org: give --target-org, or --instance-url with --access-token, or other credentials (see --help)"
+        )
     with opt.open_org(org) as conn:
         count, fields = _validate(conn, sobject, source)
         limits = fetch_limits(conn)
@@ -174,26 +229,46 @@ def update(
             chosen, _ = registry.strategy_class("auto").choose(count, remaining_calls=api["Remaining"])  # type: ignore[attr-defined]
         prediction = predict(chosen, count, _profile(), concurrency=concurrency)
         reserve = int(api["Max"] * api_reserve / 100)
-        plan = {"strategy": strategy, "runs_as": chosen, "records": count, "predicted_calls": prediction.calls,
-                "predicted_batches": prediction.batches, "api_remaining": api["Remaining"], "api_max": api["Max"], "reserve": reserve}
+        plan = {
+            "strategy": strategy,
+            "runs_as": chosen,
+            "records": count,
+            "predicted_calls": prediction.calls,
+            "predicted_batches": prediction.batches,
+            "api_remaining": api["Remaining"],
+            "api_max": api["Max"],
+            "reserve": reserve,
+        }
         if api["Remaining"] - prediction.calls < reserve:
-            raise failure(f"budget guard: {chosen} needs about {prediction.calls:,} API calls; {api['Remaining']:,} of {api['Max']:,} "
-                          f"remain and --api-reserve keeps {reserve:,} ({api_reserve:g}%). Nothing was written.", EXIT_BUDGET,
-                          hint="choose a cheaper strategy (`sfharness plan`), lower --api-reserve, or wait for the allocation to recover",
-                          result={"plan": plan})
+            raise failure(
+                f"budget guard: {chosen} needs about {prediction.calls:,} API calls; {api['Remaining']:,} of {api['Max']:,} "
+                f"remain and --api-reserve keeps {reserve:,} ({api_reserve:g}%). Nothing was written.",
+                EXIT_BUDGET,
+                hint="choose a cheaper strategy (`sfharness plan`), lower --api-reserve, or wait for the allocation to recover",
+                result={"plan": plan},
+            )
         if dry_run:
-            output.text(f"dry run: {count:,} valid records; {chosen} would use about {prediction.calls:,} API calls and "
-                        f"{prediction.batches:,} Bulk batches; {api['Remaining']:,} calls remain. Nothing was written.")
+            output.text(
+                f"dry run: {count:,} valid records; {chosen} would use about {prediction.calls:,} API calls and "
+                f"{prediction.batches:,} Bulk batches; {api['Remaining']:,} calls remain. Nothing was written."
+            )
             output.finish({"dry_run": True, "plan": plan})
             return
-        folder = RunFolder.create(out, command="update", strategy=strategy, sobject=sobject, input=source.to_dict(), records=count)
+        folder = RunFolder.create(
+            out, command="update", strategy=strategy, sobject=sobject, input=source.to_dict(), records=count
+        )
         output.text(f"updating {sobject} from {source.path} with {strategy}; outcomes go to {folder}/")
         minutes = 0.0 if run_async else wait
         options = _strategy_options(strategy, folder, serial, concurrency, minutes)
-        run = _run(conn, folder, source,
-                   lambda session: registry.get(strategy, session, known_fields=fields, on_job=_announcer(folder), **options),
-                   lambda chosen, sink, watch: chosen.update(sobject, watch.records(source.records()), sink),
-                   total=count, description=f"{strategy} {sobject}")
+        run = _run(
+            conn,
+            folder,
+            source,
+            lambda session: registry.get(strategy, session, known_fields=fields, on_job=_announcer(folder), **options),
+            lambda chosen, sink, watch: chosen.update(sobject, watch.records(source.records()), sink),
+            total=count,
+            description=f"{strategy} {sobject}",
+        )
     _report(run, plan, folder)
 
 
@@ -203,7 +278,9 @@ def _profile():
     return get_profile("realistic")
 
 
-def _strategy_options(name: str, folder: RunFolder, serial: bool, concurrency: int | None, wait_minutes: float) -> dict[str, Any]:
+def _strategy_options(
+    name: str, folder: RunFolder, serial: bool, concurrency: int | None, wait_minutes: float
+) -> dict[str, Any]:
     """The flags as the strategy's options: every run keeps its journal in the run folder (`resume --run`
     completes it from there) and Bulk runs wait `wait_minutes`."""
     options = poll_options(name, replace(real_time_policy(), timeout=wait_minutes * 60))
@@ -216,7 +293,9 @@ def _strategy_options(name: str, folder: RunFolder, serial: bool, concurrency: i
 def _announcer(folder: RunFolder) -> Callable[[str], None]:
     def announce(job_id: str) -> None:
         folder.add_job(job_id)
-        output.text(f"job {job_id} created (if this run is interrupted: sfharness resume --job-id {job_id} --out {folder.path.parent})")
+        output.text(
+            f"job {job_id} created (if this run is interrupted: sfharness resume --job-id {job_id} --out {folder.path.parent})"
+        )
 
     return announce
 
@@ -231,9 +310,17 @@ class _Finished:
     stop: Failure | None
 
 
-def _run(conn: OrgConnection, folder: RunFolder, source: InputFile | None, build: Callable[[OrgSession], UpdateStrategy],
-         act: Callable[[UpdateStrategy, ResultSink, RunWatch], RunSummary], *, total: int | None, description: str,
-         append: bool = False) -> _Finished:
+def _run(
+    conn: OrgConnection,
+    folder: RunFolder,
+    source: InputFile | None,
+    build: Callable[[OrgSession], UpdateStrategy],
+    act: Callable[[UpdateStrategy, ResultSink, RunWatch], RunSummary],
+    *,
+    total: int | None,
+    description: str,
+    append: bool = False,
+) -> _Finished:
     """`act(strategy, sink, watch)` with the folder's outcome files as the sink, under live progress; a run
     that stopped early still reports every record (`RunFailed` / `RunInterrupted` carry the summary)."""
     files = OutcomeFiles(folder.path, source, append=append)
@@ -246,9 +333,16 @@ def _run(conn: OrgConnection, folder: RunFolder, source: InputFile | None, build
             strategy = build(session)
             summary = act(strategy, watch.sink(files), watch)
         except RunInterrupted as exc:
-            summary, stop = exc.summary, Failure(EXIT_INTERRUPTED, "Interrupted", "interrupted (Ctrl-C)",
-                                                 "records not sent are in unprocessed.csv; a job already submitted keeps running: "
-                                                 "collect it with `sfharness resume`")
+            summary, stop = (
+                exc.summary,
+                Failure(
+                    EXIT_INTERRUPTED,
+                    "Interrupted",
+                    "interrupted (Ctrl-C)",
+                    "records not sent are in unprocessed.csv; a job already submitted keeps running: "
+                    "collect it with `sfharness resume`",
+                ),
+            )
         except RunFailed as exc:
             summary, stop = exc.summary, classify(exc)
         finally:
@@ -273,15 +367,27 @@ def _ending(run: _Finished, folder: RunFolder) -> Failure | None:
         return stop
     if summary.pending:
         job = summary.job_ids[-1] if summary.job_ids else "JOB_ID"
-        return Failure(EXIT_PENDING, "JobPending", f"{summary.pending:,} record(s) are still processing in bulk job {job}",
-                       f"collect them later with: sfharness resume --job-id {job} --out {folder.path.parent}")
+        return Failure(
+            EXIT_PENDING,
+            "JobPending",
+            f"{summary.pending:,} record(s) are still processing in bulk job {job}",
+            f"collect them later with: sfharness resume --job-id {job} --out {folder.path.parent}",
+        )
     if run.job_failures:
         reason = next((n for n in summary.notes if " ended " in n), "the org failed the bulk job")
-        return Failure(EXIT_RECORDS, "JobFailed", f"{reason} ({run.job_failures:,} record(s) not processed)",
-                       again or "see the job in Setup > Bulk Data Load Jobs")
+        return Failure(
+            EXIT_RECORDS,
+            "JobFailed",
+            f"{reason} ({run.job_failures:,} record(s) not processed)",
+            again or "see the job in Setup > Bulk Data Load Jobs",
+        )
     if summary.failed or summary.unprocessed:
-        return Failure(EXIT_RECORDS, "RecordsFailed",
-                       f"{summary.failed:,} record(s) failed and {summary.unprocessed:,} were not processed, of {summary.submitted:,}", again)
+        return Failure(
+            EXIT_RECORDS,
+            "RecordsFailed",
+            f"{summary.failed:,} record(s) failed and {summary.unprocessed:,} were not processed, of {summary.submitted:,}",
+            again,
+        )
     return None
 
 
@@ -292,8 +398,15 @@ def _report(run: _Finished, plan: dict[str, Any], folder: RunFolder) -> None:
         table = Table(title=f"{summary.strategy}: {summary.sobject}")
         for col in ("submitted", "succeeded", "failed", "unprocessed", "pending", "API calls", "batches", "seconds"):
             table.add_column(col, justify="right")
-        counts = (summary.submitted, summary.succeeded, summary.failed, summary.unprocessed, summary.pending,
-                  summary.api_calls, summary.batches)
+        counts = (
+            summary.submitted,
+            summary.succeeded,
+            summary.failed,
+            summary.unprocessed,
+            summary.pending,
+            summary.api_calls,
+            summary.batches,
+        )
         table.add_row(*map(fmt.count, counts), fmt.seconds(summary.wall_seconds))
         opt.console.print(table)
         phases = ", ".join(f"{k} {fmt.count(v)}" for k, v in summary.calls_by_phase.items())
@@ -304,17 +417,33 @@ def _report(run: _Finished, plan: dict[str, Any], folder: RunFolder) -> None:
             output.text("job ids: " + ", ".join(summary.job_ids))
         output.text(f"outcomes in {folder}/:")
         for status in (SUCCEEDED, FAILED, UNPROCESSED):
-            output.text(f"  {Path(run.files[status]['path']).name:<18} {fmt.count(run.files[status]['records']):>9} record(s)")
+            output.text(
+                f"  {Path(run.files[status]['path']).name:<18} {fmt.count(run.files[status]['records']):>9} record(s)"
+            )
     output.finish(data, _ending(run, folder))
 
 
 @opt.with_org_options
 def resume(
-    run_dir: Path | None = typer.Option(None, "--run", help="The folder of an interrupted update (any run, killed at any moment): completes it from its journal."),
-    job_id: str | None = typer.Option(None, "--job-id", "-i", help="The bulk job id printed by an interrupted update (or of a job started elsewhere)."),
-    strategy: str | None = typer.Option(None, "--strategy", help="The strategy that started the job (default: the run's, from its run.json; else bulk2-csv)."),
-    out: Path = typer.Option(Path("out"), "--out", help="The --out of the update that started the job (or that run's own folder)."),
-    wait: float = typer.Option(60.0, "--wait", "-w", min=0, help="Minutes to wait for the job; it keeps running after that."),
+    run_dir: Path | None = typer.Option(
+        None,
+        "--run",
+        help="The folder of an interrupted update (any run, killed at any moment): completes it from its journal.",
+    ),
+    job_id: str | None = typer.Option(
+        None, "--job-id", "-i", help="The bulk job id printed by an interrupted update (or of a job started elsewhere)."
+    ),
+    strategy: str | None = typer.Option(
+        None,
+        "--strategy",
+        help="The strategy that started the job (default: the run's, from its run.json; else bulk2-csv).",
+    ),
+    out: Path = typer.Option(
+        Path("out"), "--out", help="The --out of the update that started the job (or that run's own folder)."
+    ),
+    wait: float = typer.Option(
+        60.0, "--wait", "-w", min=0, help="Minutes to wait for the job; it keeps running after that."
+    ),
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
@@ -327,7 +456,9 @@ def resume(
         opt.fail("give --run (the folder of the interrupted update) or --job-id")
     folder = RunFolder.for_job(out, job_id)
     if folder is None:
-        output.warn(f"no run folder under {out} started job {job_id}: its outcomes go to a new folder, without input rows")
+        output.warn(
+            f"no run folder under {out} started job {job_id}: its outcomes go to a new folder, without input rows"
+        )
         folder = RunFolder.create(out, command="resume", strategy=strategy or "bulk2-csv", job_ids=[job_id])
     name = strategy or folder.manifest.get("strategy") or "bulk2-csv"
     if name not in BULK_STRATEGIES:
@@ -337,10 +468,16 @@ def resume(
     output.text(f"collecting job {job_id} ({name}); outcomes go to {folder}/")
     policy = replace(real_time_policy(), timeout=wait * 60)
     with opt.open_org(org) as conn:
-        run = _run(conn, folder, folder.input_file,
-                   lambda session: registry.get(name, session, state_dir=folder.state_dir, **poll_options(name, policy)),
-                   lambda chosen, sink, _watch: chosen.resume(job_id, sink),  # type: ignore[attr-defined]
-                   total=None, description=f"{name} job {job_id}", append=True)
+        run = _run(
+            conn,
+            folder,
+            folder.input_file,
+            lambda session: registry.get(name, session, state_dir=folder.state_dir, **poll_options(name, policy)),
+            lambda chosen, sink, _watch: chosen.resume(job_id, sink),  # type: ignore[attr-defined]
+            total=None,
+            description=f"{name} job {job_id}",
+            append=True,
+        )
     _report(run, {"job_id": job_id, "strategy": name}, folder)
 
 
@@ -358,8 +495,16 @@ def _resume_run(path: Path, wait: float, org: OrgOptions) -> None:
     output.text(f"completing the {name} run in {folder}/ from its journal")
     policy = replace(real_time_policy(), timeout=wait * 60)
     with opt.open_org(org) as conn:
-        run = _run(conn, folder, folder.input_file,
-                   lambda session: registry.get(name, session, state_dir=folder.state_dir, **{**saved, **poll_options(name, policy)}),
-                   lambda chosen, sink, _watch: chosen.resume_run(sink),
-                   total=None, description=f"{name} resume", append=False)
+        run = _run(
+            conn,
+            folder,
+            folder.input_file,
+            lambda session: registry.get(
+                name, session, state_dir=folder.state_dir, **{**saved, **poll_options(name, policy)}
+            ),
+            lambda chosen, sink, _watch: chosen.resume_run(sink),
+            total=None,
+            description=f"{name} resume",
+            append=False,
+        )
     _report(run, {"run": str(path), "strategy": name}, folder)

@@ -28,7 +28,9 @@ from strategies.records import Chunker, ChunkLimits, CsvRecords, Validator, id_c
 
 
 def write_input(path: str, n: int, shuffled: bool = False) -> None:
-    step = next(p for p in (7_919, 104_729, 1_299_709) if n % p) if shuffled else 1  # a prime not dividing n: i -> i*step mod n permutes
+    step = (
+        next(p for p in (7_919, 104_729, 1_299_709) if n % p) if shuffled else 1
+    )  # a prime not dividing n: i -> i*step mod n permutes
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["Id", "Tweets__c", "Likes__c", "LinkedIn_Shares__c"])

@@ -67,16 +67,18 @@ def test_update(benchmark: Any, emulated: Any, name: str) -> None:
     m = last["m"]
     after = conn.admin.usage()
     check = workload.verify(last["wf"])
-    benchmark.extra_info.update({
-        "records": n,
-        "baseline": registry.is_baseline(name),
-        "family": m.family,
-        "api_calls_org": after["DailyApiRequests"]["used"] - last["before"]["DailyApiRequests"]["used"],
-        "api_calls_client": m.calls_client,
-        "bulk_batches": after["DailyBulkApiBatches"]["used"] - last["before"]["DailyBulkApiBatches"]["used"],
-        "verified": check.verified,
-        "wrong_or_missing": check.mismatched + check.missing,
-    })
+    benchmark.extra_info.update(
+        {
+            "records": n,
+            "baseline": registry.is_baseline(name),
+            "family": m.family,
+            "api_calls_org": after["DailyApiRequests"]["used"] - last["before"]["DailyApiRequests"]["used"],
+            "api_calls_client": m.calls_client,
+            "bulk_batches": after["DailyBulkApiBatches"]["used"] - last["before"]["DailyBulkApiBatches"]["used"],
+            "verified": check.verified,
+            "wrong_or_missing": check.mismatched + check.missing,
+        }
+    )
     assert m.error is None, m.error
     assert benchmark.extra_info["api_calls_org"] == m.calls_client
     if not registry.is_baseline(name):  # ours must update every record; a baseline's losses are data

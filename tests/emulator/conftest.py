@@ -18,8 +18,13 @@ V = "v62.0"
 BULK_NS = "http://www.force.com/2009/06/asyncapi/dataload"
 
 
-def job_xml(operation: str = "update", obj: str = "Byline__c", content_type: str = "XML", concurrency: str | None = None,
-            external_id: str | None = None) -> bytes:
+def job_xml(
+    operation: str = "update",
+    obj: str = "Byline__c",
+    content_type: str = "XML",
+    concurrency: str | None = None,
+    external_id: str | None = None,
+) -> bytes:
     """A Bulk 1.0 jobInfo document that creates a job (an upsert job names its key in `external_id`)."""
     parts = [f"<operation>{operation}</operation>", f"<object>{obj}</object>"]
     if external_id is not None:
@@ -49,16 +54,33 @@ class Api:
         return self.s.request(method, f"{self.base}/services/data/{version}{path}", timeout=60, **kw)
 
     # Bulk 1.0 --------------------------------------------------------------------------------------
-    def bulk1(self, method: str, path: str, *, body: Any = None, content_type: str = "application/xml; charset=UTF-8",
-              version: str = "62.0", token: str | None = None, send_session: bool = True, **kw: Any) -> requests.Response:
+    def bulk1(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        content_type: str = "application/xml; charset=UTF-8",
+        version: str = "62.0",
+        token: str | None = None,
+        send_session: bool = True,
+        **kw: Any,
+    ) -> requests.Response:
         headers = {"Content-Type": content_type}
         if send_session:
             headers["X-SFDC-Session"] = token or self.token
         headers.update(kw.pop("headers", {}))
         plain = requests.Session()
         plain.trust_env = False
-        return plain.request(method, f"{self.base}/services/async/{version}{path}", data=body, headers=headers,
-                             verify=self.org.verify, timeout=60, **kw)
+        return plain.request(
+            method,
+            f"{self.base}/services/async/{version}{path}",
+            data=body,
+            headers=headers,
+            verify=self.org.verify,
+            timeout=60,
+            **kw,
+        )
 
     # Bulk 2.0 --------------------------------------------------------------------------------------
     def bulk2(self, method: str, path: str, version: str = V, **kw: Any) -> requests.Response:
@@ -72,7 +94,9 @@ class Api:
         return {r["Id"]: r for r in self.org.admin.records(sobject, fields)}
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.02, what: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.02, what: str = "condition"
+) -> Any:
     """Poll until `predicate()` is truthy and return its value (fails the test after `timeout`)."""
     deadline = time.monotonic() + timeout
     while True:

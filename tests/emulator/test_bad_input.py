@@ -40,7 +40,10 @@ def test_rest_refuses_a_json_body_sent_as_another_type(api, seeded, content_type
     rid = seeded(1)[0]
     before = api.records()
     media = content_type.split(";")[0]
-    for method, path, body in (("PATCH", _row(rid), b'{"Tweets__c": 99}'), ("POST", "/sobjects/Byline__c", b'{"Name": "new"}')):
+    for method, path, body in (
+        ("PATCH", _row(rid), b'{"Tweets__c": 99}'),
+        ("POST", "/sobjects/Byline__c", b'{"Name": "new"}'),
+    ):
         resp = api.rest(method, path, data=body, headers={"Content-Type": content_type})
         assert resp.status_code == 415
         assert resp.json() == [{"message": NOT_SUPPORTED + media, "errorCode": "UNSUPPORTED_MEDIA_TYPE"}]
@@ -59,8 +62,10 @@ def test_rest_content_type_is_optional_and_defaults_to_json(api, seeded):
 def test_rest_reads_xml_sobject_bodies(api, seeded):
     rid = seeded(1)[0]
     xml = {"Content-Type": "application/xml; charset=UTF-8"}
-    body = ('<?xml version="1.0" encoding="UTF-8"?><Byline__c xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-            '<Tweets__c>7</Tweets__c><Likes__c xsi:nil="true"/></Byline__c>')
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?><Byline__c xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        '<Tweets__c>7</Tweets__c><Likes__c xsi:nil="true"/></Byline__c>'
+    )
     assert api.rest("PATCH", _row(rid), data=body, headers=xml).status_code == 204
     stored = api.records()[rid]
     assert stored["Tweets__c"] == 7 and stored["Likes__c"] is None
@@ -73,7 +78,11 @@ def test_rest_malformed_or_nested_xml_is_refused(api, seeded):
     rid = seeded(1)[0]
     before = api.records()
     xml = {"Content-Type": "application/xml"}
-    for body in ("<Byline__c><Tweets__c>7</Tweets__c>", "<Byline__c><Tweets__c><n>7</n></Tweets__c></Byline__c>", '{"Tweets__c": 7}'):
+    for body in (
+        "<Byline__c><Tweets__c>7</Tweets__c>",
+        "<Byline__c><Tweets__c><n>7</n></Tweets__c></Byline__c>",
+        '{"Tweets__c": 7}',
+    ):
         resp = api.rest("PATCH", _row(rid), data=body, headers=xml)
         assert resp.status_code == 400, body
         assert resp.json()[0]["errorCode"] == "INVALID_XML"
@@ -89,8 +98,13 @@ def test_rest_malformed_or_nested_xml_is_refused(api, seeded):
 def test_rest_wrong_methods_are_405_with_a_json_body(api, seeded):
     rid = seeded(1)[0]
     before = api.records()
-    for method, path in (("PUT", _row(rid)), ("POST", _row(rid)), ("DELETE", "/query?q=SELECT+Id+FROM+Byline__c"),
-                         ("POST", ""), ("PATCH", "/limits")):
+    for method, path in (
+        ("PUT", _row(rid)),
+        ("POST", _row(rid)),
+        ("DELETE", "/query?q=SELECT+Id+FROM+Byline__c"),
+        ("POST", ""),
+        ("PATCH", "/limits"),
+    ):
         resp = api.rest(method, path, json={"Tweets__c": 1})
         assert resp.status_code == 405, (method, path, resp.text)
         err = resp.json()
@@ -102,7 +116,12 @@ def test_rest_wrong_methods_are_405_with_a_json_body(api, seeded):
 def test_rest_unknown_version_and_object(api, seeded):
     rid = seeded(1)[0]
     before = api.records()
-    for version, path in (("v10.0", _row(rid)), ("v99.0", _row(rid)), ("banana", _row(rid)), (V, _row(rid, "No_Such__c"))):
+    for version, path in (
+        ("v10.0", _row(rid)),
+        ("v99.0", _row(rid)),
+        ("banana", _row(rid)),
+        (V, _row(rid, "No_Such__c")),
+    ):
         resp = api.rest("PATCH", path, version=version, json={"Tweets__c": 1})
         assert resp.status_code == 404 and resp.json()[0]["errorCode"] == "NOT_FOUND", (version, path)
     assert api.records() == before
@@ -159,14 +178,19 @@ def test_bulk1_batch_operations_need_the_jobs_api_version(api, seeded):
     assert ok.status_code == 201, ok.text
 
 
-@pytest.mark.parametrize("job_type, body_type", [("CSV", "application/xml"), ("CSV", "application/json"),
-                                                 ("JSON", "text/csv"), ("XML", "application/json")])
+@pytest.mark.parametrize(
+    "job_type, body_type",
+    [("CSV", "application/xml"), ("CSV", "application/json"), ("JSON", "text/csv"), ("XML", "application/json")],
+)
 def test_bulk1_batch_content_type_must_match_the_job(api, seeded, job_type, body_type):
     ids = seeded(1)
     before = api.records()
     job = _bulk1_job(api, content_type=job_type)
-    bodies = {"text/csv": f"Id,Tweets__c\n{ids[0]},1\n", "application/json": json.dumps([{"Id": ids[0], "Tweets__c": 1}]),
-              "application/xml": f'<sObjects xmlns="{BULK_NS}"><sObject><Id>{ids[0]}</Id><Tweets__c>1</Tweets__c></sObject></sObjects>'}
+    bodies = {
+        "text/csv": f"Id,Tweets__c\n{ids[0]},1\n",
+        "application/json": json.dumps([{"Id": ids[0], "Tweets__c": 1}]),
+        "application/xml": f'<sObjects xmlns="{BULK_NS}"><sObject><Id>{ids[0]}</Id><Tweets__c>1</Tweets__c></sObject></sObjects>',
+    }
     resp = api.bulk1("POST", f"/job/{job}/batch", body=bodies[body_type], content_type=body_type)
     assert resp.status_code == 400
     if job_type == "JSON":
@@ -178,9 +202,13 @@ def test_bulk1_batch_content_type_must_match_the_job(api, seeded, job_type, body
 
 def test_bulk1_wrong_methods_are_405_and_unknown_urls_404(api):
     job = _bulk1_job(api)
-    for method, path, status in (("PATCH", f"/job/{job}", 405), ("DELETE", f"/job/{job}/batch", 405),
-                                 ("POST", f"/job/{job}/batch/751000000000000AAA", 405), ("GET", "/jobs", 404),
-                                 ("POST", "/job/extra/parts/here", 404)):
+    for method, path, status in (
+        ("PATCH", f"/job/{job}", 405),
+        ("DELETE", f"/job/{job}/batch", 405),
+        ("POST", f"/job/{job}/batch/751000000000000AAA", 405),
+        ("GET", "/jobs", 404),
+        ("POST", "/job/extra/parts/here", 404),
+    ):
         resp = api.bulk1(method, path)
         assert resp.status_code == status, (method, path, resp.text)
         assert _bulk1_error(resp)[0] == "InvalidUrl"
@@ -204,10 +232,15 @@ def test_bulk2_upload_must_be_csv(api, seeded, wait):
         headers = {"Content-Type": content_type} if content_type else {}
         resp = api.bulk2("PUT", f"/ingest/{job}/batches", data=data.encode(), headers=headers)
         assert resp.status_code == 415, resp.text
-        assert resp.json() == [{"errorCode": "UNSUPPORTED_MEDIA_TYPE", "message": NOT_SUPPORTED + (content_type or "none")}]
+        assert resp.json() == [
+            {"errorCode": "UNSUPPORTED_MEDIA_TYPE", "message": NOT_SUPPORTED + (content_type or "none")}
+        ]
     assert api.records() == before
     # The refused uploads left the job Open and empty: a correct upload still goes through.
-    assert api.bulk2("PUT", f"/ingest/{job}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}).status_code == 201
+    assert (
+        api.bulk2("PUT", f"/ingest/{job}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}).status_code
+        == 201
+    )
     api.bulk2("PATCH", f"/ingest/{job}", json={"state": "UploadComplete"})
     info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job}").json())["state"] == "JobComplete" and i)
     assert info["numberRecordsProcessed"] == 1 and api.records()[ids[0]]["Tweets__c"] == 8
@@ -220,15 +253,22 @@ def test_bulk2_job_documents_must_be_json(api):
     assert resp.status_code == 415 and resp.json()[0]["errorCode"] == "UNSUPPORTED_MEDIA_TYPE"
     assert api.org.admin.jobs()["bulk2_ingest"] == jobs_before
     job = _bulk2_job(api)
-    close = api.bulk2("PATCH", f"/ingest/{job}", data=json.dumps({"state": "Aborted"}), headers={"Content-Type": "application/xml"})
+    close = api.bulk2(
+        "PATCH", f"/ingest/{job}", data=json.dumps({"state": "Aborted"}), headers={"Content-Type": "application/xml"}
+    )
     assert close.status_code == 415
     assert api.bulk2("GET", f"/ingest/{job}").json()["state"] == "Open"
 
 
 def test_bulk2_wrong_methods_and_unknown_urls_get_json_errors(api):
     job = _bulk2_job(api)
-    for method, path in (("POST", f"/ingest/{job}"), ("PUT", "/ingest"), ("POST", f"/ingest/{job}/batches"),
-                         ("DELETE", f"/ingest/{job}/successfulResults"), ("PUT", "/query")):
+    for method, path in (
+        ("POST", f"/ingest/{job}"),
+        ("PUT", "/ingest"),
+        ("POST", f"/ingest/{job}/batches"),
+        ("DELETE", f"/ingest/{job}/successfulResults"),
+        ("PUT", "/query"),
+    ):
         resp = api.bulk2(method, path)
         assert resp.status_code == 405, (method, path, resp.text)
         err = resp.json()
@@ -246,11 +286,21 @@ def test_bulk2_wrong_methods_and_unknown_urls_get_json_errors(api):
 def test_bulk2_a_finished_job_takes_no_more_data_or_state_changes(api, seeded, wait):
     ids = seeded(1)
     job = _bulk2_job(api)
-    api.bulk2("PUT", f"/ingest/{job}/batches", data=f"Id,Tweets__c\n{ids[0]},3\n".encode(), headers={"Content-Type": "text/csv"})
+    api.bulk2(
+        "PUT",
+        f"/ingest/{job}/batches",
+        data=f"Id,Tweets__c\n{ids[0]},3\n".encode(),
+        headers={"Content-Type": "text/csv"},
+    )
     api.bulk2("PATCH", f"/ingest/{job}", json={"state": "UploadComplete"})
     wait(lambda: api.bulk2("GET", f"/ingest/{job}").json()["state"] == "JobComplete")
     before = api.records()
-    late = api.bulk2("PUT", f"/ingest/{job}/batches", data=f"Id,Tweets__c\n{ids[0]},4\n".encode(), headers={"Content-Type": "text/csv"})
+    late = api.bulk2(
+        "PUT",
+        f"/ingest/{job}/batches",
+        data=f"Id,Tweets__c\n{ids[0]},4\n".encode(),
+        headers={"Content-Type": "text/csv"},
+    )
     assert late.status_code == 400 and late.json()[0]["errorCode"] == "INVALIDJOBSTATE"
     for state in ("UploadComplete", "Aborted", "Open"):
         resp = api.bulk2("PATCH", f"/ingest/{job}", json={"state": state})
@@ -262,7 +312,9 @@ def test_bulk2_a_finished_job_takes_no_more_data_or_state_changes(api, seeded, w
 def test_bulk2_resources_do_not_exist_before_their_api_version(api):
     jobs_before = api.org.admin.jobs()
     ingest = api.bulk2("POST", "/ingest", version="v40.0", json={"object": "Byline__c", "operation": "update"})
-    query = api.bulk2("POST", "/query", version="v46.0", json={"operation": "query", "query": "SELECT Id FROM Byline__c"})
+    query = api.bulk2(
+        "POST", "/query", version="v46.0", json={"operation": "query", "query": "SELECT Id FROM Byline__c"}
+    )
     for resp in (ingest, query):
         assert resp.status_code == 404
         assert resp.json() == [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
@@ -271,18 +323,24 @@ def test_bulk2_resources_do_not_exist_before_their_api_version(api):
     assert api.bulk2("GET", "/query", version="v47.0").status_code == 200
 
 
-@pytest.mark.parametrize("path, params", [
-    ("/query", {"q": "SELECT Id FROM Byline__c", "columns": "maybe"}),
-    ("/jobs/ingest", {"queryLocator": "not-a-number"}),
-    ("/jobs/ingest", {"queryLocator": "-5"}),
-], ids=["columns", "queryLocator", "negative-queryLocator"])
+@pytest.mark.parametrize(
+    "path, params",
+    [
+        ("/query", {"q": "SELECT Id FROM Byline__c", "columns": "maybe"}),
+        ("/jobs/ingest", {"queryLocator": "not-a-number"}),
+        ("/jobs/ingest", {"queryLocator": "-5"}),
+    ],
+    ids=["columns", "queryLocator", "negative-queryLocator"],
+)
 def test_a_query_parameter_value_a_resource_cannot_use_is_refused(api, seeded, path, params):
     seeded(2)
     before = api.records()
     resp = api.rest("GET", path, params=params)
     assert resp.status_code == 400, resp.text
     error = resp.json()[0]
-    assert error["errorCode"] == "ILLEGAL_QUERY_PARAMETER_VALUE" and next(iter(params.keys() - {"q"})) in error["message"]
+    assert (
+        error["errorCode"] == "ILLEGAL_QUERY_PARAMETER_VALUE" and next(iter(params.keys() - {"q"})) in error["message"]
+    )
     assert api.records() == before
 
 

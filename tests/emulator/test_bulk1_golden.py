@@ -17,14 +17,39 @@ CSV = "text/csv; charset=UTF-8"
 JSON = "application/json"
 
 JOB_ORDER = [
-    "id", "operation", "object", "createdById", "createdDate", "systemModstamp", "state", "concurrencyMode",
-    "contentType", "numberBatchesQueued", "numberBatchesInProgress", "numberBatchesCompleted", "numberBatchesFailed",
-    "numberBatchesTotal", "numberRecordsProcessed", "numberRetries", "apiVersion", "numberRecordsFailed",
-    "totalProcessingTime", "apiActiveProcessingTime", "apexProcessingTime",
+    "id",
+    "operation",
+    "object",
+    "createdById",
+    "createdDate",
+    "systemModstamp",
+    "state",
+    "concurrencyMode",
+    "contentType",
+    "numberBatchesQueued",
+    "numberBatchesInProgress",
+    "numberBatchesCompleted",
+    "numberBatchesFailed",
+    "numberBatchesTotal",
+    "numberRecordsProcessed",
+    "numberRetries",
+    "apiVersion",
+    "numberRecordsFailed",
+    "totalProcessingTime",
+    "apiActiveProcessingTime",
+    "apexProcessingTime",
 ]
 BATCH_ORDER = [
-    "id", "jobId", "state", "createdDate", "systemModstamp", "numberRecordsProcessed", "numberRecordsFailed",
-    "totalProcessingTime", "apiActiveProcessingTime", "apexProcessingTime",
+    "id",
+    "jobId",
+    "state",
+    "createdDate",
+    "systemModstamp",
+    "numberRecordsProcessed",
+    "numberRecordsFailed",
+    "totalProcessingTime",
+    "apiActiveProcessingTime",
+    "apexProcessingTime",
 ]
 
 
@@ -78,8 +103,14 @@ def test_job_and_batch_documents_in_order(api, wait, seeded):
     info = dict(children)
     job = info["id"]
     assert job.startswith("750") and len(job) == 18
-    assert (info["operation"], info["object"], info["state"], info["concurrencyMode"], info["contentType"], info["apiVersion"]) == \
-        ("update", "Byline__c", "Open", "Parallel", "XML", "62.0")
+    assert (
+        info["operation"],
+        info["object"],
+        info["state"],
+        info["concurrencyMode"],
+        info["contentType"],
+        info["apiVersion"],
+    ) == ("update", "Byline__c", "Open", "Parallel", "XML", "62.0")
     assert info["createdDate"].endswith("Z") or info["createdDate"][-5] in "+-"
     batch_resp = api.bulk1("POST", f"/job/{job}/batch", body=sobjects_xml([{"Id": r, "Tweets__c": 1} for r in ids]))
     assert batch_resp.status_code == 201
@@ -97,7 +128,11 @@ def test_job_and_batch_documents_in_order(api, wait, seeded):
     tag, children = _doc(closed)
     assert [n for n, _ in children] == JOB_ORDER and dict(children)["state"] == "Closed"
     info = _fields(api.bulk1("GET", f"/job/{job}"))
-    assert info["numberBatchesTotal"] == "1" and info["numberBatchesCompleted"] == "1" and info["numberRecordsProcessed"] == "3"
+    assert (
+        info["numberBatchesTotal"] == "1"
+        and info["numberBatchesCompleted"] == "1"
+        and info["numberRecordsProcessed"] == "3"
+    )
     request = api.bulk1("GET", f"/job/{job}/batch/{batch}/request")
     assert request.status_code == 200 and request.content == sobjects_xml([{"Id": r, "Tweets__c": 1} for r in ids])
 
@@ -119,15 +154,24 @@ def test_result_formats(api, wait, seeded):
     def get(el, name):
         return el.find(f"{{{NS}}}{name}")
 
-    assert get(first, "id").text == ids[0] and get(first, "success").text == "true" and get(first, "created").text == "false"
+    assert (
+        get(first, "id").text == ids[0]
+        and get(first, "success").text == "true"
+        and get(first, "created").text == "false"
+    )
     # A failed row carries no id, updates included (simple-salesforce #627 sees exactly that).
     assert get(second, "success").text == "false" and get(second, "id").text is None
     assert get(second, "id").get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
     err = get(second, "errors")
-    assert get(err, "statusCode").text == "FIELD_CUSTOM_VALIDATION_EXCEPTION" and get(err, "message").text == "Social counts cannot be negative."
+    assert (
+        get(err, "statusCode").text == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+        and get(err, "message").text == "Social counts cannot be negative."
+    )
     # CSV
     job = create_job(api, content_type="CSV")
-    batch = _fields(api.bulk1("POST", f"/job/{job}/batch", body=f"Id,Tweets__c\n{ids[0]},6\n{ids[1]},-6\n", content_type=CSV))["id"]
+    batch = _fields(
+        api.bulk1("POST", f"/job/{job}/batch", body=f"Id,Tweets__c\n{ids[0]},6\n{ids[1]},-6\n", content_type=CSV)
+    )["id"]
     wait_batch(api, wait, job, batch)
     res = api.bulk1("GET", f"/job/{job}/batch/{batch}/result")
     assert res.headers["content-type"] == "text/csv"  # exactly: salesforce-bulk compares it verbatim
@@ -137,11 +181,21 @@ def test_result_formats(api, wait, seeded):
         '"","false","false","FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.:--"\n'
     )
     # JSON (job and batch documents in JSON too)
-    resp = api.bulk1("POST", "/job", body=json.dumps({"operation": "update", "object": "Byline__c", "contentType": "JSON"}), content_type=JSON)
+    resp = api.bulk1(
+        "POST",
+        "/job",
+        body=json.dumps({"operation": "update", "object": "Byline__c", "contentType": "JSON"}),
+        content_type=JSON,
+    )
     assert resp.status_code == 201 and resp.headers["content-type"] == "application/json"
     info = resp.json()
     assert list(info) == JOB_ORDER and info["apiVersion"] == 62.0 and info["numberBatchesTotal"] == 0
-    batch_info = api.bulk1("POST", f"/job/{info['id']}/batch", body=json.dumps([{"Id": ids[0], "Tweets__c": 7}, {"Id": ids[1], "Tweets__c": -7}]), content_type=JSON).json()
+    batch_info = api.bulk1(
+        "POST",
+        f"/job/{info['id']}/batch",
+        body=json.dumps([{"Id": ids[0], "Tweets__c": 7}, {"Id": ids[1], "Tweets__c": -7}]),
+        content_type=JSON,
+    ).json()
     assert list(batch_info) == BATCH_ORDER
 
     def done():
@@ -152,7 +206,13 @@ def test_result_formats(api, wait, seeded):
     out = api.bulk1("GET", f"/job/{info['id']}/batch/{batch_info['id']}/result").json()
     assert out[0] == {"success": True, "created": False, "id": ids[0], "errors": []}
     assert out[1]["success"] is False and out[1]["id"] is None
-    assert out[1]["errors"] == [{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Social counts cannot be negative.", "fields": []}]
+    assert out[1]["errors"] == [
+        {
+            "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            "message": "Social counts cannot be negative.",
+            "fields": [],
+        }
+    ]
     listing = api.bulk1("GET", f"/job/{info['id']}/batch").json()
     assert list(listing) == ["batchInfo"] and listing["batchInfo"][0]["id"] == batch_info["id"]
     assert api.records()[ids[0]]["Tweets__c"] == 7
@@ -175,7 +235,9 @@ def test_batch_record_limit(api, seeded):
     job = create_job(api, content_type="CSV")
     body = "Id,Tweets__c\n" + "".join(f"{r},1\n" for r in ids)
     assert_error(api.bulk1("POST", f"/job/{job}/batch", body=body, content_type=CSV), "InvalidBatch", fragment="10000")
-    ok = api.bulk1("POST", f"/job/{job}/batch", body="Id,Tweets__c\n" + "".join(f"{r},1\n" for r in ids[:10_000]), content_type=CSV)
+    ok = api.bulk1(
+        "POST", f"/job/{job}/batch", body="Id,Tweets__c\n" + "".join(f"{r},1\n" for r in ids[:10_000]), content_type=CSV
+    )
     assert ok.status_code == 201
     # Both batches count against the daily batch allocation, the refused one too.
     assert api.org.admin.usage()["DailyBulkApiBatches"]["used"] == 2
@@ -188,7 +250,11 @@ def test_batch_size_limits(api, seeded):
     # ~10,000,100 bytes in 1,000 rows of ASCII: over 10,000,000 bytes and 10,000,000 characters.
     body = "Id,Name\n" + "".join(f"{rid},{filler}\n" for _ in range(1_001))
     assert len(body.encode()) > 10_000_000
-    assert_error(api.bulk1("POST", f"/job/{job}/batch", body=body.encode(), content_type=CSV), "InvalidBatch", fragment="10000000")
+    assert_error(
+        api.bulk1("POST", f"/job/{job}/batch", body=body.encode(), content_type=CSV),
+        "InvalidBatch",
+        fragment="10000000",
+    )
     # Multi-byte text: fewer than 10,000,000 characters but more than 10,000,000 bytes is still too big.
     wide = "Id,Name\n" + "".join(f"{rid},{'é' * 4_990}\n" for _ in range(1_001))
     assert len(wide) < 10_000_000 < len(wide.encode())
@@ -204,7 +270,9 @@ def test_close_and_abort_transitions(api, wait, seeded):
     job = create_job(api)
     closed = _fields(api.bulk1("POST", f"/job/{job}", body=state_xml("Closed")))
     assert closed["state"] == "Closed"
-    assert_error(api.bulk1("POST", f"/job/{job}/batch", body=sobjects_xml([{"Id": ids[0], "Tweets__c": 1}])), "InvalidJobState")
+    assert_error(
+        api.bulk1("POST", f"/job/{job}/batch", body=sobjects_xml([{"Id": ids[0], "Tweets__c": 1}])), "InvalidJobState"
+    )
     assert_error(api.bulk1("POST", f"/job/{job}", body=state_xml("Closed")), "InvalidJobState")
     assert_error(api.bulk1("POST", f"/job/{job}", body=state_xml("Open")), "InvalidJobState")
     assert _fields(api.bulk1("POST", f"/job/{job}", body=state_xml("Aborted")))["state"] == "Aborted"
@@ -221,7 +289,9 @@ def test_abort_leaves_queued_batches_not_processed(api, seeded, version):
     api.org.admin.configure(profile_overrides={"bulk_queue_median_s": 120, "bulk_queue_p90_s": 120})
     resp = api.bulk1("POST", "/job", body=job_xml(), version=version)
     job = _fields(resp)["id"]
-    batch = _fields(api.bulk1("POST", f"/job/{job}/batch", body=sobjects_xml([{"Id": ids[0], "Tweets__c": 1}]), version=version))["id"]
+    batch = _fields(
+        api.bulk1("POST", f"/job/{job}/batch", body=sobjects_xml([{"Id": ids[0], "Tweets__c": 1}]), version=version)
+    )["id"]
     assert _fields(api.bulk1("GET", f"/job/{job}/batch/{batch}", version=version))["state"] == "Queued"
     aborted = _fields(api.bulk1("POST", f"/job/{job}", body=state_xml("Aborted"), version=version))
     assert aborted["state"] == "Aborted"
@@ -233,15 +303,17 @@ def test_abort_leaves_queued_batches_not_processed(api, seeded, version):
 def test_serial_mode_avoids_parent_lock_contention(api, wait, org):
     """Parallel batches whose records share one parent contend for its lock; Serial ones never do."""
     # Each 200-record transaction keeps its parent locked for 500 ms after committing.
-    api.org.admin.configure(profile_overrides={"bulk_chunk_overhead_ms": 500, "bulk_parallelism": 4},
-                            faults={"parent_lock_contention": True})
+    api.org.admin.configure(
+        profile_overrides={"bulk_chunk_overhead_ms": 500, "bulk_parallelism": 4},
+        faults={"parent_lock_contention": True},
+    )
     ids = org.admin.seed("Byline__c", 800, return_ids=True, parents=1)["ids"]
     outcome = {}
     for mode in ("Parallel", "Serial"):
         job = create_job(api, content_type="CSV", concurrency=mode)
         batches = []
         for n in range(4):
-            body = "Id,Tweets__c\n" + "".join(f"{r},{n}\n" for r in ids[n * 200:(n + 1) * 200])
+            body = "Id,Tweets__c\n" + "".join(f"{r},{n}\n" for r in ids[n * 200 : (n + 1) * 200])
             batches.append(_fields(api.bulk1("POST", f"/job/{job}/batch", body=body, content_type=CSV))["id"])
         errors = []
         for b in batches:
@@ -304,12 +376,23 @@ def test_failed_rows_are_per_record_not_whole_batch(api, wait, seeded):
 
 def test_parallel_batches_wait_for_a_locked_parent(api, wait, org):
     """With a lock wait longer than the parent is held, parallel batches queue for it and all succeed."""
-    api.org.admin.configure(profile_overrides={"bulk_chunk_overhead_ms": 100, "lock_wait_s": 5.0, "bulk_parallelism": 4},
-                            faults={"parent_lock_contention": True})
+    api.org.admin.configure(
+        profile_overrides={"bulk_chunk_overhead_ms": 100, "lock_wait_s": 5.0, "bulk_parallelism": 4},
+        faults={"parent_lock_contention": True},
+    )
     ids = org.admin.seed("Byline__c", 400, return_ids=True, parents=1)["ids"]
     job = create_job(api, content_type="CSV")
-    batches = [_fields(api.bulk1("POST", f"/job/{job}/batch", body="Id,Tweets__c\n" + "".join(f"{r},{n}\n" for r in ids[n * 200:(n + 1) * 200]),
-                                 content_type=CSV))["id"] for n in range(2)]
+    batches = [
+        _fields(
+            api.bulk1(
+                "POST",
+                f"/job/{job}/batch",
+                body="Id,Tweets__c\n" + "".join(f"{r},{n}\n" for r in ids[n * 200 : (n + 1) * 200]),
+                content_type=CSV,
+            )
+        )["id"]
+        for n in range(2)
+    ]
     # A REST write while the batches run is not held up behind a batch waiting for the parent's lock.
     assert api.rest("PATCH", f"/sobjects/Byline__c/{ids[0]}", json={"Likes__c": 1}).status_code == 204
     for b in batches:
@@ -321,6 +404,10 @@ def test_parallel_batches_wait_for_a_locked_parent(api, wait, org):
 def test_unknown_paths_and_methods_get_an_error_body(api):
     job = create_job(api)
     # An unknown URI is 404; a method other than GET or POST is 405, as the Bulk API documents.
-    for method, path, status in (("GET", "/nothing/here", 404), ("DELETE", f"/job/{job}", 405), ("PUT", f"/job/{job}/batch", 405)):
+    for method, path, status in (
+        ("GET", "/nothing/here", 404),
+        ("DELETE", f"/job/{job}", 405),
+        ("PUT", f"/job/{job}/batch", 405),
+    ):
         resp = api.bulk1(method, path)
         assert_error(resp, "InvalidUrl", status=status)

@@ -9,8 +9,22 @@ import pytest
 
 DELIMS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
-INFO_KEYS = ["id", "operation", "object", "createdById", "createdDate", "systemModstamp", "state", "externalIdFieldName",
-             "concurrencyMode", "contentType", "apiVersion", "jobType", "lineEnding", "columnDelimiter"]
+INFO_KEYS = [
+    "id",
+    "operation",
+    "object",
+    "createdById",
+    "createdDate",
+    "systemModstamp",
+    "state",
+    "externalIdFieldName",
+    "concurrencyMode",
+    "contentType",
+    "apiVersion",
+    "jobType",
+    "lineEnding",
+    "columnDelimiter",
+]
 
 
 def create(api, **body):
@@ -21,8 +35,12 @@ def create(api, **body):
 
 
 def upload(api, job_id, data, content_type="text/csv"):
-    return api.bulk2("PUT", f"/ingest/{job_id}/batches", data=data.encode() if isinstance(data, str) else data,
-                     headers={"Content-Type": content_type})
+    return api.bulk2(
+        "PUT",
+        f"/ingest/{job_id}/batches",
+        data=data.encode() if isinstance(data, str) else data,
+        headers={"Content-Type": content_type},
+    )
 
 
 def close(api, job_id, state="UploadComplete"):
@@ -62,14 +80,19 @@ def test_create_upload_close_shapes(api, wait, seeded):
     assert (job["lineEnding"], job["columnDelimiter"]) == ("LF", "COMMA")
     assert job["contentUrl"] == f"services/data/v62.0/jobs/ingest/{job['id']}/batches"
     assert job["createdDate"][-5:] == "+0000" and job["id"].startswith("750")
-    put = api.s.put(f"{api.base}/{job['contentUrl']}", data=f"Id,Tweets__c\n{ids[0]},1\n{ids[1]},2\n",
-                    headers={"Content-Type": "text/csv"})
+    put = api.s.put(
+        f"{api.base}/{job['contentUrl']}",
+        data=f"Id,Tweets__c\n{ids[0]},1\n{ids[1]},2\n",
+        headers={"Content-Type": "text/csv"},
+    )
     assert put.status_code == 201 and put.content == b""
     second = upload(api, job["id"], f"Id,Tweets__c\n{ids[2]},3\n")
     assert second.status_code == 400
     assert second.json()[0]["message"].startswith(f"Found multiple contents for job: {job['id']}")
     closed = close(api, job["id"])
-    assert closed.status_code == 200 and closed.json()["state"] == "UploadComplete" and "contentUrl" not in closed.json()
+    assert (
+        closed.status_code == 200 and closed.json()["state"] == "UploadComplete" and "contentUrl" not in closed.json()
+    )
     assert list(closed.json()) == INFO_KEYS
     info = finished(api, wait, job["id"])
     assert info["state"] == "JobComplete" and info["numberRecordsProcessed"] == 2 and info["numberRecordsFailed"] == 0
@@ -83,7 +106,9 @@ def test_create_upload_close_shapes(api, wait, seeded):
 
 def test_states_move_over_time(api, wait, seeded):
     ids = seeded(400)
-    api.org.admin.configure(profile_overrides={"bulk_queue_median_s": 0.3, "bulk_queue_p90_s": 0.3, "bulk_batch_overhead_s": 0.3})
+    api.org.admin.configure(
+        profile_overrides={"bulk_queue_median_s": 0.3, "bulk_queue_p90_s": 0.3, "bulk_batch_overhead_s": 0.3}
+    )
     job = create(api)
     upload(api, job["id"], "Id,Likes__c\n" + "".join(f"{r},5\n" for r in ids))
     assert close(api, job["id"]).json()["state"] == "UploadComplete"
@@ -102,7 +127,7 @@ def test_states_move_over_time(api, wait, seeded):
 
 def test_result_sets_columns(api, wait, seeded):
     ids = seeded(4)
-    data = f"Id,Likes__c,Name\n{ids[0]},1,one\n{ids[1]},-1,two\n{ids[2]},3,\"th,ree\"\n001000000000000AAA,4,four\n"
+    data = f'Id,Likes__c,Name\n{ids[0]},1,one\n{ids[1]},-1,two\n{ids[2]},3,"th,ree"\n001000000000000AAA,4,four\n'
     info = run_job(api, wait, data)
     assert info["numberRecordsProcessed"] == 4 and info["numberRecordsFailed"] == 2
     raw_ok = results(api, info["id"], "successfulResults")
@@ -140,9 +165,13 @@ def test_every_delimiter_and_line_ending(api, wait, seeded, delimiter, ending):
     assert f'"{ids[0]}"{d}"false"{d}{ids[0]}{d}10{d}name 0{nl}' in ok
     assert ok.count(nl) == 3 and (ending == "CRLF" or "\r" not in ok)
     failed = results(api, info["id"], "failedResults")
-    assert failed.startswith(d.join(['"sf__Id"', '"sf__Error"', "Id", "Tweets__c", "Name"]) + nl) and failed.count(nl) == 2
+    assert (
+        failed.startswith(d.join(['"sf__Id"', '"sf__Error"', "Id", "Tweets__c", "Name"]) + nl) and failed.count(nl) == 2
+    )
     stored = api.records()
-    assert stored[ids[0]]["Tweets__c"] == 10 and stored[ids[0]]["Name"] == "name 0" and stored[ids[1]]["Tweets__c"] != -4
+    assert (
+        stored[ids[0]]["Tweets__c"] == 10 and stored[ids[0]]["Name"] == "name 0" and stored[ids[1]]["Tweets__c"] != -4
+    )
 
 
 def test_line_ending_mismatch_fails_the_job(api, wait, seeded):
@@ -151,7 +180,10 @@ def test_line_ending_mismatch_fails_the_job(api, wait, seeded):
     data = f"Id,Tweets__c\r\n{ids[0]},1\r\n{ids[1]},2\r\n"
     info = run_job(api, wait, data)  # the job says LF (the default)
     assert info["state"] == "Failed"
-    assert info["errorMessage"] == "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF"
+    assert (
+        info["errorMessage"]
+        == "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF"
+    )
     assert results(api, info["id"], "unprocessedrecords").splitlines()[1:] == [f"{ids[0]},1", f"{ids[1]},2"]
     assert api.records() == before
 
@@ -168,7 +200,9 @@ def test_unknown_field_fails_the_job_and_leaves_everything_unprocessed(api, wait
 def test_internal_batches_of_10000(api, wait, seeded):
     ids = seeded(20_001)
     info = run_job(api, wait, "Id,Tweets__c\n" + "".join(f"{r},2\n" for r in ids))
-    assert info["state"] == "JobComplete" and info["numberRecordsProcessed"] == 20_001 and info["numberRecordsFailed"] == 0
+    assert (
+        info["state"] == "JobComplete" and info["numberRecordsProcessed"] == 20_001 and info["numberRecordsFailed"] == 0
+    )
     usage = api.org.admin.usage()
     assert usage["DailyBulkApiBatches"]["used"] == 3  # ceil(20,001 / 10,000); the empty parent batch is free
     assert usage["Bulk2RecordsProcessed"]["used"] == 20_001
@@ -193,7 +227,9 @@ def test_abort_open_job_and_delete(api, wait, seeded):
     assert results(api, job["id"], "unprocessedrecords") == f"Id,Tweets__c\n{ids[0]},1\n{ids[1]},2\n"
     assert api.bulk2("DELETE", f"/ingest/{job['id']}").status_code == 204
     gone = api.bulk2("GET", f"/ingest/{job['id']}")
-    assert gone.status_code == 404 and gone.json() == [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+    assert gone.status_code == 404 and gone.json() == [
+        {"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}
+    ]
     assert api.records() == before
 
 
@@ -210,13 +246,16 @@ def test_results_before_completion_and_unknown_job(api, seeded):
     assert api.bulk2("GET", "/ingest/750000000000000AAA/failedResults/").status_code == 404
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ({"object": "No_Such__c", "operation": "update"}, "No_Such__c"),
-    ({"object": "Byline__c", "operation": "merge"}, "merge"),
-    ({"object": "Byline__c", "operation": "update", "columnDelimiter": "SPACE"}, "SPACE"),
-    ({"object": "Byline__c", "operation": "update", "lineEnding": "CR"}, "CR"),
-    ({"object": "Byline__c", "operation": "update", "contentType": "JSON"}, "JSON"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"object": "No_Such__c", "operation": "update"}, "No_Such__c"),
+        ({"object": "Byline__c", "operation": "merge"}, "merge"),
+        ({"object": "Byline__c", "operation": "update", "columnDelimiter": "SPACE"}, "SPACE"),
+        ({"object": "Byline__c", "operation": "update", "lineEnding": "CR"}, "CR"),
+        ({"object": "Byline__c", "operation": "update", "contentType": "JSON"}, "JSON"),
+    ],
+)
 def test_create_errors(api, body, fragment):
     resp = api.bulk2("POST", "/ingest", json=body)
     assert resp.status_code == 400
@@ -270,7 +309,9 @@ def test_list_jobs_shows_bulk1_jobs_as_classic(api):
 # -- query jobs ---------------------------------------------------------------------------------------
 def test_query_job_paging(api, wait, seeded):
     ids = seeded(2_500)
-    created = api.bulk2("POST", "/query", json={"operation": "query", "query": "SELECT Id, Name, Tweets__c FROM Byline__c"})
+    created = api.bulk2(
+        "POST", "/query", json={"operation": "query", "query": "SELECT Id, Name, Tweets__c FROM Byline__c"}
+    )
     assert created.status_code == 200
     job = created.json()
     assert job["state"] == "UploadComplete" and job["jobType"] == "V2Query" and job["operation"] == "query"

@@ -10,8 +10,22 @@ import json
 
 import pytest
 
-INFO_KEYS = ["id", "operation", "object", "createdById", "createdDate", "systemModstamp", "state", "externalIdFieldName",
-             "concurrencyMode", "contentType", "apiVersion", "jobType", "lineEnding", "columnDelimiter"]
+INFO_KEYS = [
+    "id",
+    "operation",
+    "object",
+    "createdById",
+    "createdDate",
+    "systemModstamp",
+    "state",
+    "externalIdFieldName",
+    "concurrencyMode",
+    "contentType",
+    "apiVersion",
+    "jobType",
+    "lineEnding",
+    "columnDelimiter",
+]
 JOB = {"object": "Byline__c", "contentType": "CSV", "operation": "update", "lineEnding": "LF"}
 
 
@@ -20,10 +34,14 @@ def multipart_body(job: dict | str | None, content: str | None, boundary: str = 
     parts = []
     if job is not None:
         text = job if isinstance(job, str) else json.dumps(job)
-        parts.append(f'--{boundary}\nContent-Type: application/json\nContent-Disposition: form-data; name="job"\n\n{text}\n')
+        parts.append(
+            f'--{boundary}\nContent-Type: application/json\nContent-Disposition: form-data; name="job"\n\n{text}\n'
+        )
     if content is not None:
-        parts.append(f'--{boundary}\nContent-Type: text/csv\nContent-Disposition: form-data; name="content"; '
-                     f'filename="content"\n\n{content}\n')
+        parts.append(
+            f'--{boundary}\nContent-Type: text/csv\nContent-Disposition: form-data; name="content"; '
+            f'filename="content"\n\n{content}\n'
+        )
     return ("".join(parts) + f"--{boundary}--\n").encode()
 
 
@@ -54,13 +72,20 @@ def test_multipart_create_closes_the_job_and_runs_it(api, wait, seeded):
     assert resp.status_code == 200, resp.text
     job = resp.json()
     assert list(job) == INFO_KEYS  # no contentUrl: the job is closed
-    assert (job["state"], job["operation"], job["object"], job["jobType"]) == ("UploadComplete", "update", "Byline__c", "V2Ingest")
+    assert (job["state"], job["operation"], job["object"], job["jobType"]) == (
+        "UploadComplete",
+        "update",
+        "Byline__c",
+        "V2Ingest",
+    )
     info = finished(api, wait, job["id"])
     assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 20, 0)
     stored = api.records()
     assert [stored[r]["Tweets__c"] for r in ids] == [7] * 20 + [stored[r]["Tweets__c"] for r in ids[20:]]
     assert all(stored[r]["Tweets__c"] != 7 for r in ids[20:])
-    late = api.bulk2("PUT", f"/ingest/{job['id']}/batches", data=csv_of(ids[20:], 8), headers={"Content-Type": "text/csv"})
+    late = api.bulk2(
+        "PUT", f"/ingest/{job['id']}/batches", data=csv_of(ids[20:], 8), headers={"Content-Type": "text/csv"}
+    )
     assert late.status_code == 400 and late.json()[0]["errorCode"] == "INVALIDJOBSTATE"
 
 
@@ -104,15 +129,39 @@ def test_multipart_data_is_limited_to_100000_characters(api, wait, seeded):
     assert api.records() == before
 
 
-@pytest.mark.parametrize("body, content_type, code, fragment", [
-    (multipart_body(JOB, "Id,Tweets__c\n"), "multipart/form-data; boundary=OTHER", "CLIENTINPUTERROR", "malformed"),
-    (multipart_body(JOB, "Id,Tweets__c\n"), "multipart/form-data", "CLIENTINPUTERROR", "malformed"),
-    (multipart_body(JOB, "Id,Tweets__c\n")[:-12], "multipart/form-data; boundary=BOUNDARY", "CLIENTINPUTERROR", "malformed"),
-    (multipart_body(None, "Id,Tweets__c\n"), "multipart/form-data; boundary=BOUNDARY", "CLIENTINPUTERROR", "no 'job' part"),
-    (multipart_body(JOB, None), "multipart/form-data; boundary=BOUNDARY", "CLIENTINPUTERROR", "no 'content' part"),
-    (multipart_body("{not json", "Id,Tweets__c\n"), "multipart/form-data; boundary=BOUNDARY", "JSON_PARSER_ERROR", ""),
-    (multipart_body({**JOB, "object": "Nope__c"}, "Id\n"), "multipart/form-data; boundary=BOUNDARY", "INVALIDJOB", "Nope__c"),
-], ids=["wrong-boundary", "no-boundary", "truncated", "no-job-part", "no-content-part", "bad-json", "unknown-object"])
+@pytest.mark.parametrize(
+    "body, content_type, code, fragment",
+    [
+        (multipart_body(JOB, "Id,Tweets__c\n"), "multipart/form-data; boundary=OTHER", "CLIENTINPUTERROR", "malformed"),
+        (multipart_body(JOB, "Id,Tweets__c\n"), "multipart/form-data", "CLIENTINPUTERROR", "malformed"),
+        (
+            multipart_body(JOB, "Id,Tweets__c\n")[:-12],
+            "multipart/form-data; boundary=BOUNDARY",
+            "CLIENTINPUTERROR",
+            "malformed",
+        ),
+        (
+            multipart_body(None, "Id,Tweets__c\n"),
+            "multipart/form-data; boundary=BOUNDARY",
+            "CLIENTINPUTERROR",
+            "no 'job' part",
+        ),
+        (multipart_body(JOB, None), "multipart/form-data; boundary=BOUNDARY", "CLIENTINPUTERROR", "no 'content' part"),
+        (
+            multipart_body("{not json", "Id,Tweets__c\n"),
+            "multipart/form-data; boundary=BOUNDARY",
+            "JSON_PARSER_ERROR",
+            "",
+        ),
+        (
+            multipart_body({**JOB, "object": "Nope__c"}, "Id\n"),
+            "multipart/form-data; boundary=BOUNDARY",
+            "INVALIDJOB",
+            "Nope__c",
+        ),
+    ],
+    ids=["wrong-boundary", "no-boundary", "truncated", "no-job-part", "no-content-part", "bad-json", "unknown-object"],
+)
 def test_bad_multipart_requests_create_nothing(api, seeded, body, content_type, code, fragment):
     seeded(3)
     before, jobs = api.records(), job_ids(api)

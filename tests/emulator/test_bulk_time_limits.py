@@ -16,21 +16,38 @@ from harness.costmodel import predict, unit_attempts
 
 from .conftest import job_xml, state_xml
 
-SLOW = {"time_scale": 1000, "bulk_queue_median_s": 0.0, "bulk_queue_p90_s": 0.0, "bulk_batch_overhead_s": 0.0,
-        "bulk_chunk_overhead_ms": 0.0, "bulk_per_record_ms": 400.0, "bulk2_records_per_batch": 1000,
-        "bulk_batch_time_limit_s": 300.0, "bulk_parallelism": 4}
+SLOW = {
+    "time_scale": 1000,
+    "bulk_queue_median_s": 0.0,
+    "bulk_queue_p90_s": 0.0,
+    "bulk_batch_overhead_s": 0.0,
+    "bulk_chunk_overhead_ms": 0.0,
+    "bulk_per_record_ms": 400.0,
+    "bulk2_records_per_batch": 1000,
+    "bulk_batch_time_limit_s": 300.0,
+    "bulk_parallelism": 4,
+}
 
 
 def _bulk2_job(api, ids, value, headers=None):
-    job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"}, headers=headers or {}).json()["id"]
-    api.bulk2("PUT", f"/ingest/{job}/batches", data="Id,Tweets__c\n" + "".join(f"{r},{value}\n" for r in ids),
-              headers={"Content-Type": "text/csv"})
+    job = api.bulk2(
+        "POST", "/ingest", json={"object": "Byline__c", "operation": "update"}, headers=headers or {}
+    ).json()["id"]
+    api.bulk2(
+        "PUT",
+        f"/ingest/{job}/batches",
+        data="Id,Tweets__c\n" + "".join(f"{r},{value}\n" for r in ids),
+        headers={"Content-Type": "text/csv"},
+    )
     api.bulk2("PATCH", f"/ingest/{job}", json={"state": "UploadComplete"})
     return job
 
 
 def _done(api, wait, job):
-    return wait(lambda: (i := api.bulk2("GET", f"/ingest/{job}").json())["state"] in ("JobComplete", "Failed") and i, timeout=120)
+    return wait(
+        lambda: (i := api.bulk2("GET", f"/ingest/{job}").json())["state"] in ("JobComplete", "Failed") and i,
+        timeout=120,
+    )
 
 
 def test_bulk2_internal_batches_are_retried_then_complete(api, seeded, wait):
@@ -67,8 +84,17 @@ def test_sforce_disable_batch_retry_fails_at_the_first_limit(api, seeded, wait):
 
 
 def _bulk1_batch(api, ids, value, headers=None):
-    job = api.bulk1("POST", "/job", body=job_xml(content_type="CSV"), headers=headers or {}).text.split("<id>")[1].split("<")[0]
-    api.bulk1("POST", f"/job/{job}/batch", body="Id,Tweets__c\n" + "".join(f"{r},{value}\n" for r in ids), content_type="text/csv")
+    job = (
+        api.bulk1("POST", "/job", body=job_xml(content_type="CSV"), headers=headers or {})
+        .text.split("<id>")[1]
+        .split("<")[0]
+    )
+    api.bulk1(
+        "POST",
+        f"/job/{job}/batch",
+        body="Id,Tweets__c\n" + "".join(f"{r},{value}\n" for r in ids),
+        content_type="text/csv",
+    )
     api.bulk1("POST", f"/job/{job}", body=state_xml("Closed"))
     return job
 
@@ -76,8 +102,12 @@ def _bulk1_batch(api, ids, value, headers=None):
 def _bulk1_done(api, wait, job):
     def check():
         text = api.bulk1("GET", f"/job/{job}").text
-        return ("<numberBatchesInProgress>0</numberBatchesInProgress>" in text and "<numberBatchesQueued>0</numberBatchesQueued>" in text
-                and text)
+        return (
+            "<numberBatchesInProgress>0</numberBatchesInProgress>" in text
+            and "<numberBatchesQueued>0</numberBatchesQueued>" in text
+            and text
+        )
+
     return wait(check, timeout=120)
 
 

@@ -37,14 +37,23 @@ def _jsforce_modules() -> str | None:
 
 
 NODE, MODULES = _node(), _jsforce_modules()
-pytestmark = pytest.mark.skipif(NODE is None or MODULES is None, reason="Node.js or jsforce is not installed (run .ci/install-sf-cli)")
+pytestmark = pytest.mark.skipif(
+    NODE is None or MODULES is None, reason="Node.js or jsforce is not installed (run .ci/install-sf-cli)"
+)
 
 
 def test_jsforce_reads_and_writes_through_every_api_family(org, seeded):
     ids = seeded(5)
-    env = {**os.environ, "NODE_PATH": MODULES, "NODE_EXTRA_CA_CERTS": org.ca_file, "SF_INSTANCE_URL": org.instance_url,
-           "SF_ACCESS_TOKEN": org.access_token}
-    done = subprocess.run([NODE, str(SCRIPT), json.dumps(ids)], env=env, capture_output=True, text=True, timeout=120, check=False)  # type: ignore[list-item]
+    env = {
+        **os.environ,
+        "NODE_PATH": MODULES,
+        "NODE_EXTRA_CA_CERTS": org.ca_file,
+        "SF_INSTANCE_URL": org.instance_url,
+        "SF_ACCESS_TOKEN": org.access_token,
+    }
+    done = subprocess.run(
+        [NODE, str(SCRIPT), json.dumps(ids)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )  # type: ignore[list-item]
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["organizationId"] == org.org.org_id

@@ -31,7 +31,9 @@ def bulk(org, monkeypatch) -> SalesforceBulk:
 
 
 def _xml_batch(rows: list[dict]) -> bytes:
-    body = "".join("<sObject>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in row.items()) + "</sObject>" for row in rows)
+    body = "".join(
+        "<sObject>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in row.items()) + "</sObject>" for row in rows
+    )
     return f'<?xml version="1.0" encoding="UTF-8"?><sObjects xmlns="{NS}">{body}</sObjects>'.encode()
 
 
@@ -52,7 +54,13 @@ def test_xml_update_job(bulk, api, seeded):
     assert all(r.id is None for r in results)
     assert [r.success for r in results] == [n != 5 for n in range(20)]
     assert all(r.created is False for r in results)
-    assert results[5].error == [{"fields": [], "message": "Social counts cannot be negative.", "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION"}]
+    assert results[5].error == [
+        {
+            "fields": [],
+            "message": "Social counts cannot be negative.",
+            "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        }
+    ]
     stored = api.records()
     for n, rid in enumerate(ids[:20]):
         if n != 5:
@@ -82,7 +90,9 @@ def test_csv_update_job(bulk, api, seeded):
     assert results[30].id == "" and results[30].success == "false"
     assert results[30].error.startswith("MALFORMED_ID:")
     stored = api.records()
-    assert all(stored[rid]["Likes__c"] == n and stored[rid]["Name"] == f"Name, with comma {n}" for n, rid in enumerate(ids))
+    assert all(
+        stored[rid]["Likes__c"] == n and stored[rid]["Name"] == f"Name, with comma {n}" for n, rid in enumerate(ids)
+    )
     assert bulk.job_status(job)["concurrencyMode"] == "Serial"
     batches = bulk.get_batch_list(job)
     assert [b["id"] for b in batches] == [batch] and batches[0]["state"] == "Completed"
@@ -153,9 +163,14 @@ def test_csv_upsert_job(bulk, api, seeded):
     stored = {r["Url__c"]: r for r in api.org.admin.records("Byline__c", ["Id", "Url__c", "Name", "Tweets__c"])}
     # Client quirk (CSV): values stay strings.
     assert [(r.id, r.success, r.created) for r in results] == [(rid, "true", "false") for rid in ids[:3]] + [
-        (stored["https://example.com/sb/1"]["Id"], "true", "true"), (stored["https://example.com/sb/2"]["Id"], "true", "true")]
+        (stored["https://example.com/sb/1"]["Id"], "true", "true"),
+        (stored["https://example.com/sb/2"]["Id"], "true", "true"),
+    ]
     assert [stored[keys[rid]]["Tweets__c"] for rid in ids[:3]] == [0, 1, 2]
-    assert (stored["https://example.com/sb/2"]["Name"], stored["https://example.com/sb/2"]["Tweets__c"]) == ("Second new", 11)
+    assert (stored["https://example.com/sb/2"]["Name"], stored["https://example.com/sb/2"]["Tweets__c"]) == (
+        "Second new",
+        11,
+    )
     assert len(stored) == 7
 
 

@@ -68,7 +68,10 @@ def test_per_record_update_of_missing_record_raises_not_found(sf, seeded):
 def test_collections_update_via_restful(sf, api, seeded):
     ids = seeded(250)
     before = api.records()
-    body = {"allOrNone": False, "records": [{"attributes": {"type": "Byline__c"}, "id": rid, "Likes__c": 7} for rid in ids[:200]]}
+    body = {
+        "allOrNone": False,
+        "records": [{"attributes": {"type": "Byline__c"}, "id": rid, "Likes__c": 7} for rid in ids[:200]],
+    }
     results = sf.restful("composite/sobjects", method="PATCH", json=body)
     assert len(results) == 200 and all(r["success"] for r in results)
     assert [r["id"] for r in results] == ids[:200]
@@ -115,8 +118,14 @@ def test_bulk2_update_records(sf, api, seeded):
     ids = seeded(25_000)
     records = [{"Id": rid, "Tweets__c": 9} for rid in ids]
     result = sf.bulk2.Byline__c.update(records=records, wait=0.05)
-    assert result == [{"numberRecordsFailed": 0, "numberRecordsProcessed": 25_000, "numberRecordsTotal": 25_000,
-                       "job_id": result[0]["job_id"]}]
+    assert result == [
+        {
+            "numberRecordsFailed": 0,
+            "numberRecordsProcessed": 25_000,
+            "numberRecordsTotal": 25_000,
+            "job_id": result[0]["job_id"],
+        }
+    ]
     stored = api.records(fields=["Id", "Tweets__c"])
     assert all(r["Tweets__c"] == 9 for r in stored.values())
     # 25,000 records are three internal batches of the daily batch allocation.
@@ -139,7 +148,7 @@ def test_bulk2_update_csv_file_with_failures(sf, api, seeded, tmp_path):
         w = csv.writer(fh)
         w.writerow(["Id", "Likes__c", "Name"])
         for n, rid in enumerate(ids):
-            w.writerow([rid, -1 if n == 7 else n, f"Byline, \"quoted\" {n}"])
+            w.writerow([rid, -1 if n == 7 else n, f'Byline, "quoted" {n}'])
     result = sf.bulk2.Byline__c.update(csv_file=str(path), wait=0.05)
     assert result[0]["numberRecordsProcessed"] == 30 and result[0]["numberRecordsFailed"] == 1
     failed = list(csv.DictReader(sf.bulk2.Byline__c.get_failed_records(result[0]["job_id"]).splitlines()))
@@ -153,16 +162,27 @@ def test_bulk2_update_csv_file_with_failures(sf, api, seeded, tmp_path):
 
 def test_soap_login_via_scratch_url(org, seeded):
     session = _session(org)
-    session_id, instance = SalesforceLogin(username=org.username, password=org.password, security_token=org.security_token,
-                                           scratch_url=org.instance_url, session=session, sf_version="62.0")
+    session_id, instance = SalesforceLogin(
+        username=org.username,
+        password=org.password,
+        security_token=org.security_token,
+        scratch_url=org.instance_url,
+        session=session,
+        sf_version="62.0",
+    )
     assert instance == org.instance_url.split("://", 1)[1]
     sf = Salesforce(session_id=session_id, instance=instance, session=session, version="62.0")
     rid = seeded(1)[0]
     assert sf.Byline__c.update(rid, {"Tweets__c": 77}) == 204
     assert org.admin.records("Byline__c", ["Id", "Tweets__c"])[0]["Tweets__c"] == 77
     with pytest.raises(SalesforceAuthenticationFailed) as err:
-        SalesforceLogin(username=org.username, password="wrong", security_token=org.security_token,
-                        scratch_url=org.instance_url, session=session)
+        SalesforceLogin(
+            username=org.username,
+            password="wrong",
+            security_token=org.security_token,
+            scratch_url=org.instance_url,
+            session=session,
+        )
     assert err.value.code == "INVALID_LOGIN"
 
 
@@ -217,12 +237,13 @@ def test_bulk2_upsert_csv_file(sf, api, seeded, tmp_path):
         for rid in ids[:10]:
             w.writerow([keys[rid], "", 70])
         for n in range(10):
-            w.writerow([f"https://example.com/b2/{n}", f"new, \"{n}\"", 80])
+            w.writerow([f"https://example.com/b2/{n}", f'new, "{n}"', 80])
     result = sf.bulk2.Byline__c.upsert(csv_file=str(path), external_id_field="Url__c", wait=0.05)
     assert result[0]["numberRecordsProcessed"] == 20 and result[0]["numberRecordsFailed"] == 0
     ok = list(csv.DictReader(sf.bulk2.Byline__c.get_successful_records(result[0]["job_id"]).splitlines()))
     assert sorted((r["sf__Created"], r["Url__c"]) for r in ok) == sorted(
-        [("false", keys[rid]) for rid in ids[:10]] + [("true", f"https://example.com/b2/{n}") for n in range(10)])
+        [("false", keys[rid]) for rid in ids[:10]] + [("true", f"https://example.com/b2/{n}") for n in range(10)]
+    )
     stored = _by_url(api.org)
     assert len(stored) == 30
     # Empty CSV values leave a field as it was: the updated records keep their seeded names.

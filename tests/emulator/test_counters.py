@@ -61,11 +61,28 @@ def test_collections_and_composite_count_one(api, seeded):
     body = {"records": [{"attributes": {"type": "Byline__c"}, "id": r, "Likes__c": 1} for r in ids[:200]]}
     assert _limit_info(api.rest("PATCH", "/composite/sobjects", json=body)) == (1, 15000)
     # Composite: five Collections subrequests (1,000 records) and 20 row PATCHes are one call.
-    subs = [{"referenceId": f"c{n}", "method": "PATCH", "url": "/services/data/v62.0/composite/sobjects",
-             "body": {"records": [{"attributes": {"type": "Byline__c"}, "id": r, "Likes__c": 2} for r in ids[n * 200:(n + 1) * 200]]}}
-            for n in range(5)]
-    subs += [{"referenceId": f"p{n}", "method": "PATCH", "url": f"/services/data/v62.0/sobjects/Byline__c/{ids[n]}", "body": {"Tweets__c": 3}}
-             for n in range(20)]
+    subs = [
+        {
+            "referenceId": f"c{n}",
+            "method": "PATCH",
+            "url": "/services/data/v62.0/composite/sobjects",
+            "body": {
+                "records": [
+                    {"attributes": {"type": "Byline__c"}, "id": r, "Likes__c": 2} for r in ids[n * 200 : (n + 1) * 200]
+                ]
+            },
+        }
+        for n in range(5)
+    ]
+    subs += [
+        {
+            "referenceId": f"p{n}",
+            "method": "PATCH",
+            "url": f"/services/data/v62.0/sobjects/Byline__c/{ids[n]}",
+            "body": {"Tweets__c": 3},
+        }
+        for n in range(20)
+    ]
     resp = api.rest("POST", "/composite", json={"compositeRequest": subs})
     assert resp.status_code == 200 and _limit_info(resp) == (2, 15000)
     assert all(r["Likes__c"] == 2 for r in api.records().values())
@@ -85,8 +102,10 @@ def test_every_bulk1_request_counts_and_batches_are_allocated(api, wait, seeded)
     ids = seeded(5)
     job_doc = f'<?xml version="1.0"?><jobInfo xmlns="{NS}"><operation>update</operation><object>Byline__c</object><contentType>CSV</contentType></jobInfo>'
     job = _id_of(api.bulk1("POST", "/job", body=job_doc))  # 1
-    batches = [_id_of(api.bulk1("POST", f"/job/{job}/batch", body=f"Id,Tweets__c\n{r},1\n", content_type="text/csv"))
-               for r in ids[:3]]  # 2, 3, 4
+    batches = [
+        _id_of(api.bulk1("POST", f"/job/{job}/batch", body=f"Id,Tweets__c\n{r},1\n", content_type="text/csv"))
+        for r in ids[:3]
+    ]  # 2, 3, 4
     polls = 0
     for b in batches:
         while True:
@@ -115,8 +134,12 @@ def test_every_bulk2_request_counts_and_chunks_are_allocated(api, wait, seeded):
     job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"})
     assert _limit_info(job) == (1, 15000)
     job_id = job.json()["id"]
-    put = api.bulk2("PUT", f"/ingest/{job_id}/batches", data="Id,Tweets__c\n" + "".join(f"{r},1\n" for r in ids),
-                    headers={"Content-Type": "text/csv"})
+    put = api.bulk2(
+        "PUT",
+        f"/ingest/{job_id}/batches",
+        data="Id,Tweets__c\n" + "".join(f"{r},1\n" for r in ids),
+        headers={"Content-Type": "text/csv"},
+    )
     assert _limit_info(put) == (2, 15000)
     api.bulk2("PATCH", f"/ingest/{job_id}", json={"state": "UploadComplete"})
     polls = 0
@@ -194,7 +217,9 @@ def test_admin_and_auth_are_never_counted(api, org):
     org.admin.usage()
     org.admin.config()
     org.admin.jobs()
-    api.s.post(api.base + "/services/oauth2/token", data={"grant_type": "client_credentials", "client_id": org.client_id,
-                                                          "client_secret": org.client_secret})
+    api.s.post(
+        api.base + "/services/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": org.client_id, "client_secret": org.client_secret},
+    )
     assert api.used() == 0
     assert json.loads(json.dumps(org.admin.usage()["by_family"])) == {"login (free)": 1}

@@ -20,14 +20,21 @@ def _limit_info(resp) -> int:
 
 def _bulk2_job(api, ids, wait):
     job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"}).json()["id"]
-    api.bulk2("PUT", f"/ingest/{job}/batches", data="Id,Tweets__c\n" + "".join(f"{r},1\n" for r in ids), headers={"Content-Type": "text/csv"})
+    api.bulk2(
+        "PUT",
+        f"/ingest/{job}/batches",
+        data="Id,Tweets__c\n" + "".join(f"{r},1\n" for r in ids),
+        headers={"Content-Type": "text/csv"},
+    )
     api.bulk2("PATCH", f"/ingest/{job}", json={"state": "UploadComplete"})
     return job
 
 
 def test_free_bulk2_polls_and_results(api, seeded, wait):
     ids = seeded(30)
-    api.org.admin.configure(profile_overrides={"bulk2.status": 0, "bulk2.successful_results": 0, "bulk2.failed_results": 2})
+    api.org.admin.configure(
+        profile_overrides={"bulk2.status": 0, "bulk2.successful_results": 0, "bulk2.failed_results": 2}
+    )
     job = _bulk2_job(api, ids, wait)
     polls = 0
     while True:
@@ -92,7 +99,9 @@ def test_bulk2_batches_per_job(api, seeded, wait):
     info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job}").json())["state"] == "JobComplete" and i)
     assert info["numberRecordsProcessed"] == 2_500
     assert api.org.admin.usage()["DailyBulkApiBatches"]["used"] == 3 + 1
-    assert get_profile("instant", bulk2_records_per_batch=1000, bulk2_parent_batches=1).counting.bulk2_batches(2_500) == 4
+    assert (
+        get_profile("instant", bulk2_records_per_batch=1000, bulk2_parent_batches=1).counting.bulk2_batches(2_500) == 4
+    )
 
 
 def test_reported_usage_lags(api, seeded, wait):
@@ -112,5 +121,7 @@ def test_a_whole_profile_document_over_the_admin_api(api):
     doc = get_profile("instant", **{"bulk1.status": 0}).to_document()
     cfg = api.org.admin.configure(profile_document=doc)
     assert cfg["profile"]["counting"]["requests"]["bulk1.status"] == 0
-    refused = api.org.admin.http.post(api.base + "/_emulator/config", json={"profile": "/etc/passwd"}, verify=api.org.verify)
+    refused = api.org.admin.http.post(
+        api.base + "/_emulator/config", json={"profile": "/etc/passwd"}, verify=api.org.verify
+    )
     assert refused.status_code == 400 and "profile_document" in refused.json()["message"]

@@ -45,8 +45,14 @@ def test_5xx_bodies_per_family_and_no_side_effects(api, seeded):
     assert rest.status_code == 500 and rest.json()[0]["errorCode"] == "UNKNOWN_EXCEPTION"
     assert api.records() == before and api.used() == 0
     # Logins and the admin API are never faulted.
-    token = api.s.post(api.base + "/services/oauth2/token", data={"grant_type": "client_credentials", "client_id": api.org.client_id,
-                                                                  "client_secret": api.org.client_secret})
+    token = api.s.post(
+        api.base + "/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": api.org.client_id,
+            "client_secret": api.org.client_secret,
+        },
+    )
     assert token.status_code == 200
 
 
@@ -85,7 +91,11 @@ def test_lock_errors_are_per_record_and_deterministic(api, seeded):
         stored = api.records()
         for rid, res in zip(ids, out, strict=True):
             assert stored[rid]["Tweets__c"] == (600 if res["success"] else before[rid]["Tweets__c"])
-        api.rest("PATCH", "/composite/sobjects", json={"records": [{"attributes": {"type": "Byline__c"}, "id": r, "Tweets__c": 1} for r in ids]})
+        api.rest(
+            "PATCH",
+            "/composite/sobjects",
+            json={"records": [{"attributes": {"type": "Byline__c"}, "id": r, "Tweets__c": 1} for r in ids]},
+        )
     assert outcomes[0] == outcomes[1]
     assert 20 < outcomes[0].count(False) < 100
 
@@ -95,10 +105,16 @@ def test_bulk2_job_failing_midway_leaves_unprocessed_records(api, wait, seeded):
     before = api.records()
     api.org.admin.configure(faults={"bulk_fail_after_records": 300})
     job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"}).json()
-    api.bulk2("PUT", f"/ingest/{job['id']}/batches", data="Id,Tweets__c\n" + "".join(f"{r},700\n" for r in ids),
-              headers={"Content-Type": "text/csv"})
+    api.bulk2(
+        "PUT",
+        f"/ingest/{job['id']}/batches",
+        data="Id,Tweets__c\n" + "".join(f"{r},700\n" for r in ids),
+        headers={"Content-Type": "text/csv"},
+    )
     api.bulk2("PATCH", f"/ingest/{job['id']}", json={"state": "UploadComplete"})
-    info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] in ("JobComplete", "Failed") and i)
+    info = wait(
+        lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] in ("JobComplete", "Failed") and i
+    )
     assert info["state"] == "Failed" and "midway" in info["errorMessage"]
     ok = list(csv.DictReader(io.StringIO(api.bulk2("GET", f"/ingest/{job['id']}/successfulResults/").text)))
     bad = list(csv.DictReader(io.StringIO(api.bulk2("GET", f"/ingest/{job['id']}/failedResults/").text)))
@@ -118,8 +134,16 @@ def test_bulk1_batch_failing_midway(api, wait, seeded):
     api.org.admin.configure(faults={"bulk_fail_after_records": 400})
     doc = f'<jobInfo xmlns="{NS}"><operation>update</operation><object>Byline__c</object><contentType>CSV</contentType></jobInfo>'
     job = api.bulk1("POST", "/job", body=doc).text.split("<id>")[1].split("<")[0]
-    batch = api.bulk1("POST", f"/job/{job}/batch", body="Id,Tweets__c\n" + "".join(f"{r},800\n" for r in ids),
-                      content_type="text/csv").text.split("<id>")[1].split("<")[0]
+    batch = (
+        api.bulk1(
+            "POST",
+            f"/job/{job}/batch",
+            body="Id,Tweets__c\n" + "".join(f"{r},800\n" for r in ids),
+            content_type="text/csv",
+        )
+        .text.split("<id>")[1]
+        .split("<")[0]
+    )
 
     def state():
         text = api.bulk1("GET", f"/job/{job}/batch/{batch}").text
@@ -139,14 +163,21 @@ def test_wrong_object_ids_everywhere(api, wait, seeded):
     ids = seeded(2)
     accounts = seeded(2, "Account")
     before, accounts_before = api.records(), api.records("Account")
-    coll = api.rest("PATCH", "/composite/sobjects",
-                    json={"records": [{"attributes": {"type": "Byline__c"}, "id": a, "Tweets__c": 1} for a in accounts]}).json()
+    coll = api.rest(
+        "PATCH",
+        "/composite/sobjects",
+        json={"records": [{"attributes": {"type": "Byline__c"}, "id": a, "Tweets__c": 1} for a in accounts]},
+    ).json()
     assert [r["errors"][0]["statusCode"] for r in coll] == ["MALFORMED_ID", "MALFORMED_ID"]
     row = api.rest("PATCH", f"/sobjects/Byline__c/{accounts[0]}", json={"Tweets__c": 1})
     assert row.status_code == 404 and row.json()[0]["errorCode"] == "NOT_FOUND"
     job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"}).json()
-    api.bulk2("PUT", f"/ingest/{job['id']}/batches", data="Id,Tweets__c\n" + "".join(f"{a},1\n" for a in accounts),
-              headers={"Content-Type": "text/csv"})
+    api.bulk2(
+        "PUT",
+        f"/ingest/{job['id']}/batches",
+        data="Id,Tweets__c\n" + "".join(f"{a},1\n" for a in accounts),
+        headers={"Content-Type": "text/csv"},
+    )
     api.bulk2("PATCH", f"/ingest/{job['id']}", json={"state": "UploadComplete"})
     info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] == "JobComplete" and i)
     assert info["numberRecordsFailed"] == 2
@@ -160,22 +191,38 @@ def test_bad_bulk_input_never_corrupts_data(api, wait, seeded):
     doc = f'<jobInfo xmlns="{NS}"><operation>update</operation><object>Byline__c</object><contentType>XML</contentType></jobInfo>'
     job = api.bulk1("POST", "/job", body=doc).text.split("<id>")[1].split("<")[0]
     # A CSV body for an XML job, JSON garbage, an unterminated XML document: all refused with InvalidBatch.
-    for body, ctype in ((f"Id,Tweets__c\n{ids[0]},1\n", "text/csv"), ("[{", "application/json"),
-                        (f'<sObjects xmlns="{NS}"><sObject><Id>{ids[0]}</Id>', "application/xml")):
+    for body, ctype in (
+        (f"Id,Tweets__c\n{ids[0]},1\n", "text/csv"),
+        ("[{", "application/json"),
+        (f'<sObjects xmlns="{NS}"><sObject><Id>{ids[0]}</Id>', "application/xml"),
+    ):
         resp = api.bulk1("POST", f"/job/{job}/batch", body=body, content_type=ctype)
         assert resp.status_code == 400 and b"<exceptionCode>InvalidBatch</exceptionCode>" in resp.content, resp.text
     # Bulk 2.0: a row with too many columns fails on its own; an unterminated quote fails the job.
     job2 = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"}).json()
-    api.bulk2("PUT", f"/ingest/{job2['id']}/batches", data=f"Id,Tweets__c\n{ids[0]},1,extra\n{ids[1]},2\n",
-              headers={"Content-Type": "text/csv"})
+    api.bulk2(
+        "PUT",
+        f"/ingest/{job2['id']}/batches",
+        data=f"Id,Tweets__c\n{ids[0]},1,extra\n{ids[1]},2\n",
+        headers={"Content-Type": "text/csv"},
+    )
     api.bulk2("PATCH", f"/ingest/{job2['id']}", json={"state": "UploadComplete"})
-    info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job2['id']}").json())["state"] in ("JobComplete", "Failed") and i)
+    info = wait(
+        lambda: (i := api.bulk2("GET", f"/ingest/{job2['id']}").json())["state"] in ("JobComplete", "Failed") and i
+    )
     assert info["state"] == "JobComplete" and info["numberRecordsProcessed"] == 2 and info["numberRecordsFailed"] == 1
     assert api.records()[ids[1]]["Tweets__c"] == 2 and api.records()[ids[0]] == before[ids[0]]
     job3 = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"}).json()
-    api.bulk2("PUT", f"/ingest/{job3['id']}/batches", data=f'Id,Name\n{ids[2]},"never closed\n', headers={"Content-Type": "text/csv"})
+    api.bulk2(
+        "PUT",
+        f"/ingest/{job3['id']}/batches",
+        data=f'Id,Name\n{ids[2]},"never closed\n',
+        headers={"Content-Type": "text/csv"},
+    )
     api.bulk2("PATCH", f"/ingest/{job3['id']}", json={"state": "UploadComplete"})
-    info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job3['id']}").json())["state"] in ("JobComplete", "Failed") and i)
+    info = wait(
+        lambda: (i := api.bulk2("GET", f"/ingest/{job3['id']}").json())["state"] in ("JobComplete", "Failed") and i
+    )
     assert info["state"] == "Failed"
     assert api.records()[ids[2]] == before[ids[2]]
 

@@ -71,8 +71,9 @@ def _json_request(api, method: str, path: str, body: str) -> Send:
     return partial(api.rest, method, path, data=body.encode(), headers={"Content-Type": "application/json"})
 
 
-def _assert_refused_like_control(api, hostile: Send, control: Send, status: int,
-                                 api_requests: int) -> tuple[requests.Response, requests.Response]:
+def _assert_refused_like_control(
+    api, hostile: Send, control: Send, status: int, api_requests: int
+) -> tuple[requests.Response, requests.Response]:
     """Both refused with `status`; the hostile request moved every counter exactly as the control did."""
     refused, moved = _counted(api, hostile)
     plain, control_moved = _counted(api, control)
@@ -95,8 +96,12 @@ def test_rest_row_deep_json_is_json_parser_error(api, seeded, kind):
     body = '{"Tweets__c": ' + DEEP_JSON[kind] + "}"
     for method, path in (("PATCH", f"/sobjects/Byline__c/{rid}"), ("POST", "/sobjects/Byline__c")):
         refused, _ = _assert_refused_like_control(
-            api, _json_request(api, method, path, body), _json_request(api, method, path, '{"Tweets__c": '),
-            status=400, api_requests=1)
+            api,
+            _json_request(api, method, path, body),
+            _json_request(api, method, path, '{"Tweets__c": '),
+            status=400,
+            api_requests=1,
+        )
         assert refused.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
     assert _stored(api) == before
 
@@ -104,8 +109,12 @@ def test_rest_row_deep_json_is_json_parser_error(api, seeded, kind):
 def test_a_body_nested_to_the_limit_is_read(api, seeded):
     rid = seeded(1)[0]
     at_limit = "[" * (JSON_MAX_DEPTH - 1) + "]" * (JSON_MAX_DEPTH - 1)  # with the object around it: the limit
-    resp = api.rest("PATCH", f"/sobjects/Byline__c/{rid}", data=('{"No_Such__c": ' + at_limit + "}").encode(),
-                    headers={"Content-Type": "application/json"})
+    resp = api.rest(
+        "PATCH",
+        f"/sobjects/Byline__c/{rid}",
+        data=('{"No_Such__c": ' + at_limit + "}").encode(),
+        headers={"Content-Type": "application/json"},
+    )
     assert resp.status_code == 400 and resp.json()[0]["errorCode"] == "INVALID_FIELD"  # decoded, then checked
 
 
@@ -117,9 +126,12 @@ def test_rest_row_hostile_xml_is_invalid_xml(api, seeded, kind):
     body = _xml(dtd, f"<Byline__c><Name>{entity}</Name></Byline__c>")
     for method, path in (("PATCH", f"/sobjects/Byline__c/{rid}"), ("POST", "/sobjects/Byline__c")):
         refused, _ = _assert_refused_like_control(
-            api, partial(api.rest, method, path, data=body.encode(), headers=XML),
+            api,
+            partial(api.rest, method, path, data=body.encode(), headers=XML),
             partial(api.rest, method, path, data=b"<Byline__c><Name>x</Name>", headers=XML),
-            status=400, api_requests=1)
+            status=400,
+            api_requests=1,
+        )
         assert refused.json()[0]["errorCode"] == "INVALID_XML"
         assert "root:" not in refused.text  # the external file was never read
     assert _stored(api) == before
@@ -134,8 +146,12 @@ def test_collections_deep_json_is_json_parser_error(api, seeded, kind):
     records = [record % (ids[0], "1"), record % (ids[1], DEEP_JSON[kind])]
     body = '{"allOrNone": false, "records": [' + ", ".join(records) + "]}"
     refused, _ = _assert_refused_like_control(
-        api, _json_request(api, "PATCH", "/composite/sobjects", body),
-        _json_request(api, "PATCH", "/composite/sobjects", body[:40]), status=400, api_requests=1)
+        api,
+        _json_request(api, "PATCH", "/composite/sobjects", body),
+        _json_request(api, "PATCH", "/composite/sobjects", body[:40]),
+        status=400,
+        api_requests=1,
+    )
     assert refused.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
     assert _stored(api) == before  # not even the well-formed first record was written
 
@@ -145,11 +161,20 @@ def test_composite_deep_json_is_json_parser_error(api, seeded, kind):
     ids = seeded(1)
     before = _stored(api)
     sub = '{"method": "PATCH", "url": "/services/data/%s/sobjects/Byline__c/%s", "referenceId": "r%d", "body": %s}'
-    body = ('{"allOrNone": false, "compositeRequest": [' + sub % (V, ids[0], 1, '{"Tweets__c": 5}') + ", "
-            + sub % (V, ids[0], 2, DEEP_JSON[kind]) + "]}")
+    body = (
+        '{"allOrNone": false, "compositeRequest": ['
+        + sub % (V, ids[0], 1, '{"Tweets__c": 5}')
+        + ", "
+        + sub % (V, ids[0], 2, DEEP_JSON[kind])
+        + "]}"
+    )
     refused, _ = _assert_refused_like_control(
-        api, _json_request(api, "POST", "/composite", body), _json_request(api, "POST", "/composite", body[:60]),
-        status=400, api_requests=1)
+        api,
+        _json_request(api, "POST", "/composite", body),
+        _json_request(api, "POST", "/composite", body[:60]),
+        status=400,
+        api_requests=1,
+    )
     assert refused.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
     assert _stored(api) == before
 
@@ -165,12 +190,18 @@ def _bulk1_error(resp: requests.Response) -> str:
 def test_bulk1_hostile_job_document_is_invalid_xml(api, kind):
     jobs_before = api.org.admin.jobs()["bulk1"]
     dtd, entity = HOSTILE_XML[kind]
-    body = _xml(dtd, f'<jobInfo xmlns="{BULK_NS}"><operation>update</operation><object>{entity}</object>'
-                     "<contentType>XML</contentType></jobInfo>")
+    body = _xml(
+        dtd,
+        f'<jobInfo xmlns="{BULK_NS}"><operation>update</operation><object>{entity}</object>'
+        "<contentType>XML</contentType></jobInfo>",
+    )
     refused, plain = _assert_refused_like_control(
-        api, lambda: api.bulk1("POST", "/job", body=body.encode()),
+        api,
+        lambda: api.bulk1("POST", "/job", body=body.encode()),
         lambda: api.bulk1("POST", "/job", body=b"<jobInfo><unclosed>"),
-        status=400, api_requests=1)
+        status=400,
+        api_requests=1,
+    )
     assert _bulk1_error(refused) == _bulk1_error(plain) == "InvalidXML"
     assert "root:" not in refused.text
     assert api.org.admin.jobs()["bulk1"] == jobs_before
@@ -181,9 +212,12 @@ def test_bulk1_deep_json_job_document_is_client_input_error(api, kind):
     jobs_before = api.org.admin.jobs()["bulk1"]
     body = '{"operation": "update", "object": "Byline__c", "contentType": "JSON", "extra": ' + DEEP_JSON[kind] + "}"
     refused, _ = _assert_refused_like_control(
-        api, lambda: api.bulk1("POST", "/job", body=body.encode(), content_type="application/json"),
+        api,
+        lambda: api.bulk1("POST", "/job", body=body.encode(), content_type="application/json"),
         lambda: api.bulk1("POST", "/job", body=b'{"operation": ', content_type="application/json"),
-        status=400, api_requests=1)
+        status=400,
+        api_requests=1,
+    )
     assert refused.json()["exceptionCode"] == "ClientInputError"
     assert api.org.admin.jobs()["bulk1"] == jobs_before
 
@@ -199,9 +233,12 @@ def test_bulk1_hostile_xml_batch_is_refused_and_counted_like_a_malformed_batch(a
     batch = _xml(dtd, f'<sObjects xmlns="{BULK_NS}">{record}</sObjects>')
     malformed = f'<sObjects xmlns="{BULK_NS}"><sObject><Id>{ids[0]}</Id>'
     refused, plain = _assert_refused_like_control(
-        api, lambda: api.bulk1("POST", f"/job/{job}/batch", body=batch.encode()),
+        api,
+        lambda: api.bulk1("POST", f"/job/{job}/batch", body=batch.encode()),
         lambda: api.bulk1("POST", f"/job/{job}/batch", body=malformed.encode()),
-        status=400, api_requests=1)
+        status=400,
+        api_requests=1,
+    )
     assert _bulk1_error(refused) == _bulk1_error(plain) == "InvalidBatch"
     listed = api.bulk1("GET", f"/job/{job}/batch")
     assert f"{{{BULK_NS}}}batchInfo" not in {child.tag for child in fromstring(listed.content)}  # no batch was created
@@ -214,8 +251,12 @@ def test_bulk2_deep_json_job_document_is_json_parser_error(api, kind):
     jobs_before = api.org.admin.jobs()["bulk2_ingest"]
     body = '{"object": "Byline__c", "operation": "update", "extra": ' + DEEP_JSON[kind] + "}"
     refused, _ = _assert_refused_like_control(
-        api, _json_request(api, "POST", "/jobs/ingest", body),
-        _json_request(api, "POST", "/jobs/ingest", '{"object": '), status=400, api_requests=1)
+        api,
+        _json_request(api, "POST", "/jobs/ingest", body),
+        _json_request(api, "POST", "/jobs/ingest", '{"object": '),
+        status=400,
+        api_requests=1,
+    )
     assert refused.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
     assert api.org.admin.jobs()["bulk2_ingest"] == jobs_before
 
@@ -225,19 +266,26 @@ def test_bulk2_deep_json_job_document_is_json_parser_error(api, kind):
 def test_soap_login_hostile_xml_is_a_client_fault(api, org, kind):
     """A SOAP fault is HTTP 500 (SOAP 1.1 binding), as for a malformed envelope; login is never counted."""
     dtd, entity = HOSTILE_XML[kind]
-    envelope = (f'<env:Envelope xmlns:env="{SOAP_ENV}"><env:Body><n1:login xmlns:n1="urn:partner.soap.sforce.com">'
-                f"<n1:username>{entity}</n1:username><n1:password>{org.password}</n1:password></n1:login></env:Body>"
-                "</env:Envelope>")
+    envelope = (
+        f'<env:Envelope xmlns:env="{SOAP_ENV}"><env:Body><n1:login xmlns:n1="urn:partner.soap.sforce.com">'
+        f"<n1:username>{entity}</n1:username><n1:password>{org.password}</n1:password></n1:login></env:Body>"
+        "</env:Envelope>"
+    )
     plain = requests.Session()
     plain.trust_env = False
 
     def post(body: bytes) -> requests.Response:
-        return plain.post(f"{org.login_url}/services/Soap/u/62.0", data=body, verify=org.verify,
-                          headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"})
+        return plain.post(
+            f"{org.login_url}/services/Soap/u/62.0",
+            data=body,
+            verify=org.verify,
+            headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"},
+        )
 
     before = _stored(api)
-    refused, malformed = _assert_refused_like_control(api, lambda: post(_xml(dtd, envelope).encode()),
-                                                      lambda: post(b"<env:Envelope>"), status=500, api_requests=0)
+    refused, malformed = _assert_refused_like_control(
+        api, lambda: post(_xml(dtd, envelope).encode()), lambda: post(b"<env:Envelope>"), status=500, api_requests=0
+    )
     for resp in (refused, malformed):
         fault = fromstring(resp.content).find(f"{{{SOAP_ENV}}}Body/{{{SOAP_ENV}}}Fault")
         assert fault.find("faultcode").text == "soapenv:Client"

@@ -42,13 +42,22 @@ def test_builtins_are_files_of_the_format():
 
 def test_a_partial_file_takes_realistic_values(tmp_path):
     path = tmp_path / "mine.json"
-    path.write_text(json.dumps(_doc(counting={"requests": {"bulk2.status": 0}, "composite_batch_calls": "N+1"},
-                                    timings={"bulk2_per_record_ms": 20})))
+    path.write_text(
+        json.dumps(
+            _doc(
+                counting={"requests": {"bulk2.status": 0}, "composite_batch_calls": "N+1"},
+                timings={"bulk2_per_record_ms": 20},
+            )
+        )
+    )
     mine = get_profile(str(path))
     realistic = get_profile("realistic")
     assert mine.name == "t" and mine.counting.calls("bulk2.status") == 0 and mine.counting.calls("bulk2.create") == 1
     assert mine.counting.composite_batch_total(3) == 4
-    assert mine.timings.bulk2_per_record_ms == 20.0 and mine.timings.bulk1_per_record_ms == realistic.timings.bulk1_per_record_ms
+    assert (
+        mine.timings.bulk2_per_record_ms == 20.0
+        and mine.timings.bulk1_per_record_ms == realistic.timings.bulk1_per_record_ms
+    )
 
 
 def test_round_trip_through_a_file(tmp_path):
@@ -58,21 +67,27 @@ def test_round_trip_through_a_file(tmp_path):
     assert get_profile(str(path)) == original
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"format": "other"}, "format: expected 'sfharness-org-profile'"),
-    ({"version": 2}, "version: this sfharness reads version 1 profiles, got 2"),
-    ({"speed": 1}, "speed: unknown field"),
-    ({"timings": {"bulk2_per_record_ms": -1}}, "timings.bulk2_per_record_ms: must be at least 0, got -1"),
-    ({"timings": {"bulk2_per_record_ms": "fast"}}, "timings.bulk2_per_record_ms: expected a number, got 'fast'"),
-    ({"timings": {"bulk_parallelism": 0}}, "timings.bulk_parallelism: must be at least 1"),
-    ({"timings": {"bulk_parallelism": 2.5}}, "timings.bulk_parallelism: expected a whole number"),
-    ({"timings": {"bulk3_per_record_ms": 1}}, "timings.bulk3_per_record_ms: unknown field"),
-    ({"counting": {"requests": {"bulk2.poll": 0}}}, "counting.requests.bulk2.poll: unknown field"),
-    ({"counting": {"requests": {"bulk2.status": True}}}, "counting.requests.bulk2.status: expected a whole number"),
-    ({"counting": {"composite_batch_calls": "2N"}}, "counting.composite_batch_calls: expected one of '1', 'N', 'N+1'"),
-    ({"counting": []}, "counting: expected an object"),
-    ({"name": ""}, "name: expected a non-empty text"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"format": "other"}, "format: expected 'sfharness-org-profile'"),
+        ({"version": 2}, "version: this sfharness reads version 1 profiles, got 2"),
+        ({"speed": 1}, "speed: unknown field"),
+        ({"timings": {"bulk2_per_record_ms": -1}}, "timings.bulk2_per_record_ms: must be at least 0, got -1"),
+        ({"timings": {"bulk2_per_record_ms": "fast"}}, "timings.bulk2_per_record_ms: expected a number, got 'fast'"),
+        ({"timings": {"bulk_parallelism": 0}}, "timings.bulk_parallelism: must be at least 1"),
+        ({"timings": {"bulk_parallelism": 2.5}}, "timings.bulk_parallelism: expected a whole number"),
+        ({"timings": {"bulk3_per_record_ms": 1}}, "timings.bulk3_per_record_ms: unknown field"),
+        ({"counting": {"requests": {"bulk2.poll": 0}}}, "counting.requests.bulk2.poll: unknown field"),
+        ({"counting": {"requests": {"bulk2.status": True}}}, "counting.requests.bulk2.status: expected a whole number"),
+        (
+            {"counting": {"composite_batch_calls": "2N"}},
+            "counting.composite_batch_calls: expected one of '1', 'N', 'N+1'",
+        ),
+        ({"counting": []}, "counting: expected an object"),
+        ({"name": ""}, "name: expected a non-empty text"),
+    ],
+)
 def test_validation_names_the_field(tmp_path, change, message):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({**_doc(), **change}))
@@ -107,47 +122,63 @@ def test_the_docs_list_every_field_with_its_default():
         if m:
             rows[m.group(1)] = m.group(2).strip().strip("`").strip('"')
     doc = get_profile("realistic").to_document()
-    expected = {**{k: v for k, v in doc["counting"]["requests"].items()},
-                **{k: v for k, v in doc["counting"].items() if k != "requests"}, **doc["timings"]}
+    expected = {
+        **{k: v for k, v in doc["counting"]["requests"].items()},
+        **{k: v for k, v in doc["counting"].items() if k != "requests"},
+        **doc["timings"],
+    }
     for name, value in expected.items():
         assert name in rows, f"docs/org-profile.md has no row for {name}"
         assert rows[name] == str(value), (name, rows[name], value)
     assert set(REQUEST_KINDS) - {"rest.composite_batch"} <= set(rows)
 
 
-@pytest.mark.parametrize("family, method, path, kind", [
-    ("rest", "PATCH", "/services/data/v62.0/sobjects/Byline__c/a005g000001AAAAAA", "rest.sobject_write"),
-    ("rest", "POST", "/services/data/v62.0/sobjects/Byline__c", "rest.sobject_write"),
-    ("rest", "GET", "/services/data/v62.0/sobjects/Byline__c/a005g000001AAAAAA", "rest.sobject_read"),
-    ("rest", "GET", "/services/data/v62.0/sobjects/Byline__c/describe/", "rest.describe"),
-    ("rest", "GET", "/services/data/v62.0/sobjects", "rest.describe"),
-    ("rest", "GET", "/services/data/v62.0/query", "rest.query"),
-    ("rest", "GET", "/services/data/v62.0/query/01g5g00000AAAAAAAA-2000", "rest.query_more"),
-    ("rest", "PATCH", "/services/data/v62.0/composite/sobjects", "rest.collections"),
-    ("rest", "POST", "/services/data/v62.0/composite", "rest.composite"),
-    ("rest", "POST", "/services/data/v62.0/composite/batch", "rest.composite_batch"),
-    ("rest", "POST", "/services/data/v62.0/composite/tree/Account", "rest.other"),
-    ("rest", "GET", "/services/data/v62.0/limits/", "rest.limits"),
-    ("bulk2", "POST", "/services/data/v62.0/jobs/ingest", "bulk2.create"),
-    ("bulk2", "GET", "/services/data/v62.0/jobs/ingest", "bulk2.other"),
-    ("bulk2", "PUT", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA/batches", "bulk2.upload"),
-    ("bulk2", "PATCH", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA", "bulk2.close"),
-    ("bulk2", "GET", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA", "bulk2.status"),
-    ("bulk2", "DELETE", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA", "bulk2.other"),
-    ("bulk2", "GET", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA/successfulResults/", "bulk2.successful_results"),
-    ("bulk2", "GET", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA/failedResults", "bulk2.failed_results"),
-    ("bulk2", "GET", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA/unprocessedRecords", "bulk2.unprocessed_records"),
-    ("bulk2", "POST", "/services/data/v62.0/jobs/query", "bulk2.query"),
-    ("bulk1", "POST", "/services/async/62.0/job", "bulk1.create"),
-    ("bulk1", "POST", "/services/async/62.0/job/7505g000001AAAAAA", "bulk1.close"),
-    ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA", "bulk1.status"),
-    ("bulk1", "POST", "/services/async/62.0/job/7505g000001AAAAAA/batch", "bulk1.upload"),
-    ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA/batch", "bulk1.batch_list"),
-    ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA/batch/7515g000001AAAAAA", "bulk1.status"),
-    ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA/batch/7515g000001AAAAAA/result", "bulk1.result"),
-    ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA/batch/7515g000001AAAAAA/request", "bulk1.other"),
-    ("login", "POST", "/services/oauth2/token", "login"),
-])
+@pytest.mark.parametrize(
+    "family, method, path, kind",
+    [
+        ("rest", "PATCH", "/services/data/v62.0/sobjects/Byline__c/a005g000001AAAAAA", "rest.sobject_write"),
+        ("rest", "POST", "/services/data/v62.0/sobjects/Byline__c", "rest.sobject_write"),
+        ("rest", "GET", "/services/data/v62.0/sobjects/Byline__c/a005g000001AAAAAA", "rest.sobject_read"),
+        ("rest", "GET", "/services/data/v62.0/sobjects/Byline__c/describe/", "rest.describe"),
+        ("rest", "GET", "/services/data/v62.0/sobjects", "rest.describe"),
+        ("rest", "GET", "/services/data/v62.0/query", "rest.query"),
+        ("rest", "GET", "/services/data/v62.0/query/01g5g00000AAAAAAAA-2000", "rest.query_more"),
+        ("rest", "PATCH", "/services/data/v62.0/composite/sobjects", "rest.collections"),
+        ("rest", "POST", "/services/data/v62.0/composite", "rest.composite"),
+        ("rest", "POST", "/services/data/v62.0/composite/batch", "rest.composite_batch"),
+        ("rest", "POST", "/services/data/v62.0/composite/tree/Account", "rest.other"),
+        ("rest", "GET", "/services/data/v62.0/limits/", "rest.limits"),
+        ("bulk2", "POST", "/services/data/v62.0/jobs/ingest", "bulk2.create"),
+        ("bulk2", "GET", "/services/data/v62.0/jobs/ingest", "bulk2.other"),
+        ("bulk2", "PUT", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA/batches", "bulk2.upload"),
+        ("bulk2", "PATCH", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA", "bulk2.close"),
+        ("bulk2", "GET", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA", "bulk2.status"),
+        ("bulk2", "DELETE", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA", "bulk2.other"),
+        (
+            "bulk2",
+            "GET",
+            "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA/successfulResults/",
+            "bulk2.successful_results",
+        ),
+        ("bulk2", "GET", "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA/failedResults", "bulk2.failed_results"),
+        (
+            "bulk2",
+            "GET",
+            "/services/data/v62.0/jobs/ingest/7505g000001AAAAAA/unprocessedRecords",
+            "bulk2.unprocessed_records",
+        ),
+        ("bulk2", "POST", "/services/data/v62.0/jobs/query", "bulk2.query"),
+        ("bulk1", "POST", "/services/async/62.0/job", "bulk1.create"),
+        ("bulk1", "POST", "/services/async/62.0/job/7505g000001AAAAAA", "bulk1.close"),
+        ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA", "bulk1.status"),
+        ("bulk1", "POST", "/services/async/62.0/job/7505g000001AAAAAA/batch", "bulk1.upload"),
+        ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA/batch", "bulk1.batch_list"),
+        ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA/batch/7515g000001AAAAAA", "bulk1.status"),
+        ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA/batch/7515g000001AAAAAA/result", "bulk1.result"),
+        ("bulk1", "GET", "/services/async/62.0/job/7505g000001AAAAAA/batch/7515g000001AAAAAA/request", "bulk1.other"),
+        ("login", "POST", "/services/oauth2/token", "login"),
+    ],
+)
 def test_request_kinds(family, method, path, kind):
     assert request_kind(family, method, path) == kind
     assert kind in REQUEST_KINDS

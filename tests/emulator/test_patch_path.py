@@ -55,8 +55,14 @@ def test_counters_stay_exact_under_concurrent_clients(api, seeded):
 
     def client(n: int) -> list[int]:
         s = api.org.session()
-        return [s.patch(f"{api.base}/services/data/{V}/sobjects/Byline__c/{ids[(n * per_client + i) % len(ids)]}",
-                        json={"Tweets__c": i}, timeout=60).status_code for i in range(per_client)]
+        return [
+            s.patch(
+                f"{api.base}/services/data/{V}/sobjects/Byline__c/{ids[(n * per_client + i) % len(ids)]}",
+                json={"Tweets__c": i},
+                timeout=60,
+            ).status_code
+            for i in range(per_client)
+        ]
 
     with ThreadPoolExecutor(8) as pool:
         statuses = [code for codes in pool.map(client, range(8)) for code in codes]
@@ -70,8 +76,13 @@ def test_counters_stay_exact_under_concurrent_clients(api, seeded):
 
 def _asgi_patch(running, rid: str, messages: list[dict]) -> list[dict]:
     """PATCH one row through the REST app directly (no gate), the request body arriving as `messages`."""
-    scope = {"type": "http", "method": "PATCH", "path": f"/services/data/{V}/sobjects/Byline__c/{rid}",
-             "query_string": b"", "headers": [(b"content-type", b"application/json")]}
+    scope = {
+        "type": "http",
+        "method": "PATCH",
+        "path": f"/services/data/{V}/sobjects/Byline__c/{rid}",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+    }
     pending, sent = list(messages), []
 
     async def receive():
@@ -86,12 +97,21 @@ def _asgi_patch(running, rid: str, messages: list[dict]) -> list[dict]:
 
 def test_body_messages_are_joined_and_a_disconnect_changes_nothing(api, seeded):
     ids = seeded(2)
-    sent = _asgi_patch(api.org, ids[0], [{"type": "http.request", "body": b'{"Tweets__c"', "more_body": True},
-                                     {"type": "http.request", "body": b": 5}", "more_body": False}])
+    sent = _asgi_patch(
+        api.org,
+        ids[0],
+        [
+            {"type": "http.request", "body": b'{"Tweets__c"', "more_body": True},
+            {"type": "http.request", "body": b": 5}", "more_body": False},
+        ],
+    )
     assert sent[0]["status"] == 204
     before = api.records()[ids[1]]
-    gone = _asgi_patch(api.org, ids[1], [{"type": "http.request", "body": b'{"Tweets__c": 6}', "more_body": True},
-                                     {"type": "http.disconnect"}])
+    gone = _asgi_patch(
+        api.org,
+        ids[1],
+        [{"type": "http.request", "body": b'{"Tweets__c": 6}', "more_body": True}, {"type": "http.disconnect"}],
+    )
     assert gone == []  # nothing answered, nothing written
     stored = api.records()
     assert stored[ids[0]]["Tweets__c"] == 5 and stored[ids[1]] == before

@@ -11,9 +11,15 @@ def test_realistic_profile_time_scaled(api, wait, seeded):
     body = {"records": [{"attributes": {"type": "Byline__c"}, "id": r, "Likes__c": 2} for r in ids[:200]]}
     assert all(r["success"] for r in api.rest("PATCH", "/composite/sobjects", json=body).json())
     job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"}).json()
-    api.bulk2("PUT", f"/ingest/{job['id']}/batches", data="Id,Tweets__c\n" + "".join(f"{r},3\n" for r in ids[200:]),
-              headers={"Content-Type": "text/csv"})
-    assert api.bulk2("PATCH", f"/ingest/{job['id']}", json={"state": "UploadComplete"}).json()["state"] == "UploadComplete"
+    api.bulk2(
+        "PUT",
+        f"/ingest/{job['id']}/batches",
+        data="Id,Tweets__c\n" + "".join(f"{r},3\n" for r in ids[200:]),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert (
+        api.bulk2("PATCH", f"/ingest/{job['id']}", json={"state": "UploadComplete"}).json()["state"] == "UploadComplete"
+    )
     info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] == "JobComplete" and i)
     assert info["numberRecordsProcessed"] == 400 and info["totalProcessingTime"] > 0
     stored = api.records()

@@ -14,7 +14,12 @@ ROLLED_BACK = {
     "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
     "fields": [],
 }
-HALTED = [{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}]
+HALTED = [
+    {
+        "errorCode": "PROCESSING_HALTED",
+        "message": "The transaction was rolled back since another operation in the same transaction failed.",
+    }
+]
 
 
 def _row(rid: str) -> str:
@@ -68,7 +73,10 @@ def test_row_get_create_patch_delete(api, seeded):
     assert got["attributes"] == {"type": "Byline__c", "url": f"/services/data/v62.0/sobjects/Byline__c/{rid}"}
     assert got["Name"] == "new" and got["Tweets__c"] == 3.0 and got["Account__c"] == account
     assert api.rest("GET", _row(rid) + "?fields=Name,Tweets__c").json() == {
-        "attributes": got["attributes"], "Name": "new", "Tweets__c": 3.0}
+        "attributes": got["attributes"],
+        "Name": "new",
+        "Tweets__c": 3.0,
+    }
     assert api.rest("PATCH", _row(rid), json={"Tweets__c": 4}).status_code == 204
     # Clients that cannot send PATCH use POST with ?_HttpMethod=PATCH.
     override = api.rest("POST", _row(rid) + "?_HttpMethod=PATCH", json={"Likes__c": 8})
@@ -90,7 +98,12 @@ def test_bad_ids_are_404_not_found(api, seeded, bad):
     for method, kw in (("GET", {}), ("PATCH", {"json": {"Tweets__c": 1}}), ("DELETE", {})):
         resp = api.rest(method, _row(bad), **kw)
         assert resp.status_code == 404, (method, resp.text)
-        assert resp.json() == [{"message": f"Provided external ID field does not exist or is not accessible: {bad}", "errorCode": "NOT_FOUND"}]
+        assert resp.json() == [
+            {
+                "message": f"Provided external ID field does not exist or is not accessible: {bad}",
+                "errorCode": "NOT_FOUND",
+            }
+        ]
 
 
 def test_missing_record_and_unknown_object(api, seeded):
@@ -157,12 +170,18 @@ def test_query_shapes_and_paging(api, seeded):
     more = api.s.get(api.base + page["nextRecordsUrl"]).json()
     assert more["done"] is True and len(more["records"]) == 300 and "nextRecordsUrl" not in more
     assert sorted(r["Id"] for r in page["records"] + more["records"]) == sorted(ids)
-    small = api.rest("GET", "/query", params={"q": "SELECT Id FROM Byline__c"}, headers={"Sforce-Query-Options": "batchSize=500"}).json()
+    small = api.rest(
+        "GET", "/query", params={"q": "SELECT Id FROM Byline__c"}, headers={"Sforce-Query-Options": "batchSize=500"}
+    ).json()
     assert len(small["records"]) == 500
     count = api.rest("GET", "/query", params={"q": "SELECT COUNT() FROM Byline__c WHERE Tweets__c >= 0"}).json()
     assert count == {"totalSize": 2300, "done": True, "records": []}
     aggregate = api.rest("GET", "/query", params={"q": "SELECT COUNT(Id) FROM Byline__c"}).json()
-    assert aggregate == {"totalSize": 1, "done": True, "records": [{"attributes": {"type": "AggregateResult"}, "expr0": 2300}]}
+    assert aggregate == {
+        "totalSize": 1,
+        "done": True,
+        "records": [{"attributes": {"type": "AggregateResult"}, "expr0": 2300}],
+    }
     aliased = api.rest("GET", "/query", params={"q": "SELECT COUNT(Id) n FROM Byline__c WHERE Tweets__c < 0"}).json()
     assert aliased["records"] == [{"attributes": {"type": "AggregateResult"}, "n": 0}]
     bad = api.rest("GET", "/query/01gBOGUS-2000")
@@ -172,25 +191,51 @@ def test_query_shapes_and_paging(api, seeded):
 def test_query_column_metadata(api, seeded):
     """`columns=true` answers the query's column layout (as Salesforce's own tools ask for it), not its rows."""
     seeded(3)
-    resp = api.rest("GET", "/query", params={"q": "SELECT Id, Name, Tweets__c, Account__r.Name, Account__r.Phone FROM Byline__c",
-                                              "columns": "true"})
+    resp = api.rest(
+        "GET",
+        "/query",
+        params={"q": "SELECT Id, Name, Tweets__c, Account__r.Name, Account__r.Phone FROM Byline__c", "columns": "true"},
+    )
     assert resp.status_code == 200
     body = resp.json()
     assert list(body) == ["columnMetadata", "entityName", "groupBy", "idSelected", "keyPrefix"]
-    assert (body["entityName"], body["groupBy"], body["idSelected"], body["keyPrefix"]) == ("Byline__c", False, True, "a01")
+    assert (body["entityName"], body["groupBy"], body["idSelected"], body["keyPrefix"]) == (
+        "Byline__c",
+        False,
+        True,
+        "a01",
+    )
     cols = body["columnMetadata"]
     assert [c["columnName"] for c in cols] == ["Id", "Name", "Tweets__c", "Account__r"]
-    assert cols[0] == {"aggregate": False, "apexType": "Id", "booleanType": False, "columnName": "Id", "custom": False,
-                       "displayName": "Id", "foreignKeyName": None, "insertable": False, "joinColumns": [],
-                       "numberType": False, "textType": False, "updatable": False}
-    assert (cols[1]["apexType"], cols[1]["textType"], cols[1]["insertable"], cols[1]["updatable"]) == ("String", True, True, True)
+    assert cols[0] == {
+        "aggregate": False,
+        "apexType": "Id",
+        "booleanType": False,
+        "columnName": "Id",
+        "custom": False,
+        "displayName": "Id",
+        "foreignKeyName": None,
+        "insertable": False,
+        "joinColumns": [],
+        "numberType": False,
+        "textType": False,
+        "updatable": False,
+    }
+    assert (cols[1]["apexType"], cols[1]["textType"], cols[1]["insertable"], cols[1]["updatable"]) == (
+        "String",
+        True,
+        True,
+        True,
+    )
     assert (cols[2]["apexType"], cols[2]["numberType"], cols[2]["custom"]) == ("Double", True, True)
     parent = cols[3]
     assert (parent["foreignKeyName"], parent["apexType"], parent["custom"]) == ("Account__c", None, True)
     assert [j["columnName"] for j in parent["joinColumns"]] == ["Name", "Phone"]
     aggregate = api.rest("GET", "/query", params={"q": "SELECT COUNT(Id) FROM Byline__c", "columns": "true"}).json()
     assert aggregate["idSelected"] is False
-    assert [(c["columnName"], c["displayName"], c["aggregate"]) for c in aggregate["columnMetadata"]] == [("expr0", "COUNT(Id)", True)]
+    assert [(c["columnName"], c["displayName"], c["aggregate"]) for c in aggregate["columnMetadata"]] == [
+        ("expr0", "COUNT(Id)", True)
+    ]
     plain = api.rest("GET", "/query", params={"q": "SELECT Id FROM Byline__c", "columns": "false"}).json()
     assert plain["totalSize"] == 3
     bad = api.rest("GET", "/query", params={"q": "SELECT Id FROM Byline__c", "columns": "maybe"})
@@ -206,17 +251,23 @@ def test_repeated_slashes_in_the_path_are_one(api, seeded):
     assert resp.status_code == 204
     assert api.records()[rid]["Tweets__c"] == 12
     usage = api.org.admin.usage()
-    assert usage["by_endpoint"] == {"GET /services/data (free)": 1, "PATCH /services/data/vXX.X/sobjects/Byline__c/{id}": 1}
+    assert usage["by_endpoint"] == {
+        "GET /services/data (free)": 1,
+        "PATCH /services/data/vXX.X/sobjects/Byline__c/{id}": 1,
+    }
 
 
-@pytest.mark.parametrize("soql, code", [
-    ("SELECT Id FROM", "MALFORMED_QUERY"),
-    ("SELEC Id FROM Byline__c", "MALFORMED_QUERY"),
-    ("SELECT Id FROM Byline__c WHERE Name = 'unterminated", "MALFORMED_QUERY"),
-    ("SELECT Nope__c FROM Byline__c", "INVALID_FIELD"),
-    ("SELECT Id FROM Byline__c WHERE Nope__c = 1", "INVALID_FIELD"),
-    ("SELECT Id FROM No_Such__c", "INVALID_TYPE"),
-])
+@pytest.mark.parametrize(
+    "soql, code",
+    [
+        ("SELECT Id FROM", "MALFORMED_QUERY"),
+        ("SELEC Id FROM Byline__c", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Byline__c WHERE Name = 'unterminated", "MALFORMED_QUERY"),
+        ("SELECT Nope__c FROM Byline__c", "INVALID_FIELD"),
+        ("SELECT Id FROM Byline__c WHERE Nope__c = 1", "INVALID_FIELD"),
+        ("SELECT Id FROM No_Such__c", "INVALID_TYPE"),
+    ],
+)
 def test_query_errors(api, soql, code):
     resp = api.rest("GET", "/query", params={"q": soql})
     assert resp.status_code == 400, resp.text
@@ -243,13 +294,21 @@ def test_collections_cap_is_200(api, seeded):
     ok = api.rest("PATCH", "/composite/sobjects", json=_coll([_upd(r, Tweets__c=1) for r in ids[:200]]))
     assert ok.status_code == 200 and len(ok.json()) == 200
     # Collections arrived in API 42.0.
-    assert api.rest("PATCH", "/composite/sobjects", version="v41.0", json=_coll([_upd(ids[0], Tweets__c=2)])).status_code == 404
+    assert (
+        api.rest("PATCH", "/composite/sobjects", version="v41.0", json=_coll([_upd(ids[0], Tweets__c=2)])).status_code
+        == 404
+    )
     assert api.used() == 3
 
 
 def test_collections_partial_success(api, seeded):
     ids = seeded(4)
-    records = [_upd(ids[0], Tweets__c=10), _upd(ids[1], Tweets__c=-1), _upd("001000000000000AAA", Tweets__c=1), _upd(ids[3], Tweets__c=13)]
+    records = [
+        _upd(ids[0], Tweets__c=10),
+        _upd(ids[1], Tweets__c=-1),
+        _upd("001000000000000AAA", Tweets__c=1),
+        _upd(ids[3], Tweets__c=13),
+    ]
     resp = api.rest("PATCH", "/composite/sobjects", json=_coll(records))
     assert resp.status_code == 200
     out = resp.json()
@@ -286,7 +345,11 @@ def test_collections_create_get_delete(api, seeded):
     out = api.rest("POST", "/composite/sobjects", json=_coll(new)).json()
     ids = [r["id"] for r in out]
     assert all(r["success"] for r in out) and len(set(ids)) == 3
-    got = api.rest("GET", "/composite/sobjects/Byline__c", params={"ids": ",".join([*ids, "a015g00000000zzAAA"]), "fields": "Name,Tweets__c"}).json()
+    got = api.rest(
+        "GET",
+        "/composite/sobjects/Byline__c",
+        params={"ids": ",".join([*ids, "a015g00000000zzAAA"]), "fields": "Name,Tweets__c"},
+    ).json()
     assert [g["Name"] for g in got[:3]] == ["n0", "n1", "n2"] and got[3] is None
     gone = api.rest("DELETE", "/composite/sobjects", params={"ids": ",".join(ids[:2]), "allOrNone": "false"}).json()
     assert gone == [{"id": ids[0], "success": True, "errors": []}, {"id": ids[1], "success": True, "errors": []}]
@@ -310,7 +373,12 @@ def test_composite_references_and_one_call(api, seeded):
         _sub("line", "PATCH", _row(ids[0]), {"Account__c": "@{acct.id}", "Name": "child of @{acct.id}"}),
         _sub("read", "GET", "/sobjects/Account/@{acct.id}"),
         _sub("q", "GET", "/query?q=SELECT+Id,Name+FROM+Account+WHERE+Name='Parent'"),
-        _sub("coll", "PATCH", "/composite/sobjects", {"allOrNone": False, "records": [_upd(r, Likes__c=2) for r in ids[1:]]}),
+        _sub(
+            "coll",
+            "PATCH",
+            "/composite/sobjects",
+            {"allOrNone": False, "records": [_upd(r, Likes__c=2) for r in ids[1:]]},
+        ),
     ]
     resp = api.rest("POST", "/composite", json={"allOrNone": False, "compositeRequest": subs})
     assert resp.status_code == 200
@@ -370,7 +438,9 @@ def test_composite_limits(api, seeded):
     resp = api.rest("POST", "/composite", json={"compositeRequest": too_many})
     assert resp.status_code == 400 and resp.json()[0]["errorCode"]
     six_heavy = [_sub(f"q{n}", "GET", "/query?q=SELECT+Id+FROM+Byline__c") for n in range(3)]
-    six_heavy += [_sub(f"c{n}", "PATCH", "/composite/sobjects", {"records": [_upd(ids[0], Tweets__c=n)]}) for n in range(3)]
+    six_heavy += [
+        _sub(f"c{n}", "PATCH", "/composite/sobjects", {"records": [_upd(ids[0], Tweets__c=n)]}) for n in range(3)
+    ]
     resp = api.rest("POST", "/composite", json={"compositeRequest": six_heavy})
     assert resp.status_code == 400
     assert api.records() == before
@@ -407,7 +477,9 @@ def test_composite_batch_halt_on_error_keeps_earlier_commits(api, seeded):
     body = api.rest("POST", "/composite/batch", json={"batchRequests": subs, "haltOnError": True}).json()
     assert body["hasErrors"] is True
     assert [r["statusCode"] for r in body["results"]] == [204, 400, 412]
-    assert body["results"][2]["result"] == [{"errorCode": "BATCH_PROCESSING_HALTED", "message": "Batch processing halted per request"}]
+    assert body["results"][2]["result"] == [
+        {"errorCode": "BATCH_PROCESSING_HALTED", "message": "Batch processing halted per request"}
+    ]
     stored = api.records()
     assert stored[ids[0]]["Tweets__c"] == 31 and stored[ids[2]] == before[ids[2]]
     too_many = api.rest("POST", "/composite/batch", json={"batchRequests": subs * 9})
@@ -420,12 +492,33 @@ def _tree_record(sobject: str, ref: str, **values) -> dict:
 
 
 def test_sobject_tree_creates_nested_records_in_one_call(api):
-    body = {"records": [
-        _tree_record("Account", "acme", Name="Acme", Contacts={"records": [
-            _tree_record("Contact", "ann", LastName="Ng", FirstName="Ann"), _tree_record("Contact", "li", LastName="Li")]}),
-        _tree_record("Account", "globex", Name="Globex", Opportunities={"records": [
-            _tree_record("Opportunity", "deal", Name="Deal", StageName="Prospecting", CloseDate="2026-01-31")]}),
-    ]}
+    body = {
+        "records": [
+            _tree_record(
+                "Account",
+                "acme",
+                Name="Acme",
+                Contacts={
+                    "records": [
+                        _tree_record("Contact", "ann", LastName="Ng", FirstName="Ann"),
+                        _tree_record("Contact", "li", LastName="Li"),
+                    ]
+                },
+            ),
+            _tree_record(
+                "Account",
+                "globex",
+                Name="Globex",
+                Opportunities={
+                    "records": [
+                        _tree_record(
+                            "Opportunity", "deal", Name="Deal", StageName="Prospecting", CloseDate="2026-01-31"
+                        )
+                    ]
+                },
+            ),
+        ]
+    }
     resp = api.rest("POST", "/composite/tree/Account", json=body)
     assert resp.status_code == 201, resp.text
     out = resp.json()
@@ -439,28 +532,56 @@ def test_sobject_tree_creates_nested_records_in_one_call(api):
 
 
 def test_sobject_tree_failure_creates_nothing(api):
-    body = {"records": [
-        _tree_record("Account", "ok", Name="Fine", Contacts={"records": [_tree_record("Contact", "nameless", FirstName="No")]}),
-        _tree_record("Account", "alsook", Name="Also fine"),
-    ]}
+    body = {
+        "records": [
+            _tree_record(
+                "Account",
+                "ok",
+                Name="Fine",
+                Contacts={"records": [_tree_record("Contact", "nameless", FirstName="No")]},
+            ),
+            _tree_record("Account", "alsook", Name="Also fine"),
+        ]
+    }
     resp = api.rest("POST", "/composite/tree/Account", json=body)
     assert resp.status_code == 400
-    assert resp.json() == {"hasErrors": True, "results": [{"referenceId": "nameless", "errors": [
-        {"statusCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [LastName]", "fields": ["LastName"]}]}]}
+    assert resp.json() == {
+        "hasErrors": True,
+        "results": [
+            {
+                "referenceId": "nameless",
+                "errors": [
+                    {
+                        "statusCode": "REQUIRED_FIELD_MISSING",
+                        "message": "Required fields are missing: [LastName]",
+                        "fields": ["LastName"],
+                    }
+                ],
+            }
+        ],
+    }
     assert api.records("Account") == {} and api.records("Contact") == {}
-    duplicate = api.rest("POST", "/composite/tree/Account", json={"records": [
-        _tree_record("Account", "same", Name="One"), _tree_record("Account", "same", Name="Two")]})
+    duplicate = api.rest(
+        "POST",
+        "/composite/tree/Account",
+        json={"records": [_tree_record("Account", "same", Name="One"), _tree_record("Account", "same", Name="Two")]},
+    )
     assert duplicate.status_code == 400
-    assert [r["errors"][0]["message"] for r in duplicate.json()["results"]] == ["Duplicate ReferenceId provided in the request."] * 2
+    assert [r["errors"][0]["message"] for r in duplicate.json()["results"]] == [
+        "Duplicate ReferenceId provided in the request."
+    ] * 2
     assert api.records("Account") == {}
 
 
-@pytest.mark.parametrize("body, code", [
-    ({"records": [_tree_record("Account", f"r{n}", Name=str(n)) for n in range(201)]}, "INVALID_BATCH_SIZE"),
-    ({"records": [{"Name": "no attributes"}]}, "JSON_PARSER_ERROR"),
-    ({"records": [_tree_record("Contact", "wrong", LastName="Wrong type")]}, "JSON_PARSER_ERROR"),
-    ({"rows": []}, "JSON_PARSER_ERROR"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"records": [_tree_record("Account", f"r{n}", Name=str(n)) for n in range(201)]}, "INVALID_BATCH_SIZE"),
+        ({"records": [{"Name": "no attributes"}]}, "JSON_PARSER_ERROR"),
+        ({"records": [_tree_record("Contact", "wrong", LastName="Wrong type")]}, "JSON_PARSER_ERROR"),
+        ({"rows": []}, "JSON_PARSER_ERROR"),
+    ],
+)
 def test_sobject_tree_refuses_bodies_it_cannot_take(api, body, code):
     resp = api.rest("POST", "/composite/tree/Account", json=body)
     assert resp.status_code == 400 and resp.json()[0]["errorCode"] == code
@@ -470,12 +591,19 @@ def test_sobject_tree_refuses_bodies_it_cannot_take(api, body, code):
 def test_describe_lists_child_relationships_and_field_details(api):
     account = api.rest("GET", "/sobjects/Account/describe").json()
     assert [(r["relationshipName"], r["childSObject"], r["field"]) for r in account["childRelationships"]] == [
-        ("Contacts", "Contact", "AccountId"), ("Opportunities", "Opportunity", "AccountId"), ("Bylines__r", "Byline__c", "Account__c")]
+        ("Contacts", "Contact", "AccountId"),
+        ("Opportunities", "Opportunity", "AccountId"),
+        ("Bylines__r", "Byline__c", "Account__c"),
+    ]
     assert account["labelPlural"] == "Accounts"
     fields = {f["name"]: f for f in account["fields"]}
     assert fields["Name"]["nameField"] is True and fields["Phone"]["nameField"] is False
     assert (fields["Description"]["filterable"], fields["Description"]["sortable"]) == (False, False)
-    assert (fields["Id"]["createable"], fields["Name"]["createable"], fields["Name"]["updateable"]) == (False, True, True)
+    assert (fields["Id"]["createable"], fields["Name"]["createable"], fields["Name"]["updateable"]) == (
+        False,
+        True,
+        True,
+    )
     assert api.rest("GET", "/sobjects/Opportunity/describe").json()["labelPlural"] == "Opportunities"
 
 

@@ -46,8 +46,15 @@ class Cli:
     workdir: Path
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([SF, *args], env=self.env, cwd=self.workdir, capture_output=True, text=True, timeout=300,  # type: ignore[list-item]
-                              check=False)
+        return subprocess.run(
+            [SF, *args],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=300,  # type: ignore[list-item]
+            check=False,
+        )
 
     def ok(self, *args: str, target: bool = True) -> str:
         done = self.run(*args, *(("--target-org", ALIAS) if target else ()))
@@ -68,12 +75,28 @@ class Cli:
 @pytest.fixture(scope="module")
 def cli(sf_org, tmp_path_factory) -> Cli:
     home = tmp_path_factory.mktemp("sf-home")
-    env = {**os.environ, "HOME": str(home), "NODE_EXTRA_CA_CERTS": sf_org.ca_file, "SF_ACCESS_TOKEN": sf_org.access_token,
-           "SF_DISABLE_TELEMETRY": "true", "SF_AUTOUPDATE_DISABLE": "true", "SF_USE_GENERIC_UNIX_KEYCHAIN": "true"}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "NODE_EXTRA_CA_CERTS": sf_org.ca_file,
+        "SF_ACCESS_TOKEN": sf_org.access_token,
+        "SF_DISABLE_TELEMETRY": "true",
+        "SF_AUTOUPDATE_DISABLE": "true",
+        "SF_USE_GENERIC_UNIX_KEYCHAIN": "true",
+    }
     cli = Cli(env, home)
     # The CLI stores the instance URL with a trailing slash and then asks for `//services/data/...`.
-    login = cli.ok("org", "login", "access-token", "--instance-url", sf_org.instance_url, "--no-prompt",
-                   "--alias", ALIAS, target=False)
+    login = cli.ok(
+        "org",
+        "login",
+        "access-token",
+        "--instance-url",
+        sf_org.instance_url,
+        "--no-prompt",
+        "--alias",
+        ALIAS,
+        target=False,
+    )
     assert sf_org.org.org_id in login
     return cli
 
@@ -111,7 +134,9 @@ def data_query_csv(cli: Cli, org) -> None:
     out = cli.ok("data", "query", "--query", "SELECT Id, Name, Tweets__c FROM Byline__c", "--result-format", "csv")
     got = list(csv.DictReader(io.StringIO(out)))
     expected = stored(org, fields=["Id", "Name", "Tweets__c"])
-    assert {r["Id"]: (r["Name"], float(r["Tweets__c"])) for r in got} == {i: (r["Name"], r["Tweets__c"]) for i, r in expected.items()}
+    assert {r["Id"]: (r["Name"], float(r["Tweets__c"])) for r in got} == {
+        i: (r["Name"], r["Tweets__c"]) for i, r in expected.items()
+    }
 
 
 def data_query_json(cli: Cli, org) -> None:
@@ -138,12 +163,20 @@ def data_get_record(cli: Cli, org) -> None:
     rid = org.admin.seed("Byline__c", 1, return_ids=True)["ids"][0]
     result = cli.json("data", "get", "record", "--sobject", "Byline__c", "--record-id", rid)
     row = stored(org)[rid]
-    assert {k: result[k] for k in ("Id", "Name", "Tweets__c", "Account__c")} == {k: row[k] for k in ("Id", "Name", "Tweets__c", "Account__c")}
+    assert {k: result[k] for k in ("Id", "Name", "Tweets__c", "Account__c")} == {
+        k: row[k] for k in ("Id", "Name", "Tweets__c", "Account__c")
+    }
 
 
 def data_create_record(cli: Cli, org) -> None:
-    result = cli.json("data", "create", "record", "--sobject", "Account", "--values", "Name='Acme Corp' Phone='555 0100'")
-    assert stored(org, "Account", ["Id", "Name", "Phone"])[result["id"]] == {"Id": result["id"], "Name": "Acme Corp", "Phone": "555 0100"}
+    result = cli.json(
+        "data", "create", "record", "--sobject", "Account", "--values", "Name='Acme Corp' Phone='555 0100'"
+    )
+    assert stored(org, "Account", ["Id", "Name", "Phone"])[result["id"]] == {
+        "Id": result["id"],
+        "Name": "Acme Corp",
+        "Phone": "555 0100",
+    }
 
 
 def data_update_record(cli: Cli, org) -> None:
@@ -162,10 +195,22 @@ def data_delete_record(cli: Cli, org) -> None:
 def data_export_bulk(cli: Cli, org) -> None:
     org.admin.seed("Byline__c", 25)
     out = cli.workdir / "export.csv"
-    cli.json("data", "export", "bulk", "--query", "SELECT Id, Name, Tweets__c FROM Byline__c", "--output-file", str(out), "--wait", "5")
+    cli.json(
+        "data",
+        "export",
+        "bulk",
+        "--query",
+        "SELECT Id, Name, Tweets__c FROM Byline__c",
+        "--output-file",
+        str(out),
+        "--wait",
+        "5",
+    )
     got = list(csv.DictReader(out.open(encoding="utf-8")))
     expected = stored(org, fields=["Id", "Name", "Tweets__c"])
-    assert {r["Id"]: (r["Name"], float(r["Tweets__c"])) for r in got} == {i: (r["Name"], r["Tweets__c"]) for i, r in expected.items()}
+    assert {r["Id"]: (r["Name"], float(r["Tweets__c"])) for r in got} == {
+        i: (r["Name"], r["Tweets__c"]) for i, r in expected.items()
+    }
 
 
 def data_update_bulk(cli: Cli, org) -> None:
@@ -179,9 +224,15 @@ def data_update_bulk(cli: Cli, org) -> None:
 def data_upsert_bulk(cli: Cli, org) -> None:
     ids = org.admin.seed("Byline__c", 3, return_ids=True)["ids"]
     keys = {i: r["Url__c"] for i, r in stored(org, fields=["Id", "Url__c"]).items()}
-    data = cli.file("upsert.csv", "Url__c,Name,Tweets__c\n" + "".join(f"{keys[rid]},,{700 + n}\n" for n, rid in enumerate(ids))
-                    + "https://example.com/cli/1,From the CLI,1\n")
-    cli.json("data", "upsert", "bulk", "--sobject", "Byline__c", "--file", data, "--external-id", "Url__c", "--wait", "5")
+    data = cli.file(
+        "upsert.csv",
+        "Url__c,Name,Tweets__c\n"
+        + "".join(f"{keys[rid]},,{700 + n}\n" for n, rid in enumerate(ids))
+        + "https://example.com/cli/1,From the CLI,1\n",
+    )
+    cli.json(
+        "data", "upsert", "bulk", "--sobject", "Byline__c", "--file", data, "--external-id", "Url__c", "--wait", "5"
+    )
     rows = stored(org, fields=["Id", "Url__c", "Name", "Tweets__c"])
     assert [rows[rid]["Tweets__c"] for rid in ids] == [700, 701, 702]
     created = [r for r in rows.values() if r["Url__c"] == "https://example.com/cli/1"]
@@ -198,16 +249,32 @@ def data_delete_bulk(cli: Cli, org) -> None:
 def data_import_bulk(cli: Cli, org) -> None:
     data = cli.file("insert.csv", "Name,Tweets__c\nFirst insert,5\nSecond insert,6\n")
     cli.json("data", "import", "bulk", "--sobject", "Byline__c", "--file", data, "--wait", "5")
-    assert sorted((r["Name"], r["Tweets__c"]) for r in stored(org).values()) == [("First insert", 5), ("Second insert", 6)]
+    assert sorted((r["Name"], r["Tweets__c"]) for r in stored(org).values()) == [
+        ("First insert", 5),
+        ("Second insert", 6),
+    ]
 
 
 def data_import_tree(cli: Cli, org) -> None:
-    tree = {"records": [
-        {"attributes": {"type": "Account", "referenceId": "AcmeRef"}, "Name": "Acme Tree",
-         "Contacts": {"records": [{"attributes": {"type": "Contact", "referenceId": "AnnRef"}, "LastName": "Ng", "FirstName": "Ann"},
-                                  {"attributes": {"type": "Contact", "referenceId": "LiRef"}, "LastName": "Li"}]}},
-        {"attributes": {"type": "Account", "referenceId": "GlobexRef"}, "Name": "Globex Tree"},
-    ]}
+    tree = {
+        "records": [
+            {
+                "attributes": {"type": "Account", "referenceId": "AcmeRef"},
+                "Name": "Acme Tree",
+                "Contacts": {
+                    "records": [
+                        {
+                            "attributes": {"type": "Contact", "referenceId": "AnnRef"},
+                            "LastName": "Ng",
+                            "FirstName": "Ann",
+                        },
+                        {"attributes": {"type": "Contact", "referenceId": "LiRef"}, "LastName": "Li"},
+                    ]
+                },
+            },
+            {"attributes": {"type": "Account", "referenceId": "GlobexRef"}, "Name": "Globex Tree"},
+        ]
+    }
     result = cli.json("data", "import", "tree", "--files", cli.file("accounts.json", json.dumps(tree)))
     ids = {r["refId"]: r["id"] for r in result}
     assert set(ids) == {"AcmeRef", "GlobexRef", "AnnRef", "LiRef"}
@@ -217,11 +284,28 @@ def data_import_tree(cli: Cli, org) -> None:
     assert {c["Name"]: c["AccountId"] for c in contacts.values()} == {"Ann Ng": ids["AcmeRef"], "Li": ids["AcmeRef"]}
 
 
-CASES: dict[str, Callable[[Cli, Any], None]] = {f.__name__: f for f in (
-    org_display, org_list_limits, data_query_human, data_query_csv, data_query_json, sobject_describe, sobject_list,
-    data_get_record, data_create_record, data_update_record, data_delete_record, data_export_bulk, data_update_bulk,
-    data_upsert_bulk, data_delete_bulk, data_import_bulk, data_import_tree,
-)}
+CASES: dict[str, Callable[[Cli, Any], None]] = {
+    f.__name__: f
+    for f in (
+        org_display,
+        org_list_limits,
+        data_query_human,
+        data_query_csv,
+        data_query_json,
+        sobject_describe,
+        sobject_list,
+        data_get_record,
+        data_create_record,
+        data_update_record,
+        data_delete_record,
+        data_export_bulk,
+        data_update_bulk,
+        data_upsert_bulk,
+        data_delete_bulk,
+        data_import_bulk,
+        data_import_tree,
+    )
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -26,7 +26,9 @@ def test_update_and_validation_rule(sf_org):
 
 def test_bad_session_is_refused_and_not_counted(sf_org):
     sf_org.admin.reset_usage()
-    resp = sf_org.session().get(sf_org.instance_url + "/services/data/v62.0/limits", headers={"Authorization": "Bearer nope"})
+    resp = sf_org.session().get(
+        sf_org.instance_url + "/services/data/v62.0/limits", headers={"Authorization": "Bearer nope"}
+    )
     assert resp.status_code == 401
     assert resp.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
     assert sf_org.admin.usage()["DailyApiRequests"]["used"] == 0

@@ -107,7 +107,9 @@ def seed(store: RecordStore) -> None:
         ["id", "name", "amount", "closedate", "isprivate", "createddate", "accountid"],
         OPPS,
     )
-    store.insert_rows(SCHEMA.get("Contact"), ["id", "firstname", "lastname", "accountid", "hasoptedoutofemail", "birthdate"], CONTACTS)
+    store.insert_rows(
+        SCHEMA.get("Contact"), ["id", "firstname", "lastname", "accountid", "hasoptedoutofemail", "birthdate"], CONTACTS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +154,12 @@ class TestParser:
         assert q.limit == 10 and q.offset is None
 
     def test_keywords_are_case_insensitive_and_whitespace_free(self) -> None:
-        a = parse("select id from byline__c where name like 'a%' and not tweets__c in (1, 2) order by name desc nulls last limit 1 offset 2")
-        b = parse("SELECT id\n  FROM byline__c\n\tWHERE name LIKE 'a%' AND NOT tweets__c IN (1,2)\nORDER BY name DESC NULLS LAST LIMIT 1 OFFSET 2")
+        a = parse(
+            "select id from byline__c where name like 'a%' and not tweets__c in (1, 2) order by name desc nulls last limit 1 offset 2"
+        )
+        b = parse(
+            "SELECT id\n  FROM byline__c\n\tWHERE name LIKE 'a%' AND NOT tweets__c IN (1,2)\nORDER BY name DESC NULLS LAST LIMIT 1 OFFSET 2"
+        )
         assert a == b
 
     def test_relationship_paths_and_object_named_like_keyword(self) -> None:
@@ -172,10 +178,12 @@ class TestParser:
 
     def test_in_and_not_in(self) -> None:
         q = parse("SELECT Id FROM A WHERE x IN ('a', null, 3) AND y NOT IN (TRUE)")
-        assert q.where == And((
-            InList(FieldRef(("x",)), (StringLit("a"), NullLit(), NumberLit(3))),
-            InList(FieldRef(("y",)), (BoolLit(True),), negated=True),
-        ))
+        assert q.where == And(
+            (
+                InList(FieldRef(("x",)), (StringLit("a"), NullLit(), NumberLit(3))),
+                InList(FieldRef(("y",)), (BoolLit(True),), negated=True),
+            )
+        )
 
     def test_precedence_not_over_and_over_or(self) -> None:
         a, b, c = (Comparison(FieldRef((n,)), "=", NumberLit(1)) for n in "abc")
@@ -204,7 +212,11 @@ class TestParser:
         assert isinstance(values[0].value, int) and isinstance(values[2].value, float)
 
     def test_booleans_and_null(self) -> None:
-        assert parse("SELECT Id FROM A WHERE x IN (TRUE, false, NULL)").where.values == (BoolLit(True), BoolLit(False), NullLit())
+        assert parse("SELECT Id FROM A WHERE x IN (TRUE, false, NULL)").where.values == (
+            BoolLit(True),
+            BoolLit(False),
+            NullLit(),
+        )
 
     def test_date_and_datetime_literals(self) -> None:
         values = parse(
@@ -225,10 +237,16 @@ class TestParser:
         assert "ERROR at Row:1:Column:28" in err.value.message
 
     def test_date_constants(self) -> None:
-        values = parse("SELECT Id FROM A WHERE x IN (TODAY, yesterday, Tomorrow, LAST_N_DAYS:7, next_n_days:30, THIS_MONTH)").where.values
+        values = parse(
+            "SELECT Id FROM A WHERE x IN (TODAY, yesterday, Tomorrow, LAST_N_DAYS:7, next_n_days:30, THIS_MONTH)"
+        ).where.values
         assert values == (
-            DateConst("TODAY"), DateConst("YESTERDAY"), DateConst("TOMORROW"),
-            DateConst("LAST_N_DAYS", 7), DateConst("NEXT_N_DAYS", 30), DateConst("THIS_MONTH"),
+            DateConst("TODAY"),
+            DateConst("YESTERDAY"),
+            DateConst("TOMORROW"),
+            DateConst("LAST_N_DAYS", 7),
+            DateConst("NEXT_N_DAYS", 30),
+            DateConst("THIS_MONTH"),
         )
 
     def test_order_by_directions_and_nulls(self) -> None:
@@ -284,7 +302,10 @@ class TestSyntaxErrors:
     def test_error_on_second_line_shows_that_line(self) -> None:
         with pytest.raises(MalformedQuery) as err:
             parse("SELECT Id\nFROM Account\nWHERE Name = 'x' BOGUS")
-        assert err.value.message == "\nWHERE Name = 'x' BOGUS\n                 ^\nERROR at Row:3:Column:18\nunexpected token: 'BOGUS'"
+        assert (
+            err.value.message
+            == "\nWHERE Name = 'x' BOGUS\n                 ^\nERROR at Row:3:Column:18\nunexpected token: 'BOGUS'"
+        )
 
     @pytest.mark.parametrize(
         "soql, token",
@@ -375,12 +396,30 @@ class TestResolution:
     @pytest.mark.parametrize(
         "where, message",
         [
-            ("NumberOfEmployees = '5'", "value of filter criterion for field 'NumberOfEmployees' must be of type integer and should not be enclosed in quotes"),
-            ("Name = 5", "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes"),
-            ("Name = TODAY", "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes"),
-            ("CreatedDate = '2024-01-01'", "value of filter criterion for field 'CreatedDate' must be of type datetime and should not be enclosed in quotes"),
-            ("IsDeleted = 'true'", "value of filter criterion for field 'IsDeleted' must be of type boolean and should not be enclosed in quotes"),
-            ("Id IN ('001000000000001', 5)", "value of filter criterion for field 'Id' must be of type id and should be enclosed in quotes"),
+            (
+                "NumberOfEmployees = '5'",
+                "value of filter criterion for field 'NumberOfEmployees' must be of type integer and should not be enclosed in quotes",
+            ),
+            (
+                "Name = 5",
+                "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes",
+            ),
+            (
+                "Name = TODAY",
+                "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes",
+            ),
+            (
+                "CreatedDate = '2024-01-01'",
+                "value of filter criterion for field 'CreatedDate' must be of type datetime and should not be enclosed in quotes",
+            ),
+            (
+                "IsDeleted = 'true'",
+                "value of filter criterion for field 'IsDeleted' must be of type boolean and should not be enclosed in quotes",
+            ),
+            (
+                "Id IN ('001000000000001', 5)",
+                "value of filter criterion for field 'Id' must be of type id and should be enclosed in quotes",
+            ),
             ("AnnualRevenue LIKE '1%'", "Invalid operator on field 'AnnualRevenue'"),
         ],
     )
@@ -475,7 +514,9 @@ class TestNulls:
         assert opp_id(8) in ids(store, "SELECT Id FROM Opportunity WHERE Name NOT IN ('alpha')")
 
     def test_ordering_comparisons_exclude_nulls(self, store: RecordStore) -> None:
-        both = ids(store, "SELECT Id FROM Opportunity WHERE Amount < 5") | ids(store, "SELECT Id FROM Opportunity WHERE Amount >= 5")
+        both = ids(store, "SELECT Id FROM Opportunity WHERE Amount < 5") | ids(
+            store, "SELECT Id FROM Opportunity WHERE Amount >= 5"
+        )
         assert both == opps(1, 2, 3, 4, 6, 7, 8, 9, 11, 12)
 
     def test_not_is_boolean_negation(self, store: RecordStore) -> None:
@@ -487,7 +528,9 @@ class TestNulls:
 
     def test_in_with_null(self, store: RecordStore) -> None:
         assert ids(store, "SELECT Id FROM Opportunity WHERE Amount IN (null, 7)") == opps(5, 8, 10)
-        assert ids(store, "SELECT Id FROM Opportunity WHERE Amount NOT IN (null, 7)") == opps(1, 2, 3, 4, 6, 7, 9, 11, 12)
+        assert ids(store, "SELECT Id FROM Opportunity WHERE Amount NOT IN (null, 7)") == opps(
+            1, 2, 3, 4, 6, 7, 9, 11, 12
+        )
 
     def test_missing_parent_reads_as_null(self, store: RecordStore) -> None:
         assert ids(store, "SELECT Id FROM Byline__c WHERE Account__r.Name = null") == byls(3, 5, 6)
@@ -527,14 +570,21 @@ class TestDates:
         assert ids(store, "SELECT Id FROM Opportunity WHERE CloseDate = 2024-03-15T00:00:00Z") == opps(1, 10)
         assert ids(store, "SELECT Id FROM Opportunity WHERE CloseDate = 2024-03-15T10:00:00Z") == set()
         # 2024-03-15T01:00:00+02:00 is 2024-03-14T23:00Z: the 15th (midnight) is after it, the 14th is not.
-        assert ids(store, "SELECT Id FROM Opportunity WHERE CloseDate > 2024-03-15T01:00:00+02:00") == opps(1, 3, 8, 10, 12)
-        assert ids(store, "SELECT Id FROM Opportunity WHERE CloseDate >= 2024-03-14T00:00:00Z AND CloseDate < 2024-03-15T00:00:00.001Z") == opps(1, 2, 10)
+        assert ids(store, "SELECT Id FROM Opportunity WHERE CloseDate > 2024-03-15T01:00:00+02:00") == opps(
+            1, 3, 8, 10, 12
+        )
+        assert ids(
+            store,
+            "SELECT Id FROM Opportunity WHERE CloseDate >= 2024-03-14T00:00:00Z AND CloseDate < 2024-03-15T00:00:00.001Z",
+        ) == opps(1, 2, 10)
 
     def test_datetime_field_with_datetime_literal(self, store: RecordStore) -> None:
         assert ids(store, "SELECT Id FROM Opportunity WHERE CreatedDate = 2024-03-15T00:00:00Z") == opps(1)
         assert ids(store, "SELECT Id FROM Opportunity WHERE CreatedDate = 2024-03-15T02:00:00+02:00") == opps(1)
         assert ids(store, "SELECT Id FROM Opportunity WHERE CreatedDate = 2024-03-15T23:59:59.999Z") == opps(2)
-        assert ids(store, "SELECT Id FROM Opportunity WHERE CreatedDate > 2024-03-15T10:00:00-01:00") == opps(2, 5, 10, 12)
+        assert ids(store, "SELECT Id FROM Opportunity WHERE CreatedDate > 2024-03-15T10:00:00-01:00") == opps(
+            2, 5, 10, 12
+        )
         assert ids(store, "SELECT Id FROM Opportunity WHERE CreatedDate < 2024-01-01T00:00:00+01:00") == set()
         assert ids(store, "SELECT Id FROM Opportunity WHERE CreatedDate <= 2024-01-01T00:00:00+01:00") == opps(8)
 
@@ -595,7 +645,9 @@ class TestDates:
 class TestIds:
     def test_fifteen_char_id_literal_matches(self, store: RecordStore) -> None:
         assert ids(store, f"SELECT Id FROM Opportunity WHERE Id = '{opp_id(3)[:15]}'") == opps(3)
-        assert ids(store, f"SELECT Id FROM Opportunity WHERE AccountId IN ('{acc_id(1)[:15]}', '{acc_id(3)}')") == opps(1, 4, 5, 9, 10)
+        assert ids(store, f"SELECT Id FROM Opportunity WHERE AccountId IN ('{acc_id(1)[:15]}', '{acc_id(3)}')") == opps(
+            1, 4, 5, 9, 10
+        )
 
     def test_malformed_id_literal_just_matches_nothing(self, store: RecordStore) -> None:
         assert ids(store, "SELECT Id FROM Opportunity WHERE Id = 'nope'") == set()
@@ -613,30 +665,65 @@ class TestOrdering:
         assert [r["__id"] for r in run(store, "SELECT Id FROM Byline__c")] == [b[0] for b in BYLINES]
 
     def test_asc_defaults_to_nulls_first_and_ignores_case(self, store: RecordStore) -> None:
-        assert names(store, "SELECT Name FROM Byline__c ORDER BY Name") == [None, "a_b%c", "Alpha", "beta", "delta", "Gamma"]
+        assert names(store, "SELECT Name FROM Byline__c ORDER BY Name") == [
+            None,
+            "a_b%c",
+            "Alpha",
+            "beta",
+            "delta",
+            "Gamma",
+        ]
 
     def test_desc_defaults_to_nulls_last(self, store: RecordStore) -> None:
-        assert names(store, "SELECT Name FROM Byline__c ORDER BY Name DESC") == ["Gamma", "delta", "beta", "Alpha", "a_b%c", None]
+        assert names(store, "SELECT Name FROM Byline__c ORDER BY Name DESC") == [
+            "Gamma",
+            "delta",
+            "beta",
+            "Alpha",
+            "a_b%c",
+            None,
+        ]
 
     def test_explicit_nulls(self, store: RecordStore) -> None:
         assert names(store, "SELECT Name FROM Byline__c ORDER BY Name ASC NULLS LAST")[-1] is None
         assert names(store, "SELECT Name FROM Byline__c ORDER BY Name DESC NULLS FIRST")[0] is None
 
     def test_numbers_and_multiple_keys(self, store: RecordStore) -> None:
-        rows = run(store, "SELECT Name, Amount FROM Opportunity WHERE Amount != null ORDER BY Amount DESC, Name ASC NULLS LAST")
+        rows = run(
+            store, "SELECT Name, Amount FROM Opportunity WHERE Amount != null ORDER BY Amount DESC, Name ASC NULLS LAST"
+        )
         assert [(r["Amount"], r["Name"]) for r in rows] == [
-            (1000000.0, "Gamma"), (100.0, "a%c"), (7.0, None), (3.0, "x'y\\z"), (2.5, ""), (2.5, "ALPHA"),
-            (1.0, "alpha"), (0.0, "beta2"), (-0.5, "A"), (-3.0, "Beta"),
+            (1000000.0, "Gamma"),
+            (100.0, "a%c"),
+            (7.0, None),
+            (3.0, "x'y\\z"),
+            (2.5, ""),
+            (2.5, "ALPHA"),
+            (1.0, "alpha"),
+            (0.0, "beta2"),
+            (-0.5, "A"),
+            (-3.0, "Beta"),
         ]
 
     def test_order_by_relationship_field(self, store: RecordStore) -> None:
         rows = run(store, "SELECT Name, Account__r.Name FROM Byline__c ORDER BY Account__r.Name DESC, Name")
         assert [(r["Account__r.Name"], r["Name"]) for r in rows] == [
-            ("beta corp", "beta"), ("Acme", "Alpha"), ("Acme", "delta"), (None, None), (None, "a_b%c"), (None, "Gamma"),
+            ("beta corp", "beta"),
+            ("Acme", "Alpha"),
+            ("Acme", "delta"),
+            (None, None),
+            (None, "a_b%c"),
+            (None, "Gamma"),
         ]
 
     def test_order_by_field_not_selected(self, store: RecordStore) -> None:
-        assert names(store, "SELECT Name FROM Byline__c WHERE Tweets__c != null ORDER BY Tweets__c") == ["a_b%c", "delta", "beta", None, "Alpha"]
+        assert names(store, "SELECT Name FROM Byline__c WHERE Tweets__c != null ORDER BY Tweets__c") == [
+            "a_b%c",
+            "delta",
+            "beta",
+            None,
+            "Alpha",
+        ]
 
 
 class TestLimitOffset:
@@ -655,10 +742,22 @@ class TestLimitOffset:
         assert names(store, self.Q + " OFFSET 50") == []
 
     @pytest.mark.parametrize("q_limit, q_offset", [(None, None), (5, None), (None, 3), (5, 3), (20, 9)])
-    @pytest.mark.parametrize("page_offset, page_limit", [(None, None), (0, 2), (2, 2), (4, 10), (None, 1), (3, None), (30, 5)])
-    def test_page_window_is_relative_to_the_result_set(self, store: RecordStore, q_limit: int | None, q_offset: int | None,
-                                                       page_offset: int | None, page_limit: int | None) -> None:
-        soql = self.Q + (f" LIMIT {q_limit}" if q_limit is not None else "") + (f" OFFSET {q_offset}" if q_offset is not None else "")
+    @pytest.mark.parametrize(
+        "page_offset, page_limit", [(None, None), (0, 2), (2, 2), (4, 10), (None, 1), (3, None), (30, 5)]
+    )
+    def test_page_window_is_relative_to_the_result_set(
+        self,
+        store: RecordStore,
+        q_limit: int | None,
+        q_offset: int | None,
+        page_offset: int | None,
+        page_limit: int | None,
+    ) -> None:
+        soql = (
+            self.Q
+            + (f" LIMIT {q_limit}" if q_limit is not None else "")
+            + (f" OFFSET {q_offset}" if q_offset is not None else "")
+        )
         result = names(store, soql)
         start = page_offset or 0
         expected = result[start:] if page_limit is None else result[start : start + page_limit]
@@ -689,11 +788,21 @@ class TestCount:
 
 class TestRows:
     def test_row_dicts(self, store: RecordStore) -> None:
-        rows = run(store, "SELECT Id, Name, Tweets__c, Date_Published__c, Account__r.Name, Account__r.NumberOfEmployees FROM Byline__c WHERE Name = 'ALPHA'")
-        assert rows == [{
-            "__id": byl_id(1), "Id": byl_id(1), "Name": "Alpha", "Tweets__c": 10.0, "Date_Published__c": "2024-03-15",
-            "Account__r.Name": "Acme", "Account__r.NumberOfEmployees": 10,
-        }]
+        rows = run(
+            store,
+            "SELECT Id, Name, Tweets__c, Date_Published__c, Account__r.Name, Account__r.NumberOfEmployees FROM Byline__c WHERE Name = 'ALPHA'",
+        )
+        assert rows == [
+            {
+                "__id": byl_id(1),
+                "Id": byl_id(1),
+                "Name": "Alpha",
+                "Tweets__c": 10.0,
+                "Date_Published__c": "2024-03-15",
+                "Account__r.Name": "Acme",
+                "Account__r.NumberOfEmployees": 10,
+            }
+        ]
 
     def test_sql_column_order(self) -> None:
         sql, params = compile_query("SELECT Name, Id FROM Account WHERE Name = 'a'", SCHEMA).sql()
@@ -701,7 +810,10 @@ class TestRows:
         assert params == ["a"]
 
     def test_parent_joined_once(self) -> None:
-        sql, _ = compile_query("SELECT Account__r.Name FROM Byline__c WHERE Account__r.Name != null ORDER BY Account__r.NumberOfEmployees", SCHEMA).sql()
+        sql, _ = compile_query(
+            "SELECT Account__r.Name FROM Byline__c WHERE Account__r.Name != null ORDER BY Account__r.NumberOfEmployees",
+            SCHEMA,
+        ).sql()
         assert sql.count("LEFT JOIN") == 1
 
 
@@ -889,8 +1001,12 @@ any_literal = st.one_of(
     st.integers(-(10**12), 10**12).map(NumberLit),
     st.floats(allow_nan=False, allow_infinity=False, width=64).map(NumberLit),
     st.dates(min_value=dt.date(1000, 1, 1)).map(DateLit),
-    st.datetimes(min_value=dt.datetime(1000, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(UTC)).map(DateTimeLit),
-    st.sampled_from(["TODAY", "YESTERDAY", "TOMORROW", "LAST_WEEK", "THIS_MONTH", "NEXT_YEAR", "LAST_90_DAYS"]).map(DateConst),
+    st.datetimes(min_value=dt.datetime(1000, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(UTC)).map(
+        DateTimeLit
+    ),
+    st.sampled_from(["TODAY", "YESTERDAY", "TOMORROW", "LAST_WEEK", "THIS_MONTH", "NEXT_YEAR", "LAST_90_DAYS"]).map(
+        DateConst
+    ),
     st.builds(DateConst, st.sampled_from(["LAST_N_DAYS", "NEXT_N_DAYS"]), st.integers(0, 5000)),
 )
 any_leaf = st.one_of(
@@ -908,7 +1024,9 @@ any_condition = st.recursive(
 )
 select_lists = st.one_of(
     st.lists(paths, min_size=1, max_size=4).map(tuple),
-    st.builds(lambda f, a: (CountCall(f, a if f else None),), st.none() | paths, st.none() | st.sampled_from(["cnt", "expr0"])),
+    st.builds(
+        lambda f, a: (CountCall(f, a if f else None),), st.none() | paths, st.none() | st.sampled_from(["cnt", "expr0"])
+    ),
 )
 queries = st.builds(
     Query,
@@ -941,13 +1059,19 @@ def test_string_literals_round_trip(value: str) -> None:
 def test_like_literal_pattern_matches_itself(store: RecordStore, value: str) -> None:
     # A LIKE pattern with its wildcards escaped matches exactly the strings equal to it (ignoring case).
     raw = StringLit.from_value(value).raw.replace("%", "\\%").replace("_", "\\_")
-    query = Query(select=(FieldRef(("Id",)),), sobject="Opportunity", where=Comparison(FieldRef(("Name",)), "LIKE", StringLit(raw)))
+    query = Query(
+        select=(FieldRef(("Id",)),),
+        sobject="Opportunity",
+        where=Comparison(FieldRef(("Name",)), "LIKE", StringLit(raw)),
+    )
     got = {r["__id"] for r in compile_query(query, SCHEMA).rows(store)}
     assert got == {r["id"] for r in OPP_RECORDS if r["name"] is not None and r["name"].lower() == value.lower()}
 
 
 @pytest.mark.parametrize("number", [1e-7, 1e16, -2.5e300, 0.1, -0.0, 12345678901234567890])
 def test_number_rendering_never_uses_exponents(number: float) -> None:
-    text = to_soql(Query(select=(FieldRef(("Id",)),), sobject="A", where=Comparison(FieldRef(("x",)), "=", NumberLit(number))))
+    text = to_soql(
+        Query(select=(FieldRef(("Id",)),), sobject="A", where=Comparison(FieldRef(("x",)), "=", NumberLit(number)))
+    )
     assert "e" not in text.split("=")[1].lower()
     assert parse(text).where.value.value == number

@@ -19,10 +19,28 @@ from .conftest import job_xml, state_xml
 NS = "http://www.force.com/2009/06/asyncapi/dataload"
 CSV = "text/csv; charset=UTF-8"
 UPSERT_JOB_ORDER = [
-    "id", "operation", "object", "createdById", "createdDate", "systemModstamp", "state", "externalIdFieldName",
-    "concurrencyMode", "contentType", "numberBatchesQueued", "numberBatchesInProgress", "numberBatchesCompleted",
-    "numberBatchesFailed", "numberBatchesTotal", "numberRecordsProcessed", "numberRetries", "apiVersion",
-    "numberRecordsFailed", "totalProcessingTime", "apiActiveProcessingTime", "apexProcessingTime",
+    "id",
+    "operation",
+    "object",
+    "createdById",
+    "createdDate",
+    "systemModstamp",
+    "state",
+    "externalIdFieldName",
+    "concurrencyMode",
+    "contentType",
+    "numberBatchesQueued",
+    "numberBatchesInProgress",
+    "numberBatchesCompleted",
+    "numberBatchesFailed",
+    "numberBatchesTotal",
+    "numberRecordsProcessed",
+    "numberRetries",
+    "apiVersion",
+    "numberRecordsFailed",
+    "totalProcessingTime",
+    "apiActiveProcessingTime",
+    "apexProcessingTime",
 ]
 
 
@@ -72,8 +90,14 @@ def test_bulk1_upsert_job_document_names_its_key(api):
     assert tag == "jobInfo" and [name for name, _ in children] == UPSERT_JOB_ORDER
     info = dict(children)
     assert (info["operation"], info["externalIdFieldName"], info["state"]) == ("upsert", "Url__c", "Open")
-    as_json = api.bulk1("POST", "/job", body=json.dumps({"operation": "upsert", "object": "Byline__c", "contentType": "JSON",
-                                                        "externalIdFieldName": "Url__c"}), content_type="application/json")
+    as_json = api.bulk1(
+        "POST",
+        "/job",
+        body=json.dumps(
+            {"operation": "upsert", "object": "Byline__c", "contentType": "JSON", "externalIdFieldName": "Url__c"}
+        ),
+        content_type="application/json",
+    )
     assert list(as_json.json()) == UPSERT_JOB_ORDER and as_json.json()["externalIdFieldName"] == "Url__c"
 
 
@@ -82,10 +106,10 @@ def test_bulk1_xml_upsert_results(api, wait, seeded):
     keys = _keys(api)
     rows = [
         f"<sObject><Url__c>{keys[ids[0]]}</Url__c><Tweets__c>50</Tweets__c></sObject>",  # updated
-        "<sObject><Url__c>https://example.com/x1</Url__c><Name>x1</Name></sObject>",    # created
-        "<sObject><Url__c>same</Url__c><Name>a</Name></sObject>",                        # the same key twice:
-        "<sObject><Url__c>SAME</Url__c><Name>b</Name></sObject>",                        # both fail
-        "<sObject><Name>no key</Name></sObject>",                                         # created, no key
+        "<sObject><Url__c>https://example.com/x1</Url__c><Name>x1</Name></sObject>",  # created
+        "<sObject><Url__c>same</Url__c><Name>a</Name></sObject>",  # the same key twice:
+        "<sObject><Url__c>SAME</Url__c><Name>b</Name></sObject>",  # both fail
+        "<sObject><Name>no key</Name></sObject>",  # created, no key
     ]
     body = f'<?xml version="1.0" encoding="UTF-8"?><sObjects xmlns="{NS}">{"".join(rows)}</sObjects>'.encode()
     job, batch = _bulk1_batch(api, wait, "XML", body, "application/xml")
@@ -108,7 +132,9 @@ def test_bulk1_xml_upsert_results(api, wait, seeded):
 def test_bulk1_csv_and_json_upsert_results(api, wait, seeded):
     ids = seeded(1)
     key = _keys(api)[ids[0]]
-    job, batch = _bulk1_batch(api, wait, "CSV", f"Url__c,Name,Tweets__c\n{key},,7\ncsv-new,New,1\ncsv-neg,Neg,-1\n", CSV)
+    job, batch = _bulk1_batch(
+        api, wait, "CSV", f"Url__c,Name,Tweets__c\n{key},,7\ncsv-new,New,1\ncsv-neg,Neg,-1\n", CSV
+    )
     created = _by_key(api)["csv-new"]["Id"]
     assert api.bulk1("GET", f"/job/{job}/batch/{batch}/result").text == (
         '"Id","Success","Created","Error"\n'
@@ -119,16 +145,21 @@ def test_bulk1_csv_and_json_upsert_results(api, wait, seeded):
     body = json.dumps([{"Url__c": "csv-new", "Tweets__c": 2}, {"Url__c": "json-new", "Name": "J"}])
     job, batch = _bulk1_batch(api, wait, "JSON", body, "application/json")
     results = api.bulk1("GET", f"/job/{job}/batch/{batch}/result").json()
-    assert results == [{"success": True, "created": False, "id": created, "errors": []},
-                       {"success": True, "created": True, "id": _by_key(api)["json-new"]["Id"], "errors": []}]
+    assert results == [
+        {"success": True, "created": False, "id": created, "errors": []},
+        {"success": True, "created": True, "id": _by_key(api)["json-new"]["Id"], "errors": []},
+    ]
     assert _by_key(api)["csv-new"]["Tweets__c"] == 2
 
 
-@pytest.mark.parametrize("external_id, message", [
-    (None, "InvalidJob : External ID was blank for Byline__c. An External ID must be specified for upsert."),
-    ("Name", "InvalidJob : Field name provided, Name does not match an External ID for Byline__c"),
-    ("Nope__c", "InvalidJob : Field name provided, Nope__c does not match an External ID for Byline__c"),
-])
+@pytest.mark.parametrize(
+    "external_id, message",
+    [
+        (None, "InvalidJob : External ID was blank for Byline__c. An External ID must be specified for upsert."),
+        ("Name", "InvalidJob : Field name provided, Name does not match an External ID for Byline__c"),
+        ("Nope__c", "InvalidJob : Field name provided, Nope__c does not match an External ID for Byline__c"),
+    ],
+)
 def test_bulk1_upsert_job_needs_a_key_field(api, external_id, message):
     resp = api.bulk1("POST", "/job", body=job_xml("upsert", content_type="CSV", external_id=external_id))
     assert resp.status_code == 400
@@ -138,8 +169,14 @@ def test_bulk1_upsert_job_needs_a_key_field(api, external_id, message):
 def test_bulk1_csv_batch_without_the_key_column_fails(api, wait, seeded):
     seeded(1)
     before = _by_key(api)
-    job = dict(_children(api.bulk1("POST", "/job", body=job_xml("upsert", content_type="CSV", external_id="Url__c")).content)[1])["id"]
-    batch = dict(_children(api.bulk1("POST", f"/job/{job}/batch", body="Name\nno key column\n", content_type=CSV).content)[1])["id"]
+    job = dict(
+        _children(api.bulk1("POST", "/job", body=job_xml("upsert", content_type="CSV", external_id="Url__c")).content)[
+            1
+        ]
+    )["id"]
+    batch = dict(
+        _children(api.bulk1("POST", f"/job/{job}/batch", body="Name\nno key column\n", content_type=CSV).content)[1]
+    )["id"]
 
     def done():
         info = dict(_children(api.bulk1("GET", f"/job/{job}/batch/{batch}").content)[1])
@@ -152,10 +189,15 @@ def test_bulk1_csv_batch_without_the_key_column_fails(api, wait, seeded):
 
 # -- Bulk 2.0 --------------------------------------------------------------------------------------------
 def _bulk2_job(api, wait, data: str, **body) -> dict:
-    created = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "upsert", "externalIdFieldName": "Url__c", **body})
+    created = api.bulk2(
+        "POST", "/ingest", json={"object": "Byline__c", "operation": "upsert", "externalIdFieldName": "Url__c", **body}
+    )
     assert created.status_code == 200, created.text
     job = created.json()["id"]
-    assert api.bulk2("PUT", f"/ingest/{job}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}).status_code == 201
+    assert (
+        api.bulk2("PUT", f"/ingest/{job}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}).status_code
+        == 201
+    )
     assert api.bulk2("PATCH", f"/ingest/{job}", json={"state": "UploadComplete"}).status_code == 200
 
     def done():
@@ -172,32 +214,46 @@ def _result_rows(api, job: str, kind: str) -> list[dict]:
 def test_bulk2_upsert_results_say_created(api, wait, seeded):
     ids = seeded(2)
     keys = _keys(api)
-    data = ("Url__c,Name,Tweets__c\n"
-            f"{keys[ids[0]]},,11\n"          # updated
-            "https://example.com/b2,B2,2\n"  # created
-            "twice,a,1\nTWICE,b,1\n"         # the same key twice: both fail
-            ",no key,3\n"                     # created, no key
-            f"{keys[ids[1]]},,-1\n")          # matched, fails the rule
+    data = (
+        "Url__c,Name,Tweets__c\n"
+        f"{keys[ids[0]]},,11\n"  # updated
+        "https://example.com/b2,B2,2\n"  # created
+        "twice,a,1\nTWICE,b,1\n"  # the same key twice: both fail
+        ",no key,3\n"  # created, no key
+        f"{keys[ids[1]]},,-1\n"
+    )  # matched, fails the rule
     info = _bulk2_job(api, wait, data)
     assert (info["state"], info["operation"], info["externalIdFieldName"]) == ("JobComplete", "upsert", "Url__c")
     assert (info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (6, 3)
     stored = _by_key(api)
     ok = _result_rows(api, info["id"], "successfulResults")
     assert [(r["sf__Id"], r["sf__Created"], r["Url__c"]) for r in ok] == [
-        (ids[0], "false", keys[ids[0]]), (stored["https://example.com/b2"]["Id"], "true", "https://example.com/b2"),
-        (stored[None]["Id"], "true", "")]
+        (ids[0], "false", keys[ids[0]]),
+        (stored["https://example.com/b2"]["Id"], "true", "https://example.com/b2"),
+        (stored[None]["Id"], "true", ""),
+    ]
     failed = _result_rows(api, info["id"], "failedResults")
     assert [(r["sf__Id"], r["sf__Error"]) for r in failed] == [
         ("", "DUPLICATE_VALUE:Duplicate external id specified: twice:--"),
         ("", "DUPLICATE_VALUE:Duplicate external id specified: TWICE:--"),
-        (ids[1], "FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.:--")]
+        (ids[1], "FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.:--"),
+    ]
     assert stored[keys[ids[0]]]["Tweets__c"] == 11 and len(stored) == 4
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"externalIdFieldName": None}, "InvalidJob : External ID was blank for Byline__c. An External ID must be specified for upsert."),
-    ({"externalIdFieldName": "Likes__c"}, "InvalidJob : Field name provided, Likes__c does not match an External ID for Byline__c"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            {"externalIdFieldName": None},
+            "InvalidJob : External ID was blank for Byline__c. An External ID must be specified for upsert.",
+        ),
+        (
+            {"externalIdFieldName": "Likes__c"},
+            "InvalidJob : Field name provided, Likes__c does not match an External ID for Byline__c",
+        ),
+    ],
+)
 def test_bulk2_upsert_job_needs_a_key_field(api, extra, message):
     body = {"object": "Byline__c", "operation": "upsert", **extra}
     if body["externalIdFieldName"] is None:
@@ -214,8 +270,14 @@ def test_bulk2_file_without_the_key_column_fails_the_job(api, wait):
 
 
 def test_bulk2_multipart_upsert(api, wait):
-    files = {"job": (None, json.dumps({"object": "Byline__c", "operation": "upsert", "externalIdFieldName": "Url__c"}), "application/json"),
-             "content": ("content", "Url__c,Name\nmp-1,One\nmp-2,Two\n", "text/csv")}
+    files = {
+        "job": (
+            None,
+            json.dumps({"object": "Byline__c", "operation": "upsert", "externalIdFieldName": "Url__c"}),
+            "application/json",
+        ),
+        "content": ("content", "Url__c,Name\nmp-1,One\nmp-2,Two\n", "text/csv"),
+    }
     resp = api.bulk2("POST", "/ingest", files=files)
     assert resp.status_code == 200, resp.text
     assert resp.json()["state"] == "UploadComplete" and resp.json()["externalIdFieldName"] == "Url__c"
@@ -233,7 +295,11 @@ def test_bulk2_upsert_of_several_internal_batches_keeps_one_record_per_key(api, 
     seeded(12_000)
     existing = sorted(_keys(api).values())
     new = [f"https://example.com/new/{n}" for n in range(13_000)]
-    data = "Url__c,Name,Tweets__c\n" + "".join(f"{k},,1\n" for k in existing) + "".join(f"{k},N{n},1\n" for n, k in enumerate(new))
+    data = (
+        "Url__c,Name,Tweets__c\n"
+        + "".join(f"{k},,1\n" for k in existing)
+        + "".join(f"{k},N{n},1\n" for n, k in enumerate(new))
+    )
     info = _bulk2_job(api, wait, data)
     assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 25_000, 0)
     created = [r["sf__Created"] for r in _result_rows(api, info["id"], "successfulResults")]
@@ -259,8 +325,10 @@ def test_upsert_jobs_cost_what_update_jobs_cost(api, wait, seeded):
         wait(lambda: any(j["id"] == job and done(j) for j in api.org.admin.jobs()[family]), what=f"job {job}")
 
     spent = {}
-    for operation, data in (("update", "Id,Tweets__c\n" + "".join(f"{r},1\n" for r in ids)),
-                            ("upsert", "Url__c,Tweets__c\n" + "".join(f"{keys[r]},2\n" for r in ids))):
+    for operation, data in (
+        ("update", "Id,Tweets__c\n" + "".join(f"{r},1\n" for r in ids)),
+        ("upsert", "Url__c,Tweets__c\n" + "".join(f"{keys[r]},2\n" for r in ids)),
+    ):
         start = counters()
         key = {"externalIdFieldName": "Url__c"} if operation == "upsert" else {}
         job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": operation, **key}).json()["id"]

@@ -34,9 +34,14 @@ def _case(key: str, how: str) -> str:
 
 
 rows_strategy = st.lists(
-    st.builds(lambda key, how, tweets: Row(_case(key, how), tweets),
-              st.sampled_from(EXISTING + NEW), st.sampled_from(["as is", "lower", "upper"]), st.integers(-1, 50)),
-    min_size=1, max_size=12,
+    st.builds(
+        lambda key, how, tweets: Row(_case(key, how), tweets),
+        st.sampled_from(EXISTING + NEW),
+        st.sampled_from(["as is", "lower", "upper"]),
+        st.integers(-1, 50),
+    ),
+    min_size=1,
+    max_size=12,
 )
 
 
@@ -80,9 +85,16 @@ def _check_org(api, rows: list[Row], outcomes: list[str], before: dict[str, str]
     by_key = {r["Url__c"].lower(): r for r in stored}
     assert all(by_key[key]["Id"] == rid for key, rid in before.items())
     for i, outcome in enumerate(outcomes):
-        later = [j for j in range(i + 1, len(rows)) if rows[j].key.lower() == rows[i].key.lower() and outcomes[j] in ("created", "updated")]
+        later = [
+            j
+            for j in range(i + 1, len(rows))
+            if rows[j].key.lower() == rows[i].key.lower() and outcomes[j] in ("created", "updated")
+        ]
         if outcome in ("created", "updated") and not later:
-            assert (by_key[rows[i].key.lower()]["Tweets__c"], by_key[rows[i].key.lower()]["Name"]) == (rows[i].tweets, f"row-{i}")
+            assert (by_key[rows[i].key.lower()]["Tweets__c"], by_key[rows[i].key.lower()]["Name"]) == (
+                rows[i].tweets,
+                f"row-{i}",
+            )
 
 
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -94,7 +106,9 @@ def test_rest_upserts_row_by_row(api, rows):
     before = _prepare(api)
     got = []
     for i, row in enumerate(rows):
-        resp = api.rest("PATCH", f"/sobjects/Byline__c/Url__c/{row.key}", json={"Name": f"row-{i}", "Tweets__c": row.tweets})
+        resp = api.rest(
+            "PATCH", f"/sobjects/Byline__c/Url__c/{row.key}", json={"Name": f"row-{i}", "Tweets__c": row.tweets}
+        )
         body = resp.json()
         if resp.status_code in (200, 201):
             assert body["success"] is True and body["created"] is (resp.status_code == 201)
@@ -112,13 +126,20 @@ def test_rest_upserts_row_by_row(api, rows):
 @given(rows=rows_strategy, all_or_none=st.booleans())
 def test_collections_upsert_one_request(api, rows, all_or_none):
     before = _prepare(api)
-    records = [{"attributes": {"type": "Byline__c"}, "Url__c": r.key, "Name": f"row-{i}", "Tweets__c": r.tweets} for i, r in enumerate(rows)]
-    results = api.rest("PATCH", "/composite/sobjects/Byline__c/Url__c", json={"allOrNone": all_or_none, "records": records}).json()
+    records = [
+        {"attributes": {"type": "Byline__c"}, "Url__c": r.key, "Name": f"row-{i}", "Tweets__c": r.tweets}
+        for i, r in enumerate(rows)
+    ]
+    results = api.rest(
+        "PATCH", "/composite/sobjects/Byline__c/Url__c", json={"allOrNone": all_or_none, "records": records}
+    ).json()
     assert len(results) == len(rows)
     got = []
     for result in results:
         assert result["success"] is not bool(result["errors"])
-        got.append(("created" if result["created"] else "updated") if result["success"] else result["errors"][0]["statusCode"])
+        got.append(
+            ("created" if result["created"] else "updated") if result["success"] else result["errors"][0]["statusCode"]
+        )
     expected = _expected(rows, one_call=True)
     if all_or_none and any(o not in ("created", "updated") for o in expected):
         expected = [o if o not in ("created", "updated") else "ALL_OR_NONE_OPERATION_ROLLED_BACK" for o in expected]
@@ -131,14 +152,24 @@ def test_collections_upsert_one_request(api, rows, all_or_none):
 @given(rows=rows_strategy)
 def test_bulk2_upsert_job(api, wait, rows):
     before = _prepare(api)
-    job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "upsert", "externalIdFieldName": "Url__c"}).json()["id"]
+    job = api.bulk2(
+        "POST", "/ingest", json={"object": "Byline__c", "operation": "upsert", "externalIdFieldName": "Url__c"}
+    ).json()["id"]
     data = "Url__c,Name,Tweets__c\n" + "".join(f"{r.key},row-{i},{r.tweets}\n" for i, r in enumerate(rows))
-    assert api.bulk2("PUT", f"/ingest/{job}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}).status_code == 201
+    assert (
+        api.bulk2("PUT", f"/ingest/{job}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}).status_code
+        == 201
+    )
     assert api.bulk2("PATCH", f"/ingest/{job}", json={"state": "UploadComplete"}).status_code == 200
     # Awaited through the free admin API: the count below holds no status polls.
-    wait(lambda: any(j["id"] == job and j["state"] == "JobComplete" for j in api.org.admin.jobs()["bulk2_ingest"]), what="job")
-    files = {kind: list(csv.DictReader(io.StringIO(api.bulk2("GET", f"/ingest/{job}/{kind}/").content.decode())))
-             for kind in ("successfulResults", "failedResults", "unprocessedrecords")}
+    wait(
+        lambda: any(j["id"] == job and j["state"] == "JobComplete" for j in api.org.admin.jobs()["bulk2_ingest"]),
+        what="job",
+    )
+    files = {
+        kind: list(csv.DictReader(io.StringIO(api.bulk2("GET", f"/ingest/{job}/{kind}/").content.decode())))
+        for kind in ("successfulResults", "failedResults", "unprocessedrecords")
+    }
     outcome: dict[str, str] = {}
     for kind, found in files.items():
         for r in found:
@@ -157,10 +188,13 @@ def test_bulk2_upsert_job(api, wait, rows):
     assert (usage["DailyApiRequests"]["used"], usage["DailyBulkApiBatches"]["used"]) == (6, 1)
 
 
-@pytest.mark.parametrize("rows, one_call, expected", [
-    ([Row("new-x", 1), Row("NEW-X", 2)], True, ["DUPLICATE_VALUE", "DUPLICATE_VALUE"]),
-    ([Row("new-x", 1), Row("NEW-X", 2)], False, ["created", "updated"]),
-    ([Row("key-a", -1), Row("key-b", 3)], True, ["FIELD_CUSTOM_VALIDATION_EXCEPTION", "updated"]),
-])
+@pytest.mark.parametrize(
+    "rows, one_call, expected",
+    [
+        ([Row("new-x", 1), Row("NEW-X", 2)], True, ["DUPLICATE_VALUE", "DUPLICATE_VALUE"]),
+        ([Row("new-x", 1), Row("NEW-X", 2)], False, ["created", "updated"]),
+        ([Row("key-a", -1), Row("key-b", 3)], True, ["FIELD_CUSTOM_VALIDATION_EXCEPTION", "updated"]),
+    ],
+)
 def test_the_reference_model_itself(rows, one_call, expected):
     assert _expected(rows, one_call) == expected

@@ -20,22 +20,37 @@ from emulator.server import run_org
 from emulator.store import RecordStore
 
 NOT_FOUND = [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
-KEYS_SCHEMA = {"objects": [{
-    "name": "Ticket__c", "label": "Ticket", "keyPrefix": "a02",
-    "fields": [
-        {"name": "Name", "type": "string", "length": 80},
-        {"name": "Code__c", "type": "string", "length": 20, "externalId": True, "unique": True, "caseSensitive": True},
-        {"name": "Legacy__c", "type": "string", "length": 20, "externalId": True},
-        {"name": "Ref__c", "type": "double", "precision": 18, "scale": 0, "externalId": True},
-    ],
-}]}
+KEYS_SCHEMA = {
+    "objects": [
+        {
+            "name": "Ticket__c",
+            "label": "Ticket",
+            "keyPrefix": "a02",
+            "fields": [
+                {"name": "Name", "type": "string", "length": 80},
+                {
+                    "name": "Code__c",
+                    "type": "string",
+                    "length": 20,
+                    "externalId": True,
+                    "unique": True,
+                    "caseSensitive": True,
+                },
+                {"name": "Legacy__c", "type": "string", "length": 20, "externalId": True},
+                {"name": "Ref__c", "type": "double", "precision": 18, "scale": 0, "externalId": True},
+            ],
+        }
+    ]
+}
 
 
 def _url(key: str, value: str, sobject: str = "Byline__c") -> str:
     return f"/sobjects/{sobject}/{key}/{quote(value, safe='')}"
 
 
-def _rows(api, sobject: str = "Byline__c", fields: tuple[str, ...] = ("Id", "Name", "Url__c", "Tweets__c")) -> dict[str, dict]:
+def _rows(
+    api, sobject: str = "Byline__c", fields: tuple[str, ...] = ("Id", "Name", "Url__c", "Tweets__c")
+) -> dict[str, dict]:
     return api.records(sobject, list(fields))
 
 
@@ -95,7 +110,9 @@ def test_body_fields_follow_the_update_rules_and_an_xml_body_works(api):
     xml = b'<?xml version="1.0"?><Byline__c><Name>From XML</Name><Likes__c>7</Likes__c></Byline__c>'
     resp = api.rest("PATCH", _url("Url__c", "xml-key"), data=xml, headers={"Content-Type": "application/xml"})
     assert resp.status_code == 201
-    assert api.org.admin.records("Byline__c", ["Name", "Likes__c", "Url__c"]) == [{"Name": "From XML", "Likes__c": 7, "Url__c": "xml-key"}]
+    assert api.org.admin.records("Byline__c", ["Name", "Likes__c", "Url__c"]) == [
+        {"Name": "From XML", "Likes__c": 7, "Url__c": "xml-key"}
+    ]
 
 
 # -- several matches, refusals -----------------------------------------------------------------------
@@ -143,7 +160,9 @@ def test_a_body_that_names_the_key_or_id_is_refused(api, body):
 def test_record_errors_are_400_and_write_nothing(api):
     resp = api.rest("PATCH", _url("Url__c", "neg"), json={"Name": "x", "Tweets__c": -1})
     assert resp.status_code == 400
-    assert resp.json() == [{"message": "Social counts cannot be negative.", "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION"}]
+    assert resp.json() == [
+        {"message": "Social counts cannot be negative.", "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION"}
+    ]
     resp = api.rest("PATCH", _url("Url__c", "x" * 256), json={"Name": "x"})
     assert resp.status_code == 400 and resp.json()[0]["errorCode"] == "STRING_TOO_LONG"
     missing = api.rest("PATCH", _url("Url__c", "no-name"), json={"Tweets__c": 1})  # a new record needs its Name
@@ -156,8 +175,11 @@ def test_get_by_key(api):
     rid = api.rest("PATCH", _url("Url__c", "get-me"), json={"Name": "g"}).json()["id"]
     got = api.rest("GET", _url("Url__c", "GET-ME") + "?fields=Name,Url__c")
     assert got.status_code == 200
-    assert got.json() == {"attributes": {"type": "Byline__c", "url": f"/services/data/v62.0/sobjects/Byline__c/{rid}"},
-                          "Name": "g", "Url__c": "get-me"}
+    assert got.json() == {
+        "attributes": {"type": "Byline__c", "url": f"/services/data/v62.0/sobjects/Byline__c/{rid}"},
+        "Name": "g",
+        "Url__c": "get-me",
+    }
     assert api.rest("GET", _url("Url__c", "nobody")).json() == NOT_FOUND
 
 
@@ -168,7 +190,9 @@ def test_post_to_the_id_row_creates_and_patch_there_is_405(api):
     assert resp.json() == {"id": rid, "success": True, "errors": [], "created": True}
     refused = api.rest("PATCH", "/sobjects/Byline__c/Id", json={"Name": "x"})
     assert refused.status_code == 405
-    assert refused.json() == [{"message": "HTTP Method 'PATCH' not allowed. Allowed are GET,HEAD,POST", "errorCode": "METHOD_NOT_ALLOWED"}]
+    assert refused.json() == [
+        {"message": "HTTP Method 'PATCH' not allowed. Allowed are GET,HEAD,POST", "errorCode": "METHOD_NOT_ALLOWED"}
+    ]
     assert list(_rows(api)) == [rid]
 
 
@@ -176,7 +200,12 @@ def test_post_to_the_id_row_creates_and_patch_there_is_405(api):
 def test_unique_fields_refuse_a_taken_value_on_insert_and_update(api):
     a = api.rest("POST", "/sobjects/Byline__c", json={"Name": "a", "Url__c": "taken"}).json()["id"]
     b = api.rest("POST", "/sobjects/Byline__c", json={"Name": "b", "Url__c": "free"}).json()["id"]
-    duplicate = [{"message": f"duplicate value found: Url__c duplicates value on record with id: {a}", "errorCode": "DUPLICATE_VALUE"}]
+    duplicate = [
+        {
+            "message": f"duplicate value found: Url__c duplicates value on record with id: {a}",
+            "errorCode": "DUPLICATE_VALUE",
+        }
+    ]
     insert = api.rest("POST", "/sobjects/Byline__c", json={"Name": "c", "Url__c": "TAKEN"})
     assert insert.status_code == 400 and insert.json() == duplicate
     update = api.rest("PATCH", f"/sobjects/Byline__c/{b}", json={"Url__c": "Taken"})
@@ -191,7 +220,12 @@ def test_unique_fields_refuse_a_taken_value_on_insert_and_update(api):
 def test_describe_shows_the_keys(api):
     fields = {f["name"]: f for f in api.rest("GET", "/sobjects/Byline__c/describe").json()["fields"]}
     assert {k: fields["Url__c"][k] for k in ("externalId", "unique", "caseSensitive", "idLookup", "type")} == {
-        "externalId": True, "unique": True, "caseSensitive": False, "idLookup": True, "type": "string"}
+        "externalId": True,
+        "unique": True,
+        "caseSensitive": False,
+        "idLookup": True,
+        "type": "string",
+    }
     assert (fields["Name"]["externalId"], fields["Name"]["idLookup"], fields["Id"]["idLookup"]) == (False, False, True)
     email = {f["name"]: f for f in api.rest("GET", "/sobjects/Contact/describe").json()["fields"]}["Email"]
     assert (email["externalId"], email["unique"], email["idLookup"]) == (False, False, True)
@@ -220,7 +254,9 @@ def test_a_case_sensitive_unique_key_tells_cases_apart(keys):
     again = keys.rest("PATCH", _url("Code__c", "abc", "Ticket__c"), json={"Name": "lower again"})
     assert again.status_code == 200 and again.json()["id"] == lower.json()["id"]
     assert sorted((r["Code__c"], r["Name"]) for r in keys.org.admin.records("Ticket__c", ["Code__c", "Name"])) == [
-        ("ABC", "upper"), ("abc", "lower again")]
+        ("ABC", "upper"),
+        ("abc", "lower again"),
+    ]
 
 
 def test_a_non_unique_external_id_matches_case_sensitively_and_may_be_shared(keys):
@@ -240,13 +276,21 @@ def test_a_number_key_matches_its_number(keys):
     assert same.status_code == 200 and same.json()["id"] == created.json()["id"]
     bad = keys.rest("PATCH", _url("Ref__c", "forty-two", "Ticket__c"), json={"Name": "x"})
     assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_TYPE_ON_FIELD_IN_RECORD"
-    assert keys.org.admin.records("Ticket__c", ["Id", "Ref__c", "Name"]) == [{"Id": created.json()["id"], "Ref__c": 42, "Name": "m"}]
+    assert keys.org.admin.records("Ticket__c", ["Id", "Ref__c", "Name"]) == [
+        {"Id": created.json()["id"], "Ref__c": 42, "Name": "m"}
+    ]
 
 
-@pytest.mark.parametrize("field, problem", [
-    ({"name": "Site__c", "type": "url", "externalId": True}, "externalId, unique and idLookup need"),
-    ({"name": "Code__c", "type": "string", "caseSensitive": True}, "caseSensitive applies to a unique string field only"),
-])
+@pytest.mark.parametrize(
+    "field, problem",
+    [
+        ({"name": "Site__c", "type": "url", "externalId": True}, "externalId, unique and idLookup need"),
+        (
+            {"name": "Code__c", "type": "string", "caseSensitive": True},
+            "caseSensitive applies to a unique string field only",
+        ),
+    ],
+)
 def test_a_schema_may_not_declare_keys_salesforce_does_not_allow(field, problem):
     doc = {"objects": [{"name": "Bad__c", "keyPrefix": "a09", "fields": [field]}]}
     with pytest.raises(ValueError, match=problem):
@@ -265,7 +309,9 @@ def test_a_db_file_from_an_older_schema_gains_the_key_column_and_its_index(tmp_p
     try:
         assert "url__c" in {row[1] for row in store.execute('PRAGMA table_info("byline__c")')}
         byline = Schema.load().get("Byline__c")
-        plan = store.execute('EXPLAIN QUERY PLAN SELECT id FROM "byline__c" WHERE "url__c" COLLATE NOCASE IN (?, ?)', ("a", "b")).fetchall()
+        plan = store.execute(
+            'EXPLAIN QUERY PLAN SELECT id FROM "byline__c" WHERE "url__c" COLLATE NOCASE IN (?, ?)', ("a", "b")
+        ).fetchall()
         assert any("USING INDEX byline__c__url__c" in step[-1] for step in plan), plan
         assert store.ids_by_value(byline, byline.field("Url__c"), ["A", "a"]) == {}
     finally:

@@ -30,28 +30,89 @@ runner = CliRunner()
 
 HIDDEN = {
     # Bulk 2.0 polls free, Composite Batch N+1, a lagging usage figure; a slow, automation-heavy org.
-    "polls-free": {"bulk2.status": 0, "composite_batch_calls": "N+1", "usage_report_lag_s": 1.0,
-                   "rtt_ms": 120.0, "write_fixed_ms": 500.0, "read_fixed_ms": 200.0, "sync_per_record_ms": 20.0,
-                   "composite_subrequest_ms": 60.0, "bulk2_queue_median_s": 8.0, "bulk2_queue_p90_s": 8.0,
-                   "bulk1_queue_median_s": 5.0, "bulk1_queue_p90_s": 5.0, "bulk2_per_record_ms": 20.0, "bulk1_per_record_ms": 15.0,
-                   "bulk_chunk_overhead_ms": 0.0, "bulk_batch_overhead_s": 2.0},
+    "polls-free": {
+        "bulk2.status": 0,
+        "composite_batch_calls": "N+1",
+        "usage_report_lag_s": 1.0,
+        "rtt_ms": 120.0,
+        "write_fixed_ms": 500.0,
+        "read_fixed_ms": 200.0,
+        "sync_per_record_ms": 20.0,
+        "composite_subrequest_ms": 60.0,
+        "bulk2_queue_median_s": 8.0,
+        "bulk2_queue_p90_s": 8.0,
+        "bulk1_queue_median_s": 5.0,
+        "bulk1_queue_p90_s": 5.0,
+        "bulk2_per_record_ms": 20.0,
+        "bulk1_per_record_ms": 15.0,
+        "bulk_chunk_overhead_ms": 0.0,
+        "bulk_batch_overhead_s": 2.0,
+    },
     # Results downloads, /limits and queryMore free, Composite Batch counted once, a parent batch that counts.
-    "results-free": {"bulk2.successful_results": 0, "bulk2.failed_results": 0, "bulk2.unprocessed_records": 0, "rest.limits": 0,
-                     "rest.query_more": 0, "composite_batch_calls": "1", "bulk2_parent_batches": 1,
-                     "rtt_ms": 100.0, "write_fixed_ms": 300.0, "read_fixed_ms": 150.0, "sync_per_record_ms": 10.0,
-                     "composite_subrequest_ms": 30.0, "bulk_queue_median_s": 3.0, "bulk_queue_p90_s": 3.0,
-                     "bulk_per_record_ms": 10.0, "bulk_chunk_overhead_ms": 0.0, "bulk_batch_overhead_s": 1.0},
+    "results-free": {
+        "bulk2.successful_results": 0,
+        "bulk2.failed_results": 0,
+        "bulk2.unprocessed_records": 0,
+        "rest.limits": 0,
+        "rest.query_more": 0,
+        "composite_batch_calls": "1",
+        "bulk2_parent_batches": 1,
+        "rtt_ms": 100.0,
+        "write_fixed_ms": 300.0,
+        "read_fixed_ms": 150.0,
+        "sync_per_record_ms": 10.0,
+        "composite_subrequest_ms": 30.0,
+        "bulk_queue_median_s": 3.0,
+        "bulk_queue_p90_s": 3.0,
+        "bulk_per_record_ms": 10.0,
+        "bulk_chunk_overhead_ms": 0.0,
+        "bulk_batch_overhead_s": 1.0,
+    },
     # Bulk 1.0 polls and batch lists free, describe free, a Bulk 2.0 upload costing 2; slow Bulk 1.0 queue.
-    "bulk1-polls-free": {"bulk1.status": 0, "bulk1.batch_list": 0, "rest.describe": 0, "bulk2.upload": 2,
-                         "rtt_ms": 150.0, "write_fixed_ms": 600.0, "read_fixed_ms": 250.0, "sync_per_record_ms": 12.0,
-                         "composite_subrequest_ms": 90.0, "bulk1_queue_median_s": 10.0, "bulk1_queue_p90_s": 10.0,
-                         "bulk2_queue_median_s": 2.0, "bulk2_queue_p90_s": 2.0, "bulk1_per_record_ms": 25.0, "bulk2_per_record_ms": 8.0,
-                         "bulk_chunk_overhead_ms": 0.0, "bulk1_batch_overhead_s": 0.5, "bulk2_batch_overhead_s": 3.0},
+    "bulk1-polls-free": {
+        "bulk1.status": 0,
+        "bulk1.batch_list": 0,
+        "rest.describe": 0,
+        "bulk2.upload": 2,
+        "rtt_ms": 150.0,
+        "write_fixed_ms": 600.0,
+        "read_fixed_ms": 250.0,
+        "sync_per_record_ms": 12.0,
+        "composite_subrequest_ms": 90.0,
+        "bulk1_queue_median_s": 10.0,
+        "bulk1_queue_p90_s": 10.0,
+        "bulk2_queue_median_s": 2.0,
+        "bulk2_queue_p90_s": 2.0,
+        "bulk1_per_record_ms": 25.0,
+        "bulk2_per_record_ms": 8.0,
+        "bulk_chunk_overhead_ms": 0.0,
+        "bulk1_batch_overhead_s": 0.5,
+        "bulk2_batch_overhead_s": 3.0,
+    },
 }
-MEASURED_KINDS = ("rest.sobject_read", "rest.sobject_write", "rest.describe", "rest.query", "rest.query_more", "rest.collections",
-                  "rest.composite", "rest.limits", "bulk2.create", "bulk2.upload", "bulk2.close", "bulk2.status",
-                  "bulk2.successful_results", "bulk2.failed_results", "bulk2.unprocessed_records", "bulk1.create", "bulk1.upload",
-                  "bulk1.close", "bulk1.status", "bulk1.batch_list", "bulk1.result")
+MEASURED_KINDS = (
+    "rest.sobject_read",
+    "rest.sobject_write",
+    "rest.describe",
+    "rest.query",
+    "rest.query_more",
+    "rest.collections",
+    "rest.composite",
+    "rest.limits",
+    "bulk2.create",
+    "bulk2.upload",
+    "bulk2.close",
+    "bulk2.status",
+    "bulk2.successful_results",
+    "bulk2.failed_results",
+    "bulk2.unprocessed_records",
+    "bulk1.create",
+    "bulk1.upload",
+    "bulk1.close",
+    "bulk1.status",
+    "bulk1.batch_list",
+    "bulk1.result",
+)
 
 
 def _floor(name: str) -> float:
@@ -68,8 +129,26 @@ def _calibrate(running, out: Path, *args: str):
     env = {"SF_INSTANCE_URL": running.instance_url, "SF_ACCESS_TOKEN": token, "SF_CA_FILE": running.ca_file}
     for var in ("SF_TARGET_ORG", "SF_USERNAME", "SF_CLIENT_ID"):
         os.environ.pop(var, None)
-    return runner.invoke(app, ["calibrate", "--sobject", "Byline__c", "--records", str(RECORDS), "--repeat", "5",
-                               "--time-scale", str(SCALE), "--out", str(out), "--json", *args], env=env, catch_exceptions=False)
+    return runner.invoke(
+        app,
+        [
+            "calibrate",
+            "--sobject",
+            "Byline__c",
+            "--records",
+            str(RECORDS),
+            "--repeat",
+            "5",
+            "--time-scale",
+            str(SCALE),
+            "--out",
+            str(out),
+            "--json",
+            *args,
+        ],
+        env=env,
+        catch_exceptions=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +158,14 @@ def calibrated(tmp_path_factory):
     work does not compete with the client's) and calibrated once per module."""
     done: dict[str, tuple] = {}
     with ExitStack() as stack:
+
         def get(name: str) -> tuple:
             if name not in done:
                 hidden = get_profile("realistic", SCALE, **HIDDEN[name])
                 folder = tmp_path_factory.mktemp("calibrate")
-                running = stack.enter_context(embedded_emulator(profile=str(save_profile(hidden, folder / "hidden.json"))))
+                running = stack.enter_context(
+                    embedded_emulator(profile=str(save_profile(hidden, folder / "hidden.json")))
+                )
                 out = folder / f"{name}.json"
                 result = _calibrate(running, out)
                 assert result.exit_code == 0, result.output
@@ -115,8 +197,17 @@ def test_calibrate_recovers_a_hidden_profile(calibrated, name):
             expected += getattr(hidden.timings, field.replace("per_record", "chunk_overhead")) / 200
         value = measured["value"]
         assert abs(value - expected) <= max(0.25 * expected, _floor(field)), (field, value, expected)
-    assert set(data["timings"]) >= {"rtt_ms", "read_fixed_ms", "write_fixed_ms", "sync_per_record_ms", "composite_subrequest_ms",
-                                    "bulk2_queue_median_s", "bulk2_per_record_ms", "bulk1_queue_median_s", "bulk1_per_record_ms"}
+    assert set(data["timings"]) >= {
+        "rtt_ms",
+        "read_fixed_ms",
+        "write_fixed_ms",
+        "sync_per_record_ms",
+        "composite_subrequest_ms",
+        "bulk2_queue_median_s",
+        "bulk2_per_record_ms",
+        "bulk1_queue_median_s",
+        "bulk1_per_record_ms",
+    }
 
     # It kept to its budget, left no records of its own behind, and changed nothing else.
     assert data["requests"] <= 250 and data["records"] == RECORDS
@@ -130,16 +221,36 @@ def test_plan_with_the_calibrated_profile_predicts_a_compare_run(calibrated, tmp
     hidden_file = save_profile(hidden, tmp_path / "hidden.json")
     env = {k: "" for k in ("SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_TARGET_ORG", "SF_USERNAME", "SF_CLIENT_ID")}
     strategies = "rest,collections,composite,bulk1-xml,bulk2-csv"
-    result = runner.invoke(app, ["compare", "--records", "100", "--strategies", strategies, "--profile", str(hidden_file),
-                                 "--reports-dir", str(tmp_path / "reports"), "--json"], env=env, catch_exceptions=False)
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "--records",
+            "100",
+            "--strategies",
+            strategies,
+            "--profile",
+            str(hidden_file),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "--json",
+        ],
+        env=env,
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     measured = {m["strategy"]: m for m in json.loads(result.output.strip().splitlines()[-1])["result"]["measurements"]}
-    planned = runner.invoke(app, ["plan", "--records", "100", "--profile", str(out), "--time-scale", str(SCALE), "--json"], env=env)
+    planned = runner.invoke(
+        app, ["plan", "--records", "100", "--profile", str(out), "--time-scale", str(SCALE), "--json"], env=env
+    )
     predicted = {p["strategy"]: p for p in json.loads(planned.output)["result"]["predictions"]}
     for name in ("rest", "collections", "composite"):
         assert measured[name]["calls_org"] == predicted[name]["calls"], name
     bulk1 = predicted["bulk1-xml"]
-    assert abs(measured["bulk1-xml"]["calls_org"] - bulk1["calls"]) <= 1, (measured["bulk1-xml"]["calls_by_phase"], bulk1)
+    assert abs(measured["bulk1-xml"]["calls_org"] - bulk1["calls"]) <= 1, (
+        measured["bulk1-xml"]["calls_by_phase"],
+        bulk1,
+    )
     assert measured["bulk2-csv"]["calls_org"] == predicted["bulk2-csv"]["calls"] == 3  # its polls are free
     assert measured["bulk2-csv"]["calls_client"] > 3
 

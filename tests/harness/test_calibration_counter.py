@@ -40,8 +40,12 @@ class FakeOrg:
         used = self.reported()
         response = requests.Response()
         response.status_code = 200
-        response._content = json.dumps({"DailyApiRequests": {"Max": 15000, "Remaining": 15000 - used},
-                                        "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000}}).encode()
+        response._content = json.dumps(
+            {
+                "DailyApiRequests": {"Max": 15000, "Remaining": 15000 - used},
+                "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
+            }
+        ).encode()
         response.headers["Sforce-Limit-Info"] = f"api-usage={used}/15000"
         return response
 
@@ -78,6 +82,7 @@ def test_activity_that_never_settles_is_reported_not_guessed():
         def noisy() -> requests.Response:  # another integration calls once between every two reads
             org.count(1)
             return original()
+
         org.read = noisy  # type: ignore[method-assign]
         counter._read = noisy
 

@@ -37,7 +37,18 @@ def _api_used(org) -> int:
 def test_update_writes_outcome_files_and_data(org, tmp_path):
     ids = org.admin.seed("Byline__c", 30, return_ids=True)["ids"]
     out = tmp_path / "out"
-    result = _invoke("update", "--strategy", "collections", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids)), "--out", str(out), "--json")
+    result = _invoke(
+        "update",
+        "--strategy",
+        "collections",
+        "--sobject",
+        "Byline__c",
+        "--input",
+        str(_input(tmp_path, ids)),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     envelope = json.loads(result.stdout)
     assert envelope["status"] == 0 and envelope["warnings"] == []
@@ -62,14 +73,24 @@ def test_update_strategy_from_environment_and_failures_exit_nonzero(org, tmp_pat
     with open(tmp_path / "o" / "latest" / "failed.csv", encoding="utf-8") as fh:
         failed = list(csv.DictReader(fh))
     assert [(f["sfh__row"], f["Id"], f["Tweets__c"], f["sfh__error_code"]) for f in failed] == [
-        ("2", ids[1], "-4", "FIELD_CUSTOM_VALIDATION_EXCEPTION")]
+        ("2", ids[1], "-4", "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    ]
 
 
 def test_dry_run_validates_and_writes_nothing(org, tmp_path):
     ids = org.admin.seed("Byline__c", 10, return_ids=True)["ids"]
     before = org.admin.records("Byline__c", ["Id", "Tweets__c"])
     jobs_before = len(org.admin.jobs()["bulk2_ingest"])
-    result = _invoke("update", "--strategy", "bulk2-csv", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids, tweets=900)), "--dry-run")
+    result = _invoke(
+        "update",
+        "--strategy",
+        "bulk2-csv",
+        "--sobject",
+        "Byline__c",
+        "--input",
+        str(_input(tmp_path, ids, tweets=900)),
+        "--dry-run",
+    )
     assert result.exit_code == 0, result.output
     assert "dry run: 10 valid records" in result.output
     assert org.admin.records("Byline__c", ["Id", "Tweets__c"]) == before
@@ -80,10 +101,26 @@ def test_dry_run_validates_and_writes_nothing(org, tmp_path):
     "case, args_of, message",
     [
         ("missing file", lambda p, ids: ["--strategy", "rest", "--input", str(p / "nope.csv")], "input file not found"),
-        ("no Id column", lambda p, ids: ["--strategy", "rest", "--input", str(_write(p / "x.csv", "Name,Tweets__c\na,1\n"))], "has no Id column"),
-        ("unknown strategy", lambda p, ids: ["--strategy", "bulk3", "--input", str(_input(p, ids))], "unknown strategy 'bulk3'"),
-        ("bad Id", lambda p, ids: ["--strategy", "rest", "--input", str(_write(p / "b.csv", "Id,Tweets__c\n001xyz,1\n"))], "row 1"),
-        ("unknown field", lambda p, ids: ["--strategy", "rest", "--input", str(_write(p / "f.csv", f"Id,Nope__c\n{ids[0]},1\n"))], "Nope__c"),
+        (
+            "no Id column",
+            lambda p, ids: ["--strategy", "rest", "--input", str(_write(p / "x.csv", "Name,Tweets__c\na,1\n"))],
+            "has no Id column",
+        ),
+        (
+            "unknown strategy",
+            lambda p, ids: ["--strategy", "bulk3", "--input", str(_input(p, ids))],
+            "unknown strategy 'bulk3'",
+        ),
+        (
+            "bad Id",
+            lambda p, ids: ["--strategy", "rest", "--input", str(_write(p / "b.csv", "Id,Tweets__c\n001xyz,1\n"))],
+            "row 1",
+        ),
+        (
+            "unknown field",
+            lambda p, ids: ["--strategy", "rest", "--input", str(_write(p / "f.csv", f"Id,Nope__c\n{ids[0]},1\n"))],
+            "Nope__c",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_write(org, tmp_path, case, args_of, message):
@@ -97,7 +134,9 @@ def test_bad_input_is_refused_before_any_write(org, tmp_path, case, args_of, mes
 
 def test_unknown_object_is_one_clear_line(org, tmp_path):
     ids = org.admin.seed("Byline__c", 1, return_ids=True)["ids"]
-    result = runner.invoke(app, ["update", "--strategy", "rest", "--sobject", "Nope__c", "--input", str(_input(tmp_path, ids))])
+    result = runner.invoke(
+        app, ["update", "--strategy", "rest", "--sobject", "Nope__c", "--input", str(_input(tmp_path, ids))]
+    )
     assert result.exit_code == 2
     assert "unknown object 'Nope__c' on this org (404 NOT_FOUND)" in result.output
 
@@ -106,7 +145,20 @@ def test_budget_guard_refuses_and_writes_nothing(org, tmp_path):
     ids = org.admin.seed("Byline__c", 60, return_ids=True)["ids"]
     before = org.admin.records("Byline__c")
     # 15,000 per day minus a 99.9 % reserve leaves 15 calls: 60 per-record PATCHes do not fit.
-    result = runner.invoke(app, ["update", "--strategy", "rest", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids)), "--api-reserve", "99.9"])
+    result = runner.invoke(
+        app,
+        [
+            "update",
+            "--strategy",
+            "rest",
+            "--sobject",
+            "Byline__c",
+            "--input",
+            str(_input(tmp_path, ids)),
+            "--api-reserve",
+            "99.9",
+        ],
+    )
     assert result.exit_code == 3
     assert "budget guard" in result.output
     assert org.admin.records("Byline__c") == before
@@ -149,7 +201,11 @@ def test_plan_json_recommends_bulk_for_large_volumes():
     data = json.loads(result.stdout)["result"]
     assert data["recommendation"] == "bulk2-csv"
     by_name = {p["strategy"]: p for p in data["predictions"]}
-    assert by_name["rest"]["calls"] == 1_000_000 and by_name["collections"]["calls"] == 5000 and by_name["composite"]["calls"] == 1000
+    assert (
+        by_name["rest"]["calls"] == 1_000_000
+        and by_name["collections"]["calls"] == 5000
+        and by_name["composite"]["calls"] == 1000
+    )
 
 
 def test_plan_concurrency_shortens_synchronous_predictions_only():
@@ -168,7 +224,17 @@ def test_plan_concurrency_shortens_synchronous_predictions_only():
 
 def test_update_sends_with_the_concurrency_flag(org, tmp_path):
     ids = org.admin.seed("Byline__c", 2500, return_ids=True)["ids"]
-    args = ("update", "--strategy", "composite", "--concurrency", "2", "--sobject", "Byline__c", "--input", str(_input(tmp_path, ids)))
+    args = (
+        "update",
+        "--strategy",
+        "composite",
+        "--concurrency",
+        "2",
+        "--sobject",
+        "Byline__c",
+        "--input",
+        str(_input(tmp_path, ids)),
+    )
     result = _invoke(*args, "--out", str(tmp_path / "out"), "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])["result"]["summary"]
@@ -183,7 +249,16 @@ def test_update_sends_with_the_concurrency_flag(org, tmp_path):
 def test_compare_on_embedded_emulator_writes_reports(tmp_path, monkeypatch, fast_polls):
     for var in ("SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_TARGET_ORG", "SF_USERNAME", "SF_CLIENT_ID"):
         monkeypatch.delenv(var, raising=False)
-    result = _invoke("compare", "--records", "50,250", "--strategies", "collections,composite,bulk2-csv", "--reports-dir", str(tmp_path), "--json")
+    result = _invoke(
+        "compare",
+        "--records",
+        "50,250",
+        "--strategies",
+        "collections,composite,bulk2-csv",
+        "--reports-dir",
+        str(tmp_path),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)["result"]
     folder = Path(data["report_dir"])
@@ -207,8 +282,21 @@ def _write(path: Path, text: str) -> Path:
 def test_update_prints_job_id_then_resume_collects_the_pending_job(org, tmp_path, fast_polls):
     ids = org.admin.seed("Byline__c", 40, return_ids=True)["ids"]
     out = tmp_path / "out"
-    first = runner.invoke(app, ["update", "--strategy", "bulk2-csv", "-s", "Byline__c", "-f", str(_input(tmp_path, ids, tweets=300)),
-                                "--out", str(out), "--async"])
+    first = runner.invoke(
+        app,
+        [
+            "update",
+            "--strategy",
+            "bulk2-csv",
+            "-s",
+            "Byline__c",
+            "-f",
+            str(_input(tmp_path, ids, tweets=300)),
+            "--out",
+            str(out),
+            "--async",
+        ],
+    )
     assert first.exit_code == 5  # the job is left processing: resume it
     job_id = _job_id(first.output)
     assert f"sfharness resume --job-id {job_id} --out {out}" in first.output.replace("\n", "")

@@ -27,16 +27,19 @@ def test_version_and_short_help():
     assert all(flag in update_help for flag in ("-o", "-s", "-f", "--async", "--column-delimiter", "--line-ending"))
 
 
-@pytest.mark.parametrize(("text", "several", "single"), [
-    ("250000", [250000], 250000),
-    ("250,000", [250000], 250000),
-    ("250_000", [250000], 250000),
-    ("1,250,000", [1250000], 1250000),
-    ("2,500", [2, 500], 2500),  # a list where commas separate counts; one number where one is expected
-    ("100,2000,10000", [100, 2000, 10000], None),
-    ("1,000 20,000", [1000, 20000], None),
-    ("1000;20000", [1000, 20000], None),
-])
+@pytest.mark.parametrize(
+    ("text", "several", "single"),
+    [
+        ("250000", [250000], 250000),
+        ("250,000", [250000], 250000),
+        ("250_000", [250000], 250000),
+        ("1,250,000", [1250000], 1250000),
+        ("2,500", [2, 500], 2500),  # a list where commas separate counts; one number where one is expected
+        ("100,2000,10000", [100, 2000, 10000], None),
+        ("1,000 20,000", [1000, 20000], None),
+        ("1000;20000", [1000, 20000], None),
+    ],
+)
 def test_records_are_read_one_way(text, several, single):
     assert options.positive_ints(text, "--records") == several
     if single is not None:
@@ -52,8 +55,11 @@ def test_plan_and_compare_read_thousands_separators_alike(monkeypatch):
 
 def test_baselines_without_their_libraries_name_the_extra(monkeypatch, tmp_path):
     real = importlib.util.find_spec
-    monkeypatch.setattr(compare_cmd.importlib.util, "find_spec",
-                        lambda name, *a: None if name in ("simple_salesforce", "salesforce_bulk") else real(name, *a))
+    monkeypatch.setattr(
+        compare_cmd.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("simple_salesforce", "salesforce_bulk") else real(name, *a),
+    )
     result = runner.invoke(app, ["compare", "--baselines", "--records", "10", "--reports-dir", str(tmp_path), "--json"])
     assert result.exit_code == 2
     envelope = json.loads(result.stdout)

@@ -21,7 +21,15 @@ from harness.orgs import OrgConnection
 from strategies.errors import ApiError, RequestLimitError
 
 runner = CliRunner()
-TOKEN_ENV = ("SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_CA_FILE", "SF_TARGET_ORG", "SF_USERNAME", "SF_CLIENT_ID", "SFHARNESS_DEBUG")
+TOKEN_ENV = (
+    "SF_INSTANCE_URL",
+    "SF_ACCESS_TOKEN",
+    "SF_CA_FILE",
+    "SF_TARGET_ORG",
+    "SF_USERNAME",
+    "SF_CLIENT_ID",
+    "SFHARNESS_DEBUG",
+)
 
 
 @pytest.fixture
@@ -194,11 +202,21 @@ def test_maintenance_503_is_org_unavailable(env, sf_org_factory):
 @pytest.mark.parametrize("code", ["API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"])
 def test_api_disabled_for_the_user(code):
     """The emulator has no switch for this refusal; the classification of the error the transport raises is checked."""
-    failure = classify(ApiError(403, code, "The REST API is not enabled for this Organization.", family="rest", method="GET",
-                                path="/services/data/v62.0/limits"))
+    failure = classify(
+        ApiError(
+            403,
+            code,
+            "The REST API is not enabled for this Organization.",
+            family="rest",
+            method="GET",
+            path="/services/data/v62.0/limits",
+        )
+    )
     assert (failure.status, failure.name) == (4, "ApiDisabled") and "API Enabled" in (failure.hint or "")
     concurrency = classify(RequestLimitError(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded."))
-    assert (concurrency.status, concurrency.name) == (3, "RequestLimitExceeded") and "--concurrency" in (concurrency.hint or "")
+    assert (concurrency.status, concurrency.name) == (3, "RequestLimitExceeded") and "--concurrency" in (
+        concurrency.hint or ""
+    )
 
 
 def _input(tmp_path: Path, header: list[str], rows: list[list[object]]) -> Path:
@@ -227,7 +245,9 @@ def test_unknown_field_suggests_the_closest(env, sf_org, tmp_path):
     before = sf_org.admin.records("Byline__c")
     _point_at(env, sf_org.instance_url, sf_org.access_token, sf_org.ca_file)
     path = _input(tmp_path, ["Id", "Tweets_c"], [[ids[0], 1], [ids[1], 2]])
-    text, envelope = _both("update", "--strategy", "rest", "-s", "Byline__c", "-f", str(path), "--out", str(tmp_path / "out"))
+    text, envelope = _both(
+        "update", "--strategy", "rest", "-s", "Byline__c", "-f", str(path), "--out", str(tmp_path / "out")
+    )
     assert text.exit_code == 2
     assert "'Tweets_c' -> 'Tweets__c'" in _short(text)
     assert envelope["name"] == "UnknownField"
@@ -239,7 +259,21 @@ def test_a_job_the_org_failed(env, sf_org_factory, tmp_path, fast_polls):
     ids = org.admin.seed("Byline__c", 5, return_ids=True)["ids"]
     _point_at(env, org.instance_url, org.access_token, org.ca_file)
     path = _input(tmp_path, ["Id", "Tweets__c"], [[rid, 10 + i] for i, rid in enumerate(ids)])
-    result = runner.invoke(app, ["update", "--strategy", "bulk2-csv", "-s", "Byline__c", "-f", str(path), "--out", str(tmp_path / "o"), "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "update",
+            "--strategy",
+            "bulk2-csv",
+            "-s",
+            "Byline__c",
+            "-f",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 1, result.output
     envelope = json.loads(result.stdout)
     assert envelope["name"] == "JobFailed" and "Failed" in envelope["message"] and "unprocessed.csv" in envelope["hint"]

@@ -24,8 +24,17 @@ def embedded(monkeypatch):
 def test_over_budget_runs_are_skipped_and_the_table_adds_up(embedded, tmp_path, fast_polls):
     # 15,000 a day on the developer edition; a 99.5 % reserve leaves about 73 calls to spend:
     # rest x 100 (about 101 calls with its read-back) cannot fit, composite and collections can.
-    args = ["compare", "--records", "100", "--strategies", "rest,composite,collections", "--api-reserve", "99.5",
-            "--reports-dir", str(tmp_path)]
+    args = [
+        "compare",
+        "--records",
+        "100",
+        "--strategies",
+        "rest,composite,collections",
+        "--api-reserve",
+        "99.5",
+        "--reports-dir",
+        str(tmp_path),
+    ]
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     envelope = json.loads(result.stdout)
@@ -37,7 +46,9 @@ def test_over_budget_runs_are_skipped_and_the_table_adds_up(embedded, tmp_path, 
 
     prechecks, readback = data["other_calls"]
     assert prechecks["calls_client"] == prechecks["calls_org"] == 2  # describe and /limits (no look-up on the emulator)
-    assert readback["calls_org"] == readback["calls_client"] == sum(m["readback_calls"] for m in data["measurements"]) == 2
+    assert (
+        readback["calls_org"] == readback["calls_client"] == sum(m["readback_calls"] for m in data["measurements"]) == 2
+    )
     runs = sum(m["calls_org"] for m in data["measurements"])
     assert data["org_calls_total"] == runs + prechecks["calls_org"] + readback["calls_org"]
 
@@ -54,15 +65,30 @@ def test_over_budget_runs_are_skipped_and_the_table_adds_up(embedded, tmp_path, 
 
 
 def test_nothing_fits_is_the_budget_exit(embedded, tmp_path):
-    result = runner.invoke(app, ["compare", "--records", "5000", "--strategies", "rest", "--api-reserve", "90", "--json",
-                                 "--reports-dir", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "--records",
+            "5000",
+            "--strategies",
+            "rest",
+            "--api-reserve",
+            "90",
+            "--json",
+            "--reports-dir",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 3
     envelope = json.loads(result.stdout)
     assert envelope["name"] == "BudgetGuard" and envelope["result"]["skipped"][0]["strategy"] == "rest"
 
 
 def test_unknown_field_is_refused_before_any_run(embedded, tmp_path):
-    result = runner.invoke(app, ["compare", "--records", "10", "--fields", "Tweet__c", "--json", "--reports-dir", str(tmp_path)])
+    result = runner.invoke(
+        app, ["compare", "--records", "10", "--fields", "Tweet__c", "--json", "--reports-dir", str(tmp_path)]
+    )
     assert result.exit_code == 2
     envelope = json.loads(result.stdout)
     assert envelope["name"] == "UnknownField" and "'Tweet__c' -> 'Tweets__c'" in envelope["hint"]

@@ -28,8 +28,16 @@ TOLERANCE = 0.40
 
 
 def _connection(running) -> OrgConnection:
-    return OrgConnection(running.instance_url, "emulator", "62.0", running.ca_file,
-                         lambda: Secret(running.org.sessions.issue().token), True, "test", admin=running.admin)
+    return OrgConnection(
+        running.instance_url,
+        "emulator",
+        "62.0",
+        running.ca_file,
+        lambda: Secret(running.org.sessions.issue().token),
+        True,
+        "test",
+        admin=running.admin,
+    )
 
 
 @pytest.mark.parametrize("n", [1, 199, 200, 201, 1000, 1001])
@@ -62,18 +70,35 @@ def test_predicted_time_within_tolerance_on_realistic(sf_org_factory):
     profile = get_profile("realistic", TIME_SCALE, **overrides)
     polls = PollPolicy().scaled(1 / TIME_SCALE)
     # (strategy, records, requests at once; None = the strategy's default)
-    cases = [("collections", 2000, 1), ("collections", 2000, None), ("composite", 2000, None), ("composite", 10000, 8),
-             ("bulk1-xml", 2000, None), ("bulk2-csv", 2000, None), ("bulk2-csv", 10000, None)]
+    cases = [
+        ("collections", 2000, 1),
+        ("collections", 2000, None),
+        ("composite", 2000, None),
+        ("composite", 10000, 8),
+        ("bulk1-xml", 2000, None),
+        ("bulk2-csv", 2000, None),
+        ("bulk2-csv", 10000, None),
+    ]
     for round_no, (name, n, concurrency) in enumerate(cases, start=1):
         wf = workload.prepare(n, round_no)
         options = {**poll_options(name, polls), **concurrency_options(name, concurrency)}
         measured = run_once(conn, workload, name, wf, options=options, verify=False)
         predicted = predict(name, n, profile, poll_policy=polls, concurrency=concurrency)
         if name.startswith("bulk"):
-            assert abs(measured.calls_org - predicted.calls) <= 2, (name, n, measured.calls_by_phase, predicted.calls_by_phase)
+            assert abs(measured.calls_org - predicted.calls) <= 2, (
+                name,
+                n,
+                measured.calls_by_phase,
+                predicted.calls_by_phase,
+            )
         else:
             assert measured.calls_org == predicted.calls
-        assert abs(measured.wall_seconds - predicted.seconds) <= TOLERANCE * measured.wall_seconds, (name, n, measured.wall_seconds, predicted.seconds)
+        assert abs(measured.wall_seconds - predicted.seconds) <= TOLERANCE * measured.wall_seconds, (
+            name,
+            n,
+            measured.wall_seconds,
+            predicted.seconds,
+        )
 
 
 def test_plan_picks_fewest_calls_and_explains():
@@ -91,7 +116,9 @@ def test_concurrent_time_is_waves_of_requests_bounded_by_cpu(name, per_call, sub
     body = 19 + 3 * 8 + 40  # bytes per record in a request body (3 number fields)
 
     def one(profile, m):
-        waiting = profile.request_delay(write=True, records=m, subrequests=-(-m // 200) if subrequests else 0, body_bytes=m * body)
+        waiting = profile.request_delay(
+            write=True, records=m, subrequests=-(-m // 200) if subrequests else 0, body_bytes=m * body
+        )
         return waiting, CLIENT_OVERHEAD_S + m * SYNC_CPU_PER_RECORD_S
 
     realistic = get_profile("realistic", TIME_SCALE)
@@ -106,4 +133,6 @@ def test_concurrent_time_is_waves_of_requests_bounded_by_cpu(name, per_call, sub
     instant = get_profile("instant")
     (_, cpu), (_, last_cpu) = one(instant, per_call), one(instant, per_call // 2)
     for concurrency in (8, 16):
-        assert predict(name, n, instant, concurrency=concurrency).seconds == pytest.approx((20 * cpu + last_cpu) / CPU_SIDES)
+        assert predict(name, n, instant, concurrency=concurrency).seconds == pytest.approx(
+            (20 * cpu + last_cpu) / CPU_SIDES
+        )

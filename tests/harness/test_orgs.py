@@ -15,12 +15,22 @@ def _base(sf_org, **kw) -> OrgOptions:
 def test_each_login_method_reaches_the_org(sf_org, method):
     o = sf_org
     options = {
-        "token": lambda: OrgOptions(instance_url=o.instance_url, access_token=Secret(o.access_token), ca_file=o.ca_file),
+        "token": lambda: OrgOptions(
+            instance_url=o.instance_url, access_token=Secret(o.access_token), ca_file=o.ca_file
+        ),
         "client_credentials": lambda: _base(o, client_id=o.client_id, client_secret=Secret(o.client_secret)),
         "jwt": lambda: _base(o, client_id=o.client_id, jwt_key_file=o.jwt_key_file, username=o.username),
-        "oauth_password": lambda: _base(o, client_id=o.client_id, client_secret=Secret(o.client_secret), username=o.username,
-                                        password=Secret(o.password), security_token=Secret(o.security_token)),
-        "soap": lambda: _base(o, username=o.username, password=Secret(o.password), security_token=Secret(o.security_token)),
+        "oauth_password": lambda: _base(
+            o,
+            client_id=o.client_id,
+            client_secret=Secret(o.client_secret),
+            username=o.username,
+            password=Secret(o.password),
+            security_token=Secret(o.security_token),
+        ),
+        "soap": lambda: _base(
+            o, username=o.username, password=Secret(o.password), security_token=Secret(o.security_token)
+        ),
     }[method]()
     conn = connect(options)
     assert conn.kind == "developer"

@@ -16,7 +16,9 @@ from harness.cli import app
 runner = CliRunner()
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[object]], *, delimiter: str = ",", newline: str = "\n") -> Path:
+def _write_csv(
+    path: Path, header: list[str], rows: list[list[object]], *, delimiter: str = ",", newline: str = "\n"
+) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter=delimiter, lineterminator=newline)
         writer.writerow(header)
@@ -30,7 +32,10 @@ def _update(*args: str) -> tuple[int, dict]:
 
 
 def _stored(org, ids: list[str]) -> dict[str, tuple[int, int]]:
-    rows = {r["Id"]: (r["Tweets__c"], r["Likes__c"]) for r in org.admin.records("Byline__c", ["Id", "Tweets__c", "Likes__c"])}
+    rows = {
+        r["Id"]: (r["Tweets__c"], r["Likes__c"])
+        for r in org.admin.records("Byline__c", ["Id", "Tweets__c", "Likes__c"])
+    }
     return {rid: rows[rid] for rid in ids}
 
 
@@ -52,7 +57,10 @@ def test_a_corrected_failed_csv_resubmits_and_every_record_succeeds(org, tmp_pat
         header = next(reader)
         failed = list(reader)
     assert header == ["id", "Name", "Tweets__c", "Likes__c", "sfh__row", "sfh__error_code", "sfh__error", "sfh__fields"]
-    assert [row[:5] for row in failed] == [[ids[1], "byline 2", "-2", "102", "2"], [ids[4], "byline 5", "-5", "105", "5"]]
+    assert [row[:5] for row in failed] == [
+        [ids[1], "byline 2", "-2", "102", "2"],
+        [ids[4], "byline 5", "-5", "105", "5"],
+    ]
     assert {row[5] for row in failed} == {"FIELD_CUSTOM_VALIDATION_EXCEPTION"}
 
     # The user corrects the values in place and sends the same file back, error columns and all.
@@ -68,9 +76,25 @@ def test_a_corrected_failed_csv_resubmits_and_every_record_succeeds(org, tmp_pat
 
 def test_delimiter_and_line_ending_are_read_and_kept(org, tmp_path):
     ids = org.admin.seed("Byline__c", 3, return_ids=True)["ids"]
-    path = _write_csv(tmp_path / "semi.csv", ["Id", "Tweets__c"], [[ids[0], 1], [ids[1], -7], [ids[2], 3]], delimiter=";", newline="\r\n")
-    status, envelope = _update("--strategy", "collections", "-f", str(path), "--column-delimiter", "SEMICOLON", "--line-ending", "CRLF",
-                               "--out", str(tmp_path / "out"))
+    path = _write_csv(
+        tmp_path / "semi.csv",
+        ["Id", "Tweets__c"],
+        [[ids[0], 1], [ids[1], -7], [ids[2], 3]],
+        delimiter=";",
+        newline="\r\n",
+    )
+    status, envelope = _update(
+        "--strategy",
+        "collections",
+        "-f",
+        str(path),
+        "--column-delimiter",
+        "SEMICOLON",
+        "--line-ending",
+        "CRLF",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert status == 1
     text = Path(envelope["result"]["outcome_files"]["failed"]["path"]).read_bytes()
     assert text.startswith(b"Id;Tweets__c;sfh__row;") and text.endswith(b"\r\n") and f"{ids[1]};-7;2;".encode() in text
@@ -86,7 +110,10 @@ def test_a_semicolon_file_without_the_flag_says_which_flag(org, tmp_path):
 def test_json_lines_failures_keep_the_objects(org, tmp_path):
     ids = org.admin.seed("Byline__c", 3, return_ids=True)["ids"]
     path = tmp_path / "in.jsonl"
-    path.write_text("".join(json.dumps({"Id": rid, "Tweets__c": -1 if i == 1 else i}) + "\n" for i, rid in enumerate(ids)), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({"Id": rid, "Tweets__c": -1 if i == 1 else i}) + "\n" for i, rid in enumerate(ids)),
+        encoding="utf-8",
+    )
     status, envelope = _update("--strategy", "composite", "-f", str(path), "--out", str(tmp_path / "out"))
     assert status == 1
     failed_path = Path(envelope["result"]["outcome_files"]["failed"]["path"])

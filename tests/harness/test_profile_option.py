@@ -56,7 +56,9 @@ def test_plan_flags_strategies_over_the_budget():
 def test_plan_cli_reads_a_profile_file(tmp_path, monkeypatch):
     _no_org_env(monkeypatch)
     path = _profile_file(tmp_path, **{"bulk2.status": 0})
-    result = runner.invoke(app, ["plan", "--records", "50000", "--profile", str(path), "--json"], catch_exceptions=False)
+    result = runner.invoke(
+        app, ["plan", "--records", "50000", "--profile", str(path), "--json"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)["result"]
     by_name = {p["strategy"]: p for p in data["predictions"]}
@@ -85,11 +87,28 @@ def test_emulator_serve_and_compare_run_on_a_profile_file(tmp_path, monkeypatch)
     with embedded_emulator(profile=str(path)) as conn:
         config = conn.admin.config()
         assert config["profile"]["counting"]["requests"]["bulk2.status"] == 0
-    result = runner.invoke(app, ["compare", "--records", "300", "--strategies", "collections,bulk2-csv", "--profile", str(path),
-                                 "--reports-dir", str(tmp_path / "reports"), "--json"], catch_exceptions=False)
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "--records",
+            "300",
+            "--strategies",
+            "collections,bulk2-csv",
+            "--profile",
+            str(path),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "--json",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     rows = {m["strategy"]: m for m in json.loads(result.output.strip().splitlines()[-1])["result"]["measurements"]}
     predicted = {p.strategy: p for p in plan(300, str(path), strategies=("collections", "bulk2-csv"))[0]}
-    assert rows["collections"]["calls_client"] == 2 and rows["collections"]["calls_org"] == 4 == predicted["collections"].calls
+    assert (
+        rows["collections"]["calls_client"] == 2
+        and rows["collections"]["calls_org"] == 4 == predicted["collections"].calls
+    )
     assert rows["bulk2-csv"]["calls_org"] == 3 == predicted["bulk2-csv"].calls
     assert rows["bulk2-csv"]["calls_client"] > 3  # its polls were made, and not counted

@@ -41,8 +41,20 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 def test_progress_on_a_terminal_shows_records_requests_and_the_job(org, tmp_path, terminal, fast_polls, strategy):
     ids = org.admin.seed("Byline__c", 300, return_ids=True)["ids"]
     used = org.admin.usage()["DailyApiRequests"]["used"]
-    result = runner.invoke(app, ["update", "--strategy", strategy, "-s", "Byline__c", "-f", str(_input(tmp_path, ids)),
-                                 "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        app,
+        [
+            "update",
+            "--strategy",
+            strategy,
+            "-s",
+            "Byline__c",
+            "-f",
+            str(_input(tmp_path, ids)),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     screen = terminal.getvalue()
     assert f"{strategy} Byline__c" in screen and "300/300" in screen  # the last frame; earlier ones depend on timing
@@ -58,15 +70,37 @@ def test_no_color_drops_the_colours(org, tmp_path, monkeypatch, fast_polls):
     screen = io.StringIO()
     monkeypatch.setattr(output, "err_console", Console(file=screen, force_terminal=True, width=120))
     ids = org.admin.seed("Byline__c", 10, return_ids=True)["ids"]
-    result = runner.invoke(app, ["update", "--strategy", "composite", "-s", "Byline__c", "-f", str(_input(tmp_path, ids)),
-                                 "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        app,
+        [
+            "update",
+            "--strategy",
+            "composite",
+            "-s",
+            "Byline__c",
+            "-f",
+            str(_input(tmp_path, ids)),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0
     assert "10/10" in screen.getvalue() and "\x1b[3" not in screen.getvalue()
 
 
 def test_quiet_when_piped_or_json(org, tmp_path, fast_polls, terminal, monkeypatch):
     ids = org.admin.seed("Byline__c", 10, return_ids=True)["ids"]
-    args = ["update", "--strategy", "composite", "-s", "Byline__c", "-f", str(_input(tmp_path, ids)), "--out", str(tmp_path / "out")]
+    args = [
+        "update",
+        "--strategy",
+        "composite",
+        "-s",
+        "Byline__c",
+        "-f",
+        str(_input(tmp_path, ids)),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     as_json = runner.invoke(app, [*args, "--json"])
     assert as_json.exit_code == 0 and terminal.getvalue() == ""  # a terminal, but --json: nothing drawn
     json.loads(as_json.stdout)

@@ -36,8 +36,16 @@ def _seed_failing_first_but_never_four_in_a_row(draws: int = 60) -> int:
 
 
 def _connection(running: Any) -> OrgConnection:
-    return OrgConnection(running.instance_url, "emulator", "62.0", running.ca_file,
-                         lambda: Secret(running.org.sessions.issue().token), True, "test", admin=running.admin)
+    return OrgConnection(
+        running.instance_url,
+        "emulator",
+        "62.0",
+        running.ca_file,
+        lambda: Secret(running.org.sessions.issue().token),
+        True,
+        "test",
+        admin=running.admin,
+    )
 
 
 def test_a_transient_503_in_the_bulk_read_back_is_retried(sf_org: Any) -> None:
@@ -45,7 +53,9 @@ def test_a_transient_503_in_the_bulk_read_back_is_retried(sf_org: Any) -> None:
     workload = Workload(conn, scratch_dir())
     wf = workload.prepare(RECORDS, 1)
     assert run_once(conn, workload, "composite", wf, verify=False).succeeded == RECORDS
-    sf_org.admin.configure(faults={"seed": _seed_failing_first_but_never_four_in_a_row(), "http_503_rate": RATE, "paths": [QUERY_PATH]})
+    sf_org.admin.configure(
+        faults={"seed": _seed_failing_first_but_never_four_in_a_row(), "http_503_rate": RATE, "paths": [QUERY_PATH]}
+    )
     try:
         used_before = sf_org.admin.usage()["DailyApiRequests"]["used"]
         check = workload.verify(wf)
@@ -60,8 +70,21 @@ def test_a_transient_503_in_the_bulk_read_back_is_retried(sf_org: Any) -> None:
 def test_compare_reports_a_read_back_that_keeps_failing_as_not_verified(tmp_path: Path, monkeypatch: Any) -> None:
     for var in ("SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_TARGET_ORG", "SF_USERNAME", "SF_CLIENT_ID"):
         monkeypatch.delenv(var, raising=False)
-    result = CliRunner().invoke(app, ["compare", "--records", str(RECORDS), "--strategies", "composite", "--reports-dir", str(tmp_path),
-                                      "--faults", f"http_503_rate=1,paths={QUERY_PATH}", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "compare",
+            "--records",
+            str(RECORDS),
+            "--strategies",
+            "composite",
+            "--reports-dir",
+            str(tmp_path),
+            "--faults",
+            f"http_503_rate=1,paths={QUERY_PATH}",
+            "--json",
+        ],
+    )
     assert result.exit_code == 1, result.output  # a run that did not verify is not a clean compare
     envelope = json.loads(result.output.strip().splitlines()[-1])
     assert envelope["status"] == 1 and "did not verify" in envelope["message"]

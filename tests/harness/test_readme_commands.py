@@ -106,7 +106,9 @@ def _profile_files_for(argv: list[str]) -> None:
 def _serve_briefly(argv: list[str]) -> None:
     """`emulator serve` runs until stopped: start it (seeding a few records), read its line, stop it."""
     argv = [re.sub(r"=(\d+)$", "=" + SMALL, a) if a.startswith("Byline__c=") else a for a in argv]
-    proc = subprocess.Popen([sys.executable, "-m", "harness", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         info = json.loads(proc.stdout.readline() if proc.stdout else "{}")
         edition = argv[argv.index("--edition") + 1] if "--edition" in argv else "developer"

@@ -35,30 +35,67 @@ def _jsonl(*lines: str) -> tuple[str, bytes]:
 
 CASES: dict[str, tuple[Case, str, int]] = {
     # name: (input from three seeded ids, expected message fragments ("where: reason"), API calls allowed)
-    "extra cell": (lambda ids: _csv(f"Id,Name\n{ids[0]},Ada\n{ids[1]},Smith, John\n"),
-                   "row 2, field 'Name': 3 cells for 2 columns", PRE_CHECKS),
-    "missing cell": (lambda ids: _csv(f"Id,Name,Tweets__c\n{ids[0]},Ada,1\n{ids[1]},Bob\n"),
-                     "row 2, field 'Tweets__c': 2 cells for 3 columns", PRE_CHECKS),
-    "duplicated header column": (lambda ids: _csv(f"Id,Tweets__c,Likes__c,Tweets__c\n{ids[0]},1,2,3\n"),
-                                 "header, field 'Tweets__c': columns 2 and 4 name the same field", NOTHING),
-    "JSONL object value": (lambda ids: _jsonl(json.dumps({"Id": ids[0], "Name": "ok"}), json.dumps({"Id": ids[1], "Name": {"a": 1}})),
-                           "row 2, field 'Name': a JSON object is not a field value", PRE_CHECKS),
-    "JSONL list value": (lambda ids: _jsonl(json.dumps({"Id": ids[0], "Name": ["a", "b"]})),
-                         "row 1, field 'Name': a JSON array is not a field value", PRE_CHECKS),
-    "header only": (lambda ids: _csv("Id,Tweets__c\n"), "no records: the file has a header row but no data rows", PRE_CHECKS),
+    "extra cell": (
+        lambda ids: _csv(f"Id,Name\n{ids[0]},Ada\n{ids[1]},Smith, John\n"),
+        "row 2, field 'Name': 3 cells for 2 columns",
+        PRE_CHECKS,
+    ),
+    "missing cell": (
+        lambda ids: _csv(f"Id,Name,Tweets__c\n{ids[0]},Ada,1\n{ids[1]},Bob\n"),
+        "row 2, field 'Tweets__c': 2 cells for 3 columns",
+        PRE_CHECKS,
+    ),
+    "duplicated header column": (
+        lambda ids: _csv(f"Id,Tweets__c,Likes__c,Tweets__c\n{ids[0]},1,2,3\n"),
+        "header, field 'Tweets__c': columns 2 and 4 name the same field",
+        NOTHING,
+    ),
+    "JSONL object value": (
+        lambda ids: _jsonl(json.dumps({"Id": ids[0], "Name": "ok"}), json.dumps({"Id": ids[1], "Name": {"a": 1}})),
+        "row 2, field 'Name': a JSON object is not a field value",
+        PRE_CHECKS,
+    ),
+    "JSONL list value": (
+        lambda ids: _jsonl(json.dumps({"Id": ids[0], "Name": ["a", "b"]})),
+        "row 1, field 'Name': a JSON array is not a field value",
+        PRE_CHECKS,
+    ),
+    "header only": (
+        lambda ids: _csv("Id,Tweets__c\n"),
+        "no records: the file has a header row but no data rows",
+        PRE_CHECKS,
+    ),
     "empty JSONL": (lambda ids: ("in.jsonl", b"\n"), "no records: the file holds no JSON lines", PRE_CHECKS),
-    "Id of another object": (lambda ids: _csv(f"Id,Tweets__c\n{ids[0]},1\n{ANOTHER_OBJECTS_ID},2\n{ids[2]},3\n"),
-                             "row 2, field 'Id': 001A0000006Vm9rIAC is not an Id of this object", PRE_CHECKS),
-    "non-UTF-8 value": (lambda ids: ("in.csv", f"Id,Name\n{ids[0]},ok\n{ids[1]},Caf".encode() + b"\xe9\n"),
-                        "row 2, field 'Name': not UTF-8: byte 0xE9", PRE_CHECKS),
-    "non-UTF-8 header": (lambda ids: ("in.csv", b"Id,Na\xefme\n" + f"{ids[0]},x\n".encode()),
-                         "header, field 'Na\\xefme': column 2's name is not UTF-8: byte 0xEF", NOTHING),
-    "non-UTF-8 JSONL value": (lambda ids: ("in.jsonl", f'{{"Id": "{ids[0]}", "Name": "Caf'.encode() + b'\xe9"}\n'),
-                              "row 1, field 'Name': not UTF-8: byte 0xE9", PRE_CHECKS),
-    "invalid JSONL line": (lambda ids: _jsonl(json.dumps({"Id": ids[0]}), '{"Id": "' + ids[1] + '", "Tweets__c": 1'),
-                           "row 2: not valid JSON", PRE_CHECKS),
-    "duplicate Id": (lambda ids: _csv(f"Id,Tweets__c\n{ids[0]},1\n{ids[1]},2\n{ids[0][:15]},3\n"),
-                     "row 3, field 'Id': the same record as row 1", PRE_CHECKS),
+    "Id of another object": (
+        lambda ids: _csv(f"Id,Tweets__c\n{ids[0]},1\n{ANOTHER_OBJECTS_ID},2\n{ids[2]},3\n"),
+        "row 2, field 'Id': 001A0000006Vm9rIAC is not an Id of this object",
+        PRE_CHECKS,
+    ),
+    "non-UTF-8 value": (
+        lambda ids: ("in.csv", f"Id,Name\n{ids[0]},ok\n{ids[1]},Caf".encode() + b"\xe9\n"),
+        "row 2, field 'Name': not UTF-8: byte 0xE9",
+        PRE_CHECKS,
+    ),
+    "non-UTF-8 header": (
+        lambda ids: ("in.csv", b"Id,Na\xefme\n" + f"{ids[0]},x\n".encode()),
+        "header, field 'Na\\xefme': column 2's name is not UTF-8: byte 0xEF",
+        NOTHING,
+    ),
+    "non-UTF-8 JSONL value": (
+        lambda ids: ("in.jsonl", f'{{"Id": "{ids[0]}", "Name": "Caf'.encode() + b'\xe9"}\n'),
+        "row 1, field 'Name': not UTF-8: byte 0xE9",
+        PRE_CHECKS,
+    ),
+    "invalid JSONL line": (
+        lambda ids: _jsonl(json.dumps({"Id": ids[0]}), '{"Id": "' + ids[1] + '", "Tweets__c": 1'),
+        "row 2: not valid JSON",
+        PRE_CHECKS,
+    ),
+    "duplicate Id": (
+        lambda ids: _csv(f"Id,Tweets__c\n{ids[0]},1\n{ids[1]},2\n{ids[0][:15]},3\n"),
+        "row 3, field 'Id': the same record as row 1",
+        PRE_CHECKS,
+    ),
 }
 
 
@@ -77,8 +114,20 @@ def test_bad_input_exits_2_naming_row_field_and_reason_and_changes_nothing(org: 
     jobs_before = org.admin.jobs()
     used_before = _used(org)
 
-    result = runner.invoke(app, ["update", "--strategy", "collections", "--sobject", "Byline__c", "--input", str(path),
-                                 "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        app,
+        [
+            "update",
+            "--strategy",
+            "collections",
+            "--sobject",
+            "Byline__c",
+            "--input",
+            str(path),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
 
     output = result.output.replace("\n", " ")
     assert result.exit_code == 2, output

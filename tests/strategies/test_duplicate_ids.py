@@ -40,11 +40,18 @@ def _expected(ids: list[str | None], details: int = 20) -> tuple[int, list[Repea
 
 
 # Few distinct numbers, so repeats are common; None is a row the caller refused; both Id lengths appear.
-_ids = st.lists(st.one_of(st.none(), st.integers(0, 60).map(_id), st.integers(0, 60).map(lambda n: _id(n)[:15])), max_size=400)
+_ids = st.lists(
+    st.one_of(st.none(), st.integers(0, 60).map(_id), st.integers(0, 60).map(lambda n: _id(n)[:15])), max_size=400
+)
 
 
 @settings(max_examples=200, deadline=None, database=None)
-@given(ids=_ids, block=st.sampled_from([1, 3, 16, 1 << 16]), limit=st.sampled_from([1, 4, 1 << 17]), details=st.sampled_from([0, 1, 5, 20]))
+@given(
+    ids=_ids,
+    block=st.sampled_from([1, 3, 16, 1 << 16]),
+    limit=st.sampled_from([1, 4, 1 << 17]),
+    details=st.sampled_from([0, 1, 5, 20]),
+)
 def test_finds_exactly_the_repeats_a_dict_finds(ids: list[str | None], block: int, limit: int, details: int) -> None:
     assert _find(ids, block=block, partition_limit=limit, details=details) == _expected(ids, details)
 

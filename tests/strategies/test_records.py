@@ -64,7 +64,14 @@ def test_valid_ids_pass() -> None:
 
 
 def test_validation_names_row_field_and_reason_and_sends_nothing() -> None:
-    records = iter([{"Id": make_id(1), "Name": "ok"}, {"Name": "no id"}, {"Id": "bad", "Name": "x"}, {"Id": make_id(4), "Nope__c": 1}])
+    records = iter(
+        [
+            {"Id": make_id(1), "Name": "ok"},
+            {"Name": "no id"},
+            {"Id": "bad", "Name": "x"},
+            {"Id": make_id(4), "Nope__c": 1},
+        ]
+    )
     with pytest.raises(RecordValidationError) as info:
         prepare(records, validator=Validator(known_fields={"Name"}))
     err = info.value
@@ -88,7 +95,9 @@ def test_one_shot_iterators_are_spooled_and_replayable() -> None:
     import datetime as dt
     from decimal import Decimal
 
-    source = ({"Id": make_id(i), "When": dt.date(2024, 1, i % 28 + 1), "Amount": Decimal("1.10")} for i in range(1, 501))
+    source = (
+        {"Id": make_id(i), "When": dt.date(2024, 1, i % 28 + 1), "Amount": Decimal("1.10")} for i in range(1, 501)
+    )
     prepared = prepare(source, validator=Validator())
     assert prepared.count == 500
     first = list(prepared)
@@ -114,7 +123,9 @@ def test_without_validation_records_stream_through() -> None:
 
 def test_csv_reader(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
-    path.write_text('\ufeffId,Name,Tweets__c\n' + f'{make_id(1)},"a, ""b""\nc",#N/A\n' + f"{make_id(2)},,5\n", encoding="utf-8")
+    path.write_text(
+        "\ufeffId,Name,Tweets__c\n" + f'{make_id(1)},"a, ""b""\nc",#N/A\n' + f"{make_id(2)},,5\n", encoding="utf-8"
+    )
     rows = list(CsvRecords(path))
     assert rows == [{"Id": make_id(1), "Name": 'a, "b"\nc', "Tweets__c": None}, {"Id": make_id(2), "Tweets__c": "5"}]
     assert list(CsvRecords(path)) == rows  # re-iterable
@@ -123,7 +134,9 @@ def test_csv_reader(tmp_path: Path) -> None:
 
 def test_jsonl_reader(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
-    path.write_text(json.dumps({"Id": make_id(1), "Likes__c": 3}) + "\n\n" + json.dumps({"Id": make_id(2)}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({"Id": make_id(1), "Likes__c": 3}) + "\n\n" + json.dumps({"Id": make_id(2)}) + "\n", encoding="utf-8"
+    )
     assert list(JsonlRecords(path)) == [{"Id": make_id(1), "Likes__c": 3}, {"Id": make_id(2)}]
     assert isinstance(read_records(path), JsonlRecords)
 
@@ -154,7 +167,9 @@ def test_chunker_measures_exact_bytes_and_chars(values: list[str], limit: int, b
     try:
         chunks = list(iter_chunks(enumerate(lines), limits, header=header, footer=footer))
     except RecordTooLarge:
-        assert any(len((header + line + footer).encode() if not by_chars else header + line + footer) > limit for line in lines)
+        assert any(
+            len((header + line + footer).encode() if not by_chars else header + line + footer) > limit for line in lines
+        )
         return
     seen: list[int] = []
     for chunk, keys in chunks:
@@ -213,7 +228,12 @@ def test_csv_cell_quotes_a_lone_carriage_return() -> None:
 def test_spooled_records_keep_shared_objects_apart() -> None:
     """Regression: a value used twice in one record must not come back as an earlier record's value."""
     shared_later = "same"
-    source = iter([{"Id": make_id(1), "Name": "first", "Url": None}, {"Id": make_id(2), "Name": shared_later, "Url": shared_later}])
+    source = iter(
+        [
+            {"Id": make_id(1), "Name": "first", "Url": None},
+            {"Id": make_id(2), "Name": shared_later, "Url": shared_later},
+        ]
+    )
     prepared = prepare(source, validator=Validator())
     rows = [record for _, record in prepared]
     assert rows[1] == {"Id": make_id(2), "Name": "same", "Url": "same"}
@@ -235,7 +255,11 @@ def _refusal(records: object, **validator: object) -> RecordValidationError:
 
 
 def test_csv_row_with_an_extra_or_a_missing_cell_is_refused_with_row_and_field(tmp_path: Path) -> None:
-    path = _write(tmp_path, "in.csv", f"Id,Name,Tweets__c\n{make_id(1)},Smith, John,4\n{make_id(2)},ok,1\n{make_id(3)},Bob\n".encode())
+    path = _write(
+        tmp_path,
+        "in.csv",
+        f"Id,Name,Tweets__c\n{make_id(1)},Smith, John,4\n{make_id(2)},ok,1\n{make_id(3)},Bob\n".encode(),
+    )
     err = _refusal(CsvRecords(path))
     assert err.total == 2
     assert [(p.row, p.field) for p in err.problems] == [(1, "Tweets__c"), (3, "Tweets__c")]
@@ -265,8 +289,13 @@ def test_non_utf8_bytes_are_named_by_row_and_field_and_the_rest_is_read_once(tmp
     assert len(items) == 3000
     rejected = [i for i, item in enumerate(items, start=1) if isinstance(item, RejectedRow)]
     assert rejected == [2500]
-    assert str(items[2499].problems[0]) == "row 2500, field 'Name': not UTF-8: byte 0xE9 in 'Caf\\xe9'; save the file as UTF-8"
-    assert [item["Name"] for item in items if not isinstance(item, RejectedRow)] == [f"name {i}" for i in range(1, 3001) if i != 2500]
+    assert (
+        str(items[2499].problems[0])
+        == "row 2500, field 'Name': not UTF-8: byte 0xE9 in 'Caf\\xe9'; save the file as UTF-8"
+    )
+    assert [item["Name"] for item in items if not isinstance(item, RejectedRow)] == [
+        f"name {i}" for i in range(1, 3001) if i != 2500
+    ]
 
 
 def test_non_utf8_header_refuses_the_file(tmp_path: Path) -> None:
@@ -286,7 +315,11 @@ def test_jsonl_refusals_name_row_field_and_reason(tmp_path: Path) -> None:
         '{"Id": "' + make_id(6) + '", ',
         json.dumps({"Id": make_id(7), "Name": "fine"}),
     ]
-    path = _write(tmp_path, "in.jsonl", ("\n".join(lines) + "\n").encode() + b'{"Id": "' + make_id(8).encode() + b'", "Name": "\xe9"}\n')
+    path = _write(
+        tmp_path,
+        "in.jsonl",
+        ("\n".join(lines) + "\n").encode() + b'{"Id": "' + make_id(8).encode() + b'", "Name": "\xe9"}\n',
+    )
     err = _refusal(JsonlRecords(path))
     found = [(p.row, p.field) for p in err.problems]
     assert found == [(1, "Name"), (2, "Tags__c"), (3, "Name"), (4, None), (5, None), (6, None), (8, "Name")]
@@ -317,7 +350,9 @@ def test_duplicate_ids_are_refused_naming_both_rows(one_shot: bool) -> None:
     err = _refusal(iter(rows) if one_shot else rows)
     assert err.total == 3  # two repeats and one malformed Id
     assert [(p.row, p.field) for p in err.problems] == [(11, "Id"), (12, "Id"), (13, "Id")]
-    assert err.problems[0].reason.startswith(f"the same record as row 4 (Id {make_id(4)})")  # 15 and 18 characters: one record
+    assert err.problems[0].reason.startswith(
+        f"the same record as row 4 (Id {make_id(4)})"
+    )  # 15 and 18 characters: one record
     assert err.problems[2].reason.startswith("the same record as row 9")
     assert prepare(rows[:10], validator=Validator()).count == 10
     assert prepare(rows[:11], validator=Validator(unique_ids=False)).count == 11  # the documented opt-out
@@ -335,8 +370,9 @@ _cells = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_
 
 @settings(max_examples=150, deadline=None, database=None)
 @given(width=st.integers(1, 5), rows=st.lists(st.lists(_cells, min_size=1, max_size=7), max_size=12))
-def test_csv_reader_gives_each_row_back_or_refuses_exactly_the_misfit_rows(tmp_path_factory: pytest.TempPathFactory, width: int,
-                                                                           rows: list[list[str]]) -> None:
+def test_csv_reader_gives_each_row_back_or_refuses_exactly_the_misfit_rows(
+    tmp_path_factory: pytest.TempPathFactory, width: int, rows: list[list[str]]
+) -> None:
     """Property: written with our CSV writer, every row whose width matches the header comes back as written
     (empty cells absent, the null marker as None); every other row is a RejectedRow naming that row."""
     header = [f"F{i}__c" for i in range(width)]
@@ -346,6 +382,8 @@ def test_csv_reader_gives_each_row_back_or_refuses_exactly_the_misfit_rows(tmp_p
     assert len(items) == len(rows)
     for number, (cells, item) in enumerate(zip(rows, items, strict=True), start=1):
         if len(cells) == width:
-            assert item == {name: (None if cell == "#N/A" else cell) for name, cell in zip(header, cells, strict=True) if cell != ""}
+            assert item == {
+                name: (None if cell == "#N/A" else cell) for name, cell in zip(header, cells, strict=True) if cell != ""
+            }
         else:
             assert isinstance(item, RejectedRow) and item.problems[0].row == number
