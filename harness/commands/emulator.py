@@ -35,7 +35,7 @@ def serve(
     faults: str | None = typer.Option(None, help="Fault injection, e.g. 'http_503_rate=0.05,seed=7'."),
     schema: list[str] = typer.Option([], help="Extra schema JSON file(s) declaring more objects."),
 ) -> None:
-    """Serve an emulated org; prints one JSON line with its URLs and credentials, then serves until Ctrl-C."""
+    """Serve an emulated org; prints one JSON line with its URLs and credentials, then serves until Ctrl-C or SIGTERM (either removes its temporary folder: keys and database)."""
     from emulator.profiles import FaultConfig, get_profile
     from emulator.server import serve_forever
 
