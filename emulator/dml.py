@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from . import ids
 from .errors import RecordError
 from .profiles import FaultConfig
-from .schema import Schema, SObjectDef, now_stamp
+from .schema import FieldDef, Schema, SObjectDef, now_stamp
 from .store import RecordStore
 
 _IGNORED_KEYS = {"attributes"}
@@ -53,12 +53,13 @@ class FieldLayout:
     text conventions: `null_text` sets null and an empty value leaves the field unchanged.
     """
 
-    __slots__ = ("_raw_positions", "columns", "null_text")
+    __slots__ = ("_fields", "_raw_positions", "columns", "null_text")
 
     def __init__(self, obj: SObjectDef, names: Sequence[str], *, null_text: str | None = None) -> None:
         self.null_text = null_text
         #: (position, column, coerce): `coerce` turns the value into the stored form or raises RecordError.
         self.columns: list[tuple[int, str | None, Callable[[Any], Any]]] = []
+        self._fields: list[FieldDef | None] = []  # each column's field, None for one that refuses its values
         self._raw_positions: dict[str, int] = {}  # column -> position of its (last) value, for prelock
         for position, name in enumerate(names):
             if name in _IGNORED_KEYS or name.lower() == "id":
@@ -66,12 +67,15 @@ class FieldLayout:
             fd = obj.field(name)
             if fd is None:
                 self.columns.append((position, None, _refuse("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}", name)))
+                self._fields.append(None)
             elif fd.read_only:
                 message = (f"Unable to create/update fields: {fd.name}. Please check the security settings of this field and "
                            "verify that it is read/write for your profile or permission set.")
                 self.columns.append((position, None, _refuse("INVALID_FIELD_FOR_INSERT_UPDATE", message, fd.name)))
+                self._fields.append(None)
             else:
                 self.columns.append((position, fd.column, fd.coerce))
+                self._fields.append(fd)
                 self._raw_positions[fd.column] = position
 
     def changes(self, row: Sequence[Any]) -> dict[str, Any]:
@@ -86,6 +90,29 @@ class FieldLayout:
                 value = row[position]
                 if value != "":
                     out[column] = coerce(None if value == null else value)
+        return out
+
+    def clean_columns(self, rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]] | None:
+        """{column: each record's stored value} for bulk text rows (`null_text` set) that give every column
+        of the layout a valid value; None when any row leaves a field unchanged (empty), sets it null,
+        or holds a value that is not valid, or the layout has a column that refuses values.
+
+        `changes` a column at a time: a transaction's values are transposed and coerced in C. It never
+        decides an error: on None, `changes` takes the records one by one and reports each one's first.
+        """
+        null = self.null_text
+        if null is None or not rows or None in self._fields or len(set(map(len, rows))) != 1:
+            return None
+        by_position = list(zip(*rows, strict=True))  # rows of one width (checked above)
+        out: dict[str, list[Any]] = {}
+        for (position, _, _), fd in zip(self.columns, self._fields, strict=True):
+            texts = by_position[position]
+            if fd is None or fd.column in out or "" in texts or null in texts:
+                return None
+            values = fd.coerce_texts(texts)
+            if values is None:
+                return None
+            out[fd.column] = values
         return out
 
     def raw_value(self, row: Sequence[Any], column: str, default: Any) -> Any:
@@ -111,11 +138,16 @@ def _refuse(code: str, message: str, name: str) -> Callable[[Any], Any]:
 
 @dataclass
 class UpdateRows:
-    """Records to update: each one's raw id, and its values laid out as its `FieldLayout` says."""
+    """Records to update: each one's raw id, and its values laid out as its `FieldLayout` says.
+
+    `shared` is the layout every record has, when they all have one (the rows of one CSV header): such a
+    transaction may be applied a column at a time (`DmlEngine.update_rows`).
+    """
 
     raw_ids: Sequence[Any]
     layouts: Sequence[FieldLayout]
     rows: Sequence[Sequence[Any]]
+    shared: FieldLayout | None = None
 
     def __len__(self) -> int:
         return len(self.raw_ids)
@@ -208,6 +240,9 @@ class DmlEngine:
         references (checked for the whole transaction in one query per target), then injected lock
         failures. Successful records are written with one statement per set of columns written.
         """
+        clean = self._update_clean(obj, records, conn, lock_owner)
+        if clean is not None:
+            return clean
         results: list[SaveResult | None] = [None] * len(records)
         canon, existing = self._stored_rows(obj, records.raw_ids, conn)
         names = ("id", *obj.rule_columns)
@@ -256,6 +291,68 @@ class DmlEngine:
         self._write_updates(obj, groups, conn)
         return results  # type: ignore[return-value]  # every record has its result by now
 
+    def _update_clean(self, obj: SObjectDef, records: UpdateRows, conn: sqlite3.Connection | None,
+                      lock_owner: object | None) -> list[SaveResult] | None:
+        """A transaction whose every record succeeds, applied a column at a time; None (nothing written)
+        when success is not certain for each record, which then goes through the per-record rules.
+
+        For bulk CSV transactions (one layout): a million-record job spent most of its time reading each
+        record's stored row and checking it in Python. Here the values are coerced per column
+        (`FieldLayout.clean_columns`), the record rules screened on the new values (`_screen_record`),
+        and the stored rows screened by the write itself: its WHERE clause only updates a record found
+        under the exact id sent, not deleted, whose untouched columns pass the rules. When it updates
+        fewer records than were sent, a savepoint undoes it. So no record ever fails here: every error
+        comes from the per-record path, the one place that reports it. Lock faults, references and
+        computed fields take the per-record path too.
+        """
+        layout = records.shared
+        faults = self._faults()
+        if layout is None or conn is None or not records.raw_ids or faults.lock_error_rate > 0:
+            return None
+        if lock_owner is not None and faults.parent_lock_contention and obj.reference_fields:
+            return None
+        raw_ids = records.raw_ids
+        if len(set(raw_ids)) != len(raw_ids):
+            return None  # the later values of a record named twice win: the per-record path groups them
+        updated = layout.clean_columns(records.rows)
+        if updated is None or any(f.column in updated for f in obj.reference_fields):
+            return None
+        if any(source.lower() in updated for f in obj.computed_fields for source in f.computed_from):
+            return None
+        screen = self._screen_record(obj, updated)
+        if screen is None:
+            return None
+        rows = list(zip(raw_ids, *updated.values(), strict=True))
+        conn.execute("SAVEPOINT clean_update")
+        written = self._write_values(conn, obj, tuple(updated), rows, now_stamp(), screen)
+        if written != len(rows):
+            conn.execute("ROLLBACK TO clean_update")
+        conn.execute("RELEASE clean_update")
+        if written != len(rows):
+            return None
+        return [SaveResult(rid, True) for rid in raw_ids]
+
+    @staticmethod
+    def _screen_record(obj: SObjectDef, updated: Mapping[str, Sequence[Any]]) -> str | None:
+        """The per-record rules for a whole transaction (`_check_record`, and a record found not deleted):
+        None when a new value in `updated` (column -> every record's value) fails them, else the SQL
+        condition a stored row must meet for its record to pass them all."""
+        table = obj.table
+        conditions = [f'"{table}".isdeleted = 0']
+        for required in obj.required_fields:
+            values = updated.get(required.column)
+            if values is None:
+                conditions.append(f'"{table}"."{required.column}" IS NOT NULL AND "{table}"."{required.column}" <> \'\'')
+            elif None in values or "" in values:
+                return None
+        for rule in obj.rules:
+            condition = rule.screen(updated, obj.rule_columns, table)
+            if condition is None:
+                return None
+            if condition:
+                conditions.append(condition)
+        return " AND ".join(conditions)
+
     def _stored_rows(self, obj: SObjectDef, raw_ids: Sequence[Any], conn: sqlite3.Connection | None) -> tuple[list[str | None], dict[str, tuple]]:
         """Each raw id's canonical form (None when malformed or of another object), and the stored rows
         (`(id, *obj.rule_columns)`) of those that exist.
@@ -288,11 +385,9 @@ class DmlEngine:
     def _write_updates(self, obj: SObjectDef, groups: dict[tuple[str, ...], dict[str, tuple]], conn: sqlite3.Connection | None) -> None:
         """Write `groups` (written columns -> {id: (id, their values...)}), stamping the system fields.
 
-        One `WITH v AS (VALUES ...) UPDATE ... FROM v` statement per set of columns: SQLite applies a
-        200-record block of it about five times as fast as executemany of one UPDATE per record, which
-        cost a million-record job seconds. Ids are unique within a group, so no two rows of `v` update the
-        same record. The statement has a fixed cost of its own (about 50 us, measured), so blocks of fewer
-        than `_VALUES_MIN_ROWS` records, a REST PATCH above all, use the plain UPDATE per record instead.
+        Ids are unique within a group, so no two rows of one `_write_values` statement update the same
+        record. A few records (fewer than `_VALUES_MIN_ROWS`), a REST PATCH above all, take one plain
+        UPDATE each instead: the VALUES statement has a fixed cost of its own (about 50 us, measured).
         """
         if not groups:
             return
@@ -307,20 +402,34 @@ class DmlEngine:
                     c.executemany(f'UPDATE "{table}" SET {plain} WHERE id = ?',
                                   [(*values, stamp, stamp, self.user_id, rid) for rid, *values in rows])
                     continue
-                names = ", ".join(["id", *(f'"{col}"' for col in cols)])
-                sets = ", ".join([*(f'"{col}" = v."{col}"' for col in cols), *(f'"{col}" = ?' for col in _SYSTEM_UPDATE_COLUMNS)])
-                step = max(1, _MAX_SQL_VARIABLES // (len(cols) + 1))
-                for start in range(0, len(rows), step):
-                    block = rows[start : start + step]
-                    marks = ", ".join(["(" + ", ".join("?" * (len(cols) + 1)) + ")"] * len(block))
-                    c.execute(f'WITH v({names}) AS (VALUES {marks}) UPDATE "{table}" SET {sets} FROM v WHERE "{table}".id = v.id',
-                              [*chain.from_iterable(block), stamp, stamp, self.user_id])
+                self._write_values(c, obj, cols, rows, stamp)
 
         if conn is not None:
             run(conn)
         else:
             with self.store.transaction() as c:
                 run(c)
+
+    def _write_values(self, conn: sqlite3.Connection, obj: SObjectDef, cols: tuple[str, ...], rows: Sequence[tuple],
+                      stamp: str, screen: str = "") -> int:
+        """Set `cols` of the records `rows` (`(id, *values)`, ids unique), stamping the system fields, where
+        the stored row meets `screen` (SQL); returns how many records were updated.
+
+        One `WITH v AS (VALUES ...) UPDATE ... FROM v` statement per block of rows: SQLite applies a
+        200-record block of it about five times as fast as executemany of one UPDATE per record.
+        """
+        table = obj.table
+        names = ", ".join(["id", *(f'"{col}"' for col in cols)])
+        sets = ", ".join([*(f'"{col}" = v."{col}"' for col in cols), *(f'"{col}" = ?' for col in _SYSTEM_UPDATE_COLUMNS)])
+        where = f'"{table}".id = v.id' + (f" AND {screen}" if screen else "")
+        step = max(1, _MAX_SQL_VARIABLES // (len(cols) + 1))
+        before = conn.total_changes  # a statement that starts with WITH has no rowcount in sqlite3
+        for start in range(0, len(rows), step):
+            block = rows[start : start + step]
+            marks = ", ".join(["(" + ", ".join("?" * (len(cols) + 1)) + ")"] * len(block))
+            conn.execute(f'WITH v({names}) AS (VALUES {marks}) UPDATE "{table}" SET {sets} FROM v WHERE {where}',
+                         [*chain.from_iterable(block), stamp, stamp, self.user_id])
+        return conn.total_changes - before
 
     # -- insert -----------------------------------------------------------------------------------
     def insert(self, obj: SObjectDef, records: Sequence[Mapping[str, Any]], *, all_or_none: bool = False, conn: sqlite3.Connection | None = None) -> list[SaveResult]:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 from . import ids
 from .errors import RecordError
@@ -120,6 +120,30 @@ class FieldDef:
             return number if scale == 0 else float(number)
         rounded = round(number, scale)
         return int(rounded) if scale == 0 else rounded
+
+    def coerce_texts(self, texts: Sequence[str]) -> list[Any] | None:
+        """Every bulk text value's stored form, when each is valid; None when any is not.
+
+        The column-at-a-time form of `coerce` for a transaction's worth of one column: whole numbers
+        are converted by `int` and range-checked by `min`/`max`, texts length-checked by `max(map(len))`,
+        all in C, where `coerce` costs a Python call per value. It never decides an error: on None the
+        caller coerces value by value, which reports each record's own.
+        """
+        if self.coerce == self._coerce_number and self._whole:
+            try:
+                numbers = list(map(int, texts))  # what `_coerce_number` tries first for each text
+            except ValueError:
+                numbers = None  # some text is not a whole number: `coerce` decides each one below
+            if numbers is not None:
+                if numbers and not (-self._limit < min(numbers) and max(numbers) < self._limit):
+                    return None
+                return numbers
+        elif self.coerce == self._coerce_text:
+            return list(texts) if self.length is None or max(map(len, texts), default=0) <= self.length else None
+        try:
+            return list(map(self.coerce, texts))
+        except RecordError:
+            return None
 
     def _coerce_boolean(self, value: Any) -> Any:
         if value is None:
@@ -231,6 +255,26 @@ class ValidationRule:
                 value = merged.get(column)
                 if value is not None and self.minimum is not None and value < self.minimum:
                     raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", self.message, [])
+
+    def screen(self, updated: Mapping[str, Sequence[Any]], stored: Collection[str], table: str) -> str | None:
+        """`check` for a whole transaction at once: None when a new value in `updated` (column -> every
+        record's new stored value) fails, else an SQL condition on `table`'s row that holds when the
+        columns the update leaves as they are (those of `stored` that exist) pass. Only ever a screen:
+        a record it does not pass is left to `check`, which reports its error.
+        """
+        if self.kind != "min" or self.minimum is None:
+            return ""  # `check` passes every record
+        conditions: list[str] = []
+        for column in self.columns:
+            values = updated.get(column)
+            if values is None:
+                if column in stored:  # a column the object does not have is None to `check`: it passes
+                    conditions.append(f'("{table}"."{column}" IS NULL OR "{table}"."{column}" >= {float(self.minimum)!r})')
+                continue
+            present = values if None not in values else [v for v in values if v is not None]
+            if present and min(present) < self.minimum:
+                return None
+        return " AND ".join(conditions)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ class CsvRows:
     def update_rows(self, dml: DmlEngine, obj: SObjectDef, chunk: list[Row]) -> UpdateRows:
         if self._layout is None:
             return MAPPINGS.update_rows(dml, obj, self.mappings(chunk))
-        return UpdateRows(self.raw_ids(chunk), [self._layout] * len(chunk), chunk)
+        return UpdateRows(self.raw_ids(chunk), [self._layout] * len(chunk), chunk, shared=self._layout)
 
     def mappings(self, chunk: list[Row]) -> list[Mapping[str, Any]]:
         return [csv_record(self.header, row) for row in chunk]

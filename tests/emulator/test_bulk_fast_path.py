@@ -15,6 +15,7 @@ import pytest
 
 from emulator.bulk.formats import CsvOut, error_text, read_spool, write_spool
 from emulator.bulk.transactions import MAPPINGS, CsvRows
+from emulator.errors import RecordError
 from emulator.ids import make_id
 from emulator.org import Org
 
@@ -277,3 +278,81 @@ def test_spool_keeps_every_row_in_order(tmp_path):
     assert write_spool(path, rows, 2_500) == 2_500
     assert list(read_spool(path)) == [("a", "1"), ("b", "2"), ("c", "3")] * 833 + [("a", "1")]
     assert next(rows) == ("b", "2")  # nothing past the limit was consumed
+
+
+# -- in process: transactions applied a column at a time ---------------------------------------------
+CLEAN_HEADER = ["Id", "Tweets__c", "Likes__c"]
+
+
+def _stored_state(org: Org, ids: list[str]) -> None:
+    """Records whose stored rows fail the rules an update leaves them to (the same in both twins)."""
+    table = org.schema.get("Byline__c").table
+    org.store.execute(f"UPDATE {table} SET isdeleted = 1 WHERE id = ?", (ids[0],))
+    org.store.execute(f"UPDATE {table} SET linkedin_shares__c = -4 WHERE id = ?", (ids[1],))
+
+
+def _clean_rows(ids: list[str], k: int) -> list[list[str]]:
+    return [[rid, str(n % 50 + k), str(n % 7)] for n, rid in enumerate(ids)]
+
+
+def test_clean_transactions_give_what_the_per_record_rules_give():
+    """Whole transactions of valid values take the column path; every transaction with one record the
+    per-record rules would fail (by its values, its id, or its stored row) gets exactly the per-record
+    results and stored records, as the mapping form (always per record) gives on a twin org."""
+    fast_org, mapping_org = Org(), Org()
+    try:
+        ids = fast_org.seed("Byline__c", 1_600)
+        assert mapping_org.seed("Byline__c", 1_600) == ids
+        for org in (fast_org, mapping_org):
+            _stored_state(org, [ids[250], ids[450]])
+            org.store.execute(f"UPDATE {org.schema.get('Byline__c').table} SET name = NULL WHERE id = ?", (ids[650],))
+        transactions = [_clean_rows(ids[start : start + 200], start) for start in range(0, 1_600, 200)]
+        transactions[1][60][0] = MISSING_BYLINE[:15]  # stored rows: [1] deleted, [2] negative LinkedIn_Shares__c, [3] null Name
+        transactions[4][10][0] = ids[800][:15]  # a 15-character id of a record that exists
+        transactions[5][20][0] = ids[1000 + 21]  # a record named twice: its later values win
+        transactions[6][30][1] = "-1"  # a value the validation rule refuses
+        transactions[7][40][2] = "1.5e3"  # a valid value the column path leaves to `coerce`
+        rows = list(itertools.chain.from_iterable(transactions))
+        form = CsvRows(fast_org.schema.get("Byline__c"), CLEAN_HEADER)
+
+        statements: list[str] = []
+        fast_org.store._conn().set_trace_callback(statements.append)  # the connection the test's transactions use
+        got = _apply(fast_org, form, rows)
+        fast_org.store._conn().set_trace_callback(None)
+        want = _apply(mapping_org, MAPPINGS, form.mappings(rows))
+        assert got == want
+        assert [ok for _, ok, _ in got[0]].count(False) == 5  # missing, deleted, negative stored, null Name, -1
+        assert got[1][ids[1000 + 21]]["tweets__c"] == 21 % 50 + 1000  # the later row's value
+
+        # Which transactions read stored rows: only those the per-record rules decided.
+        per_transaction = "\n".join(statements).split("BEGIN IMMEDIATE")[1:]
+        assert ["SELECT id," in text for text in per_transaction] == [False, True, True, True, True, True, True, False]
+    finally:
+        fast_org.close()
+        mapping_org.close()
+
+
+@pytest.mark.parametrize(("obj_name", "field"), [
+    ("Byline__c", "Name"), ("Byline__c", "Published_URL__c"), ("Byline__c", "Tweets__c"), ("Byline__c", "Date_Published__c"),
+    ("Byline__c", "Account__c"), ("Account", "NumberOfEmployees"), ("Account", "AnnualRevenue"), ("Contact", "Birthdate"),
+    ("Contact", "HasOptedOutOfEmail"), ("Opportunity", "Amount"), ("Opportunity", "Probability"), ("Organization", "TrialExpirationDate"),
+])
+def test_coerce_texts_agrees_with_coerce(twin_orgs, obj_name, field):
+    """A column of bulk texts coerces to what `coerce` gives value by value, or to None when any value fails."""
+    fd = twin_orgs[0].schema.get(obj_name).field(field)
+    assert fd is not None
+    texts = ["0", "12", " 7 ", "-3", "1_000", "+5", "12.5", "1e3", "9" * 18, "9" * 17, "-" + "9" * 17, "abc", "", "x" * 81,
+             "x" * 80, "2024-02-29", "2023-02-29", "2024-01-01T10:00:00Z", "2024-01-01 10:00:00.5+02:00", "true", "No", "nan", "inf", "١٢", MISSING_ACCOUNT,
+             MISSING_ACCOUNT[:15], "001000000000000"]
+
+    def one(text: str):
+        try:
+            return [fd.coerce(text)]
+        except RecordError:
+            return None
+
+    singles = [one(t) for t in texts]
+    assert [fd.coerce_texts([t]) for t in texts] == singles
+    valid = [t for t, s in zip(texts, singles, strict=True) if s is not None]
+    assert fd.coerce_texts(valid) == [s[0] for s in singles if s is not None]
+    assert fd.coerce_texts(texts) == (None if len(valid) < len(texts) else [s[0] for s in singles])
