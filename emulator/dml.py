@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, overload
 
 from . import ids
 from .errors import RecordError
@@ -34,6 +34,36 @@ class SaveResult:
         return {"id": self.id, "success": self.success, "errors": [e.as_save_error() for e in self.errors]}
 
 
+class AllSaved(Sequence[SaveResult]):
+    """The results of an update whose every record succeeded, held as the records' ids.
+
+    A bulk job's clean transactions make a million results; a writer of result files reads `ids` and
+    builds no object per record. Anyone else gets each `SaveResult` on demand.
+    """
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> SaveResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[SaveResult]: ...
+
+    def __getitem__(self, index: int | slice) -> SaveResult | list[SaveResult]:
+        if isinstance(index, slice):
+            return [SaveResult(rid, True) for rid in self.ids[index]]
+        return SaveResult(self.ids[index], True)
+
+    def __iter__(self) -> Iterator[SaveResult]:
+        return (SaveResult(rid, True) for rid in self.ids)
+
+
 ROLLED_BACK = RecordError(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "Record rolled back because not all records were valid and the request was using AllOrNone header",
@@ -53,7 +83,7 @@ class FieldLayout:
     text conventions: `null_text` sets null and an empty value leaves the field unchanged.
     """
 
-    __slots__ = ("_fields", "_raw_positions", "columns", "null_text")
+    __slots__ = ("_fields", "_raw_positions", "_refuses", "columns", "null_text")
 
     def __init__(self, obj: SObjectDef, names: Sequence[str], *, null_text: str | None = None) -> None:
         self.null_text = null_text
@@ -77,6 +107,7 @@ class FieldLayout:
                 self.columns.append((position, fd.column, fd.coerce))
                 self._fields.append(fd)
                 self._raw_positions[fd.column] = position
+        self._refuses = any(fd is None for fd in self._fields)
 
     def changes(self, row: Sequence[Any]) -> dict[str, Any]:
         """{column: stored value} for one record's values; raises the record's first RecordError."""
@@ -101,7 +132,7 @@ class FieldLayout:
         decides an error: on None, `changes` takes the records one by one and reports each one's first.
         """
         null = self.null_text
-        if null is None or not rows or None in self._fields or len(set(map(len, rows))) != 1:
+        if null is None or not rows or self._refuses or len(set(map(len, rows))) != 1:
             return None
         by_position = list(zip(*rows, strict=True))  # rows of one width (checked above)
         out: dict[str, list[Any]] = {}
@@ -220,8 +251,8 @@ class DmlEngine:
         lock_timeout: float = 0.0,
     ) -> list[SaveResult]:
         """Update `(raw id, {field: value})` pairs. Values are JSON-typed or text; None sets null."""
-        return self.update_rows(obj, self.rows_of(obj, records), all_or_none=all_or_none, conn=conn,
-                                lock_owner=lock_owner, lock_timeout=lock_timeout)
+        return list(self.update_rows(obj, self.rows_of(obj, records), all_or_none=all_or_none, conn=conn,
+                                     lock_owner=lock_owner, lock_timeout=lock_timeout))
 
     def update_rows(
         self,
@@ -232,7 +263,7 @@ class DmlEngine:
         conn: sqlite3.Connection | None = None,
         lock_owner: object | None = None,
         lock_timeout: float = 0.0,
-    ) -> list[SaveResult]:
+    ) -> Sequence[SaveResult]:
         """Update records given positionally; every update, whatever API carried it, ends here.
 
         Per record, in this order: a malformed or wrong-object id, a record not found, the values (in
@@ -292,7 +323,7 @@ class DmlEngine:
         return results  # type: ignore[return-value]  # every record has its result by now
 
     def _update_clean(self, obj: SObjectDef, records: UpdateRows, conn: sqlite3.Connection | None,
-                      lock_owner: object | None) -> list[SaveResult] | None:
+                      lock_owner: object | None) -> AllSaved | None:
         """A transaction whose every record succeeds, applied a column at a time; None (nothing written)
         when success is not certain for each record, which then goes through the per-record rules.
 
@@ -330,7 +361,7 @@ class DmlEngine:
         conn.execute("RELEASE clean_update")
         if written != len(rows):
             return None
-        return [SaveResult(rid, True) for rid in raw_ids]
+        return AllSaved(raw_ids)
 
     @staticmethod
     def _screen_record(obj: SObjectDef, updated: Mapping[str, Sequence[Any]]) -> str | None:

@@ -51,6 +51,7 @@ class FieldDef:
     _scale: int = field(init=False, repr=False, compare=False, default=0)
     _limit: int = field(init=False, repr=False, compare=False, default=0)
     _whole: bool = field(init=False, repr=False, compare=False, default=False)  # stores whole numbers as int
+    _texts: str = field(init=False, repr=False, compare=False, default="")  # how `coerce_texts` converts a column
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column", self.name.lower())  # hot path: looked up per record and field
@@ -67,6 +68,8 @@ class FieldDef:
             coerce = {"boolean": self._coerce_boolean, "date": self._coerce_date, "datetime": self._coerce_datetime,
                       "reference": self._coerce_id, "id": self._coerce_id}.get(t, self._coerce_unknown)
         object.__setattr__(self, "coerce", coerce)
+        texts = "whole" if coerce == self._coerce_number and self._whole else ("text" if coerce == self._coerce_text else "")
+        object.__setattr__(self, "_texts", texts)
 
     @property
     def sql_type(self) -> str:
@@ -129,7 +132,7 @@ class FieldDef:
         all in C, where `coerce` costs a Python call per value. It never decides an error: on None the
         caller coerces value by value, which reports each record's own.
         """
-        if self.coerce == self._coerce_number and self._whole:
+        if self._texts == "whole":
             try:
                 numbers = list(map(int, texts))  # what `_coerce_number` tries first for each text
             except ValueError:
@@ -138,7 +141,7 @@ class FieldDef:
                 if numbers and not (-self._limit < min(numbers) and max(numbers) < self._limit):
                     return None
                 return numbers
-        elif self.coerce == self._coerce_text:
+        elif self._texts == "text":
             return list(texts) if self.length is None or max(map(len, texts), default=0) <= self.length else None
         try:
             return list(map(self.coerce, texts))

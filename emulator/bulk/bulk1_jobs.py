@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from ..constants import BULK1_MAX_BYTES_PER_BATCH, BULK1_MAX_CHARS_PER_BATCH, BULK1_MAX_RECORDS_PER_BATCH
 from ..dml import SaveResult
@@ -267,7 +267,7 @@ class Bulk1Service:
                     raise _FailMidway()
                 job.records_seen += n
 
-        def on_results(chunk: list[Any], results: list[SaveResult]) -> None:
+        def on_results(chunk: list[Any], results: Sequence[SaveResult]) -> None:
             for res in results:
                 errors = [(e.status_code, e.message, e.fields) for e in res.errors]
                 # Salesforce leaves the id of a failed row empty in Bulk 1.0 results, updates included

@@ -18,7 +18,7 @@ import time
 import uuid
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from .. import soql
 from ..constants import (
@@ -27,7 +27,7 @@ from ..constants import (
     BULK2_MULTIPART_MAX_CHARS,
     BULK_TRANSACTION_SIZE,
 )
-from ..dml import SaveResult
+from ..dml import AllSaved, SaveResult
 from ..errors import ClientInputError, ExceededQuota, InvalidJob, InvalidJobState, JobNotComplete, NotFound, SalesforceError
 from ..schema import now_stamp
 from .formats import DELIMITERS, LINE_ENDINGS, CsvOut, Row, error_text, quoted, read_csv, read_spool, width_problem, write_spool
@@ -450,17 +450,24 @@ class Bulk2Service:
                     if job.error_message:
                         raise _Midway(job.error_message)
 
-            def on_results(chunk: list[Row], results: list[SaveResult]) -> None:
+            # Success lines of updated records: `"<sf__Id>","false",<the row>` (sf__Id is a canonical id:
+            # base-62, nothing to escape), each record's pair joined in C.
+            id_to_row = f'"{delimiter}"false"{delimiter}'.join
+            between_lines = f'{newline}"'.join
+
+            def on_results(chunk: list[Row], results: Sequence[SaveResult]) -> None:
                 nonlocal pending
                 ok_lines, failed_lines = [], []
-                for text, res in zip(out.lines(chunk), results):
-                    if res.success:
-                        # sf__Id is a canonical id (base-62, nothing to escape): quoted without quoted()'s work.
-                        ok_lines.append(f'"{res.id}"{delimiter}"{"true" if res.created else "false"}"{delimiter}{text}{newline}')
-                    else:
-                        e = res.errors[0]
-                        error = quoted([res.id or "", error_text(e.status_code, e.message, e.fields)], delimiter)
-                        failed_lines.append(f"{error}{delimiter}{text}{newline}")
+                if isinstance(results, AllSaved) and len(results):  # every record updated
+                    ok_lines = ['"', between_lines(map(id_to_row, zip(results.ids, out.lines(chunk), strict=True))), newline]
+                else:
+                    for text, res in zip(out.lines(chunk), results):
+                        if res.success:
+                            ok_lines.append(f'"{res.id}"{delimiter}"{"true" if res.created else "false"}"{delimiter}{text}{newline}')
+                        else:
+                            e = res.errors[0]
+                            error = quoted([res.id or "", error_text(e.status_code, e.message, e.fields)], delimiter)
+                            failed_lines.append(f"{error}{delimiter}{text}{newline}")
                 ok_fh.write("".join(ok_lines))
                 err_fh.write("".join(failed_lines))
                 with job.lock:

@@ -12,6 +12,7 @@ way to SQLite, and breaks the same rules as every other API (the rules live in `
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
 from ..constants import BULK_TRANSACTION_SIZE
@@ -95,7 +96,8 @@ class CsvRows:
         p = self._id_position
         if p is None:
             return [""] * len(chunk)
-        return [row[p] if row[p] != NA else "" for row in chunk]
+        raw = list(map(itemgetter(p), chunk))
+        return [value if value != NA else "" for value in raw] if NA in raw else raw
 
 
 def run_transactions(
@@ -103,7 +105,7 @@ def run_transactions(
     obj: SObjectDef,
     operation: str,
     chunks: Iterable[list[R]],
-    on_results: Callable[[list[R], list[SaveResult]], None],
+    on_results: Callable[[list[R], Sequence[SaveResult]], None],
     *,
     form: RecordForm[R] = MAPPINGS,
     should_stop: Callable[[], bool] = lambda: False,
@@ -143,7 +145,7 @@ def run_transactions(
     return processed
 
 
-def _apply(dml: DmlEngine, obj: SObjectDef, operation: str, form: RecordForm[R], chunk: list[R], conn) -> list[SaveResult]:
+def _apply(dml: DmlEngine, obj: SObjectDef, operation: str, form: RecordForm[R], chunk: list[R], conn) -> Sequence[SaveResult]:
     if operation == "insert":
         return dml.insert(obj, form.mappings(chunk), conn=conn)
     if operation in ("delete", "hardDelete"):

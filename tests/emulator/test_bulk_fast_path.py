@@ -13,7 +13,7 @@ import itertools
 
 import pytest
 
-from emulator.bulk.formats import CsvOut, error_text, read_spool, write_spool
+from emulator.bulk.formats import DELIMITERS, LINE_ENDINGS, CsvOut, error_text, read_spool, write_spool
 from emulator.bulk.transactions import MAPPINGS, CsvRows
 from emulator.errors import RecordError
 from emulator.ids import make_id
@@ -185,6 +185,33 @@ def test_a_record_named_twice_in_one_transaction_takes_its_later_values(api, wai
     assert info["numberRecordsFailed"] == 0 and [row[0] for row in ok[1:]] == [ids[0], ids[1], ids[0]]
     stored = api.records()
     assert (stored[ids[0]]["Tweets__c"], stored[ids[0]]["Likes__c"]) == (2, 1)
+
+
+@pytest.mark.parametrize("ending", ["LF", "CRLF"])
+@pytest.mark.parametrize("delimiter", ["COMMA", "TAB", "PIPE", "SEMICOLON", "CARET", "BACKQUOTE"])
+def test_a_clean_job_writes_every_success_line(api, wait, seeded, delimiter, ending):
+    """A job whose transactions all succeed (written from their ids, without a result object per record):
+    the success file holds each row as uploaded, in order, behind its quoted sf__Id and sf__Created."""
+    d, nl = DELIMITERS[delimiter], LINE_ENDINGS[ending]
+    ids = seeded(450)
+    rows = [[rid, str(n), f"name {n}" if n % 7 else f"name{d}{n}"] for n, rid in enumerate(ids)]
+    upload, expected = io.StringIO(), io.StringIO()
+    CsvOut(upload, d, nl).writerow(["Id", "Tweets__c", "Name"])
+    expected.write(f'"sf__Id"{d}"sf__Created"{d}Id{d}Tweets__c{d}Name{nl}')
+    for row in rows:
+        line = io.StringIO()
+        CsvOut(line, d, nl).writerow(row)
+        upload.write(line.getvalue())
+        expected.write(f'"{row[0]}"{d}"false"{d}{line.getvalue()}')
+    job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update", "columnDelimiter": delimiter,
+                                             "lineEnding": ending}).json()
+    assert api.bulk2("PUT", f"/ingest/{job['id']}/batches", data=upload.getvalue().encode(), headers={"Content-Type": "text/csv"}).status_code == 201
+    assert api.bulk2("PATCH", f"/ingest/{job['id']}", json={"state": "UploadComplete"}).status_code == 200
+    info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] in ("JobComplete", "Failed") and i)
+    assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 450, 0)
+    assert api.bulk2("GET", f"/ingest/{job['id']}/successfulResults/").content.decode() == expected.getvalue()
+    stored = api.records()
+    assert [(stored[rid]["Tweets__c"], stored[rid]["Name"]) for rid in ids] == [(int(t), name) for _, t, name in rows]
 
 
 # -- in process: CsvRows against the mapping form, value by value -------------------------------------
