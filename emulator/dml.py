@@ -208,6 +208,8 @@ class ParentLocks:
                 self._cond.wait(max(deadline - time.monotonic(), 0.0))
 
     def release(self, owner: object) -> None:
+        if not self._owners:
+            return  # nothing is locked (the usual case), so `owner` holds nothing: no one to wake
         with self._cond:
             for key in [k for k, v in self._owners.items() if v is owner]:
                 del self._owners[key]
@@ -223,6 +225,7 @@ class DmlEngine:
         self._faults = faults
         self.parent_locks = ParentLocks()
         self._layouts: dict[tuple[str, tuple[str, ...]], FieldLayout] = {}
+        self._sql: dict[tuple, str] = {}  # statement texts and conditions, by the shape they were built for
 
     def layout(self, obj: SObjectDef, names: tuple[str, ...]) -> FieldLayout:
         """The layout of mapping records with these keys (cached: a call's records mostly share one shape)."""
@@ -329,7 +332,7 @@ class DmlEngine:
 
         For bulk CSV transactions (one layout): a million-record job spent most of its time reading each
         record's stored row and checking it in Python. Here the values are coerced per column
-        (`FieldLayout.clean_columns`), the record rules screened on the new values (`_screen_record`),
+        (`FieldLayout.clean_columns`), the record rules screened on the new values (`_values_pass`),
         and the stored rows screened by the write itself: its WHERE clause only updates a record found
         under the exact id sent, not deleted, whose untouched columns pass the rules. When it updates
         fewer records than were sent, a savepoint undoes it. So no record ever fails here: every error
@@ -350,39 +353,48 @@ class DmlEngine:
             return None
         if any(source.lower() in updated for f in obj.computed_fields for source in f.computed_from):
             return None
-        screen = self._screen_record(obj, updated)
-        if screen is None:
+        if not self._values_pass(obj, updated):
             return None
-        rows = list(zip(raw_ids, *updated.values(), strict=True))
+        cols = tuple(updated)
         conn.execute("SAVEPOINT clean_update")
-        written = self._write_values(conn, obj, tuple(updated), rows, now_stamp(), screen)
-        if written != len(rows):
+        written = self._write_values(conn, obj, cols, [raw_ids, *updated.values()], now_stamp(), self._stored_screen(obj, cols))
+        if written != len(raw_ids):
             conn.execute("ROLLBACK TO clean_update")
         conn.execute("RELEASE clean_update")
-        if written != len(rows):
+        if written != len(raw_ids):
             return None
         return AllSaved(raw_ids)
 
     @staticmethod
-    def _screen_record(obj: SObjectDef, updated: Mapping[str, Sequence[Any]]) -> str | None:
-        """The per-record rules for a whole transaction (`_check_record`, and a record found not deleted):
-        None when a new value in `updated` (column -> every record's value) fails them, else the SQL
-        condition a stored row must meet for its record to pass them all."""
-        table = obj.table
-        conditions = [f'"{table}".isdeleted = 0']
+    def _values_pass(obj: SObjectDef, updated: Mapping[str, Sequence[Any]]) -> bool:
+        """`_check_record` on a whole transaction's new values (column -> each record's value): False when
+        one fails it. `_stored_screen` checks the stored columns the update leaves."""
         for required in obj.required_fields:
             values = updated.get(required.column)
-            if values is None:
-                conditions.append(f'"{table}"."{required.column}" IS NOT NULL AND "{table}"."{required.column}" <> \'\'')
-            elif None in values or "" in values:
-                return None
-        for rule in obj.rules:
-            condition = rule.screen(updated, obj.rule_columns, table)
-            if condition is None:
-                return None
-            if condition:
-                conditions.append(condition)
-        return " AND ".join(conditions)
+            if values is not None and (None in values or "" in values):
+                return False
+        return all(rule.passes_all(updated) for rule in obj.rules)
+
+    def _stored_screen(self, obj: SObjectDef, updated: tuple[str, ...]) -> str:
+        """SQL that holds for a stored row whose record, updated in the columns `updated`, passes the rules
+        of `_check_record` in the columns the update leaves, and is not deleted (cached per column set)."""
+        key = ("screen", obj.name, updated)
+        found = self._sql.get(key)
+        if found is None:
+            table = obj.table
+            conditions = [f'"{table}".isdeleted = 0']
+            conditions += [f'"{table}"."{f.column}" IS NOT NULL AND "{table}"."{f.column}" <> \'\''
+                           for f in obj.required_fields if f.column not in updated]
+            conditions += [c for rule in obj.rules if (c := rule.stored_condition(updated, obj.rule_columns, table))]
+            found = self._remember(key, " AND ".join(conditions))
+        return found
+
+    def _remember(self, key: tuple, sql: str) -> str:
+        """Keep a piece of SQL built for `key` (a bounded cache: its texts are rebuilt only for new shapes)."""
+        if len(self._sql) >= _LAYOUT_CACHE_SIZE:
+            self._sql.clear()
+        self._sql[key] = sql
+        return sql
 
     def _stored_rows(self, obj: SObjectDef, raw_ids: Sequence[Any], conn: sqlite3.Connection | None) -> tuple[list[str | None], dict[str, tuple]]:
         """Each raw id's canonical form (None when malformed or of another object), and the stored rows
@@ -433,7 +445,7 @@ class DmlEngine:
                     c.executemany(f'UPDATE "{table}" SET {plain} WHERE id = ?',
                                   [(*values, stamp, stamp, self.user_id, rid) for rid, *values in rows])
                     continue
-                self._write_values(c, obj, cols, rows, stamp)
+                self._write_values(c, obj, cols, list(zip(*rows, strict=True)), stamp)
 
         if conn is not None:
             run(conn)
@@ -441,26 +453,37 @@ class DmlEngine:
             with self.store.transaction() as c:
                 run(c)
 
-    def _write_values(self, conn: sqlite3.Connection, obj: SObjectDef, cols: tuple[str, ...], rows: Sequence[tuple],
+    def _write_values(self, conn: sqlite3.Connection, obj: SObjectDef, cols: tuple[str, ...], columns: Sequence[Sequence[Any]],
                       stamp: str, screen: str = "") -> int:
-        """Set `cols` of the records `rows` (`(id, *values)`, ids unique), stamping the system fields, where
-        the stored row meets `screen` (SQL); returns how many records were updated.
+        """Set `cols` of some records, stamping the system fields, where the stored row meets `screen`
+        (SQL); returns how many records were updated. `columns` holds the records' ids (unique), then
+        each of `cols` for every record.
 
-        One `WITH v AS (VALUES ...) UPDATE ... FROM v` statement per block of rows: SQLite applies a
+        One `WITH v AS (VALUES ...) UPDATE ... FROM v` statement per block of records: SQLite applies a
         200-record block of it about five times as fast as executemany of one UPDATE per record.
         """
-        table = obj.table
-        names = ", ".join(["id", *(f'"{col}"' for col in cols)])
-        sets = ", ".join([*(f'"{col}" = v."{col}"' for col in cols), *(f'"{col}" = ?' for col in _SYSTEM_UPDATE_COLUMNS)])
-        where = f'"{table}".id = v.id' + (f" AND {screen}" if screen else "")
+        count = len(columns[0])
         step = max(1, _MAX_SQL_VARIABLES // (len(cols) + 1))
+        system = (stamp, stamp, self.user_id)
         before = conn.total_changes  # a statement that starts with WITH has no rowcount in sqlite3
-        for start in range(0, len(rows), step):
-            block = rows[start : start + step]
-            marks = ", ".join(["(" + ", ".join("?" * (len(cols) + 1)) + ")"] * len(block))
-            conn.execute(f'WITH v({names}) AS (VALUES {marks}) UPDATE "{table}" SET {sets} FROM v WHERE {where}',
-                         [*chain.from_iterable(block), stamp, stamp, self.user_id])
+        for start in range(0, count, step):
+            block = columns if count <= step else [column[start : start + step] for column in columns]
+            rows = min(step, count - start)
+            conn.execute(self._values_update(obj, cols, rows, screen), [*chain.from_iterable(zip(*block, strict=True)), *system])
         return conn.total_changes - before
+
+    def _values_update(self, obj: SObjectDef, cols: tuple[str, ...], rows: int, screen: str) -> str:
+        """The text of `_write_values`' statement for `rows` records (cached per shape)."""
+        key = ("update", obj.name, cols, rows, screen)
+        found = self._sql.get(key)
+        if found is None:
+            table = obj.table
+            names = ", ".join(["id", *(f'"{col}"' for col in cols)])
+            sets = ", ".join([*(f'"{col}" = v."{col}"' for col in cols), *(f'"{col}" = ?' for col in _SYSTEM_UPDATE_COLUMNS)])
+            where = f'"{table}".id = v.id' + (f" AND {screen}" if screen else "")
+            marks = ", ".join(["(" + ", ".join("?" * (len(cols) + 1)) + ")"] * rows)
+            found = self._remember(key, f'WITH v({names}) AS (VALUES {marks}) UPDATE "{table}" SET {sets} FROM v WHERE {where}')
+        return found
 
     # -- insert -----------------------------------------------------------------------------------
     def insert(self, obj: SObjectDef, records: Sequence[Mapping[str, Any]], *, all_or_none: bool = False, conn: sqlite3.Connection | None = None) -> list[SaveResult]:

@@ -259,25 +259,28 @@ class ValidationRule:
                 if value is not None and self.minimum is not None and value < self.minimum:
                     raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", self.message, [])
 
-    def screen(self, updated: Mapping[str, Sequence[Any]], stored: Collection[str], table: str) -> str | None:
-        """`check` for a whole transaction at once: None when a new value in `updated` (column -> every
-        record's new stored value) fails, else an SQL condition on `table`'s row that holds when the
-        columns the update leaves as they are (those of `stored` that exist) pass. Only ever a screen:
-        a record it does not pass is left to `check`, which reports its error.
-        """
+    def passes_all(self, updated: Mapping[str, Sequence[Any]]) -> bool:
+        """`check` for a whole transaction's new values (`updated`: column -> each record's value): False
+        when one fails. With `stored_condition`, a screen: it never reports an error, `check` does."""
         if self.kind != "min" or self.minimum is None:
-            return ""  # `check` passes every record
-        conditions: list[str] = []
+            return True  # `check` passes every record
         for column in self.columns:
             values = updated.get(column)
             if values is None:
-                if column in stored:  # a column the object does not have is None to `check`: it passes
-                    conditions.append(f'("{table}"."{column}" IS NULL OR "{table}"."{column}" >= {float(self.minimum)!r})')
                 continue
             present = values if None not in values else [v for v in values if v is not None]
             if present and min(present) < self.minimum:
-                return None
-        return " AND ".join(conditions)
+                return False
+        return True
+
+    def stored_condition(self, updated: Collection[str], stored: Collection[str], table: str) -> str:
+        """SQL that holds for a row of `table` whose columns an update leaves as they are (those of `stored`
+        not in `updated`) pass `check`; "" when every row does."""
+        if self.kind != "min" or self.minimum is None:
+            return ""
+        # A column the object does not have (not in `stored`) is None to `check`: it passes.
+        return " AND ".join(f'("{table}"."{column}" IS NULL OR "{table}"."{column}" >= {float(self.minimum)!r})'
+                            for column in self.columns if column not in updated and column in stored)
 
 
 @dataclass(frozen=True)
