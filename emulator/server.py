@@ -8,6 +8,7 @@ system CA bundle plus that CA, for clients that must reach both the emulator and
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -286,6 +287,12 @@ def serve_forever(**options: Any) -> None:
         try:
             with run_org(**options) as running:
                 print(json.dumps(running.connection_info()), flush=True)
+                # What the server made to start (modules, the app, the schema: some 70,000 objects) lives as
+                # long as the process. Frozen, it is left out of the collector's full passes, which a bulk
+                # job's rows set off several times: 0.18 of a million-record job's 3.9 CPU seconds, measured.
+                # (Collected first, so no start-up garbage is kept for ever.)
+                gc.collect()
+                gc.freeze()
                 while True:
                     time.sleep(3600)
         except KeyboardInterrupt:
