@@ -268,8 +268,11 @@ class ValidationRule:
             values = updated.get(column)
             if values is None:
                 continue
-            present = values if None not in values else [v for v in values if v is not None]
-            if present and min(present) < self.minimum:
+            try:
+                lowest = min(values, default=None)
+            except TypeError:  # some values are None (they set null, which passes): the lowest of the others
+                lowest = min((v for v in values if v is not None), default=None)
+            if lowest is not None and lowest < self.minimum:
                 return False
         return True
 

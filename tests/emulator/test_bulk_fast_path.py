@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import sqlite3
 
 import pytest
 
@@ -383,3 +384,31 @@ def test_coerce_texts_agrees_with_coerce(twin_orgs, obj_name, field):
     valid = [t for t, s in zip(texts, singles, strict=True) if s is not None]
     assert fd.coerce_texts(valid) == [s[0] for s in singles if s is not None]
     assert fd.coerce_texts(texts) == (None if len(valid) < len(texts) else [s[0] for s in singles])
+
+
+def test_a_rule_screen_passes_exactly_the_records_check_passes(twin_orgs):
+    """For every mix of new and stored values, `passes_all` on the new ones and `stored_condition` on the stored
+    ones (run by SQLite) pass a record exactly when `check` passes it as stored after the update."""
+    obj = twin_orgs[0].schema.get("Byline__c")
+    rule = obj.rules[0]
+    columns = list(rule.columns)
+    assert rule.kind == "min" and len(columns) == 3
+    conn = sqlite3.connect(":memory:")
+    typed = ", ".join(f'"{c}" REAL' for c in columns)
+    conn.execute(f'CREATE TABLE "{obj.table}" ({typed})')
+    values = [None, -2.5, -1, 0, 0.0, 3]
+    for updated_columns in (columns[:1], columns[:2], columns):
+        condition = rule.stored_condition(updated_columns, obj.rule_columns, obj.table) or "1"
+        for stored in itertools.product(values, repeat=3):
+            conn.execute(f'DELETE FROM "{obj.table}"')
+            conn.execute(f'INSERT INTO "{obj.table}" VALUES (?, ?, ?)', stored)
+            stored_passes = conn.execute(f'SELECT {condition} FROM "{obj.table}"').fetchone()[0] == 1
+            for new in itertools.product(values, repeat=len(updated_columns)):
+                merged = dict(zip(columns, stored, strict=True)) | dict(zip(updated_columns, new, strict=True))
+                try:
+                    rule.check(merged)
+                    passes = True
+                except RecordError:
+                    passes = False
+                screened = rule.passes_all({c: [v] for c, v in zip(updated_columns, new, strict=True)}) and stored_passes
+                assert screened == passes, (updated_columns, stored, new)
