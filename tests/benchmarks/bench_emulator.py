@@ -5,9 +5,10 @@
 Prints, from one run on this machine:
 1. per-record PATCH requests/s over one keep-alive HTTPS connection to the emulator, next to a bare ASGI
    handler that does one SQLite UPDATE per request on the same server stack (aim: >= 70 % of it);
-2. seconds for a Bulk API 2.0 update job of --bulk-records records on the instant profile (aim: <= 20 s),
-   the CPU seconds the emulator process spent on it, and its peak RSS during it; beside each job, the
-   seconds raw SQLite takes to apply the same updates (the issue quotes "under 3 s"), timed right after it.
+2. seconds for a Bulk API 2.0 update job of --bulk-records records on the instant profile, the CPU seconds
+   the emulator process spent on it, and its peak RSS during it; beside each job, the seconds raw SQLite
+   takes to apply the same updates, timed right after it, and the ratio of the two (aim, issue #14: the
+   job takes at most 3x raw SQLite's time).
 Both servers run in child processes, so client and server do not share a GIL.
 
 Shared 2-core machines drift by tens of percent within a minute, so one sample of each says little: the
@@ -231,12 +232,15 @@ def main() -> None:
             for _ in range(max(args.bulk_runs, 1)):
                 runs.append(bulk_job(s, f"{base}/services/data/v62.0/jobs/ingest", path, auth, ca, emu.pid))
                 runs[-1]["raw_sqlite_seconds"] = round(raw.seconds(), 2)  # right after: the same machine state
+                runs[-1]["ratio_to_raw"] = round(runs[-1]["processing_seconds"] / runs[-1]["raw_sqlite_seconds"], 2)
         finally:
             raw.close()
         figures["bulk2_update_job"] = {
             "records": args.bulk_records,
             "processing_seconds_median": statistics.median(r["processing_seconds"] for r in runs),
             "raw_sqlite_seconds_median": statistics.median(r["raw_sqlite_seconds"] for r in runs),
+            # Each job against the raw run timed right after it (the pair shares the machine's moment).
+            "ratio_to_raw_median": statistics.median(r["ratio_to_raw"] for r in runs),
             "server_cpu_seconds_median": statistics.median(r["server_cpu_seconds"] for r in runs),
             "server_peak_rss_mb_max": max((r["server_peak_rss_mb"] or 0) for r in runs),
             "runs": runs,
