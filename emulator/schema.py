@@ -22,7 +22,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -72,6 +72,7 @@ class FieldDef:
     _whole: bool = field(init=False, repr=False, compare=False, default=False)  # stores whole numbers as int
     #: Whether values of this field match (upsert) and collide (uniqueness) regardless of case.
     folds_case: bool = field(init=False, repr=False, compare=False, default=False)
+    _texts: str = field(init=False, repr=False, compare=False, default="")  # how `coerce_texts` converts a column
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column", self.name.lower())  # hot path: looked up per record and field
@@ -87,9 +88,20 @@ class FieldDef:
             object.__setattr__(self, "_limit", 10 ** ((self.precision or 18) - scale))
             object.__setattr__(self, "_whole", t == "int" or scale == 0)
         else:
-            coerce = {"boolean": self._coerce_boolean, "date": self._coerce_date, "datetime": self._coerce_datetime,
-                      "reference": self._coerce_id, "id": self._coerce_id}.get(t, self._coerce_unknown)
+            coerce = {
+                "boolean": self._coerce_boolean,
+                "date": self._coerce_date,
+                "datetime": self._coerce_datetime,
+                "reference": self._coerce_id,
+                "id": self._coerce_id,
+            }.get(t, self._coerce_unknown)
         object.__setattr__(self, "coerce", coerce)
+        texts = (
+            "whole"
+            if coerce == self._coerce_number and self._whole
+            else ("text" if coerce == self._coerce_text else "")
+        )
+        object.__setattr__(self, "_texts", texts)
 
     @property
     def sql_type(self) -> str:
@@ -106,7 +118,11 @@ class FieldDef:
         text = value if isinstance(value, str) else _json_scalar_text(value)
         if self.length is not None and len(text) > self.length:
             shown = text if len(text) <= 80 else text[:77] + "..."
-            raise RecordError("STRING_TOO_LONG", f"{self.label}: data value too large: {shown} (max length={self.length})", [self.name])
+            raise RecordError(
+                "STRING_TOO_LONG",
+                f"{self.label}: data value too large: {shown} (max length={self.length})",
+                [self.name],
+            )
         return text
 
     def _coerce_number(self, value: Any) -> Any:
@@ -132,7 +148,11 @@ class FieldDef:
             raise self._type_error(value)
         scale = self._scale
         if abs(number) >= self._limit:
-            raise RecordError("NUMBER_OUTSIDE_VALID_RANGE", f"{self.label}: value outside of valid range on numeric field: {value}", [self.name])
+            raise RecordError(
+                "NUMBER_OUTSIDE_VALID_RANGE",
+                f"{self.label}: value outside of valid range on numeric field: {value}",
+                [self.name],
+            )
         if self.type == "int":
             if isinstance(number, float):
                 if not number.is_integer():
@@ -143,6 +163,30 @@ class FieldDef:
             return number if scale == 0 else float(number)
         rounded = round(number, scale)
         return int(rounded) if scale == 0 else rounded
+
+    def coerce_texts(self, texts: Sequence[str]) -> list[Any] | None:
+        """Every bulk text value's stored form, when each is valid; None when any is not.
+
+        The column-at-a-time form of `coerce` for a transaction's worth of one column: whole numbers
+        are converted by `int` and range-checked by `min`/`max`, texts length-checked by `max(map(len))`,
+        all in C, where `coerce` costs a Python call per value. It never decides an error: on None the
+        caller coerces value by value, which reports each record's own.
+        """
+        if self._texts == "whole":
+            try:
+                numbers = list(map(int, texts))  # what `_coerce_number` tries first for each text
+            except ValueError:
+                numbers = None  # some text is not a whole number: `coerce` decides each one below
+            if numbers is not None:
+                if numbers and not (-self._limit < min(numbers) and max(numbers) < self._limit):
+                    return None
+                return numbers
+        elif self._texts == "text":
+            return list(texts) if self.length is None or max(map(len, texts), default=0) <= self.length else None
+        try:
+            return list(map(self.coerce, texts))
+        except RecordError:
+            return None
 
     def _coerce_boolean(self, value: Any) -> Any:
         if value is None:
@@ -193,7 +237,9 @@ class FieldDef:
         raise self._type_error(value)
 
     def _type_error(self, value: Any) -> RecordError:
-        return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{self.label}: value not of required type: {value}", [self.name])
+        return RecordError(
+            "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{self.label}: value not of required type: {value}", [self.name]
+        )
 
     def match_key(self, stored: Any) -> Any:
         """The form in which two stored values of this field are the same key (case folded when it folds case)."""
@@ -240,7 +286,11 @@ class FieldDef:
             return "true" if stored else "false"
         if self.type in NUMBER_TYPES:
             value = float(stored)
-            return str(int(value)) if value.is_integer() and self.type != "int" else str(stored if self.type == "int" else value)
+            return (
+                str(int(value))
+                if value.is_integer() and self.type != "int"
+                else str(stored if self.type == "int" else value)
+            )
         return str(stored)
 
 
@@ -263,6 +313,35 @@ class ValidationRule:
                 value = merged.get(column)
                 if value is not None and self.minimum is not None and value < self.minimum:
                     raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", self.message, [])
+
+    def passes_all(self, updated: Mapping[str, Sequence[Any]]) -> bool:
+        """`check` for a whole transaction's new values (`updated`: column -> each record's value): False
+        when one fails. With `stored_condition`, a screen: it never reports an error, `check` does."""
+        if self.kind != "min" or self.minimum is None:
+            return True  # `check` passes every record
+        for column in self.columns:
+            values = updated.get(column)
+            if values is None:
+                continue
+            try:
+                lowest = min(values, default=None)
+            except TypeError:  # some values are None (they set null, which passes): the lowest of the others
+                lowest = min((v for v in values if v is not None), default=None)
+            if lowest is not None and lowest < self.minimum:
+                return False
+        return True
+
+    def stored_condition(self, updated: Collection[str], stored: Collection[str], table: str) -> str:
+        """SQL that holds for a row of `table` whose columns an update leaves as they are (those of `stored`
+        not in `updated`) pass `check`; "" when every row does."""
+        if self.kind != "min" or self.minimum is None:
+            return ""
+        # A column the object does not have (not in `stored`) is None to `check`: it passes.
+        return " AND ".join(
+            f'("{table}"."{column}" IS NULL OR "{table}"."{column}" >= {float(self.minimum)!r})'
+            for column in self.columns
+            if column not in updated and column in stored
+        )
 
 
 @dataclass(frozen=True)
@@ -358,7 +437,9 @@ class Schema:
                 ChildRelationship(fd.child_relationship_name or _default_child_name(child), child.name, fd.name)
                 for child in self._by_name.values()
                 for fd in child.fields.values()
-                if fd.type == "reference" and not fd.read_only and (fd.reference_to or "").lower() == parent.name.lower()
+                if fd.type == "reference"
+                and not fd.read_only
+                and (fd.reference_to or "").lower() == parent.name.lower()
             ]
 
     def get(self, name: str) -> SObjectDef | None:
@@ -428,8 +509,12 @@ def parse_schema_document(doc: dict) -> list[SObjectDef]:
             _check_key_declaration(obj.name, fd)
             obj.fields[fd.name.lower()] = fd
         for name in SYSTEM_FIELDS:
-            ftype = {"IsDeleted": "boolean", "CreatedById": "reference", "LastModifiedById": "reference"}.get(name, "datetime")
-            obj.fields[name.lower()] = FieldDef(name, ftype, read_only=True, reference_to="User" if ftype == "reference" else None)
+            ftype = {"IsDeleted": "boolean", "CreatedById": "reference", "LastModifiedById": "reference"}.get(
+                name, "datetime"
+            )
+            obj.fields[name.lower()] = FieldDef(
+                name, ftype, read_only=True, reference_to="User" if ftype == "reference" else None
+            )
         for rule in spec.get("validationRules", []):
             obj.rules.append(
                 ValidationRule(rule["name"], rule["kind"], tuple(rule["fields"]), rule["message"], rule.get("min"))
@@ -443,7 +528,9 @@ def _check_key_declaration(object_name: str, fd: FieldDef) -> None:
     """Refuse key attributes Salesforce would not allow on the field's type (a schema file's mistake)."""
     where = f"{object_name}.{fd.name}"
     if (fd.external_id or fd.unique or fd.id_lookup) and fd.type not in KEY_TYPES:
-        raise ValueError(f"{where}: externalId, unique and idLookup need a field of type {', '.join(sorted(KEY_TYPES))}, not {fd.type}")
+        raise ValueError(
+            f"{where}: externalId, unique and idLookup need a field of type {', '.join(sorted(KEY_TYPES))}, not {fd.type}"
+        )
     if fd.case_sensitive and not (fd.unique and fd.type == "string"):
         raise ValueError(f"{where}: caseSensitive applies to a unique string field only")
 
@@ -483,15 +570,34 @@ def _json_scalar_text(value: Any) -> str:
 
 
 _SOAP_TYPES = {
-    "id": "tns:ID", "reference": "tns:ID", "string": "xsd:string", "textarea": "xsd:string", "url": "xsd:string",
-    "email": "xsd:string", "phone": "xsd:string", "picklist": "xsd:string", "int": "xsd:int", "double": "xsd:double",
-    "currency": "xsd:double", "percent": "xsd:double", "boolean": "xsd:boolean", "date": "xsd:date", "datetime": "xsd:dateTime",
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "string": "xsd:string",
+    "textarea": "xsd:string",
+    "url": "xsd:string",
+    "email": "xsd:string",
+    "phone": "xsd:string",
+    "picklist": "xsd:string",
+    "int": "xsd:int",
+    "double": "xsd:double",
+    "currency": "xsd:double",
+    "percent": "xsd:double",
+    "boolean": "xsd:boolean",
+    "date": "xsd:date",
+    "datetime": "xsd:dateTime",
 }
 
 
 _APEX_TYPES = {
-    "id": "Id", "reference": "Id", "int": "Integer", "double": "Double", "currency": "Decimal", "percent": "Double",
-    "boolean": "Boolean", "date": "Date", "datetime": "Datetime",
+    "id": "Id",
+    "reference": "Id",
+    "int": "Integer",
+    "double": "Double",
+    "currency": "Decimal",
+    "percent": "Double",
+    "boolean": "Boolean",
+    "date": "Date",
+    "datetime": "Datetime",
 }
 
 
@@ -501,47 +607,61 @@ def describe_object(obj: SObjectDef, base_url: str) -> dict:
     for f in obj.fields.values():
         text = f.type in TEXT_TYPES
         long_text = f.type == "textarea" and (f.length or 0) > 255
-        fields.append({
-            "aggregatable": not long_text and f.type not in ("boolean", "id"),
-            "autoNumber": False,
-            "byteLength": (f.length or 0) * 3 if text or f.type in ("id", "reference") else 0,
-            "calculated": bool(f.computed_from),
+        fields.append(
+            {
+                "aggregatable": not long_text and f.type not in ("boolean", "id"),
+                "autoNumber": False,
+                "byteLength": (f.length or 0) * 3 if text or f.type in ("id", "reference") else 0,
+                "calculated": bool(f.computed_from),
+                "cascadeDelete": False,
+                "caseSensitive": f.case_sensitive,
+                "createable": f.writable,
+                "custom": f.custom,
+                "defaultValue": None,
+                "defaultedOnCreate": f.type == "boolean" or f.name in SYSTEM_FIELDS or f.name == "Id",
+                "dependentPicklist": False,
+                "deprecatedAndHidden": False,
+                "digits": (f.precision or 0) if f.type == "int" else 0,
+                "externalId": f.external_id,
+                "filterable": not long_text,
+                "groupable": not long_text and f.type not in NUMBER_TYPES - {"int"} and f.type != "datetime",
+                "htmlFormatted": False,
+                "idLookup": f.keys_records,
+                "label": f.label,
+                "length": (f.length or 0) if text or f.type in ("id", "reference") else 0,
+                "name": f.name,
+                "nameField": f.name == "Name",
+                "nillable": not f.required and f.type != "boolean" and f.name != "Id",
+                "picklistValues": [
+                    {"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
+                    for v in f.picklist_values
+                ],
+                "polymorphicForeignKey": False,
+                "precision": f.precision or 0,
+                "referenceTo": [f.reference_to] if f.reference_to else [],
+                "relationshipName": f.relationship_name,
+                "restrictedPicklist": False,
+                "scale": f.scale or 0,
+                "soapType": _SOAP_TYPES.get(f.type, "xsd:string"),
+                "sortable": not long_text,
+                "type": f.type,
+                "unique": f.unique,
+                "updateable": f.writable,
+            }
+        )
+    children = [
+        {
             "cascadeDelete": False,
-            "caseSensitive": f.case_sensitive,
-            "createable": f.writable,
-            "custom": f.custom,
-            "defaultValue": None,
-            "defaultedOnCreate": f.type == "boolean" or f.name in SYSTEM_FIELDS or f.name == "Id",
-            "dependentPicklist": False,
+            "childSObject": r.child,
             "deprecatedAndHidden": False,
-            "digits": (f.precision or 0) if f.type == "int" else 0,
-            "externalId": f.external_id,
-            "filterable": not long_text,
-            "groupable": not long_text and f.type not in NUMBER_TYPES - {"int"} and f.type != "datetime",
-            "htmlFormatted": False,
-            "idLookup": f.keys_records,
-            "label": f.label,
-            "length": (f.length or 0) if text or f.type in ("id", "reference") else 0,
-            "name": f.name,
-            "nameField": f.name == "Name",
-            "nillable": not f.required and f.type != "boolean" and f.name != "Id",
-            "picklistValues": [{"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
-                               for v in f.picklist_values],
-            "polymorphicForeignKey": False,
-            "precision": f.precision or 0,
-            "referenceTo": [f.reference_to] if f.reference_to else [],
-            "relationshipName": f.relationship_name,
-            "restrictedPicklist": False,
-            "scale": f.scale or 0,
-            "soapType": _SOAP_TYPES.get(f.type, "xsd:string"),
-            "sortable": not long_text,
-            "type": f.type,
-            "unique": f.unique,
-            "updateable": f.writable,
-        })
-    children = [{"cascadeDelete": False, "childSObject": r.child, "deprecatedAndHidden": False, "field": r.field,
-                 "junctionIdListNames": [], "junctionReferenceTo": [], "relationshipName": r.name, "restrictedDelete": False}
-                for r in obj.child_relationships]
+            "field": r.field,
+            "junctionIdListNames": [],
+            "junctionReferenceTo": [],
+            "relationshipName": r.name,
+            "restrictedDelete": False,
+        }
+        for r in obj.child_relationships
+    ]
     return {
         **describe_global_entry(obj, base_url),
         "childRelationships": children,

@@ -8,6 +8,7 @@ system CA bundle plus that CA, for clients that must reach both the emulator and
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -55,7 +56,11 @@ class AdminClient:
         return self._call("POST", "/_emulator/reset", json={"data": data, "usage": usage})
 
     def seed(self, sobject: str, count: int, *, return_ids: bool = False, parents: int | None = None) -> dict:
-        return self._call("POST", "/_emulator/seed", json={"object": sobject, "count": count, "return_ids": return_ids, "parents": parents})
+        return self._call(
+            "POST",
+            "/_emulator/seed",
+            json={"object": sobject, "count": count, "return_ids": return_ids, "parents": parents},
+        )
 
     def configure(self, **settings: Any) -> dict:
         return self._call("POST", "/_emulator/config", json=settings)
@@ -71,7 +76,9 @@ class AdminClient:
 
     def iter_records(self, sobject: str, fields: list[str] | None = None) -> Iterator[dict]:
         params = {"fields": ",".join(fields)} if fields else None
-        with self.http.get(f"{self.base_url}/_emulator/records/{sobject}", params=params, verify=self.verify, stream=True, timeout=600) as resp:
+        with self.http.get(
+            f"{self.base_url}/_emulator/records/{sobject}", params=params, verify=self.verify, stream=True, timeout=600
+        ) as resp:
             resp.raise_for_status()
             for line in resp.iter_lines():
                 if line:
@@ -231,8 +238,18 @@ def run_org(
         # "auto" picks httptools and uvloop (both in uvicorn[standard]) and falls back to h11 and asyncio.
         # The emulator listens on loopback behind no proxy, so X-Forwarded-* handling is switched off.
         config = uvicorn.Config(
-            create_app(org), host=host, port=port, log_level="warning", access_log=access_log, lifespan="off",
-            ssl_certfile=chain, ssl_keyfile=key, http="auto", loop="auto", timeout_keep_alive=75, proxy_headers=False,
+            create_app(org),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=access_log,
+            lifespan="off",
+            ssl_certfile=chain,
+            ssl_keyfile=key,
+            http="auto",
+            loop="auto",
+            timeout_keep_alive=75,
+            proxy_headers=False,
         )
         _install_log_filter()  # after Config, which (re)configures uvicorn's loggers
         thread = _ServerThread(config)
@@ -287,6 +304,12 @@ def serve_forever(**options: Any) -> None:
         try:
             with run_org(**options) as running:
                 print(json.dumps(running.connection_info()), flush=True)
+                # What the server made to start (modules, the app, the schema: some 70,000 objects) lives as
+                # long as the process. Frozen, it is left out of the collector's full passes, which a bulk
+                # job's rows set off several times: 0.18 of a million-record job's 3.9 CPU seconds, measured.
+                # (Collected first, so no start-up garbage is kept for ever.)
+                gc.collect()
+                gc.freeze()
                 while True:
                     time.sleep(3600)
         except KeyboardInterrupt:

@@ -127,7 +127,9 @@ class RecordStore:
             if f.name != "Id" and (f.keys_records or f.unique):
                 # Upsert looks records up by these: a million-record job must not scan the table per transaction.
                 collate = " COLLATE NOCASE" if f.folds_case else ""
-                conn.execute(f'CREATE INDEX IF NOT EXISTS "{obj.table}__{f.column}" ON "{obj.table}" ("{f.column}"{collate})')
+                conn.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{obj.table}__{f.column}" ON "{obj.table}" ("{f.column}"{collate})'
+                )
 
     # -- reads ------------------------------------------------------------------------------------
     def get(self, obj: SObjectDef, record_id: str) -> dict[str, Any] | None:
@@ -137,21 +139,28 @@ class RecordStore:
             return None
         return dict(zip((d[0] for d in cur.description), row, strict=True))
 
-    def get_many(self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None = None,
-                 columns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    def get_many(
+        self,
+        obj: SObjectDef,
+        record_ids: Sequence[str],
+        conn: sqlite3.Connection | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> dict[str, dict[str, Any]]:
         """Rows by id (only `columns`, plus id, when given: updates read just what their rules need)."""
         names, rows = self._select(obj, record_ids, conn, columns)
         return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
 
-    def get_rows(self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None,
-                 columns: Sequence[str]) -> dict[str, tuple]:
+    def get_rows(
+        self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None, columns: Sequence[str]
+    ) -> dict[str, tuple]:
         """Rows by id as `(id, *columns)` tuples: a bulk update reads 200 rows per transaction, and
         building a dict for each cost more than the query."""
         _, rows = self._select(obj, record_ids, conn, columns)
         return {row[0]: row for row in rows}
 
-    def _select(self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None,
-                columns: Sequence[str] | None) -> tuple[list[str], list[tuple]]:
+    def _select(
+        self, obj: SObjectDef, record_ids: Sequence[str], conn: sqlite3.Connection | None, columns: Sequence[str] | None
+    ) -> tuple[list[str], list[tuple]]:
         conn = conn or self._conn()
         unique = list(dict.fromkeys(record_ids))
         select = "*" if columns is None else ", ".join(["id", *(f'"{c}"' for c in columns)])
@@ -165,8 +174,9 @@ class RecordStore:
             rows.extend(cur)
         return names, rows
 
-    def ids_by_value(self, obj: SObjectDef, fd: FieldDef, values: Iterable[Any],
-                     conn: sqlite3.Connection | None = None) -> dict[Any, list[str]]:
+    def ids_by_value(
+        self, obj: SObjectDef, fd: FieldDef, values: Iterable[Any], conn: sqlite3.Connection | None = None
+    ) -> dict[Any, list[str]]:
         """The ids of the records holding each of `values` in field `fd`, keyed by `fd.match_key(value)`
         (so case-folded for a field that folds case), in id order. Uses the field's index."""
         conn = conn or self._conn()
@@ -176,7 +186,9 @@ class RecordStore:
         for start in range(0, len(unique), 900):
             part = unique[start : start + 900]
             marks = ",".join("?" * len(part))
-            cur = conn.execute(f'SELECT id, "{fd.column}" FROM "{obj.table}" WHERE {compare} IN ({marks}) ORDER BY id', part)
+            cur = conn.execute(
+                f'SELECT id, "{fd.column}" FROM "{obj.table}" WHERE {compare} IN ({marks}) ORDER BY id', part
+            )
             for rid, stored in cur:
                 found.setdefault(fd.match_key(stored), []).append(rid)
         return found
@@ -191,13 +203,21 @@ class RecordStore:
         return self._conn().execute(sql, params)
 
     # -- writes -----------------------------------------------------------------------------------
-    def insert_rows(self, obj: SObjectDef, columns: Sequence[str], rows: Iterable[Sequence[Any]], conn: sqlite3.Connection | None = None) -> None:
+    def insert_rows(
+        self,
+        obj: SObjectDef,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        conn: sqlite3.Connection | None = None,
+    ) -> None:
         conn = conn or self._conn()
         cols = ", ".join(f'"{c}"' for c in columns)
         marks = ", ".join("?" * len(columns))
         conn.executemany(f'INSERT INTO "{obj.table}" ({cols}) VALUES ({marks})', rows)
 
-    def update_row(self, obj: SObjectDef, record_id: str, changes: dict[str, Any], conn: sqlite3.Connection | None = None) -> None:
+    def update_row(
+        self, obj: SObjectDef, record_id: str, changes: dict[str, Any], conn: sqlite3.Connection | None = None
+    ) -> None:
         conn = conn or self._conn()
         sets = ", ".join(f'"{c}" = ?' for c in changes)
         conn.execute(f'UPDATE "{obj.table}" SET {sets} WHERE id = ?', (*changes.values(), record_id))

@@ -16,7 +16,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -140,15 +140,17 @@ def batch_info(batch: Bulk1Batch) -> dict[str, Any]:
     }
     if batch.state_message:
         info["stateMessage"] = batch.state_message
-    info.update({
-        "createdDate": batch.created_date,
-        "systemModstamp": batch.systemmodstamp,
-        "numberRecordsProcessed": batch.records_processed,
-        "numberRecordsFailed": batch.records_failed,
-        "totalProcessingTime": batch.total_processing_ms,
-        "apiActiveProcessingTime": batch.api_active_ms,
-        "apexProcessingTime": 0,
-    })
+    info.update(
+        {
+            "createdDate": batch.created_date,
+            "systemModstamp": batch.systemmodstamp,
+            "numberRecordsProcessed": batch.records_processed,
+            "numberRecordsFailed": batch.records_failed,
+            "totalProcessingTime": batch.total_processing_ms,
+            "apiActiveProcessingTime": batch.api_active_ms,
+            "apexProcessingTime": 0,
+        }
+    )
     return info
 
 
@@ -160,11 +162,23 @@ class Bulk1Service:
         self._lock = threading.Lock()
 
     # -- jobs -------------------------------------------------------------------------------------
-    def create_job(self, *, operation: str, object_name: str, content_type: str | None, concurrency_mode: str | None,
-                   api_version: str, external_id_field: str | None = None, retry_disabled: bool = False) -> Bulk1Job:
+    def create_job(
+        self,
+        *,
+        operation: str,
+        object_name: str,
+        content_type: str | None,
+        concurrency_mode: str | None,
+        api_version: str,
+        external_id_field: str | None = None,
+        retry_disabled: bool = False,
+    ) -> Bulk1Job:
         if operation not in OPERATIONS:
-            raise InvalidJob(f"InvalidJob : Invalid operation: {operation}" if operation not in ("upsert", "query", "queryAll")
-                             else f"InvalidJob : Operation {operation} is not supported by this emulator")
+            raise InvalidJob(
+                f"InvalidJob : Invalid operation: {operation}"
+                if operation not in ("upsert", "query", "queryAll")
+                else f"InvalidJob : Operation {operation} is not supported by this emulator"
+            )
         obj = self.ctx.schema.get(object_name or "")
         if obj is None:
             raise InvalidJob(f"InvalidJob : Unable to find object: {object_name}")
@@ -177,8 +191,17 @@ class Bulk1Service:
         mode = concurrency_mode or "Parallel"
         if mode not in ("Parallel", "Serial"):
             raise InvalidJob(f"InvalidJob : Invalid concurrency mode: {concurrency_mode}")
-        job = Bulk1Job(self.ctx.ids.next_id("750"), operation, obj.name, ctype, mode, api_version, self.ctx.user_id, external_id_field,
-                       retry_disabled=retry_disabled)
+        job = Bulk1Job(
+            self.ctx.ids.next_id("750"),
+            operation,
+            obj.name,
+            ctype,
+            mode,
+            api_version,
+            self.ctx.user_id,
+            external_id_field,
+            retry_disabled=retry_disabled,
+        )
         with self._lock:
             self.jobs[job.id] = job
         return job
@@ -221,7 +244,9 @@ class Bulk1Service:
             raise InvalidJobState(f"InvalidJobState : Job {job.id} is not open")
         if not any(media_type.startswith(m) for m in _MEDIA[job.content_type]):
             _remove(upload_path)
-            raise InvalidBatch(f"InvalidBatch : Content type of the batch ({media_type or 'none'}) does not match the job's content type {job.content_type}")
+            raise InvalidBatch(
+                f"InvalidBatch : Content type of the batch ({media_type or 'none'}) does not match the job's content type {job.content_type}"
+            )
         size = os.path.getsize(upload_path)
         if size == 0:
             _remove(upload_path)
@@ -243,7 +268,9 @@ class Bulk1Service:
             raise
         if count > BULK1_MAX_RECORDS_PER_BATCH:
             _remove(upload_path)
-            raise InvalidBatch(f"InvalidBatch : Records in a batch cannot exceed {BULK1_MAX_RECORDS_PER_BATCH}; found {count}")
+            raise InvalidBatch(
+                f"InvalidBatch : Records in a batch cannot exceed {BULK1_MAX_RECORDS_PER_BATCH}; found {count}"
+            )
         batch_id = self.ctx.ids.next_id("751")
         batch = Bulk1Batch(batch_id, job.id, upload_path, os.path.join(self.workdir, f"{batch_id}.result"), count)
         with self._lock:
@@ -326,7 +353,7 @@ class _BatchRun:
                 raise _FailMidway()
             job.records_seen += n
 
-    def _on_results(self, chunk: list[Any], results: list[SaveResult]) -> None:
+    def _on_results(self, chunk: list[Any], results: Sequence[SaveResult]) -> None:
         batch = self.batch
         for res in results:
             errors = [(e.status_code, e.message, e.fields) for e in res.errors]
@@ -367,12 +394,25 @@ class _BatchRun:
             ctx.engine.sleep(overhead)
             chunks = itertools.chain([self.leftover], self.chunks) if self.leftover else self.chunks
             self.leftover = None
-            run_transactions(ctx, ctx.sobject(job.object), job.operation, chunks, self._on_results, family="bulk1",
-                             form=self.form, before_transaction=self._before, timer=timer, key=self.service._key(job))
+            run_transactions(
+                ctx,
+                ctx.sobject(job.object),
+                job.operation,
+                chunks,
+                self._on_results,
+                family="bulk1",
+                form=self.form,
+                before_transaction=self._before,
+                timer=timer,
+                key=self.service._key(job),
+            )
         except InvalidBatch as err:
             final, message = "Failed", err.message
         except _FailMidway:
-            final, message = "Failed", "InternalServerError : The batch failed midway (injected fault); some records were not processed"
+            final, message = (
+                "Failed",
+                "InternalServerError : The batch failed midway (injected fault); some records were not processed",
+            )
         except UnitTimedOut as timed_out:
             self.leftover = timed_out.chunk or None
             batch.total_processing_ms += int((time.monotonic() - started) * 1000)
@@ -384,9 +424,11 @@ class _BatchRun:
                 batch.systemmodstamp = now_stamp()
                 return ctx.engine.queue_delay("bulk1")
             final = "Failed"
-            message = (f"InternalServerError : The batch was not processed within its time limit "
-                       f"({profile.timings.bulk1_batch_time_limit_s:g} s) in {self.attempts} attempt(s); "
-                       "the remaining records were not processed")
+            message = (
+                f"InternalServerError : The batch was not processed within its time limit "
+                f"({profile.timings.bulk1_batch_time_limit_s:g} s) in {self.attempts} attempt(s); "
+                "the remaining records were not processed"
+            )
         else:
             batch.total_processing_ms += int((time.monotonic() - started) * 1000)
         self._close()

@@ -18,14 +18,14 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .. import soql
 from ..constants import BULK2_MAX_UPLOAD_BYTES, BULK2_MULTIPART_MAX_CHARS, BULK_TRANSACTION_SIZE
-from ..dml import SaveResult
+from ..dml import AllSaved, SaveResult
 from ..errors import (
     ClientInputError,
     ExceededQuota,
@@ -133,14 +133,16 @@ class IngestJob:
             info["contentUrl"] = f"services/data/v{self.api_version:.1f}/jobs/ingest/{self.id}/batches"
         if brief:
             return info
-        info.update({
-            "numberRecordsProcessed": self.records_processed,
-            "numberRecordsFailed": self.records_failed,
-            "retries": self.retries,
-            "totalProcessingTime": self.processing_ms,
-            "apiActiveProcessingTime": self.processing_ms,
-            "apexProcessingTime": 0,
-        })
+        info.update(
+            {
+                "numberRecordsProcessed": self.records_processed,
+                "numberRecordsFailed": self.records_failed,
+                "retries": self.retries,
+                "totalProcessingTime": self.processing_ms,
+                "apiActiveProcessingTime": self.processing_ms,
+                "apexProcessingTime": 0,
+            }
+        )
         if self.assignment_rule_id:
             info["assignmentRuleId"] = self.assignment_rule_id
         if self.error_message:
@@ -219,14 +221,25 @@ class Bulk2Service:
         ending = body.get("lineEnding", "LF")
         if ending not in LINE_ENDINGS:
             raise InvalidJob(f"InvalidJob : Invalid line ending: {ending}")
-        job = IngestJob(self.ctx.ids.next_id("750"), operation, obj.name, api_version, self.ctx.user_id, delimiter, ending,
-                        external_id_field, body.get("assignmentRuleId"), retry_disabled=retry_disabled)
+        job = IngestJob(
+            self.ctx.ids.next_id("750"),
+            operation,
+            obj.name,
+            api_version,
+            self.ctx.user_id,
+            delimiter,
+            ending,
+            external_id_field,
+            body.get("assignmentRuleId"),
+            retry_disabled=retry_disabled,
+        )
         with self._lock:
             self.ingest[job.id] = job
         return job
 
-    def create_ingest_with_data(self, body: dict[str, Any], api_version: float, data: bytes, *,
-                                retry_disabled: bool = False) -> IngestJob:
+    def create_ingest_with_data(
+        self, body: dict[str, Any], api_version: float, data: bytes, *, retry_disabled: bool = False
+    ) -> IngestJob:
         """A multipart create: job, data and close in one request; the job is UploadComplete when it returns.
 
         Documented for data under 100,000 characters (the 220.0 docs said 20,000); larger data is refused
@@ -234,8 +247,10 @@ class Bulk2Service:
         """
         chars = len(data.decode("utf-8", errors="replace"))
         if chars > BULK2_MULTIPART_MAX_CHARS:
-            raise ClientInputError(f"ClientInputError : The job data of a multipart request is limited to {BULK2_MULTIPART_MAX_CHARS} "
-                                   f"characters; this one has {chars}. Upload larger data with PUT to the job's contentUrl")
+            raise ClientInputError(
+                f"ClientInputError : The job data of a multipart request is limited to {BULK2_MULTIPART_MAX_CHARS} "
+                f"characters; this one has {chars}. Upload larger data with PUT to the job's contentUrl"
+            )
         job = self.create_ingest(body, api_version, retry_disabled=retry_disabled)
         path = os.path.join(self.workdir, f"upload-{uuid.uuid4().hex}.csv")
         with open(path, "wb") as fh:
@@ -295,7 +310,9 @@ class Bulk2Service:
     def delete_ingest(self, job_id: str) -> None:
         job = self.get_ingest(job_id)
         if job.state not in ("UploadComplete", *TERMINAL):
-            raise InvalidJobState(f"Job {job.id} is {job.state}; only a closed, completed, aborted or failed job can be deleted")
+            raise InvalidJobState(
+                f"Job {job.id} is {job.state}; only a closed, completed, aborted or failed job can be deleted"
+            )
         with self._lock:
             self.ingest.pop(job.id, None)
 
@@ -349,7 +366,12 @@ class Bulk2Service:
         if failure is not None and not job.error_message:
             # A worker must never leave a job InProgress for ever.
             job.error_message = f"InternalServerError : {failure}"
-        self._finish(job, "Aborted" if job.state == "Aborted" else ("Failed" if job.error_message else "JobComplete"), job.error_message, started)
+        self._finish(
+            job,
+            "Aborted" if job.state == "Aborted" else ("Failed" if job.error_message else "JobComplete"),
+            job.error_message,
+            started,
+        )
 
     def _rest_unprocessed(self, job: IngestJob) -> None:
         """After a failure while splitting: rows never handed to an internal batch are unprocessed."""
@@ -367,6 +389,7 @@ class Bulk2Service:
         upload_path = job.upload_path
         if not upload_path or job.parts:
             return
+
         def upload_rows() -> Iterator[list[str]]:
             header, rows = read_csv(upload_path, job.delimiter)
             job.header = header
@@ -474,7 +497,9 @@ class Bulk2Service:
             raise InvalidJob("InvalidJob : Invalid column delimiter or line ending")
         if not self.ctx.usage.consume_query_job():
             raise ExceededQuota("ExceededQuota : The daily Bulk API 2.0 query job allocation is exhausted")
-        job = QueryJob(self.ctx.ids.next_id("750"), operation, text, compiled, api_version, self.ctx.user_id, delimiter, ending)
+        job = QueryJob(
+            self.ctx.ids.next_id("750"), operation, text, compiled, api_version, self.ctx.user_id, delimiter, ending
+        )
         job.result_path = os.path.join(self.workdir, f"{job.id}.query.csv")
         with self._lock:
             self.queries[job.id] = job
@@ -512,7 +537,12 @@ class Bulk2Service:
         names = [".".join(c.path) for c in cq.columns]
         count = 0
         with open(job.result_path, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, delimiter=DELIMITERS[job.column_delimiter], lineterminator=LINE_ENDINGS[job.line_ending], quoting=csv.QUOTE_ALL)
+            writer = csv.writer(
+                fh,
+                delimiter=DELIMITERS[job.column_delimiter],
+                lineterminator=LINE_ENDINGS[job.line_ending],
+                quoting=csv.QUOTE_ALL,
+            )
             writer.writerow(names)
             for row in cq.rows(ctx.store):
                 writer.writerow([c.field.to_text(row.get(n)) for c, n in zip(cq.columns, names, strict=True)])
@@ -574,8 +604,10 @@ class _InternalBatch:
 
     def _open(self) -> None:
         job = self.job
-        self.ok_fh, self.err_fh, self.unp_fh = (open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115  (open across attempts)
-                                                 for path in (self.part.success, self.part.failed, self.part.unprocessed))
+        self.ok_fh, self.err_fh, self.unp_fh = (
+            open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115  (open across attempts)
+            for path in (self.part.success, self.part.failed, self.part.unprocessed)
+        )
         self._files = [self.ok_fh, self.err_fh, self.unp_fh]
         self.out = CsvOut(self.err_fh, job.delimiter, job.newline)  # the upload's own columns, as in every result file
         self.rows_iter = read_spool(self.chunk_path)
@@ -610,18 +642,32 @@ class _InternalBatch:
             if job.error_message:
                 raise _Midway(job.error_message)
 
-    def _on_results(self, chunk: list[Row], results: list[SaveResult]) -> None:
+    def _on_results(self, chunk: list[Row], results: Sequence[SaveResult]) -> None:
         job = self.job
         delimiter, newline = job.delimiter, job.newline
-        ok_lines, failed_lines = [], []
-        for text, res in zip(self.out.lines(chunk), results, strict=True):
-            if res.success:
-                # sf__Id is a canonical id (base-62, nothing to escape): quoted without quoted()'s work.
-                ok_lines.append(f'"{res.id}"{delimiter}"{"true" if res.created else "false"}"{delimiter}{text}{newline}')
-            else:
-                e = res.errors[0]
-                error = quoted([res.id or "", error_text(e.status_code, e.message, e.fields)], delimiter)
-                failed_lines.append(f"{error}{delimiter}{text}{newline}")
+        ok_lines: list[str] = []
+        failed_lines: list[str] = []
+        if isinstance(results, AllSaved) and len(results):  # every record updated: its ids alone
+            # Success lines of updated records: `"<sf__Id>","false",<the row>` (sf__Id is a canonical id:
+            # base-62, nothing to escape), each record's pair joined in C.
+            id_to_row = f'"{delimiter}"false"{delimiter}'.join
+            between_lines = f'{newline}"'.join
+            ok_lines = [
+                '"',
+                between_lines(map(id_to_row, zip(results.ids, self.out.lines(chunk), strict=True))),
+                newline,
+            ]
+        else:
+            for text, res in zip(self.out.lines(chunk), results, strict=True):
+                if res.success:
+                    # sf__Id is a canonical id (base-62, nothing to escape): quoted without quoted()'s work.
+                    ok_lines.append(
+                        f'"{res.id}"{delimiter}"{"true" if res.created else "false"}"{delimiter}{text}{newline}'
+                    )
+                else:
+                    e = res.errors[0]
+                    error = quoted([res.id or "", error_text(e.status_code, e.message, e.fields)], delimiter)
+                    failed_lines.append(f"{error}{delimiter}{text}{newline}")
         self.ok_fh.write("".join(ok_lines))
         self.err_fh.write("".join(failed_lines))
         with job.lock:
@@ -646,9 +692,19 @@ class _InternalBatch:
             ctx.engine.sleep(overhead)
             chunks = itertools.chain([self.leftover], self.chunks) if self.leftover else self.chunks
             self.leftover = None
-            run_transactions(ctx, obj, job.operation, chunks, self._on_results, family="bulk2", form=CsvRows(obj, job.header),
-                             should_stop=lambda: job.state == "Aborted", before_transaction=self._before, timer=timer,
-                             key=job_upsert_key(obj, job.operation, job.external_id_field))
+            run_transactions(
+                ctx,
+                obj,
+                job.operation,
+                chunks,
+                self._on_results,
+                family="bulk2",
+                form=CsvRows(obj, job.header),
+                should_stop=lambda: job.state == "Aborted",
+                before_transaction=self._before,
+                timer=timer,
+                key=job_upsert_key(obj, job.operation, job.external_id_field),
+            )
         except _Midway:
             pass
         except UnitTimedOut as timed_out:
@@ -662,7 +718,8 @@ class _InternalBatch:
                 job.error_message = job.error_message or (
                     f"InternalServerError : An internal batch was not processed within its time limit "
                     f"({profile.timings.bulk2_batch_time_limit_s:g} s) after {self.attempts} attempt(s); "
-                    "the remaining records were not processed")
+                    "the remaining records were not processed"
+                )
         self._finish()
         return None
 
@@ -686,7 +743,9 @@ def _check_line_ending(job: IngestJob, upload_path: str) -> None:
         return  # a single line without a terminator: nothing to compare
     crlf = first.endswith(b"\r\n")
     if crlf != (job.line_ending == "CRLF"):
-        raise ClientInputError(f"ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is {job.line_ending}")
+        raise ClientInputError(
+            f"ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is {job.line_ending}"
+        )
 
 
 def _read_record(fh) -> bytes:

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class BulkEngine:
-    def __init__(self, profile: Callable[[], OrgProfile], seed: int = 0, *,
-                 thread_done: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, profile: Callable[[], OrgProfile], seed: int = 0, *, thread_done: Callable[[], None] = lambda: None
+    ) -> None:
         """`thread_done` runs on a worker thread after each unit or driver: it hands that thread's
         per-thread resources (its SQLite connection and page cache) to the next unit, so memory stays
         flat however many pool threads a large job wakes up."""
@@ -55,7 +56,9 @@ class BulkEngine:
                 self._slots = threading.BoundedSemaphore(wanted)
             return self._slots
 
-    def submit_unit(self, work: Callable[[], float | None], *, delay: float, lane: threading.Lock | None = None) -> Future:
+    def submit_unit(
+        self, work: Callable[[], float | None], *, delay: float, lane: threading.Lock | None = None
+    ) -> Future:
         """Run `work` after `delay` seconds, inside a processing slot (and `lane`, when given); when it
         returns a number of seconds, queue it again for that long and run it again (its next attempt).
 

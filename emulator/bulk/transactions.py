@@ -19,6 +19,7 @@ takes the same forms to `emulator.upsert`, each transaction one upsert call.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Protocol, TypeVar
 
 from ..constants import BULK_TRANSACTION_SIZE
@@ -46,10 +47,14 @@ def job_upsert_key(obj: SObjectDef, operation: str, external_id_field: str | Non
     if operation != "upsert":
         return None
     if external_id_field is None:
-        raise InvalidJob(f"InvalidJob : External ID was blank for {obj.name}. An External ID must be specified for upsert.")
+        raise InvalidJob(
+            f"InvalidJob : External ID was blank for {obj.name}. An External ID must be specified for upsert."
+        )
     key = obj.upsert_key(external_id_field)
     if key is None:
-        raise InvalidJob(f"InvalidJob : Field name provided, {external_id_field} does not match an External ID for {obj.name}")
+        raise InvalidJob(
+            f"InvalidJob : Field name provided, {external_id_field} does not match an External ID for {obj.name}"
+        )
     return key
 
 
@@ -61,6 +66,7 @@ def missing_key_column(key: FieldDef | None, header: Sequence[str]) -> str | Non
     if key is None or any(name.lower() == key.column for name in header):
         return None
     return key.name
+
 
 R = TypeVar("R")
 
@@ -159,7 +165,7 @@ class CsvRows:
     def update_rows(self, dml: DmlEngine, obj: SObjectDef, chunk: list[Row]) -> UpdateRows:
         if self._layout is None:
             return MAPPINGS.update_rows(dml, obj, self.mappings(chunk))
-        return UpdateRows(self.raw_ids(chunk), [self._layout] * len(chunk), chunk)
+        return UpdateRows(self.raw_ids(chunk), [self._layout] * len(chunk), chunk, shared=self._layout)
 
     def mappings(self, chunk: list[Row]) -> list[Mapping[str, Any]]:
         return [csv_record(self.header, row) for row in chunk]
@@ -170,7 +176,8 @@ class CsvRows:
         p = self._id_position
         if p is None:
             return [""] * len(chunk)
-        return [row[p] if row[p] != NA else "" for row in chunk]
+        raw = list(map(itemgetter(p), chunk))
+        return [value if value != NA else "" for value in raw] if NA in raw else raw
 
     def upsert_rows(self, dml: DmlEngine, obj: SObjectDef, key: FieldDef, chunk: list[Row]) -> UpsertRows:
         if self._layout is None:
@@ -188,7 +195,7 @@ def run_transactions(
     obj: SObjectDef,
     operation: str,
     chunks: Iterable[list[R]],
-    on_results: Callable[[list[R], list[SaveResult]], None],
+    on_results: Callable[[list[R], Sequence[SaveResult]], None],
     *,
     family: str,
     form: RecordForm[R],
@@ -233,7 +240,9 @@ def run_transactions(
                 if updates is not None:
                     results = ctx.dml.update_rows(obj, updates, conn=conn, lock_owner=owner, lock_timeout=lock_wait)
                 elif operation == "upsert" and key is not None:
-                    results = upsert(ctx.dml, obj, key, form.upsert_rows(ctx.dml, obj, key, chunk), conn=conn, lock_owner=owner)
+                    results = upsert(
+                        ctx.dml, obj, key, form.upsert_rows(ctx.dml, obj, key, chunk), conn=conn, lock_owner=owner
+                    )
                 else:
                     results = _apply(ctx.dml, obj, operation, form, chunk, conn)
             ctx.engine.sleep(cost)
@@ -244,12 +253,21 @@ def run_transactions(
     return processed
 
 
-def _apply(dml: DmlEngine, obj: SObjectDef, operation: str, form: RecordForm[R], chunk: list[R], conn) -> list[SaveResult]:
+def _apply(
+    dml: DmlEngine, obj: SObjectDef, operation: str, form: RecordForm[R], chunk: list[R], conn
+) -> Sequence[SaveResult]:
     if operation == "insert":
         return dml.insert(obj, form.mappings(chunk), conn=conn)
     if operation in ("delete", "hardDelete"):
         return dml.delete(obj, form.raw_ids(chunk), conn=conn)
-    return [SaveResult(None, False, [RecordError("INVALID_OPERATION", f"Operation {operation} is not supported by the emulator", [])]) for _ in chunk]
+    return [
+        SaveResult(
+            None,
+            False,
+            [RecordError("INVALID_OPERATION", f"Operation {operation} is not supported by the emulator", [])],
+        )
+        for _ in chunk
+    ]
 
 
 def _id_of(values: Mapping[str, Any]) -> str:

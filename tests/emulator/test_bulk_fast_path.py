@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import sqlite3
 
 import pytest
 
-from emulator.bulk.formats import CsvOut, error_text, read_spool, write_spool
+from emulator.bulk.formats import DELIMITERS, LINE_ENDINGS, CsvOut, error_text, read_spool, write_spool
 from emulator.bulk.transactions import MAPPINGS, CsvRows
+from emulator.errors import RecordError
 from emulator.ids import make_id
 from emulator.org import Org
 
@@ -27,12 +29,21 @@ MISSING_ACCOUNT = make_id("001", "5g", 987_654)
 
 def bulk2_job(api, wait, data: str) -> tuple[dict, list[list[str]], list[list[str]], str]:
     job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"}).json()
-    assert api.bulk2("PUT", f"/ingest/{job['id']}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}).status_code == 201
+    assert (
+        api.bulk2(
+            "PUT", f"/ingest/{job['id']}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}
+        ).status_code
+        == 201
+    )
     assert api.bulk2("PATCH", f"/ingest/{job['id']}", json={"state": "UploadComplete"}).status_code == 200
-    info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] in ("JobComplete", "Failed") and i)
+    info = wait(
+        lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] in ("JobComplete", "Failed") and i
+    )
 
     def rows(kind: str) -> list[list[str]]:
-        return list(csv.reader(io.StringIO(api.bulk2("GET", f"/ingest/{job['id']}/{kind}/").content.decode(), newline="")))
+        return list(
+            csv.reader(io.StringIO(api.bulk2("GET", f"/ingest/{job['id']}/{kind}/").content.decode(), newline=""))
+        )
 
     unprocessed = api.bulk2("GET", f"/ingest/{job['id']}/unprocessedrecords/").content.decode()
     return info, rows("successfulResults"), rows("failedResults"), unprocessed
@@ -72,25 +83,39 @@ def test_bad_values_fail_as_on_rest(api, wait, seeded):
     id_cases = [(MISSING_BYLINE, "ENTITY_IS_DELETED"), (accounts[0], "MALFORMED_ID"), ("not-an-id", "MALFORMED_ID")]
     before = api.records()
 
-    rest_records = [{"attributes": {"type": "Byline__c"}, "id": rid, field: value} for rid, (field, _, value, _) in zip(ids, cases, strict=True)]
+    rest_records = [
+        {"attributes": {"type": "Byline__c"}, "id": rid, field: value}
+        for rid, (field, _, value, _) in zip(ids, cases, strict=True)
+    ]
     rest_records += [{"attributes": {"type": "Byline__c"}, "id": rid, "Tweets__c": 5} for rid, _ in id_cases]
     rest = api.rest("PATCH", "/composite/sobjects", json={"records": rest_records}).json()
-    expected = [error_text(r["errors"][0]["statusCode"], r["errors"][0]["message"], r["errors"][0]["fields"]) for r in rest]
+    expected = [
+        error_text(r["errors"][0]["statusCode"], r["errors"][0]["message"], r["errors"][0]["fields"]) for r in rest
+    ]
     assert [r["errors"][0]["statusCode"] for r in rest] == [code for *_, code in cases] + [code for _, code in id_cases]
     assert api.records() == before
 
-    rows = [[rid if h == "Id" else (value if h == field else "") for h in HEADER] for rid, (field, value, _, _) in zip(ids, cases, strict=True)]
+    rows = [
+        [rid if h == "Id" else (value if h == field else "") for h in HEADER]
+        for rid, (field, value, _, _) in zip(ids, cases, strict=True)
+    ]
     rows += [[rid, "", "5", "", "", ""] for rid, _ in id_cases]
     data = csv_text(HEADER, rows)
 
     info, ok, failed, unprocessed = bulk2_job(api, wait, data)
-    assert info["state"] == "JobComplete" and info["numberRecordsFailed"] == len(rows) and ok == [["sf__Id", "sf__Created", *HEADER]]
+    assert (
+        info["state"] == "JobComplete"
+        and info["numberRecordsFailed"] == len(rows)
+        and ok == [["sf__Id", "sf__Created", *HEADER]]
+    )
     assert [row[1] for row in failed[1:]] == expected
     assert [row[2:] for row in failed[1:]] == rows
     assert unprocessed == ",".join(HEADER) + "\n"
 
     job = api.bulk1("POST", "/job", body=job_xml(content_type="CSV")).text.split("<id>")[1].split("<")[0]
-    batch = api.bulk1("POST", f"/job/{job}/batch", body=data, content_type="text/csv").text.split("<id>")[1].split("<")[0]
+    batch = (
+        api.bulk1("POST", f"/job/{job}/batch", body=data, content_type="text/csv").text.split("<id>")[1].split("<")[0]
+    )
     wait(lambda: "<state>Completed</state>" in api.bulk1("GET", f"/job/{job}/batch/{batch}").text)
     result = list(csv.DictReader(io.StringIO(api.bulk1("GET", f"/job/{job}/batch/{batch}/result").text)))
     assert [r["Error"] for r in result] == expected
@@ -108,7 +133,10 @@ def _variant(k: int, rid: str, account: str) -> tuple[list[str], str | None]:
         return row, "INVALID_TYPE_ON_FIELD_IN_RECORD:Tweets: value not of required type: many:Tweets__c --"
     if k == 3:
         row[3] = "2023-02-29"
-        return row, "INVALID_TYPE_ON_FIELD_IN_RECORD:Date Published: value not of required type: 2023-02-29:Date_Published__c --"
+        return (
+            row,
+            "INVALID_TYPE_ON_FIELD_IN_RECORD:Date Published: value not of required type: 2023-02-29:Date_Published__c --",
+        )
     if k == 4:
         row[2] = "-3"
         return row, "FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.:--"
@@ -120,8 +148,10 @@ def _variant(k: int, rid: str, account: str) -> tuple[list[str], str | None]:
         return row, f"MALFORMED_ID:Byline ID: id value of incorrect type: {account}:Id --"
     if k == 7:
         row[4] = "2024-01-01T00:00:00Z"
-        return row, ("INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: CreatedDate. Please check the security "
-                     "settings of this field and verify that it is read/write for your profile or permission set.:CreatedDate --")
+        return row, (
+            "INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: CreatedDate. Please check the security "
+            "settings of this field and verify that it is read/write for your profile or permission set.:CreatedDate --"
+        )
     if k == 8:
         row[1] = "#N/A"
         return row, "REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --"
@@ -158,9 +188,16 @@ def test_mixed_job_results_are_exact(api, wait, seeded):
 
     good = [[rid, "false", *row] for rid, row, error in zip(ids, rows, errors, strict=True) if error is None]
     # sf__Id is the record's id, or empty when the row's own id was refused (variant 6: an Account id; 16: a bad checksum).
-    bad = [[{5: MISSING_BYLINE, 6: "", 16: ""}.get(n % 20, rid), error, *row] for n, (rid, row, error) in enumerate(zip(ids, rows, errors, strict=True))
-           if error is not None]
-    assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 1_000, len(bad))
+    bad = [
+        [{5: MISSING_BYLINE, 6: "", 16: ""}.get(n % 20, rid), error, *row]
+        for n, (rid, row, error) in enumerate(zip(ids, rows, errors, strict=True))
+        if error is not None
+    ]
+    assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (
+        "JobComplete",
+        1_000,
+        len(bad),
+    )
     assert ok == [["sf__Id", "sf__Created", *HEADER], *good]
     assert failed == [["sf__Id", "sf__Error", *HEADER], *bad]
     assert unprocessed == ",".join(HEADER) + "\n"
@@ -180,10 +217,49 @@ def test_mixed_job_results_are_exact(api, wait, seeded):
 
 def test_a_record_named_twice_in_one_transaction_takes_its_later_values(api, wait, seeded):
     ids = seeded(2)
-    info, ok, _, _ = bulk2_job(api, wait, csv_text(["Id", "Tweets__c", "Likes__c"], [[ids[0], "1", "1"], [ids[1], "5", ""], [ids[0], "2", ""]]))
+    info, ok, _, _ = bulk2_job(
+        api, wait, csv_text(["Id", "Tweets__c", "Likes__c"], [[ids[0], "1", "1"], [ids[1], "5", ""], [ids[0], "2", ""]])
+    )
     assert info["numberRecordsFailed"] == 0 and [row[0] for row in ok[1:]] == [ids[0], ids[1], ids[0]]
     stored = api.records()
     assert (stored[ids[0]]["Tweets__c"], stored[ids[0]]["Likes__c"]) == (2, 1)
+
+
+@pytest.mark.parametrize("ending", ["LF", "CRLF"])
+@pytest.mark.parametrize("delimiter", ["COMMA", "TAB", "PIPE", "SEMICOLON", "CARET", "BACKQUOTE"])
+def test_a_clean_job_writes_every_success_line(api, wait, seeded, delimiter, ending):
+    """A job whose transactions all succeed (written from their ids, without a result object per record):
+    the success file holds each row as uploaded, in order, behind its quoted sf__Id and sf__Created."""
+    d, nl = DELIMITERS[delimiter], LINE_ENDINGS[ending]
+    ids = seeded(450)
+    rows = [[rid, str(n), f"name {n}" if n % 7 else f"name{d}{n}"] for n, rid in enumerate(ids)]
+    upload, expected = io.StringIO(), io.StringIO()
+    CsvOut(upload, d, nl).writerow(["Id", "Tweets__c", "Name"])
+    expected.write(f'"sf__Id"{d}"sf__Created"{d}Id{d}Tweets__c{d}Name{nl}')
+    for row in rows:
+        line = io.StringIO()
+        CsvOut(line, d, nl).writerow(row)
+        upload.write(line.getvalue())
+        expected.write(f'"{row[0]}"{d}"false"{d}{line.getvalue()}')
+    job = api.bulk2(
+        "POST",
+        "/ingest",
+        json={"object": "Byline__c", "operation": "update", "columnDelimiter": delimiter, "lineEnding": ending},
+    ).json()
+    assert (
+        api.bulk2(
+            "PUT", f"/ingest/{job['id']}/batches", data=upload.getvalue().encode(), headers={"Content-Type": "text/csv"}
+        ).status_code
+        == 201
+    )
+    assert api.bulk2("PATCH", f"/ingest/{job['id']}", json={"state": "UploadComplete"}).status_code == 200
+    info = wait(
+        lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] in ("JobComplete", "Failed") and i
+    )
+    assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 450, 0)
+    assert api.bulk2("GET", f"/ingest/{job['id']}/successfulResults/").content.decode() == expected.getvalue()
+    stored = api.records()
+    assert [(stored[rid]["Tweets__c"], stored[rid]["Name"]) for rid in ids] == [(int(t), name) for _, t, name in rows]
 
 
 # -- in process: CsvRows against the mapping form, value by value -------------------------------------
@@ -203,7 +279,10 @@ def _apply(org: Org, form, rows: list) -> tuple[list, dict]:
         with org.store.transaction() as conn:
             results += org.dml.update_rows(obj, form.update_rows(org.dml, obj, rows[start : start + 200]), conn=conn)
     stamps = {"createddate", "lastmodifieddate", "systemmodstamp"}
-    stored = {rid: {k: v for k, v in row.items() if k not in stamps} for rid, row in org.store.get_many(obj, [r.id for r in results if r.id]).items()}
+    stored = {
+        rid: {k: v for k, v in row.items() if k not in stamps}
+        for rid, row in org.store.get_many(obj, [r.id for r in results if r.id]).items()
+    }
     return [(r.id, r.success, [(e.status_code, e.message, e.fields) for e in r.errors]) for r in results], stored
 
 
@@ -225,7 +304,11 @@ def test_csv_rows_match_mappings_for_every_value(twin_orgs):
     combos = list(itertools.product(*columns))
     assert len(combos) <= len(ids)
     rows = [[rid, *values] for rid, values in zip(ids, combos, strict=False)]
-    rows += [["", "x", "1", "", "", "", ""], ["#N/A", "x", "1", "", "", "", ""], [MISSING_BYLINE, "x", "1", "", "", "", ""]]
+    rows += [
+        ["", "x", "1", "", "", "", ""],
+        ["#N/A", "x", "1", "", "", "", ""],
+        [MISSING_BYLINE, "x", "1", "", "", "", ""],
+    ]
     form = CsvRows(fast_org.schema.get("Byline__c"), header)
     got = _apply(fast_org, form, rows)
     want = _apply(mapping_org, MAPPINGS, form.mappings(rows))
@@ -277,3 +360,151 @@ def test_spool_keeps_every_row_in_order(tmp_path):
     assert write_spool(path, rows, 2_500) == 2_500
     assert list(read_spool(path)) == [("a", "1"), ("b", "2"), ("c", "3")] * 833 + [("a", "1")]
     assert next(rows) == ("b", "2")  # nothing past the limit was consumed
+
+
+# -- in process: transactions applied a column at a time ---------------------------------------------
+CLEAN_HEADER = ["Id", "Tweets__c", "Likes__c"]
+
+
+def _stored_state(org: Org, ids: list[str]) -> None:
+    """Records whose stored rows fail the rules an update leaves them to (the same in both twins)."""
+    table = org.schema.get("Byline__c").table
+    org.store.execute(f"UPDATE {table} SET isdeleted = 1 WHERE id = ?", (ids[0],))
+    org.store.execute(f"UPDATE {table} SET linkedin_shares__c = -4 WHERE id = ?", (ids[1],))
+
+
+def _clean_rows(ids: list[str], k: int) -> list[list[str]]:
+    return [[rid, str(n % 50 + k), str(n % 7)] for n, rid in enumerate(ids)]
+
+
+def test_clean_transactions_give_what_the_per_record_rules_give():
+    """Whole transactions of valid values take the column path; every transaction with one record the
+    per-record rules would fail (by its values, its id, or its stored row) gets exactly the per-record
+    results and stored records, as the mapping form (always per record) gives on a twin org."""
+    fast_org, mapping_org = Org(), Org()
+    try:
+        ids = fast_org.seed("Byline__c", 1_600)
+        assert mapping_org.seed("Byline__c", 1_600) == ids
+        for org in (fast_org, mapping_org):
+            _stored_state(org, [ids[250], ids[450]])
+            org.store.execute(f"UPDATE {org.schema.get('Byline__c').table} SET name = NULL WHERE id = ?", (ids[650],))
+        transactions = [_clean_rows(ids[start : start + 200], start) for start in range(0, 1_600, 200)]
+        transactions[1][60][0] = MISSING_BYLINE[
+            :15
+        ]  # stored rows: [1] deleted, [2] negative LinkedIn_Shares__c, [3] null Name
+        transactions[4][10][0] = ids[800][:15]  # a 15-character id of a record that exists
+        transactions[5][20][0] = ids[1000 + 21]  # a record named twice: its later values win
+        transactions[6][30][1] = "-1"  # a value the validation rule refuses
+        transactions[7][40][2] = "1.5e3"  # a valid value the column path leaves to `coerce`
+        rows = list(itertools.chain.from_iterable(transactions))
+        form = CsvRows(fast_org.schema.get("Byline__c"), CLEAN_HEADER)
+
+        statements: list[str] = []
+        fast_org.store._conn().set_trace_callback(statements.append)  # the connection the test's transactions use
+        got = _apply(fast_org, form, rows)
+        fast_org.store._conn().set_trace_callback(None)
+        want = _apply(mapping_org, MAPPINGS, form.mappings(rows))
+        assert got == want
+        assert [ok for _, ok, _ in got[0]].count(False) == 5  # missing, deleted, negative stored, null Name, -1
+        assert got[1][ids[1000 + 21]]["tweets__c"] == 21 % 50 + 1000  # the later row's value
+
+        # Which transactions read stored rows: only those the per-record rules decided.
+        per_transaction = "\n".join(statements).split("BEGIN IMMEDIATE")[1:]
+        assert ["SELECT id," in text for text in per_transaction] == [False, True, True, True, True, True, True, False]
+    finally:
+        fast_org.close()
+        mapping_org.close()
+
+
+@pytest.mark.parametrize(
+    ("obj_name", "field"),
+    [
+        ("Byline__c", "Name"),
+        ("Byline__c", "Published_URL__c"),
+        ("Byline__c", "Tweets__c"),
+        ("Byline__c", "Date_Published__c"),
+        ("Byline__c", "Account__c"),
+        ("Account", "NumberOfEmployees"),
+        ("Account", "AnnualRevenue"),
+        ("Contact", "Birthdate"),
+        ("Contact", "HasOptedOutOfEmail"),
+        ("Opportunity", "Amount"),
+        ("Opportunity", "Probability"),
+        ("Organization", "TrialExpirationDate"),
+    ],
+)
+def test_coerce_texts_agrees_with_coerce(twin_orgs, obj_name, field):
+    """A column of bulk texts coerces to what `coerce` gives value by value, or to None when any value fails."""
+    fd = twin_orgs[0].schema.get(obj_name).field(field)
+    assert fd is not None
+    texts = [
+        "0",
+        "12",
+        " 7 ",
+        "-3",
+        "1_000",
+        "+5",
+        "12.5",
+        "1e3",
+        "9" * 18,
+        "9" * 17,
+        "-" + "9" * 17,
+        "abc",
+        "",
+        "x" * 81,
+        "x" * 80,
+        "2024-02-29",
+        "2023-02-29",
+        "2024-01-01T10:00:00Z",
+        "2024-01-01 10:00:00.5+02:00",
+        "true",
+        "No",
+        "nan",
+        "inf",
+        "١٢",
+        MISSING_ACCOUNT,
+        MISSING_ACCOUNT[:15],
+        "001000000000000",
+    ]
+
+    def one(text: str):
+        try:
+            return [fd.coerce(text)]
+        except RecordError:
+            return None
+
+    singles = [one(t) for t in texts]
+    assert [fd.coerce_texts([t]) for t in texts] == singles
+    valid = [t for t, s in zip(texts, singles, strict=True) if s is not None]
+    assert fd.coerce_texts(valid) == [s[0] for s in singles if s is not None]
+    assert fd.coerce_texts(texts) == (None if len(valid) < len(texts) else [s[0] for s in singles])
+
+
+def test_a_rule_screen_passes_exactly_the_records_check_passes(twin_orgs):
+    """For every mix of new and stored values, `passes_all` on the new ones and `stored_condition` on the stored
+    ones (run by SQLite) pass a record exactly when `check` passes it as stored after the update."""
+    obj = twin_orgs[0].schema.get("Byline__c")
+    rule = obj.rules[0]
+    columns = list(rule.columns)
+    assert rule.kind == "min" and len(columns) == 3
+    conn = sqlite3.connect(":memory:")
+    typed = ", ".join(f'"{c}" REAL' for c in columns)
+    conn.execute(f'CREATE TABLE "{obj.table}" ({typed})')
+    values = [None, -2.5, -1, 0, 0.0, 3]
+    for updated_columns in (columns[:1], columns[:2], columns):
+        condition = rule.stored_condition(updated_columns, obj.rule_columns, obj.table) or "1"
+        for stored in itertools.product(values, repeat=3):
+            conn.execute(f'DELETE FROM "{obj.table}"')
+            conn.execute(f'INSERT INTO "{obj.table}" VALUES (?, ?, ?)', stored)
+            stored_passes = conn.execute(f'SELECT {condition} FROM "{obj.table}"').fetchone()[0] == 1
+            for new in itertools.product(values, repeat=len(updated_columns)):
+                merged = dict(zip(columns, stored, strict=True)) | dict(zip(updated_columns, new, strict=True))
+                try:
+                    rule.check(merged)
+                    passes = True
+                except RecordError:
+                    passes = False
+                screened = (
+                    rule.passes_all({c: [v] for c, v in zip(updated_columns, new, strict=True)}) and stored_passes
+                )
+                assert screened == passes, (updated_columns, stored, new)
