@@ -463,22 +463,18 @@ def resume(
     name = strategy or folder.manifest.get("strategy") or "bulk2-csv"
     if name not in BULK_STRATEGIES:
         opt.fail(f"resume works for {', '.join(BULK_STRATEGIES)} runs; this one used {name}")
-    if not org.wants_real_org:
-        opt.fail("resume needs the org the job runs on (see --help for credentials)")
-    output.text(f"collecting job {job_id} ({name}); outcomes go to {folder}/")
-    policy = replace(real_time_policy(), timeout=wait * 60)
-    with opt.open_org(org) as conn:
-        run = _run(
-            conn,
-            folder,
-            folder.input_file,
-            lambda session: registry.get(name, session, state_dir=folder.state_dir, **poll_options(name, policy)),
-            lambda chosen, sink, _watch: chosen.resume(job_id, sink),  # type: ignore[attr-defined]
-            total=None,
-            description=f"{name} job {job_id}",
-            append=True,
-        )
-    _report(run, {"job_id": job_id, "strategy": name}, folder)
+    _resume_into(
+        folder,
+        org,
+        name,
+        {},
+        lambda chosen, sink, _watch: chosen.resume(job_id, sink),  # type: ignore[attr-defined]
+        wait=wait,
+        announce=f"collecting job {job_id} ({name}); outcomes go to {folder}/",
+        description=f"{name} job {job_id}",
+        plan={"job_id": job_id, "strategy": name},
+        append=True,
+    )
 
 
 def _resume_run(path: Path, wait: float, org: OrgOptions) -> None:
@@ -490,9 +486,38 @@ def _resume_run(path: Path, wait: float, org: OrgOptions) -> None:
         name, saved = journaled_strategy(folder.state_dir)
     except StrategyError as exc:
         opt.fail(f"{path}: {exc}")
+    _resume_into(
+        folder,
+        org,
+        name,
+        saved,
+        lambda chosen, sink, _watch: chosen.resume_run(sink),
+        wait=wait,
+        announce=f"completing the {name} run in {folder}/ from its journal",
+        description=f"{name} resume",
+        plan={"run": str(path), "strategy": name},
+        append=False,
+    )
+
+
+def _resume_into(
+    folder: RunFolder,
+    org: OrgOptions,
+    name: str,
+    options: dict[str, Any],
+    act: Callable[[UpdateStrategy, ResultSink, RunWatch], RunSummary],
+    *,
+    wait: float,
+    announce: str,
+    description: str,
+    plan: dict[str, Any],
+    append: bool,
+) -> None:
+    """Both ways of resuming: strategy `name` (with `options`, polling up to `wait` minutes) resumes into
+    the run folder's outcome files (`append`: add to them; else rewrite them), and the run is reported."""
     if not org.wants_real_org:
         opt.fail("resume needs the org the run updated (see --help for credentials)")
-    output.text(f"completing the {name} run in {folder}/ from its journal")
+    output.text(announce)
     policy = replace(real_time_policy(), timeout=wait * 60)
     with opt.open_org(org) as conn:
         run = _run(
@@ -500,11 +525,11 @@ def _resume_run(path: Path, wait: float, org: OrgOptions) -> None:
             folder,
             folder.input_file,
             lambda session: registry.get(
-                name, session, state_dir=folder.state_dir, **{**saved, **poll_options(name, policy)}
+                name, session, state_dir=folder.state_dir, **{**options, **poll_options(name, policy)}
             ),
-            lambda chosen, sink, _watch: chosen.resume_run(sink),
+            act,
             total=None,
-            description=f"{name} resume",
-            append=False,
+            description=description,
+            append=append,
         )
-    _report(run, {"run": str(path), "strategy": name}, folder)
+    _report(run, plan, folder)
