@@ -12,7 +12,17 @@ from typing import Any
 
 import pytest
 
-from strategies import AutoStrategy, Bulk2Strategy, MemorySink, OrgSession, PollPolicy, bulk2_csv, get, resume_run
+from strategies import (
+    AutoStrategy,
+    Bulk2Strategy,
+    MemorySink,
+    OrgSession,
+    PollPolicy,
+    RunFailed,
+    bulk2_csv,
+    get,
+    resume_run,
+)
 from strategies.bulk2_csv import MULTIPART_MAX_CHARS, csv_chars, fits_one_request
 from strategies.journal import RunJournal
 from strategies.sinks import SUCCEEDED
@@ -232,3 +242,26 @@ def test_a_job_another_run_made_a_moment_before_is_told_apart_by_its_data(
     assert summary.calls_by_phase["resolve"] > 1, summary.notes  # the list, then the candidates' results
     names = stored_names(org)
     assert all(names[byline_ids[k]] == f"{tag}-{k}" for k in range(300))
+
+
+def test_a_spent_daily_limit_after_the_one_request_leaves_its_job_pending(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]
+) -> None:
+    """The create with data is the last call the org allows today: that job was accepted and runs, so its
+    rows are pending (resumable by job id), never failed; the rows of later jobs are unprocessed."""
+    org.admin.configure(daily_api_max=1)
+    sink = MemorySink()
+    try:
+        with (
+            get("bulk2-csv", new_session(), poll_policy=FAST_POLL, max_job_records=500) as strategy,
+            pytest.raises(RunFailed) as info,
+        ):
+            strategy.update("Byline__c", number_records(byline_ids, 1500, 1_000_000), sink)
+    finally:
+        org.admin.configure(edition="enterprise")
+    summary = info.value.summary
+    assert (summary.pending, summary.failed, summary.succeeded, summary.unprocessed) == (500, 0, 0, 1000)
+    assert len(sink.outcomes) == 1000 and {o.row for o in sink.outcomes} == set(range(501, 1501))
+    assert org.admin.usage()["DailyApiRequests"]["used"] == 1
+    job = next(j for j in org.admin.jobs()["bulk2_ingest"] if j["id"] == summary.job_ids[0])
+    assert job["state"] in ("UploadComplete", "InProgress", "JobComplete")
