@@ -32,7 +32,7 @@ import time
 import psutil
 import requests
 
-BARE_APP = r"""
+BARE_APP = r'''
 import sqlite3, sys, os, uvicorn, trustme, tempfile
 db = os.path.join(tempfile.mkdtemp(), "bare.db")
 conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
@@ -61,7 +61,7 @@ import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
 print(f"https://127.0.0.1:{port} {ca_file}", flush=True)
 uvicorn.run(app, host="127.0.0.1", port=port, ssl_certfile=chain, ssl_keyfile=key, log_level="warning", access_log=False, lifespan="off")
-"""
+'''
 
 
 def start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
@@ -148,17 +148,10 @@ def bulk_job(s: requests.Session, api: str, path: str, auth: dict[str, str], ca:
     stop, peak = threading.Event(), []
     watcher = threading.Thread(target=peak_rss, args=(pid, stop, peak))
     watcher.start()
-    job = s.post(
-        api,
-        json={"object": "Byline__c", "operation": "update", "contentType": "CSV", "lineEnding": "LF"},
-        headers=auth,
-        verify=ca,
-    ).json()
+    job = s.post(api, json={"object": "Byline__c", "operation": "update", "contentType": "CSV", "lineEnding": "LF"}, headers=auth, verify=ca).json()
     t0 = time.perf_counter()
     with open(path, "rb") as fh:
-        s.put(
-            f"{api}/{job['id']}/batches", data=fh, headers={**auth, "Content-Type": "text/csv"}, verify=ca
-        ).raise_for_status()
+        s.put(f"{api}/{job['id']}/batches", data=fh, headers={**auth, "Content-Type": "text/csv"}, verify=ca).raise_for_status()
     upload = time.perf_counter() - t0
     server = psutil.Process(pid)
     cpu_before = sum(server.cpu_times()[:2])
@@ -174,12 +167,8 @@ def bulk_job(s: requests.Session, api: str, path: str, auth: dict[str, str], ca:
     stop.set()
     watcher.join()
     return {
-        "upload_seconds": round(upload, 2),
-        "processing_seconds": round(done - t1, 2),
-        "total_seconds": round(done - t0, 2),
-        "state": state["state"],
-        "processed": state["numberRecordsProcessed"],
-        "failed": state["numberRecordsFailed"],
+        "upload_seconds": round(upload, 2), "processing_seconds": round(done - t1, 2), "total_seconds": round(done - t0, 2),
+        "state": state["state"], "processed": state["numberRecordsProcessed"], "failed": state["numberRecordsFailed"],
         "server_peak_rss_mb": round(peak[0] / 1_048_576, 1) if peak else None,
         # CPU the server spent (user + system) from closing the upload to completion: on a shared machine
         # the wall-clock figure also measures the neighbours; this one mostly measures the emulator.
@@ -217,38 +206,17 @@ def main() -> None:
             bare_rates, emu_rates = [], []
             for r in range(max(args.rounds, 1)):
                 offset = r * per_round
-                bare_rates.append(
-                    patch_rate(
-                        lambda i, offset=offset: (
-                            f"{bare_base}/services/data/v62.0/sobjects/Byline__c/r{(offset + i) % 100000}"
-                        ),
-                        per_round,
-                        bare_ca,
-                        {},
-                    )
-                )
-                emu_rates.append(
-                    patch_rate(
-                        lambda i, offset=offset: (
-                            f"{base}/services/data/v62.0/sobjects/Byline__c/{ids[(offset + i) % len(ids)]}"
-                        ),
-                        per_round,
-                        ca,
-                        auth,
-                    )
-                )
+                bare_rates.append(patch_rate(lambda i, offset=offset: f"{bare_base}/services/data/v62.0/sobjects/Byline__c/r{(offset + i) % 100000}",
+                                             per_round, bare_ca, {}))
+                emu_rates.append(patch_rate(lambda i, offset=offset: f"{base}/services/data/v62.0/sobjects/Byline__c/{ids[(offset + i) % len(ids)]}",
+                                            per_round, ca, auth))
         finally:
             bare.terminate()
             bare.wait()
         bare_rate, emu_rate = statistics.median(bare_rates), statistics.median(emu_rates)
         figures["patch_per_second"] = {
-            "emulator": round(emu_rate),
-            "bare_asgi_sqlite": round(bare_rate),
-            "ratio": round(emu_rate / bare_rate, 3),
-            "rounds": [
-                {"emulator": round(e), "bare_asgi_sqlite": round(b), "ratio": round(e / b, 3)}
-                for e, b in zip(emu_rates, bare_rates, strict=True)
-            ],
+            "emulator": round(emu_rate), "bare_asgi_sqlite": round(bare_rate), "ratio": round(emu_rate / bare_rate, 3),
+            "rounds": [{"emulator": round(e), "bare_asgi_sqlite": round(b), "ratio": round(e / b, 3)} for e, b in zip(emu_rates, bare_rates, strict=True)],
         }
 
         # Bulk API 2.0 update jobs of --bulk-records records, each over the same records.

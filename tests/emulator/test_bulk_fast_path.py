@@ -27,21 +27,12 @@ MISSING_ACCOUNT = make_id("001", "5g", 987_654)
 
 def bulk2_job(api, wait, data: str) -> tuple[dict, list[list[str]], list[list[str]], str]:
     job = api.bulk2("POST", "/ingest", json={"object": "Byline__c", "operation": "update"}).json()
-    assert (
-        api.bulk2(
-            "PUT", f"/ingest/{job['id']}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}
-        ).status_code
-        == 201
-    )
+    assert api.bulk2("PUT", f"/ingest/{job['id']}/batches", data=data.encode(), headers={"Content-Type": "text/csv"}).status_code == 201
     assert api.bulk2("PATCH", f"/ingest/{job['id']}", json={"state": "UploadComplete"}).status_code == 200
-    info = wait(
-        lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] in ("JobComplete", "Failed") and i
-    )
+    info = wait(lambda: (i := api.bulk2("GET", f"/ingest/{job['id']}").json())["state"] in ("JobComplete", "Failed") and i)
 
     def rows(kind: str) -> list[list[str]]:
-        return list(
-            csv.reader(io.StringIO(api.bulk2("GET", f"/ingest/{job['id']}/{kind}/").content.decode(), newline=""))
-        )
+        return list(csv.reader(io.StringIO(api.bulk2("GET", f"/ingest/{job['id']}/{kind}/").content.decode(), newline="")))
 
     unprocessed = api.bulk2("GET", f"/ingest/{job['id']}/unprocessedrecords/").content.decode()
     return info, rows("successfulResults"), rows("failedResults"), unprocessed
@@ -81,39 +72,25 @@ def test_bad_values_fail_as_on_rest(api, wait, seeded):
     id_cases = [(MISSING_BYLINE, "ENTITY_IS_DELETED"), (accounts[0], "MALFORMED_ID"), ("not-an-id", "MALFORMED_ID")]
     before = api.records()
 
-    rest_records = [
-        {"attributes": {"type": "Byline__c"}, "id": rid, field: value}
-        for rid, (field, _, value, _) in zip(ids, cases, strict=True)
-    ]
+    rest_records = [{"attributes": {"type": "Byline__c"}, "id": rid, field: value} for rid, (field, _, value, _) in zip(ids, cases, strict=True)]
     rest_records += [{"attributes": {"type": "Byline__c"}, "id": rid, "Tweets__c": 5} for rid, _ in id_cases]
     rest = api.rest("PATCH", "/composite/sobjects", json={"records": rest_records}).json()
-    expected = [
-        error_text(r["errors"][0]["statusCode"], r["errors"][0]["message"], r["errors"][0]["fields"]) for r in rest
-    ]
+    expected = [error_text(r["errors"][0]["statusCode"], r["errors"][0]["message"], r["errors"][0]["fields"]) for r in rest]
     assert [r["errors"][0]["statusCode"] for r in rest] == [code for *_, code in cases] + [code for _, code in id_cases]
     assert api.records() == before
 
-    rows = [
-        [rid if h == "Id" else (value if h == field else "") for h in HEADER]
-        for rid, (field, value, _, _) in zip(ids, cases, strict=True)
-    ]
+    rows = [[rid if h == "Id" else (value if h == field else "") for h in HEADER] for rid, (field, value, _, _) in zip(ids, cases, strict=True)]
     rows += [[rid, "", "5", "", "", ""] for rid, _ in id_cases]
     data = csv_text(HEADER, rows)
 
     info, ok, failed, unprocessed = bulk2_job(api, wait, data)
-    assert (
-        info["state"] == "JobComplete"
-        and info["numberRecordsFailed"] == len(rows)
-        and ok == [["sf__Id", "sf__Created", *HEADER]]
-    )
+    assert info["state"] == "JobComplete" and info["numberRecordsFailed"] == len(rows) and ok == [["sf__Id", "sf__Created", *HEADER]]
     assert [row[1] for row in failed[1:]] == expected
     assert [row[2:] for row in failed[1:]] == rows
     assert unprocessed == ",".join(HEADER) + "\n"
 
     job = api.bulk1("POST", "/job", body=job_xml(content_type="CSV")).text.split("<id>")[1].split("<")[0]
-    batch = (
-        api.bulk1("POST", f"/job/{job}/batch", body=data, content_type="text/csv").text.split("<id>")[1].split("<")[0]
-    )
+    batch = api.bulk1("POST", f"/job/{job}/batch", body=data, content_type="text/csv").text.split("<id>")[1].split("<")[0]
     wait(lambda: "<state>Completed</state>" in api.bulk1("GET", f"/job/{job}/batch/{batch}").text)
     result = list(csv.DictReader(io.StringIO(api.bulk1("GET", f"/job/{job}/batch/{batch}/result").text)))
     assert [r["Error"] for r in result] == expected
@@ -131,10 +108,7 @@ def _variant(k: int, rid: str, account: str) -> tuple[list[str], str | None]:
         return row, "INVALID_TYPE_ON_FIELD_IN_RECORD:Tweets: value not of required type: many:Tweets__c --"
     if k == 3:
         row[3] = "2023-02-29"
-        return (
-            row,
-            "INVALID_TYPE_ON_FIELD_IN_RECORD:Date Published: value not of required type: 2023-02-29:Date_Published__c --",
-        )
+        return row, "INVALID_TYPE_ON_FIELD_IN_RECORD:Date Published: value not of required type: 2023-02-29:Date_Published__c --"
     if k == 4:
         row[2] = "-3"
         return row, "FIELD_CUSTOM_VALIDATION_EXCEPTION:Social counts cannot be negative.:--"
@@ -146,10 +120,8 @@ def _variant(k: int, rid: str, account: str) -> tuple[list[str], str | None]:
         return row, f"MALFORMED_ID:Byline ID: id value of incorrect type: {account}:Id --"
     if k == 7:
         row[4] = "2024-01-01T00:00:00Z"
-        return row, (
-            "INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: CreatedDate. Please check the security "
-            "settings of this field and verify that it is read/write for your profile or permission set.:CreatedDate --"
-        )
+        return row, ("INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: CreatedDate. Please check the security "
+                     "settings of this field and verify that it is read/write for your profile or permission set.:CreatedDate --")
     if k == 8:
         row[1] = "#N/A"
         return row, "REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --"
@@ -186,16 +158,9 @@ def test_mixed_job_results_are_exact(api, wait, seeded):
 
     good = [[rid, "false", *row] for rid, row, error in zip(ids, rows, errors, strict=True) if error is None]
     # sf__Id is the record's id, or empty when the row's own id was refused (variant 6: an Account id; 16: a bad checksum).
-    bad = [
-        [{5: MISSING_BYLINE, 6: "", 16: ""}.get(n % 20, rid), error, *row]
-        for n, (rid, row, error) in enumerate(zip(ids, rows, errors, strict=True))
-        if error is not None
-    ]
-    assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (
-        "JobComplete",
-        1_000,
-        len(bad),
-    )
+    bad = [[{5: MISSING_BYLINE, 6: "", 16: ""}.get(n % 20, rid), error, *row] for n, (rid, row, error) in enumerate(zip(ids, rows, errors, strict=True))
+           if error is not None]
+    assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 1_000, len(bad))
     assert ok == [["sf__Id", "sf__Created", *HEADER], *good]
     assert failed == [["sf__Id", "sf__Error", *HEADER], *bad]
     assert unprocessed == ",".join(HEADER) + "\n"
@@ -215,9 +180,7 @@ def test_mixed_job_results_are_exact(api, wait, seeded):
 
 def test_a_record_named_twice_in_one_transaction_takes_its_later_values(api, wait, seeded):
     ids = seeded(2)
-    info, ok, _, _ = bulk2_job(
-        api, wait, csv_text(["Id", "Tweets__c", "Likes__c"], [[ids[0], "1", "1"], [ids[1], "5", ""], [ids[0], "2", ""]])
-    )
+    info, ok, _, _ = bulk2_job(api, wait, csv_text(["Id", "Tweets__c", "Likes__c"], [[ids[0], "1", "1"], [ids[1], "5", ""], [ids[0], "2", ""]]))
     assert info["numberRecordsFailed"] == 0 and [row[0] for row in ok[1:]] == [ids[0], ids[1], ids[0]]
     stored = api.records()
     assert (stored[ids[0]]["Tweets__c"], stored[ids[0]]["Likes__c"]) == (2, 1)
@@ -240,10 +203,7 @@ def _apply(org: Org, form, rows: list) -> tuple[list, dict]:
         with org.store.transaction() as conn:
             results += org.dml.update_rows(obj, form.update_rows(org.dml, obj, rows[start : start + 200]), conn=conn)
     stamps = {"createddate", "lastmodifieddate", "systemmodstamp"}
-    stored = {
-        rid: {k: v for k, v in row.items() if k not in stamps}
-        for rid, row in org.store.get_many(obj, [r.id for r in results if r.id]).items()
-    }
+    stored = {rid: {k: v for k, v in row.items() if k not in stamps} for rid, row in org.store.get_many(obj, [r.id for r in results if r.id]).items()}
     return [(r.id, r.success, [(e.status_code, e.message, e.fields) for e in r.errors]) for r in results], stored
 
 
@@ -265,11 +225,7 @@ def test_csv_rows_match_mappings_for_every_value(twin_orgs):
     combos = list(itertools.product(*columns))
     assert len(combos) <= len(ids)
     rows = [[rid, *values] for rid, values in zip(ids, combos, strict=False)]
-    rows += [
-        ["", "x", "1", "", "", "", ""],
-        ["#N/A", "x", "1", "", "", "", ""],
-        [MISSING_BYLINE, "x", "1", "", "", "", ""],
-    ]
+    rows += [["", "x", "1", "", "", "", ""], ["#N/A", "x", "1", "", "", "", ""], [MISSING_BYLINE, "x", "1", "", "", "", ""]]
     form = CsvRows(fast_org.schema.get("Byline__c"), header)
     got = _apply(fast_org, form, rows)
     want = _apply(mapping_org, MAPPINGS, form.mappings(rows))
