@@ -7,12 +7,18 @@ which reads the input once anyway) and the org's remaining daily API budget (``G
 Rule, in order:
 
 1. Estimate both candidates with their own formulas: `composite` = ceil(N/1000) calls, synchronous;
-   `bulk2-csv` = 3 per job + `expected_polls` polls, asynchronous, and ceil(N/10,000) Bulk batches.
+   `bulk2-csv` = 3 per job + `expected_polls` polls, asynchronous, and ceil(N/10,000) Bulk batches; or
+   1 + `expected_polls` when the job's CSV is under 100,000 characters and goes with its create request
+   (measured: when the validation pass has read the input, and it holds few enough rows to be under the
+   limit at all, `auto` renders the CSV once more to count its characters, stopping at the limit).
    (`rest`, `collections` and `bulk1-xml` never need fewer calls than one of these two, so they are not
    candidates.)
-2. Prefer the one with fewer estimated calls; on a tie prefer `composite` (its results are immediate).
-   With the default 4 expected polls this means Composite up to 7,000 records, Bulk 2.0 above, which
-   sits above Salesforce's "Bulk for more than 2,000 records" guidance because we count polls honestly.
+2. Prefer the one with fewer estimated calls; on a tie prefer `composite`: its count is exact (the polls
+   are a guess), its results are immediate, and it spends no Bulk batch. With the default 4 expected
+   polls this means Composite up to 7,000 records, Bulk 2.0 above, which sits above Salesforce's "Bulk
+   for more than 2,000 records" guidance because we count polls honestly; a one-request Bulk 2.0 job
+   (1 + 4) cannot beat Composite's 5 calls below 5,000 records. With `expected_polls=1` (an org that
+   finishes small jobs at the first check) it wins from 2,001 records while the CSV stays under the limit.
 3. If Bulk 2.0 would need more batches than the org has left today, use Composite.
 4. If the chosen estimate exceeds the remaining API calls, take the other one if it fits; if neither
    fits, raise `BudgetError` before any record is sent.
@@ -30,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy
-from .bulk2_csv import Bulk2Strategy, csv_value_problem
+from .bulk2_csv import MULTIPART_MAX_CHARS, Bulk2Strategy, csv_chars, csv_value_problem
 from .composite import CompositeStrategy
 from .concurrency import DEFAULT_BATCH_CONCURRENCY, check_concurrency
 from .errors import BudgetError
@@ -78,10 +84,13 @@ class AutoStrategy(UpdateStrategy):
         remaining_calls: int | None = None,
         remaining_batches: int | None = None,
         expected_polls: int = DEFAULT_EXPECTED_POLLS,
+        row_chars: float | None = None,
+        multipart: bool = True,
     ) -> tuple[str, str]:
-        """(strategy name, reason) for `n_records`; raises `BudgetError` when nothing fits."""
+        """(strategy name, reason) for `n_records`; raises `BudgetError` when nothing fits. `row_chars` and
+        `multipart` as in `Bulk2Strategy.api_calls`."""
         composite = CompositeStrategy.api_calls(n_records)
-        bulk2 = Bulk2Strategy.api_calls(n_records, polls=expected_polls)
+        bulk2 = Bulk2Strategy.api_calls(n_records, polls=expected_polls, row_chars=row_chars, multipart=multipart)
         order = ["composite", "bulk2-csv"] if composite.total <= bulk2.total else ["bulk2-csv", "composite"]
         reason = (
             f"{n_records} record(s): composite ~{composite.total} call(s), "
@@ -107,19 +116,25 @@ class AutoStrategy(UpdateStrategy):
         polls: int = 1,
         check_budget: bool = True,
         expected_polls: int = DEFAULT_EXPECTED_POLLS,
+        row_chars: float | None = None,
+        multipart: bool = True,
         **_options: Any,
     ) -> CallEstimate:
-        name, _why = cls.choose(n_records, expected_polls=expected_polls)
+        name, _why = cls.choose(n_records, expected_polls=expected_polls, row_chars=row_chars, multipart=multipart)
         base = CallEstimate({"limits": 1}) if check_budget and n_records > 0 else CallEstimate({})
         chosen = (
             CompositeStrategy.api_calls(n_records)
             if name == "composite"
-            else Bulk2Strategy.api_calls(n_records, polls=polls)
+            else Bulk2Strategy.api_calls(n_records, polls=polls, row_chars=row_chars, multipart=multipart)
         )
         return base + chosen
 
     def _formula_options(self) -> dict[str, Any]:
-        return {"check_budget": self.check_budget, "expected_polls": self.expected_polls}
+        return {
+            "check_budget": self.check_budget,
+            "expected_polls": self.expected_polls,
+            "multipart": bool(self.bulk2_options.get("multipart", True)),
+        }
 
     def _needs_count(self, expected: int | None) -> bool:
         return expected is None
@@ -139,8 +154,14 @@ class AutoStrategy(UpdateStrategy):
         remaining_calls = remaining_batches = None
         if self.check_budget and n > 0:
             remaining_calls, remaining_batches = self._limits()
+        multipart = bool(self.bulk2_options.get("multipart", True))
         name, why = self.choose(
-            n, remaining_calls=remaining_calls, remaining_batches=remaining_batches, expected_polls=self.expected_polls
+            n,
+            remaining_calls=remaining_calls,
+            remaining_batches=remaining_batches,
+            expected_polls=self.expected_polls,
+            row_chars=self._row_chars(prepared, n) if multipart else None,
+            multipart=multipart,
         )
         run.summary.delegate = name
         run.note(why)
@@ -158,6 +179,15 @@ class AutoStrategy(UpdateStrategy):
             delegate = self._bulk2
         delegate._state = self._state  # one journal (or ledger) for the run, whichever strategy writes it
         delegate._execute(sobject, prepared, run, expected)
+
+    @staticmethod
+    def _row_chars(prepared: PreparedRecords, n: int) -> float | None:
+        """Characters per row of the Bulk 2.0 CSV (its header counted as one more row), when the input can be
+        read again (the validation pass spooled it) and is short enough to fit a one-request job at all
+        (the shortest row is a 15-character Id and a line feed); None otherwise."""
+        if prepared.columns is None or not 0 < n < MULTIPART_MAX_CHARS // 16:
+            return None
+        return csv_chars(prepared, prepared.columns) / (n + 1)
 
     def _submit(
         self, sobject: str, rows: Any, run: RunContext, *, second_pass: bool = False

@@ -164,9 +164,11 @@ class RunContext:
                 self.strategy.on_job(job_id)  # e.g. the CLI prints it before waiting, for `resume`
 
     # -- the journal's steps (no-ops without a journal) -----------------------------------------------
-    def intend(self, kind: str, *, chunk: str | None = None, job_id: str | None = None) -> int | None:
-        """Before a request that changes state; returns the step to `settle`."""
-        return None if self.journal is None else self.journal.intend(kind, chunk=chunk, job_id=job_id)
+    def intend(
+        self, kind: str, *, chunk: str | None = None, job_id: str | None = None, detail: Any = None
+    ) -> int | None:
+        """Before a request that changes state; returns the step to `settle` (`detail`: JSON kept with it)."""
+        return None if self.journal is None else self.journal.intend(kind, chunk=chunk, job_id=job_id, detail=detail)
 
     def settle(
         self, step: int | None, state: str = "done", *, job_id: str | None = None, batch_id: str | None = None

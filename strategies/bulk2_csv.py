@@ -2,7 +2,14 @@
 
 Calls, for N records in J jobs (J = 1 unless a job's upload would pass `max_job_bytes`), P polls::
 
-    create J  +  upload J  +  close J  +  poll P  +  results (F + U)        (N = 0: no call at all)
+    create J  +  upload T  +  close T  +  poll P  +  results (F + U)        (N = 0: no call at all)
+
+where T is the number of jobs sent in three steps. A job whose CSV (header included, counted exactly as
+written) is under 100,000 characters (`MULTIPART_MAX_CHARS`, Salesforce's documented limit for data sent
+with the create request) is created with its data in one ``multipart/form-data`` request: a ``job`` part
+(the job document) and a ``content`` part (the CSV); Salesforce closes it itself (UploadComplete), so it
+costs 1 call plus polls instead of 3. Larger jobs, or every job with ``multipart=False``, take the
+three-step path (create, PUT the CSV, PATCH UploadComplete); then T = J.
 
 where F is the number of jobs with at least one failed record (one ``failedResults/`` download each) and
 U the number of jobs with unprocessed records (one ``unprocessedrecords/`` download each). Successes cost
@@ -32,14 +39,19 @@ A client-side poll timeout never aborts or deletes: the job's rows are pending a
 
 Lost answers (`strategies.journal` tables them all): a close whose answer is lost or refused is checked
 against the job's state, so a job the org closed is waited for, never aborted; a create whose answer is
-lost is followed by a look for the orphan job (`_Submission.abort_orphans`) and one more create. With a
-`state_dir`, every step is journaled first and `resume_run` completes a run killed at any point.
+lost is followed by a look for the orphan job (`_Submission.abort_orphans`) and one more create. A create
+with data whose answer is lost is looked for the same way among the jobs past Open (it closed itself and
+may have run): one found is the run's job, waited for and collected; none, the request is sent once more;
+several (another client made the same kind of job at that moment) cannot be told apart, and the rows are
+reported unprocessed with ``OUTCOME_UNKNOWN`` (a resumed run looks again). With a `state_dir`, every step
+is journaled first and `resume_run` completes a run killed at any point.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import tempfile
 import time
@@ -47,6 +59,9 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, Any, ClassVar
+
+from urllib3 import encode_multipart_formdata
+from urllib3.fields import RequestField
 
 from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import (
@@ -58,6 +73,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .journal import OUTCOME_UNKNOWN
 from .ledger import ResultRow
 from .meter import FAMILY_BULK2
 from .orphans import find_orphans
@@ -66,9 +82,18 @@ from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueChec
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
 
 DEFAULT_MAX_JOB_BYTES = 100_000_000
+MULTIPART_MAX_CHARS = 100_000
+"""A job's CSV must be under this many characters to travel with its create request (multipart)."""
+_CLOSED_STATES = ("UploadComplete", "InProgress", "JobComplete", "Failed")
+"""The states a job created with its data can be in: it was never Open to the client."""
 INTERNAL_BATCH_RECORDS = 10_000
 NULL_MARKER = "#N/A"
 _FINAL_STATES = ("JobComplete", "Failed", "Aborted")
+
+
+def fits_one_request(csv_chars: float) -> bool:
+    """A job's CSV of this many characters (header included) may be sent with its create request."""
+    return csv_chars < MULTIPART_MAX_CHARS
 
 
 def csv_value_problem(_name: str, value: Any) -> str | None:
@@ -120,6 +145,31 @@ class CsvRowWriter:
         return csv_line("" if v is absent else NULL_MARKER if v is None or v == "" else text_of(v) for v in cells)
 
 
+def csv_columns(known: Sequence[str]) -> list[str]:
+    """The CSV's columns for records with fields `known`: Id first, then the others in first-seen order."""
+    return ["Id"] + [c for c in known if c != "Id"]
+
+
+def csv_chars(rows: Iterable[Row], known: Sequence[str], *, limit: int = MULTIPART_MAX_CHARS) -> int:
+    """Characters of the one-job CSV `bulk2-csv` writes for `rows` (header included), counted until `limit`
+    is reached (the count returned is then at least `limit`): how `auto` learns whether the job would be
+    sent with its create request."""
+    writer = CsvRowWriter(csv_columns(known))
+    total = len(writer.header)
+    for _number, record in rows:
+        if total >= limit:
+            break
+        total += len(writer.line(record))
+    return total
+
+
+def first_row(data: bytes) -> dict[str, str]:
+    """The first data row of a CSV as {column: cell text}."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    header = next(reader, [])
+    return dict(zip(header, next(reader, []), strict=False))
+
+
 def parse_sf_error(text: str) -> tuple[str, str, tuple[str, ...]]:
     """``CODE:message:field1,field2 --`` (Bulk's ``sf__Error``) as (code, message, fields)."""
     body = text.strip()
@@ -163,8 +213,11 @@ class Bulk2Strategy(UpdateStrategy):
         sleep: Callable[[float], None] | None = None,
         fetch_successes: bool = False,
         upload_attempts: int = 2,
+        multipart: bool = True,
         **common: Any,
     ) -> None:
+        """`multipart`: send a job whose CSV is under `MULTIPART_MAX_CHARS` characters with its create request
+        (1 call instead of 3); False always takes the three-step path (create, upload, close)."""
         super().__init__(session, **common)
         if max_job_bytes > 150_000_000 or max_job_bytes < 1024:
             raise ConfigurationError("max_job_bytes must be between 1 KiB and 150,000,000")
@@ -176,6 +229,7 @@ class Bulk2Strategy(UpdateStrategy):
         self.sleep = sleep or session.sleep
         self.fetch_successes = fetch_successes
         self.upload_attempts = upload_attempts
+        self.multipart = multipart
 
     # -- formula --------------------------------------------------------------------------------------
     @classmethod
@@ -189,8 +243,13 @@ class Bulk2Strategy(UpdateStrategy):
         jobs_with_failures: int = 0,
         jobs_with_unprocessed: int = 0,
         fetch_successes: bool = False,
+        row_chars: float | None = None,
+        multipart: bool = True,
         **_options: Any,
     ) -> CallEstimate:
+        """`row_chars`: characters per CSV row (the header counted as one more row); with it, a job under
+        `MULTIPART_MAX_CHARS` is counted as one create-with-data call. Unknown (None), every job is counted
+        in three steps: the estimate is then an upper bound."""
         if n_records <= 0:
             return CallEstimate({})
         if job_sizes is None:
@@ -200,14 +259,23 @@ class Bulk2Strategy(UpdateStrategy):
             else:
                 job_sizes = [n_records]
         jobs = len(job_sizes)
+        three_step = jobs
+        if multipart and row_chars is not None:
+            three_step = sum(1 for n in job_sizes if not fits_one_request((n + 1) * row_chars))
         results = jobs_with_failures + jobs_with_unprocessed + (jobs if fetch_successes else 0)
-        phases = {"create": jobs, "upload": jobs, "close": jobs, "poll": polls}
+        phases = {"create": jobs, "poll": polls}
+        if three_step:
+            phases.update(upload=three_step, close=three_step)
         if results:
             phases["results"] = results
         return CallEstimate(phases, batches=sum(ceil_div(n, INTERNAL_BATCH_RECORDS) for n in job_sizes))
 
     def _formula_options(self) -> dict[str, Any]:
-        return {"max_job_records": self.limits.max_records, "fetch_successes": self.fetch_successes}
+        return {
+            "max_job_records": self.limits.max_records,
+            "fetch_successes": self.fetch_successes,
+            "multipart": self.multipart,
+        }
 
     def _value_check(self) -> ValueCheck | None:
         return csv_value_problem
@@ -218,7 +286,7 @@ class Bulk2Strategy(UpdateStrategy):
         columns: list[str] | None = None
         known = run.columns
         if known and not second_pass:
-            columns = ["Id"] + [c for c in known if c != "Id"]
+            columns = csv_columns(known)
         writer = CsvRowWriter(columns) if columns else None
         chunker = Chunker(self.limits, header=writer.header if writer else "")
         column_set = set(columns or ())
@@ -270,12 +338,15 @@ class Bulk2Strategy(UpdateStrategy):
             "parallel_jobs": self.parallel_jobs,
             "fetch_successes": self.fetch_successes,
             "upload_attempts": self.upload_attempts,
+            "multipart": self.multipart,
         }
 
     def _resolve(self, sobject: str, run: RunContext) -> None:
         """Resume: per chunk in flight, read its job. Open (the upload may be partial, never processed):
         aborted, its rows sent again. Closed, processing or finished: waited for and collected. Aborted with
-        nothing processed, or no job at all (after looking for an orphan of a lost create): rows sent again."""
+        nothing processed, or no job at all (after looking for an orphan of a lost create): rows sent again.
+        A create with data whose answer never came: the job it made, found past Open, is waited for and
+        collected; none found, the rows are sent again; several, they stay unprocessed (OUTCOME_UNKNOWN)."""
         journal = run.journal
         assert journal is not None
         submission = _Submission(self, sobject, run)
@@ -286,8 +357,22 @@ class Bulk2Strategy(UpdateStrategy):
                 if not job_id and creates:  # journaled, though the chunk was not assigned yet
                     job_id = creates[-1]["job_id"]
                 if not job_id:
-                    if creates and creates[-1]["state"] == "intent":
-                        submission.abort_orphans(float(creates[-1]["at"]))
+                    last = creates[-1] if creates else None
+                    if last and last["state"] == "intent" and (last["detail"] or {}).get("with_data"):
+                        found = submission.created_with_data(float(last["at"]), self._first_row_of(journal, key, run))
+                        if found is None or len(found) > 1:
+                            submission.report_rows(
+                                key, UNPROCESSED, OUTCOME_UNKNOWN, "the job's creation answer was lost"
+                            )
+                            continue
+                        if found:
+                            job = _IngestJob(key, journal.count(key), None)
+                            submission._adopt(job, found[0])
+                            journal.settle(int(last["seq"]), job_id=found[0])
+                            submission.inflight.append(job)
+                            continue
+                    elif last and last["state"] == "intent":
+                        submission.abort_orphans(float(last["at"]))
                     journal.forget(key)
                     continue
                 info = submission.info_of(job_id, phase="resolve")
@@ -305,6 +390,14 @@ class Bulk2Strategy(UpdateStrategy):
         except BaseException:
             submission.stop()
             raise
+
+    @staticmethod
+    def _first_row_of(journal: Any, chunk: str, run: RunContext) -> dict[str, str]:
+        """The first data row of `chunk`'s CSV as uploaded, rendered again from the journaled record."""
+        row = next((number for number, _id in journal.rows(chunk) if number is not None), None)
+        record = journal.records([row]).get(row, {}) if row is not None else {}
+        writer = CsvRowWriter(csv_columns(run.columns or list(record)))
+        return first_row((writer.header + writer.line(record)).encode("utf-8"))
 
     def resume(self, job_id: str, sink: ResultSink) -> Any:
         """Wait for a job started earlier and collect its outcomes.
@@ -356,39 +449,12 @@ class _Submission:
     def submit(self, chunk: Chunk) -> None:
         job = _IngestJob(self.chunk_key(chunk.index), chunk.records, chunk.file)
         try:
-            for attempt in range(1, self.strategy.upload_attempts + 1):
-                job.job_id = self._create(job)
-                step = self.run.intend("upload", chunk=job.chunk, job_id=job.job_id)
-                try:
-                    self._upload(job)
-                except (ServerError, TransportError) as exc:
-                    self.run.settle(step, "failed")
-                    self._abort(job.job_id, f"upload failed ({exc.__class__.__name__}); nothing was processed")
-                    if attempt < self.strategy.upload_attempts:
-                        self.run.note(f"retrying the upload of {job.records} record(s) in a new job")
-                        continue
-                    raise
-                except (RequestLimitError, AuthenticationError) as exc:
-                    # The org refused the request, not the records: they were never processed, and every
-                    # further call would be refused the same way, so the run stops here.
-                    self.run.settle(step, "failed")
-                    self._abort(job.job_id, f"upload refused: {exc.error_code}")
-                    self.report_rows(job.chunk, UNPROCESSED, exc.error_code, exc.message)
-                    job.reported = True
-                    raise
-                except ApiError as exc:  # the org refused the data itself (e.g. a column it does not know)
-                    self.run.settle(step, "failed")
-                    self._abort(job.job_id, f"upload refused: {exc.error_code}")
-                    self.report_rows(job.chunk, FAILED, exc.error_code, exc.message)
-                    job.reported = True
-                    return
-                except BaseException:
-                    self.run.settle(step, "failed")
-                    self._abort(job.job_id, "the run stopped during the upload")
-                    raise
-                self.run.settle(step)
-                break
-            self._close(job)
+            if self.strategy.multipart and fits_one_request(chunk.chars):
+                sent = self._create_with_data(job)
+            else:
+                sent = self._send_in_three_steps(job)
+            if not sent:
+                return
         except BaseException:
             if not job.reported and not job.closed:
                 self.report_rows(job.chunk, UNPROCESSED, "NOT_SENT", "not sent: this job's upload did not complete")
@@ -403,16 +469,189 @@ class _Submission:
         if len(self.inflight) >= self.strategy.parallel_jobs:
             self.wait(all_jobs=False)
 
-    def _create(self, job: _IngestJob) -> str:
-        """Create the job for `job`'s chunk. A lost answer (5xx, dropped connection, timeout) may have created
-        a job we cannot see: `abort_orphans` looks for it, then one more job is created."""
-        body = {
+    def _send_in_three_steps(self, job: _IngestJob) -> bool:
+        """Create, upload, close. False when the org refused the data (its rows are reported failed)."""
+        for attempt in range(1, self.strategy.upload_attempts + 1):
+            job.job_id = self._create(job)
+            step = self.run.intend("upload", chunk=job.chunk, job_id=job.job_id)
+            try:
+                self._upload(job)
+            except (ServerError, TransportError) as exc:
+                self.run.settle(step, "failed")
+                self._abort(job.job_id, f"upload failed ({exc.__class__.__name__}); nothing was processed")
+                if attempt < self.strategy.upload_attempts:
+                    self.run.note(f"retrying the upload of {job.records} record(s) in a new job")
+                    continue
+                raise
+            except (RequestLimitError, AuthenticationError) as exc:
+                # The org refused the request, not the records: they were never processed, and every
+                # further call would be refused the same way, so the run stops here.
+                self.run.settle(step, "failed")
+                self._abort(job.job_id, f"upload refused: {exc.error_code}")
+                self.report_rows(job.chunk, UNPROCESSED, exc.error_code, exc.message)
+                job.reported = True
+                raise
+            except ApiError as exc:  # the org refused the data itself (e.g. a column it does not know)
+                self.run.settle(step, "failed")
+                self._abort(job.job_id, f"upload refused: {exc.error_code}")
+                self.report_rows(job.chunk, FAILED, exc.error_code, exc.message)
+                job.reported = True
+                return False
+            except BaseException:
+                self.run.settle(step, "failed")
+                self._abort(job.job_id, "the run stopped during the upload")
+                raise
+            self.run.settle(step)
+            break
+        self._close(job)
+        return True
+
+    def _job_document(self) -> dict[str, Any]:
+        return {
             "object": self.sobject,
             "operation": "update",
             "contentType": "CSV",
             "lineEnding": "LF",
             "columnDelimiter": "COMMA",
         }
+
+    def _create_with_data(self, job: _IngestJob) -> bool:
+        """Create the job with its CSV in one multipart request; the org closes it. False when the org
+        refused the data or the request's outcome cannot be told (its rows are reported either way).
+
+        A lost answer (5xx, dropped connection, timeout) may have made a job that holds the data and has
+        run: `created_with_data` looks for it; one found is this job, none means the request did nothing
+        and it is sent once more."""
+        assert job.file is not None
+        job.file.seek(0)
+        document = RequestField("job", json.dumps(self._job_document()))
+        document.make_multipart(content_type="application/json")
+        data = job.file.read()
+        sample = first_row(data)
+        content = RequestField("content", data, filename="content")
+        content.make_multipart(content_type="text/csv")
+        body, content_type = encode_multipart_formdata([document, content])
+        for attempt in (1, 2):
+            step = self.run.intend("create", chunk=job.chunk, detail={"with_data": True})
+            asked_at = time.time()
+            try:
+                with self.session.phase("create"):
+                    info = self.session.request(
+                        "POST",
+                        self.session.rest_url("jobs/ingest"),
+                        family=FAMILY_BULK2,
+                        data=body,
+                        headers={"Content-Type": content_type},
+                    ).json()
+            except (ServerError, TransportError) as exc:
+                self.run.note(f"creating a job with its data got no answer ({type(exc).__name__}); looking for it")
+                found = self.created_with_data(asked_at, sample)
+                if found is None or len(found) > 1:  # the intent stays open: a resumed run looks again
+                    self.report_rows(job.chunk, UNPROCESSED, OUTCOME_UNKNOWN, "the job's creation answer was lost")
+                    job.reported = True
+                    return False
+                if found:
+                    self.run.settle(step, job_id=found[0])
+                    self._adopt(job, found[0])
+                    self.run.note(f"job {found[0]} was created with this chunk's data; its answer was lost")
+                    return True
+                self.run.settle(step, "failed")
+                if attempt == 2:
+                    raise
+                continue
+            except (RequestLimitError, AuthenticationError) as exc:  # refused: nothing was created
+                self.run.settle(step, "failed")
+                self.report_rows(job.chunk, UNPROCESSED, exc.error_code, exc.message)
+                job.reported = True
+                raise
+            except ApiError as exc:  # the org refused the job or its data (nothing was created)
+                self.run.settle(step, "failed")
+                self.report_rows(job.chunk, FAILED, exc.error_code, exc.message)
+                job.reported = True
+                return False
+            except BaseException:  # Ctrl-C in flight: the job may exist and run; the intent stays open
+                self.report_rows(
+                    job.chunk, UNPROCESSED, OUTCOME_UNKNOWN, "the run stopped while the job was being created"
+                )
+                job.reported = True
+                raise
+            self.run.settle(step, job_id=str(info["id"]))
+            self._adopt(job, str(info["id"]))
+            return True
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _adopt(self, job: _IngestJob, job_id: str) -> None:
+        """`job_id` is `job`'s job, closed by the org."""
+        job.job_id = job_id
+        job.closed = True
+        self.ledger.assign(job.chunk, job_id=job_id, records=job.records, sobject=self.sobject)
+        self.run.job(job_id)
+
+    def created_with_data(self, asked_at: float, sample: Mapping[str, str]) -> list[str] | None:
+        """The jobs a create-with-data request sent at `asked_at` may have made (`strategies.orphans`), or
+        None when the org's job list cannot be read.
+
+        A Bulk 2.0 job carries no tag of ours, and the list's time window is a few seconds wide (whole-second
+        clocks), so a job another run finished just before can be in it too. Then the data tells them
+        apart: each candidate is waited for and the one whose results list `sample` (the chunk's first
+        data row, cells as uploaded: a run's values differ from another's) is kept."""
+        try:
+            with self.session.phase("resolve"):
+                found = find_orphans(
+                    self.session,
+                    sobject=self.sobject,
+                    job_type="V2Ingest",
+                    known=self.run.summary.job_ids,
+                    asked_at=asked_at,
+                    states=_CLOSED_STATES,
+                )
+        except Exception as exc:
+            self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
+            return None
+        if len(found) > 1:
+            try:
+                found = [job_id for job_id in found if self._lists_row(job_id, sample)]
+            except Exception as exc:
+                self.run.note(f"could not read the results of the jobs that could be ours ({type(exc).__name__})")
+                return None
+        if len(found) > 1:
+            self.run.note(
+                f"{len(found)} jobs could be the one created with this run's data ({', '.join(found)}); "
+                "their rows are reported unprocessed (OUTCOME_UNKNOWN)"
+            )
+        return found
+
+    def _lists_row(self, job_id: str, sample: Mapping[str, str]) -> bool:
+        """Whether the finished job's results (successful, failed or unprocessed) hold `sample`'s row."""
+        with self.session.phase("resolve"):
+            waited = poll(
+                lambda: self.info_of(job_id),
+                lambda info: info.get("state") in _FINAL_STATES,
+                self.strategy.poll_policy,
+                sleep=self.strategy.sleep,
+            )
+        if not waited.done:
+            raise TimeoutError(f"job {job_id} did not finish")
+        for resource in ("successfulResults/", "failedResults/", "unprocessedrecords/"):
+            spool = tempfile.TemporaryFile(prefix="sfh-bulk2-result-")  # noqa: SIM115 - closed below
+            with spool:
+                with self.session.phase("resolve"):
+                    url = self.session.rest_url(f"jobs/ingest/{job_id}/{resource}")
+                    self.session.download(url, spool, family=FAMILY_BULK2)
+                spool.seek(0)
+                reader = csv.reader(_lines_keeping_newlines(spool))
+                header = next(reader, None) or []
+                if not set(sample) <= set(header):
+                    continue
+                where = [(header.index(name), value) for name, value in sample.items()]
+                if any(all(i < len(cells) and cells[i] == value for i, value in where) for cells in reader):
+                    return True
+        return False
+
+    def _create(self, job: _IngestJob) -> str:
+        """Create the job for `job`'s chunk. A lost answer (5xx, dropped connection, timeout) may have created
+        a job we cannot see: `abort_orphans` looks for it, then one more job is created."""
+        body = self._job_document()
         for attempt in (1, 2):
             step = self.run.intend("create", chunk=job.chunk)
             asked_at = time.time()

@@ -25,6 +25,11 @@ Bulk 2.0 create job               list the org's jobs (`strategies.orphans`): th
                                   update job on the object that this run does not know,       +1 abort,
                                   created since the request, is the orphan: aborted (it       +1 create
                                   holds no data); then one more job is created
+Bulk 2.0 create with data        list the org's jobs as above, among those past Open (the     1 + pages,
+(multipart)                       org closed it itself): one is the run's job, collected;      +1 create
+                                  none, sent once more; several, each is waited for and the
+                                  one whose results hold the chunk's first row is ours;
+                                  undecided: rows OUTCOME_UNKNOWN, looked up again on resume
 Bulk 2.0 upload (PUT)             the job is still Open, so nothing was processed: abort it     1 abort
                                   and upload the chunk into a new job
 Bulk 2.0 close (UploadComplete)   read the job: any state but Open means the close was          1

@@ -6,7 +6,9 @@ filtered to Open ``update`` jobs on the object, of the API the run uses, that th
 created (by the org's clock: each page's HTTP ``Date`` header less the time elapsed on ours since the
 request was sent, so the two clocks need not agree) no earlier than the request. One candidate is the
 orphan; several (another client creating the same kind of job at the same moment) are left alone. An
-orphan holds no data: the client never learnt its id, so it never uploaded anything into it.
+orphan of a plain create holds no data: the client never learnt its id, so it never uploaded anything into
+it. A Bulk 2.0 create that carried its data (multipart) leaves a job that is closed and holds the data: it
+is looked for in the states past Open, and when found it is the run's job, waited for and collected.
 """
 
 from __future__ import annotations
@@ -28,8 +30,19 @@ CLOCK_SLACK = 1.0
 request spends in flight."""
 
 
-def find_orphans(session: Any, *, sobject: str, job_type: str, known: Collection[str], asked_at: float) -> list[str]:
-    """Ids of the jobs that may be the one a create request sent at `asked_at` (epoch seconds) made."""
+def find_orphans(
+    session: Any,
+    *,
+    sobject: str,
+    job_type: str,
+    known: Collection[str],
+    asked_at: float,
+    states: Collection[str] = ("Open",),
+) -> list[str]:
+    """Ids of the jobs that may be the one a create request sent at `asked_at` (epoch seconds) made.
+
+    `states`: what such a job can be in by now: Open for a plain create (nothing was uploaded), any state
+    past Open for a Bulk 2.0 create with its data (the org closed it itself and may have run it already)."""
     url: str | None = session.rest_url(f"jobs/ingest?jobType={job_type}")
     found: list[str] = []
     while url:
@@ -40,7 +53,7 @@ def find_orphans(session: Any, *, sobject: str, job_type: str, known: Collection
         for info in body.get("records", []):
             created = server_time(str(info.get("createdDate") or ""))
             if (
-                info.get("state") == "Open"
+                info.get("state") in states
                 and info.get("object") == sobject
                 and info.get("operation") == "update"
                 and info.get("jobType", job_type) == job_type

@@ -18,8 +18,11 @@ exactly when every row is in success.csv. All four counts must be 0 in every sce
 Fault kinds: the emulator's rate faults (500, 503, dropped connection before processing, session expiry,
 lock errors, a Bulk job failing a third of the way) and its response faults on each state-changing request kind of
 the strategy (`lose`: processed, answer lost; `stall`: processed, answer later than the client's read
-timeout; `cut`: connection cut mid-body, nothing processed). A run that stops early is resumed, as a user
-would, with `strategies.resume.resume_run` from its state directory (faults off).
+timeout; `cut`: connection cut mid-body, nothing processed). bulk2-csv runs its three-step path (create,
+upload, close) in the main scenarios and, in those labelled ``multipart:``, jobs small enough to be
+created with their data in one request (that request faulted; kills at create, poll and results). A run
+that stops early is resumed, as a user would, with `strategies.resume.resume_run` from its state
+directory (faults off).
 
 Kills: the client runs as a child process (`client.py`); a watcher reads the run journal and sends
 SIGKILL as soon as it shows the phase (create, upload, the 3rd Bulk 1.0 batch, close, poll, results, the
@@ -123,8 +126,31 @@ def strategy_options(name: str, n: int) -> dict[str, Any]:
         "collections": {"batch_size": 100},
         "composite": {"subrequests": 2, "batch_size": 100},
         "bulk1-xml": {"batch_records": max(1, min(10_000, n // 5))},
-        "bulk2-csv": {"max_job_records": max(1, n // 2)},
+        "bulk2-csv": {"max_job_records": max(1, n // 2), "multipart": False},
     }.get(name, {})
+
+
+def multipart_options(n: int) -> dict[str, Any]:
+    """bulk2-csv with jobs small enough (2,000 rows of Id + Name: about 70,000 characters) to be created
+    with their data in one request, two at least."""
+    return {"max_job_records": max(1, min(n // 2, 2000)), "multipart": True}
+
+
+def multipart_scenarios(n: int) -> Iterator[Scenario]:
+    """bulk2-csv's one-request jobs: its only state-changing request is the create that carries the data."""
+    name, options = "bulk2-csv", multipart_options(n)
+    yield Scenario(name, "multipart: no fault", options=options)
+    for label in ("http 500", "dropped connection"):
+        yield Scenario(name, f"multipart: {label}", {**rate_faults(n, True)[label], "seed": 7}, options=options)
+    key = WRITES[name]["create"]
+    for action in ("lose", "stall", "cut"):
+        rule = {"response_faults": [f"{action}:1:{key}"], "stall_seconds": STALL_SECONDS}
+        yield Scenario(name, f"multipart: {action} create with data #1", rule, options=options)
+    for phase in ("create", "poll", "results"):
+        step, ordinal, held, held_nth = KILLS[name][phase]
+        extra = {"fetch_successes": True} if phase == "results" else {}
+        rule = {"response_faults": [f"stall:{held_nth}:{held}"], "stall_seconds": KILL_STALL_SECONDS}
+        yield Scenario(name, f"multipart: kill -9 at {phase}", rule, (step, ordinal), {**options, **extra})
 
 
 @dataclass
@@ -181,6 +207,8 @@ def scenarios(n: int, strategies: list[str]) -> Iterator[Scenario]:
             extra = {"fetch_successes": True} if phase == "results" else {}
             rule = {"response_faults": [f"stall:{held_nth}:{held}"], "stall_seconds": KILL_STALL_SECONDS}
             yield Scenario(name, f"kill -9 at {phase}", rule, (step, ordinal), {**options, **extra})
+        if name == "bulk2-csv":
+            yield from multipart_scenarios(n)
 
 
 class Campaign:

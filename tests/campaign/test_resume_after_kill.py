@@ -42,6 +42,7 @@ def test_bulk2_killed_after_creating_its_job_before_the_upload_finished(runner: 
         "kill -9 during the upload",
         held(campaign.WRITES["bulk2-csv"]["upload"], 1),
         kill=("upload", 1),
+        options={"multipart": False},
     )
     tally = runner.run(scenario)
     assert tally.killed and tally.resumed == 1

@@ -251,8 +251,9 @@ def test_plan_with_the_calibrated_profile_predicts_a_compare_run(calibrated, tmp
         measured["bulk1-xml"]["calls_by_phase"],
         bulk1,
     )
-    assert measured["bulk2-csv"]["calls_org"] == predicted["bulk2-csv"]["calls"] == 3  # its polls are free
-    assert measured["bulk2-csv"]["calls_client"] > 3
+    # one create that carries the data (100 short rows), and its polls are free
+    assert measured["bulk2-csv"]["calls_org"] == predicted["bulk2-csv"]["calls"] == 1
+    assert measured["bulk2-csv"]["calls_client"] > 1
 
 
 def test_dry_run_spends_nothing_and_production_is_refused(sf_org_factory, tmp_path):

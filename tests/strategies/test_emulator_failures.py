@@ -24,6 +24,8 @@ from .conftest import FAST_POLL, password_login, unique_tag, xfail_if_bulk2_bug
 
 ALL = ["rest", "collections", "composite", "bulk1-xml", "bulk2-csv"]
 SIZE = {"rest": 30, "collections": 2500, "composite": 10_000, "bulk1-xml": 2500, "bulk2-csv": 2500}
+THREE_STEPS = {"bulk2-csv": {"multipart": False}}
+"""bulk2-csv on its create, upload, close path (small jobs otherwise go in one request)."""
 SMALL_UNITS = {
     "collections": {"batch_size": 100},
     "bulk1-xml": {"batch_records": 250},
@@ -154,7 +156,7 @@ def test_a_spent_daily_limit_leaves_records_unprocessed_never_failed(
     sink = MemorySink()
     try:
         with pytest.raises(RunFailed) as info:
-            make(new_session(), name, **SMALL_UNITS.get(name, {})).update(
+            make(new_session(), name, **SMALL_UNITS.get(name, {}), **THREE_STEPS.get(name, {})).update(
                 "Byline__c", records_for(byline_ids, n, unique_tag()), sink
             )
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from strategies import Bulk1Strategy, MemorySink, OrgSession, RecordValidationError, RunSummary, get
+from strategies.bulk2_csv import MULTIPART_MAX_CHARS, csv_chars
 from strategies.sinks import FAILED, SUCCEEDED
 
 from .conftest import FAST_POLL, unique_tag, xfail_if_bulk2_bug
@@ -41,13 +42,18 @@ def run(session: OrgSession, name: str, records: Any, **options: Any) -> tuple[R
     return summary, sink
 
 
-def expected_calls(name: str, n: int, summary: RunSummary, **options: Any) -> int:
+def expected_calls(
+    name: str, n: int, summary: RunSummary, records: list[dict[str, Any]] | None = None, **options: Any
+) -> int:
+    """The strategy's formula for this run (`records`: to size the Bulk 2.0 CSV, which decides whether a
+    job goes with its create request)."""
     session = OrgSession("https://unused.example", "t")
     strategy = get(name, session, **options)
     polls = summary.calls_by_phase.get("poll", 0)
-    if name == "auto":
-        return strategy.estimate(n, polls=polls).total
-    return strategy.estimate(n, polls=polls).total
+    row_chars = None
+    if records:
+        row_chars = csv_chars(enumerate(records, start=1), list(records[0]), limit=10**12) / (len(records) + 1)
+    return strategy.estimate(n, polls=polls, row_chars=row_chars).total
 
 
 @pytest.mark.parametrize("name, n", CASES, ids=[f"{a}-{b}" for a, b in CASES])
@@ -79,7 +85,10 @@ def test_update_stores_every_value_and_costs_the_formula(
 
     usage = org.admin.usage()
     assert usage["DailyApiRequests"]["used"] == summary.api_calls == summary.total_calls
-    assert summary.api_calls == expected_calls(name, n, summary)
+    assert summary.api_calls == expected_calls(name, n, summary, records)
+    if name == "bulk2-csv" and n:  # a CSV under the limit goes with the create request: no upload, no close
+        chars = csv_chars(enumerate(records, start=1), ["Id", "Name", "Tweets__c"], limit=10**12)
+        assert ("upload" in summary.calls_by_phase) == (chars >= MULTIPART_MAX_CHARS)
     if name in ("bulk1-xml", "bulk2-csv"):
         assert usage["DailyBulkApiBatches"]["used"] == summary.batches == -(-n // 10_000)
     if name == "auto":
@@ -188,22 +197,25 @@ def test_bulk1_fetch_successes_reads_every_batch(
     )  # 2 result files: a clean job needs no batch list
 
 
+@pytest.mark.parametrize("multipart", [False, True])
 def test_bulk2_splits_jobs_by_size_and_runs_them_in_parallel(
-    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], bulk2_first_row_bug: bool, multipart: bool
 ) -> None:
     xfail_if_bulk2_bug("bulk2-csv", bulk2_first_row_bug)
     tag = unique_tag()
     records = [{"Id": byline_ids[k], "Name": f'{tag}, "{k}"'} for k in range(3000)]
-    summary, _ = run(new_session(), "bulk2-csv", records, max_job_bytes=40_000, parallel_jobs=3)
+    summary, _ = run(new_session(), "bulk2-csv", records, max_job_bytes=40_000, parallel_jobs=3, multipart=multipart)
     assert summary.succeeded == 3000 and len(summary.job_ids) >= 3
     ingest = {j["id"]: j for j in org.admin.jobs()["bulk2_ingest"]}
     assert all(ingest[j]["state"] == "JobComplete" for j in summary.job_ids)
     stored = {r["Id"]: r["Name"] for r in org.admin.iter_records("Byline__c", ["Id", "Name"])}
     assert all(stored[byline_ids[k]] == f'{tag}, "{k}"' for k in range(3000))
     jobs = len(summary.job_ids)
-    assert (
-        summary.calls_by_phase["create"] == summary.calls_by_phase["upload"] == summary.calls_by_phase["close"] == jobs
-    )
+    steps = summary.calls_by_phase
+    if multipart:  # 40,000-byte jobs are under 100,000 characters: each created with its data
+        assert steps["create"] == jobs and "upload" not in steps and "close" not in steps
+    else:
+        assert steps["create"] == steps["upload"] == steps["close"] == jobs
     assert org.admin.usage()["DailyApiRequests"]["used"] == summary.api_calls
 
 

@@ -58,6 +58,18 @@ def test_bulk_formula_inputs() -> None:
     assert Bulk2Strategy.api_calls(5, polls=1, fetch_successes=True).by_phase["results"] == 1
 
 
+def test_bulk2_one_request_jobs() -> None:
+    """A job whose CSV (header counted as one more row) is under 100,000 characters costs 1 call, not 3."""
+    assert Bulk2Strategy.api_calls(2000, polls=1, row_chars=26).by_phase == {"create": 1, "poll": 1}
+    assert Bulk2Strategy.api_calls(3845, polls=1, row_chars=26).total == 2  # 3,846 x 26 = 99,996 characters
+    assert Bulk2Strategy.api_calls(3846, polls=1, row_chars=26).total == 4  # 100,022: three steps
+    assert Bulk2Strategy.api_calls(2000, polls=1, row_chars=26, multipart=False).total == 4
+    assert Bulk2Strategy.api_calls(2000, polls=1).total == 4  # row size unknown: three steps, an upper bound
+    mixed = Bulk2Strategy.api_calls(3500, polls=2, job_sizes=[3000, 500], row_chars=40, jobs_with_failures=1)
+    assert mixed.by_phase == {"create": 2, "upload": 1, "close": 1, "poll": 2, "results": 1}
+    assert Bulk2Strategy.api_calls(20_000, polls=1, row_chars=26).total == 4
+
+
 def test_readme_table() -> None:
     table = formula_table(polls=10)
     assert table == {
@@ -82,6 +94,14 @@ def test_readme_table() -> None:
 )
 def test_auto_choice_by_count(n: int, expected: str) -> None:
     assert AutoStrategy.choose(n)[0] == expected
+
+
+def test_auto_prices_a_one_request_job() -> None:
+    """On a tie composite wins: its count is exact, its results immediate, and it spends no Bulk batch."""
+    assert AutoStrategy.choose(2000, expected_polls=1, row_chars=26)[0] == "composite"  # 2 calls each
+    assert AutoStrategy.choose(3000, expected_polls=1, row_chars=26)[0] == "bulk2-csv"  # 2 against 3
+    assert AutoStrategy.choose(3000, expected_polls=4, row_chars=26)[0] == "composite"  # 5 against 3
+    assert AutoStrategy.choose(3000, expected_polls=1, row_chars=40)[0] == "composite"  # 120,040 chars: 4
 
 
 def test_auto_respects_the_budget() -> None:
