@@ -592,9 +592,10 @@ class _Submission:
         None when the org's job list cannot be read.
 
         A Bulk 2.0 job carries no tag of ours, and the list's time window is a few seconds wide (whole-second
-        clocks), so a job another run finished just before can be in it too. Then the data tells them
-        apart: each candidate is waited for and the one whose results list `sample` (the chunk's first
-        data row, cells as uploaded: a run's values differ from another's) is kept."""
+        clocks), so a job another run finished just before can be in it too, alone or beside ours. So the
+        data decides, for every candidate: each is waited for and only one whose results list `sample` (the
+        chunk's first data row, cells as uploaded: a run's values differ from another's) is kept. Adopting
+        another run's job would report rows as applied that never were."""
         try:
             with self.session.phase("resolve"):
                 found = find_orphans(
@@ -608,7 +609,7 @@ class _Submission:
         except Exception as exc:
             self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
             return None
-        if len(found) > 1:
+        if found:  # even a single candidate: it may be another run's job from the same few seconds
             try:
                 found = [job_id for job_id in found if self._lists_row(job_id, sample)]
             except Exception as exc:
