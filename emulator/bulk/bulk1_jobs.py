@@ -12,7 +12,6 @@ and salesforce-bulk 2.2.0 (bulk_states.py) and jsforce expect `NotProcessed`. Cu
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import threading
 import time
@@ -36,6 +35,7 @@ from .transactions import (
     job_upsert_key,
     missing_key_column,
     run_transactions,
+    start_attempt,
     transactions,
 )
 
@@ -88,24 +88,15 @@ class Bulk1Job:
     def listed(self) -> dict[str, Any]:
         """This job as Bulk 2.0's Get All Jobs lists a Bulk 1.0 job (``jobType`` ``Classic``)."""
         return {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.object,
-            "createdById": self.created_by,
-            "createdDate": self.created_date,
-            "systemModstamp": self.systemmodstamp,
-            "state": self.state,
+            **self._identity(),
             "concurrencyMode": self.concurrency_mode,
             "contentType": self.content_type,
             "apiVersion": float(self.api_version),
             "jobType": "Classic",
         }
 
-    def info(self) -> dict[str, Any]:
-        """JobInfo fields in the documented order; an upsert job's externalIdFieldName follows its state (as
-        CumulusCI's recordings of Salesforce's jobInfo show it)."""
-        batches = list(self.batches.values())
-        key: dict[str, Any] = {"externalIdFieldName": self.external_id_field} if self.operation == "upsert" else {}
+    def _identity(self) -> dict[str, Any]:
+        """The fields every view of a job opens with, up to its state (jobInfo's and the job list's order)."""
         return {
             "id": self.id,
             "operation": self.operation,
@@ -114,6 +105,15 @@ class Bulk1Job:
             "createdDate": self.created_date,
             "systemModstamp": self.systemmodstamp,
             "state": self.state,
+        }
+
+    def info(self) -> dict[str, Any]:
+        """JobInfo fields in the documented order; an upsert job's externalIdFieldName follows its state (as
+        CumulusCI's recordings of Salesforce's jobInfo show it)."""
+        batches = list(self.batches.values())
+        key: dict[str, Any] = {"externalIdFieldName": self.external_id_field} if self.operation == "upsert" else {}
+        return {
+            **self._identity(),
             **key,
             "concurrencyMode": self.concurrency_mode,
             "contentType": self.content_type,
@@ -387,12 +387,7 @@ class _BatchRun:
                 self.writer = Bulk1ResultWriter(self.fh, job.content_type)
                 self.form, records = self.service._records(job, batch.request_path)
                 self.chunks = transactions(records)
-            overhead = profile.batch_overhead("bulk1")
-            if not timer.spend(overhead):
-                ctx.engine.sleep(timer.remaining_s)
-                raise UnitTimedOut(self.leftover or [])
-            ctx.engine.sleep(overhead)
-            chunks = itertools.chain([self.leftover], self.chunks) if self.leftover else self.chunks
+            chunks = start_attempt(ctx, "bulk1", timer, self.leftover, self.chunks)
             self.leftover = None
             run_transactions(
                 ctx,

@@ -13,7 +13,6 @@ import base64
 import contextlib
 import csv
 import io
-import itertools
 import os
 import threading
 import time
@@ -57,6 +56,7 @@ from .transactions import (
     job_upsert_key,
     missing_key_column,
     run_transactions,
+    start_attempt,
 )
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
@@ -685,12 +685,7 @@ class _InternalBatch:
         timer = AttemptTimer(profile.scaled(profile.timings.bulk2_batch_time_limit_s))
         obj = ctx.sobject(job.object)
         try:
-            overhead = profile.batch_overhead("bulk2")
-            if not timer.spend(overhead):
-                ctx.engine.sleep(timer.remaining_s)
-                raise UnitTimedOut(self.leftover or [])
-            ctx.engine.sleep(overhead)
-            chunks = itertools.chain([self.leftover], self.chunks) if self.leftover else self.chunks
+            chunks = start_attempt(ctx, "bulk2", timer, self.leftover, self.chunks)
             self.leftover = None
             run_transactions(
                 ctx,

@@ -18,6 +18,7 @@ takes the same forms to `emulator.upsert`, each transaction one upsert call.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Protocol, TypeVar
@@ -96,6 +97,20 @@ class AttemptTimer:
     @property
     def remaining_s(self) -> float:
         return max(self.limit_s - self.spent_s, 0.0)
+
+
+def start_attempt(
+    ctx: BulkContext, family: str, timer: AttemptTimer, leftover: list[R] | None, chunks: Iterator[list[R]]
+) -> Iterator[list[R]]:
+    """Begin one attempt at a Bulk unit: pay the family's batch overhead inside the attempt's time limit (an
+    overhead that does not fit ends the attempt at once, `UnitTimedOut`), then the transactions to run: the
+    one a timed-out attempt left (`leftover`) before the rest."""
+    overhead = ctx.profile.batch_overhead(family)
+    if not timer.spend(overhead):
+        ctx.engine.sleep(timer.remaining_s)
+        raise UnitTimedOut(leftover or [])
+    ctx.engine.sleep(overhead)
+    return itertools.chain([leftover], chunks) if leftover else chunks
 
 
 class BulkContext(Protocol):
