@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,6 +106,21 @@ def stored(org, sobject: str = "Byline__c", fields: list[str] | None = None) -> 
     return {r["Id"]: r for r in org.admin.records(sobject, fields)}
 
 
+def human_table(out: str) -> list[list[str]]:
+    """The rows of the CLI's human table, header first, in either of the styles it draws.
+
+    On a terminal it draws box characters (`│ ID │ NAME │`); with `CI` set in the environment (as on CI
+    machines) it prints plain columns under a line of dashes, separated by two or more spaces.
+    """
+    lines = out.splitlines()
+    boxed = [line for line in lines if line.startswith("│")]
+    if boxed:
+        return [[cell.strip() for cell in line.split("│")[1:-1]] for line in boxed]
+    rule = next(i for i, line in enumerate(lines) if line.strip() and set(line.strip()) == {"-"})
+    body = [lines[rule - 1], *(line for line in lines[rule + 1 :] if line.strip() and not line.startswith("\x1b"))]
+    return [re.split(r"\s{2,}", line.strip()) for line in body if not line.strip().startswith("Total number")]
+
+
 # -- the cases: each runs one command and checks the org afterwards --------------------------------------------
 def org_display(cli: Cli, org) -> None:
     result = cli.json("org", "display")
@@ -122,10 +138,10 @@ def org_list_limits(cli: Cli, org) -> None:
 def data_query_human(cli: Cli, org) -> None:
     ids = org.admin.seed("Byline__c", 3, return_ids=True)["ids"]
     out = cli.ok("data", "query", "--query", "SELECT Id, Name, Account__r.Name FROM Byline__c ORDER BY Name")
-    lines = [line for line in out.splitlines() if line.startswith("│")]
-    assert [cell.strip() for cell in lines[0].split("│")[1:-1]] == ["ID", "NAME", "ACCOUNT__R.NAME"]
+    header, *table = human_table(out)
+    assert header == ["ID", "NAME", "ACCOUNT__R.NAME"]
     rows = stored(org, fields=["Id", "Name"])
-    assert [line.split("│")[1].strip() for line in lines[1:]] == sorted(ids, key=lambda r: rows[r]["Name"])
+    assert [row[0] for row in table] == sorted(ids, key=lambda r: rows[r]["Name"])
     assert "Total number of records retrieved: 3." in out
 
 
