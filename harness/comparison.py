@@ -92,6 +92,11 @@ class Measurement:
     readback_calls: int = 0
     """Requests the read-back check made after the run (not part of the strategy's calls, but counted by
     the org: `CompareRun.other_calls` shows their total beside the runs)."""
+    cpu_seconds: float | None = None
+    """Client CPU time of the update (user + system, all the process's threads): what the client itself
+    costs, apart from waiting on the org. None where it was not measured."""
+    concurrency: int | None = None
+    """Requests the strategy kept in flight at once; None for one that has no such setting (Bulk, baselines)."""
 
     @property
     def calls(self) -> int:
@@ -147,6 +152,8 @@ class Measurement:
             "notes": list(self.notes),
             "error": self.error,
             "readback_calls": self.readback_calls,
+            "cpu_seconds": self.cpu_seconds,
+            "concurrency": self.concurrency,
         }
 
     @classmethod
@@ -175,6 +182,8 @@ class Measurement:
             notes=[str(n) for n in data.get("notes") or []],
             error=_opt_str(data.get("error")),
             readback_calls=int(data.get("readback_calls", 0)),
+            cpu_seconds=_opt_float(data.get("cpu_seconds")),
+            concurrency=_opt_int(data.get("concurrency")),
         )
 
 

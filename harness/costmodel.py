@@ -503,6 +503,13 @@ def readback_calls(n: int) -> int:
     return 1 + READBACK_BULK_POLLS + math.ceil(n / READBACK_PAGE)
 
 
+def expected_bulk2_polls(n: int, profile: OrgProfile, *, poll_policy: PollPolicy | None = None) -> int:
+    """How many status polls a Bulk 2.0 job of `n` records is predicted to need on `profile`: what `auto`
+    should weigh instead of its fixed default when the org's profile is known (on an org that finishes a
+    small job before the first check, 1, which lets a one-request job beat Composite from 2,001 records)."""
+    return max(1, predict("bulk2-csv", n, profile, poll_policy=poll_policy).polls)
+
+
 def run_calls(strategy: str, n: int, profile: OrgProfile, *, poll_policy: PollPolicy | None = None) -> int:
     """The API calls one measured `compare` run of `strategy` is predicted to make, its read-back included.
 
@@ -512,7 +519,8 @@ def run_calls(strategy: str, n: int, profile: OrgProfile, *, poll_policy: PollPo
     if registry.is_baseline(strategy):
         calls = registry.strategy_class(strategy, include_baselines=True).api_calls(n).total
     elif strategy == "auto":
-        chosen, _why = registry.strategy_class("auto").choose(n)  # type: ignore[attr-defined]
+        polls = expected_bulk2_polls(n, profile, poll_policy=poll_policy)
+        chosen, _why = registry.strategy_class("auto").choose(n, expected_polls=polls)  # type: ignore[attr-defined]
         calls = 1 + predict(chosen, n, profile, poll_policy=poll_policy).calls
     else:
         calls = predict(strategy, n, profile, poll_policy=poll_policy).calls

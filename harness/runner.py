@@ -21,6 +21,7 @@ from .comparison import Measurement
 from .measure import PeakMemory
 from .orgs import OrgConnection
 from .progress import RunWatch
+from .strategy_options import concurrency_in_flight
 from .workload import Workload, WorkloadFile
 
 
@@ -58,7 +59,7 @@ def run_once(
     strategy = None
     summary = None
     error: str | None = None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with PeakMemory() as memory:
         try:
             strategy = registry.get(strategy_name, session, include_baselines=baseline, **(options or {}))
@@ -73,7 +74,7 @@ def run_once(
             if closer is not None:
                 closer()
             session.close()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     org_after = conn.admin.usage() if conn.admin is not None else None
     calls_org = None
     batches_org = None
@@ -118,6 +119,8 @@ def run_once(
         notes=notes,
         error=error,
         readback_calls=readback,
+        cpu_seconds=round(cpu, 3),
+        concurrency=concurrency_in_flight(strategy_name, (options or {}).get("concurrency")),
     )
 
 

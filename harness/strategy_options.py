@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.profiles import OrgProfile
 from strategies import registry
 from strategies.auto import AutoStrategy
 from strategies.bulk1_xml import Bulk1Strategy
 from strategies.bulk2_csv import Bulk2Strategy
 from strategies.polling import PollPolicy
+
+from .costmodel import expected_bulk2_polls
 
 POLL_POLICY = PollPolicy()
 """The client's poll schedule in real time (the strategies' default). Tests swap in a fast one."""
@@ -44,8 +47,13 @@ def scaled_options(name: str, scale: float = 1.0) -> dict[str, Any]:
     """
     if registry.is_baseline(name):
         return {"time_scale": scale} if scale != 1.0 else {}
+    return poll_options(name, client_policy(scale))
+
+
+def client_policy(scale: float = 1.0) -> PollPolicy:
+    """Our poll schedule on a profile running `scale` times faster than real time (shrunk alike)."""
     policy = real_time_policy()
-    return poll_options(name, policy.scaled(1.0 / scale) if scale != 1.0 else policy)
+    return policy.scaled(1.0 / scale) if scale != 1.0 else policy
 
 
 def concurrency_options(name: str, concurrency: int | None) -> dict[str, Any]:
@@ -63,3 +71,23 @@ def concurrency_of(name: str, concurrency: int | None = None) -> int:
     if default is None:
         return 1
     return default if concurrency is None else concurrency
+
+
+def concurrency_in_flight(name: str, concurrency: int | None = None) -> int | None:
+    """What a measurement records as its concurrency: `concurrency_of` for a strategy that has the setting,
+    None for one that has not (Bulk strategies send jobs, baselines call their libraries as users do)."""
+    if registry.is_baseline(name) or registry.strategy_class(name).default_concurrency is None:
+        return None
+    return concurrency_of(name, concurrency)
+
+
+def auto_options(name: str, n: int, profile: OrgProfile | None, scale: float = 1.0) -> dict[str, Any]:
+    """`auto`'s expected Bulk 2.0 polls for `n` records, predicted on the org's `profile` when it is known
+    (the emulator's own, or a calibrated one); none for other strategies or an unknown org (auto's default).
+
+    The polls are the one free input of auto's rule: an org that finishes small jobs at the first check
+    makes a one-request Bulk 2.0 job cheaper than Composite, which a fixed guess of 4 polls never sees.
+    """
+    if name != AutoStrategy.name or profile is None or n <= 0:
+        return {}
+    return {"expected_polls": expected_bulk2_polls(n, profile, poll_policy=client_policy(scale))}

@@ -35,6 +35,7 @@ from typing import Any
 
 import typer
 
+from emulator.profiles import get_profile
 from strategies import registry
 
 from .. import formatting as fmt
@@ -44,7 +45,7 @@ from ..comparison import CompareRun, Measurement
 from ..environment import library_versions, machine
 from ..report import compare_files, json_text, markdown_table, markdown_text, measurement_line, write_report_folder
 from ..runner import family_of
-from ..strategy_options import scaled_options
+from ..strategy_options import auto_options, concurrency_options, scaled_options
 from ..workload import DEFAULT_FIELDS, Workload, WorkloadFile
 from .compare import check_libraries, runs_ending
 
@@ -91,7 +92,8 @@ def bench(
     profiles: str = typer.Option(
         DEFAULT_PROFILES,
         "--profiles",
-        help="Emulator profiles: instant (client overhead), realistic (polling, call totals).",
+        help="Emulator profiles: instant (client overhead), realistic (polling, call totals), any built-in or "
+        "profile file; NAME+FAULT=VALUE adds emulator faults, e.g. realistic+parent_lock_contention=true.",
     ),
     time_scale: float = typer.Option(
         DEFAULT_TIME_SCALE,
@@ -99,7 +101,10 @@ def bench(
         help="Realistic profile this many times faster than real time (client waits scaled alike).",
     ),
     strategies: str | None = typer.Option(
-        None, "--strategies", help=f"Our strategies (default: {','.join(DEFAULT_OURS)})."
+        None,
+        "--strategies",
+        help=f"Our strategies (default: {','.join(DEFAULT_OURS)}); NAME@N runs one with N requests in flight, "
+        "e.g. composite@1,composite@8.",
     ),
     baselines: str | None = typer.Option(
         None, "--baselines", help="Library baselines (default: all; 'none' for none)."
@@ -139,16 +144,16 @@ def bench(
     volumes = opt.positive_ints(records, "--records")
     profile_list = [p.strip() for p in profiles.split(",") if p.strip()]
     for p in profile_list:
-        if p not in ("instant", "realistic"):
-            opt.fail(f"unknown profile {p!r}; choose instant and/or realistic")
-    ours = opt.names(strategies, list(DEFAULT_OURS), registry.names(), "--strategies")
+        profile_spec(p)
+    ours = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else list(DEFAULT_OURS)
+    base_of = {spec: strategy_spec(spec)[0] for spec in ours}
     known = registry.baseline_names()
     libs = [] if (baselines or "").strip().lower() == "none" else opt.names(baselines, known, known, "--baselines")
     check_libraries(libs)
     limits = dict(DEFAULT_LIMITS)
     for item in limit:
         name, sep, value = item.partition("=")
-        if not sep or name.strip() not in ours + libs:
+        if not sep or name.strip() not in ours + libs + list(base_of.values()):
             opt.fail(f"--limit expects NAME=N with a strategy or baseline of this run, got {item!r}")
         limits[name.strip()] = opt.positive_ints(value, "--limit")[0]
     settings = {
@@ -166,13 +171,15 @@ def bench(
     started = dt.datetime.now(dt.UTC)
     rows: list[BenchRow] = []
     for profile in profile_list:
-        scale = time_scale if profile == "realistic" else 1.0
+        scaled = profile_spec(profile)[0] != "instant"
         plan = [
             (n, name)
             for n in volumes
             for name in ours + libs
-            if n <= limits.get(name, n) and not (profile == "realistic" and realistic_max and n > realistic_max)
+            if n <= limits.get(name, limits.get(base_of.get(name, name), n))
+            and not (scaled and realistic_max and n > realistic_max)
         ]
+        scale = time_scale if scaled else 1.0
         rows += _run_profile(profile, scale, plan, edition, sobject, DEFAULT_FIELDS, child_timeout, json_out)
     compute_ratios(rows)
     result = {
@@ -194,7 +201,43 @@ def bench(
 
 
 def _quote(arg: str) -> str:
-    return arg if all(c.isalnum() or c in "-_=.,:/" for c in arg) else json.dumps(arg)
+    return arg if all(c.isalnum() or c in "-_=.,:/@+" for c in arg) else json.dumps(arg)
+
+
+def strategy_spec(spec: str) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME@N`` (N requests in flight) as (name, concurrency or None for the default).
+
+    One run can hold the same strategy at several concurrencies, measured side by side; a baseline
+    calls its library as users do and takes no such setting.
+    """
+    name, sep, value = spec.partition("@")
+    name = name.strip()
+    known = registry.names()
+    if name not in known:
+        opt.fail(f"--strategies: unknown {name!r}; choose from {', '.join(known)}")
+    if not sep:
+        return name, None
+    if not value.strip().isdigit() or not 1 <= int(value) <= 16:
+        opt.fail(f"--strategies: {spec!r}: NAME@N takes a concurrency from 1 to 16")
+    if registry.strategy_class(name).default_concurrency is None:
+        opt.fail(f"--strategies: {name} has no concurrency setting (it sends jobs, not one request per batch)")
+    return name, int(value)
+
+
+def profile_spec(spec: str) -> tuple[str, str | None]:
+    """``NAME`` or ``NAME+FAULT=VALUE+...`` as (profile, the emulator's --faults text or None).
+
+    The same profile with and without a fault is two columns of one report (e.g. Composite's concurrency
+    with and without parent-lock contention), each against its own emulator.
+    """
+    from emulator.profiles import builtin_names
+
+    name, *faults = (part.strip() for part in spec.split("+"))
+    if name not in builtin_names() and not Path(name).is_file():
+        opt.fail(f"--profiles: unknown profile {name!r}; choose from {', '.join(builtin_names())} or a profile file")
+    if any("=" not in f for f in faults):
+        opt.fail(f"--profiles: {spec!r}: faults are FAULT=VALUE, joined with +")
+    return name, ",".join(faults) or None
 
 
 # -- running ------------------------------------------------------------------------------------------------
@@ -214,13 +257,16 @@ def _run_profile(
     rows: list[BenchRow] = []
     if not plan:
         return rows
-    with embedded_emulator(profile=profile, time_scale=scale if scale != 1.0 else None, edition=edition) as conn:
+    name, faults = profile_spec(profile)
+    with embedded_emulator(
+        profile=name, time_scale=scale if scale != 1.0 else None, edition=edition, faults=faults
+    ) as conn:
         workdir = scratch_dir("sfharness-bench-")
         workload = BenchWorkload(conn, workdir, sobject=sobject, fields=fields)
-        for round_no, (n, name) in enumerate(plan, start=1):
+        for round_no, (n, spec) in enumerate(plan, start=1):
             wf = workload.prepare(n, round_no)
             before = conn.admin.usage()
-            row = _run_child(conn, profile, scale, name, wf, sobject, child_timeout)
+            row = _run_child(conn, profile, scale, spec, wf, sobject, child_timeout)
             after = conn.admin.usage()
             m = row.m
             m.calls_org = after["DailyApiRequests"]["used"] - before["DailyApiRequests"]["used"]
@@ -246,13 +292,16 @@ def BenchWorkload(conn: Any, workdir: Path, **options: Any) -> Workload:
 
 def _run_child(conn: Any, profile: str, scale: float, name: str, wf: Any, sobject: str, timeout: float) -> BenchRow:
     """Run one strategy in a fresh Python process and read its measurement back."""
+    strategy, concurrency = strategy_spec(name) if not registry.is_baseline(name) else (name, None)
     spec = {
         "instance_url": conn.instance_url,
         "access_token": conn.token().reveal(),
         "ca_file": conn.ca_file,
         "api_version": conn.api_version,
         "emulator": conn.is_emulator,
-        "strategy": name,
+        "strategy": strategy,
+        "concurrency": concurrency,
+        "profile": profile_spec(profile)[0],
         "scale": scale,
         "input": str(wf.path),
         "records": wf.records,
@@ -281,9 +330,10 @@ def _run_child(conn: Any, profile: str, scale: float, name: str, wf: Any, sobjec
     line = next((ln for ln in reversed(out.splitlines()) if ln.startswith(CHILD_MARK)), None)
     if line is None:
         m = Measurement(
-            strategy=name,
-            baseline=registry.is_baseline(name),
-            family=family_of(name),
+            strategy=strategy,
+            baseline=registry.is_baseline(strategy),
+            family=family_of(strategy),
+            concurrency=concurrency,
             records=wf.records,
             unprocessed=wf.records,
             error=f"child process failed (exit {code}): {err.strip()[-600:]}",
@@ -313,7 +363,13 @@ def _child() -> None:
         admin=None,
         _token=token,
     )
-    options = scaled_options(spec["strategy"], float(spec["scale"]))
+    scale = float(spec["scale"])
+    profile = get_profile(spec["profile"], scale if scale != 1.0 else None)
+    options = {
+        **scaled_options(spec["strategy"], scale),
+        **concurrency_options(spec["strategy"], spec.get("concurrency")),
+        **auto_options(spec["strategy"], int(spec["records"]), profile, scale),
+    }
 
     class _Target:  # run_once reads only the object name when it does not verify
         sobject = spec["sobject"]
@@ -398,8 +454,28 @@ def compute_ratios(rows: list[BenchRow]) -> None:
         row.ratios = ratios
 
 
-def _find(rows: list[BenchRow], profile: str, name: str, n: int) -> BenchRow | None:
-    return next((r for r in rows if r.profile == profile and r.m.strategy == name and r.m.records == n), None)
+def _find(rows: list[BenchRow], profile: str, name: str, n: int, concurrency: int | None = None) -> BenchRow | None:
+    """The run of `name` at `profile` and `n` records (at `concurrency` requests in flight, when given)."""
+    return next(
+        (
+            r
+            for r in rows
+            if r.profile == profile
+            and r.m.strategy == name
+            and r.m.records == n
+            and (concurrency is None or r.m.concurrency == concurrency)
+        ),
+        None,
+    )
+
+
+def _both_finished(a: BenchRow | None, b: BenchRow | None) -> bool:
+    return a is not None and b is not None and a.m.error is None and b.m.error is None
+
+
+def is_scaled(profile: str) -> bool:
+    """True for a profile spec that runs at the bench's time scale (all but ``instant``, which never waits)."""
+    return profile.split("+")[0] != "instant"
 
 
 def check_targets(rows: list[BenchRow]) -> list[dict[str, Any]]:
@@ -470,6 +546,7 @@ def check_targets(rows: list[BenchRow]) -> list[dict[str, Any]]:
                         limit,
                         f"{ours_name} {a.m.calls:,} vs {theirs_name} {b.m.calls:,}",
                     )
+            _issue14_targets(rows, profile, n, add)
             a, b = _find(rows, profile, "bulk2-csv", n), _find(rows, profile, "simple-salesforce:bulk2", n)
             if profile == "instant" and n >= 1_000_000 and a and b and a.m.error is None and b.m.error is None:
                 add(
@@ -509,6 +586,86 @@ def check_targets(rows: list[BenchRow]) -> list[dict[str, Any]]:
     return out
 
 
+def _issue14_targets(rows: list[BenchRow], profile: str, n: int, add: Any) -> None:
+    """Issue 14's targets (faster where users wait), wherever this run has the figures for them."""
+    one, eight = _find(rows, profile, "composite", n, 1), _find(rows, profile, "composite", n, 8)
+    if is_scaled(profile) and one and eight and _both_finished(one, eight):
+        ratio = eight.m.wall_seconds / one.m.wall_seconds if one.m.wall_seconds else None
+        same_calls = eight.m.calls == one.m.calls
+        add(
+            "composite@8 wall <= 0.25x composite@1, same calls, every record verified (issue 14)",
+            profile,
+            n,
+            eight.m.wall_seconds,
+            one.m.wall_seconds,
+            0.25,
+            f"{fmt.duration(eight.m.wall_seconds)} vs {fmt.duration(one.m.wall_seconds)}; calls "
+            f"{eight.m.calls:,} vs {one.m.calls:,}; verified {eight.m.verified:,} and {one.m.verified:,} of {n:,}",
+            met=ratio is not None and ratio <= 0.25 + 1e-9 and same_calls and eight.m.clean and one.m.clean,
+        )
+    bulk2 = _find(rows, profile, "bulk2-csv", n)
+    if profile == "instant" and n <= 2_000 and bulk2 and bulk2.m.error is None:
+        add(
+            "bulk2-csv at 2,000 records: 2 calls, 1 create with its data + 1 poll (issue 14)",
+            profile,
+            n,
+            bulk2.m.calls,
+            None,
+            2,
+            f"{bulk2.m.calls:,} calls: " + ", ".join(f"{k} {v:,}" for k, v in sorted(bulk2.m.calls_by_phase.items())),
+            met=bulk2.m.calls <= 2 and bulk2.m.clean,
+        )
+    auto = _find(rows, profile, "auto", n)
+    others = [
+        r for r in rows if r.profile == profile and r.m.records == n and not r.m.baseline and r.m.strategy != "auto"
+    ]
+    cheapest = _best([r for r in others if r.m.clean], "calls")
+    if auto and auto.m.error is None and cheapest is not None:
+        spent = auto.m.calls - auto.m.calls_by_phase.get("limits", 0)
+        chose = next((note.removeprefix("auto chose ") for note in auto.m.notes if note.startswith("auto chose ")), "?")
+        add(
+            "auto's update calls (its /limits call aside) <= the cheapest of ours (issue 14)",
+            profile,
+            n,
+            spent,
+            cheapest.m.calls,
+            1.0,
+            f"auto chose {chose}: {spent:,} + 1 limits call; cheapest {cheapest.m.strategy} {cheapest.m.calls:,}",
+            met=spent <= cheapest.m.calls and auto.m.clean,
+        )
+    a, b = _find(rows, profile, "bulk2-csv", n), _find(rows, profile, "simple-salesforce:bulk2", n)
+    if profile == "instant" and n >= 1_000_000 and a and b and _both_finished(a, b):
+        add(
+            "bulk2-csv wall time <= 1.0x simple-salesforce:bulk2 (issue 14)",
+            profile,
+            n,
+            a.m.wall_seconds,
+            b.m.wall_seconds,
+            1.0,
+            f"{fmt.duration(a.m.wall_seconds)} vs {fmt.duration(b.m.wall_seconds)}",
+        )
+        if a.m.cpu_seconds is not None and b.m.cpu_seconds is not None:
+            add(
+                "bulk2-csv client CPU (user + system) <= 1.0x simple-salesforce:bulk2 (issue 14)",
+                profile,
+                n,
+                a.m.cpu_seconds,
+                b.m.cpu_seconds,
+                1.0,
+                f"{fmt.seconds(a.m.cpu_seconds)} s vs {fmt.seconds(b.m.cpu_seconds)} s",
+            )
+        add(
+            "bulk2-csv client peak memory < 150 MB (issue 14)",
+            profile,
+            n,
+            a.m.peak_memory_mb,
+            None,
+            150,
+            f"{fmt.megabytes(a.m.peak_memory_mb)} MB",
+            met=a.m.peak_memory_mb is not None and a.m.peak_memory_mb < 150,
+        )
+
+
 # -- reporting ----------------------------------------------------------------------------------------------
 _RUN_COLUMNS = (
     "strategy",
@@ -517,6 +674,7 @@ _RUN_COLUMNS = (
     "client calls",
     "batches",
     "wall s",
+    "cpu s",
     "rec/s",
     "peak MB",
     "ok / failed / unproc.",
@@ -525,7 +683,7 @@ _RUN_COLUMNS = (
     "wall vs best",
     "memory vs best",
 )
-_RUN_NUMERIC = [False, False, True, True, True, True, True, True, False, True, False, True, True]
+_RUN_NUMERIC = [False, False, True, True, True, True, True, True, True, False, True, False, True, True]
 _TARGET_COLUMNS = ("target", "profile", "records", "ours", "baseline", "ratio", "limit", "met")
 _TARGET_NUMERIC = [False, False, True, True, True, True, True, False]
 
@@ -537,11 +695,23 @@ def _ratio_cell(row: BenchRow, key: str) -> str:
     return f"{fmt.ratio(r['ratio'])} {markdown_text(r['baseline'])}" if key == "calls" else fmt.ratio(r["ratio"])
 
 
-def _run_cells(row: BenchRow) -> list[str]:
+def _label(row: BenchRow, rows: list[BenchRow]) -> str:
+    """The strategy's name, with ``@N`` when this profile and volume hold it at several concurrencies."""
     m = row.m
-    name = f"{markdown_text(m.strategy)} (baseline)" if m.baseline else f"**{markdown_text(m.strategy)}**"
+    variants = {
+        r.m.concurrency
+        for r in rows
+        if r.profile == row.profile and r.m.records == m.records and r.m.strategy == m.strategy
+    }
+    return f"{m.strategy}@{m.concurrency}" if len(variants) > 1 else m.strategy
+
+
+def _run_cells(row: BenchRow, rows: list[BenchRow]) -> list[str]:
+    m = row.m
+    label = markdown_text(_label(row, rows))
+    name = f"{label} (baseline)" if m.baseline else f"**{label}**"
     if m.error:
-        return [name, m.family, "", "", "", "", "", "", f"crashed: {markdown_text(m.error[:200])}", "", "", "", ""]
+        return [name, m.family, "", "", "", "", "", "", "", f"crashed: {markdown_text(m.error[:200])}", "", "", "", ""]
     outcome = " / ".join(fmt.count(n) for n in (m.succeeded, m.failed, m.unprocessed))
     verified = fmt.count(m.verified) + (f" ({fmt.count(m.mismatched)} wrong or missing)" if m.mismatched else "")
     return [
@@ -551,6 +721,7 @@ def _run_cells(row: BenchRow) -> list[str]:
         fmt.count(m.calls_client),
         fmt.count(m.batches),
         fmt.seconds(m.wall_seconds),
+        fmt.seconds(m.cpu_seconds) if m.cpu_seconds is not None else "",
         fmt.rate(m.records_per_second),
         fmt.megabytes(m.peak_memory_mb),
         outcome,
@@ -597,7 +768,8 @@ def render_markdown(result: dict[str, Any], rows: list[BenchRow]) -> str:
         "",
         (
             "Calls = the org's own API counter for the run (the client meter agrees unless noted); batches = the "
-            "org's DailyBulkApiBatches; wall = client wall time of the update; peak = the child process's peak RSS; "
+            "org's DailyBulkApiBatches; wall = client wall time of the update; cpu = the client's CPU time over it "
+            "(user + system, all its threads); peak = the child process's peak RSS; "
             "vs best = ours / the best baseline of the same API family at the same profile and volume "
             "(calls: fewest calls; wall and memory: least of each). Baselines are marked (baseline)."
         ),
@@ -607,16 +779,16 @@ def render_markdown(result: dict[str, Any], rows: list[BenchRow]) -> str:
         prows = [r for r in rows if r.profile == profile]
         if not prows:
             continue
-        scaled = f" (time scale {settings['time_scale']:g})" if profile == "realistic" else ""
+        scaled = f" (time scale {settings['time_scale']:g})" if is_scaled(profile) else ""
         lines += [f"## Profile `{profile}`{scaled}", ""]
         for n in sorted({r.m.records for r in prows}):
             at_n = [r for r in prows if r.m.records == n]
             ordered = sorted(at_n, key=lambda r: (r.m.baseline, r.m.family, r.m.strategy))
             lines += [f"### {fmt.count(n)} records", ""]
-            lines += markdown_table(list(_RUN_COLUMNS), (_run_cells(r) for r in ordered), _RUN_NUMERIC)
+            lines += markdown_table(list(_RUN_COLUMNS), (_run_cells(r, rows) for r in ordered), _RUN_NUMERIC)
             lines.append("")
     targets = [t for t in result["targets"] if not t["target"].startswith("verification")]
-    lines += ["## Targets (issue 5)", ""]
+    lines += ["## Targets (issues 5 and 14)", ""]
     lines += markdown_table(list(_TARGET_COLUMNS), (_target_cells(t) for t in targets), _TARGET_NUMERIC)
     verification = [t for t in result["targets"] if t["target"].startswith("verification")]
     failed = [t for t in verification if not t["met"]]
@@ -650,7 +822,7 @@ def profile_run(result: dict[str, Any], rows: list[BenchRow], profile: str) -> C
     measurements = [r.m for r in rows if r.profile == profile]
     if not measurements:
         return None
-    scale = result["settings"]["time_scale"] if profile == "realistic" else None
+    scale = result["settings"]["time_scale"] if is_scaled(profile) else None
     run = CompareRun(
         started_at=result["started_at"],
         finished_at=result["finished_at"],
@@ -662,13 +834,19 @@ def profile_run(result: dict[str, Any], rows: list[BenchRow], profile: str) -> C
     return run
 
 
+def profile_folder(profile: str) -> str:
+    """A profile spec as a folder name: a profile file by its stem, faults kept readable (``+`` and ``=``)."""
+    name, *faults = profile.split("+")
+    return "+".join([Path(name).stem if name.endswith(".json") else name, *faults]).replace("/", "_")
+
+
 def write_bench_reports(result: dict[str, Any], rows: list[BenchRow], root: Path) -> Path:
     """``root/<timestamp>/bench.json`` and ``bench.md``, and per profile the compare report files."""
     files = {BENCH_JSON: json_text(result), BENCH_MD: render_markdown(result, rows)}
     for profile in result["settings"]["profiles"]:
         run = profile_run(result, rows, profile)
         if run is not None:
-            files.update({f"{profile}/{name}": text for name, text in compare_files(run).items()})
+            files.update({f"{profile_folder(profile)}/{name}": text for name, text in compare_files(run).items()})
     return write_report_folder(root, result["started_at"], files)
 
 

@@ -24,7 +24,7 @@ from ..orgs import OrgConnection, OrgOptions
 from ..progress import RunWatch, new_progress
 from ..report import compare_table, measurement_line, recommendation_lines, write_reports
 from ..runner import run_once, scratch_dir
-from ..strategy_options import concurrency_options, real_time_policy, scaled_options
+from ..strategy_options import auto_options, client_policy, concurrency_options, scaled_options
 from ..workload import DEFAULT_FIELDS, Workload
 
 DEFAULT_VOLUMES = "100,1000,10000"
@@ -144,8 +144,7 @@ def budget(
     skipped: list[Skipped] = []
     left = available
     for n, rep, name in wanted:
-        policy = real_time_policy().scaled(1.0 / scale) if scale != 1.0 else real_time_policy()
-        need = run_calls(name, n, model, poll_policy=policy)
+        need = run_calls(name, n, model, poll_policy=client_policy(scale))
         if need > left:
             skipped.append(
                 Skipped(
@@ -318,7 +317,11 @@ def compare(
                     watch = RunWatch(progress, f"{step}: preparing the records", n)
                     wf = workload.prepare(n, round_no)
                     watch.describe(f"{step}: updating")
-                    run_options = {**scaled_options(name, scale), **concurrency_options(name, concurrency)}
+                    run_options = {
+                        **scaled_options(name, scale),
+                        **concurrency_options(name, concurrency),
+                        **auto_options(name, n, org_profile if conn.is_emulator else None, scale),
+                    }
                     m = run_once(conn, workload, name, wf, repeat=rep, options=run_options, watch=watch)
                     progress.remove_task(watch.task)
                     run.measurements.append(m)
