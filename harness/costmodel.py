@@ -457,6 +457,7 @@ def plan(
     api_remaining: int | None = None,
     row_bytes: int | None = None,
     concurrency: int | None = None,
+    operation: str = "update",
 ) -> tuple[list[Prediction], str, str]:
     """Predict every strategy on `profile` (a built-in name, a profile file or an `OrgProfile`), flag those
     whose calls exceed `api_remaining`, and recommend one. On a time-scaled profile the poll policy is
@@ -465,7 +466,16 @@ def plan(
     if poll_policy is None and org_profile.has_delays and org_profile.time_scale not in (0, 1):
         poll_policy = PollPolicy().scaled(1.0 / org_profile.time_scale)
     predictions = [
-        predict(s, n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes, concurrency=concurrency)
+        predict(
+            s,
+            n,
+            org_profile,
+            fields=fields,
+            poll_policy=poll_policy,
+            row_bytes=row_bytes,
+            concurrency=concurrency,
+            operation=operation,
+        )
         for s in strategies
     ]
     if "bulk1-xml" in strategies and any(p.at_risk for p in predictions):
@@ -482,6 +492,7 @@ def plan(
                     poll_policy=poll_policy,
                     row_bytes=row_bytes,
                     bulk1_batch_records=size,
+                    operation=operation,
                 )
             )
     if api_remaining is not None:
