@@ -46,9 +46,10 @@ Bulk 1.0 add batch                the job's batch count, then the batch list: a 
                                   the job unreadable too: rows in doubt (OUTCOME_UNKNOWN),
                                   matched to the batch list by `resume_run`
 Bulk 1.0 close                    read the job: Closed means applied                             1
-REST PATCH, Collections,          read the records back (SOQL by Id, 200 per query) and         ceil(n/200)
-Composite                         compare with the values sent: equal is succeeded; any
-                                  difference is not applied, and the rows are sent again
+REST PATCH, Collections,          read the records back (SOQL by Id, 200 per query; an          ceil(n/200)
+Composite                         upsert's by its key) and compare with the values sent:
+                                  equal is succeeded; any difference is not applied, and
+                                  the rows are sent again
 ================================  ==========================================================  ===========
 
 A request the org refused (an expired session, the daily limit) was not executed: nothing to look up.
