@@ -308,13 +308,16 @@ def predict(
     concurrency: int | None = None,
     bulk1_batch_records: int = BULK1_BATCH,
     multipart: bool = True,
+    operation: str = "update",
 ) -> Prediction:
     """Calls (as the org counts them), batches and seconds for `strategy` updating `n` records of
     `fields` fields each (`row_bytes`: one CSV row's size, for the Bulk 2.0 jobs per 100 MB and for
     whether a job goes in one request; `bulk1_batch_records`: bulk1-xml's batch size; `multipart`:
     bulk2-csv sends a job whose CSV, the header counted as one more row, is under 100,000 characters with
     its create request, 1 call instead of 3). Synchronous strategies send `concurrency` requests at once
-    (None: the strategy's default; `auto` passes it to `composite`)."""
+    (None: the strategy's default; `auto` passes it to `composite`). `operation` "upsert" adds what an
+    upsert reads that an update does not (each Bulk 2.0 job's successfulResults, every Bulk 1.0 batch's
+    results) through the strategies' own formulas."""
     cls = registry.strategy_class(strategy)
     row_bytes = row_bytes or (19 + fields * 8)
     policy = poll_policy or PollPolicy()
@@ -362,6 +365,7 @@ def predict(
             jobs_with_unprocessed=failing_jobs,
             row_chars=row_bytes,
             multipart=multipart,
+            operation=operation,
         )
         seconds += est.by_phase.get("results", 0) * per_poll
         batches = sum(profile.counting.bulk2_batches(size) for size in sizes)
@@ -377,12 +381,14 @@ def predict(
         per_poll = _request(profile, write=False)
         polls, lag = job_checks(run.spans, run.finish, policy, per_poll) if n else (0, 0.0)
         troubled = sum(1 for u in units if unit_attempts(profile, "bulk1", u)[1])
-        est = cls.api_calls(n, polls=polls, batch_records=size, batches_with_failures=troubled)
+        est = cls.api_calls(n, polls=polls, batch_records=size, batches_with_failures=troubled, operation=operation)
         xml_bytes = row_bytes * 3
         uploads = sum(
             _request(profile, write=True, body_bytes=u * xml_bytes) + u * BULK1_UPLOAD_CPU_PER_RECORD_S for u in units
         )
         seconds = 2 * _request(profile, write=True) + uploads + run.finish + polls * per_poll + lag
+        if operation == "upsert":  # every batch's results, read one after another
+            seconds += est.by_phase.get("results", 0) * per_poll
         longest = _longest_unit_s(profile, "bulk1", units)
         notes = _risk_notes("batches", size, longest, run.retries, run.unprocessed, profile, "bulk1")
         p = _prediction(strategy, n, profile, dict(est.by_phase), est.batches, seconds, polls, 1 if n else 0, notes)
@@ -451,6 +457,7 @@ def plan(
     api_remaining: int | None = None,
     row_bytes: int | None = None,
     concurrency: int | None = None,
+    operation: str = "update",
 ) -> tuple[list[Prediction], str, str]:
     """Predict every strategy on `profile` (a built-in name, a profile file or an `OrgProfile`), flag those
     whose calls exceed `api_remaining`, and recommend one. On a time-scaled profile the poll policy is
@@ -459,7 +466,16 @@ def plan(
     if poll_policy is None and org_profile.has_delays and org_profile.time_scale not in (0, 1):
         poll_policy = PollPolicy().scaled(1.0 / org_profile.time_scale)
     predictions = [
-        predict(s, n, org_profile, fields=fields, poll_policy=poll_policy, row_bytes=row_bytes, concurrency=concurrency)
+        predict(
+            s,
+            n,
+            org_profile,
+            fields=fields,
+            poll_policy=poll_policy,
+            row_bytes=row_bytes,
+            concurrency=concurrency,
+            operation=operation,
+        )
         for s in strategies
     ]
     if "bulk1-xml" in strategies and any(p.at_risk for p in predictions):
@@ -476,6 +492,7 @@ def plan(
                     poll_policy=poll_policy,
                     row_bytes=row_bytes,
                     bulk1_batch_records=size,
+                    operation=operation,
                 )
             )
     if api_remaining is not None:

@@ -1,6 +1,8 @@
 """The outcome files of `update` and `resume`, written so a user can act on them.
 
-``success.csv`` lists ``row,Id`` of every record the org updated. ``failed.csv`` and ``unprocessed.csv``
+``success.csv`` lists ``row,Id`` of every record the org updated (an upsert's adds ``created``: ``true``
+for a record the org created, ``false`` for one it updated, empty when the answer was lost and the record
+read back: see `strategies.operation`). ``failed.csv`` and ``unprocessed.csv``
 (``.jsonl`` for a JSON Lines input) hold the input's own rows, with its columns and values as written,
 plus the error columns ``sfh__row``, ``sfh__error_code``, ``sfh__error`` and ``sfh__fields``: correct the
 values and pass the file straight back to ``update --input`` (which ignores ``sfh__`` columns). They use
@@ -25,7 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
+from strategies.sinks import (
+    FAILED,
+    SUCCEEDED,
+    UNPROCESSED,
+    UPSERT_SUCCESS_COLUMNS,
+    RecordOutcome,
+    created_cell,
+)
 
 from .input_file import RESULT_PREFIX, InputFile
 
@@ -41,7 +50,7 @@ class OutcomeFiles:
     `counts` (by status) and `codes` (error code of failed and unprocessed rows) are kept as outcomes arrive.
     """
 
-    def __init__(self, folder: Path, source: InputFile | None, *, append: bool = False) -> None:
+    def __init__(self, folder: Path, source: InputFile | None, *, append: bool = False, upsert: bool = False) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.source = source
@@ -49,7 +58,9 @@ class OutcomeFiles:
         self.counts: Counter[str] = Counter()
         self.codes: Counter[str] = Counter()
         self._line_ending = source.line_ending if source else "\n"
-        self._success, self._success_writer = self._open(self.folder / SUCCESS_FILE, SUCCESS_COLUMNS, ",")
+        self.upsert = upsert
+        columns = UPSERT_SUCCESS_COLUMNS if upsert else SUCCESS_COLUMNS
+        self._success, self._success_writer = self._open(self.folder / SUCCESS_FILE, columns, ",")
         fd, self._spool_path = tempfile.mkstemp(prefix="sfh-outcomes-", suffix=".sqlite")
         os.close(fd)
         self._db = sqlite3.connect(self._spool_path)
@@ -64,7 +75,8 @@ class OutcomeFiles:
     def write(self, outcome: RecordOutcome) -> None:
         self.counts[outcome.status] += 1
         if outcome.status == SUCCEEDED:
-            self._success_writer.writerow(("" if outcome.row is None else outcome.row, outcome.id or ""))
+            cells = ("" if outcome.row is None else outcome.row, outcome.id or "")
+            self._success_writer.writerow((*cells, created_cell(outcome.created)) if self.upsert else cells)
             return
         self.codes[outcome.error_code] += 1
         self._db.execute(

@@ -23,6 +23,10 @@ Rule, in order:
 4. If the chosen estimate exceeds the remaining API calls, take the other one if it fits; if neither
    fits, raise `BudgetError` before any record is sent.
 
+Upsert (``operation="upsert"``): the same rule with upsert's costs: `composite`'s are an update's, `bulk2-csv`
+adds one ``successfulResults/`` download per job (its ``sf__Created`` says what was created). The chosen
+strategy runs the upsert.
+
 Every decision is written to `RunSummary.notes`, and `RunSummary.delegate` names the chosen strategy.
 
 `concurrency` (default `concurrency.DEFAULT_BATCH_CONCURRENCY`) is how many requests `composite` sends at
@@ -86,11 +90,14 @@ class AutoStrategy(UpdateStrategy):
         expected_polls: int = DEFAULT_EXPECTED_POLLS,
         row_chars: float | None = None,
         multipart: bool = True,
+        operation: str = "update",
     ) -> tuple[str, str]:
         """(strategy name, reason) for `n_records`; raises `BudgetError` when nothing fits. `row_chars` and
         `multipart` as in `Bulk2Strategy.api_calls`."""
         composite = CompositeStrategy.api_calls(n_records)
-        bulk2 = Bulk2Strategy.api_calls(n_records, polls=expected_polls, row_chars=row_chars, multipart=multipart)
+        bulk2 = Bulk2Strategy.api_calls(
+            n_records, polls=expected_polls, row_chars=row_chars, multipart=multipart, operation=operation
+        )
         order = ["composite", "bulk2-csv"] if composite.total <= bulk2.total else ["bulk2-csv", "composite"]
         reason = (
             f"{n_records} record(s): composite ~{composite.total} call(s), "
@@ -118,14 +125,19 @@ class AutoStrategy(UpdateStrategy):
         expected_polls: int = DEFAULT_EXPECTED_POLLS,
         row_chars: float | None = None,
         multipart: bool = True,
+        operation: str = "update",
         **_options: Any,
     ) -> CallEstimate:
-        name, _why = cls.choose(n_records, expected_polls=expected_polls, row_chars=row_chars, multipart=multipart)
+        name, _why = cls.choose(
+            n_records, expected_polls=expected_polls, row_chars=row_chars, multipart=multipart, operation=operation
+        )
         base = CallEstimate({"limits": 1}) if check_budget and n_records > 0 else CallEstimate({})
         chosen = (
             CompositeStrategy.api_calls(n_records)
             if name == "composite"
-            else Bulk2Strategy.api_calls(n_records, polls=polls, row_chars=row_chars, multipart=multipart)
+            else Bulk2Strategy.api_calls(
+                n_records, polls=polls, row_chars=row_chars, multipart=multipart, operation=operation
+            )
         )
         return base + chosen
 
@@ -134,6 +146,7 @@ class AutoStrategy(UpdateStrategy):
             "check_budget": self.check_budget,
             "expected_polls": self.expected_polls,
             "multipart": bool(self.bulk2_options.get("multipart", True)),
+            "operation": self.operation.name,
         }
 
     def _needs_count(self, expected: int | None) -> bool:
@@ -160,8 +173,9 @@ class AutoStrategy(UpdateStrategy):
             remaining_calls=remaining_calls,
             remaining_batches=remaining_batches,
             expected_polls=self.expected_polls,
-            row_chars=self._row_chars(prepared, n) if multipart else None,
+            row_chars=self._row_chars(prepared, n, self.operation.key) if multipart else None,
             multipart=multipart,
+            operation=self.operation.name,
         )
         run.summary.delegate = name
         run.note(why)
@@ -169,6 +183,7 @@ class AutoStrategy(UpdateStrategy):
             "validate": False,
             "retry_pass": self.retry_pass,
             "retryable_codes": self.retryable_codes,
+            **self.operation.options(),
         }
         if name == "composite":
             options = {"concurrency": self.concurrency, **self.composite_options}
@@ -177,17 +192,18 @@ class AutoStrategy(UpdateStrategy):
             if self._bulk2 is None:
                 self._bulk2 = Bulk2Strategy(self.session, **common, **self.bulk2_options)
             delegate = self._bulk2
+        delegate.operation = self.operation  # with the key's case rule a describe gave this run
         delegate._state = self._state  # one journal (or ledger) for the run, whichever strategy writes it
         delegate._execute(sobject, prepared, run, expected)
 
     @staticmethod
-    def _row_chars(prepared: PreparedRecords, n: int) -> float | None:
+    def _row_chars(prepared: PreparedRecords, n: int, key: str = "Id") -> float | None:
         """Characters per row of the Bulk 2.0 CSV (its header counted as one more row), when the input can be
         read again (the validation pass spooled it) and is short enough to fit a one-request job at all
         (the shortest row is a 15-character Id and a line feed); None otherwise."""
         if prepared.columns is None or not 0 < n < MULTIPART_MAX_CHARS // 16:
             return None
-        return csv_chars(prepared, prepared.columns) / (n + 1)
+        return csv_chars(prepared, prepared.columns, key=key) / (n + 1)
 
     def _submit(
         self, sobject: str, rows: Any, run: RunContext, *, second_pass: bool = False
@@ -197,7 +213,7 @@ class AutoStrategy(UpdateStrategy):
     def resume(self, job_id: str, sink: ResultSink) -> Any:
         """Resume a Bulk 2.0 job that an earlier `auto` run left pending."""
         if self._bulk2 is None:
-            self._bulk2 = Bulk2Strategy(self.session, retry_pass=self.retry_pass)
+            self._bulk2 = Bulk2Strategy(self.session, retry_pass=self.retry_pass, **self.operation.options())
             self._bulk2._state = self._state
         return self._bulk2.resume(job_id, sink)
 

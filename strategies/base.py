@@ -27,7 +27,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -35,6 +35,7 @@ from .errors import BudgetError, ConfigurationError, RecordValidationError, RunF
 from .journal import RunJournal, ScratchState
 from .ledger import Ledger
 from .meter import FAMILY_REST, LimitInfo, MeterSnapshot
+from .operation import Operation
 from .readback import resolve_open_chunks
 from .records import PreparedRecords, Row, Validator, ValueCheck, prepare, spool_dump
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
@@ -91,7 +92,12 @@ class RunContext:
         self.session = strategy.session
         self.sobject = sobject
         self.sink = sink
-        self.summary = RunSummary(strategy=strategy.name, sobject=sobject)
+        self.summary = RunSummary(
+            strategy=strategy.name,
+            sobject=sobject,
+            operation=strategy.operation.name,
+            external_id=strategy.operation.external_id,
+        )
         self.second_pass = False
         self._retry_allowed = second_pass_allowed
         self._retry_spool: IO[bytes] | None = None
@@ -112,6 +118,11 @@ class RunContext:
         """Set by `resume_run`: an outcome for a row the journal already holds a kept outcome for is dropped."""
         self._chunks = 0
 
+    @property
+    def operation(self) -> Operation:
+        """The strategy's operation (read each time: a describe may refine the key's case rule mid-run)."""
+        return self.strategy.operation
+
     # -- reporting ----------------------------------------------------------------------------------
     def submitted(self, n: int = 1) -> None:
         self.summary.submitted += n
@@ -131,6 +142,8 @@ class RunContext:
             spool_dump(self._retry_spool, (outcome.row, dict(retry_record), outcome))
             self._retry_count += 1
             return
+        if self.operation.is_upsert and outcome.status != SUCCEEDED and outcome.id is not None:
+            outcome = replace(outcome, id=None)  # an upsert row's Id is the org's answer; a failure has none
         journal = self.journal
         if journal is not None and outcome.row is not None:
             if self.dedupe and journal.reported(outcome.row):
@@ -141,7 +154,14 @@ class RunContext:
     def replay(self, outcome: RecordOutcome) -> None:
         """Count `outcome` and write it to the sink (`resume_run` replays the journal's outcomes this way)."""
         if outcome.status == SUCCEEDED:
-            self.summary.succeeded += 1
+            summary = self.summary
+            summary.succeeded += 1
+            if outcome.created:
+                summary.created += 1
+            elif outcome.created is False or not self.operation.is_upsert:
+                summary.updated += 1
+            else:
+                summary.created_unknown += 1
         elif outcome.status == FAILED:
             self.summary.failed += 1
         else:
@@ -190,8 +210,12 @@ class RunContext:
         self._chunks += 1
         chunk = f"{kind}-{time.time_ns():x}-{self._chunks}"
         for number, record in rows:
-            journal.add(chunk, number, _record_id(record))
+            journal.add(chunk, number, self.row_key(record))
         return chunk, journal.intend(kind, chunk=chunk)
+
+    def row_key(self, record: Mapping[str, Any]) -> str | None:
+        """What names `record` in the ledger and the journal: its Id, or an upsert's key as text."""
+        return self.operation.key_text(record) if self.operation.is_upsert else _record_id(record)
 
     def release(self, chunk: str | None) -> None:
         """The rows of `chunk` have their outcomes: they are no longer in flight."""
@@ -283,6 +307,9 @@ class UpdateStrategy(ABC):
     * `state_dir`: keep the run's write-ahead journal there (`strategies.journal`): every input row, each
       state-changing request before it is sent, and every outcome. A run killed at any moment is then
       completed by `resume_run` (or `strategies.resume.resume_run(state_dir, ...)`) from that folder alone.
+    * `operation` ("update", the default, or "upsert") and `external_id` (the field an upsert matches
+      records on): read and checked once, by `strategies.operation.Operation.parse`, for every strategy.
+      An upsert's successes say whether the org created the record (`RecordOutcome.created`).
     """
 
     name: ClassVar[str]
@@ -303,7 +330,10 @@ class UpdateStrategy(ABC):
         retryable_codes: Collection[str] = RETRYABLE_RECORD_CODES,
         on_job: Callable[[str], None] | None = None,
         state_dir: str | Path | None = None,
+        operation: str | None = None,
+        external_id: str | None = None,
     ) -> None:
+        self.operation = Operation.parse(operation, external_id)
         self.session = session
         self.on_job = on_job
         self._state = ScratchState(state_dir, prefix=f"sfh-{self.name}-")
@@ -424,7 +454,11 @@ class UpdateStrategy(ABC):
 
     def _resume_options(self) -> dict[str, Any]:
         """Constructor options (JSON) that `resume_run` needs to rebuild this strategy as it ran."""
-        return {"retry_pass": self.retry_pass, "retryable_codes": sorted(self.retryable_codes)}
+        return {
+            "retry_pass": self.retry_pass,
+            "retryable_codes": sorted(self.retryable_codes),
+            **self.operation.options(),
+        }
 
     # -- state on disk ------------------------------------------------------------------------------
     @property
@@ -462,10 +496,20 @@ class UpdateStrategy(ABC):
         validator = None
         if self.validate:
             fields = self.known_fields
-            if fields is None and self.describe:
-                fields = self.describe_fields(sobject)
-            validator = Validator(known_fields=fields, value_check=self._value_check())
+            if self.describe and (fields is None or self.operation.is_upsert):
+                described = self.describe_object(sobject)
+                fields = [f["name"] for f in described]
+                self.use_describe(sobject, described)
+            validator = Validator(known_fields=fields, value_check=self._value_check(), operation=self.operation)
         return prepare(records, validator=validator, need_count=self._needs_count(expected))
+
+    def use_describe(self, sobject: str, fields: list[dict[str, Any]]) -> None:
+        """Take the key field's rules from the object's describe `fields` (an upsert's case rule), or raise
+        `ConfigurationError` before any write when the org cannot upsert on it."""
+        problem = self.operation.key_field_problem(sobject, fields)
+        if problem:
+            raise ConfigurationError(problem)
+        self.operation = self.operation.described(fields)
 
     def _needs_count(self, expected: int | None) -> bool:
         return False
@@ -512,9 +556,13 @@ class UpdateStrategy(ABC):
 
     # -- helpers for strategies ---------------------------------------------------------------------
     def describe_fields(self, sobject: str) -> list[str]:
+        return [f["name"] for f in self.describe_object(sobject)]
+
+    def describe_object(self, sobject: str) -> list[dict[str, Any]]:
+        """The object's fields as its describe lists them (1 call, phase ``describe``)."""
         with self.session.phase("describe"):
             body = self.session.get_json(self.session.rest_url(f"sobjects/{sobject}/describe"))
-        return [f["name"] for f in body.get("fields", [])]
+        return [f for f in body.get("fields", []) if isinstance(f, dict)]
 
 
 def _counted(rows: Iterable[Row], run: RunContext) -> Iterator[Row]:

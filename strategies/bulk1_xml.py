@@ -21,6 +21,11 @@ numbers and Ids of each batch live in the `Ledger`; memory does not grow with N.
 row, in input order) are zipped with the batch's ledger rows. A null value, or an empty string (which
 Salesforce stores as null), is sent as ``<Field xsi:nil="true"/>``.
 
+Upsert (``operation="upsert"``): the job is created with ``operation`` upsert and ``externalIdFieldName``;
+records carry their key among their fields. Every batch's results are downloaded (R = B on a clean job, as
+with ``fetch_successes``), because only they say which records were created (``<created>true</created>``)
+and give the Ids of new records.
+
 Failure handling: an add-batch POST is never blindly re-sent after it may have reached the server (it
 would create a second batch): after a 5xx, a dropped connection or a read timeout the job's batch count
 and list say whether the batch exists (`_Job._post_batch`); a batch that cannot be added leaves its
@@ -53,6 +58,7 @@ from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div
 from .errors import ConfigurationError, JobError, RunInterrupted, ServerError, TransportError
 from .journal import OUTCOME_UNKNOWN
 from .meter import FAMILY_BULK1
+from .operation import UPDATE_BY_ID, UPSERT, Operation
 from .orphans import find_orphans
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, text_of
@@ -210,6 +216,7 @@ class Bulk1Strategy(UpdateStrategy):
         failed_batches: int = 0,
         batches_with_failures: int = 0,
         fetch_successes: bool = False,
+        operation: str = "update",
         **_options: Any,
     ) -> CallEstimate:
         """``create 1 + upload B + close 1 + poll P + results R`` (nothing for N = 0); see the module doc.
@@ -223,7 +230,8 @@ class Bulk1Strategy(UpdateStrategy):
             return CallEstimate({})
         n_batches = batches if batches is not None else ceil_div(n_records, batch_records)
         troubled = failed_batches + batches_with_failures
-        downloads = (n_batches - failed_batches) if fetch_successes else batches_with_failures
+        every_batch = fetch_successes or operation == UPSERT  # an upsert's results say what it created
+        downloads = (n_batches - failed_batches) if every_batch else batches_with_failures
         results = downloads + (1 if troubled else 0)
         phases = {"create": 1, "upload": n_batches, "close": 1, "poll": polls}
         if results:
@@ -231,7 +239,16 @@ class Bulk1Strategy(UpdateStrategy):
         return CallEstimate(phases, batches=n_batches)
 
     def _formula_options(self) -> dict[str, Any]:
-        return {"batch_records": self.limits.max_records, "fetch_successes": self.fetch_successes}
+        return {
+            "batch_records": self.limits.max_records,
+            "fetch_successes": self.fetch_successes,
+            "operation": self.operation.name,
+        }
+
+    @property
+    def reads_every_result(self) -> bool:
+        """Whether every batch's results are downloaded, clean or not (see the module docstring)."""
+        return self.fetch_successes or self.operation.is_upsert
 
     def _value_check(self) -> ValueCheck | None:
         return xml_value_problem
@@ -249,7 +266,7 @@ class Bulk1Strategy(UpdateStrategy):
                     except RecordTooLarge as exc:
                         run.outcome(RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc)))
                         continue
-                    self.ledger.add(job.chunk_key(chunker.index), number, record.get("Id"))
+                    self.ledger.add(job.chunk_key(chunker.index), number, run.row_key(record))
                     if finished is not None:
                         job.add_batch(finished)
                 last = chunker.flush()
@@ -392,7 +409,11 @@ class _Job:
     def _create(self) -> None:
         """Create the job. After a lost answer the org may hold an empty Open job whose id we never learnt:
         `abort_orphans` looks for it, then one more job is created."""
-        body = job_xml(operation="update", object=self.sobject, concurrencyMode=self.mode, contentType="XML")
+        operation = self.strategy.operation
+        key = {"externalIdFieldName": operation.key} if operation.is_upsert else {}
+        body = job_xml(
+            operation=operation.name, object=self.sobject, **key, concurrencyMode=self.mode, contentType="XML"
+        )
         for attempt in (1, 2):
             step = self.run.intend("create")
             asked_at = time.time()
@@ -433,6 +454,7 @@ class _Job:
                     job_type="Classic",
                     known=self.run.summary.job_ids,
                     asked_at=asked_at,
+                    operation=self.strategy.operation.name,
                 )
         except Exception as exc:
             self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
@@ -697,7 +719,7 @@ class _Job:
                 and _int(state, "numberRecordsFailed") == 0
                 and _int(state, "numberRecordsProcessed") == batch.records
             )
-            if all_succeeded and not self.strategy.fetch_successes:
+            if all_succeeded and not self.strategy.reads_every_result:
                 self.report_rows(batch.chunk, SUCCEEDED, "", "")
                 batch.reported = True
             elif name == "Completed" or (name == "Failed" and _int(state, "numberRecordsProcessed") > 0):
@@ -730,7 +752,7 @@ class _Job:
                     self.run.note(f"batch {batch.batch_id}: more results than records sent; extra results ignored")
                     break
                 row, record_id = entry
-                self.run.outcome(_outcome(row, record_id, result), records.get(position))
+                self.run.outcome(_outcome(row, record_id, result, self.run.operation), records.get(position))
             missing = 0
             for row, record_id in ledger_rows:
                 missing += 1
@@ -781,13 +803,15 @@ def _iter_results(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     for _event, element in SafeET.iterparse(stream, events=("end",)):
         if _local(element.tag) != "result":
             continue
-        out: dict[str, Any] = {"id": "", "success": False, "code": "", "message": "", "fields": ()}
+        out: dict[str, Any] = {"id": "", "success": False, "created": False, "code": "", "message": "", "fields": ()}
         for child in element:
             name = _local(child.tag)
             if name == "id":
                 out["id"] = child.text or ""
             elif name == "success":
                 out["success"] = (child.text or "").strip().lower() == "true"
+            elif name == "created":
+                out["created"] = (child.text or "").strip().lower() == "true"
             elif name == "errors" and not out["code"]:
                 parts = {_local(e.tag): e for e in child}
                 out["code"] = (parts["statusCode"].text or "") if "statusCode" in parts else "UNKNOWN_ERROR"
@@ -797,8 +821,12 @@ def _iter_results(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
         yield out
 
 
-def _outcome(row: int | None, record_id: str | None, result: Mapping[str, Any]) -> RecordOutcome:
+def _outcome(
+    row: int | None, record_id: str | None, result: Mapping[str, Any], operation: Operation = UPDATE_BY_ID
+) -> RecordOutcome:
     if result["success"]:
+        if operation.is_upsert:  # the ledger holds the key; the result, the record's Id
+            return RecordOutcome(row, result["id"] or None, SUCCEEDED, created=result["created"])
         return RecordOutcome(row, result["id"] or record_id, SUCCEEDED)
     return RecordOutcome(row, record_id, FAILED, result["code"], result["message"], result["fields"])
 

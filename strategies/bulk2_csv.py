@@ -24,6 +24,11 @@ the text written. Larger inputs become several jobs, run one after another, or `
 Row mapping: nothing is added to the CSV. The `Ledger` keeps (row, Id) per job on disk; failed and
 unprocessed result rows are matched back on the uploaded Id column plus its occurrence number.
 
+Upsert (``operation="upsert"``): the job document names ``operation`` upsert and ``externalIdFieldName``;
+the key column comes first instead of Id, and the ledger matches result rows on it. ``successfulResults/``
+is downloaded for every job with a success (+1 call per job), because only its ``sf__Created`` says which
+records were created, and its ``sf__Id`` gives their Ids.
+
 Values: None and the empty string are sent as ``#N/A`` (Bulk's "set to null"; Salesforce stores an empty
 text as null anyway); a field a record does not have is an empty cell (Bulk's "leave unchanged"). The
 literal text ``#N/A`` is therefore rejected by validation: it would silently mean null.
@@ -76,6 +81,7 @@ from .errors import (
 from .journal import OUTCOME_UNKNOWN
 from .ledger import ResultRow
 from .meter import FAMILY_BULK2
+from .operation import UPSERT
 from .orphans import find_orphans
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, csv_line, text_of
@@ -145,16 +151,18 @@ class CsvRowWriter:
         return csv_line("" if v is absent else NULL_MARKER if v is None or v == "" else text_of(v) for v in cells)
 
 
-def csv_columns(known: Sequence[str]) -> list[str]:
-    """The CSV's columns for records with fields `known`: Id first, then the others in first-seen order."""
-    return ["Id"] + [c for c in known if c != "Id"]
+def csv_columns(known: Sequence[str], key: str = "Id") -> list[str]:
+    """The CSV's columns for records with fields `known`: the key (Id, or an upsert's external id, as the
+    records spell it) first, then the others in first-seen order."""
+    spelled = next((c for c in known if c.lower() == key.lower()), key)
+    return [spelled] + [c for c in known if c != spelled]
 
 
-def csv_chars(rows: Iterable[Row], known: Sequence[str], *, limit: int = MULTIPART_MAX_CHARS) -> int:
+def csv_chars(rows: Iterable[Row], known: Sequence[str], *, limit: int = MULTIPART_MAX_CHARS, key: str = "Id") -> int:
     """Characters of the one-job CSV `bulk2-csv` writes for `rows` (header included), counted until `limit`
     is reached (the count returned is then at least `limit`): how `auto` learns whether the job would be
     sent with its create request."""
-    writer = CsvRowWriter(csv_columns(known))
+    writer = CsvRowWriter(csv_columns(known, key))
     total = len(writer.header)
     for _number, record in rows:
         if total >= limit:
@@ -245,6 +253,7 @@ class Bulk2Strategy(UpdateStrategy):
         fetch_successes: bool = False,
         row_chars: float | None = None,
         multipart: bool = True,
+        operation: str = "update",
         **_options: Any,
     ) -> CallEstimate:
         """`row_chars`: characters per CSV row (the header counted as one more row); with it, a job under
@@ -262,7 +271,8 @@ class Bulk2Strategy(UpdateStrategy):
         three_step = jobs
         if multipart and row_chars is not None:
             three_step = sum(1 for n in job_sizes if not fits_one_request((n + 1) * row_chars))
-        results = jobs_with_failures + jobs_with_unprocessed + (jobs if fetch_successes else 0)
+        successes = fetch_successes or operation == UPSERT  # an upsert's sf__Created is only in successfulResults
+        results = jobs_with_failures + jobs_with_unprocessed + (jobs if successes else 0)
         phases = {"create": jobs, "poll": polls}
         if three_step:
             phases.update(upload=three_step, close=three_step)
@@ -275,6 +285,7 @@ class Bulk2Strategy(UpdateStrategy):
             "max_job_records": self.limits.max_records,
             "fetch_successes": self.fetch_successes,
             "multipart": self.multipart,
+            "operation": self.operation.name,
         }
 
     def _value_check(self) -> ValueCheck | None:
@@ -285,8 +296,9 @@ class Bulk2Strategy(UpdateStrategy):
         submission = _Submission(self, sobject, run)
         columns: list[str] | None = None
         known = run.columns
+        key_name = run.operation.key
         if known and not second_pass:
-            columns = csv_columns(known)
+            columns = csv_columns(known, key_name)
         writer = CsvRowWriter(columns) if columns else None
         chunker = Chunker(self.limits, header=writer.header if writer else "")
         column_set = set(columns or ())
@@ -295,10 +307,10 @@ class Bulk2Strategy(UpdateStrategy):
         try:
             for number, record in rows:
                 if submission.stopped:
-                    run.unprocessed(number, record.get("Id"), "NOT_SENT", submission.stopped)
+                    run.unprocessed(number, run.row_key(record), "NOT_SENT", submission.stopped)
                     continue
                 if writer is None or not column_set.issuperset(record):
-                    columns = ["Id"] + [c for c in record if c != "Id"]
+                    columns = csv_columns(list(record), key_name)
                     column_set = set(columns)
                     writer = CsvRowWriter(columns)
                     finished = chunker.set_header(writer.header)
@@ -311,7 +323,7 @@ class Bulk2Strategy(UpdateStrategy):
                     continue
                 if chunker.index != key_index:
                     key_index, key = chunker.index, submission.chunk_key(chunker.index)
-                ledger_add(key, number, record.get("Id"))
+                ledger_add(key, number, run.row_key(record))
                 if finished is not None:
                     submission.submit(finished)
             last = chunker.flush()
@@ -396,7 +408,7 @@ class Bulk2Strategy(UpdateStrategy):
         """The first data row of `chunk`'s CSV as uploaded, rendered again from the journaled record."""
         row = next((number for number, _id in journal.rows(chunk) if number is not None), None)
         record = journal.records([row]).get(row, {}) if row is not None else {}
-        writer = CsvRowWriter(csv_columns(run.columns or list(record)))
+        writer = CsvRowWriter(csv_columns(run.columns or list(record), run.operation.key))
         return first_row((writer.header + writer.line(record)).encode("utf-8"))
 
     def resume(self, job_id: str, sink: ResultSink) -> Any:
@@ -507,9 +519,12 @@ class _Submission:
         return True
 
     def _job_document(self) -> dict[str, Any]:
+        operation = self.run.operation
+        key = {"externalIdFieldName": operation.key} if operation.is_upsert else {}
         return {
             "object": self.sobject,
-            "operation": "update",
+            "operation": operation.name,
+            **key,
             "contentType": "CSV",
             "lineEnding": "LF",
             "columnDelimiter": "COMMA",
@@ -604,6 +619,7 @@ class _Submission:
                     job_type="V2Ingest",
                     known=self.run.summary.job_ids,
                     asked_at=asked_at,
+                    operation=self.run.operation.name,
                     states=_CLOSED_STATES,
                 )
         except Exception as exc:
@@ -685,6 +701,7 @@ class _Submission:
                     job_type="V2Ingest",
                     known=self.run.summary.job_ids,
                     asked_at=asked_at,
+                    operation=self.run.operation.name,
                 )
         except Exception as exc:
             self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
@@ -850,14 +867,17 @@ class _Submission:
         job_message = str(info.get("errorMessage") or f"job {job.job_id} ended {state}")
         if state != "JobComplete":
             self.run.note(f"job {job.job_id} ended {state}: {job_message}")
-        if self.strategy.fetch_successes:
+        upsert = self.run.operation.is_upsert
+        if self.strategy.fetch_successes and not upsert:
             self._check_successes(job, processed - failed)
-        if failed == 0 and processed >= job.records:
+        if failed == 0 and processed >= job.records and not upsert:
             self.report_rows(job.chunk, SUCCEEDED, "", "")
         elif processed == 0:
             self.report_rows(job.chunk, UNPROCESSED, job_code, job_message)
         else:
             results: list[Iterable[ResultRow]] = []
+            if upsert and processed > failed:
+                results.append(self._download(job.job_id, "successfulResults/", SUCCEEDED, "", ""))
             if failed:
                 results.append(self._download(job.job_id, "failedResults/", FAILED, "", ""))
             if processed < job.records:
@@ -866,9 +886,15 @@ class _Submission:
             listed_unprocessed = listed_failed = 0
             for row, record_id, result in matched:
                 if result is None:
-                    self.run.outcome(RecordOutcome(row, record_id, SUCCEEDED))
+                    self.run.outcome(RecordOutcome(row, None if upsert else record_id, SUCCEEDED))
                     continue
                 status, code, message, fields, record = result
+                if status == SUCCEEDED:  # an upsert's successfulResults row: the org's Id and sf__Created
+                    if row is not None:
+                        answer = record or {}
+                        created = str(answer.get("sf__Created", "")).lower() == "true"
+                        self.run.outcome(RecordOutcome(row, answer.get("sf__Id") or None, SUCCEEDED, created=created))
+                    continue
                 if row is None:
                     self.run.note(f"job {job.job_id}: a result row for Id {record_id!r} matched no uploaded row")
                     continue
@@ -900,8 +926,15 @@ class _Submission:
             header = next(reader, None)
             if not header:
                 return
-            id_at = header.index("Id") if "Id" in header else (header.index("sf__Id") if "sf__Id" in header else None)
+            operation = self.run.operation
+            if operation.is_upsert:
+                id_at = next((i for i, name in enumerate(header) if name.lower() == operation.key.lower()), None)
+            else:
+                id_at = (
+                    header.index("Id") if "Id" in header else (header.index("sf__Id") if "sf__Id" in header else None)
+                )
             error_at = header.index("sf__Error") if "sf__Error" in header else None
+            answer_at = [(i, name) for i, name in enumerate(header) if name in ("sf__Id", "sf__Created")]
             data_columns = [(i, name) for i, name in enumerate(header) if not name.startswith("sf__")]
             retry_codes = self.strategy.retryable_codes
             for cells in reader:
@@ -912,8 +945,10 @@ class _Submission:
                 fields: tuple[str, ...] = ()
                 if error_at is not None and error_at < len(cells):
                     row_code, row_message, fields = parse_sf_error(cells[error_at])
-                record = None
-                if status == FAILED and row_code in retry_codes:
+                record: dict[str, Any] | None = None
+                if status == SUCCEEDED:
+                    record = {name: cells[i] for i, name in answer_at if i < len(cells)}
+                elif status == FAILED and row_code in retry_codes:
                     record = {
                         name: (None if cells[i] == NULL_MARKER else cells[i])
                         for i, name in data_columns
@@ -957,11 +992,23 @@ class _Submission:
         ):
             code = "" if status != UNPROCESSED else f"JOB_{str(info.get('state')).upper()}"
             job_message = str(info.get("errorMessage") or "")
-            for record_id, row_status, row_code, row_message, fields, _record in self._download(
+            for record_id, row_status, row_code, row_message, fields, record in self._download(
                 job_id, resource, status, code, job_message
             ):
                 self.run.submitted()
-                self.run.outcome(RecordOutcome(None, record_id, row_status, row_code, row_message, fields))
+                answer = record or {} if row_status == SUCCEEDED else {}
+                created = str(answer["sf__Created"]).lower() == "true" if "sf__Created" in answer else None
+                self.run.outcome(
+                    RecordOutcome(
+                        None,
+                        answer.get("sf__Id") or record_id,
+                        row_status,
+                        row_code,
+                        row_message,
+                        fields,
+                        created if self.run.operation.is_upsert else None,
+                    )
+                )
 
     def report_rows(self, chunk: str, status: Status, code: str, message: str) -> None:
         for row, record_id in self.ledger.rows(chunk):

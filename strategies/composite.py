@@ -16,6 +16,9 @@ Salesforce may collate them); a subrequest answered with a non-200 status (e.g. 
 fails every record it carried with that error. The request only sets fixed values, so the transport may
 retry it after a 5xx or a dropped connection even though it is a POST.
 
+Upsert (``operation="upsert"``): each subrequest is ``PATCH .../composite/sobjects/{Object}/{ExternalIdField}``
+with the records' keys among their fields; its save results say ``created``. Same formula.
+
 Up to `concurrency` requests are in flight at once (`concurrency.send_all`, where the default and its
 reason are); the serial second pass for retryable failures sends one at a time.
 """
@@ -35,6 +38,7 @@ from .sinks import UNPROCESSED, RecordOutcome
 from .sobject_collections import (
     COLLECTIONS_MAX,
     collection_record,
+    collections_path,
     report_chunk,
     report_refused,
     send_for_rows,
@@ -91,7 +95,8 @@ class CompositeStrategy(UpdateStrategy):
 
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         url = self.session.rest_url("composite")
-        sub_url = f"/services/data/v{self.session.api_version}/composite/sobjects"
+        operation = self.operation
+        sub_url = f"/services/data/v{self.session.api_version}/{collections_path(sobject, operation)}"
 
         def send(group: list[Row]) -> Report:
             parts = {f"chunk{i}": part for i, part in enumerate(chunks_of(group, self.batch_size))}
@@ -104,7 +109,7 @@ class CompositeStrategy(UpdateStrategy):
                         "referenceId": ref,
                         "body": {
                             "allOrNone": self.all_or_none,
-                            "records": [collection_record(sobject, r) for _, r in part],
+                            "records": [collection_record(sobject, r, operation) for _, r in part],
                         },
                     }
                     for ref, part in parts.items()

@@ -34,7 +34,7 @@ from __future__ import annotations
 import heapq
 import tempfile
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import compress, islice, repeat
 from operator import itemgetter, lt, rshift
 from typing import IO, cast
@@ -42,7 +42,7 @@ from typing import IO, cast
 PARTITIONS = 256
 _BITS = 8
 _MAX_LEVEL = 7  # Python's str hash has 64 bits: 8 levels of 8 bits
-_ID15 = itemgetter(slice(0, 15))
+ID15 = itemgetter(slice(0, 15))
 _LOW_BYTE = (0xFF).__and__
 _ENTRY = 24  # one index entry: offset, key bytes, count (three int64)
 
@@ -59,8 +59,17 @@ class DuplicateIds:
     """
 
     def __init__(
-        self, *, block: int = 1 << 16, partition_limit: int = 1 << 17, details: int = 20, level: int = 0
+        self,
+        *,
+        block: int = 1 << 16,
+        partition_limit: int = 1 << 17,
+        details: int = 20,
+        level: int = 0,
+        key_of: Callable[[str], str] = ID15,
     ) -> None:
+        self.key_of = key_of
+        """What identifies a record in a pending entry: an Id's first 15 characters by default; an upsert
+        passes its keys already in the form it compares (`Operation.duplicate_key`) and `str`."""
         self.block = block
         self.partition_limit = partition_limit
         self.details = details
@@ -117,7 +126,7 @@ class DuplicateIds:
         if None in block:
             rows = list(compress(rows, block))
             block = list(filter(None, block))
-        keys: list[str] = list(map(_ID15, cast("list[str]", block)))
+        keys: list[str] = list(map(self.key_of, cast("list[str]", block)))
         self._next_row = start + len(self.pending)
         self.pending.clear()  # the same list: the caller holds it
         if self._ordered:

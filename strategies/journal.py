@@ -46,9 +46,10 @@ Bulk 1.0 add batch                the job's batch count, then the batch list: a 
                                   the job unreadable too: rows in doubt (OUTCOME_UNKNOWN),
                                   matched to the batch list by `resume_run`
 Bulk 1.0 close                    read the job: Closed means applied                             1
-REST PATCH, Collections,          read the records back (SOQL by Id, 200 per query) and         ceil(n/200)
-Composite                         compare with the values sent: equal is succeeded; any
-                                  difference is not applied, and the rows are sent again
+REST PATCH, Collections,          read the records back (SOQL by Id, 200 per query; an          ceil(n/200)
+Composite                         upsert's by its key) and compare with the values sent:
+                                  equal is succeeded; any difference is not applied, and
+                                  the rows are sent again
 ================================  ==========================================================  ===========
 
 A request the org refused (an expired session, the daily limit) was not executed: nothing to look up.
@@ -86,7 +87,7 @@ OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, id TEXT, record BLOB NOT NULL, status TEXT, code TEXT,
-                                 message TEXT, fields TEXT);
+                                 message TEXT, fields TEXT, created INTEGER);
 CREATE TABLE IF NOT EXISTS steps (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, state TEXT NOT NULL,
                                   chunk TEXT, job_id TEXT, batch_id TEXT, detail TEXT, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_by_row ON entries (row);
@@ -113,7 +114,9 @@ class RunJournal(Ledger):
         self.directory = Path(directory)
         super().__init__(self.directory / JOURNAL_FILE, durable=True)
         self._db.executescript(_SCHEMA)
-        self._outcomes: list[tuple[str, str, str, str, int]] = []
+        if "created" not in {column[1] for column in self._db.execute("PRAGMA table_info(rows)")}:
+            self._db.execute("ALTER TABLE rows ADD COLUMN created INTEGER")  # a journal written before upserts
+        self._outcomes: list[tuple[str, str, str, str, str | None, int | None, int]] = []
 
     @classmethod
     def exists(cls, directory: str | Path) -> bool:
@@ -205,8 +208,17 @@ class RunJournal(Ledger):
         """Keep `outcome` (committed with the next step or chunk release, or every 5,000 outcomes)."""
         if outcome.row is None:
             return
+        created = None if outcome.created is None else int(outcome.created)
         self._outcomes.append(
-            (outcome.status, outcome.error_code, outcome.message, json.dumps(list(outcome.fields)), outcome.row)
+            (
+                outcome.status,
+                outcome.error_code,
+                outcome.message,
+                json.dumps(list(outcome.fields)),
+                outcome.id,
+                created,
+                outcome.row,
+            )
         )
         if len(self._outcomes) >= _PAGE:
             self.flush()
@@ -223,15 +235,23 @@ class RunJournal(Ledger):
         last = 0
         while True:
             page = self._db.execute(
-                f"SELECT row, id, status, code, message, fields FROM rows WHERE row > ? AND {_FINAL} "
+                f"SELECT row, id, status, code, message, fields, created FROM rows WHERE row > ? AND {_FINAL} "
                 "ORDER BY row LIMIT ?",
                 (last, _PAGE),
             ).fetchall()
             if not page:
                 return
-            for number, record_id, status, code, message, fields in page:
+            for number, record_id, status, code, message, fields, created in page:
                 last = number
-                yield RecordOutcome(number, record_id, _status(status), code or "", message or "", _fields(fields))
+                yield RecordOutcome(
+                    number,
+                    record_id,
+                    _status(status),
+                    code or "",
+                    message or "",
+                    _fields(fields),
+                    None if created is None else bool(created),
+                )
 
     def in_doubt(self, chunk: str) -> list[tuple[int, str | None]]:
         """(row, Id) of `chunk`'s rows with no outcome to keep, in upload order (for the small chunks of
@@ -292,7 +312,9 @@ class RunJournal(Ledger):
             self._buffer.clear()
         if self._outcomes:
             db.executemany(
-                "UPDATE rows SET status = ?, code = ?, message = ?, fields = ? WHERE row = ?", self._outcomes
+                "UPDATE rows SET status = ?, code = ?, message = ?, fields = ?, id = COALESCE(?, id), created = ? "
+                "WHERE row = ?",
+                self._outcomes,
             )
             self._outcomes.clear()
         db.execute("COMMIT")

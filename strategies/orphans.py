@@ -2,7 +2,7 @@
 
 Neither Bulk API lets a client tag a job, so the job is recognised by what the request asked for and when:
 Bulk 2.0's Get All Jobs (``GET /jobs/ingest``, which lists Bulk 1.0 jobs too, as ``jobType`` ``Classic``)
-filtered to Open ``update`` jobs on the object, of the API the run uses, that the run does not know,
+filtered to Open jobs of the run's operation (``update`` or ``upsert``) on the object, of the API the run uses, that the run does not know,
 created (by the org's clock: each page's HTTP ``Date`` header less the time elapsed on ours since the
 request was sent, so the two clocks need not agree) no earlier than the request. One candidate is the
 orphan; several (another client creating the same kind of job at the same moment) are left alone. An
@@ -38,6 +38,7 @@ def find_orphans(
     known: Collection[str],
     asked_at: float,
     states: Collection[str] = ("Open",),
+    operation: str = "update",
 ) -> list[str]:
     """Ids of the jobs that may be the one a create request sent at `asked_at` (epoch seconds) made.
 
@@ -55,7 +56,7 @@ def find_orphans(
             if (
                 info.get("state") in states
                 and info.get("object") == sobject
-                and info.get("operation") == "update"
+                and info.get("operation") == operation
                 and info.get("jobType", job_type) == job_type
                 and info.get("id") not in known
                 and (since is None or created is None or created >= since)

@@ -8,6 +8,13 @@ stay in doubt (``OUTCOME_UNKNOWN``, kept in flight in the journal) and a resumed
 
 Cost: one SOQL query (``SELECT Id, <fields sent> FROM <Object> WHERE Id IN (...)``, phase ``resolve``)
 per `READ_BACK_IDS` rows. A query is a REST call like any other: it counts against the daily allocation.
+
+An upsert is read back by its key instead (``WHERE <external id> IN (...)``, keys compared as the field
+compares them): a record holding the key and the values sent means applied, reported succeeded with the
+stored record's Id and ``created`` unknown (None): the record exists as asked, but whether this request
+created it or found it cannot be told from the org's data. No record with the key, or one whose values
+differ, means not applied; several records holding the key means the upsert could not have matched one
+(``DUPLICATE_EXTERNAL_ID``), so not applied either.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ApiError, ServerError
 from .journal import OUTCOME_UNKNOWN
 from .meter import FAMILY_REST
+from .operation import UPDATE_BY_ID, Operation
 from .records import Row, text_of
 from .sinks import SUCCEEDED, UNPROCESSED, RecordOutcome
 
@@ -67,39 +75,70 @@ def _instant(text: str) -> datetime.datetime | datetime.date | None:
         return None
 
 
-def read_back(session: OrgSession, sobject: str, rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
-    """Split `rows` into (applied, not applied) by reading their records (one query per 200 rows)."""
+def read_back(
+    session: OrgSession, sobject: str, rows: Sequence[Row], operation: Operation = UPDATE_BY_ID
+) -> tuple[list[Row], list[Row]]:
+    """Split `rows` into (applied, not applied) by reading their records (one query per 200 rows): by Id,
+    or by an upsert's key. An applied upsert row is given the stored record's ``Id``."""
     applied: list[Row] = []
     not_applied: list[Row] = []
+    key = operation.key
     for start in range(0, len(rows), READ_BACK_IDS):
         group = rows[start : start + READ_BACK_IDS]
-        names = sorted({name for _number, record in group for name in record if name != "Id"}, key=str.lower)
-        ids = sorted({str(record.get("Id")) for _number, record in group if record.get("Id")})
-        stored = _query(session, sobject, names, ids) if ids else {}
+        names = sorted(
+            {name for _number, record in group for name in record if name.lower() not in ("id", key.lower())},
+            key=str.lower,
+        )
+        if operation.is_upsert:
+            names.append(key)
+        keys = sorted({text for _number, record in group if (text := _key_of(record, operation))})
+        stored = _query(session, sobject, names, keys, operation) if keys else {}
         for number, record in group:
-            found = stored.get(str(record.get("Id") or "")[:15])
+            found = stored.get(_match_of(_key_of(record, operation) or "", operation))
             if found is not None and all(
-                same_value(value, found.get(name.lower())) for name, value in record.items() if name != "Id"
+                same_value(value, found.get(name.lower()))
+                for name, value in record.items()
+                if name.lower() not in ("id", key.lower())
             ):
-                applied.append((number, record))
+                applied.append((number, {**record, "Id": found["id"]} if operation.is_upsert else record))
             else:
                 not_applied.append((number, record))
     return applied, not_applied
 
 
-def _query(session: OrgSession, sobject: str, names: Sequence[str], ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Stored records by 15-character Id, each a mapping of lower-case field name -> value."""
-    quoted = ",".join("'" + record_id.replace("\\", "\\\\").replace("'", "\\'") + "'" for record_id in ids)
-    soql = f"SELECT Id{''.join(', ' + n for n in names)} FROM {sobject} WHERE Id IN ({quoted})"
+def _key_of(record: Mapping[str, Any], operation: Operation) -> str | None:
+    return operation.key_text(record) if operation.is_upsert else _id(record)
+
+
+def _match_of(key: str, operation: Operation) -> str:
+    """How a key finds its stored record: an Id's first 15 characters, an upsert key as the field compares it."""
+    return operation.match_key(key) if operation.is_upsert else key[:15]
+
+
+def _query(
+    session: OrgSession, sobject: str, names: Sequence[str], keys: Sequence[str], operation: Operation
+) -> dict[str, dict[str, Any]]:
+    """Stored records by key (see `_match_of`), each a mapping of lower-case field name -> value. A key that
+    several stored records hold maps to none of them (an upsert on it fails)."""
+    quoted = ",".join("'" + key.replace("\\", "\\\\").replace("'", "\\'") + "'" for key in keys)
+    soql = f"SELECT Id{''.join(', ' + n for n in names)} FROM {sobject} WHERE {operation.key} IN ({quoted})"
     found: dict[str, dict[str, Any]] = {}
+    shared: set[str] = set()
     with session.phase("resolve"):
         body = session.request("GET", session.rest_url("query"), family=FAMILY_REST, params={"q": soql}).json()
         while True:
             for record in body.get("records", []):
                 if isinstance(record, Mapping) and record.get("Id"):
-                    found[str(record["Id"])[:15]] = {str(k).lower(): v for k, v in record.items()}
+                    values = {str(k).lower(): v for k, v in record.items()}
+                    stored_key = values.get(operation.key.lower())
+                    match = _match_of(str(record["Id"] if not operation.is_upsert else stored_key or ""), operation)
+                    if match in found:
+                        shared.add(match)
+                    found[match] = values
             following = body.get("nextRecordsUrl")
             if body.get("done", True) or not following:
+                for match in shared:
+                    del found[match]
                 return found
             body = session.request("GET", session.rest_url(str(following)), family=FAMILY_REST).json()
 
@@ -123,7 +162,7 @@ def settle_lost_answer(
             run.outcome(RecordOutcome(number, _id(record), UNPROCESSED, error.error_code, message))
         return True
     try:
-        applied, not_applied = read_back(session, sobject, rows)
+        applied, not_applied = read_back(session, sobject, rows, run.operation)
     except Exception as read_error:
         _unknown(rows, run, f"{why}; reading the records back failed too ({type(read_error).__name__})")
         return False
@@ -148,7 +187,7 @@ def resolve_open_chunks(session: OrgSession, sobject: str, run: RunContext) -> N
             chunk = chunks[0]["chunk"]
             doubt = [number for number, _id_ in journal.in_doubt(chunk)]
             records = journal.records(doubt)
-            applied, _not_applied = read_back(session, sobject, [(n, records[n]) for n in doubt])
+            applied, _not_applied = read_back(session, sobject, [(n, records[n]) for n in doubt], run.operation)
             for number, record in applied:
                 run.outcome(RecordOutcome(number, _id(record), SUCCEEDED))
             journal.forget(chunk)  # rows not applied are no longer in flight: sent again as unsent rows

@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from .duplicate_ids import DuplicateIds
+from .duplicate_ids import ID15, DuplicateIds
 from .errors import RecordProblem, RecordValidationError
+from .operation import UPDATE_BY_ID, Operation
 
 Row = tuple[int, dict[str, Any]]
 """A numbered input record: (1-based row number, field mapping including ``Id``)."""
@@ -443,6 +444,10 @@ class Validator:
     `unique_ids` (default True) makes `prepare` refuse an input that names one record twice; see
     `duplicate_ids` for why, and how it stays in flat memory.
 
+    `operation` (default: update by Id) is an upsert's key instead: every row must give the external id a
+    value, no row may name ``Id``, and "names one record twice" compares keys (`strategies.operation` has
+    the decisions and why).
+
     Everything about a record's *names* depends only on its tuple of keys, which repeats from row to row
     (a CSV file has a handful of shapes: its header minus the empty cells). So names are judged once per
     shape (`_shape`), and each row pays only for its Id and its values.
@@ -453,6 +458,7 @@ class Validator:
     key_prefix: str | None = None
     unique_ids: bool = True
     max_shapes: int = 4096
+    operation: Operation = UPDATE_BY_ID
 
     def __post_init__(self) -> None:
         self._known = {f.lower() for f in self.known_fields} if self.known_fields is not None else None
@@ -470,7 +476,12 @@ class Validator:
             if len(self._shapes) < self.max_shapes:
                 self._shapes[keys] = shape
         found = [RecordProblem(row, name, reason) for name, reason in shape.name_problems]
-        if shape.id_key is not None:
+        if self.operation.is_upsert:
+            if shape.id_key is not None:
+                reason = self.operation.key_problem(record[shape.id_key])
+                if reason:
+                    found.append(RecordProblem(row, self.operation.key, reason))
+        elif shape.id_key is not None:
             value = record[shape.id_key]
             reason = id_problem(value)
             if reason:
@@ -493,18 +504,32 @@ class Validator:
         return found
 
     def _shape(self, keys: tuple[Any, ...]) -> _Shape:
+        """For an upsert, `_Shape.id_key` is the key field's spelling (the Id column is refused)."""
         name_problems: list[tuple[str | None, str]] = []
+        operation = self.operation
         id_keys = [k for k in keys if isinstance(k, str) and k.lower() == "id"]
-        if not id_keys:
+        if operation.is_upsert:
+            if id_keys:
+                name_problems.append(
+                    (
+                        "Id",
+                        f"an upsert matches records on {operation.key}, so an Id column would name the record "
+                        "twice: remove it (or run an update by Id)",
+                    )
+                )
+            id_keys = [k for k in keys if isinstance(k, str) and k.lower() == operation.key.lower()]
+            if not id_keys:
+                name_problems.append((operation.key, operation.key_problem(None) or ""))
+        elif not id_keys:
             name_problems.append(("Id", "missing Id"))
-        elif len(id_keys) > 1:
-            name_problems.append(("Id", "Id given more than once"))
+        if len(id_keys) > 1:
+            name_problems.append((id_keys[0], f"{id_keys[0]} given more than once"))
         checked: list[str] = []
         spelled: dict[str, str] = {}
         for name in keys:
             if not isinstance(name, str) or not FIELD_NAME_RE.match(name):
                 name_problems.append((str(name), "not a valid field API name"))
-            elif name.lower() == "id":
+            elif name.lower() == "id" or (name in id_keys and name != id_keys[0]):
                 continue
             elif name.lower() in spelled:
                 name_problems.append(
@@ -610,7 +635,12 @@ def prepare(
     bad = 0
     columns: dict[str, None] = {}
     spool: IO[bytes] | None = tempfile.TemporaryFile(prefix="sfh-input-") if one_shot else None  # noqa: SIM115 - handed to PreparedRecords, or closed on failure
-    repeats = DuplicateIds(details=max_problems) if validator is not None and validator.unique_ids else None
+    operation = validator.operation if validator is not None else UPDATE_BY_ID
+    repeats = (
+        DuplicateIds(details=max_problems, key_of=str if operation.is_upsert else ID15)
+        if validator is not None and validator.unique_ids
+        else None
+    )
     ids = repeats.pending if repeats is not None else None  # one entry per row (see DuplicateIds)
     block = repeats.block if repeats is not None else 0
     count = 0
@@ -632,7 +662,10 @@ def prepare(
                 for name in clean:
                     columns.setdefault(name, None)
             if ids is not None:
-                ids.append(clean["Id"])
+                if operation.is_upsert:
+                    ids.append(operation.duplicate_key(operation.key_text(clean) or ""))
+                else:
+                    ids.append(clean["Id"])
                 if not count % block:
                     repeats.spill()  # type: ignore[union-attr]
             if spool is not None:
@@ -641,7 +674,10 @@ def prepare(
             repeated, shown = repeats.finish()
             if repeated:
                 bad += repeated
-                problems.extend(RecordProblem(row, "Id", _repeat_reason(first, key)) for row, first, key in shown)
+                problems.extend(
+                    RecordProblem(row, operation.key, _repeat_reason(first, key, operation))
+                    for row, first, key in shown
+                )
                 problems = sorted(problems, key=lambda p: p.row)[:max_problems]
     except BaseException:
         if spool:
@@ -657,7 +693,13 @@ def prepare(
     return PreparedRecords(None if one_shot else records, spool, count, list(columns))
 
 
-def _repeat_reason(first_row: int, key: str) -> str:
+def _repeat_reason(first_row: int, key: str, operation: Operation = UPDATE_BY_ID) -> str:
+    if operation.is_upsert:
+        how = ", compared without case" if operation.folds_case else ""
+        return (
+            f"the same {operation.key} as row {first_row} ({key!r}{how}): each key may appear once, "
+            "or the input's order would decide which values are stored"
+        )
     return (
         f"the same record as row {first_row} (Id {key + id_checksum(key)}): each Id may appear once, "
         "or the input's order would decide which values are stored"

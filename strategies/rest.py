@@ -8,6 +8,14 @@ thread as requests finish).
 A PATCH sets fixed values, so the transport may retry it after a 5xx or a dropped connection. When every
 attempt lost its answer, the record is read back (`strategies.readback`): holding the values sent, it
 succeeded; otherwise it was not applied.
+
+Upsert (``operation="upsert"``): ``PATCH /sobjects/{Object}/{ExternalIdField}/{value}``, the value
+percent-encoded, the body without the key (Salesforce refuses a body naming Id or the key field): 201 is
+created, 200 updated, 300 a key several records hold (``DUPLICATE_EXTERNAL_ID``, nothing written). A key
+holding ``/`` (or one that is all dots) cannot be addressed in a path: Salesforce answers NOT_FOUND even
+encoded (simple-salesforce#22, texei-sfdx-plugin#111, jsforce#1258), so `rest_key_problem` refuses such a
+row before any call, naming it; `collections`, `composite` and the Bulk strategies carry the key in the
+body and take it.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from .base import CallEstimate, RunContext, UpdateStrategy
 from .concurrency import Report, check_concurrency, send_all
 from .meter import FAMILY_REST
 from .readback import settle_lost_answer
-from .records import Row
+from .records import Row, ValueCheck
 from .sinks import FAILED, SUCCEEDED, RecordOutcome
 from .transport import rest_errors
 
@@ -45,6 +53,12 @@ class RestStrategy(UpdateStrategy):
     def _resume_options(self) -> dict[str, Any]:
         return {**super()._resume_options(), "concurrency": self.concurrency}
 
+    def _value_check(self) -> ValueCheck | None:
+        if not self.operation.is_upsert:
+            return None
+        key = self.operation.key.lower()
+        return lambda name, value: rest_key_problem(value) if name.lower() == key else None
+
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         def send(row: Row) -> Report:
             outcome = self._patch(sobject, row)
@@ -63,9 +77,17 @@ class RestStrategy(UpdateStrategy):
 
     def _patch(self, sobject: str, row: Row) -> RecordOutcome:
         number, record = row
-        record_id = record.get("Id")
-        body = {k: v for k, v in record.items() if k != "Id"}
-        url = self.session.rest_url(f"sobjects/{sobject}/{quote(str(record_id or ''), safe='')}")
+        operation = self.operation
+        if operation.is_upsert:
+            key = operation.key.lower()
+            record_id = None
+            body = {k: v for k, v in record.items() if k.lower() != key}
+            path = f"sobjects/{sobject}/{operation.key}/{quote(operation.key_text(record) or '', safe='')}"
+        else:
+            record_id = record.get("Id")
+            body = {k: v for k, v in record.items() if k != "Id"}
+            path = f"sobjects/{sobject}/{quote(str(record_id or ''), safe='')}"
+        url = self.session.rest_url(path)
         response = self.session.request(
             "PATCH",
             url,
@@ -74,11 +96,24 @@ class RestStrategy(UpdateStrategy):
             json_body=body,
             idempotent=True,
             raise_for_status=False,
-            ok=(200, 204),
+            ok=(200, 201, 204),
         )
         try:
-            if response.status_code in (200, 204):
-                return RecordOutcome(number, record_id, SUCCEEDED)
+            if response.status_code in (200, 201, 204):
+                if not operation.is_upsert:
+                    return RecordOutcome(number, record_id, SUCCEEDED)
+                answer = response.json() if response.content else {}
+                created = response.status_code == 201 or bool(answer.get("created"))  # before API 46.0: 204 updated
+                return RecordOutcome(number, answer.get("id") or None, SUCCEEDED, created=created)
+            if response.status_code == 300 and operation.is_upsert:
+                return RecordOutcome(
+                    number,
+                    None,
+                    FAILED,
+                    "DUPLICATE_EXTERNAL_ID",
+                    f"{operation.key} {operation.key_text(record)!r} matches more than one record (HTTP 300)",
+                    (operation.key,),
+                )
             error = (rest_errors(response) or [{}])[0]
             return RecordOutcome(
                 number,
@@ -90,3 +125,16 @@ class RestStrategy(UpdateStrategy):
             )
         finally:
             response.close()
+
+
+def rest_key_problem(value: Any) -> str | None:
+    """Why an upsert key cannot travel in a REST URL path (see the module docstring), or None."""
+    text = value if isinstance(value, str) else str(value)
+    if "/" in text:
+        return (
+            "holds '/', which a REST upsert URL cannot carry (Salesforce answers NOT_FOUND even when encoded): "
+            "upsert these rows with collections, composite or a bulk strategy"
+        )
+    if text.strip(".") == "":
+        return "a key made only of dots would be read as a path step ('.' or '..'), not as a value"
+    return None

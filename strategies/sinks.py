@@ -16,7 +16,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal, Protocol
+from typing import IO, Any, Literal, Protocol
 
 Status = Literal["succeeded", "failed", "unprocessed"]
 SUCCEEDED: Status = "succeeded"
@@ -29,7 +29,9 @@ class RecordOutcome:
     """What happened to one input row.
 
     `row` is the 1-based input row number (None only when a job is resumed without its local ledger);
-    `fields` lists the fields an error names (empty for successes).
+    `fields` lists the fields an error names (empty for successes). `created` is an upsert's answer for a
+    success: True when the org created the record, False when it updated one, None for an update, or for
+    an upsert whose answer was lost and whose record was read back (see `strategies.operation`).
     """
 
     row: int | None
@@ -38,6 +40,12 @@ class RecordOutcome:
     error_code: str = ""
     message: str = ""
     fields: tuple[str, ...] = ()
+    created: bool | None = None
+
+
+def created_cell(created: bool | None) -> str:
+    """An outcome's `created` as a success file writes it: ``true``, ``false``, or empty when unknown."""
+    return "" if created is None else ("true" if created else "false")
 
 
 class ResultSink(Protocol):
@@ -100,6 +108,9 @@ class CountingSink:
 
 
 SUCCESS_COLUMNS = ("row", "Id")
+UPSERT_SUCCESS_COLUMNS = ("row", "Id", "created")
+"""An upsert's success file adds ``created`` (``true``/``false``, as Bulk 2.0's ``sf__Created``; empty when
+the answer was lost and the record read back)."""
 FAILURE_COLUMNS = ("row", "Id", "error_code", "message", "fields")
 
 
@@ -109,9 +120,11 @@ class CsvResultSink:
 
     All three files are created with their header up front, so a consumer always finds them. `fields`
     are joined with ``;``. Rows appear in the order outcomes arrive (sort by ``row`` for input order).
+    `upsert` adds the ``created`` column to ``success.csv``.
     """
 
     directory: str | os.PathLike[str]
+    upsert: bool = False
     _files: dict[str, IO[str]] = field(default_factory=dict, init=False, repr=False)
     _writers: dict[str, csv._writer] = field(default_factory=dict, init=False, repr=False)  # type: ignore[name-defined]
 
@@ -119,7 +132,7 @@ class CsvResultSink:
         path = Path(self.directory)
         path.mkdir(parents=True, exist_ok=True)
         for status, name, columns in (
-            (SUCCEEDED, "success.csv", SUCCESS_COLUMNS),
+            (SUCCEEDED, "success.csv", UPSERT_SUCCESS_COLUMNS if self.upsert else SUCCESS_COLUMNS),
             (FAILED, "failed.csv", FAILURE_COLUMNS),
             (UNPROCESSED, "unprocessed.csv", FAILURE_COLUMNS),
         ):
@@ -136,7 +149,8 @@ class CsvResultSink:
     def write(self, outcome: RecordOutcome) -> None:
         row = "" if outcome.row is None else outcome.row
         if outcome.status == SUCCEEDED:
-            self._writers[SUCCEEDED].writerow((row, outcome.id or ""))
+            cells: tuple[Any, ...] = (row, outcome.id or "")
+            self._writers[SUCCEEDED].writerow((*cells, created_cell(outcome.created)) if self.upsert else cells)
         else:
             self._writers[outcome.status].writerow(
                 (row, outcome.id or "", outcome.error_code, outcome.message, ";".join(outcome.fields))

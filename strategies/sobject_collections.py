@@ -6,6 +6,9 @@ record, in input order. One call per 200 records: ``dml = ceil(N / batch_size)``
 calls are in flight at once (`concurrency.send_all`; the default and its reason are there); the serial
 second pass for retryable failures sends one at a time.
 
+Upsert (``operation="upsert"``): ``PATCH /composite/sobjects/{Object}/{ExternalIdField}`` (API 46.0+), each
+record carrying its key among its fields and no ``id``; every save result says ``created``. Same formula.
+
 The module also holds the helpers Composite shares (record body, save result -> outcome), because a
 Composite request here is just five Collections requests in one envelope.
 """
@@ -19,6 +22,7 @@ from .base import CallEstimate, RunContext, UpdateStrategy, ceil_div, input_batc
 from .concurrency import DEFAULT_BATCH_CONCURRENCY, Report, check_concurrency, send_all
 from .errors import ConfigurationError
 from .meter import FAMILY_REST
+from .operation import UPDATE_BY_ID, Operation
 from .readback import settle_lost_answer
 from .records import Row
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
@@ -27,23 +31,32 @@ from .transport import rest_errors
 COLLECTIONS_MAX = 200
 
 
-def collection_record(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
-    """One record of a Collections body: attributes, lower-case ``id``, then the fields to set."""
-    body: dict[str, Any] = {"attributes": {"type": sobject}, "id": record.get("Id")}
+def collection_record(sobject: str, record: Mapping[str, Any], operation: Operation = UPDATE_BY_ID) -> dict[str, Any]:
+    """One record of a Collections body: attributes, lower-case ``id`` (an update's), then the fields to set
+    (an upsert's key among them)."""
+    body: dict[str, Any] = {"attributes": {"type": sobject}}
+    if not operation.is_upsert:
+        body["id"] = record.get("Id")
     for key, value in record.items():
         if key != "Id":
             body[key] = value
     return body
 
 
-def save_result_outcome(row: Row, result: Any) -> RecordOutcome:
-    """A Collections save result ``{id, success, errors}`` as the outcome of `row`."""
+def collections_path(sobject: str, operation: Operation) -> str:
+    """The Collections resource a write goes to: ``composite/sobjects``, or an upsert's by its key field."""
+    return f"composite/sobjects/{sobject}/{operation.key}" if operation.is_upsert else "composite/sobjects"
+
+
+def save_result_outcome(row: Row, result: Any, operation: Operation = UPDATE_BY_ID) -> RecordOutcome:
+    """A Collections save result ``{id, success, errors}`` (an upsert's with ``created``) as `row`'s outcome."""
     number, record = row
     record_id = record.get("Id")
     if not isinstance(result, Mapping):
         return RecordOutcome(number, record_id, UNPROCESSED, "NO_RESULT", f"unexpected result {result!r:.200}")
     if result.get("success"):
-        return RecordOutcome(number, result.get("id") or record_id, SUCCEEDED)
+        created = bool(result.get("created")) if operation.is_upsert else None
+        return RecordOutcome(number, result.get("id") or record_id, SUCCEEDED, created=created)
     errors = result.get("errors") or [{}]
     first = errors[0] if isinstance(errors[0], Mapping) else {}
     return RecordOutcome(
@@ -61,7 +74,7 @@ def report_chunk(run: RunContext, rows: Sequence[Row], results: Any) -> None:
     results = results if isinstance(results, list) else []
     for index, row in enumerate(rows):
         if index < len(results):
-            run.outcome(save_result_outcome(row, results[index]), row[1])
+            run.outcome(save_result_outcome(row, results[index], run.operation), row[1])
         else:
             run.outcome(
                 RecordOutcome(
@@ -143,10 +156,12 @@ class CollectionsStrategy(UpdateStrategy):
         return {**super()._resume_options(), "batch_size": self.batch_size, "all_or_none": self.all_or_none}
 
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
-        url = self.session.rest_url("composite/sobjects")
+        operation = self.operation
+        url = self.session.rest_url(collections_path(sobject, operation))
 
         def send(chunk: list[Row]) -> Report:
-            body = {"allOrNone": self.all_or_none, "records": [collection_record(sobject, r) for _, r in chunk]}
+            records = [collection_record(sobject, r, operation) for _, r in chunk]
+            body = {"allOrNone": self.all_or_none, "records": records}
             return send_for_rows(
                 self.session, "PATCH", url, body, chunk, run, lambda payload: report_chunk(run, chunk, payload)
             )

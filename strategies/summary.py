@@ -22,6 +22,16 @@ class RunSummary:
     failed: int = 0
     unprocessed: int = 0
     pending: int = 0
+    operation: str = "update"
+    external_id: str | None = None
+    """The field an upsert matched records on (None for an update by Id)."""
+    created: int = 0
+    """Successes the org created (upsert only)."""
+    updated: int = 0
+    """Successes that updated an existing record: every success of an update."""
+    created_unknown: int = 0
+    """Upsert successes whose answer was lost and whose record was read back holding the values sent: created
+    or updated cannot be told. ``created + updated + created_unknown == succeeded``."""
     retried: int = 0
     """Records given the second pass (their final outcome is counted once, in the fields above)."""
     calls_by_phase: dict[str, int] = field(default_factory=dict)

@@ -7,6 +7,7 @@ import typer
 from rich.table import Table
 
 from emulator.constants import EDITION_DAILY_API_REQUESTS
+from strategies.operation import OPERATIONS
 
 from .. import formatting as fmt
 from .. import options as opt
@@ -35,12 +36,20 @@ def plan(
     time_scale: float | None = opt.TimeScale,
     edition: str = typer.Option("developer", "--edition", help="Org edition for the budget when no org is given."),
     concurrency: int | None = opt.Concurrency,
+    operation: str = typer.Option(
+        "update",
+        "--operation",
+        help="update, or upsert (by an external id: the Bulk strategies also read the results that say "
+        "which records were created).",
+    ),
     json_out: bool = opt.JsonOut,
     org: OrgOptions = None,  # type: ignore[assignment]  # filled in by with_org_options
 ) -> None:
     """Predict each strategy's cost on an org profile and recommend one, with the reason; strategies whose
     calls exceed the remaining budget are flagged."""
     count = opt.positive_int(records, "--records")
+    if operation not in OPERATIONS:
+        opt.fail(f"--operation must be one of {', '.join(OPERATIONS)}, got {operation!r}")
     if edition not in EDITION_DAILY_API_REQUESTS:
         opt.fail(f"unknown edition {edition!r}; choose from {', '.join(EDITION_DAILY_API_REQUESTS)}")
     org_profile = opt.load_profile(profile, time_scale)
@@ -60,6 +69,7 @@ def plan(
             api_remaining=remaining,
             row_bytes=row_bytes,
             concurrency=concurrency,
+            operation=operation,
         )
     except ValueError as err:
         opt.fail(str(err))
@@ -68,7 +78,8 @@ def plan(
         output.warn(f"over budget: {', '.join(over)} would need more than the {remaining:,} API calls left ({source})")
     label = next((p.label for p in predictions if p.recommended), choice)
     if not json_out:
-        table = Table(title=f"Plan for {count:,} records ({org_profile.name} profile)")
+        doing = "upserting" if operation == "upsert" else "updating"
+        table = Table(title=f"Plan for {doing} {count:,} records ({org_profile.name} profile)")
         for col in ("strategy", "API calls", "by phase", "Bulk batches", "time", "budget"):
             table.add_column(col, justify="right" if col not in ("strategy", "by phase", "budget") else "left")
         for p in predictions:
@@ -91,6 +102,7 @@ def plan(
     output.finish(
         {
             "records": count,
+            "operation": operation,
             "profile": org_profile.name,
             "profile_source": profile,
             "api_remaining": remaining,

@@ -9,6 +9,11 @@ guard (one /limits call). `--dry-run` stops there. Each run writes its own folde
 the folder of the run that started it. Every run keeps its write-ahead journal in the folder's `.state`,
 from which `resume --run FOLDER` completes a run killed at any moment. How each way of ending maps
 to an exit code is `_ending`'s, with `harness.failures`.
+
+`--operation upsert --external-id FIELD` upserts instead (`strategies.operation` has the rules): the header
+must hold FIELD and no Id column, the describe must show FIELD as an external id, every row names a key
+and no key twice; run.json records the operation and key, so `resume` continues the upsert; success.csv
+adds `created`, and the summary counts created and updated records.
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from rich.table import Table
 
 from strategies import registry
 from strategies.base import RunSummary, UpdateStrategy
-from strategies.errors import ApiError, RecordValidationError, RunFailed, RunInterrupted, StrategyError
+from strategies.errors import (
+    ApiError,
+    ConfigurationError,
+    RecordValidationError,
+    RunFailed,
+    RunInterrupted,
+    StrategyError,
+)
+from strategies.operation import UPDATE_BY_ID, Operation
 from strategies.records import CsvRecords, Validator, prepare
 from strategies.resume import journaled_strategy
 from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED, ResultSink
@@ -56,7 +69,7 @@ from .limits import fetch_limits
 BULK_STRATEGIES = ("bulk2-csv", "bulk1-xml", "auto")
 
 
-def _check_input(source: InputFile) -> None:
+def _check_input(source: InputFile, operation: Operation = UPDATE_BY_ID) -> None:
     path = source.path
     if not path.is_file():
         opt.fail(f"input file not found: {path}")
@@ -67,7 +80,19 @@ def _check_input(source: InputFile) -> None:
     except RecordValidationError as err:
         opt.fail(f"{path}: {err}")
     if not header:
-        opt.fail(f"{path} is empty: expected a header row with an Id column")
+        opt.fail(f"{path} is empty: expected a header row with an {operation.key} column")
+    if operation.is_upsert:
+        names = [name.lower() for name in header]
+        if "id" in names:
+            opt.fail(
+                f"{path} has an Id column: an upsert matches records on {operation.key}, so an Id would name the "
+                "record twice",
+                hint=f"remove the Id column, or update by Id (without --operation upsert --external-id {operation.key})",
+            )
+        if operation.key.lower() in names:
+            return
+        shown = ", ".join(header[:8]) + ("..." if len(header) > 8 else "")
+        opt.fail(f"{path} has no {operation.key} column, the key of this upsert (header: {shown})")
     if "id" not in (name.lower() for name in header):
         if len(header) == 1 and source.delimiter not in header[0] and any(d in header[0] for d in ";\t|"):
             opt.fail(
@@ -78,9 +103,12 @@ def _check_input(source: InputFile) -> None:
         opt.fail(f"{path} has no Id column (header: {', '.join(header[:8])}{'...' if len(header) > 8 else ''})")
 
 
-def _validate(conn: OrgConnection, sobject: str, source: InputFile) -> tuple[int, list[str]]:
+def _validate(
+    conn: OrgConnection, sobject: str, source: InputFile, operation: Operation = UPDATE_BY_ID
+) -> tuple[int, list[str], Operation]:
     """Describe the object (1 call) and check every row (fields, Ids of this object, no Id twice, at least
-    one record; see `records.prepare`); returns (row count, field names)."""
+    one record; an upsert's key instead of Ids; see `records.prepare`); returns (row count, field names,
+    the operation with the key field's case rule from the describe)."""
     session = conn.session()
     try:
         with session.phase("describe"):
@@ -92,9 +120,22 @@ def _validate(conn: OrgConnection, sobject: str, source: InputFile) -> tuple[int
     finally:
         session.close()
     fields = [f["name"] for f in body.get("fields", [])]
+    described = [f for f in body.get("fields", []) if isinstance(f, dict)]
+    problem = operation.key_field_problem(sobject, described)
+    if problem:
+        keys = [f["name"] for f in described if f.get("externalId")]
+        guess = did_you_mean(operation.key, keys)
+        opt.fail(
+            problem,
+            name="UnknownField",
+            hint=f"did you mean --external-id {guess}?"
+            if guess
+            else (f"{sobject}'s external ids: {', '.join(keys)}" if keys else f"{sobject} has no external id field"),
+        )
+    operation = operation.described(described)
     count = 0
     try:
-        validator = Validator(known_fields=fields, key_prefix=body.get("keyPrefix") or None)
+        validator = Validator(known_fields=fields, key_prefix=body.get("keyPrefix") or None, operation=operation)
         prepared = prepare(source.records(), validator=validator, need_count=False)
         try:
             for _ in prepared:
@@ -109,7 +150,7 @@ def _validate(conn: OrgConnection, sobject: str, source: InputFile) -> tuple[int
             + ("the file holds no JSON lines" if source.is_jsonl else "the file has a header row but no data rows")
             + ". Nothing was written."
         )
-    return count, fields
+    return count, fields, operation
 
 
 def _unknown_object(conn: OrgConnection, sobject: str, err: ApiError) -> None:
@@ -163,6 +204,14 @@ def update(
     strategy: str | None = typer.Option(
         None, "--strategy", envvar=registry.ENV_VAR, help="Strategy name; auto allowed."
     ),
+    operation_name: str = typer.Option(
+        "update",
+        "--operation",
+        help="update (by Id, the default) or upsert (by --external-id: existing records updated, new ones created).",
+    ),
+    external_id: str | None = typer.Option(
+        None, "--external-id", help="Upsert: the external id field every row is matched on, e.g. Url__c."
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Validate the input and print the plan and predicted cost; write nothing."
     ),
@@ -212,26 +261,33 @@ def update(
             hint=f"did you mean {guess}?" if guess else None,
         )
     try:
+        operation = Operation.parse(operation_name, external_id)
+    except ConfigurationError as err:
+        opt.fail(str(err), hint="e.g. --operation upsert --external-id Url__c")
+    try:
         source = InputFile(input_path, delimiter_of(column_delimiter), line_ending_of(line_ending))
     except ValueError as err:
         opt.fail(str(err))
-    _check_input(source)
+    _check_input(source, operation)
     if not org.wants_real_org:
         opt.fail(
             "update needs an org: give --target-org, or --instance-url with --access-token, or other credentials (see --help)"
         )
     with opt.open_org(org) as conn:
-        count, fields = _validate(conn, sobject, source)
+        count, fields, operation = _validate(conn, sobject, source, operation)
         limits = fetch_limits(conn)
         api = limits["DailyApiRequests"]
         chosen = strategy
         if strategy == "auto":
-            chosen, _ = registry.strategy_class("auto").choose(count, remaining_calls=api["Remaining"])  # type: ignore[attr-defined]
-        prediction = predict(chosen, count, _profile(), concurrency=concurrency)
+            chosen, _ = registry.strategy_class("auto").choose(  # type: ignore[attr-defined]
+                count, remaining_calls=api["Remaining"], operation=operation.name
+            )
+        prediction = predict(chosen, count, _profile(), concurrency=concurrency, operation=operation.name)
         reserve = int(api["Max"] * api_reserve / 100)
         plan = {
             "strategy": strategy,
             "runs_as": chosen,
+            **operation.to_dict(),
             "records": count,
             "predicted_calls": prediction.calls,
             "predicted_batches": prediction.batches,
@@ -255,21 +311,45 @@ def update(
             output.finish({"dry_run": True, "plan": plan})
             return
         folder = RunFolder.create(
-            out, command="update", strategy=strategy, sobject=sobject, input=source.to_dict(), records=count
+            out,
+            command="update",
+            strategy=strategy,
+            sobject=sobject,
+            input=source.to_dict(),
+            records=count,
+            **operation.to_dict(),
         )
-        output.text(f"updating {sobject} from {source.path} with {strategy}; outcomes go to {folder}/")
+        doing = f"upserting {sobject} by {operation.key}" if operation.is_upsert else f"updating {sobject}"
+        output.text(f"{doing} from {source.path} with {strategy}; outcomes go to {folder}/")
         minutes = 0.0 if run_async else wait
         options = _strategy_options(strategy, folder, serial, concurrency, minutes)
         run = _run(
             conn,
             folder,
             source,
-            lambda session: registry.get(strategy, session, known_fields=fields, on_job=_announcer(folder), **options),
+            lambda session: _described(
+                registry.get(
+                    strategy,
+                    session,
+                    known_fields=fields,
+                    on_job=_announcer(folder),
+                    **operation.options(),
+                    **options,
+                ),
+                operation,
+            ),
             lambda chosen, sink, watch: chosen.update(sobject, watch.records(source.records()), sink),
             total=count,
             description=f"{strategy} {sobject}",
+            upsert=operation.is_upsert,
         )
     _report(run, plan, folder)
+
+
+def _described(strategy: UpdateStrategy, operation: Operation) -> UpdateStrategy:
+    """`strategy` with the operation `_validate` read from the describe (the key field's case rule)."""
+    strategy.operation = operation
+    return strategy
 
 
 def _profile():
@@ -320,10 +400,11 @@ def _run(
     total: int | None,
     description: str,
     append: bool = False,
+    upsert: bool = False,
 ) -> _Finished:
     """`act(strategy, sink, watch)` with the folder's outcome files as the sink, under live progress; a run
     that stopped early still reports every record (`RunFailed` / `RunInterrupted` carry the summary)."""
-    files = OutcomeFiles(folder.path, source, append=append)
+    files = OutcomeFiles(folder.path, source, append=append, upsert=upsert)
     strategy: UpdateStrategy | None = None
     stop: Failure | None = None
     with new_progress(transient=False) as bar:
@@ -395,10 +476,11 @@ def _report(run: _Finished, plan: dict[str, Any], folder: RunFolder) -> None:
     summary = run.summary
     data = {"plan": plan, "summary": summary.to_dict(), "outcome_folder": str(folder), "outcome_files": run.files}
     if not output.current().json:
-        table = Table(title=f"{summary.strategy}: {summary.sobject}")
-        for col in ("submitted", "succeeded", "failed", "unprocessed", "pending", "API calls", "batches", "seconds"):
-            table.add_column(col, justify="right")
-        counts = (
+        upsert = summary.operation == "upsert"
+        title = f"{summary.strategy}: {summary.sobject}" + (f" (upsert by {summary.external_id})" if upsert else "")
+        table = Table(title=title)
+        columns = ["submitted", "succeeded", "failed", "unprocessed", "pending", "API calls", "batches", "seconds"]
+        counts = [
             summary.submitted,
             summary.succeeded,
             summary.failed,
@@ -406,7 +488,14 @@ def _report(run: _Finished, plan: dict[str, Any], folder: RunFolder) -> None:
             summary.pending,
             summary.api_calls,
             summary.batches,
-        )
+        ]
+        if upsert:  # of the succeeded: created and updated (and, for lost answers read back, unknown)
+            columns[2:2] = ["created", "updated"] + (["created?"] if summary.created_unknown else [])
+            counts[2:2] = [summary.created, summary.updated] + (
+                [summary.created_unknown] if summary.created_unknown else []
+            )
+        for col in columns:
+            table.add_column(col, justify="right")
         table.add_row(*map(fmt.count, counts), fmt.seconds(summary.wall_seconds))
         opt.console.print(table)
         phases = ", ".join(f"{k} {fmt.count(v)}" for k, v in summary.calls_by_phase.items())
@@ -463,11 +552,12 @@ def resume(
     name = strategy or folder.manifest.get("strategy") or "bulk2-csv"
     if name not in BULK_STRATEGIES:
         opt.fail(f"resume works for {', '.join(BULK_STRATEGIES)} runs; this one used {name}")
+    operation = Operation.parse(folder.manifest.get("operation"), folder.manifest.get("external_id"))
     _resume_into(
         folder,
         org,
         name,
-        {},
+        operation.options(),
         lambda chosen, sink, _watch: chosen.resume(job_id, sink),  # type: ignore[attr-defined]
         wait=wait,
         announce=f"collecting job {job_id} ({name}); outcomes go to {folder}/",
@@ -531,5 +621,6 @@ def _resume_into(
             total=None,
             description=description,
             append=append,
+            upsert=options.get("operation") == "upsert",
         )
     _report(run, plan, folder)
