@@ -61,11 +61,15 @@ class InputFile:
         return self.path.suffix.lower() in JSONL_SUFFIXES
 
     def header(self) -> list[str]:
-        """A CSV file's column names as written (empty for a JSON Lines file or an empty file)."""
+        """A CSV file's column names as written (empty for a JSON Lines file or an empty file).
+
+        Read by `CsvRecords.header`, the strategies' own reader, so the outcome files and the checks before
+        a run see the columns the strategy sees; a header it refuses (not UTF-8, a column twice, not CSV)
+        raises its `RecordValidationError`, naming the column.
+        """
         if self.is_jsonl:
             return []
-        with open(self.path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-            return next(csv.reader(handle, delimiter=self.delimiter), None) or []
+        return CsvRecords(self.path, delimiter=self.delimiter).header()
 
     def records(self) -> Iterable[dict[str, Any]]:
         """The records for a strategy (re-iterable, streamed), without the outcome files' error columns."""

@@ -37,7 +37,7 @@ from strategies.errors import (
     StrategyError,
 )
 from strategies.operation import UPDATE_BY_ID, Operation
-from strategies.records import CsvRecords, Validator, prepare
+from strategies.records import Validator, prepare
 from strategies.resume import journaled_strategy
 from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED, ResultSink
 from strategies.transport import OrgSession
@@ -76,7 +76,7 @@ def _check_input(source: InputFile, operation: Operation = UPDATE_BY_ID) -> None
     if source.is_jsonl:
         return
     try:
-        header = CsvRecords(path, delimiter=source.delimiter).header()
+        header = source.header()
     except RecordValidationError as err:
         opt.fail(f"{path}: {err}")
     if not header:
