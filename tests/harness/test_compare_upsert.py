@@ -19,6 +19,7 @@ from harness.cli import app
 from harness.orgs import OrgConnection, Secret
 from harness.runner import run_once, scratch_dir
 from harness.workload import Workload, _merge_compare
+from strategies import registry
 from strategies.operation import Operation
 
 runner = CliRunner()
@@ -186,3 +187,15 @@ def test_compare_refuses_a_key_that_is_not_an_external_id(org: Any, tmp_path: Pa
     assert result.exit_code == 2, result.output
     assert "not an external id" in result.output and "Url__c" in result.output
     assert org.admin.usage()["DailyApiRequests"]["used"] - used <= 2  # the look-up and describe; nothing written
+
+
+def test_compare_upsert_runs_the_baselines_library_upserts(embedded: None, tmp_path: Path, fast_polls: Any) -> None:
+    args = ["compare", "--records", "20", "--strategies", "composite", "--baselines", "--reports-dir", str(tmp_path)]
+    args += ["--operation", "upsert", "--external-id", KEY, "--profile", "realistic", "--time-scale", "200", "--json"]
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {m["strategy"]: m for m in json.loads(result.stdout)["result"]["measurements"]}
+    assert set(rows) == {"composite", *registry.baseline_names()}
+    for name, m in rows.items():
+        assert (m["created"], m["updated"], m["verified"], m["split_mismatch"]) == (10, 10, 20, None), name
+        assert m["baseline"] == (name != "composite")
