@@ -317,8 +317,10 @@ def predict(
     its create request, 1 call instead of 3). Synchronous strategies send `concurrency` requests at once
     (None: the strategy's default; `auto` passes it to `composite`). `operation` "upsert" adds what an
     upsert reads that an update does not (each Bulk 2.0 job's successfulResults, every Bulk 1.0 batch's
-    results) through the strategies' own formulas."""
+    results) through the strategies' own formulas, and times records as the profile times an upsert's
+    (`OrgProfile.for_operation`: its UNCONFIRMED extra per record, 0 by default)."""
     cls = registry.strategy_class(strategy)
+    profile = profile.for_operation(operation)
     row_bytes = row_bytes or (19 + fields * 8)
     policy = poll_policy or PollPolicy()
     if strategy in ("rest", "collections", "composite"):
