@@ -195,19 +195,25 @@ class Org:
             self.usage.reset()
 
     # -- seeding ------------------------------------------------------------------------------------
-    def seed(self, object_name: str, count: int, *, parents: int | None = None) -> list[str]:
+    def seed(
+        self, object_name: str, count: int, *, parents: int | None = None, samples: dict[str, str] | None = None
+    ) -> list[str]:
         """Insert `count` synthetic records straight into SQLite; returns nothing for big counts.
 
         Byline__c records get a parent Account each (one Account per 1,000 Bylines by default) so that
-        lock contention between parallel bulk batches can be modelled.
+        lock contention between parallel bulk batches can be modelled. `samples` (field -> pattern with
+        ``{n}``, the record's sequence number) overrides the schema's sample values for this seeding: a
+        caller that will address the records by an external id chooses their keys (the compare workload's
+        upsert writes keys a REST URL can carry, where the schema's sample URLs hold slashes).
         """
         obj = self.sobject(object_name)
+        patterns = _sample_patterns(obj, samples or {})
         parent_ids: list[str] = []
         ref = next((f for f in obj.data_fields() if f.type == "reference" and f.reference_to and not f.read_only), None)
         if ref is not None and ref.reference_to and count:
             n_parents = parents if parents is not None else max(1, count // 1000)
             parent_ids = self.seed(ref.reference_to, n_parents) if ref.reference_to != obj.name else []
-        columns, make_row = _synthetic_rows(obj, self.user_id, parent_ids, ref.column if ref else None)
+        columns, make_row = _synthetic_rows(obj, self.user_id, parent_ids, ref.column if ref else None, patterns)
         first = self.ids.reserve(obj.key_prefix, count)
         pod = "5g"
         new_ids: list[str] = []
@@ -255,8 +261,35 @@ def _sequence_of(record_id: str) -> int:
     return n
 
 
-def _synthetic_rows(obj: SObjectDef, user_id: str, parent_ids: list[str], parent_column: str | None):
-    """Columns and a row factory with plausible values for every data field (fast: no per-row dict)."""
+def _sample_patterns(obj: SObjectDef, samples: dict[str, str]) -> dict[str, str]:
+    """`Org.seed`'s sample overrides by column, checked: text fields of `obj` only, each pattern usable."""
+    patterns: dict[str, str] = {}
+    for name, pattern in samples.items():
+        f = obj.field(name)
+        if f is None or f.computed_from or f.read_only or f.type not in ("string", "textarea", "url", "email", "phone"):
+            raise ValueError(f"seed samples: {obj.name}.{name} is not a writable text field")
+        if not isinstance(pattern, str):
+            raise ValueError(f"seed samples: the pattern for {name} must be text")
+        try:
+            text = pattern.format(n=0)
+        except (IndexError, KeyError, ValueError) as exc:
+            raise ValueError(f"seed samples: {name}'s pattern {pattern!r} is not a {{n}} pattern: {exc}") from None
+        if f.length and len(text) > f.length:
+            raise ValueError(f"seed samples: {name}'s pattern gives values longer than {f.length} characters")
+        patterns[f.column] = pattern
+    return patterns
+
+
+def _synthetic_rows(
+    obj: SObjectDef,
+    user_id: str,
+    parent_ids: list[str],
+    parent_column: str | None,
+    patterns: dict[str, str] | None = None,
+):
+    """Columns and a row factory with plausible values for every data field (fast: no per-row dict);
+    `patterns` (column -> ``{n}`` pattern) replaces the schema's samples."""
+    patterns = patterns or {}
     stamp = now_stamp()
     fields = [f for f in obj.data_fields() if not f.computed_from]
     computed = [
@@ -274,6 +307,8 @@ def _synthetic_rows(obj: SObjectDef, user_id: str, parent_ids: list[str], parent
     def value(f, n: int):
         if f.column == parent_column:
             return parent_ids[n % n_parents] if n_parents else None
+        if f.column in patterns:
+            return patterns[f.column].format(n=n)
         if f.sample is not None:
             return f.sample.format(n=n)  # unique per record when the pattern uses {n}: keys stay keys
         t = f.type

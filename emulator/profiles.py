@@ -23,7 +23,7 @@ import math
 import random
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -114,6 +114,9 @@ class Timings:
     bulk2_chunk_overhead_ms: float
     bulk2_batch_time_limit_s: float  # an internal batch not done in this is retried
     bulk2_max_retries: int  # retries of an internal batch before the job fails
+    upsert_extra_per_record_ms: float = 0.0
+    """UNCONFIRMED: what an upserted record costs beyond an updated one (matching its key), added to the
+    per-record time of every family (`OrgProfile.for_operation`). No source gives it; 0 = update's figures."""
 
     def bulk(self, family: str) -> BulkTimings:
         if family not in BULK_FAMILIES:
@@ -141,6 +144,25 @@ class OrgProfile:
     calibration: Mapping[str, Any] | None = field(default=None, compare=False)  # informational (calibrate's notes)
 
     # -- time ------------------------------------------------------------------------------------------
+    def for_operation(self, operation: str) -> OrgProfile:
+        """The profile as it times `operation`: an upsert's per-record times (synchronous, Bulk 1.0 and 2.0)
+        each take `Timings.upsert_extra_per_record_ms` more; any other operation, or no extra, is this one.
+        The one place the emulator and the cost model read that field."""
+        t = self.timings
+        extra = t.upsert_extra_per_record_ms
+        if operation != "upsert" or extra <= 0:
+            return self
+        return replace(
+            self,
+            timings=replace(
+                t,
+                sync_per_record_ms=t.sync_per_record_ms + extra,
+                bulk1_per_record_ms=t.bulk1_per_record_ms + extra,
+                bulk2_per_record_ms=t.bulk2_per_record_ms + extra,
+                upsert_extra_per_record_ms=0.0,
+            ),
+        )
+
     @property
     def has_delays(self) -> bool:
         """False for a profile with no timing at all (`instant`): nothing to scale, nothing to wait for."""

@@ -55,12 +55,20 @@ class AdminClient:
     def reset(self, *, data: bool = True, usage: bool = True) -> dict:
         return self._call("POST", "/_emulator/reset", json={"data": data, "usage": usage})
 
-    def seed(self, sobject: str, count: int, *, return_ids: bool = False, parents: int | None = None) -> dict:
-        return self._call(
-            "POST",
-            "/_emulator/seed",
-            json={"object": sobject, "count": count, "return_ids": return_ids, "parents": parents},
-        )
+    def seed(
+        self,
+        sobject: str,
+        count: int,
+        *,
+        return_ids: bool = False,
+        parents: int | None = None,
+        samples: dict[str, str] | None = None,
+    ) -> dict:
+        """Seed `count` records; `samples` (field -> pattern with ``{n}``) overrides the schema's sample values."""
+        body: dict[str, Any] = {"object": sobject, "count": count, "return_ids": return_ids, "parents": parents}
+        if samples:
+            body["samples"] = samples
+        return self._call("POST", "/_emulator/seed", json=body)
 
     def configure(self, **settings: Any) -> dict:
         return self._call("POST", "/_emulator/config", json=settings)

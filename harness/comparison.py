@@ -97,6 +97,13 @@ class Measurement:
     costs, apart from waiting on the org. None where it was not measured."""
     concurrency: int | None = None
     """Requests the strategy kept in flight at once; None for one that has no such setting (Bulk, baselines)."""
+    created: int | None = None
+    """An upsert's successes the org created (None for an update by Id)."""
+    updated: int | None = None
+    """An upsert's successes that updated an existing record (None for an update by Id)."""
+    split_mismatch: str | None = None
+    """Why an upsert's created/updated counts disagree with the workload's new/existing keys (None: they agree,
+    or the run was an update). A run with a mismatch is not clean."""
 
     @property
     def calls(self) -> int:
@@ -122,6 +129,7 @@ class Measurement:
             and self.unverified is None
             and self.succeeded == self.records
             and self.verified == self.records
+            and self.split_mismatch is None
         )
 
     def candidate(self) -> Candidate:
@@ -154,6 +162,9 @@ class Measurement:
             "readback_calls": self.readback_calls,
             "cpu_seconds": self.cpu_seconds,
             "concurrency": self.concurrency,
+            "created": self.created,
+            "updated": self.updated,
+            "split_mismatch": self.split_mismatch,
         }
 
     @classmethod
@@ -184,6 +195,9 @@ class Measurement:
             readback_calls=int(data.get("readback_calls", 0)),
             cpu_seconds=_opt_float(data.get("cpu_seconds")),
             concurrency=_opt_int(data.get("concurrency")),
+            created=_opt_int(data.get("created")),
+            updated=_opt_int(data.get("updated")),
+            split_mismatch=_opt_str(data.get("split_mismatch")),
         )
 
 
@@ -264,6 +278,11 @@ def _max_opt(values: Iterable[float | int | None]) -> Any:
     return max(present) if present else None
 
 
+def _min_opt(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
+
+
 def _dedupe(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
@@ -304,6 +323,9 @@ def _aggregate(group: list[Measurement]) -> Measurement:
         verified=min(m.verified for m in use),
         mismatched=max(m.mismatched for m in use),
         unverified=next((m.unverified for m in use if m.unverified), None),
+        created=_min_opt(m.created for m in use),
+        updated=_min_opt(m.updated for m in use),
+        split_mismatch=next((m.split_mismatch for m in use if m.split_mismatch), None),
         job_ids=_dedupe(j for m in group for j in m.job_ids),
         notes=_dedupe(n for m in group for n in m.notes),
         error=error,

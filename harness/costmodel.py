@@ -317,8 +317,10 @@ def predict(
     its create request, 1 call instead of 3). Synchronous strategies send `concurrency` requests at once
     (None: the strategy's default; `auto` passes it to `composite`). `operation` "upsert" adds what an
     upsert reads that an update does not (each Bulk 2.0 job's successfulResults, every Bulk 1.0 batch's
-    results) through the strategies' own formulas."""
+    results) through the strategies' own formulas, and times records as the profile times an upsert's
+    (`OrgProfile.for_operation`: its UNCONFIRMED extra per record, 0 by default)."""
     cls = registry.strategy_class(strategy)
+    profile = profile.for_operation(operation)
     row_bytes = row_bytes or (19 + fields * 8)
     policy = poll_policy or PollPolicy()
     if strategy in ("rest", "collections", "composite"):
@@ -502,21 +504,20 @@ def plan(
     return predictions, choice, reason
 
 
-READBACK_IDS_PER_QUERY = 300  # workload._rest_rows_for_ids: Ids per REST query (keeps the URL short)
 READBACK_BULK_POLLS = 4  # a Bulk 2.0 query job's status checks, about (setup work, not a strategy's formula)
 READBACK_PAGE = 100_000  # records per Bulk 2.0 query result page the read-back asks for
 
 
 def readback_calls(n: int) -> int:
     """About how many API calls `Workload.verify` spends reading `n` records back: REST queries of up to
-    300 Ids at or below `workload.BULK_VERIFY_THRESHOLD`, else one Bulk 2.0 query job (create, polls,
-    result pages)."""
-    from .workload import BULK_VERIFY_THRESHOLD
+    `workload.KEYS_PER_QUERY` Ids (or an upsert's keys) at or below `workload.BULK_VERIFY_THRESHOLD`, else
+    one Bulk 2.0 query job (create, polls, result pages)."""
+    from .workload import BULK_VERIFY_THRESHOLD, KEYS_PER_QUERY
 
     if n <= 0:
         return 0
     if n <= BULK_VERIFY_THRESHOLD:
-        return math.ceil(n / READBACK_IDS_PER_QUERY)
+        return math.ceil(n / KEYS_PER_QUERY)
     return 1 + READBACK_BULK_POLLS + math.ceil(n / READBACK_PAGE)
 
 
@@ -527,18 +528,21 @@ def expected_bulk2_polls(n: int, profile: OrgProfile, *, poll_policy: PollPolicy
     return max(1, predict("bulk2-csv", n, profile, poll_policy=poll_policy).polls)
 
 
-def run_calls(strategy: str, n: int, profile: OrgProfile, *, poll_policy: PollPolicy | None = None) -> int:
+def run_calls(
+    strategy: str, n: int, profile: OrgProfile, *, poll_policy: PollPolicy | None = None, operation: str = "update"
+) -> int:
     """The API calls one measured `compare` run of `strategy` is predicted to make, its read-back included.
 
     Our strategies use `predict` (polls replayed on the profile); `auto` costs its /limits call plus the
-    strategy it would pick; a library baseline its own formula (`api_calls`, polls at their minimum).
+    strategy it would pick; a library baseline its own formula (`api_calls`, polls at their minimum). An
+    upsert (`operation`) adds what each formula says an upsert reads besides (its created/updated results).
     """
     if registry.is_baseline(strategy):
-        calls = registry.strategy_class(strategy, include_baselines=True).api_calls(n).total
+        calls = registry.strategy_class(strategy, include_baselines=True).api_calls(n, operation=operation).total
     elif strategy == "auto":
         polls = expected_bulk2_polls(n, profile, poll_policy=poll_policy)
         chosen, _why = registry.strategy_class("auto").choose(n, expected_polls=polls)  # type: ignore[attr-defined]
-        calls = 1 + predict(chosen, n, profile, poll_policy=poll_policy).calls
+        calls = 1 + predict(chosen, n, profile, poll_policy=poll_policy, operation=operation).calls
     else:
-        calls = predict(strategy, n, profile, poll_policy=poll_policy).calls
+        calls = predict(strategy, n, profile, poll_policy=poll_policy, operation=operation).calls
     return calls + readback_calls(n)

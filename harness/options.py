@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import typer
 
 from emulator.profiles import OrgProfile, get_profile
+from strategies.operation import Operation
 
 from . import failures
 from .orgs import DEFAULT_API_VERSION, OrgConnection, OrgOptions, Secret, connect, embedded_emulator
@@ -210,3 +211,20 @@ def load_profile(source: str, time_scale: float | None = None) -> OrgProfile:
         return get_profile(source, time_scale)
     except ValueError as err:
         fail(f"--profile: {err}")
+
+
+def check_upsert_key(operation: Operation, sobject: str, described: list[dict[str, Any]]) -> None:
+    """Fail (before any write) when the object's describe `described` says the upsert's key field cannot be
+    upserted on, with the object's external ids as the hint (`update` and `compare` alike)."""
+    problem = operation.key_field_problem(sobject, described)
+    if not problem:
+        return
+    keys = [f["name"] for f in described if f.get("externalId")]
+    guess = failures.did_you_mean(operation.key, keys)
+    fail(
+        problem,
+        name="UnknownField",
+        hint=f"did you mean --external-id {guess}?"
+        if guess
+        else (f"{sobject}'s external ids: {', '.join(keys)}" if keys else f"{sobject} has no external id field"),
+    )

@@ -164,7 +164,18 @@ def _label(m: Measurement) -> str:
 
 
 def _outcome(m: Measurement, sep: str = " / ") -> str:
-    return sep.join(f"{n:,}" for n in (m.succeeded, m.failed, m.unprocessed))
+    """OK / failed / unprocessed; an upsert's OK as created + updated (their sum when some are unknown)."""
+    ok = f"{m.succeeded:,}"
+    if m.created is not None and m.updated is not None and m.created + m.updated == m.succeeded:
+        ok = f"{m.created:,}+{m.updated:,}"
+    return sep.join([ok, f"{m.failed:,}", f"{m.unprocessed:,}"])
+
+
+def _split(m: Measurement) -> str:
+    """ ", created C, updated U" for an upsert (nothing for an update)."""
+    if m.created is None or m.updated is None:
+        return ""
+    return f", created {fmt.count(m.created)}, updated {fmt.count(m.updated)}"
 
 
 def _verified(m: Measurement, compact: bool = False) -> str:
@@ -227,11 +238,14 @@ def _max_repeats(run: CompareRun) -> int:
 
 def _aggregation_note(run: CompareRun) -> str:
     repeats = _max_repeats(run)
+    upsert = (
+        " Upserts: OK is records created + updated." if any(m.created is not None for m in run.measurements) else ""
+    )
     if repeats <= 1:
-        return "One run per strategy and volume."
+        return "One run per strategy and volume." + upsert
     return (
         f"Medians of {repeats} repeats for times; API calls, batches and memory are the maximum, "
-        "record counts the worst repeat."
+        "record counts the worst repeat." + upsert
     )
 
 
@@ -282,7 +296,7 @@ def measurement_line(m: Measurement, where: str = "") -> str:
     line = (
         f"{where}{_label(m):>32} {fmt.count(m.records):>9} records: {fmt.count(m.calls_client):>7} calls "
         f"(org {fmt.count(m.calls_org)}), {fmt.count(m.batches)} batches, {fmt.seconds(m.wall_seconds):>6} s, "
-        f"{fmt.megabytes(m.peak_memory_mb)} MB, verified {_verified(m)} {_status(m)}"
+        f"{fmt.megabytes(m.peak_memory_mb)} MB{_split(m)}, verified {_verified(m)} {_status(m)}"
     )
     return line + (f"  error: {m.error[:160]}" if m.error else "")
 
@@ -409,7 +423,8 @@ def csv_columns(run: CompareRun) -> list[str]:
     return [
         "strategy", "baseline", "family", "records", "repeat", "calls_client", "calls_org", *phases,
         "batches", "wall_seconds", "records_per_second", "peak_memory_mb",
-        "succeeded", "failed", "unprocessed", "verified", "mismatched", "unverified", "job_ids", "notes", "error",
+        "succeeded", "created", "updated", "failed", "unprocessed", "verified", "mismatched", "unverified",
+        "split_mismatch", "job_ids", "notes", "error",
     ]  # fmt: skip
 
 
@@ -492,6 +507,8 @@ def _problems(run: CompareRun) -> list[tuple[Measurement, str]]:
             out.append((m, ", ".join(counts)))
         if m.mismatched:
             out.append((m, f"{m.mismatched:,} records read back with other values than written"))
+        if m.split_mismatch and not any(m.split_mismatch in note for note in m.notes):
+            out.append((m, f"created/updated: {m.split_mismatch}"))
         for note in m.notes:
             out.append((m, note))
     return out

@@ -16,6 +16,7 @@ from strategies import registry
 from strategies.errors import RunFailed, StrategyError
 from strategies.records import CsvRecords
 from strategies.sinks import CountingSink, CsvResultSink
+from strategies.summary import RunSummary
 
 from .comparison import Measurement
 from .measure import PeakMemory
@@ -49,6 +50,8 @@ def run_once(
     `watch` shows the run's progress (it only reads what the run already sees: no extra request).
     """
     baseline = registry.is_baseline(strategy_name)
+    if workload.operation.is_upsert:
+        options = {**workload.operation.options(), **(options or {})}
     org_before = conn.admin.usage() if conn.admin is not None else None
     session = conn.session()
     sink: Any = CsvResultSink(outcome_dir) if outcome_dir is not None else CountingSink()
@@ -93,6 +96,11 @@ def run_once(
         notes += [f"verification: {e}" for e in check.examples]
         if unverified:
             notes.append(f"not verified: {unverified}")
+    split_mismatch = None
+    if summary is not None and wf.new is not None and error is None and not (summary.failed or summary.unprocessed):
+        split_mismatch = upsert_split_mismatch(summary, wf)
+        if split_mismatch:
+            notes.append(f"created/updated: {split_mismatch}")
     name = strategy_name
     if summary is not None and summary.delegate:
         notes.insert(0, f"auto chose {summary.delegate}")
@@ -121,6 +129,28 @@ def run_once(
         readback_calls=readback,
         cpu_seconds=round(cpu, 3),
         concurrency=concurrency_in_flight(strategy_name, (options or {}).get("concurrency")),
+        created=summary.created if summary and wf.new is not None else None,
+        updated=summary.updated if summary and wf.new is not None else None,
+        split_mismatch=split_mismatch,
+    )
+
+
+def upsert_split_mismatch(summary: RunSummary, wf: WorkloadFile) -> str | None:
+    """Why the run's created/updated counts disagree with the workload's new/existing keys, or None.
+
+    Successes whose answer was lost and whose record was read back have ``created`` unknown
+    (`RunSummary.created_unknown`): they may stand for either kind, so the known counts must fit within the
+    split and all three together make up the workload."""
+    new, existing = wf.new or 0, wf.existing or 0
+    created, updated, unknown = summary.created, summary.updated, summary.created_unknown
+    if created == new and updated == existing:
+        return None
+    if unknown and created <= new and updated <= existing and created + updated + unknown == new + existing:
+        return None
+    told = f" ({unknown:,} unknown)" if unknown else ""
+    return (
+        f"the run created {created:,} and updated {updated:,}{told}; "
+        f"the workload had {new:,} new and {existing:,} existing keys"
     )
 
 

@@ -39,7 +39,10 @@ async def reset(request: Request) -> Response:
 async def seed(request: Request) -> Response:
     body = await read_json(request)
     org = _org(request)
-    ids = org.seed(str(body["object"]), int(body["count"]), parents=body.get("parents"))
+    samples = body.get("samples")
+    if samples is not None and not isinstance(samples, dict):
+        raise ValueError("samples must be an object: field -> pattern with {n}")
+    ids = org.seed(str(body["object"]), int(body["count"]), parents=body.get("parents"), samples=samples)
     return json_response(
         {"object": body["object"], "count": int(body["count"]), "ids": ids if body.get("return_ids") else None}
     )

@@ -73,9 +73,11 @@ class RestApp:
             return
         profile = self.org.profile
         t = profile.timings
-        extra = profile.scaled(
-            (result.records * t.sync_per_record_ms + result.subrequests * t.composite_subrequest_ms) / 1000.0
-        )
+        per_record = result.records * t.sync_per_record_ms
+        if result.upserted:  # an upserted record may cost more than an updated one (`OrgProfile.for_operation`)
+            upsert_ms = profile.for_operation("upsert").timings.sync_per_record_ms
+            per_record += result.upserted * (upsert_ms - t.sync_per_record_ms)
+        extra = profile.scaled((per_record + result.subrequests * t.composite_subrequest_ms) / 1000.0)
         if extra > 0:
             await asyncio.sleep(extra)
         if result.status == 204:

@@ -82,7 +82,8 @@ def composite(call: RestCall) -> RestResult:
     else:
         responses, _ = _run_subrequests(call, subs, None, stop_on_failure=False)
     records = sum(r.pop("_records", 0) for r in responses)
-    return RestResult(200, {"compositeResponse": responses}, records=records, subrequests=len(subs))
+    upserted = sum(r.pop("_upserted", 0) for r in responses)
+    return RestResult(200, {"compositeResponse": responses}, records=records, upserted=upserted, subrequests=len(subs))
 
 
 def _is_collection_or_query(url: str) -> bool:
@@ -124,6 +125,7 @@ def _run_subrequests(call: RestCall, subs: list[Any], conn: Any, *, stop_on_fail
                 "httpStatusCode": res.status,
                 "referenceId": ref,
                 "_records": res.records,
+                "_upserted": res.upserted,
             }
         )
         if ref and not _failed(res.status):
@@ -146,7 +148,7 @@ def _halt_all(subs: list[Any], responses: list[dict[str, Any]], failed: int) -> 
         ref = sub.get("referenceId") if isinstance(sub, dict) else None
         if i == failed:
             kept = dict(responses[i])
-            kept["_records"] = 0
+            kept["_records"] = kept["_upserted"] = 0
             out.append(kept)
         else:
             out.append(
@@ -156,6 +158,7 @@ def _halt_all(subs: list[Any], responses: list[dict[str, Any]], failed: int) -> 
                     "httpStatusCode": 400,
                     "referenceId": ref,
                     "_records": 0,
+                    "_upserted": 0,
                 }
             )
     return out
@@ -214,7 +217,7 @@ def composite_batch(call: RestCall) -> RestResult:
     results = []
     has_errors = False
     halted = False
-    records = 0
+    records = upserted = 0
     for i, sub in enumerate(subs):
         if halted:
             results.append(
@@ -245,11 +248,18 @@ def composite_batch(call: RestCall) -> RestResult:
         except SalesforceError as err:
             res = RestResult(err.status, rest_body(err))
         records += res.records
+        upserted += res.upserted
         results.append({"statusCode": res.status, "result": res.body})
         if _failed(res.status):
             has_errors = True
             halted = halt
-    return RestResult(200, {"hasErrors": has_errors, "results": results}, records=records, subrequests=len(subs))
+    return RestResult(
+        200,
+        {"hasErrors": has_errors, "results": results},
+        records=records,
+        upserted=upserted,
+        subrequests=len(subs),
+    )
 
 
 # -- /composite/tree/{sObject} ------------------------------------------------------------------------------

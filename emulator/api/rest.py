@@ -70,6 +70,7 @@ class RestResult:
     status: int
     body: Any = None
     records: int = 0  # records written, for the profile's per-record latency
+    upserted: int = 0  # how many of them were upserts (the profile may time those apart: `for_operation`)
     subrequests: int = 0
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -286,12 +287,14 @@ def external_upsert(call: RestCall) -> RestResult:
     if not result.success:
         if result.errors[0].status_code == "DUPLICATE_EXTERNAL_ID":
             return _matching_urls(call, obj, keyed_ids(call.org.store, obj, key, value))
-        return RestResult(400, [rest_item(e.status_code, e.message, e.fields) for e in result.errors], records=1)
+        return RestResult(
+            400, [rest_item(e.status_code, e.message, e.fields) for e in result.errors], records=1, upserted=1
+        )
     if result.created:
-        return RestResult(201, _upsert_body(call, result), records=1)
+        return RestResult(201, _upsert_body(call, result), records=1, upserted=1)
     if call.version < 46.0:
-        return RestResult(204, None, records=1)
-    return RestResult(200, _upsert_body(call, result), records=1)
+        return RestResult(204, None, records=1, upserted=1)
+    return RestResult(200, _upsert_body(call, result), records=1, upserted=1)
 
 
 def _upsert_body(call: RestCall, result: SaveResult) -> dict[str, Any]:
@@ -572,7 +575,7 @@ def collections_upsert(call: RestCall) -> RestResult:
         return [out[i] for i in range(len(records))]
 
     results = _all_or_none(call, all_or_none, write)
-    return RestResult(200, [r.to_upsert_json() for r in results], records=len(records))
+    return RestResult(200, [r.to_upsert_json() for r in results], records=len(records), upserted=len(records))
 
 
 def collections_get(call: RestCall) -> RestResult:

@@ -235,7 +235,7 @@ def run_transactions(
     for chunk in chunks:
         if should_stop():
             break
-        profile = ctx.profile
+        profile = ctx.profile.for_operation(operation)
         cost = profile.chunk_seconds(family, len(chunk))
         if timer is not None and not timer.spend(cost):
             ctx.engine.sleep(timer.remaining_s)

@@ -37,6 +37,7 @@ import typer
 
 from emulator.profiles import get_profile
 from strategies import registry
+from strategies.operation import UPDATE_BY_ID
 
 from .. import formatting as fmt
 from .. import options as opt
@@ -371,8 +372,9 @@ def _child() -> None:
         **auto_options(spec["strategy"], int(spec["records"]), profile, scale),
     }
 
-    class _Target:  # run_once reads only the object name when it does not verify
+    class _Target:  # run_once reads only the object name and the operation when it does not verify
         sobject = spec["sobject"]
+        operation = UPDATE_BY_ID  # bench runs updates by Id
 
     wf = WorkloadFile(Path(spec["input"]), int(spec["records"]), int(spec["round"]))
     start_mb = round(psutil.Process().memory_info().rss / 1_048_576, 1)

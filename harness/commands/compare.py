@@ -12,7 +12,8 @@ import typer
 
 from emulator.profiles import OrgProfile, get_profile
 from strategies import registry
-from strategies.errors import ApiError
+from strategies.errors import ApiError, ConfigurationError
+from strategies.operation import UPDATE_BY_ID, Operation
 
 from .. import options as opt
 from .. import output
@@ -25,7 +26,7 @@ from ..progress import RunWatch, new_progress
 from ..report import compare_table, measurement_line, recommendation_lines, write_reports
 from ..runner import run_once, scratch_dir
 from ..strategy_options import auto_options, client_policy, concurrency_options, scaled_options
-from ..workload import DEFAULT_FIELDS, Workload
+from ..workload import DEFAULT_FIELDS, DEFAULT_NEW_FRACTION, Workload
 
 DEFAULT_VOLUMES = "100,1000,10000"
 DEFAULT_STRATEGIES = tuple(registry.names())
@@ -99,8 +100,11 @@ class PrerunChecks:
     calls_org: int | None
 
 
-def prerun_checks(conn: OrgConnection, sobject: str, fields: tuple[str, ...]) -> PrerunChecks:
-    """Describe the object (its fields must exist: a did-you-mean otherwise) and read /limits: 2 calls."""
+def prerun_checks(
+    conn: OrgConnection, sobject: str, fields: tuple[str, ...], operation: Operation = UPDATE_BY_ID
+) -> PrerunChecks:
+    """Describe the object (its fields must exist: a did-you-mean otherwise; an upsert's key must be an
+    external id) and read /limits: 2 calls."""
     before = _org_used(conn)
     session = conn.session()
     try:
@@ -124,6 +128,7 @@ def prerun_checks(conn: OrgConnection, sobject: str, fields: tuple[str, ...]) ->
                 name="UnknownField",
                 hint=f"did you mean {', '.join(guesses)}?" if guesses else "check --fields (custom fields end in __c)",
             )
+        opt.check_upsert_key(operation, sobject, [f for f in body.get("fields", []) if isinstance(f, dict)])
         with session.phase("limits"):
             api = session.get_json(session.rest_url("limits"))["DailyApiRequests"]
         client = session.meter.snapshot().api_total() + (0 if conn.is_emulator else 1)
@@ -136,7 +141,12 @@ def prerun_checks(conn: OrgConnection, sobject: str, fields: tuple[str, ...]) ->
 
 
 def budget(
-    wanted: list[tuple[int, int, str]], available: int, model: OrgProfile, scale: float, why: str
+    wanted: list[tuple[int, int, str]],
+    available: int,
+    model: OrgProfile,
+    scale: float,
+    why: str,
+    operation: str = "update",
 ) -> tuple[list[tuple[int, int, str]], list[Skipped]]:
     """The runs to start, in order, while their predicted calls (read-back included) fit `available`; the
     rest as `Skipped`. A run that does not fit is skipped and smaller ones after it may still run."""
@@ -144,7 +154,7 @@ def budget(
     skipped: list[Skipped] = []
     left = available
     for n, rep, name in wanted:
-        need = run_calls(name, n, model, poll_policy=client_policy(scale))
+        need = run_calls(name, n, model, poll_policy=client_policy(scale), operation=operation)
         if need > left:
             skipped.append(
                 Skipped(
@@ -229,6 +239,21 @@ def compare(
     concurrency: int | None = opt.Concurrency,
     sobject: str = typer.Option("Byline__c", "--sobject", "-s", help="Object to update (needs Name and the --fields)."),
     fields: str = typer.Option(",".join(DEFAULT_FIELDS), "--fields", help="Numeric fields that get new values."),
+    operation: str = typer.Option(
+        "update",
+        "--operation",
+        help="update (by Id), or upsert (by --external-id: part of the rows name existing records, part new keys).",
+    ),
+    external_id: str | None = typer.Option(
+        None, "--external-id", help="The external id field an upsert matches records on (e.g. Url__c)."
+    ),
+    new_fraction: float = typer.Option(
+        DEFAULT_NEW_FRACTION,
+        "--new-fraction",
+        min=0.0,
+        max=1.0,
+        help="An upsert's share of rows with new keys (the org creates those records); the rest update.",
+    ),
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where reports/<timestamp>/ is written."),
     allow_production: bool = typer.Option(False, "--allow-production", help="Permit running against a production org."),
     api_reserve: float = typer.Option(
@@ -247,6 +272,10 @@ def compare(
 ) -> None:
     """Run the strategies side by side and report API calls, batches, time, memory and failures."""
     volumes = opt.positive_ints(records, "--records")
+    try:
+        write = Operation.parse(operation, external_id)
+    except ConfigurationError as err:
+        opt.fail(str(err), hint="e.g. --operation upsert --external-id Url__c")
     names = _strategies(strategies, baselines)
     check_libraries(names)
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
@@ -264,6 +293,8 @@ def compare(
         "rest_max": rest_max,
         "concurrency": concurrency,
         "baselines": [n for n in names if registry.is_baseline(n)],
+        **write.to_dict(),
+        "new_fraction": new_fraction if write.is_upsert else None,
     }
     started = dt.datetime.now(dt.UTC)
     org_profile = opt.load_profile(profile, time_scale)
@@ -283,7 +314,7 @@ def compare(
             recommendations=[],
         )
         org_start = _org_used(conn)
-        checks = prerun_checks(conn, sobject, field_list)
+        checks = prerun_checks(conn, sobject, field_list, write)
         wanted = [
             (n, r, s)
             for n in volumes
@@ -299,11 +330,14 @@ def compare(
             scale,
             f"{checks.api_remaining:,} of {checks.api_max:,} daily API calls left, "
             f"--api-reserve keeps {api_reserve:g}%",
+            write.name,
         )
         for skipped in run.skipped:
             output.warn(f"skipped {skipped.strategy} x {skipped.records:,}: {skipped.reason}")
         workdir = scratch_dir()
-        workload = Workload(conn, workdir, sobject=sobject, fields=field_list)
+        workload = Workload(
+            conn, workdir, sobject=sobject, fields=field_list, operation=write, new_fraction=new_fraction
+        )
         try:
             with new_progress(transient=True) as progress:
                 overall = progress.add_task("compare", total=len(plan_runs), detail="")

@@ -121,17 +121,7 @@ def _validate(
         session.close()
     fields = [f["name"] for f in body.get("fields", [])]
     described = [f for f in body.get("fields", []) if isinstance(f, dict)]
-    problem = operation.key_field_problem(sobject, described)
-    if problem:
-        keys = [f["name"] for f in described if f.get("externalId")]
-        guess = did_you_mean(operation.key, keys)
-        opt.fail(
-            problem,
-            name="UnknownField",
-            hint=f"did you mean --external-id {guess}?"
-            if guess
-            else (f"{sobject}'s external ids: {', '.join(keys)}" if keys else f"{sobject} has no external id field"),
-        )
+    opt.check_upsert_key(operation, sobject, described)
     operation = operation.described(described)
     count = 0
     try:

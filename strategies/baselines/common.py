@@ -8,6 +8,10 @@ strategies, all deliberate:
   must measure the library, not our additions (both can still be switched on for an experiment);
 * outcomes are reported only as far as the library reports them; a record the library never reported on is
   ``unprocessed`` with the code `NOT_REPORTED_BY_LIBRARY`, never a success (`report_missing`);
+* an upsert (``operation="upsert"``, ``external_id``) goes through the library's own upsert call, and a
+  success carries ``created`` only where the library reports it (else it is counted ``created_unknown``);
+  a row the library cannot send as the API needs fails with `NOT_SENDABLE_BY_LIBRARY`, naming why, and
+  without a call (e.g. simple-salesforce's REST upsert puts the key in the URL unencoded);
 * ``time_scale``: on a time-scaled emulator profile (`--time-scale 20`), the library's own waits are
   scaled by the same factor (see `metering.scaled_sleep`), so it polls as often, relative to the job, as
   it would in real time; 1 (the default) changes nothing.
@@ -31,6 +35,8 @@ from ..transport import OrgSession
 
 NOT_REPORTED = "NOT_REPORTED_BY_LIBRARY"
 """Outcome code for a record the library never reported on (its result is unknown to a library user)."""
+NOT_SENDABLE = "NOT_SENDABLE_BY_LIBRARY"
+"""Outcome code for a row the library cannot send as the API needs it (refused before any call)."""
 LIBRARY_ERROR = "LIBRARY_ERROR"
 """Outcome code for the records of a call the library raised on (their fate is unknown to the user)."""
 
@@ -57,9 +63,11 @@ def access_token(session: OrgSession) -> str:
     return session.auth_headers(FAMILY_BULK1)["X-SFDC-Session"]
 
 
-def fields_of(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record without its Id: the field values a library's update call takes."""
-    return {k: v for k, v in record.items() if k != "Id"}
+def fields_of(record: Mapping[str, Any], leave_out: str = "Id") -> dict[str, Any]:
+    """The record without its Id (an upsert: without its key, `leave_out`, in any case): the field values a
+    library's update or upsert call takes."""
+    left = leave_out.lower()
+    return {k: v for k, v in record.items() if k.lower() != left}
 
 
 def error_outcome(number: int | None, record_id: str | None, errors: Any, default_code: str) -> RecordOutcome:
@@ -75,8 +83,21 @@ def error_outcome(number: int | None, record_id: str | None, errors: Any, defaul
     return RecordOutcome(number, record_id, FAILED, code, message, fields)
 
 
-def success(number: int | None, record_id: str | None) -> RecordOutcome:
-    return RecordOutcome(number, record_id, SUCCEEDED)
+def success(number: int | None, record_id: str | None, created: bool | None = None) -> RecordOutcome:
+    """A success; `created` is an upsert's answer where the library gives it (None: not known)."""
+    return RecordOutcome(number, record_id, SUCCEEDED, created=created)
+
+
+def created_flag(value: Any) -> bool | None:
+    """A library's ``created`` value (a bool, or the text of a CSV or XML result) as True, False or None."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if value is not None else ""
+    return True if text == "true" else False if text == "false" else None
+
+
+def not_sendable(number: int | None, why: str) -> RecordOutcome:
+    return RecordOutcome(number, None, FAILED, NOT_SENDABLE, why)
 
 
 def not_reported(number: int | None, record_id: str | None, why: str) -> RecordOutcome:

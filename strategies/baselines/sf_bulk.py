@@ -25,6 +25,10 @@ returns silently at its timeout; the results call then fails or returns fewer ro
 ``unprocessed`` / `NOT_REPORTED_BY_LIBRARY`. A result of None (the library's answer to an unexpected
 Content-Type) reports nothing either.
 
+Upsert (``operation="upsert"``, ``external_id`` F): ``bulk.create_upsert_job("Byline__c", external_id_name=F,
+contentType="XML")``, the batches without an Id element (each record names itself by F); the same calls.
+The library parses each result's ``created`` correctly, so every success says whether it was created.
+
 Transport: the library calls module-level ``requests.get/post``, so it is metered (and its TLS bundle set)
 by wrapping ``HTTPAdapter.send`` for the duration of the run (`metering.patched_requests`). Its fixed waits
 are parameters here (``sleep_interval``, ``timeout``), so a time-scaled profile scales them directly.
@@ -46,7 +50,16 @@ from ..bulk1_xml import BULK1_NS, XSI_NS
 from ..meter import FAMILY_BULK1
 from ..records import Row, text_of
 from ..sinks import UNPROCESSED, RecordOutcome
-from .common import LibraryBaseline, access_token, error_outcome, library_error, not_reported, require, success
+from .common import (
+    LibraryBaseline,
+    access_token,
+    created_flag,
+    error_outcome,
+    library_error,
+    not_reported,
+    require,
+    success,
+)
 from .metering import patched_requests
 
 PACKAGE = "salesforce-bulk"
@@ -57,13 +70,14 @@ WAIT_INTERVAL = 10.0
 """``wait_for_batch``'s default sleep between status checks (seconds)."""
 
 
-def batch_xml(rows: list[Row]) -> bytes:
-    """One ``<sObjects>`` batch document as the seed builds it, string by string (values escaped; Id first;
-    None as ``xsi:nil``)."""
+def batch_xml(rows: list[Row], *, with_id: bool = True) -> bytes:
+    """One ``<sObjects>`` batch document as the seed builds it, string by string (values escaped; Id first,
+    none for an upsert (`with_id` False); None as ``xsi:nil``)."""
     parts = [f'<?xml version="1.0" encoding="UTF-8"?><sObjects xmlns="{BULK1_NS}" xmlns:xsi="{XSI_NS}">']
     for _number, record in rows:
         parts.append("<sObject>")
-        ordered = [("Id", record.get("Id"))] + [(k, v) for k, v in record.items() if k != "Id"]
+        ordered = [("Id", record.get("Id"))] if with_id else []
+        ordered += [(k, v) for k, v in record.items() if k != "Id"]
         for name, value in ordered:
             if value is None:
                 parts.append(f'<{name} xsi:nil="true"/>')
@@ -106,7 +120,10 @@ class SalesforceBulkXml(LibraryBaseline):
     name: ClassVar[str] = "salesforce-bulk:xml"
     family: ClassVar[str] = FAMILY_BULK1
     library: ClassVar[str] = PACKAGE
-    call: ClassVar[str] = "SalesforceBulk.create_update_job(contentType='XML') + post_batch per 10,000 + wait_for_batch"
+    call: ClassVar[str] = (
+        "SalesforceBulk.create_update_job(contentType='XML') + post_batch per 10,000 + wait_for_batch "
+        "(upsert: create_upsert_job(external_id_name=F, contentType='XML'))"
+    )
 
     def __init__(self, session: Any, *, api_version: str | None = None, **options: Any) -> None:
         super().__init__(session, **options)
@@ -127,6 +144,7 @@ class SalesforceBulkXml(LibraryBaseline):
         module = require("salesforce_bulk", PACKAGE)
         failed_batch = require("salesforce_bulk.salesforce_bulk", PACKAGE).BulkBatchFailed
         options = {"API_version": self.api_version} if self.api_version else {}
+        operation = self.operation
         spool = _RowSpool()
         posted: list[tuple[str, int]] = []  # (batch id, rows whose outcome is still to be reported), in order
         job: list[str] = []
@@ -139,9 +157,15 @@ class SalesforceBulkXml(LibraryBaseline):
                 def send(chunk: list[Row]) -> None:
                     try:
                         if not job:
-                            job.append(bulk.create_update_job(sobject, contentType="XML"))
+                            if operation.is_upsert:
+                                new_job = bulk.create_upsert_job(
+                                    sobject, external_id_name=operation.key, contentType="XML"
+                                )
+                            else:
+                                new_job = bulk.create_update_job(sobject, contentType="XML")
+                            job.append(new_job)
                             run.job(str(job[0]))
-                        batch_id = bulk.post_batch(job[0], batch_xml(chunk))
+                        batch_id = bulk.post_batch(job[0], batch_xml(chunk, with_id=not operation.is_upsert))
                     except BaseException as exc:
                         for number, record in chunk:
                             run.outcome(library_error(number, record.get("Id"), exc))
@@ -205,9 +229,8 @@ class SalesforceBulkXml(LibraryBaseline):
             raise
         self._report(results, rows, count, batch_id, run)
 
-    @staticmethod
     def _report(
-        results: Any, rows: Iterator[tuple[int, str | None]], count: int, batch_id: str, run: RunContext
+        self, results: Any, rows: Iterator[tuple[int, str | None]], count: int, batch_id: str, run: RunContext
     ) -> None:
         results = list(results) if results is not None else []
         for position, (number, record_id) in enumerate(rows):
@@ -221,6 +244,7 @@ class SalesforceBulkXml(LibraryBaseline):
                 continue
             result = results[position]
             if result.success in (True, "true"):
-                run.outcome(success(number, result.id or record_id))
+                created = created_flag(result.created) if self.operation.is_upsert else None
+                run.outcome(success(number, result.id or record_id, created))
             else:
                 run.outcome(error_outcome(number, record_id, result.error, "UNKNOWN_ERROR"))

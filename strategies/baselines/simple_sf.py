@@ -15,6 +15,19 @@ forces https (peer-clients.md 2.1), which suits real orgs and the emulator alike
   ``get_failed_records`` / ``get_unprocessed_records`` where the job's counts say there are any.
   Calls: 4J + P + F + U.
 
+Upsert (``operation="upsert"``, ``external_id`` F), through the library's own calls:
+
+* `rest`: ``sf.<Object>.upsert(f"{F}/{key}", data)`` (data without the key); it returns the status code:
+  201 created, 200 (or 204 before API 46.0) updated. The library joins the key into the URL unencoded, so a
+  key holding ``/`` (never addressable, see `strategies.rest`), ``?``, ``#`` or ``%`` would reach another
+  URL: such a row fails with `NOT_SENDABLE_BY_LIBRARY` before any call. Calls: N.
+* `collections`: ``sf.restful('composite/sobjects/<Object>/F', method='PATCH', json=...)``; every save
+  result says ``created``. Calls: ceil(N/200).
+* `bulk`: ``sf.bulk.<Object>.upsert(data, external_id_field=F)``; each result says ``created``. Same calls.
+* `bulk2`: ``sf.bulk2.<Object>.upsert(csv_file=path, external_id_field=F)``, which returns counts only;
+  ``get_successful_records`` (``sf__Created``) is fetched for every job, as a user who needs to know what
+  was created must: 5J + P + F + U. Rows are matched to results by key.
+
 B = ceil(N/10,000) Bulk 1.0 batches; J = Bulk 2.0 jobs (one per ~99 MiB of CSV by the library's estimate);
 P = status GETs: for `bulk`, per batch 1 + ceil(t_b/5) (every batch is polled by its own thread, so P is
 at least B); for `bulk2`, the GETs of ``wait_for_job`` (first after 5 s, then about every 5 s), and the
@@ -48,17 +61,21 @@ from typing import Any, ClassVar
 from ..base import CallEstimate, RunContext, ceil_div, send_in_batches
 from ..bulk2_csv import CsvRowWriter, parse_sf_error
 from ..meter import FAMILY_BULK1, FAMILY_BULK2, FAMILY_REST
+from ..operation import Operation
 from ..records import CsvRecords, PreparedRecords, Row
+from ..rest import rest_key_problem
 from ..sinks import FAILED, UNPROCESSED, RecordOutcome
-from ..sobject_collections import collection_record, report_chunk, report_refused, report_unknown
+from ..sobject_collections import collection_record, collections_path, report_chunk, report_refused, report_unknown
 from ..transport import OrgSession
 from .common import (
     LibraryBaseline,
     access_token,
+    created_flag,
     error_outcome,
     fields_of,
     library_error,
     not_reported,
+    not_sendable,
     require,
     success,
 )
@@ -92,12 +109,27 @@ def _salesforce_error_class() -> type[BaseException]:
 
 
 # -- per-record REST ---------------------------------------------------------------------------------------
+def unencoded_key_problem(text: str) -> str | None:
+    """Why simple-salesforce's REST upsert cannot send key `text` (it puts the key in the URL as it is)."""
+    problem = rest_key_problem(text)
+    if problem:
+        return problem
+    raw = sorted({c for c in text if c in "?#%"})
+    if raw:
+        return (
+            f"holds {' '.join(raw)}, which simple-salesforce puts in the upsert URL unencoded (read as a query, a "
+            "fragment or an escape, not as the key)"
+        )
+    return None
+
+
 class SimpleSalesforceRest(_SimpleSalesforceBaseline):
-    """``sf.<Object>.update(id, data)``, one PATCH per record."""
+    """``sf.<Object>.update(id, data)``, one PATCH per record (an upsert: ``sf.<Object>.upsert(f"{F}/{key}",
+    data)``)."""
 
     name: ClassVar[str] = "simple-salesforce:rest"
     family: ClassVar[str] = FAMILY_REST
-    call: ClassVar[str] = "sf.<Object>.update(id, data) per record"
+    call: ClassVar[str] = "sf.<Object>.update(id, data) per record (upsert: sf.<Object>.upsert('F/key', data))"
 
     @classmethod
     def api_calls(cls, n_records: int, **_options: Any) -> CallEstimate:
@@ -105,14 +137,24 @@ class SimpleSalesforceRest(_SimpleSalesforceBaseline):
 
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         SalesforceError = _salesforce_error_class()
+        operation = self.operation
         sf, http = self._connect()
         try:
             for number, record in rows:
                 record_id = record.get("Id")
+                created: bool | None = None
                 try:
-                    getattr(sf, sobject).update(
-                        record_id, fields_of(record)
-                    )  # a new SFType per call, as users write it
+                    if operation.is_upsert:
+                        key = operation.key_text(record) or ""
+                        problem = unencoded_key_problem(key)
+                        if problem:
+                            run.outcome(not_sendable(number, f"{operation.key} {key!r} {problem}"))
+                            continue
+                        # a new SFType per call, as users write it; the answer is the status code
+                        status = getattr(sf, sobject).upsert(f"{operation.key}/{key}", fields_of(record, operation.key))
+                        created = status == 201
+                    else:
+                        getattr(sf, sobject).update(record_id, fields_of(record))
                 except SalesforceError as exc:
                     status = getattr(exc, "status", 0)
                     if status in (300, 400, 404):  # Salesforce judged this record and refused it
@@ -123,14 +165,15 @@ class SimpleSalesforceRest(_SimpleSalesforceBaseline):
                 except BaseException as exc:
                     run.outcome(library_error(number, record_id, exc))
                     raise
-                run.outcome(success(number, record_id))
+                run.outcome(success(number, record_id, created))
         finally:
             http.close()
 
 
 # -- sObject Collections through restful() ------------------------------------------------------------------
 class SimpleSalesforceCollections(_SimpleSalesforceBaseline):
-    """``sf.restful('composite/sobjects', method='PATCH', json=...)`` in slices of 200 (there is no wrapper)."""
+    """``sf.restful('composite/sobjects', method='PATCH', json=...)`` in slices of 200 (there is no wrapper; an
+    upsert PATCHes ``composite/sobjects/<Object>/<F>``)."""
 
     name: ClassVar[str] = "simple-salesforce:collections"
     family: ClassVar[str] = FAMILY_REST
@@ -142,12 +185,15 @@ class SimpleSalesforceCollections(_SimpleSalesforceBaseline):
 
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
         SalesforceError = _salesforce_error_class()
+        operation = self.operation
+        path = collections_path(sobject, operation)
         sf, http = self._connect()
 
         def send(batch: list[Row]) -> None:
-            body = {"allOrNone": False, "records": [collection_record(sobject, record) for _n, record in batch]}
+            records = [collection_record(sobject, record, operation) for _n, record in batch]
+            body = {"allOrNone": False, "records": records}
             try:
-                results = sf.restful("composite/sobjects", method="PATCH", json=body)
+                results = sf.restful(path, method="PATCH", json=body)
             except SalesforceError as exc:
                 status = getattr(exc, "status", 0)
                 if status == 400:  # the whole request was refused: every record failed with its error
@@ -171,11 +217,12 @@ class SimpleSalesforceCollections(_SimpleSalesforceBaseline):
 
 # -- Bulk API 1.0 (JSON) ----------------------------------------------------------------------------------------
 class SimpleSalesforceBulk(_SimpleSalesforceBaseline):
-    """``sf.bulk.<Object>.update(data)``: Bulk 1.0, JSON, default batch_size 10,000, per-batch 5 s polling."""
+    """``sf.bulk.<Object>.update(data)`` (an upsert: ``.upsert(data, external_id_field)``): Bulk 1.0, JSON,
+    default batch_size 10,000, per-batch 5 s polling."""
 
     name: ClassVar[str] = "simple-salesforce:bulk"
     family: ClassVar[str] = FAMILY_BULK1
-    call: ClassVar[str] = "sf.bulk.<Object>.update(list_of_dicts)"
+    call: ClassVar[str] = "sf.bulk.<Object>.update(list_of_dicts) (upsert: .upsert(list_of_dicts, F))"
 
     @classmethod
     def api_calls(
@@ -207,8 +254,12 @@ class SimpleSalesforceBulk(_SimpleSalesforceBaseline):
             return
         sf, http = self._connect()
         try:
+            handler = getattr(sf.bulk, sobject)
             with scaled_sleep(bulk_module, self.time_scale):
-                results = getattr(sf.bulk, sobject).update(data)
+                if self.operation.is_upsert:
+                    results = handler.upsert(data, self.operation.key)
+                else:
+                    results = handler.update(data)
         except BaseException as exc:
             for i, sent in enumerate(data):
                 run.outcome(library_error(numbers[i], sent.get("Id"), exc))
@@ -230,7 +281,8 @@ class SimpleSalesforceBulk(_SimpleSalesforceBaseline):
                 continue
             result = results[i]
             if isinstance(result, Mapping) and result.get("success"):
-                run.outcome(success(numbers[i], result.get("id") or record_id))
+                created = created_flag(result.get("created")) if self.operation.is_upsert else None
+                run.outcome(success(numbers[i], result.get("id") or record_id, created))
             elif isinstance(result, Mapping):
                 run.outcome(error_outcome(numbers[i], record_id, result.get("errors"), "UNKNOWN_ERROR"))
             else:
@@ -251,7 +303,10 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
 
     name: ClassVar[str] = "simple-salesforce:bulk2"
     family: ClassVar[str] = FAMILY_BULK2
-    call: ClassVar[str] = "sf.bulk2.<Object>.update(csv_file=...) + get_failed_records/get_unprocessed_records"
+    call: ClassVar[str] = (
+        "sf.bulk2.<Object>.update(csv_file=...) + get_failed_records/get_unprocessed_records "
+        "(upsert: .upsert(csv_file=..., external_id_field=F) + get_successful_records)"
+    )
 
     def __init__(self, session: OrgSession, **options: Any) -> None:
         super().__init__(session, **options)
@@ -267,10 +322,12 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
         job_sizes: list[int] | None = None,
         jobs_with_failures: int = 0,
         jobs_with_unprocessed: int = 0,
+        operation: str = "update",
         **_options: Any,
     ) -> CallEstimate:
         """Per job: create + upload + close + the final get_job, plus P status GETs (P >= J) and one
-        result download per job with failed (F) or unprocessed (U) records: 4J + P + F + U."""
+        result download per job with failed (F) or unprocessed (U) records: 4J + P + F + U; an upsert
+        also downloads every job's successful records (its created flags): 5J + P + F + U."""
         if n_records <= 0:
             return CallEstimate({})
         if job_sizes is None:
@@ -280,8 +337,9 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
         count = len(sizes)
         polled = count if polls is None else max(polls, count)
         phases = {"create": count, "upload": count, "close": count, "poll": polled + count}
-        if jobs_with_failures + jobs_with_unprocessed:
-            phases["results"] = jobs_with_failures + jobs_with_unprocessed
+        results = jobs_with_failures + jobs_with_unprocessed + (count if operation == "upsert" else 0)
+        if results:
+            phases["results"] = results
         return CallEstimate(phases, batches=sum(ceil_div(n, BULK2_INTERNAL_BATCH) for n in sizes))
 
     # The template's validation pass is off (library defaults); but a generic iterable needs its columns
@@ -290,7 +348,7 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
     def _prepare(
         self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext, expected: int | None
     ) -> PreparedRecords:
-        self._csv_path = _plain_csv_file(records)
+        self._csv_path = _plain_csv_file(records, self.operation)
         return super()._prepare(sobject, records, run, expected)
 
     def _needs_count(self, expected: int | None) -> bool:
@@ -304,14 +362,17 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
         try:
             path = self._csv_path
             if path is None:
-                temp, written, rows = _write_temp_csv(rows, run.columns, run)
+                temp, written, rows = _write_temp_csv(rows, run.columns, run, self.operation)
                 if not written:
                     return
                 path = temp
             try:
                 handler = getattr(sf.bulk2, sobject)
-                with scaled_sleep(bulk2_module, self.time_scale):
-                    jobs = handler.update(csv_file=path)  # default wait=5, batch_size=None, as users call it
+                with scaled_sleep(bulk2_module, self.time_scale):  # default wait=5, batch_size=None, as users call it
+                    if self.operation.is_upsert:
+                        jobs = handler.upsert(csv_file=path, external_id_field=self.operation.key)
+                    else:
+                        jobs = handler.update(csv_file=path)
                 for job in jobs:
                     run.job(str(job.get("job_id")))
                     run.summary.batches += ceil_div(int(job.get("numberRecordsTotal") or 0), BULK2_INTERNAL_BATCH)
@@ -326,9 +387,17 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
             if temp is not None:
                 os.unlink(temp)
 
-    @staticmethod
-    def _job_results(handler: Any, job: Mapping[str, Any]) -> dict[str, Any]:
-        """The failed and unprocessed rows of one job, fetched only when its counts say there are any."""
+    def _row_key(self, record: Mapping[str, Any]) -> str:
+        """What names a row among a job's results: its Id, or an upsert's key (folded as the field folds
+        case; the result files echo the input's columns)."""
+        operation = self.operation
+        if operation.is_upsert:
+            return operation.match_key(operation.key_text(record) or "")
+        return str(record.get("Id") or record.get("sf__Id") or "")
+
+    def _job_results(self, handler: Any, job: Mapping[str, Any]) -> dict[str, Any]:
+        """The failed and unprocessed rows of one job, fetched only when its counts say there are any; an
+        upsert's successful rows too (their ``sf__Created`` is the only place the library reports it)."""
         job_id = job["job_id"]
         total = int(job.get("numberRecordsTotal") or 0)
         processed = int(job.get("numberRecordsProcessed") or 0)
@@ -337,17 +406,25 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
         unprocessed: dict[str, int] = defaultdict(int)
         if failed_count:
             for row in _csv_rows(handler.get_failed_records(job_id)):
-                failed[row.get("Id") or row.get("sf__Id") or ""].append(parse_sf_error(row.get("sf__Error") or ""))
+                failed[self._row_key(row)].append(parse_sf_error(row.get("sf__Error") or ""))
         if processed < total:
             for row in _csv_rows(handler.get_unprocessed_records(job_id)):
-                unprocessed[row.get("Id") or ""] += 1
+                unprocessed[self._row_key(row)] += 1
         return {
             "failed": failed,
             "unprocessed": unprocessed,
-            "successes": None,
+            "successes": self._successes(handler, job_id) if self.operation.is_upsert else None,
             "expected_successes": processed - failed_count,
             "total": total,
         }
+
+    def _successes(self, handler: Any, job_id: str) -> dict[str, deque[bool | None]]:
+        """The job's successful rows by key, each with its ``sf__Created`` (None for an update)."""
+        successes: dict[str, deque[bool | None]] = defaultdict(deque)
+        upsert = self.operation.is_upsert
+        for row in _csv_rows(handler.get_successful_records(job_id)):
+            successes[self._row_key(row)].append(created_flag(row.get("sf__Created")) if upsert else None)
+        return successes
 
     def _report(
         self,
@@ -362,14 +439,14 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
         for job, result in zip(jobs, job_results, strict=True):
             total = result["total"]
             failed, unprocessed = result["failed"], result["unprocessed"]
-            listed = sum(len(v) for v in failed.values()) + sum(unprocessed.values())
-            trusted = result["expected_successes"] == total - listed
-            successes: dict[str, int] | None = None
-            if not trusted:
-                successes = defaultdict(int)
-                for row in _csv_rows(handler.get_successful_records(job["job_id"])):
-                    successes[row.get("Id") or row.get("sf__Id") or ""] += 1
-                run.note(f"job {job['job_id']}: counts disagree with the result lists; successes read from the library")
+            successes: dict[str, deque[bool | None]] | None = result["successes"]
+            if successes is None:
+                listed = sum(len(v) for v in failed.values()) + sum(unprocessed.values())
+                if result["expected_successes"] != total - listed:
+                    successes = self._successes(handler, job["job_id"])
+                    run.note(
+                        f"job {job['job_id']}: counts disagree with the result lists; successes read from the library"
+                    )
             for _ in range(total):
                 item = next(rows, None)
                 if item is None:
@@ -377,20 +454,21 @@ class SimpleSalesforceBulk2(_SimpleSalesforceBaseline):
                     break
                 number, record = item
                 record_id = record.get("Id") or ""
-                if failed.get(record_id):
-                    code, message, fields = failed[record_id].popleft()
+                key = self._row_key(record)
+                if failed.get(key):
+                    code, message, fields = failed[key].popleft()
                     run.outcome(RecordOutcome(number, record_id, FAILED, code, message, fields))
-                elif unprocessed.get(record_id):
-                    unprocessed[record_id] -= 1
+                elif unprocessed.get(key):
+                    unprocessed[key] -= 1
                     run.outcome(
                         RecordOutcome(
                             number, record_id, UNPROCESSED, "NOT_PROCESSED", "listed by get_unprocessed_records"
                         )
                     )
-                elif successes is None or successes.get(record_id):
-                    if successes is not None:
-                        successes[record_id] -= 1
+                elif successes is None:
                     run.outcome(success(number, record_id))
+                elif successes.get(key):
+                    run.outcome(success(number, record_id, successes[key].popleft()))
                 else:
                     run.outcome(not_reported(number, record_id, "in no result list of the job"))
         for number, record in rows:
@@ -403,8 +481,9 @@ def _csv_rows(text: Any) -> Iterator[dict[str, str]]:
     return csv.DictReader(io.StringIO(text if isinstance(text, str) else text.decode("utf-8"), newline=""))
 
 
-def _plain_csv_file(records: Any) -> str | None:
-    """The path of a CSV file the library can upload as it is, or None."""
+def _plain_csv_file(records: Any, operation: Operation) -> str | None:
+    """The path of a CSV file the library can upload as it is (a column for the Id, or the upsert's key), or
+    None."""
     if type(records) is not CsvRecords or records.delimiter != "," or records.null_marker != "#N/A":
         return None
     try:
@@ -415,17 +494,22 @@ def _plain_csv_file(records: Any) -> str | None:
     if not head.endswith(b"\n") or head.endswith(b"\r\n") or head.startswith(b"\xef\xbb\xbf"):
         return None
     header = next(csv.reader([head.decode("utf-8", "replace").rstrip("\n")]), [])
-    return str(records.path) if "Id" in header and len(set(header)) == len(header) else None
+    named = operation.key_name_in(header) is not None
+    return str(records.path) if named and len(set(header)) == len(header) else None
 
 
-def _write_temp_csv(rows: Iterator[Row], columns: list[str] | None, run: RunContext) -> tuple[str, int, Iterator[Row]]:
-    """Write every row to a temporary CSV (Id first); return its path, the row count and a replay of the rows.
+def _write_temp_csv(
+    rows: Iterator[Row], columns: list[str] | None, run: RunContext, operation: Operation
+) -> tuple[str, int, Iterator[Row]]:
+    """Write every row to a temporary CSV (Id, or an upsert's key, first); return its path, the row count and
+    a replay of the rows.
 
     The rows are spooled with their row numbers beside the CSV, so the mapping pass after the job reads
     them back instead of holding them in memory. If reading the input fails, the rows already taken are
     reported unprocessed (they were never sent) and the temporary files are removed.
     """
-    names = ["Id"] + [c for c in (columns or []) if c != "Id"]
+    lead = operation.key_name_in(columns or []) or operation.key
+    names = [lead] + [c for c in (columns or []) if c != lead]
     fd, path = tempfile.mkstemp(prefix="sfh-baseline-", suffix=".csv")
     spool = tempfile.TemporaryFile(prefix="sfh-baseline-rows-")  # noqa: SIM115 - read lazily by replay(), which closes it
     written = 0
