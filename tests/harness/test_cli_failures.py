@@ -69,14 +69,20 @@ def _short(result, *, secret: str | None = None) -> str:
     return output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: bound, never listening.
+
+    A port merely found free and released could be taken meanwhile by an emulator another test (or a parallel
+    worker) starts, which would answer instead of refusing.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
-def test_nothing_listening_is_connection_refused(env):
-    _point_at(env, f"https://127.0.0.1:{_free_port()}", "not-a-real-token-123")
+def test_nothing_listening_is_connection_refused(env, closed_port):
+    _point_at(env, f"https://127.0.0.1:{closed_port}", "not-a-real-token-123")
     text, envelope = _both("limits")
     assert text.exit_code == 4
     assert "connection refused" in _short(text, secret="not-a-real-token-123")
