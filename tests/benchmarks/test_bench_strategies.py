@@ -3,8 +3,8 @@
 Not part of the default test run (``norecursedirs`` in pyproject.toml leaves ``tests/benchmarks`` out, and
 ``--benchmark-disable`` is in ``addopts``). Run it with::
 
-    python -m pytest tests/benchmarks -p no:cacheprovider --benchmark-enable
-    SFH_BENCH_RECORDS=100000 SFH_BENCH_ROUNDS=1 python -m pytest tests/benchmarks -p no:cacheprovider --benchmark-enable
+    python -m pytest tests/benchmarks -p no:cacheprovider -n 0 --benchmark-enable
+    SFH_BENCH_RECORDS=100000 SFH_BENCH_ROUNDS=1 python -m pytest tests/benchmarks -p no:cacheprovider -n 0 --benchmark-enable
 
 Each benchmark is one update of ``SFH_BENCH_RECORDS`` records (default 10,000; per-record REST runs at
 most ``SFH_BENCH_REST_MAX``, default 2,000) against the emulator on the instant profile, started in its own

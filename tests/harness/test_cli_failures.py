@@ -19,6 +19,7 @@ from harness.cli import app
 from harness.failures import classify
 from harness.orgs import OrgConnection
 from strategies.errors import ApiError, RequestLimitError
+from strategies.transport import RetryPolicy
 
 runner = CliRunner()
 TOKEN_ENV = (
@@ -38,6 +39,15 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in TOKEN_ENV:
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's sessions retry as many times as they do by default, with no wait between attempts: what is
+    checked is where the retries end (the message and exit code), and the waits would be seconds per command."""
+    original = OrgConnection.session
+    no_waits = RetryPolicy(backoff=0.0, max_delay=0.0)
+    monkeypatch.setattr(OrgConnection, "session", lambda self, **kw: original(self, **{"retry": no_waits, **kw}))
 
 
 def _point_at(env: pytest.MonkeyPatch, url: str, token: str, ca_file: str | None = None) -> None:
@@ -69,14 +79,20 @@ def _short(result, *, secret: str | None = None) -> str:
     return output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: bound, never listening.
+
+    A port merely found free and released could be taken meanwhile by an emulator another test (or a parallel
+    worker) starts, which would answer instead of refusing.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
-def test_nothing_listening_is_connection_refused(env):
-    _point_at(env, f"https://127.0.0.1:{_free_port()}", "not-a-real-token-123")
+def test_nothing_listening_is_connection_refused(env, quick_retries, closed_port):
+    _point_at(env, f"https://127.0.0.1:{closed_port}", "not-a-real-token-123")
     text, envelope = _both("limits")
     assert text.exit_code == 4
     assert "connection refused" in _short(text, secret="not-a-real-token-123")
@@ -121,7 +137,7 @@ def test_url_without_scheme_is_bad_input(env, sf_org):
     assert envelope["name"] == "UrlWithoutScheme"
 
 
-def test_unknown_host_is_dns(env):
+def test_unknown_host_is_dns(env, quick_retries):
     _point_at(env, "https://org-that-does-not-exist.invalid", "abcd-token")
     text, envelope = _both("limits")
     assert text.exit_code == 4
@@ -158,7 +174,7 @@ def silent_server() -> Iterator[tuple[str, list[socket.socket]]]:
         conn.close()
 
 
-def test_no_answer_in_time_is_timeout(env, silent_server, monkeypatch):
+def test_no_answer_in_time_is_timeout(env, quick_retries, silent_server, monkeypatch):
     url, _held, _mode = silent_server
     original = OrgConnection.session
     monkeypatch.setattr(OrgConnection, "session", lambda self, **kw: original(self, timeout=(0.3, 0.3), **kw))
@@ -169,7 +185,7 @@ def test_no_answer_in_time_is_timeout(env, silent_server, monkeypatch):
     assert envelope["name"] == "Timeout"
 
 
-def test_connection_closed_is_reset(env, silent_server):
+def test_connection_closed_is_reset(env, quick_retries, silent_server):
     url, _held, mode = silent_server
     mode["close"] = True
     _point_at(env, url, "abcd-token")
@@ -189,7 +205,7 @@ def test_spent_daily_allocation_is_request_limit(env, sf_org_factory):
     assert envelope["name"] == "RequestLimitExceeded" and "REQUEST_LIMIT_EXCEEDED" in envelope["message"]
 
 
-def test_maintenance_503_is_org_unavailable(env, sf_org_factory):
+def test_maintenance_503_is_org_unavailable(env, quick_retries, sf_org_factory):
     org = sf_org_factory(faults={"http_503_rate": 1.0})
     _point_at(env, org.instance_url, org.access_token, org.ca_file)
     text, envelope = _both("limits")

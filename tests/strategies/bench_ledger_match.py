@@ -1,10 +1,13 @@
 """How matching a Bulk 2.0 job's result rows back to its input scales (`strategies.ledger.Ledger.match`).
 
     python tests/strategies/bench_ledger_match.py 10000 20000 100000
+    python tests/strategies/bench_ledger_match.py --peak 12000
 
 For each size n: a ledger of n uploaded rows and n result rows listed in reverse order (the worst case
 for any order-based shortcut), matched end to end. Prints the wall seconds and the SQLite virtual-machine
-steps (counted by a progress handler, machine-independent); `test_ledger.py` asserts on the steps.
+steps (counted by a progress handler, machine-independent); `test_ledger.py` asserts on the steps. With
+`--peak`, prints the Python memory peak while matching (tracemalloc) alone, which `test_ledger.py` reads from
+this script run in an interpreter of its own (tracemalloc counts every thread of the process).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +63,21 @@ def measure(n: int) -> tuple[int, float, int]:
         return yielded, seconds, steps
 
 
+def python_peak_while_matching(n: int) -> int:
+    """Peak bytes Python allocated while n result rows were matched to n ledger rows (filling it not counted)."""
+    with tempfile.TemporaryDirectory() as directory:
+        ledger = filled_ledger(Path(directory), n)
+        tracemalloc.start()
+        try:
+            yielded = sum(1 for _ in ledger.match("job", reversed_results(n)))
+            _current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            ledger.close()
+    assert yielded == n
+    return peak
+
+
 def main(sizes: list[int]) -> None:
     print(f"{'rows':>9} {'seconds':>8} {'VM steps/100':>13} {'steps per row':>14}")
     for n in sizes:
@@ -68,4 +87,7 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [10_000, 20_000, 100_000])
+    if sys.argv[1:2] == ["--peak"]:
+        print(python_peak_while_matching(int(sys.argv[2])))
+    else:
+        main([int(arg) for arg in sys.argv[1:]] or [10_000, 20_000, 100_000])
