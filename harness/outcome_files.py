@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome
+from strategies.sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, SuccessRows
 
 from .input_file import RESULT_PREFIX, InputFile
 
@@ -71,6 +71,11 @@ class OutcomeFiles:
             "INSERT INTO outcome VALUES (?, ?, ?, ?, ?, ?)",
             (outcome.status, outcome.row, outcome.id, outcome.error_code, outcome.message, ";".join(outcome.fields)),
         )
+
+    def write_succeeded(self, rows: SuccessRows) -> None:
+        """A page of successes at once (`strategies.sinks.write_successes`)."""
+        self.counts[SUCCEEDED] += len(rows)
+        self._success_writer.writerows(rows)
 
     def close(self) -> None:
         if self._closed:

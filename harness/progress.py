@@ -29,7 +29,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from strategies.sinks import RecordOutcome, ResultSink
+from strategies.sinks import RecordOutcome, ResultSink, SuccessRows, write_successes
 from strategies.transport import OrgSession
 
 from . import output
@@ -157,6 +157,11 @@ class _WatchedSink:
             watch.failed += 1
         if watch.done % 200 == 0:
             watch.refresh()
+
+    def write_succeeded(self, rows: SuccessRows) -> None:
+        write_successes(self.inner, rows)
+        self.watch.done += len(rows)
+        self.watch.refresh()
 
     def close(self) -> None:
         self.inner.close()

@@ -37,7 +37,7 @@ from .ledger import Ledger
 from .meter import FAMILY_REST, LimitInfo, MeterSnapshot
 from .readback import resolve_open_chunks
 from .records import PreparedRecords, Row, Validator, ValueCheck, prepare, spool_dump
-from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, write_successes
 from .summary import RunSummary
 from .transport import OrgSession
 
@@ -147,6 +147,21 @@ class RunContext:
         else:
             self.summary.unprocessed += 1
         self.sink.write(outcome)
+
+    def succeeded_chunk(self, ledger: Ledger, chunk: str) -> None:
+        """Every row of `chunk` succeeded (a Bulk job or batch whose info lists no failure): counted, journaled
+        and written to the sink a ledger page at a time, with no `RecordOutcome` per row. The same as
+        `outcome` of a success for each row; a resumed run (which drops rows already reported) takes that
+        path."""
+        if self.dedupe:
+            for row, record_id in ledger.rows(chunk):
+                self.outcome(RecordOutcome(row, record_id, SUCCEEDED))
+            return
+        if self.journal is not None:
+            self.journal.record_succeeded(chunk)
+        for page in ledger.row_pages(chunk):
+            self.summary.succeeded += len(page)
+            write_successes(self.sink, page)
 
     def unprocessed(self, row: int | None, record_id: str | None, code: str, message: str) -> None:
         self.outcome(RecordOutcome(row, record_id, UNPROCESSED, code, message))

@@ -698,7 +698,7 @@ class _Job:
                 and _int(state, "numberRecordsProcessed") == batch.records
             )
             if all_succeeded and not self.strategy.fetch_successes:
-                self.report_rows(batch.chunk, SUCCEEDED, "", "")
+                self.run.succeeded_chunk(self.ledger, batch.chunk)
                 batch.reported = True
             elif name == "Completed" or (name == "Failed" and _int(state, "numberRecordsProcessed") > 0):
                 self._batch_results(batch)

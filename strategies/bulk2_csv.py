@@ -853,7 +853,7 @@ class _Submission:
         if self.strategy.fetch_successes:
             self._check_successes(job, processed - failed)
         if failed == 0 and processed >= job.records:
-            self.report_rows(job.chunk, SUCCEEDED, "", "")
+            self.run.succeeded_chunk(self.ledger, job.chunk)
         elif processed == 0:
             self.report_rows(job.chunk, UNPROCESSED, job_code, job_message)
         else:

@@ -137,6 +137,13 @@ class Ledger:
         self.flush()
         yield from _pages(self._db.execute("SELECT row, id FROM entries WHERE chunk = ? ORDER BY seq", (chunk,)))
 
+    def row_pages(self, chunk: str) -> Iterator[list[tuple[int | None, str | None]]]:
+        """`rows` a page at a time (for outcomes written a page per call)."""
+        self.flush()
+        cursor = self._db.execute("SELECT row, id FROM entries WHERE chunk = ? ORDER BY seq", (chunk,))
+        while page := cursor.fetchmany(_PAGE):
+            yield page
+
     def count(self, chunk: str) -> int:
         self.flush()
         return int(self._db.execute("SELECT COUNT(*) FROM entries WHERE chunk = ?", (chunk,)).fetchone()[0])

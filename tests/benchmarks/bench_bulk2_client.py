@@ -83,9 +83,15 @@ def child() -> None:
         "failed": summary.failed,
         "unprocessed": summary.unprocessed + summary.pending,
         "api_calls": summary.api_calls,
-        "success_lines": sum(1 for _ in open(os.path.join(spec["workdir"], "outcomes", "success.csv"))) - 1,
+        "success_lines": data_lines(os.path.join(spec["workdir"], "outcomes", "success.csv")),
     }
     print(MARK + json.dumps(figures), flush=True)
+
+
+def data_lines(path: str) -> int:
+    """Lines of an outcome file after its header."""
+    with open(path, encoding="utf-8") as handle:
+        return sum(1 for _ in handle) - 1
 
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -112,9 +118,10 @@ def main() -> None:
 
     load_before = os.getloadavg()
     samples: dict[str, list[dict[str, Any]]] = {OURS: [], LIBRARY: []}
-    with tempfile.TemporaryDirectory(prefix="sfh-bench-bulk2-") as tmp, embedded_emulator(
-        profile="instant", edition="sandbox"
-    ) as conn:
+    with (
+        tempfile.TemporaryDirectory(prefix="sfh-bench-bulk2-") as tmp,
+        embedded_emulator(profile="instant", edition="sandbox") as conn,
+    ):
         workload = Workload(conn, Path(tmp) / "workload", sobject=SOBJECT, reseed=False)
         for round_no in range(1, args.repeat + 1):
             wf = workload.prepare(args.records, round_no)
