@@ -480,7 +480,37 @@ class UpdateStrategy(ABC):
             if fields is None and self.describe:
                 fields = self.describe_fields(sobject)
             validator = Validator(known_fields=fields, value_check=self._value_check())
-        return prepare(records, validator=validator, need_count=self._needs_count(expected))
+        if validator is None:
+            return prepare(records, validator=None, need_count=self._needs_count(expected))
+        # The validation pass reads every row once anyway: the row's journal entry and the strategy's own
+        # first-pass work (`_during_validation`) are done in it, not in passes of their own.
+        journal = self.journal
+        store = journal.spool_row if journal is not None else None
+        work = self._during_validation(sobject, records, run)
+        on_clean = store
+        if work is not None:
+            on_clean = work if store is None else _both(store, work)
+        try:
+            prepared = prepare(records, validator=validator, need_count=self._needs_count(expected), on_clean=on_clean)
+        except BaseException:
+            self._after_validation(None, run)
+            raise
+        if journal is not None:
+            journal.spooled(prepared.count or 0)
+            prepared.journaled = True
+        self._after_validation(prepared, run)
+        return prepared
+
+    def _during_validation(
+        self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext
+    ) -> Callable[[int, dict[str, Any]], None] | None:
+        """Work the strategy does on each valid row during the validation pass, or None (the default). No
+        request may be sent from it: the input may still be refused. `_after_validation` follows."""
+        return None
+
+    def _after_validation(self, prepared: PreparedRecords | None, run: RunContext) -> None:  # noqa: B027 - an optional hook
+        """After the validation pass: `prepared` (set ``prepared.taken`` if `_during_validation` took every
+        row into the first pass), or None when the input was refused or reading it failed."""
 
     def _needs_count(self, expected: int | None) -> bool:
         return False
@@ -491,12 +521,13 @@ class UpdateStrategy(ABC):
 
     def _execute(self, sobject: str, prepared: PreparedRecords, run: RunContext, expected: int | None) -> None:
         """First pass over every row, then the second pass for retryable failures. With a journal, every
-        row is stored in it first, and sent from there."""
+        row is stored in it first (during the validation pass, when there is one), and sent from there."""
         run.columns = prepared.columns
-        source: Iterable[Row] = prepared
+        source: Iterable[Row] = () if prepared.taken else prepared
         if run.journal is not None:
             run.journal.describe(columns=prepared.columns, runs_as=self.name)
-            run.journal.spool(prepared)
+            if not prepared.journaled:
+                run.journal.spool(prepared)
             source = run.journal.unsent()
         self._send_rows(sobject, _counted(source, run), run)
 
@@ -530,6 +561,16 @@ class UpdateStrategy(ABC):
         with self.session.phase("describe"):
             body = self.session.get_json(self.session.rest_url(f"sobjects/{sobject}/describe"))
         return [f["name"] for f in body.get("fields", [])]
+
+
+def _both(
+    first: Callable[[int, dict[str, Any]], None], second: Callable[[int, dict[str, Any]], None]
+) -> Callable[[int, dict[str, Any]], None]:
+    def call(number: int, record: dict[str, Any]) -> None:
+        first(number, record)
+        second(number, record)
+
+    return call
 
 
 def _counted(rows: Iterable[Row], run: RunContext) -> Iterator[Row]:

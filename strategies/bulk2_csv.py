@@ -78,7 +78,18 @@ from .ledger import ResultRow
 from .meter import FAMILY_BULK2
 from .orphans import find_orphans
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
-from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, csv_line, text_of
+from .records import (
+    Chunk,
+    Chunker,
+    ChunkLimits,
+    CsvRecords,
+    PreparedRecords,
+    RecordTooLarge,
+    Row,
+    ValueCheck,
+    csv_line,
+    text_of,
+)
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
 
 DEFAULT_MAX_JOB_BYTES = 100_000_000
@@ -230,6 +241,8 @@ class Bulk2Strategy(UpdateStrategy):
         self.fetch_successes = fetch_successes
         self.upload_attempts = upload_attempts
         self.multipart = multipart
+        self._first_pass: _Pipeline | None = None
+        """The first pass's rows, rendered and held during the validation pass (`_during_validation`)."""
 
     # -- formula --------------------------------------------------------------------------------------
     @classmethod
@@ -282,53 +295,50 @@ class Bulk2Strategy(UpdateStrategy):
 
     # -- submission -----------------------------------------------------------------------------------
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
-        submission = _Submission(self, sobject, run)
-        columns: list[str] | None = None
-        known = run.columns
-        if known and not second_pass:
-            columns = csv_columns(known)
-        writer = CsvRowWriter(columns) if columns else None
-        chunker = Chunker(self.limits, header=writer.header if writer else "")
-        column_set = set(columns or ())
-        ledger_add = self.ledger.add
-        key_index, key = -2, ""
+        pipeline, self._first_pass = self._first_pass, None
+        if pipeline is None or second_pass:
+            if pipeline is not None:
+                pipeline.abandon()
+            known = run.columns if not second_pass else None
+            pipeline = _Pipeline(self, _Submission(self, sobject, run), csv_columns(known) if known else None)
+        submission = pipeline.submission
         try:
+            pipeline.release()
             for number, record in rows:
                 if submission.stopped:
                     run.unprocessed(number, record.get("Id"), "NOT_SENT", submission.stopped)
                     continue
-                if writer is None or not column_set.issuperset(record):
-                    columns = ["Id"] + [c for c in record if c != "Id"]
-                    column_set = set(columns)
-                    writer = CsvRowWriter(columns)
-                    finished = chunker.set_header(writer.header)
-                    if finished is not None:
-                        submission.submit(finished)
-                try:
-                    finished = chunker.add(writer.line(record))
-                except RecordTooLarge as exc:
-                    run.outcome(RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc)))
-                    continue
-                if chunker.index != key_index:
-                    key_index, key = chunker.index, submission.chunk_key(chunker.index)
-                ledger_add(key, number, record.get("Id"))
-                if finished is not None:
-                    submission.submit(finished)
-            last = chunker.flush()
-            if last is not None:
-                submission.submit(last)
-            submission.wait(all_jobs=True)
+                pipeline.add(number, record)
+            pipeline.finish()
         except BaseException:
-            if chunker.open_records:
-                submission.report_rows(
-                    submission.chunk_key(chunker.index),
-                    UNPROCESSED,
-                    "NOT_SENT",
-                    "not sent: the run stopped before this job was created",
-                )
-            chunker.discard()
-            submission.stop()
+            pipeline.stop()
             raise
+
+    def _during_validation(
+        self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext
+    ) -> Callable[[int, dict[str, Any]], None] | None:
+        """A CSV file's columns are known before its first row: each valid row is rendered, placed in its
+        job's upload and entered in the ledger as it is validated, and the finished uploads are held until
+        the whole input has passed (`_Pipeline`'s held mode: no request before that)."""
+        if not isinstance(records, CsvRecords):
+            return None
+        header = records.header()
+        columns = csv_columns(["Id" if name.lower() == "id" else name for name in header])
+        self._first_pass = _Pipeline(self, _Submission(self, sobject, run), columns, held=True)
+        return self._first_pass.add
+
+    def _after_validation(self, prepared: PreparedRecords | None, run: RunContext) -> None:
+        pipeline = self._first_pass
+        if pipeline is None:
+            return
+        if prepared is None or set(prepared.columns or ()) != set(pipeline.columns):
+            # Refused, or a header column no row fills (sent as the rows' fields, never as an empty column):
+            # the rows are rendered again by the first pass, from the journal or the input.
+            pipeline.abandon()
+            self._first_pass = None
+            return
+        prepared.columns = list(pipeline.columns)
+        prepared.taken = True
 
     def _resume_options(self) -> dict[str, Any]:
         return {
@@ -426,6 +436,119 @@ class Bulk2Strategy(UpdateStrategy):
             run.summary.interrupted = True
             raise RunInterrupted(run.finish()) from None
         return run.finish()
+
+
+class _Pipeline:
+    """Rows into jobs, one pass: each row is rendered to its CSV line, placed in a chunk (one job's upload,
+    within the job limits) and entered in the ledger; a finished chunk goes to `_Submission.submit`.
+
+    While `held` (during the validation pass, when the input may yet be refused) finished chunks stay on
+    disk, unsent, and rows too large for any job wait for their outcome; `release` sends them, first
+    thing once the input has passed. `abandon` drops what was held (the rows go through a pass of their
+    own). `stop` reports every row it holds that was not sent, after an error or Ctrl-C.
+    """
+
+    def __init__(
+        self, strategy: Bulk2Strategy, submission: _Submission, columns: list[str] | None, *, held: bool = False
+    ) -> None:
+        self.strategy = strategy
+        self.submission = submission
+        self.run = submission.run
+        self.columns: tuple[str, ...] = tuple(columns or ())
+        self.writer = CsvRowWriter(columns) if columns else None
+        self.chunker = Chunker(strategy.limits, header=self.writer.header if self.writer else "")
+        self._column_set = set(self.columns)
+        self._ledger_add = strategy.ledger.add
+        self._key_index, self._key = -2, ""
+        self._held: list[Chunk] | None = [] if held else None
+        self._deferred: list[RecordOutcome] = []
+        self._taken = 0
+
+    def add(self, number: int, record: Mapping[str, Any]) -> None:
+        writer = self.writer
+        if writer is None or not self._column_set.issuperset(record):
+            self.columns = tuple(["Id"] + [c for c in record if c != "Id"])
+            self._column_set = set(self.columns)
+            writer = self.writer = CsvRowWriter(self.columns)
+            finished = self.chunker.set_header(writer.header)
+            if finished is not None:
+                self._send(finished)
+        chunker = self.chunker
+        self._taken += 1
+        try:
+            finished = chunker.add(writer.line(record))
+        except RecordTooLarge as exc:
+            outcome = RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc))
+            if self._held is not None:
+                self._deferred.append(outcome)
+            else:
+                self.run.outcome(outcome)
+            return
+        if chunker.index != self._key_index:
+            self._key_index, self._key = chunker.index, self.submission.chunk_key(chunker.index)
+        self._ledger_add(self._key, number, record.get("Id"))
+        if finished is not None:
+            self._send(finished)
+
+    def _send(self, chunk: Chunk) -> None:
+        if self._held is not None:
+            self._held.append(chunk)
+        else:
+            self.submission.submit(chunk)
+
+    def release(self) -> None:
+        """Send what was held (its rows are counted as submitted now); from here on chunks go out as they
+        finish."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        self.run.submitted(self._taken)
+        for outcome in self._deferred:
+            self.run.outcome(outcome)
+        self._deferred.clear()
+        while held:
+            chunk = held.pop(0)
+            if self.submission.stopped:
+                self._not_sent(chunk, self.submission.stopped)
+                continue
+            try:
+                self.submission.submit(chunk)
+            except BaseException:
+                for rest in held:
+                    self._not_sent(rest, "not sent: the run stopped before this job was created")
+                held.clear()
+                raise
+
+    def finish(self) -> None:
+        last = self.chunker.flush()
+        if last is not None:
+            self.submission.submit(last)
+        self.submission.wait(all_jobs=True)
+
+    def stop(self) -> None:
+        if self.chunker.open_records:
+            self.submission.report_rows(
+                self.submission.chunk_key(self.chunker.index),
+                UNPROCESSED,
+                "NOT_SENT",
+                "not sent: the run stopped before this job was created",
+            )
+        self.chunker.discard()
+        self.submission.stop()
+
+    def abandon(self) -> None:
+        """Forget everything placed so far (nothing was sent): chunks, ledger entries, deferred outcomes."""
+        for chunk in self._held or ():
+            chunk.file.close()
+        self._held = []
+        self._deferred.clear()
+        self.chunker.discard()
+        for index in range(self.chunker.index + 1):
+            self.strategy.ledger.forget(self.submission.chunk_key(index))
+
+    def _not_sent(self, chunk: Chunk, why: str) -> None:
+        chunk.file.close()
+        self.submission.report_rows(self.submission.chunk_key(chunk.index), UNPROCESSED, "NOT_SENT", why)
 
 
 class _Submission:

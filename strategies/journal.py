@@ -114,6 +114,7 @@ class RunJournal(Ledger):
         super().__init__(self.directory / JOURNAL_FILE, durable=True)
         self._db.executescript(_SCHEMA)
         self._outcomes: list[tuple[str, str, str, str, int]] = []
+        self._rows_page: list[tuple[int, str | None, bytes]] = []
 
     @classmethod
     def exists(cls, directory: str | Path) -> bool:
@@ -125,6 +126,7 @@ class RunJournal(Ledger):
         self._buffer.clear()
         self._seq.clear()
         self._outcomes.clear()
+        self._rows_page.clear()
         for table in ("meta", "rows", "steps", "entries", "chunks"):
             self._db.execute(f"DELETE FROM {table}")
 
@@ -146,17 +148,26 @@ class RunJournal(Ledger):
         last, says the input is complete: a run killed before that sent nothing and cannot be resumed.
         """
         count = 0
-        page: list[tuple[int, str | None, bytes]] = []
         for number, record in rows:
-            record_id = record.get("Id")
-            page.append((number, record_id if isinstance(record_id, str) else None, pickle.dumps(record, 5)))
+            self.spool_row(number, record)
             count += 1
-            if len(page) >= _PAGE:
-                self._insert_rows(page)
-                page.clear()
-        self._insert_rows(page)
-        self.describe(input_rows=count)
+        self.spooled(count)
         return count
+
+    def spool_row(self, number: int, record: dict[str, Any]) -> None:
+        """Store one input row (committed a page at a time); `spooled` ends the input."""
+        record_id = record.get("Id")
+        page = self._rows_page
+        page.append((number, record_id if isinstance(record_id, str) else None, pickle.dumps(record, 5)))
+        if len(page) >= _PAGE:
+            self._insert_rows(page)
+            page.clear()
+
+    def spooled(self, count: int) -> None:
+        """Every one of the `count` input rows is stored (`spool_row`): the input is complete."""
+        self._insert_rows(self._rows_page)
+        self._rows_page.clear()
+        self.describe(input_rows=count)
 
     def _insert_rows(self, page: list[tuple[int, str | None, bytes]]) -> None:
         self._db.execute("BEGIN")

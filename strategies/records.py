@@ -555,6 +555,10 @@ class PreparedRecords:
         self.count = count
         self.columns = columns
         """All field names seen, in first-seen order (known after a validation pass), else None."""
+        self.journaled = False
+        """Every row was stored in the run journal during the validation pass (`prepare`'s `on_clean`)."""
+        self.taken = False
+        """The strategy took every row into its first pass during validation: it must not be read again."""
 
     def __iter__(self) -> Iterator[Row]:
         if self._spool is not None:
@@ -592,6 +596,7 @@ def prepare(
     validator: Validator | None,
     need_count: bool = False,
     max_problems: int = 20,
+    on_clean: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> PreparedRecords:
     """Validate every record (when `validator` is given) before anything is sent; see the module doc.
 
@@ -599,6 +604,12 @@ def prepare(
     records: rows the validator or the reader refused, and (with `validator.unique_ids`) every row that
     repeats an earlier row's Id. With `validator=None` and no count needed, records stream straight through
     (the org judges them).
+
+    `on_clean(row, record)` is called for each row that passed validation, as it passes (the validation
+    pass is the one read of the input a strategy cannot skip, so work that needs every row once, such as
+    storing it in a run journal, is done here instead of in a pass of its own). It runs with the
+    validation pass (a `validator` is given); should the input then be refused, what it did is the
+    caller's to discard.
     """
     one_shot = iter(records) is records
     if validator is None and not need_count:
@@ -637,6 +648,8 @@ def prepare(
                     repeats.spill()  # type: ignore[union-attr]
             if spool is not None:
                 spool_dump(spool, (count, clean))
+            if on_clean is not None:
+                on_clean(count, clean)
         if repeats is not None:
             repeated, shown = repeats.finish()
             if repeated:
