@@ -36,7 +36,7 @@ from .journal import RunJournal, ScratchState
 from .ledger import Ledger
 from .meter import FAMILY_REST, LimitInfo, MeterSnapshot
 from .readback import resolve_open_chunks
-from .records import PreparedRecords, Row, Validator, ValueCheck, prepare, spool_dump
+from .records import PreparedRecords, Row, Validator, ValueCheck, ValueScreen, prepare, spool_dump
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, write_successes
 from .summary import RunSummary
 from .transport import OrgSession
@@ -479,7 +479,9 @@ class UpdateStrategy(ABC):
             fields = self.known_fields
             if fields is None and self.describe:
                 fields = self.describe_fields(sobject)
-            validator = Validator(known_fields=fields, value_check=self._value_check())
+            validator = Validator(
+                known_fields=fields, value_check=self._value_check(), value_screen=self._value_screen()
+            )
         if validator is None:
             return prepare(records, validator=None, need_count=self._needs_count(expected))
         # The validation pass reads every row once anyway: the row's journal entry and the strategy's own
@@ -517,6 +519,10 @@ class UpdateStrategy(ABC):
 
     def _value_check(self) -> ValueCheck | None:
         """A strategy-specific check of one field value, or None."""
+        return None
+
+    def _value_screen(self) -> ValueScreen | None:
+        """A quick whole-row test that `_value_check` would pass every value (`records.ValueScreen`), or None."""
         return None
 
     def _execute(self, sobject: str, prepared: PreparedRecords, run: RunContext, expected: int | None) -> None:

@@ -87,6 +87,7 @@ from .records import (
     RecordTooLarge,
     Row,
     ValueCheck,
+    ValueScreen,
     csv_line,
     text_of,
 )
@@ -121,6 +122,16 @@ def csv_value_problem(_name: str, value: Any) -> str | None:
         except UnicodeEncodeError:
             return "text contains a lone surrogate and cannot be encoded as UTF-8"
     return None
+
+
+def csv_values_pass(values: list[Any]) -> bool:
+    """True when `csv_value_problem` certainly finds nothing in any of `values` (all text, ASCII, no NUL,
+    none the null marker), tested once for the row; False: check each."""
+    try:
+        text = "\x01".join(values)  # TypeError unless every value is text
+    except TypeError:
+        return False
+    return text.isascii() and "\x00" not in text and NULL_MARKER not in values
 
 
 class CsvRowWriter:
@@ -292,6 +303,9 @@ class Bulk2Strategy(UpdateStrategy):
 
     def _value_check(self) -> ValueCheck | None:
         return csv_value_problem
+
+    def _value_screen(self) -> ValueScreen | None:
+        return csv_values_pass
 
     # -- submission -----------------------------------------------------------------------------------
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
