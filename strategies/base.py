@@ -487,11 +487,9 @@ class UpdateStrategy(ABC):
         # The validation pass reads every row once anyway: the row's journal entry and the strategy's own
         # first-pass work (`_during_validation`) are done in it, not in passes of their own.
         journal = self.journal
-        store = journal.spool_row if journal is not None else None
-        work = self._during_validation(sobject, records, run)
-        on_clean = store
-        if work is not None:
-            on_clean = work if store is None else _both(store, work)
+        on_clean = self._during_validation(sobject, records, run)
+        if on_clean is None and journal is not None:
+            on_clean = journal.spool_row
         try:
             prepared = prepare(records, validator=validator, need_count=self._needs_count(expected), on_clean=on_clean)
         except BaseException:
@@ -506,8 +504,10 @@ class UpdateStrategy(ABC):
     def _during_validation(
         self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext
     ) -> Callable[[int, dict[str, Any]], None] | None:
-        """Work the strategy does on each valid row during the validation pass, or None (the default). No
-        request may be sent from it: the input may still be refused. `_after_validation` follows."""
+        """Work the strategy does on each valid row during the validation pass, or None (the default: with a
+        run journal, each row is stored in it). The work stores each row in the run journal itself, when
+        there is one (`RunJournal.spool_row`); no request may be sent from it, as the input may still be
+        refused. `_after_validation` follows."""
         return None
 
     def _after_validation(self, prepared: PreparedRecords | None, run: RunContext) -> None:  # noqa: B027 - an optional hook
@@ -567,16 +567,6 @@ class UpdateStrategy(ABC):
         with self.session.phase("describe"):
             body = self.session.get_json(self.session.rest_url(f"sobjects/{sobject}/describe"))
         return [f["name"] for f in body.get("fields", [])]
-
-
-def _both(
-    first: Callable[[int, dict[str, Any]], None], second: Callable[[int, dict[str, Any]], None]
-) -> Callable[[int, dict[str, Any]], None]:
-    def call(number: int, record: dict[str, Any]) -> None:
-        first(number, record)
-        second(number, record)
-
-    return call
 
 
 def _counted(rows: Iterable[Row], run: RunContext) -> Iterator[Row]:

@@ -345,6 +345,8 @@ class Bulk2Strategy(UpdateStrategy):
         pipeline = self._first_pass
         if pipeline is None:
             return
+        if prepared is not None:
+            pipeline.end_of_input()
         if prepared is None or set(prepared.columns or ()) != set(pipeline.columns):
             # Refused, or a header column no row fills (sent as the rows' fields, never as an empty column):
             # the rows are rendered again by the first pass, from the journal or the input.
@@ -456,11 +458,18 @@ class _Pipeline:
     """Rows into jobs, one pass: each row is rendered to its CSV line, placed in a chunk (one job's upload,
     within the job limits) and entered in the ledger; a finished chunk goes to `_Submission.submit`.
 
+    Rows are taken a page at a time (`PAGE` rows): a page whose rows all fit in the open chunk is written
+    with one write and entered in the ledger with one call; the page that crosses a job limit, or holds a
+    row with new columns, goes row by row. The per-row work is then the rendering alone.
+
     While `held` (during the validation pass, when the input may yet be refused) finished chunks stay on
-    disk, unsent, and rows too large for any job wait for their outcome; `release` sends them, first
-    thing once the input has passed. `abandon` drops what was held (the rows go through a pass of their
+    disk, unsent, and rows too large for any job wait for their outcome; with a run journal the pipeline
+    also stores each row in it (as its CSV line: `RunJournal.spool_lines`). `release` sends what was held,
+    first thing once the input has passed. `abandon` drops it (the rows then go through a pass of their
     own). `stop` reports every row it holds that was not sent, after an error or Ctrl-C.
     """
+
+    PAGE = 2000
 
     def __init__(
         self, strategy: Bulk2Strategy, submission: _Submission, columns: list[str] | None, *, held: bool = False
@@ -468,17 +477,52 @@ class _Pipeline:
         self.strategy = strategy
         self.submission = submission
         self.run = submission.run
+        self.ledger = strategy.ledger
         self.columns: tuple[str, ...] = tuple(columns or ())
         self.writer = CsvRowWriter(columns) if columns else None
         self.chunker = Chunker(strategy.limits, header=self.writer.header if self.writer else "")
         self._column_set = set(self.columns)
-        self._ledger_add = strategy.ledger.add
         self._key_index, self._key = -2, ""
+        self._page: list[Row] = []
         self._held: list[Chunk] | None = [] if held else None
         self._deferred: list[RecordOutcome] = []
         self._taken = 0
+        self._placed = False
+        self.journal = strategy.journal if held else None
+        if self.journal is not None:
+            self.journal.describe(line_columns=list(self.columns), line_null=NULL_MARKER)
 
-    def add(self, number: int, record: Mapping[str, Any]) -> None:
+    def add(self, number: int, record: dict[str, Any]) -> None:
+        page = self._page
+        page.append((number, record))
+        if len(page) >= self.PAGE:
+            self._place()
+
+    def _place(self) -> None:
+        page, self._page = self._page, []
+        if not page:
+            return
+        self._taken += len(page)
+        writer, column_set = self.writer, self._column_set
+        if writer is not None and all(column_set.issuperset(record) for _number, record in page):
+            lines = [writer.line(record) for _number, record in page]
+            if self.chunker.add_page(lines):
+                numbers = [number for number, _record in page]
+                ids = [record.get("Id") for _number, record in page]
+                self.ledger.add_page(self._key, numbers, ids)
+                if self.journal is not None:
+                    self.journal.spool_lines(numbers, ids, lines)
+                return
+        for at, (number, record) in enumerate(page):
+            try:
+                self._place_one(number, record)
+            except BaseException:
+                # Rows not placed are `stop`'s to report; a placed row is in the open chunk's ledger entries.
+                self._page = page[at + 1 :] if self._placed else page[at:]
+                raise
+
+    def _place_one(self, number: int, record: dict[str, Any]) -> None:
+        self._placed = False
         writer = self.writer
         if writer is None or not self._column_set.issuperset(record):
             self.columns = tuple(["Id"] + [c for c in record if c != "Id"])
@@ -487,8 +531,9 @@ class _Pipeline:
             finished = self.chunker.set_header(writer.header)
             if finished is not None:
                 self._send(finished)
+        if self.journal is not None:
+            self.journal.spool_row(number, record)
         chunker = self.chunker
-        self._taken += 1
         try:
             finished = chunker.add(writer.line(record))
         except RecordTooLarge as exc:
@@ -500,7 +545,8 @@ class _Pipeline:
             return
         if chunker.index != self._key_index:
             self._key_index, self._key = chunker.index, self.submission.chunk_key(chunker.index)
-        self._ledger_add(self._key, number, record.get("Id"))
+        self.ledger.add(self._key, number, record.get("Id"))
+        self._placed = True
         if finished is not None:
             self._send(finished)
 
@@ -510,12 +556,17 @@ class _Pipeline:
         else:
             self.submission.submit(chunk)
 
+    def end_of_input(self) -> None:
+        """The validation pass is over: place the last page."""
+        self._place()
+
     def release(self) -> None:
         """Send what was held (its rows are counted as submitted now); from here on chunks go out as they
         finish."""
         held, self._held = self._held, None
         if held is None:
             return
+        self.journal = None
         self.run.submitted(self._taken)
         for outcome in self._deferred:
             self.run.outcome(outcome)
@@ -534,19 +585,19 @@ class _Pipeline:
                 raise
 
     def finish(self) -> None:
+        self._place()
         last = self.chunker.flush()
         if last is not None:
             self.submission.submit(last)
         self.submission.wait(all_jobs=True)
 
     def stop(self) -> None:
+        why = "not sent: the run stopped before this job was created"
+        for number, record in self._page:
+            self.run.unprocessed(number, record.get("Id"), "NOT_SENT", why)
+        self._page = []
         if self.chunker.open_records:
-            self.submission.report_rows(
-                self.submission.chunk_key(self.chunker.index),
-                UNPROCESSED,
-                "NOT_SENT",
-                "not sent: the run stopped before this job was created",
-            )
+            self.submission.report_rows(self.submission.chunk_key(self.chunker.index), UNPROCESSED, "NOT_SENT", why)
         self.chunker.discard()
         self.submission.stop()
 
@@ -555,10 +606,11 @@ class _Pipeline:
         for chunk in self._held or ():
             chunk.file.close()
         self._held = []
+        self._page = []
         self._deferred.clear()
         self.chunker.discard()
         for index in range(self.chunker.index + 1):
-            self.strategy.ledger.forget(self.submission.chunk_key(index))
+            self.ledger.forget(self.submission.chunk_key(index))
 
     def _not_sent(self, chunk: Chunk, why: str) -> None:
         chunk.file.close()

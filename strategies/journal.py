@@ -64,6 +64,7 @@ process only makes its row in doubt again, and in-doubt rows are resolved, never
 
 from __future__ import annotations
 
+import csv
 import json
 import pickle
 import shutil
@@ -115,6 +116,7 @@ class RunJournal(Ledger):
         self._db.executescript(_SCHEMA)
         self._outcomes: list[tuple[str, str, str, str, int]] = []
         self._rows_page: list[tuple[int, str | None, bytes]] = []
+        self._line_format: tuple[list[str], str | None] | None = None
 
     @classmethod
     def exists(cls, directory: str | Path) -> bool:
@@ -127,6 +129,7 @@ class RunJournal(Ledger):
         self._seq.clear()
         self._outcomes.clear()
         self._rows_page.clear()
+        self._line_format = None
         for table in ("meta", "rows", "steps", "entries", "chunks"):
             self._db.execute(f"DELETE FROM {table}")
 
@@ -163,6 +166,11 @@ class RunJournal(Ledger):
             self._insert_rows(page)
             page.clear()
 
+    def spool_lines(self, rows: list[int], ids: list[Any], lines: list[str]) -> None:
+        """Store input rows as the CSV lines they were rendered to, under the ``line_columns`` and
+        ``line_null`` this journal's meta names (no pickling: text read back by `_record_of`)."""
+        self._insert_rows(list(zip(rows, ids, lines, strict=True)))
+
     def spooled(self, count: int) -> None:
         """Every one of the `count` input rows is stored (`spool_row`): the input is complete."""
         self._insert_rows(self._rows_page)
@@ -198,7 +206,7 @@ class RunJournal(Ledger):
                 return
             for number, blob in page:
                 last = number
-                yield number, pickle.loads(blob)
+                yield number, self._record_of(blob)
 
     def records(self, rows: Iterable[int]) -> dict[int, dict[str, Any]]:
         """The input records of `rows` (a few hundred at a time: callers resolve in small groups)."""
@@ -208,8 +216,20 @@ class RunJournal(Ledger):
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))
             for number, blob in self._db.execute(f"SELECT row, record FROM rows WHERE row IN ({marks})", part):
-                found[number] = pickle.loads(blob)
+                found[number] = self._record_of(blob)
         return found
+
+    def _record_of(self, stored: bytes | str) -> dict[str, Any]:
+        """A stored input row: pickled (`spool_row`), or a CSV line under the meta's columns (`spool_lines`):
+        an empty cell is a field the record does not have, the null marker is None."""
+        if isinstance(stored, bytes):
+            return pickle.loads(stored)  # type: ignore[no-any-return]
+        if self._line_format is None:
+            meta = self.meta()
+            self._line_format = (list(meta["line_columns"]), meta.get("line_null"))
+        columns, null = self._line_format
+        cells = next(csv.reader([stored]), [])
+        return {name: None if cell == null else cell for name, cell in zip(columns, cells, strict=False) if cell != ""}
 
     # -- outcomes -------------------------------------------------------------------------------------
     def record(self, outcome: RecordOutcome) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
@@ -98,6 +99,14 @@ class Ledger:
         seq = self._seq.get(chunk, 0)
         self._seq[chunk] = seq + 1
         self._buffer.append((chunk, seq, row, record_id))
+        if len(self._buffer) >= _PAGE:
+            self.flush()
+
+    def add_page(self, chunk: str, rows: list[int], ids: list[Any]) -> None:
+        """`add` for consecutive rows of one chunk, in one call."""
+        seq = self._seq.get(chunk, 0)
+        self._seq[chunk] = seq + len(rows)
+        self._buffer.extend(zip(repeat(chunk), range(seq, seq + len(rows)), rows, ids))
         if len(self._buffer) >= _PAGE:
             self.flush()
 

@@ -785,6 +785,27 @@ class Chunker:
         chunk.chars += nchars
         return finished
 
+    def add_page(self, texts: list[str]) -> bool:
+        """Place every one of `texts` in the open chunk with one write, when they all fit in it; False (and
+        nothing placed) when they do not or no chunk is open: then place them one at a time with `add`."""
+        chunk = self._current
+        if chunk is None or not texts:
+            return False
+        joined = "".join(texts)
+        encoded = joined.encode("utf-8")
+        nbytes, nchars, limits = len(encoded), len(joined), self.limits
+        if limits.max_records is not None and chunk.records + len(texts) > limits.max_records:
+            return False
+        if limits.max_bytes is not None and chunk.bytes + nbytes + self._foot_bytes > limits.max_bytes:
+            return False
+        if limits.max_chars is not None and chunk.chars + nchars + len(self.footer) > limits.max_chars:
+            return False
+        chunk.file.write(encoded)
+        chunk.records += len(texts)
+        chunk.bytes += nbytes
+        chunk.chars += nchars
+        return True
+
     def flush(self) -> Chunk | None:
         """Finish and return the open chunk, or None if it holds no record."""
         if self._current is None:
