@@ -473,6 +473,20 @@ class Validator:
             return [RecordProblem(row, None, f"a record must be a mapping, got {type(record).__name__}")]
         keys = tuple(record)
         shape = self._shapes.get(keys)
+        if shape is not None and shape.plain:  # the common row, decided without building anything
+            value = record["Id"]
+            if (
+                type(value) is str
+                and len(value) == 18
+                and _ID_SHAPE.fullmatch(value)
+                and value[15:].upper() == id_checksum(value)
+                and (self.key_prefix is None or value[:3] == self.key_prefix)
+                and (
+                    self.value_check is None
+                    or (self.value_screen is not None and self.value_screen([record[name] for name in shape.checked]))
+                )
+            ):
+                return []
         if shape is None:
             shape = self._shape(keys)
             if len(self._shapes) < self.max_shapes:
@@ -524,7 +538,8 @@ class Validator:
             else:
                 spelled[name.lower()] = name
                 checked.append(name)
-        return _Shape(id_keys[0] if id_keys else None, tuple(name_problems), tuple(checked))
+        id_key = id_keys[0] if id_keys else None
+        return _Shape(id_key, tuple(name_problems), tuple(checked), plain=id_key == "Id" and not name_problems)
 
 
 @dataclass(frozen=True)
@@ -534,6 +549,8 @@ class _Shape:
     id_key: str | None
     name_problems: tuple[tuple[str | None, str], ...]
     checked: tuple[str, ...]
+    plain: bool = False
+    """No name problem and the Id spelled ``Id``: a row of this shape is judged by its values alone."""
 
 
 def normalise(record: Mapping[str, Any]) -> dict[str, Any]:
