@@ -131,6 +131,8 @@ class _Counted:
 
     def __init__(self, records: Iterable[dict[str, Any]], watch: RunWatch) -> None:
         self.records = records
+        self.reader = records
+        """The rows pass unchanged: a strategy may read the input's columns from it (`records.file_columns`)."""
         self.watch = watch
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

@@ -82,13 +82,13 @@ from .records import (
     Chunk,
     Chunker,
     ChunkLimits,
-    CsvRecords,
     PreparedRecords,
     RecordTooLarge,
     Row,
     ValueCheck,
     ValueScreen,
     csv_line,
+    file_columns,
     text_of,
 )
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
@@ -344,9 +344,9 @@ class Bulk2Strategy(UpdateStrategy):
         """A CSV file's columns are known before its first row: each valid row is rendered, placed in its
         job's upload and entered in the ledger as it is validated, and the finished uploads are held until
         the whole input has passed (`_Pipeline`'s held mode: no request before that)."""
-        if not isinstance(records, CsvRecords):
+        header = file_columns(records)
+        if header is None:
             return None
-        header = records.header()
         columns = csv_columns(["Id" if name.lower() == "id" else name for name in header])
         self._first_pass = _Pipeline(self, _Submission(self, sobject, run), columns, held=True)
         return self._first_pass.add

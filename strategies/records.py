@@ -422,6 +422,13 @@ def _at_line(reason: str, row: int, line_no: int) -> str:
     return reason if row == line_no else f"{reason} (line {line_no})"
 
 
+def file_columns(records: Any) -> list[str] | None:
+    """The columns of `records` known before the first row is read (a CSV file's header), or None for any
+    other input. A wrapper that yields a reader's rows unchanged (a progress counter) names it `reader`."""
+    reader = getattr(records, "reader", records)
+    return reader.header() if isinstance(reader, CsvRecords) else None
+
+
 def read_records(path: str | os.PathLike[str]) -> CsvRecords | JsonlRecords:
     """A reader chosen by file extension: ``.jsonl``/``.ndjson`` -> JSON Lines, anything else -> CSV."""
     suffix = Path(path).suffix.lower()
