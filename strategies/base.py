@@ -495,10 +495,10 @@ class UpdateStrategy(ABC):
         except BaseException:
             self._after_validation(None, run)
             raise
+        self._after_validation(prepared, run)  # may still store rows: before the input is declared complete
         if journal is not None:
             journal.spooled(prepared.count or 0)
             prepared.journaled = True
-        self._after_validation(prepared, run)
         return prepared
 
     def _during_validation(
