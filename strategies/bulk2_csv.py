@@ -24,6 +24,15 @@ the text written. Larger inputs become several jobs, run one after another, or `
 Row mapping: nothing is added to the CSV. The `Ledger` keeps (row, Id) per job on disk; failed and
 unprocessed result rows are matched back on the uploaded Id column plus its occurrence number.
 
+One pass (issue #14): the client's work per record is done while the input is read for validation, not
+in passes of its own. For a CSV file (its columns known from the header) each valid row is stored in the
+run journal (as its CSV line), rendered, placed in its job's upload and entered in the ledger as it is
+validated (`_Pipeline`, a page of rows at a time); the finished uploads wait on disk until the last row
+has passed, so a refused row still costs no call. A job whose info says nothing failed and nothing is
+unprocessed reports its rows succeeded a ledger page at a time (`RunContext.succeeded_chunk`: one journal
+UPDATE, the sink's ``write_succeeded``), with no outcome object per record. Other inputs (a list, JSON
+Lines) are validated first and sent in a pass of their own, through the same `_Pipeline`.
+
 Values: None and the empty string are sent as ``#N/A`` (Bulk's "set to null"; Salesforce stores an empty
 text as null anyway); a field a record does not have is an empty cell (Bulk's "leave unchanged"). The
 literal text ``#N/A`` is therefore rejected by validation: it would silently mean null.

@@ -115,7 +115,7 @@ class RunJournal(Ledger):
         super().__init__(self.directory / JOURNAL_FILE, durable=True)
         self._db.executescript(_SCHEMA)
         self._outcomes: list[tuple[str, str, str, str, int]] = []
-        self._rows_page: list[tuple[int, str | None, bytes]] = []
+        self._rows_page: list[tuple[int, str | None, bytes | str]] = []
         self._line_format: tuple[list[str], str | None] | None = None
 
     @classmethod
@@ -177,7 +177,7 @@ class RunJournal(Ledger):
         self._rows_page.clear()
         self.describe(input_rows=count)
 
-    def _insert_rows(self, page: list[tuple[int, str | None, bytes]]) -> None:
+    def _insert_rows(self, page: list[tuple[int, str | None, bytes | str]]) -> None:
         self._db.execute("BEGIN")
         try:
             self._db.executemany("INSERT INTO rows (row, id, record) VALUES (?, ?, ?)", page)
@@ -223,7 +223,7 @@ class RunJournal(Ledger):
         """A stored input row: pickled (`spool_row`), or a CSV line under the meta's columns (`spool_lines`):
         an empty cell is a field the record does not have, the null marker is None."""
         if isinstance(stored, bytes):
-            return pickle.loads(stored)  # type: ignore[no-any-return]
+            return pickle.loads(stored)
         if self._line_format is None:
             meta = self.meta()
             self._line_format = (list(meta["line_columns"]), meta.get("line_null"))
