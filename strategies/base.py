@@ -534,7 +534,8 @@ class UpdateStrategy(ABC):
             run.journal.describe(columns=prepared.columns, runs_as=self.name)
             if not prepared.journaled:
                 run.journal.spool(prepared)
-            source = run.journal.unsent()
+            if not prepared.taken:
+                source = run.journal.unsent()
         self._send_rows(sobject, _counted(source, run), run)
 
     def _send_rows(self, sobject: str, rows: Iterator[Row], run: RunContext) -> None:

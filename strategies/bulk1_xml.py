@@ -710,7 +710,7 @@ class _Job:
             if batch.file is not None:
                 batch.file.close()
                 batch.file = None
-            self.ledger.forget(batch.chunk)
+            self.ledger.done(batch.chunk)
 
     def _batch_results(self, batch: _Batch) -> None:
         assert self.job_id is not None

@@ -1098,7 +1098,7 @@ class _Submission:
                     f"{listed_unprocessed} unprocessed for {job.records} uploaded record(s)"
                 )
         job.reported = True
-        self.ledger.forget(job.chunk)
+        self.ledger.done(job.chunk)
 
     def _download(self, job_id: str, resource: str, status: Status, code: str, message: str) -> Iterator[ResultRow]:
         """Stream one result CSV to disk, then yield its rows as ledger match tuples."""

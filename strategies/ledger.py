@@ -135,6 +135,15 @@ class Ledger:
             (chunk, job_id, batch_id, position, records, sobject, json.dumps(meta or {})),
         )
 
+    def done(self, chunk: str) -> None:
+        """Every row of `chunk` has its outcome: its job or batch record goes (a job resumed by id later is
+        one this ledger does not know), its row entries stay. Deleting a million entries costs more than the
+        rest of a job's bookkeeping, and nothing reads them again: a scratch ledger's file goes with its
+        run, and a journal's rows have their outcomes (`RunJournal.open_chunks` releases such chunks, the
+        next run's `reset` empties the table)."""
+        self.flush()
+        self._db.execute("DELETE FROM chunks WHERE chunk = ?", (chunk,))
+
     def forget(self, chunk: str) -> None:
         self.flush()
         self._db.execute("DELETE FROM entries WHERE chunk = ?", (chunk,))
