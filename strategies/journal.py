@@ -90,8 +90,10 @@ CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, id TEXT, record BLOB N
                                  message TEXT, fields TEXT);
 CREATE TABLE IF NOT EXISTS steps (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, state TEXT NOT NULL,
                                   chunk TEXT, job_id TEXT, batch_id TEXT, detail TEXT, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS entries_by_row ON entries (row);
 """
+_ROW_INDEX = "CREATE INDEX IF NOT EXISTS entries_by_row ON entries (row)"
+"""Only `unsent` looks entries up by row: the index is made when it first does (a first pass that put
+every row in a chunk while validating never does), not kept up to date for every row entered."""
 
 
 def _final(alias: str = "") -> str:
@@ -194,6 +196,8 @@ class RunJournal(Ledger):
 
         Rows the caller puts into chunks while iterating are skipped by later pages (keyset paging).
         """
+        self.flush()
+        self._db.execute(_ROW_INDEX)
         last = 0
         while True:
             self.flush()
