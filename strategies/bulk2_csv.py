@@ -572,6 +572,8 @@ class _Pipeline:
     def _send(self, chunk: Chunk) -> None:
         if self._held is not None:
             self._held.append(chunk)
+        elif self.submission.stopped:  # a page's rows are placed together: the stop may come within one
+            self._not_sent(chunk, self.submission.stopped)
         else:
             self.submission.submit(chunk)
 
@@ -587,27 +589,23 @@ class _Pipeline:
             return
         self.journal = None
         self.run.submitted(self._taken)
-        for outcome in self._deferred:
-            self.run.outcome(outcome)
-        self._deferred.clear()
-        while held:
-            chunk = held.pop(0)
-            if self.submission.stopped:
-                self._not_sent(chunk, self.submission.stopped)
-                continue
-            try:
-                self.submission.submit(chunk)
-            except BaseException:
-                for rest in held:
-                    self._not_sent(rest, "not sent: the run stopped before this job was created")
-                held.clear()
-                raise
+        try:
+            for outcome in self._deferred:
+                self.run.outcome(outcome)
+            self._deferred.clear()
+            while held:
+                self._send(held.pop(0))
+        except BaseException:
+            for rest in held:
+                self._not_sent(rest, "not sent: the run stopped before this job was created")
+            held.clear()
+            raise
 
     def finish(self) -> None:
         self._place()
         last = self.chunker.flush()
         if last is not None:
-            self.submission.submit(last)
+            self._send(last)
         self.submission.wait(all_jobs=True)
 
     def stop(self) -> None:

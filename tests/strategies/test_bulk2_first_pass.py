@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from strategies import MemorySink, OrgSession, RecordValidationError, get
+from strategies import MemorySink, OrgSession, PollPolicy, RecordValidationError, get
 from strategies.journal import RunJournal
 from strategies.records import CsvRecords
 from strategies.resume import resume_run
@@ -137,3 +137,19 @@ def test_a_page_of_successes_reads_as_one_outcome_each(tmp_path: Path) -> None:
     write_successes(memory, rows)
     assert counting.counts[SUCCEEDED] == 3 and counting.counts[FAILED] == 0
     assert memory.outcomes == [RecordOutcome(row, record_id, SUCCEEDED) for row, record_id in rows]
+
+
+def test_a_poll_timeout_on_the_first_job_sends_no_later_job_even_within_a_page(
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]
+) -> None:
+    """Rows are placed a page at a time, so the stop (a poll timeout on job 1) comes while later rows of
+    the same page are being placed: the jobs they fill are reported not sent, never created."""
+    org.admin.configure(profile="instant", profile_overrides={"bulk_batch_overhead_s": 1.0})
+    hasty = PollPolicy(initial=0.05, factor=1.5, ceiling=0.1, timeout=0.3)
+    records = [{"Id": byline_ids[k], "Tweets__c": 900_000 + k} for k in range(1500)]
+    sink = MemorySink()
+    with get("bulk2-csv", new_session(), poll_policy=hasty, max_job_records=500) as strategy:
+        summary = strategy.update("Byline__c", records, sink)
+    assert (summary.pending, summary.unprocessed, len(summary.job_ids)) == (500, 1000, 1)
+    assert {o.error_code for o in sink.unprocessed} == {"NOT_SENT"}
+    assert sorted(o.row for o in sink.unprocessed) == list(range(501, 1501))
