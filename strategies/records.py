@@ -809,23 +809,23 @@ class Chunker:
         chunk.chars += nchars
         return finished
 
-    def add_page(self, texts: list[str]) -> bool:
-        """Place every one of `texts` in the open chunk with one write, when they all fit in it; False (and
-        nothing placed) when they do not or no chunk is open: then place them one at a time with `add`."""
+    def add_text(self, joined: str, records: int) -> bool:
+        """Place `records` records, rendered and joined into `joined`, in the open chunk with one write, when
+        they all fit in it; False (and nothing placed) when they do not or no chunk is open: then place them
+        one at a time with `add`."""
         chunk = self._current
-        if chunk is None or not texts:
+        if chunk is None or not records:
             return False
-        joined = "".join(texts)
         encoded = joined.encode("utf-8")
         nbytes, nchars, limits = len(encoded), len(joined), self.limits
-        if limits.max_records is not None and chunk.records + len(texts) > limits.max_records:
+        if limits.max_records is not None and chunk.records + records > limits.max_records:
             return False
         if limits.max_bytes is not None and chunk.bytes + nbytes + self._foot_bytes > limits.max_bytes:
             return False
         if limits.max_chars is not None and chunk.chars + nchars + len(self.footer) > limits.max_chars:
             return False
         chunk.file.write(encoded)
-        chunk.records += len(texts)
+        chunk.records += records
         chunk.bytes += nbytes
         chunk.chars += nchars
         return True
