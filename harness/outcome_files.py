@@ -33,6 +33,7 @@ from strategies.sinks import (
     UNPROCESSED,
     UPSERT_SUCCESS_COLUMNS,
     RecordOutcome,
+    SuccessRows,
     created_cell,
 )
 
@@ -83,6 +84,11 @@ class OutcomeFiles:
             "INSERT INTO outcome VALUES (?, ?, ?, ?, ?, ?)",
             (outcome.status, outcome.row, outcome.id, outcome.error_code, outcome.message, ";".join(outcome.fields)),
         )
+
+    def write_succeeded(self, rows: SuccessRows) -> None:
+        """A page of successes at once (`strategies.sinks.write_successes`)."""
+        self.counts[SUCCEEDED] += len(rows)
+        self._success_writer.writerows(((*r, "") for r in rows) if self.upsert else rows)  # created: unknown
 
     def close(self) -> None:
         if self._closed:

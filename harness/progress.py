@@ -29,7 +29,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from strategies.sinks import RecordOutcome, ResultSink
+from strategies.sinks import RecordOutcome, ResultSink, SuccessRows, write_successes
 from strategies.transport import OrgSession
 
 from . import output
@@ -131,6 +131,8 @@ class _Counted:
 
     def __init__(self, records: Iterable[dict[str, Any]], watch: RunWatch) -> None:
         self.records = records
+        self.reader = records
+        """The rows pass unchanged: a strategy may read the input's columns from it (`records.file_columns`)."""
         self.watch = watch
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -157,6 +159,11 @@ class _WatchedSink:
             watch.failed += 1
         if watch.done % 200 == 0:
             watch.refresh()
+
+    def write_succeeded(self, rows: SuccessRows) -> None:
+        write_successes(self.inner, rows)
+        self.watch.done += len(rows)
+        self.watch.refresh()
 
     def close(self) -> None:
         self.inner.close()

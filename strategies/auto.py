@@ -40,13 +40,13 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .base import CallEstimate, RunContext, UpdateStrategy
-from .bulk2_csv import MULTIPART_MAX_CHARS, Bulk2Strategy, csv_chars, csv_value_problem
+from .bulk2_csv import MULTIPART_MAX_CHARS, Bulk2Strategy, csv_chars, csv_value_problem, csv_values_pass
 from .composite import CompositeStrategy
 from .concurrency import DEFAULT_BATCH_CONCURRENCY, check_concurrency
 from .errors import BudgetError
 from .journal import plain_options
 from .meter import FAMILY_REST
-from .records import PreparedRecords, ValueCheck
+from .records import PreparedRecords, ValueCheck, ValueScreen
 from .sinks import ResultSink
 
 DEFAULT_EXPECTED_POLLS = 4
@@ -154,6 +154,9 @@ class AutoStrategy(UpdateStrategy):
 
     def _value_check(self) -> ValueCheck | None:
         return csv_value_problem  # the stricter of the two candidates, so the choice cannot change validity
+
+    def _value_screen(self) -> ValueScreen | None:
+        return csv_values_pass
 
     def _limits(self) -> tuple[int | None, int | None]:
         with self.session.phase("limits"):

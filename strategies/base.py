@@ -37,8 +37,8 @@ from .ledger import Ledger
 from .meter import FAMILY_REST, LimitInfo, MeterSnapshot
 from .operation import Operation
 from .readback import resolve_open_chunks
-from .records import PreparedRecords, Row, Validator, ValueCheck, prepare, spool_dump
-from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink
+from .records import PreparedRecords, Row, Validator, ValueCheck, ValueScreen, prepare, spool_dump
+from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, write_successes
 from .summary import RunSummary
 from .transport import OrgSession
 
@@ -167,6 +167,26 @@ class RunContext:
         else:
             self.summary.unprocessed += 1
         self.sink.write(outcome)
+
+    def succeeded_chunk(self, ledger: Ledger, chunk: str) -> None:
+        """Every row of `chunk` succeeded (a Bulk job or batch whose info lists no failure): counted, journaled
+        and written to the sink a ledger page at a time, with no `RecordOutcome` per row. The same as
+        `outcome` of a success for each row; a resumed run (which drops rows already reported) takes that
+        path."""
+        if self.dedupe:
+            for row, record_id in ledger.rows(chunk):
+                self.outcome(RecordOutcome(row, record_id, SUCCEEDED))
+            return
+        if self.journal is not None:
+            self.journal.record_succeeded(chunk)
+        summary, upsert = self.summary, self.operation.is_upsert  # (an upsert reads its results: not this path)
+        for page in ledger.row_pages(chunk):
+            summary.succeeded += len(page)
+            if upsert:
+                summary.created_unknown += len(page)
+            else:
+                summary.updated += len(page)
+            write_successes(self.sink, page)
 
     def unprocessed(self, row: int | None, record_id: str | None, code: str, message: str) -> None:
         self.outcome(RecordOutcome(row, record_id, UNPROCESSED, code, message))
@@ -500,8 +520,43 @@ class UpdateStrategy(ABC):
                 described = self.describe_object(sobject)
                 fields = [f["name"] for f in described]
                 self.use_describe(sobject, described)
-            validator = Validator(known_fields=fields, value_check=self._value_check(), operation=self.operation)
-        return prepare(records, validator=validator, need_count=self._needs_count(expected))
+            validator = Validator(
+                known_fields=fields,
+                value_check=self._value_check(),
+                value_screen=self._value_screen(),
+                operation=self.operation,
+            )
+        if validator is None:
+            return prepare(records, validator=None, need_count=self._needs_count(expected))
+        # The validation pass reads every row once anyway: the row's journal entry and the strategy's own
+        # first-pass work (`_during_validation`) are done in it, not in passes of their own.
+        journal = self.journal
+        on_clean = self._during_validation(sobject, records, run)
+        if on_clean is None and journal is not None:
+            on_clean = journal.spool_row
+        try:
+            prepared = prepare(records, validator=validator, need_count=self._needs_count(expected), on_clean=on_clean)
+        except BaseException:
+            self._after_validation(None, run)
+            raise
+        self._after_validation(prepared, run)  # may still store rows: before the input is declared complete
+        if journal is not None:
+            journal.spooled(prepared.count or 0)
+            prepared.journaled = True
+        return prepared
+
+    def _during_validation(
+        self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext
+    ) -> Callable[[int, dict[str, Any]], None] | None:
+        """Work the strategy does on each valid row during the validation pass, or None (the default: with a
+        run journal, each row is stored in it). The work stores each row in the run journal itself, when
+        there is one (`RunJournal.spool_row`); no request may be sent from it, as the input may still be
+        refused. `_after_validation` follows."""
+        return None
+
+    def _after_validation(self, prepared: PreparedRecords | None, run: RunContext) -> None:  # noqa: B027 - an optional hook
+        """After the validation pass: `prepared` (set ``prepared.taken`` if `_during_validation` took every
+        row into the first pass), or None when the input was refused or reading it failed."""
 
     def use_describe(self, sobject: str, fields: list[dict[str, Any]]) -> None:
         """Take the key field's rules from the object's describe `fields` (an upsert's case rule), or raise
@@ -518,15 +573,21 @@ class UpdateStrategy(ABC):
         """A strategy-specific check of one field value, or None."""
         return None
 
+    def _value_screen(self) -> ValueScreen | None:
+        """A quick whole-row test that `_value_check` would pass every value (`records.ValueScreen`), or None."""
+        return None
+
     def _execute(self, sobject: str, prepared: PreparedRecords, run: RunContext, expected: int | None) -> None:
         """First pass over every row, then the second pass for retryable failures. With a journal, every
-        row is stored in it first, and sent from there."""
+        row is stored in it first (during the validation pass, when there is one), and sent from there."""
         run.columns = prepared.columns
-        source: Iterable[Row] = prepared
+        source: Iterable[Row] = () if prepared.taken else prepared
         if run.journal is not None:
             run.journal.describe(columns=prepared.columns, runs_as=self.name)
-            run.journal.spool(prepared)
-            source = run.journal.unsent()
+            if not prepared.journaled:
+                run.journal.spool(prepared)
+            if not prepared.taken:
+                source = run.journal.unsent()
         self._send_rows(sobject, _counted(source, run), run)
 
     def _send_rows(self, sobject: str, rows: Iterator[Row], run: RunContext) -> None:

@@ -720,7 +720,7 @@ class _Job:
                 and _int(state, "numberRecordsProcessed") == batch.records
             )
             if all_succeeded and not self.strategy.reads_every_result:
-                self.report_rows(batch.chunk, SUCCEEDED, "", "")
+                self.run.succeeded_chunk(self.ledger, batch.chunk)
                 batch.reported = True
             elif name == "Completed" or (name == "Failed" and _int(state, "numberRecordsProcessed") > 0):
                 self._batch_results(batch)
@@ -732,7 +732,7 @@ class _Job:
             if batch.file is not None:
                 batch.file.close()
                 batch.file = None
-            self.ledger.forget(batch.chunk)
+            self.ledger.done(batch.chunk)
 
     def _batch_results(self, batch: _Batch) -> None:
         assert self.job_id is not None

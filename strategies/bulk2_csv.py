@@ -29,6 +29,15 @@ the key column comes first instead of Id, and the ledger matches result rows on 
 is downloaded for every job with a success (+1 call per job), because only its ``sf__Created`` says which
 records were created, and its ``sf__Id`` gives their Ids.
 
+One pass (issue #14): the client's work per record is done while the input is read for validation, not
+in passes of its own. For a CSV file (its columns known from the header) each valid row is stored in the
+run journal (as its CSV line), rendered, placed in its job's upload and entered in the ledger as it is
+validated (`_Pipeline`, a page of rows at a time); the finished uploads wait on disk until the last row
+has passed, so a refused row still costs no call. A job whose info says nothing failed and nothing is
+unprocessed reports its rows succeeded a ledger page at a time (`RunContext.succeeded_chunk`: one journal
+UPDATE, the sink's ``write_succeeded``), with no outcome object per record. Other inputs (a list, JSON
+Lines) are validated first and sent in a pass of their own, through the same `_Pipeline`.
+
 Values: None and the empty string are sent as ``#N/A`` (Bulk's "set to null"; Salesforce stores an empty
 text as null anyway); a field a record does not have is an empty cell (Bulk's "leave unchanged"). The
 literal text ``#N/A`` is therefore rejected by validation: it would silently mean null.
@@ -57,12 +66,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import IO, Any, ClassVar
 
 from urllib3 import encode_multipart_formdata
@@ -84,7 +93,19 @@ from .meter import FAMILY_BULK2
 from .operation import UPSERT
 from .orphans import find_orphans
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
-from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, csv_line, text_of
+from .records import (
+    Chunk,
+    Chunker,
+    ChunkLimits,
+    PreparedRecords,
+    RecordTooLarge,
+    Row,
+    ValueCheck,
+    ValueScreen,
+    csv_line,
+    file_columns,
+    text_of,
+)
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
 
 DEFAULT_MAX_JOB_BYTES = 100_000_000
@@ -118,35 +139,83 @@ def csv_value_problem(_name: str, value: Any) -> str | None:
     return None
 
 
+def csv_values_pass(values: list[Any]) -> bool:
+    """True when `csv_value_problem` certainly finds nothing in any of `values` (all text, ASCII, no NUL,
+    none the null marker), tested once for the row; False: check each."""
+    try:
+        text = "\x01".join(values)  # TypeError unless every value is text
+    except TypeError:
+        return False
+    return text.isascii() and "\x00" not in text and NULL_MARKER not in values
+
+
 class CsvRowWriter:
     """Renders records as CSV lines under one header, with Bulk 2.0's conventions (see the module doc).
 
     Called once per record, so the common record (every cell non-empty text needing no quotes) is
-    rendered with one join and one regular-expression scan of the whole line; anything else (a null, an
-    absent field, a non-text value, a comma, quote, line break or edge whitespace) goes cell by cell
-    through `csv_cell`, which is the reference behaviour.
+    rendered with one join and a few scans of the whole line at C speed; anything else (a null, an absent
+    field, a non-text value, a comma, quote, line break, a character that is not printable, or a space at
+    a cell's edge) goes cell by cell through `csv_cell`, which is the reference behaviour.
     """
 
     _ABSENT = object()
-    _NEEDS_CARE = re.compile(r'[\r\n"]|^\s|\s$|\s,|,\s')
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
         self.header = csv_line(self.columns)
         self._commas = len(self.columns) - 1
+        self._cells = itemgetter(*self.columns) if len(self.columns) > 1 else lambda r: (r[self.columns[0]],)
 
     def line(self, record: Mapping[str, Any]) -> str:
-        absent = self._ABSENT
-        cells = [record.get(c, absent) for c in self.columns]
         try:
+            cells = self._cells(record)  # KeyError when the record lacks a field
             line = ",".join(cells)  # TypeError unless every cell is text
-        except TypeError:
-            return self._careful(cells)
-        if "" in cells or line.count(",") != self._commas or self._NEEDS_CARE.search(line) or not line:
+        except (KeyError, TypeError):
+            absent = self._ABSENT
+            return self._careful([record.get(c, absent) for c in self.columns])
+        if (
+            not line
+            or "" in cells
+            or line.count(",") != self._commas
+            or '"' in line
+            or not line.isprintable()  # CR, LF, tabs and every other whitespace but the ASCII space
+            or line[0] == " "
+            or line[-1] == " "
+            or " ," in line
+            or ", " in line
+        ):
             return self._careful(cells)
         return line + "\n"
 
-    def _careful(self, cells: list[Any]) -> str:
+    def page(self, records: Sequence[Mapping[str, Any]]) -> str | None:
+        """The lines of `records` joined, when every record is one `line` renders with its one join: the
+        same tests, made once on the page's whole text (no Python code runs per record). None when any
+        record is not (render each with `line`)."""
+        try:
+            text = "\n".join(map(",".join, map(self._cells, records)))
+        except (KeyError, TypeError):  # an absent field, or a value that is not text
+            return None
+        if (
+            not text
+            or text.count(",") != len(records) * self._commas  # no line has fewer: each has exactly its own
+            or text.count("\n") != len(records) - 1  # the only line breaks are the separators
+            or '"' in text
+            or not text.replace("\n", " ").isprintable()
+            or text[0] in ",\n "
+            or text[-1] in ",\n "
+            or ",," in text
+            or "\n\n" in text
+            or ",\n" in text
+            or "\n," in text
+            or " ," in text
+            or ", " in text
+            or " \n" in text
+            or "\n " in text
+        ):
+            return None
+        return text + "\n"
+
+    def _careful(self, cells: Sequence[Any]) -> str:
         absent = self._ABSENT
         return csv_line("" if v is absent else NULL_MARKER if v is None or v == "" else text_of(v) for v in cells)
 
@@ -238,6 +307,8 @@ class Bulk2Strategy(UpdateStrategy):
         self.fetch_successes = fetch_successes
         self.upload_attempts = upload_attempts
         self.multipart = multipart
+        self._first_pass: _Pipeline | None = None
+        """The first pass's rows, rendered and held during the validation pass (`_during_validation`)."""
 
     # -- formula --------------------------------------------------------------------------------------
     @classmethod
@@ -291,56 +362,59 @@ class Bulk2Strategy(UpdateStrategy):
     def _value_check(self) -> ValueCheck | None:
         return csv_value_problem
 
+    def _value_screen(self) -> ValueScreen | None:
+        return csv_values_pass
+
     # -- submission -----------------------------------------------------------------------------------
     def _submit(self, sobject: str, rows: Iterable[Row], run: RunContext, *, second_pass: bool = False) -> None:
-        submission = _Submission(self, sobject, run)
-        columns: list[str] | None = None
-        known = run.columns
-        key_name = run.operation.key
-        if known and not second_pass:
-            columns = csv_columns(known, key_name)
-        writer = CsvRowWriter(columns) if columns else None
-        chunker = Chunker(self.limits, header=writer.header if writer else "")
-        column_set = set(columns or ())
-        ledger_add = self.ledger.add
-        key_index, key = -2, ""
+        pipeline, self._first_pass = self._first_pass, None
+        if pipeline is None or second_pass:
+            if pipeline is not None:
+                pipeline.abandon()
+            known = run.columns if not second_pass else None
+            pipeline = _Pipeline(
+                self, _Submission(self, sobject, run), csv_columns(known, run.operation.key) if known else None
+            )
+        submission = pipeline.submission
         try:
+            pipeline.release()
             for number, record in rows:
                 if submission.stopped:
                     run.unprocessed(number, run.row_key(record), "NOT_SENT", submission.stopped)
                     continue
-                if writer is None or not column_set.issuperset(record):
-                    columns = csv_columns(list(record), key_name)
-                    column_set = set(columns)
-                    writer = CsvRowWriter(columns)
-                    finished = chunker.set_header(writer.header)
-                    if finished is not None:
-                        submission.submit(finished)
-                try:
-                    finished = chunker.add(writer.line(record))
-                except RecordTooLarge as exc:
-                    run.outcome(RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc)))
-                    continue
-                if chunker.index != key_index:
-                    key_index, key = chunker.index, submission.chunk_key(chunker.index)
-                ledger_add(key, number, run.row_key(record))
-                if finished is not None:
-                    submission.submit(finished)
-            last = chunker.flush()
-            if last is not None:
-                submission.submit(last)
-            submission.wait(all_jobs=True)
+                pipeline.add(number, record)
+            pipeline.finish()
         except BaseException:
-            if chunker.open_records:
-                submission.report_rows(
-                    submission.chunk_key(chunker.index),
-                    UNPROCESSED,
-                    "NOT_SENT",
-                    "not sent: the run stopped before this job was created",
-                )
-            chunker.discard()
-            submission.stop()
+            pipeline.stop()
             raise
+
+    def _during_validation(
+        self, sobject: str, records: Iterable[Mapping[str, Any]], run: RunContext
+    ) -> Callable[[int, dict[str, Any]], None] | None:
+        """A CSV file's columns are known before its first row: each valid row is rendered, placed in its
+        job's upload and entered in the ledger as it is validated, and the finished uploads are held until
+        the whole input has passed (`_Pipeline`'s held mode: no request before that)."""
+        header = file_columns(records)
+        if header is None:
+            return None
+        columns = csv_columns(["Id" if name.lower() == "id" else name for name in header], run.operation.key)
+        self._first_pass = _Pipeline(self, _Submission(self, sobject, run), columns, held=True)
+        return self._first_pass.add
+
+    def _after_validation(self, prepared: PreparedRecords | None, run: RunContext) -> None:
+        pipeline = self._first_pass
+        if pipeline is None:
+            return
+        if prepared is not None:
+            pipeline.end_of_input()
+        if prepared is None or set(prepared.columns or ()) != set(pipeline.columns):
+            # Refused, or a header column no row fills (sent as the rows' fields, never as an empty column):
+            # the rows are rendered again by the first pass, from the journal or the input.
+            pipeline.abandon()
+            self._first_pass = None
+            return
+        prepared.columns = list(pipeline.columns)
+        prepared.taken = True
 
     def _resume_options(self) -> dict[str, Any]:
         return {
@@ -438,6 +512,178 @@ class Bulk2Strategy(UpdateStrategy):
             run.summary.interrupted = True
             raise RunInterrupted(run.finish()) from None
         return run.finish()
+
+
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+
+
+class _Pipeline:
+    """Rows into jobs, one pass: each row is rendered to its CSV line, placed in a chunk (one job's upload,
+    within the job limits) and entered in the ledger; a finished chunk goes to `_Submission.submit`.
+
+    Rows are taken a page at a time (`PAGE` rows): a page whose rows all fit in the open chunk is written
+    with one write and entered in the ledger with one call; the page that crosses a job limit, or holds a
+    row with new columns, goes row by row. The per-row work is then the rendering alone.
+
+    While `held` (during the validation pass, when the input may yet be refused) finished chunks stay on
+    disk, unsent, and rows too large for any job wait for their outcome; with a run journal the pipeline
+    also stores each row in it (as its CSV line: `RunJournal.spool_lines`). `release` sends what was held,
+    first thing once the input has passed. `abandon` drops it (the rows then go through a pass of their
+    own). `stop` reports every row it holds that was not sent, after an error or Ctrl-C.
+    """
+
+    PAGE = 2000
+
+    def __init__(
+        self, strategy: Bulk2Strategy, submission: _Submission, columns: list[str] | None, *, held: bool = False
+    ) -> None:
+        self.strategy = strategy
+        self.submission = submission
+        self.run = submission.run
+        self.upsert = self.run.operation.is_upsert
+        self.ledger = strategy.ledger
+        self.columns: tuple[str, ...] = tuple(columns or ())
+        self.writer = CsvRowWriter(columns) if columns else None
+        self.chunker = Chunker(strategy.limits, header=self.writer.header if self.writer else "")
+        self._column_set = set(self.columns)
+        self._key_index, self._key = -2, ""
+        self._page: list[Row] = []
+        self._held: list[Chunk] | None = [] if held else None
+        self._deferred: list[RecordOutcome] = []
+        self._taken = 0
+        self._placed = False
+        self.journal = strategy.journal if held else None
+        if self.journal is not None:
+            self.journal.describe(line_columns=list(self.columns), line_null=NULL_MARKER)
+
+    def add(self, number: int, record: dict[str, Any]) -> None:
+        page = self._page
+        page.append((number, record))
+        if len(page) >= self.PAGE:
+            self._place()
+
+    def _place(self) -> None:
+        page, self._page = self._page, []
+        if not page:
+            return
+        self._taken += len(page)
+        writer, column_set = self.writer, self._column_set
+        records = list(map(_SECOND, page))
+        if writer is not None and all(map(column_set.issuperset, records)):
+            text = writer.page(records)
+            if text is None:
+                text = "".join(map(writer.line, records))
+            if self.chunker.add_text(text, len(records)):
+                numbers = list(map(_FIRST, page))
+                if self.upsert:  # the ledger names a row by its key; the journal's Id is the org's answer
+                    keys: list[Any] = list(map(self.run.row_key, records))
+                    ids: list[Any] = [None] * len(records)
+                else:
+                    keys = ids = [record.get("Id") for record in records]
+                self.ledger.add_page(self._key, numbers, keys)
+                if self.journal is not None:
+                    self.journal.spool_lines(numbers, ids, text.splitlines())
+                return
+        for at, (number, record) in enumerate(page):
+            try:
+                self._place_one(number, record)
+            except BaseException:
+                # Rows not placed are `stop`'s to report; a placed row is in the open chunk's ledger entries.
+                self._page = page[at + 1 :] if self._placed else page[at:]
+                raise
+
+    def _place_one(self, number: int, record: dict[str, Any]) -> None:
+        self._placed = False
+        writer = self.writer
+        if writer is None or not self._column_set.issuperset(record):
+            self.columns = tuple(csv_columns(list(record), self.run.operation.key))
+            self._column_set = set(self.columns)
+            writer = self.writer = CsvRowWriter(self.columns)
+            finished = self.chunker.set_header(writer.header)
+            if finished is not None:
+                self._send(finished)
+        if self.journal is not None:
+            self.journal.spool_row(number, record)
+        chunker = self.chunker
+        try:
+            finished = chunker.add(writer.line(record))
+        except RecordTooLarge as exc:
+            outcome = RecordOutcome(number, record.get("Id"), FAILED, "RECORD_TOO_LARGE", str(exc))
+            if self._held is not None:
+                self._deferred.append(outcome)
+            else:
+                self.run.outcome(outcome)
+            return
+        if chunker.index != self._key_index:
+            self._key_index, self._key = chunker.index, self.submission.chunk_key(chunker.index)
+        self.ledger.add(self._key, number, self.run.row_key(record))
+        self._placed = True
+        if finished is not None:
+            self._send(finished)
+
+    def _send(self, chunk: Chunk) -> None:
+        if self._held is not None:
+            self._held.append(chunk)
+        elif self.submission.stopped:  # a page's rows are placed together: the stop may come within one
+            self._not_sent(chunk, self.submission.stopped)
+        else:
+            self.submission.submit(chunk)
+
+    def end_of_input(self) -> None:
+        """The validation pass is over: place the last page."""
+        self._place()
+
+    def release(self) -> None:
+        """Send what was held (its rows are counted as submitted now); from here on chunks go out as they
+        finish."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        self.journal = None
+        self.run.submitted(self._taken)
+        try:
+            for outcome in self._deferred:
+                self.run.outcome(outcome)
+            self._deferred.clear()
+            while held:
+                self._send(held.pop(0))
+        except BaseException:
+            for rest in held:
+                self._not_sent(rest, "not sent: the run stopped before this job was created")
+            held.clear()
+            raise
+
+    def finish(self) -> None:
+        self._place()
+        last = self.chunker.flush()
+        if last is not None:
+            self._send(last)
+        self.submission.wait(all_jobs=True)
+
+    def stop(self) -> None:
+        why = "not sent: the run stopped before this job was created"
+        for number, record in self._page:
+            self.run.unprocessed(number, self.run.row_key(record), "NOT_SENT", why)
+        self._page = []
+        if self.chunker.open_records:
+            self.submission.report_rows(self.submission.chunk_key(self.chunker.index), UNPROCESSED, "NOT_SENT", why)
+        self.chunker.discard()
+        self.submission.stop()
+
+    def abandon(self) -> None:
+        """Forget everything placed so far (nothing was sent): chunks, ledger entries, deferred outcomes."""
+        for chunk in self._held or ():
+            chunk.file.close()
+        self._held = []
+        self._page = []
+        self._deferred.clear()
+        self.chunker.discard()
+        for index in range(self.chunker.index + 1):
+            self.ledger.forget(self.submission.chunk_key(index))
+
+    def _not_sent(self, chunk: Chunk, why: str) -> None:
+        chunk.file.close()
+        self.submission.report_rows(self.submission.chunk_key(chunk.index), UNPROCESSED, "NOT_SENT", why)
 
 
 class _Submission:
@@ -871,7 +1117,7 @@ class _Submission:
         if self.strategy.fetch_successes and not upsert:
             self._check_successes(job, processed - failed)
         if failed == 0 and processed >= job.records and not upsert:
-            self.report_rows(job.chunk, SUCCEEDED, "", "")
+            self.run.succeeded_chunk(self.ledger, job.chunk)
         elif processed == 0:
             self.report_rows(job.chunk, UNPROCESSED, job_code, job_message)
         else:
@@ -916,7 +1162,7 @@ class _Submission:
                     f"{listed_unprocessed} unprocessed for {job.records} uploaded record(s)"
                 )
         job.reported = True
-        self.ledger.forget(job.chunk)
+        self.ledger.done(job.chunk)
 
     def _download(self, job_id: str, resource: str, status: Status, code: str, message: str) -> Iterator[ResultRow]:
         """Stream one result CSV to disk, then yield its rows as ledger match tuples."""

@@ -65,6 +65,7 @@ process only makes its row in doubt again, and in-doubt rows are resolved, never
 
 from __future__ import annotations
 
+import csv
 import json
 import pickle
 import shutil
@@ -90,8 +91,10 @@ CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, id TEXT, record BLOB N
                                  message TEXT, fields TEXT, created INTEGER);
 CREATE TABLE IF NOT EXISTS steps (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, state TEXT NOT NULL,
                                   chunk TEXT, job_id TEXT, batch_id TEXT, detail TEXT, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS entries_by_row ON entries (row);
 """
+_ROW_INDEX = "CREATE INDEX IF NOT EXISTS entries_by_row ON entries (row)"
+"""Only `unsent` looks entries up by row: the index is made when it first does (a first pass that put
+every row in a chunk while validating never does), not kept up to date for every row entered."""
 
 
 def _final(alias: str = "") -> str:
@@ -117,6 +120,8 @@ class RunJournal(Ledger):
         if "created" not in {column[1] for column in self._db.execute("PRAGMA table_info(rows)")}:
             self._db.execute("ALTER TABLE rows ADD COLUMN created INTEGER")  # a journal written before upserts
         self._outcomes: list[tuple[str, str, str, str, str | None, int | None, int]] = []
+        self._rows_page: list[tuple[int, str | None, bytes | str]] = []
+        self._line_format: tuple[list[str], str | None] | None = None
 
     @classmethod
     def exists(cls, directory: str | Path) -> bool:
@@ -128,6 +133,8 @@ class RunJournal(Ledger):
         self._buffer.clear()
         self._seq.clear()
         self._outcomes.clear()
+        self._rows_page.clear()
+        self._line_format = None
         for table in ("meta", "rows", "steps", "entries", "chunks"):
             self._db.execute(f"DELETE FROM {table}")
 
@@ -149,19 +156,33 @@ class RunJournal(Ledger):
         last, says the input is complete: a run killed before that sent nothing and cannot be resumed.
         """
         count = 0
-        page: list[tuple[int, str | None, bytes]] = []
         for number, record in rows:
-            record_id = record.get("Id")
-            page.append((number, record_id if isinstance(record_id, str) else None, pickle.dumps(record, 5)))
+            self.spool_row(number, record)
             count += 1
-            if len(page) >= _PAGE:
-                self._insert_rows(page)
-                page.clear()
-        self._insert_rows(page)
-        self.describe(input_rows=count)
+        self.spooled(count)
         return count
 
-    def _insert_rows(self, page: list[tuple[int, str | None, bytes]]) -> None:
+    def spool_row(self, number: int, record: dict[str, Any]) -> None:
+        """Store one input row (committed a page at a time); `spooled` ends the input."""
+        record_id = record.get("Id")
+        page = self._rows_page
+        page.append((number, record_id if isinstance(record_id, str) else None, pickle.dumps(record, 5)))
+        if len(page) >= _PAGE:
+            self._insert_rows(page)
+            page.clear()
+
+    def spool_lines(self, rows: list[int], ids: list[Any], lines: list[str]) -> None:
+        """Store input rows as the CSV lines they were rendered to, under the ``line_columns`` and
+        ``line_null`` this journal's meta names (no pickling: text read back by `_record_of`)."""
+        self._insert_rows(list(zip(rows, ids, lines, strict=True)))
+
+    def spooled(self, count: int) -> None:
+        """Every one of the `count` input rows is stored (`spool_row`): the input is complete."""
+        self._insert_rows(self._rows_page)
+        self._rows_page.clear()
+        self.describe(input_rows=count)
+
+    def _insert_rows(self, page: list[tuple[int, str | None, bytes | str]]) -> None:
         self._db.execute("BEGIN")
         try:
             self._db.executemany("INSERT INTO rows (row, id, record) VALUES (?, ?, ?)", page)
@@ -178,6 +199,8 @@ class RunJournal(Ledger):
 
         Rows the caller puts into chunks while iterating are skipped by later pages (keyset paging).
         """
+        self.flush()
+        self._db.execute(_ROW_INDEX)
         last = 0
         while True:
             self.flush()
@@ -190,7 +213,7 @@ class RunJournal(Ledger):
                 return
             for number, blob in page:
                 last = number
-                yield number, pickle.loads(blob)
+                yield number, self._record_of(blob)
 
     def records(self, rows: Iterable[int]) -> dict[int, dict[str, Any]]:
         """The input records of `rows` (a few hundred at a time: callers resolve in small groups)."""
@@ -200,8 +223,20 @@ class RunJournal(Ledger):
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))
             for number, blob in self._db.execute(f"SELECT row, record FROM rows WHERE row IN ({marks})", part):
-                found[number] = pickle.loads(blob)
+                found[number] = self._record_of(blob)
         return found
+
+    def _record_of(self, stored: bytes | str) -> dict[str, Any]:
+        """A stored input row: pickled (`spool_row`), or a CSV line under the meta's columns (`spool_lines`):
+        an empty cell is a field the record does not have, the null marker is None."""
+        if isinstance(stored, bytes):
+            return pickle.loads(stored)
+        if self._line_format is None:
+            meta = self.meta()
+            self._line_format = (list(meta["line_columns"]), meta.get("line_null"))
+        columns, null = self._line_format
+        cells = next(csv.reader([stored]), [])
+        return {name: None if cell == null else cell for name, cell in zip(columns, cells, strict=False) if cell != ""}
 
     # -- outcomes -------------------------------------------------------------------------------------
     def record(self, outcome: RecordOutcome) -> None:
@@ -222,6 +257,19 @@ class RunJournal(Ledger):
         )
         if len(self._outcomes) >= _PAGE:
             self.flush()
+
+    def record_succeeded(self, chunk: str) -> None:
+        """Keep ``succeeded`` for every row of `chunk` in one statement (a Bulk job that reported no failure
+        and no unprocessed row), equal to `record` of a success for each."""
+        self.flush()
+        db = self._db
+        db.execute("BEGIN")
+        db.execute(
+            "UPDATE rows SET status = 'succeeded', code = '', message = '', fields = '[]' "
+            "WHERE row IN (SELECT row FROM entries WHERE chunk = ?)",
+            (chunk,),
+        )
+        db.execute("COMMIT")
 
     def reported(self, row: int) -> bool:
         """Whether `row` already has an outcome a resumed run keeps."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
@@ -101,6 +102,14 @@ class Ledger:
         if len(self._buffer) >= _PAGE:
             self.flush()
 
+    def add_page(self, chunk: str, rows: list[int], ids: list[Any]) -> None:
+        """`add` for consecutive rows of one chunk, in one call."""
+        seq = self._seq.get(chunk, 0)
+        self._seq[chunk] = seq + len(rows)
+        self._buffer.extend(zip(repeat(chunk), range(seq, seq + len(rows)), rows, ids))
+        if len(self._buffer) >= _PAGE:
+            self.flush()
+
     def flush(self) -> None:
         if self._buffer:
             self._db.execute("BEGIN")
@@ -126,6 +135,15 @@ class Ledger:
             (chunk, job_id, batch_id, position, records, sobject, json.dumps(meta or {})),
         )
 
+    def done(self, chunk: str) -> None:
+        """Every row of `chunk` has its outcome: its job or batch record goes (a job resumed by id later is
+        one this ledger does not know), its row entries stay. Deleting a million entries costs more than the
+        rest of a job's bookkeeping, and nothing reads them again: a scratch ledger's file goes with its
+        run, and a journal's rows have their outcomes (`RunJournal.open_chunks` releases such chunks, the
+        next run's `reset` empties the table)."""
+        self.flush()
+        self._db.execute("DELETE FROM chunks WHERE chunk = ?", (chunk,))
+
     def forget(self, chunk: str) -> None:
         self.flush()
         self._db.execute("DELETE FROM entries WHERE chunk = ?", (chunk,))
@@ -136,6 +154,13 @@ class Ledger:
         """(row, Id) of `chunk` in the order they were written (= upload order)."""
         self.flush()
         yield from _pages(self._db.execute("SELECT row, id FROM entries WHERE chunk = ? ORDER BY seq", (chunk,)))
+
+    def row_pages(self, chunk: str) -> Iterator[list[tuple[int | None, str | None]]]:
+        """`rows` a page at a time (for outcomes written a page per call)."""
+        self.flush()
+        cursor = self._db.execute("SELECT row, id FROM entries WHERE chunk = ? ORDER BY seq", (chunk,))
+        while page := cursor.fetchmany(_PAGE):
+            yield page
 
     def count(self, chunk: str) -> int:
         self.flush()

@@ -423,6 +423,13 @@ def _at_line(reason: str, row: int, line_no: int) -> str:
     return reason if row == line_no else f"{reason} (line {line_no})"
 
 
+def file_columns(records: Any) -> list[str] | None:
+    """The columns of `records` known before the first row is read (a CSV file's header), or None for any
+    other input. A wrapper that yields a reader's rows unchanged (a progress counter) names it `reader`."""
+    reader = getattr(records, "reader", records)
+    return reader.header() if isinstance(reader, CsvRecords) else None
+
+
 def read_records(path: str | os.PathLike[str]) -> CsvRecords | JsonlRecords:
     """A reader chosen by file extension: ``.jsonl``/``.ndjson`` -> JSON Lines, anything else -> CSV."""
     suffix = Path(path).suffix.lower()
@@ -431,6 +438,11 @@ def read_records(path: str | os.PathLike[str]) -> CsvRecords | JsonlRecords:
 
 # -- validation and preparation ----------------------------------------------------------------------
 ValueCheck = Callable[[str, Any], "str | None"]
+"""Why one field's value cannot be sent (field name, value), or None."""
+ValueScreen = Callable[[list[Any]], bool]
+"""True when every value of a row certainly passes the `ValueCheck` it goes with (one quick test of the
+whole row); False says nothing, and each value is checked. A row's values are checked once per row, so
+for wide inputs this is most of validation's work."""
 
 
 @dataclass
@@ -455,6 +467,9 @@ class Validator:
 
     known_fields: Collection[str] | None = None
     value_check: ValueCheck | None = None
+    value_screen: ValueScreen | None = None
+    """A quick test of a row's checked values together (`ValueScreen`): True spares the row the call of
+    `value_check` per value."""
     key_prefix: str | None = None
     unique_ids: bool = True
     max_shapes: int = 4096
@@ -471,6 +486,20 @@ class Validator:
             return [RecordProblem(row, None, f"a record must be a mapping, got {type(record).__name__}")]
         keys = tuple(record)
         shape = self._shapes.get(keys)
+        if shape is not None and shape.plain:  # the common row, decided without building anything
+            value = record["Id"]
+            if (
+                type(value) is str
+                and len(value) == 18
+                and _ID_SHAPE.fullmatch(value)
+                and value[15:].upper() == id_checksum(value)
+                and (self.key_prefix is None or value[:3] == self.key_prefix)
+                and (
+                    self.value_check is None
+                    or (self.value_screen is not None and self.value_screen([record[name] for name in shape.checked]))
+                )
+            ):
+                return []
         if shape is None:
             shape = self._shape(keys)
             if len(self._shapes) < self.max_shapes:
@@ -496,7 +525,8 @@ class Validator:
                     )
                 )
         check = self.value_check
-        if check is not None:
+        screen = self.value_screen
+        if check is not None and (screen is None or not screen([record[name] for name in shape.checked])):
             for name in shape.checked:
                 reason = check(name, record[name])
                 if reason:
@@ -540,7 +570,8 @@ class Validator:
             else:
                 spelled[name.lower()] = name
                 checked.append(name)
-        return _Shape(id_keys[0] if id_keys else None, tuple(name_problems), tuple(checked))
+        id_key = id_keys[0] if id_keys else None
+        return _Shape(id_key, tuple(name_problems), tuple(checked), plain=id_key == "Id" and not name_problems)
 
 
 @dataclass(frozen=True)
@@ -550,6 +581,8 @@ class _Shape:
     id_key: str | None
     name_problems: tuple[tuple[str | None, str], ...]
     checked: tuple[str, ...]
+    plain: bool = False
+    """No name problem and the Id spelled ``Id``: a row of this shape is judged by its values alone."""
 
 
 def normalise(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -580,6 +613,10 @@ class PreparedRecords:
         self.count = count
         self.columns = columns
         """All field names seen, in first-seen order (known after a validation pass), else None."""
+        self.journaled = False
+        """Every row was stored in the run journal during the validation pass (`prepare`'s `on_clean`)."""
+        self.taken = False
+        """The strategy took every row into its first pass during validation: it must not be read again."""
 
     def __iter__(self) -> Iterator[Row]:
         if self._spool is not None:
@@ -617,6 +654,7 @@ def prepare(
     validator: Validator | None,
     need_count: bool = False,
     max_problems: int = 20,
+    on_clean: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> PreparedRecords:
     """Validate every record (when `validator` is given) before anything is sent; see the module doc.
 
@@ -624,6 +662,12 @@ def prepare(
     records: rows the validator or the reader refused, and (with `validator.unique_ids`) every row that
     repeats an earlier row's Id. With `validator=None` and no count needed, records stream straight through
     (the org judges them).
+
+    `on_clean(row, record)` is called for each row that passed validation, as it passes (the validation
+    pass is the one read of the input a strategy cannot skip, so work that needs every row once, such as
+    storing it in a run journal, is done here instead of in a pass of its own). It runs with the
+    validation pass (a `validator` is given); should the input then be refused, what it did is the
+    caller's to discard.
     """
     one_shot = iter(records) is records
     if validator is None and not need_count:
@@ -670,6 +714,8 @@ def prepare(
                     repeats.spill()  # type: ignore[union-attr]
             if spool is not None:
                 spool_dump(spool, (count, clean))
+            if on_clean is not None:
+                on_clean(count, clean)
         if repeats is not None:
             repeated, shown = repeats.finish()
             if repeated:
@@ -804,6 +850,27 @@ class Chunker:
         chunk.bytes += nbytes
         chunk.chars += nchars
         return finished
+
+    def add_text(self, joined: str, records: int) -> bool:
+        """Place `records` records, rendered and joined into `joined`, in the open chunk with one write, when
+        they all fit in it; False (and nothing placed) when they do not or no chunk is open: then place them
+        one at a time with `add`."""
+        chunk = self._current
+        if chunk is None or not records:
+            return False
+        encoded = joined.encode("utf-8")
+        nbytes, nchars, limits = len(encoded), len(joined), self.limits
+        if limits.max_records is not None and chunk.records + records > limits.max_records:
+            return False
+        if limits.max_bytes is not None and chunk.bytes + nbytes + self._foot_bytes > limits.max_bytes:
+            return False
+        if limits.max_chars is not None and chunk.chars + nchars + len(self.footer) > limits.max_chars:
+            return False
+        chunk.file.write(encoded)
+        chunk.records += records
+        chunk.bytes += nbytes
+        chunk.chars += nchars
+        return True
 
     def flush(self) -> Chunk | None:
         """Finish and return the open chunk, or None if it holds no record."""

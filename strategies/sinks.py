@@ -7,6 +7,11 @@ carrying it could not be completed). Strategies hand outcomes to a sink as soon 
 memory does not grow with the number of records.
 
 Sinks are called from the strategy's main thread only; they need no locking.
+
+Successes may also arrive many at once (`write_succeeded`): a Bulk job whose info says nothing failed has
+every uploaded row succeeded, and building one `RecordOutcome` per row of a million-row job costs more
+than the rest of the client's work on it. A sink that can write a page of ``(row, Id)`` pairs in one call
+has a ``write_succeeded(rows)`` method; `write_successes` falls back to `write` for one that has not.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
@@ -54,6 +60,20 @@ class ResultSink(Protocol):
     def write(self, outcome: RecordOutcome) -> None: ...
 
     def close(self) -> None: ...
+
+
+SuccessRows = Sequence[tuple["int | None", "str | None"]]
+"""A page of successful rows, as ``(row, Id)`` pairs (a ledger page: rows in upload order)."""
+
+
+def write_successes(sink: ResultSink, rows: SuccessRows) -> None:
+    """Hand `rows` to `sink` as successes: in one call when the sink takes pages, else one outcome each."""
+    many = getattr(sink, "write_succeeded", None)
+    if many is not None:
+        many(rows)
+        return
+    for row, record_id in rows:
+        sink.write(RecordOutcome(row, record_id, SUCCEEDED))
 
 
 class MemorySink:
@@ -98,6 +118,9 @@ class CountingSink:
         self.counts[outcome.status] += 1
         if outcome.error_code:
             self.error_codes[outcome.error_code] += 1
+
+    def write_succeeded(self, rows: SuccessRows) -> None:
+        self.counts[SUCCEEDED] += len(rows)
 
     def close(self) -> None:
         pass
@@ -155,6 +178,12 @@ class CsvResultSink:
             self._writers[outcome.status].writerow(
                 (row, outcome.id or "", outcome.error_code, outcome.message, ";".join(outcome.fields))
             )
+
+    def write_succeeded(self, rows: SuccessRows) -> None:
+        """A page of successes in one call (csv writes the rows at C speed; None is written as an empty cell).
+
+        A page says nothing of `created`: an upsert's page leaves it empty (unknown)."""
+        self._writers[SUCCEEDED].writerows(((*r, "") for r in rows) if self.upsert else rows)
 
     def close(self) -> None:
         for handle in self._files.values():

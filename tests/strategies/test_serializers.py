@@ -156,6 +156,52 @@ def test_csv_row_fast_path_equals_the_cell_by_cell_rendering(record: dict) -> No
     assert writer.line(record) == writer._careful(cells)
 
 
+page_value = st.one_of(
+    st.text(alphabet="ab", min_size=1, max_size=3),  # the plain cell, most of the time
+    st.text(alphabet="ab", min_size=1, max_size=3),
+    st.text(alphabet='ab ,"\r\n\t\x0b\xa0é', max_size=4),
+    st.just("#N/A"),
+    st.none(),
+    st.integers(),
+)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(
+    st.integers(min_value=1, max_value=3).flatmap(
+        lambda width: st.tuples(
+            st.just(width),
+            st.lists(
+                st.dictionaries(
+                    st.sampled_from(["Id", "Name", "Other__c"][:width]),
+                    page_value,
+                    min_size=width - 1,
+                ),
+                min_size=1,
+                max_size=4,
+            ),
+        )
+    )
+)
+def test_csv_page_is_its_records_lines_or_none(case: tuple[int, list[dict]]) -> None:
+    """`CsvRowWriter.page` tests a whole page at once: when it renders, it must give exactly the records'
+    lines, and it must render a page whose every record takes `line`'s one-join path."""
+    width, records = case
+    writer = CsvRowWriter(["Id", "Name", "Other__c"][:width])
+    lines = [writer.line(r) for r in records]
+    page = writer.page(records)
+    if page is not None:
+        assert page == "".join(lines)
+    plain = all(
+        len(r) == width
+        and all(isinstance(v, str) and v for v in r.values())
+        and writer.line(r) == ",".join(r[c] for c in writer.columns) + "\n"
+        for r in records
+    )
+    if plain:
+        assert page == "".join(lines)
+
+
 @pytest.mark.parametrize(
     "cells",
     [
