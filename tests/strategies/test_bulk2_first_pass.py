@@ -140,7 +140,7 @@ def test_a_page_of_successes_reads_as_one_outcome_each(tmp_path: Path) -> None:
 
 
 def test_a_poll_timeout_on_the_first_job_sends_no_later_job_even_within_a_page(
-    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str]
+    org: Any, new_session: Callable[..., OrgSession], byline_ids: list[str], tmp_path: Path
 ) -> None:
     """Rows are placed a page at a time, so the stop (a poll timeout on job 1) comes while later rows of
     the same page are being placed: the jobs they fill are reported not sent, never created."""
@@ -148,8 +148,14 @@ def test_a_poll_timeout_on_the_first_job_sends_no_later_job_even_within_a_page(
     hasty = PollPolicy(initial=0.05, factor=1.5, ceiling=0.1, timeout=0.3)
     records = [{"Id": byline_ids[k], "Tweets__c": 900_000 + k} for k in range(1500)]
     sink = MemorySink()
-    with get("bulk2-csv", new_session(), poll_policy=hasty, max_job_records=500) as strategy:
+    state = tmp_path / "state"
+    with get("bulk2-csv", new_session(), poll_policy=hasty, max_job_records=500, state_dir=state) as strategy:
         summary = strategy.update("Byline__c", records, sink)
     assert (summary.pending, summary.unprocessed, len(summary.job_ids)) == (500, 1000, 1)
     assert {o.error_code for o in sink.unprocessed} == {"NOT_SENT"}
     assert sorted(o.row for o in sink.unprocessed) == list(range(501, 1501))
+    # collect the job left running (later tests must not queue behind it): its 500 rows, numbered
+    with get("bulk2-csv", new_session(), poll_policy=FAST_POLL, state_dir=state) as again:
+        later = MemorySink()
+        again.resume(summary.job_ids[0], later)
+    assert sorted(o.row for o in later.succeeded) == list(range(1, 501))

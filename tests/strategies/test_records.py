@@ -387,3 +387,57 @@ def test_csv_reader_gives_each_row_back_or_refuses_exactly_the_misfit_rows(
             }
         else:
             assert isinstance(item, RejectedRow) and item.problems[0].row == number
+
+
+_GOOD = [make_id(k) for k in range(1, 6)]
+page_id = st.one_of(
+    st.sampled_from(_GOOD),
+    st.sampled_from(_GOOD),
+    st.sampled_from([_GOOD[0][:15], _GOOD[1][:17] + "Z", _GOOD[2].lower(), "a01!" + _GOOD[3][4:], make_id(7, "b02")]),
+    st.none(),
+    st.integers(),
+)
+page_value = st.one_of(
+    st.text(alphabet="ab1", min_size=1, max_size=3),
+    st.text(alphabet="ab1", min_size=1, max_size=3),
+    st.sampled_from(["#N/A", "a\x00b", "é", "\udcff", ""]),
+    st.none(),
+    st.integers(),
+)
+page_record = st.one_of(
+    st.fixed_dictionaries({"Id": page_id, "Name": page_value}),
+    st.fixed_dictionaries({"Id": page_id, "Name": page_value}),
+    st.fixed_dictionaries({"ID": page_id, "Name": page_value}),
+    st.fixed_dictionaries({"Id": page_id}),
+    st.fixed_dictionaries({"Id": page_id, "bad name": page_value}),
+)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(page_record, min_size=1, max_size=5), st.sampled_from([None, "a01"]), st.booleans())
+def test_a_clean_page_is_one_where_no_record_has_a_problem(
+    records: list[dict], key_prefix: str | None, known: bool
+) -> None:
+    """`Validator.clean_page` judges a page at once: whenever it passes a page, `problems` must find
+    nothing in any of its records, and it must pass every page of one plain shape, 18-character Ids and
+    values the screen passes that `problems` passes."""
+    from strategies.bulk2_csv import csv_value_problem, csv_values_pass
+
+    validator = Validator(
+        known_fields=["Name"] if known else None,
+        value_check=csv_value_problem,
+        value_screen=csv_values_pass,
+        key_prefix=key_prefix,
+    )
+    ids = validator.clean_page(records)
+    found = [validator.problems(row, record) for row, record in enumerate(records, start=1)]
+    if ids is not None:
+        assert found == [[]] * len(records) and ids == [r["Id"] for r in records]
+    elif (
+        len({tuple(r) for r in records}) == 1
+        and not any(found)
+        and "Id" in records[0]
+        and all(len(r["Id"]) == 18 for r in records)  # a 15-character Id is judged by `problems`
+    ):
+        values_plain = all(csv_values_pass([v for k, v in r.items() if k != "Id"]) for r in records)
+        assert not values_plain, "a page of plain, valid records was not passed"
