@@ -1,4 +1,4 @@
-"""`sfharness bench` with strategy variants (NAME@N), fault profiles (NAME+FAULT=VALUE) and issue 14's targets."""
+"""`sfharness bench`: ratios against the best baseline, strategy variants (NAME@N), fault profiles (NAME+FAULT=VALUE), the targets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ from typer.testing import CliRunner
 
 from emulator.profiles import get_profile
 from harness.cli import app
-from harness.commands.bench import BenchRow, check_targets, profile_folder, profile_spec, render_markdown, strategy_spec
+from harness.commands.bench import (
+    BenchRow,
+    check_targets,
+    compute_ratios,
+    profile_folder,
+    profile_spec,
+    render_markdown,
+    strategy_spec,
+)
 from harness.comparison import Measurement
 from harness.failures import CommandFailed
 from harness.strategy_options import auto_options
@@ -150,3 +158,45 @@ def test_bench_runs_variants_on_a_fault_profile_and_records_cpu_and_concurrency(
     folder = Path(out["report_dir"])
     assert (folder / "instant+parent_lock_contention=true" / "report.md").is_file()
     assert "collections@3" in (folder / "bench.md").read_text(encoding="utf-8")
+
+
+def test_bench_compares_ours_with_the_best_baseline_of_the_family() -> None:
+    rows = [
+        _row("bulk2-csv", 1_000_000, 40, 30.0, peak_memory_mb=60.0),
+        _row("simple-salesforce:bulk2", 1_000_000, 100, 80.0, peak_memory_mb=400.0),
+        _row("bulk1-xml", 1_000_000, 240, 40.0, peak_memory_mb=50.0),
+        _row("simple-salesforce:bulk", 1_000_000, 900, 50.0, peak_memory_mb=900.0),
+        _row("salesforce-bulk:xml", 1_000_000, 600, 70.0, peak_memory_mb=300.0),
+    ]
+    compute_ratios(rows)
+    assert rows[0].ratios["calls"] == {"baseline": "simple-salesforce:bulk2", "ours": 40, "theirs": 100, "ratio": 0.4}
+    assert rows[2].ratios["calls"]["baseline"] == "salesforce-bulk:xml"  # the best of the family, not the named pair
+    assert rows[2].ratios["peak_memory_mb"]["baseline"] == "salesforce-bulk:xml"
+    assert rows[1].ratios == {}
+    rest_rows = [
+        _row("rest", 10_000, 10_000, 20.0, peak_memory_mb=40.0),
+        _row("collections", 10_000, 50, 1.0, peak_memory_mb=40.0),
+        _row("simple-salesforce:rest", 10_000, 10_000, 18.0, peak_memory_mb=55.0),
+        _row("simple-salesforce:collections", 10_000, 50, 1.2, peak_memory_mb=55.0),
+    ]
+    compute_ratios(rest_rows)
+    assert rest_rows[0].ratios["calls"]["baseline"] == "simple-salesforce:rest"  # like for like: one call per record
+    assert rest_rows[1].ratios["calls"]["baseline"] == "simple-salesforce:collections"
+    targets = {(t["target"].split(":")[0], t["detail"]): t["met"] for t in check_targets(rows)}
+    assert targets[("bulk2-csv peak memory <= 1/4 of simple-salesforce", "60.0 MB vs 400.0 MB")] is True
+    assert targets[("bulk2-csv wall time <= 1/2 of simple-salesforce", "30.0 s vs 80.0 s")] is True
+    assert (
+        targets[("bulk1-xml calls <= 1/4 of simple-salesforce", "bulk1-xml 240 vs simple-salesforce:bulk 900")] is False
+    )
+    text = render_markdown(
+        {
+            "command": "sfharness bench",
+            "started_at": "t0",
+            "finished_at": "t1",
+            "targets": check_targets(rows),
+            "machine": {"platform": "p", "cpu": "c", "cpu_count": 2, "memory_gb": 8, "python": "3.11", "versions": {}},
+            "settings": {"edition": "sandbox", "profiles": ["instant"], "time_scale": 20.0},
+        },
+        rows,
+    )
+    assert "simple-salesforce:bulk2 (baseline)" in text and "| **bulk2-csv** | bulk2 | 40 |" in text
