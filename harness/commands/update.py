@@ -63,7 +63,7 @@ from ..orgs import OrgConnection, OrgOptions
 from ..outcome_files import OutcomeFiles
 from ..progress import RunWatch, new_progress
 from ..run_folder import RunFolder
-from ..strategy_options import concurrency_options, poll_options, real_time_policy
+from ..strategy_options import auto_options, concurrency_options, poll_options, real_time_policy
 from .limits import fetch_limits
 
 BULK_STRATEGIES = ("bulk2-csv", "bulk1-xml", "auto")
@@ -219,6 +219,12 @@ def update(
     ),
     serial: bool = typer.Option(False, "--serial", help="Bulk 1.0: Serial concurrency mode (avoids lock contention)."),
     concurrency: int | None = opt.Concurrency,
+    profile: str = typer.Option(
+        "realistic",
+        "--profile",
+        help="The org's profile (a file `sfharness calibrate` wrote, or a built-in name): the budget guard's "
+        "prediction and auto's expected Bulk 2.0 polls come from it.",
+    ),
     wait: float = typer.Option(
         60.0,
         "--wait",
@@ -259,6 +265,7 @@ def update(
     except ValueError as err:
         opt.fail(str(err))
     _check_input(source, operation)
+    model = opt.load_profile(profile)
     if not org.wants_real_org:
         opt.fail(
             "update needs an org: give --target-org, or --instance-url with --access-token, or other credentials (see --help)"
@@ -268,11 +275,22 @@ def update(
         limits = fetch_limits(conn)
         api = limits["DailyApiRequests"]
         chosen = strategy
+        weighed = auto_options(strategy, count, model)  # auto's polls as this org's profile predicts them
+        # A CSV input's characters per row stand for a Bulk job's (the same cells, written alike), so the plan
+        # sees a one-request job where the run will (it counts its own CSV's characters).
+        row_chars = None if source.is_jsonl else source.path.stat().st_size / max(count, 1)
         if strategy == "auto":
             chosen, _ = registry.strategy_class("auto").choose(  # type: ignore[attr-defined]
-                count, remaining_calls=api["Remaining"], operation=operation.name
+                count, remaining_calls=api["Remaining"], operation=operation.name, row_chars=row_chars, **weighed
             )
-        prediction = predict(chosen, count, _profile(), concurrency=concurrency, operation=operation.name)
+        prediction = predict(
+            chosen,
+            count,
+            model,
+            concurrency=concurrency,
+            operation=operation.name,
+            row_bytes=round(row_chars) if row_chars else None,
+        )
         reserve = int(api["Max"] * api_reserve / 100)
         plan = {
             "strategy": strategy,
@@ -312,7 +330,7 @@ def update(
         doing = f"upserting {sobject} by {operation.key}" if operation.is_upsert else f"updating {sobject}"
         output.text(f"{doing} from {source.path} with {strategy}; outcomes go to {folder}/")
         minutes = 0.0 if run_async else wait
-        options = _strategy_options(strategy, folder, serial, concurrency, minutes)
+        options = {**_strategy_options(strategy, folder, serial, concurrency, minutes), **weighed}
         run = _run(
             conn,
             folder,
@@ -340,12 +358,6 @@ def _described(strategy: UpdateStrategy, operation: Operation) -> UpdateStrategy
     """`strategy` with the operation `_validate` read from the describe (the key field's case rule)."""
     strategy.operation = operation
     return strategy
-
-
-def _profile():
-    from emulator.profiles import get_profile
-
-    return get_profile("realistic")
 
 
 def _strategy_options(
