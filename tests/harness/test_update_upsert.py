@@ -140,3 +140,30 @@ def test_an_interrupted_upsert_is_resumed_as_an_upsert(org: Any, tmp_path: Path)
     assert {r["created"] for r in success} == {"true"}
     held = [r for r in org.admin.records("Byline__c", [KEY]) if str(r[KEY]).startswith("resume-key-")]
     assert len(held) == 300
+
+
+def test_an_interrupted_bulk2_upsert_is_resumed_from_its_journal(
+    org: Any, tmp_path: Path, fast_polls: Any
+) -> None:
+    """bulk2-csv's job create (with the data, one request) is cut on every attempt: nothing reaches the org
+    and every row is unprocessed. `resume --run` rebuilds the rows from the run journal and upserts them, key
+    column first: existing keys updated, new ones created."""
+    keys = _seeded(org, 5)
+    rows = [[key, f"kept {n}", 10 + n] for n, key in enumerate(keys)]
+    rows += [[f"https://example.com/bulk2-resume/{n}", f"new {n}", 50 + n] for n in range(5)]
+    path = _write(tmp_path / "in.csv", [KEY, "Name", "Tweets__c"], rows)
+    cut = [f"cut:{n}:POST /services/data/vXX.X/jobs/ingest" for n in range(1, 8)]
+    org.admin.configure(faults={"response_faults": cut})
+    first = _update(path, tmp_path / "out", "--strategy", "bulk2-csv", "--operation", "upsert", "--external-id", KEY)
+    assert first.exit_code != 0, first.output
+    assert _envelope(first)["result"]["summary"]["unprocessed"] == 10
+    folder = (tmp_path / "out" / "latest").resolve()
+    org.admin.configure(faults={})
+    second = runner.invoke(app, ["resume", "--run", str(folder), "--json"], catch_exceptions=False)
+    assert second.exit_code == 0, second.output
+    summary = _envelope(second)["result"]["summary"]
+    assert (summary["operation"], summary["succeeded"], summary["created"], summary["updated"]) == ("upsert", 10, 5, 5)
+    stored = {str(r[KEY]): r for r in org.admin.records("Byline__c", [KEY, "Name", "Tweets__c"])}
+    for key, name, tweets in rows:
+        assert (stored[key]["Name"], stored[key]["Tweets__c"]) == (name, tweets)
+    assert len([k for k in stored if k.startswith("https://example.com/bulk2-resume/")]) == 5
