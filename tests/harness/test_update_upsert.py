@@ -142,9 +142,7 @@ def test_an_interrupted_upsert_is_resumed_as_an_upsert(org: Any, tmp_path: Path)
     assert len(held) == 300
 
 
-def test_an_interrupted_bulk2_upsert_is_resumed_from_its_journal(
-    org: Any, tmp_path: Path, fast_polls: Any
-) -> None:
+def test_an_interrupted_bulk2_upsert_is_resumed_from_its_journal(org: Any, tmp_path: Path, fast_polls: Any) -> None:
     """bulk2-csv's job create (with the data, one request) is cut on every attempt: nothing reaches the org
     and every row is unprocessed. `resume --run` rebuilds the rows from the run journal and upserts them, key
     column first: existing keys updated, new ones created."""
