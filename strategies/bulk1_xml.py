@@ -59,7 +59,7 @@ from .errors import ConfigurationError, JobError, RunInterrupted, ServerError, T
 from .journal import OUTCOME_UNKNOWN
 from .meter import FAMILY_BULK1
 from .operation import UPDATE_BY_ID, UPSERT, Operation
-from .orphans import find_orphans
+from .orphans import listed_candidates
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import Chunk, Chunker, ChunkLimits, RecordTooLarge, Row, ValueCheck, text_of
 from .sinks import FAILED, SUCCEEDED, UNPROCESSED, RecordOutcome, ResultSink, Status
@@ -446,18 +446,10 @@ class _Job:
     def abort_orphans(self, asked_at: float) -> None:
         """Abort the job a create request whose answer was lost may have made (`strategies.orphans`; Bulk 2.0's
         job list shows Bulk 1.0 jobs as ``Classic``)."""
-        try:
-            with self.session.phase("resolve"):
-                candidates = find_orphans(
-                    self.session,
-                    sobject=self.sobject,
-                    job_type="Classic",
-                    known=self.run.summary.job_ids,
-                    asked_at=asked_at,
-                    operation=self.strategy.operation.name,
-                )
-        except Exception as exc:
-            self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
+        candidates = listed_candidates(
+            self.session, self.run, sobject=self.sobject, job_type="Classic", asked_at=asked_at
+        )
+        if candidates is None:
             return
         if len(candidates) != 1:
             if candidates:

@@ -91,7 +91,7 @@ from .journal import OUTCOME_UNKNOWN
 from .ledger import ResultRow
 from .meter import FAMILY_BULK2
 from .operation import UPSERT
-from .orphans import find_orphans
+from .orphans import listed_candidates
 from .polling import DEFAULT_POLL_POLICY, PollPolicy, poll
 from .records import (
     Chunk,
@@ -857,19 +857,10 @@ class _Submission:
         data decides, for every candidate: each is waited for and only one whose results list `sample` (the
         chunk's first data row, cells as uploaded: a run's values differ from another's) is kept. Adopting
         another run's job would report rows as applied that never were."""
-        try:
-            with self.session.phase("resolve"):
-                found = find_orphans(
-                    self.session,
-                    sobject=self.sobject,
-                    job_type="V2Ingest",
-                    known=self.run.summary.job_ids,
-                    asked_at=asked_at,
-                    operation=self.run.operation.name,
-                    states=_CLOSED_STATES,
-                )
-        except Exception as exc:
-            self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
+        found = listed_candidates(
+            self.session, self.run, sobject=self.sobject, job_type="V2Ingest", asked_at=asked_at, states=_CLOSED_STATES
+        )
+        if found is None:
             return None
         if found:  # even a single candidate: it may be another run's job from the same few seconds
             try:
@@ -939,18 +930,10 @@ class _Submission:
 
     def abort_orphans(self, asked_at: float) -> None:
         """Abort the job a create request whose answer was lost may have made (`strategies.orphans`)."""
-        try:
-            with self.session.phase("resolve"):
-                candidates = find_orphans(
-                    self.session,
-                    sobject=self.sobject,
-                    job_type="V2Ingest",
-                    known=self.run.summary.job_ids,
-                    asked_at=asked_at,
-                    operation=self.run.operation.name,
-                )
-        except Exception as exc:
-            self.run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
+        candidates = listed_candidates(
+            self.session, self.run, sobject=self.sobject, job_type="V2Ingest", asked_at=asked_at
+        )
+        if candidates is None:
             return
         if len(candidates) == 1:
             self._abort(candidates[0], "it was created by a request whose answer was lost; it holds no data")

@@ -67,6 +67,34 @@ def find_orphans(
     return found
 
 
+def listed_candidates(
+    session: Any,
+    run: Any,
+    *,
+    sobject: str,
+    job_type: str,
+    asked_at: float,
+    states: Collection[str] = ("Open",),
+) -> list[str] | None:
+    """`find_orphans` for a run (`base.RunContext`): its known jobs and operation, the list read in the
+    ``resolve`` phase; None, with a note on the run, when the org's job list cannot be read (the caller
+    then leaves the job it cannot find alone)."""
+    try:
+        with session.phase("resolve"):
+            return find_orphans(
+                session,
+                sobject=sobject,
+                job_type=job_type,
+                known=run.summary.job_ids,
+                asked_at=asked_at,
+                states=states,
+                operation=run.operation.name,
+            )
+    except Exception as exc:
+        run.note(f"could not list jobs to find one whose creation answer was lost ({type(exc).__name__})")
+        return None
+
+
 def server_time(text: str | None) -> float | None:
     """A time the org wrote (an HTTP ``Date`` header, or a job's ``createdDate``) as epoch seconds."""
     if not text:

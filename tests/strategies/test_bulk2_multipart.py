@@ -19,8 +19,8 @@ from strategies import (
     OrgSession,
     PollPolicy,
     RunFailed,
-    bulk2_csv,
     get,
+    orphans,
     resume_run,
 )
 from strategies.bulk2_csv import MULTIPART_MAX_CHARS, csv_chars, fits_one_request
@@ -209,7 +209,7 @@ def test_resume_finds_the_job_a_killed_run_created_with_its_data(
         raise ConnectionError("job list unreadable")
 
     with monkeypatch.context() as patched:
-        patched.setattr(bulk2_csv, "find_orphans", unreadable)
+        patched.setattr(orphans, "find_orphans", unreadable)
         sink = MemorySink()
         with get("bulk2-csv", new_session(), state_dir=state, poll_policy=FAST_POLL) as strategy:
             summary = strategy.update("Byline__c", records, sink)
