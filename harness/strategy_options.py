@@ -56,29 +56,27 @@ def client_policy(scale: float = 1.0) -> PollPolicy:
     return policy.scaled(1.0 / scale) if scale != 1.0 else policy
 
 
+def _default_concurrency(name: str) -> int | None:
+    """Strategy `name`'s own requests in flight; None for one with no such setting (Bulk strategies send
+    jobs, and the library baselines call their libraries as users do)."""
+    return None if registry.is_baseline(name) else registry.strategy_class(name).default_concurrency
+
+
 def concurrency_options(name: str, concurrency: int | None) -> dict[str, Any]:
     """The option that makes strategy `name` send `concurrency` requests at once; none when `concurrency`
-    is None (the strategy's own default) or the strategy takes no such option (Bulk strategies, and the
-    library baselines, which call their libraries as users do)."""
-    if concurrency is None or registry.is_baseline(name) or registry.strategy_class(name).default_concurrency is None:
+    is None (the strategy's own default) or the strategy takes no such option."""
+    if concurrency is None or _default_concurrency(name) is None:
         return {}
     return {"concurrency": concurrency}
 
 
-def concurrency_of(name: str, concurrency: int | None = None) -> int:
-    """How many requests strategy `name` sends at once with the `concurrency` flag (None: its default)."""
-    default = None if registry.is_baseline(name) else registry.strategy_class(name).default_concurrency
-    if default is None:
-        return 1
-    return default if concurrency is None else concurrency
-
-
 def concurrency_in_flight(name: str, concurrency: int | None = None) -> int | None:
-    """What a measurement records as its concurrency: `concurrency_of` for a strategy that has the setting,
-    None for one that has not (Bulk strategies send jobs, baselines call their libraries as users do)."""
-    if registry.is_baseline(name) or registry.strategy_class(name).default_concurrency is None:
+    """What a measurement records as strategy `name`'s concurrency with the `concurrency` flag (None: its
+    default); None for a strategy that has no such setting."""
+    default = _default_concurrency(name)
+    if default is None:
         return None
-    return concurrency_of(name, concurrency)
+    return default if concurrency is None else concurrency
 
 
 def auto_options(name: str, n: int, profile: OrgProfile | None, scale: float = 1.0) -> dict[str, Any]:
