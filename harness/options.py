@@ -43,6 +43,14 @@ Profile = typer.Option(
     help="Org profile of the embedded emulator: instant, realistic, heavy-automation, "
     "or a profile JSON file (e.g. one `sfharness calibrate` wrote).",
 )
+PlanningProfile = typer.Option(
+    "realistic",
+    "--profile",
+    help="The org profile the prediction rests on (counting rules, timings; for update's auto, the Bulk 2.0 "
+    "polls it weighs): "
+    "realistic, instant, heavy-automation, or a profile JSON file (e.g. one `sfharness calibrate` wrote).",
+)
+"""`plan`'s and `update`'s --profile: a model of the org, not an emulator to start (that is `Profile`)."""
 TimeScale = typer.Option(None, "--time-scale", help="Run the emulator's profile this many times faster than real time.")
 Faults = typer.Option(
     None, "--faults", help="Emulator fault injection, e.g. 'http_503_rate=0.02,lock_error_rate=0.01,seed=7'."

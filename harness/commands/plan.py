@@ -27,12 +27,7 @@ def plan(
         min=1,
         help="Bytes per CSV row (default: from --fields); sizes the Bulk 2.0 jobs, one per 100 MB of CSV.",
     ),
-    profile: str = typer.Option(
-        "realistic",
-        "--profile",
-        help="Org profile for counting rules and timings: realistic, "
-        "instant, heavy-automation, or a profile JSON file (e.g. one `sfharness calibrate` wrote).",
-    ),
+    profile: str = opt.PlanningProfile,
     time_scale: float | None = opt.TimeScale,
     edition: str = typer.Option("developer", "--edition", help="Org edition for the budget when no org is given."),
     concurrency: int | None = opt.Concurrency,

@@ -219,12 +219,7 @@ def update(
     ),
     serial: bool = typer.Option(False, "--serial", help="Bulk 1.0: Serial concurrency mode (avoids lock contention)."),
     concurrency: int | None = opt.Concurrency,
-    profile: str = typer.Option(
-        "realistic",
-        "--profile",
-        help="The org's profile (a file `sfharness calibrate` wrote, or a built-in name): the budget guard's "
-        "prediction and auto's expected Bulk 2.0 polls come from it.",
-    ),
+    profile: str = opt.PlanningProfile,
     wait: float = typer.Option(
         60.0,
         "--wait",
