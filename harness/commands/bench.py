@@ -35,7 +35,7 @@ from typing import Any
 
 import typer
 
-from emulator.profiles import get_profile
+from emulator.profiles import builtin_names, get_profile
 from strategies import registry
 from strategies.operation import UPDATE_BY_ID
 
@@ -231,8 +231,6 @@ def profile_spec(spec: str) -> tuple[str, str | None]:
     The same profile with and without a fault is two columns of one report (e.g. Composite's concurrency
     with and without parent-lock contention), each against its own emulator.
     """
-    from emulator.profiles import builtin_names
-
     name, *faults = (part.strip() for part in spec.split("+"))
     if name not in builtin_names() and not Path(name).is_file():
         opt.fail(f"--profiles: unknown profile {name!r}; choose from {', '.join(builtin_names())} or a profile file")
